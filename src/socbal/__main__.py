@@ -1,0 +1,3 @@
+from socbal.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The EMS decision: pure, compiled array code plus its validated models."""

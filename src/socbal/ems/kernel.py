@@ -1,0 +1,209 @@
+"""The EMS decision as plain array code, compiled with Numba.
+
+This module *is* the EMS: ``socbal allocate``, the simulator's hot loop and the
+live runtime all call :func:`allocate_into`. It is a pure function of its
+arguments (no clock, no I/O, no globals besides the integer codes below).
+
+Sign convention: pack power is positive when the pack discharges (energy
+leaves the pack) and negative when it charges. All powers are in W, SOC and
+the reserve in percent (0-100), capacities in Wh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Strategy codes: how SOCs turn into power shares.
+STRATEGY_SPEC = 0  # f = SOC on discharge, 100 - SOC on charge (the spec's rule)
+STRATEGY_DROOP = 1  # f = SOC**n on discharge, (100 - SOC)**n on charge
+STRATEGY_RESERVE_AWARE = 2  # f = SOC - reserve on discharge: all packs reach the reserve together
+STRATEGY_EQUAL = 3  # f = 1: capacity-proportional, no balancing (baseline)
+STRATEGY_PRIORITY = 4  # fixed order: each pack is filled up to its limit before the next
+
+STRATEGY_CODES = {
+    "spec": STRATEGY_SPEC,
+    "droop": STRATEGY_DROOP,
+    "reserve-aware": STRATEGY_RESERVE_AWARE,
+    "equal": STRATEGY_EQUAL,
+    "priority": STRATEGY_PRIORITY,
+}
+
+# Charging source codes (ignored when the request is a discharge).
+SOURCE_PV = 0
+SOURCE_PV_AC = 1
+SOURCE_AC = 2
+SOURCE_CODES = {"pv": SOURCE_PV, "pv+ac": SOURCE_PV_AC, "ac": SOURCE_AC}
+
+# Why a pack got the power it got (one code per pack, see ``REASON_TEXT``).
+REASON_SHARE = 0
+REASON_CAPPED = 1
+REASON_AT_RESERVE = 2
+REASON_FULL = 3
+REASON_NO_LIMIT = 4
+REASON_AC_TARGET_REACHED = 5
+REASON_NOT_NEEDED = 6
+
+REASON_TEXT = {
+    REASON_SHARE: "share by weight",
+    REASON_CAPPED: "capped at its DC-DC limit",
+    REASON_AT_RESERVE: "at or below the backup reserve: standby",
+    REASON_FULL: "full: takes no charge",
+    REASON_NO_LIMIT: "its DC-DC limit in this direction is 0 W",
+    REASON_AC_TARGET_REACHED: "AC-only charging stops: total SOC has reached the backup reserve",
+    REASON_NOT_NEEDED: "not needed: the request was served by packs ahead of it",
+}
+
+FULL_SOC_PCT = 100.0
+_EPS_W = 1e-9
+
+
+@njit(cache=True)
+def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hysteresis_pct: float) -> bool:
+    """Whether a pack is held in reserve standby (may not discharge).
+
+    A pack at or below the reserve is latched; it is released only once its SOC
+    has risen to ``reserve_pct + hysteresis_pct``, so it does not flap at the
+    boundary. With ``latched=False`` this is exactly the spec's rule.
+    """
+    if soc_pct <= reserve_pct:
+        return True
+    return latched and soc_pct < reserve_pct + hysteresis_pct
+
+
+@njit(cache=True)
+def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
+    """Capacity-weighted SOC of all packs, in percent."""
+    energy = 0.0
+    capacity = 0.0
+    for i in range(soc_pct.shape[0]):
+        energy += soc_pct[i] * capacity_wh[i]
+        capacity += capacity_wh[i]
+    if capacity <= 0.0:
+        return 0.0
+    return energy / capacity
+
+
+@njit(cache=True)
+def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool) -> float:
+    """The SOC-dependent factor f of a pack's weight w = capacity * f (dimensionless)."""
+    if strategy == STRATEGY_EQUAL or strategy == STRATEGY_PRIORITY:
+        return 1.0
+    if discharging:
+        if strategy == STRATEGY_RESERVE_AWARE:
+            return soc_pct - reserve_pct
+        headroom = soc_pct
+    else:
+        headroom = FULL_SOC_PCT - soc_pct
+    if strategy == STRATEGY_DROOP:
+        return headroom**droop_exponent
+    return headroom
+
+
+@njit(cache=True)
+def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray,
+                power_w: np.ndarray, reason: np.ndarray) -> float:
+    """Share ``request_w`` among ``member`` packs in proportion to ``weight``, capped by ``limit_w``.
+
+    A pack whose share would exceed its limit is capped and the rest of the
+    request is shared among the others (water-filling). Writes the magnitudes
+    into ``power_w`` and returns the power served, in W.
+    """
+    n = weight.shape[0]
+    active = member.copy()
+    remaining = request_w
+    # If every member's weight is zero, share by limit instead of not at all.
+    weight_sum = 0.0
+    for i in range(n):
+        if active[i]:
+            weight_sum += weight[i]
+    use = weight.copy() if weight_sum > 0.0 else limit_w.copy()
+    for _ in range(n + 1):
+        weight_sum = 0.0
+        for i in range(n):
+            if active[i]:
+                weight_sum += use[i]
+        if remaining <= _EPS_W or weight_sum <= 0.0:
+            break
+        level = remaining / weight_sum
+        capped_any = False
+        for i in range(n):
+            if active[i] and level * use[i] >= limit_w[i]:
+                power_w[i] = limit_w[i]
+                reason[i] = REASON_CAPPED
+                remaining -= limit_w[i]
+                active[i] = False
+                capped_any = True
+        if not capped_any:
+            for i in range(n):
+                if active[i]:
+                    power_w[i] = level * use[i]
+                    reason[i] = REASON_SHARE
+            remaining = 0.0
+            break
+    served = 0.0
+    for i in range(n):
+        if member[i]:
+            served += power_w[i]
+    return served
+
+
+@njit(cache=True)
+def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
+                  max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
+                  reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
+                  request_w: float, source: int, ems_prioritises_low_packs: bool,
+                  power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray) -> float:
+    """Decide every pack's power for one request; returns the power served in W.
+
+    ``request_w`` > 0 asks the packs to discharge that much, < 0 to charge
+    ``-request_w`` from ``source``. ``ems_prioritises_low_packs`` is True for
+    EMS 1.01.05 or later (AC-only charging fills packs below the reserve first).
+    ``priority_rank`` orders packs for the ``priority`` strategy (0 = first).
+    Outputs: ``power_w`` (signed, per the sign convention), ``weight`` (the
+    balancing weight used, W-share units) and ``reason`` (a ``REASON_*`` code).
+    """
+    n = soc_pct.shape[0]
+    discharging = request_w > 0.0
+    magnitude = abs(request_w)
+    eligible = np.zeros(n, dtype=np.bool_)
+    limit = np.zeros(n)
+    tier = np.zeros(n, dtype=np.int64)
+    ac_stopped = (not discharging) and source == SOURCE_AC and total_soc_pct(soc_pct, capacity_wh) >= reserve_pct
+    for i in range(n):
+        power_w[i] = 0.0
+        weight[i] = 0.0
+        reason[i] = REASON_NOT_NEEDED
+        limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
+        if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
+            reason[i] = REASON_AT_RESERVE
+        elif not discharging and soc_pct[i] >= FULL_SOC_PCT:
+            reason[i] = REASON_FULL
+        elif ac_stopped:
+            reason[i] = REASON_AC_TARGET_REACHED
+        elif limit[i] <= 0.0 or capacity_wh[i] <= 0.0:
+            reason[i] = REASON_NO_LIMIT
+        else:
+            eligible[i] = True
+            weight[i] = capacity_wh[i] * _balance_factor(strategy, soc_pct[i], reserve_pct, droop_exponent, discharging)
+        # Tiers are filled in ascending order; packs within a tier share by weight.
+        if (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs and soc_pct[i] >= reserve_pct:
+            tier[i] = n
+        if strategy == STRATEGY_PRIORITY:
+            tier[i] += priority_rank[i]
+    served = 0.0
+    if magnitude > 0.0:
+        member = np.zeros(n, dtype=np.bool_)
+        for level in range(2 * n + 1):
+            any_member = False
+            for i in range(n):
+                member[i] = eligible[i] and tier[i] == level
+                any_member = any_member or member[i]
+            if any_member:
+                served += _water_fill(magnitude - served, weight, limit, member, power_w, reason)
+            if magnitude - served <= _EPS_W:
+                break
+    if not discharging:
+        for i in range(n):
+            power_w[i] = -power_w[i]
+    return served

@@ -1,0 +1,116 @@
+"""Validated inputs of one EMS decision (the ``socbal allocate`` JSON contract).
+
+Percentages are 0-100, power in W, energy in Wh. Every model forbids unknown
+fields and NaN/inf, so a typo or a broken sensor value is an error that names
+the field instead of a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from socbal.ems.kernel import STRATEGY_CODES
+
+StrategyName = Literal["spec", "droop", "reserve-aware", "equal", "priority"]
+SourceName = Literal["pv", "pv+ac", "ac"]
+
+#: The first EMS version whose AC-only charging fills packs below the reserve first.
+LOW_PACKS_FIRST_VERSION = (1, 1, 5)
+
+_VERSION_PATTERN = re.compile(r"^\d+(\.\d+){0,3}$")
+
+assert set(STRATEGY_CODES) == set(StrategyName.__args__)  # the kernel and the contract name the same strategies
+
+
+class StrictModel(BaseModel):
+    """Base for all validated inputs: unknown fields and NaN/inf are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+def parse_ems_version(text: str) -> tuple[int, ...]:
+    """``"1.01.05"`` -> ``(1, 1, 5)``; parts compare numerically, missing parts are 0."""
+    if not isinstance(text, str) or not _VERSION_PATTERN.match(text.strip()):
+        raise ValueError(f"{text!r} is not a version: expected dot-separated numbers such as '1.01.05'")
+    parts = [int(p) for p in text.strip().split(".")]
+    return tuple(parts + [0] * (4 - len(parts)))
+
+
+def prioritises_low_packs(ems_version: str) -> bool:
+    """True for EMS 1.01.05 or later: AC-only charging fills packs below the reserve first."""
+    return parse_ems_version(ems_version) >= parse_ems_version(".".join(map(str, LOW_PACKS_FIRST_VERSION)))
+
+
+class Settings(StrictModel):
+    """User settings of the EMS."""
+
+    backup_reserve_pct: float = Field(10.0, ge=5, le=100, description="Backup reserve, % SOC (5-100)")
+    ems_version: str = Field("1.01.05", description="EMS firmware version; decides AC-only charging behaviour")
+    strategy: StrategyName = Field("spec", description="Rule that turns SOCs into power shares")
+    droop_exponent: float = Field(2.0, gt=0, le=10, description="Exponent n of the droop strategy")
+    reserve_hysteresis_pct: float = Field(
+        1.0, ge=0, le=20, description="A pack held at the reserve resumes discharging only at reserve + this, % SOC"
+    )
+    priority: list[str] | None = Field(None, description="Pack ids in priority order (priority strategy); default input order")
+
+    @field_validator("ems_version")
+    @classmethod
+    def _version_is_numeric(cls, value: str) -> str:
+        parse_ems_version(value)
+        return value
+
+
+class PackState(StrictModel):
+    """One pack as the EMS sees it at decision time."""
+
+    id: str = Field(min_length=1)
+    soc_pct: float = Field(ge=0, le=100)
+    capacity_wh: float = Field(gt=0, description="Usable capacity, Wh")
+    max_discharge_w: float = Field(ge=0, description="DC-DC discharge limit, W")
+    max_charge_w: float = Field(ge=0, description="DC-DC charge limit, W")
+    reserve_latched: bool = Field(False, description="Held in reserve standby by the previous decision (hysteresis)")
+
+
+class Request(StrictModel):
+    """Exactly one of ``discharge_w`` or ``charge_w`` (with ``source``), W >= 0."""
+
+    discharge_w: float | None = Field(None, ge=0)
+    charge_w: float | None = Field(None, ge=0)
+    source: SourceName | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_direction(self) -> "Request":
+        if (self.discharge_w is None) == (self.charge_w is None):
+            raise ValueError("give exactly one of discharge_w or charge_w")
+        if self.charge_w is not None and self.source is None:
+            raise ValueError("charge_w needs a source: one of 'pv', 'pv+ac', 'ac'")
+        if self.discharge_w is not None and self.source is not None:
+            raise ValueError("source applies to charge_w only")
+        return self
+
+    @property
+    def signed_w(self) -> float:
+        """The request per the sign convention: + discharge, - charge, W."""
+        return self.discharge_w if self.discharge_w is not None else -float(self.charge_w)
+
+
+class AllocateInput(StrictModel):
+    """The whole input of one decision."""
+
+    settings: Settings = Field(default_factory=Settings)
+    packs: list[PackState] = Field(min_length=1)
+    request: Request
+
+    @model_validator(mode="after")
+    def _ids_are_consistent(self) -> "AllocateInput":
+        ids = [p.id for p in self.packs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"pack ids must be unique; repeated: {duplicates}")
+        if self.settings.priority is not None:
+            if sorted(self.settings.priority) != sorted(ids):
+                raise ValueError(f"settings.priority must list every pack id once: {ids}")
+        return self

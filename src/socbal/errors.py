@@ -1,0 +1,36 @@
+"""Input errors that name the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class InputError(ValueError):
+    """Bad user input; the message is one line meant for the user."""
+
+
+def _location(loc: tuple) -> str:
+    """``('packs', 1, 'soc_pct')`` -> ``packs[1].soc_pct``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``field: value X is not allowed: <rule>``."""
+    lines = []
+    for e in err.errors():
+        loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
+        where = ".".join(part for part in (prefix, loc) if part) or "input"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            lines.append(f"{where}: missing: this field is required")
+        elif e["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown field (check its spelling)")
+        else:
+            lines.append(f"{where}: value {e.get('input')!r} is not allowed: {msg}")
+    return "; ".join(lines)

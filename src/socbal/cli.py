@@ -75,5 +75,25 @@ def allocate(
     typer.echo(json.dumps(decision.to_contract(explain=explain)))
 
 
+@app.command()
+@input_errors_exit
+def simulate(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Simulate one device through time; print a summary and write Parquet/JSON results."""
+    from socbal.console import print_summary
+    from socbal.sim.engine import simulate as run_simulation
+    from socbal.sim.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    result = run_simulation(spec)
+    folder = result.save(out if out is not None else Path("results") / spec.name)
+    if not quiet:
+        print_summary(result.summary)
+        typer.echo(f"results written to {folder}/")
+
+
 def main() -> None:  # pragma: no cover - entry point for ``python -m socbal``
     app()

@@ -1,0 +1,45 @@
+"""Device-level dispatch: how much the batteries must charge or discharge this step (compiled).
+
+Sign convention of the returned battery request: + discharge, - charge (W, bus side).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+MODE_FOLLOW_LOAD = 0
+MODE_FIXED_OUTPUT = 1
+MODE_CODES = {"follow-load": MODE_FOLLOW_LOAD, "fixed-output": MODE_FIXED_OUTPUT}
+
+#: Assumed charging efficiency when sizing AC backup charging to reach the reserve, 0-1.
+AC_SIZING_EFFICIENCY = 0.9
+
+
+@njit(cache=True)
+def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: float, total_capacity_wh: float,
+                   mode: int, fixed_output_w: float, ac_output_limit_w: float, pv_input_limit_w: float,
+                   ac_charge_limit_w: float, reserve_pct: float, step_s: float):
+    """Decide the battery request for one step.
+
+    Returns ``(request_w, backup, pv_usable_w, pv_to_output_w)``: the battery request
+    (+ discharge, - charge, W, bus side); whether this is backup charging from the grid
+    (total SOC below the reserve with the grid on: the grid serves the house and the
+    batteries only charge, from PV surplus plus AC sized to reach the reserve); the
+    PV power after the input limit (W); and the PV power sent straight to the AC output (W).
+    The main unit's own consumption is not part of the request (see the engine).
+    """
+    pv_usable_w = min(pv_w, pv_input_limit_w)
+    if mode == MODE_FIXED_OUTPUT:
+        output_target_w = min(fixed_output_w, ac_output_limit_w)
+        if not grid_on:  # no grid to export into: never push more than the house takes
+            output_target_w = min(output_target_w, load_w)
+    else:
+        output_target_w = min(load_w, ac_output_limit_w)
+    pv_to_output_w = min(pv_usable_w, output_target_w)
+    surplus_w = pv_usable_w - pv_to_output_w
+    backup = grid_on and ac_charge_limit_w > 0.0 and total_soc_pct < reserve_pct
+    if backup:
+        deficit_wh = (reserve_pct - total_soc_pct) / 100.0 * total_capacity_wh
+        ac_charge_w = min(ac_charge_limit_w, deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY)
+        return -(surplus_w + ac_charge_w), True, pv_usable_w, pv_to_output_w
+    return output_target_w - pv_usable_w, False, pv_usable_w, pv_to_output_w

@@ -1,0 +1,104 @@
+"""Run a scenario: turn it into plain arrays, call the compiled loop, wrap the records as a result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from socbal.ems.decision import priority_ranks
+from socbal.ems.kernel import STRATEGY_CODES
+from socbal.ems.models import prioritises_low_packs
+from socbal.errors import InputError
+from socbal.sim import kernel
+from socbal.sim.dispatch import MODE_CODES
+from socbal.sim.results import SimulationResult, build_result
+from socbal.sim.scenario import PackSpec, Scenario
+
+#: Resolution of the grid-availability profile, s (outages are held per interval).
+GRID_STEP_S = 60.0
+
+
+def pack_arrays(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parameter matrix (rows = packs, columns = ``kernel.PARAM_*``) and padded DC-DC curves."""
+    params = np.zeros((len(packs), kernel.N_PARAMS))
+    for i, p in enumerate(packs):
+        params[i, kernel.PARAM_CAPACITY_WH] = p.usable_capacity_wh
+        params[i, kernel.PARAM_MAX_DISCHARGE_W] = p.max_discharge_w
+        params[i, kernel.PARAM_MAX_CHARGE_W] = p.max_charge_w
+        params[i, kernel.PARAM_STANDBY_W] = p.standby_w
+        params[i, kernel.PARAM_RESISTANCE_OHM] = p.internal_resistance_ohm
+        params[i, kernel.PARAM_VOLTAGE_V] = p.nominal_voltage_v
+        params[i, kernel.PARAM_SENSOR_OFFSET_W] = p.sensor_offset_w
+        params[i, kernel.PARAM_SENSOR_GAIN_ERROR] = p.sensor_gain_error
+        params[i, kernel.PARAM_SENSOR_DEADBAND_W] = p.sensor_deadband_w
+    width = max(len(p.dcdc_curve) for p in packs)
+    curve_load = np.zeros((len(packs), width))
+    curve_eff = np.zeros((len(packs), width))
+    for i, p in enumerate(packs):
+        loads = [x for x, _ in p.dcdc_curve]
+        effs = [y for _, y in p.dcdc_curve]
+        pad = width - len(loads)  # extend past the curve's end, holding its last efficiency
+        curve_load[i] = loads + [loads[-1] + k for k in range(1, pad + 1)]
+        curve_eff[i] = effs + [effs[-1]] * pad
+    return params, curve_load, curve_eff
+
+
+def held_profile(series: pd.Series, start: pd.Timestamp, horizon_s: float, name: str) -> tuple[np.ndarray, float]:
+    """A profile as ``(values_w, step_s)`` starting at ``start``, to be held per interval."""
+    values = series.to_numpy(dtype=float)
+    if len(series) == 0:
+        raise InputError(f"{name}: the profile is empty")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        bad = values[~np.isfinite(values) | (values < 0)][0]
+        raise InputError(f"{name}: power value {bad} is not allowed: must be finite and >= 0 W")
+    if len(series) == 1:
+        return values, max(horizon_s, 1.0)
+    step = series.index[1] - series.index[0]
+    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(seconds=horizon_s), freq=step)
+    held = series.reindex(index, method="ffill").bfill()
+    return held.to_numpy(dtype=float), step.total_seconds()
+
+
+def grid_profile(scenario: Scenario) -> np.ndarray:
+    """Grid availability (1 on, 0 off) every ``GRID_STEP_S`` seconds."""
+    n = int(np.ceil(scenario.run.horizon_h * 3600.0 / GRID_STEP_S)) + 1
+    grid = np.ones(n)
+    for start_h, end_h in scenario.grid.outages_h:
+        grid[int(start_h * 3600.0 / GRID_STEP_S):int(np.ceil(end_h * 3600.0 / GRID_STEP_S))] = 0.0
+    return grid
+
+
+def simulate(scenario: Scenario) -> SimulationResult:
+    """Step the scenario's device through time and return its recorded result."""
+    packs = scenario.all_packs
+    params, curve_load, curve_eff = pack_arrays(packs)
+    s = scenario.settings
+    ems = np.zeros(kernel.N_EMS)
+    ems[kernel.EMS_RESERVE_PCT] = s.backup_reserve_pct
+    ems[kernel.EMS_HYSTERESIS_PCT] = s.reserve_hysteresis_pct
+    ems[kernel.EMS_STRATEGY] = STRATEGY_CODES[s.strategy]
+    ems[kernel.EMS_DROOP_EXPONENT] = s.droop_exponent
+    ems[kernel.EMS_LOW_PACKS_FIRST] = float(prioritises_low_packs(s.ems_version))
+    d = scenario.device
+    device = np.zeros(kernel.N_DEVICE)
+    device[kernel.DEV_MODE] = MODE_CODES[d.mode]
+    device[kernel.DEV_FIXED_OUTPUT_W] = d.fixed_output_w
+    device[kernel.DEV_AC_OUTPUT_LIMIT_W] = d.ac_output_limit_w
+    device[kernel.DEV_PV_INPUT_LIMIT_W] = d.pv_input_limit_w
+    device[kernel.DEV_AC_CHARGE_LIMIT_W] = d.ac_charge_limit_w
+    device[kernel.DEV_AUX_MODULE] = float(d.aux_power_module)
+    device[kernel.DEV_STANDBY_W] = d.standby_w
+    device[kernel.DEV_ACTIVE_W] = d.active_w
+    run = scenario.run
+    start = pd.Timestamp(run.start)
+    horizon_s = run.n_steps * run.step_s
+    load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
+    pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv")
+    soc_true = np.array([p.soc_pct for p in packs])
+    soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
+    pack_rec, dev_rec, stats = kernel.run(
+        params, curve_load, curve_eff, priority_ranks([p.id for p in packs], s), soc_true, soc_est, ems, device,
+        load_w, load_step_s, pv_w, pv_step_s, grid_profile(scenario), GRID_STEP_S, run.step_s, run.n_steps,
+        run.steps_per_record,
+    )
+    return build_result(scenario, pack_rec, dev_rec, stats, soc_true)

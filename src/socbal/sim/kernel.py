@@ -1,0 +1,240 @@
+"""The compiled time-stepping loop: dispatch -> EMS decision -> pack physics -> estimator -> records.
+
+Plain arrays in and out; :mod:`socbal.sim.engine` builds them from a scenario.
+Pack parameters are rows of ``params`` (columns ``PARAM_*``); profiles are held
+at their own step (no per-step copy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_into, reserve_latched_next, total_soc_pct
+from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
+from socbal.sim.dispatch import device_request
+from socbal.sim.physics import bus_limit_for_energy_w, step_pack
+
+# Columns of the pack parameter matrix.
+PARAM_CAPACITY_WH = 0  # usable capacity
+PARAM_MAX_DISCHARGE_W = 1
+PARAM_MAX_CHARGE_W = 2
+PARAM_STANDBY_W = 3
+PARAM_RESISTANCE_OHM = 4
+PARAM_VOLTAGE_V = 5
+PARAM_SENSOR_OFFSET_W = 6
+PARAM_SENSOR_GAIN_ERROR = 7
+PARAM_SENSOR_DEADBAND_W = 8
+N_PARAMS = 9
+
+# Columns of the device settings vector.
+DEV_MODE = 0
+DEV_FIXED_OUTPUT_W = 1
+DEV_AC_OUTPUT_LIMIT_W = 2
+DEV_PV_INPUT_LIMIT_W = 3
+DEV_AC_CHARGE_LIMIT_W = 4
+DEV_AUX_MODULE = 5
+DEV_STANDBY_W = 6
+DEV_ACTIVE_W = 7
+N_DEVICE = 8
+
+# Columns of the EMS settings vector.
+EMS_RESERVE_PCT = 0
+EMS_HYSTERESIS_PCT = 1
+EMS_STRATEGY = 2
+EMS_DROOP_EXPONENT = 3
+EMS_LOW_PACKS_FIRST = 4
+N_EMS = 5
+
+N_PACK_COLUMNS = len(PACK_COLUMNS)
+N_DEVICE_COLUMNS = len(DEVICE_COLUMNS)
+N_STATS = len(STATS_COLUMNS)
+N_THRESHOLDS = len(SPREAD_THRESHOLDS_PCT)
+THRESHOLDS = np.array(SPREAD_THRESHOLDS_PCT)
+
+R_SOC_TRUE, R_SOC_EST, R_SOC_MEAN, R_SOC_MIN, R_SOC_MAX = (PACK[c] for c in PACK_COLUMNS[:5])
+R_POWER, R_DISCHARGE, R_CHARGE, R_LOSS, R_STANDBY, R_RESERVE_S = (PACK[c] for c in PACK_COLUMNS[5:])
+(D_LOAD, D_PV, D_CURTAILED, D_OUTPUT, D_EXPORT, D_IMPORT, D_GRID_DEVICE, D_UNSERVED, D_MAIN, D_MAIN_BATT,
+ D_DISCHARGE, D_CHARGE, D_BATT_UNSERVED, D_GRID_ON, D_SPREAD_TRUE, D_SPREAD_EST, D_TOTAL_SOC) = (
+    DEVICE[c] for c in DEVICE_COLUMNS)
+S_MAX_SPREAD_TRUE = STATS["max_spread_true_pct"]
+S_MAX_SPREAD_EST = STATS["max_spread_est_pct"]
+S_BELOW_FIRST = STATS["time_to_spread_below_5_s"]
+S_FIRST_RESERVE = STATS["first_reserve_time_s"]
+S_SPREAD_AT_RESERVE = STATS["spread_at_first_reserve_pct"]
+
+
+@njit(cache=True)
+def _spread(values: np.ndarray) -> float:
+    """Max minus min of ``values``."""
+    return values.max() - values.min()
+
+
+@njit(cache=True)
+def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
+    """Value of a held profile at ``time_s``; the last value holds past its end."""
+    k = int(time_s / profile_step_s)
+    return profile[min(k, profile.shape[0] - 1)]
+
+
+@njit(cache=True)
+def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
+        soc_true0_pct: np.ndarray, soc_est0_pct: np.ndarray, ems: np.ndarray, device: np.ndarray,
+        load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray, pv_step_s: float,
+        grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int, steps_per_record: int):
+    """Simulate ``n_steps`` steps of ``step_s`` seconds; pack 0 is the main unit's internal battery.
+
+    Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
+    """
+    n = params.shape[0]
+    n_rec = (n_steps + steps_per_record - 1) // steps_per_record
+    pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
+    dev_rec = np.zeros((n_rec, N_DEVICE_COLUMNS))
+    stats = np.full(N_STATS, np.nan)
+
+    capacity = params[:, PARAM_CAPACITY_WH].copy()
+    total_capacity = capacity.sum()
+    energy = soc_true0_pct / 100.0 * capacity
+    energy_est = soc_est0_pct / 100.0 * capacity
+    soc_true = soc_true0_pct.copy()
+    soc_est = soc_est0_pct.copy()
+    latched = np.zeros(n, dtype=np.bool_)
+    limit_dis = np.zeros(n)
+    limit_chg = np.zeros(n)
+    power = np.zeros(n)
+    weight = np.zeros(n)
+    reason = np.zeros(n, dtype=np.int64)
+    out = np.zeros(5)
+    to_wh = step_s / 3600.0
+    reserve = ems[EMS_RESERVE_PCT]
+    hysteresis = ems[EMS_HYSTERESIS_PCT]
+
+    spread0 = _spread(soc_true)
+    stats[S_MAX_SPREAD_TRUE] = spread0
+    stats[S_MAX_SPREAD_EST] = _spread(soc_est)
+    for j in range(N_THRESHOLDS):
+        if spread0 < THRESHOLDS[j]:
+            stats[S_BELOW_FIRST + j] = 0.0
+    for i in range(n):
+        latched[i] = reserve_latched_next(soc_est[i], False, reserve, hysteresis)
+
+    for k in range(n_steps):
+        t = k * step_s
+        row = k // steps_per_record
+        first_of_row = k % steps_per_record == 0
+        load = _held(load_w, load_step_s, t)
+        grid = _held(grid_on, grid_step_s, t) > 0.5
+        request_w, backup, pv_usable, pv_to_out = device_request(
+            load, _held(pv_w, pv_step_s, t), grid, total_soc_pct(soc_est, capacity), total_capacity,
+            int(device[DEV_MODE]), device[DEV_FIXED_OUTPUT_W], device[DEV_AC_OUTPUT_LIMIT_W],
+            device[DEV_PV_INPUT_LIMIT_W], device[DEV_AC_CHARGE_LIMIT_W], reserve, step_s)
+        pv_surplus = pv_usable - pv_to_out
+
+        # What each pack may do this step: DC-DC limit, and never past the reserve or 100 % (as estimated).
+        for i in range(n):
+            above_reserve_wh = (soc_est[i] - reserve) / 100.0 * capacity[i]
+            limit_dis[i] = bus_limit_for_energy_w(
+                above_reserve_wh, step_s, params[i, PARAM_MAX_DISCHARGE_W], curve_load[i], curve_eff[i],
+                params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V])
+            room_w = (100.0 - soc_est[i]) / 100.0 * capacity[i] * 3600.0 / step_s
+            limit_chg[i] = min(params[i, PARAM_MAX_CHARGE_W], room_w)
+        source = SOURCE_PV
+        if backup:
+            source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
+        served = allocate_into(soc_est, capacity, limit_dis, limit_chg, latched, priority_rank, reserve, hysteresis,
+                               int(ems[EMS_STRATEGY]), ems[EMS_DROOP_EXPONENT], request_w, source,
+                               ems[EMS_LOW_PACKS_FIRST] > 0.5, power, weight, reason)
+
+        # Main unit's own consumption: from the grid through the aux module when it can, else from its battery.
+        operating = served > 0.0 or pv_usable > 0.0
+        main_w = device[DEV_ACTIVE_W] if operating else device[DEV_STANDBY_W]
+        main_from_grid = main_w if (device[DEV_AUX_MODULE] > 0.5 and grid) else 0.0
+        main_from_battery = main_w - main_from_grid
+
+        discharged = 0.0
+        charged = 0.0
+        for i in range(n):
+            rated = params[i, PARAM_MAX_DISCHARGE_W] if power[i] > 0.0 else params[i, PARAM_MAX_CHARGE_W]
+            standby = params[i, PARAM_STANDBY_W] + (main_from_battery if i == 0 else 0.0)
+            step_pack(energy[i], capacity[i], power[i], standby, step_s, rated, curve_load[i], curve_eff[i],
+                      params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V], out)
+            if i == 0:  # an empty main battery cannot feed the main unit: it gets what is there
+                main_from_battery = max(out[4] - params[i, PARAM_STANDBY_W], 0.0)
+            energy[i] = out[0]
+            bus_w = out[1]
+            cell_w = out[2] + out[4]
+            # Estimator: coulomb counting with sensor offset, gain error and deadband.
+            measured_w = cell_w * (1.0 + params[i, PARAM_SENSOR_GAIN_ERROR]) + params[i, PARAM_SENSOR_OFFSET_W]
+            if abs(measured_w) < params[i, PARAM_SENSOR_DEADBAND_W]:
+                measured_w = 0.0
+            energy_est[i] = min(max(energy_est[i] - measured_w * to_wh, 0.0), capacity[i])
+            soc_true[i] = 100.0 * energy[i] / capacity[i]
+            if soc_true[i] >= 99.99:  # BMS recalibrates the estimate at full charge
+                energy_est[i] = energy[i]
+            soc_est[i] = 100.0 * energy_est[i] / capacity[i]
+            latched[i] = reserve_latched_next(soc_est[i], latched[i], reserve, hysteresis)
+
+            if bus_w > 0.0:
+                discharged += bus_w
+                pack_rec[row, i, R_DISCHARGE] += bus_w * to_wh
+            else:
+                charged -= bus_w
+                pack_rec[row, i, R_CHARGE] -= bus_w * to_wh
+            pack_rec[row, i, R_POWER] += bus_w
+            pack_rec[row, i, R_LOSS] += out[3] * to_wh
+            pack_rec[row, i, R_STANDBY] += out[4] * to_wh
+            if latched[i]:
+                pack_rec[row, i, R_RESERVE_S] += step_s
+            pack_rec[row, i, R_SOC_MEAN] += soc_true[i]
+            if first_of_row or soc_true[i] < pack_rec[row, i, R_SOC_MIN]:
+                pack_rec[row, i, R_SOC_MIN] = soc_true[i]
+            if first_of_row or soc_true[i] > pack_rec[row, i, R_SOC_MAX]:
+                pack_rec[row, i, R_SOC_MAX] = soc_true[i]
+            pack_rec[row, i, R_SOC_TRUE] = soc_true[i]
+            pack_rec[row, i, R_SOC_EST] = soc_est[i]
+
+        # Device flows; the packs may deliver or take less than requested (cells empty or full).
+        pv_charge = min(charged, pv_surplus)
+        grid_charge = charged - pv_charge  # only in backup charging
+        output = pv_to_out + discharged
+        pv_used = pv_to_out + pv_charge
+        export = max(output - load, 0.0)
+        to_house = min(output, load)
+        dev_rec[row, D_LOAD] += load * to_wh
+        dev_rec[row, D_PV] += pv_usable * to_wh
+        dev_rec[row, D_CURTAILED] += (pv_usable - pv_used) * to_wh
+        dev_rec[row, D_OUTPUT] += output * to_wh
+        dev_rec[row, D_EXPORT] += export * to_wh
+        if grid:
+            dev_rec[row, D_IMPORT] += (load - to_house) * to_wh
+            dev_rec[row, D_GRID_ON] += step_s
+        else:
+            dev_rec[row, D_UNSERVED] += (load - to_house) * to_wh
+        dev_rec[row, D_GRID_DEVICE] += (grid_charge + main_from_grid) * to_wh
+        dev_rec[row, D_MAIN] += (main_from_grid + main_from_battery) * to_wh
+        dev_rec[row, D_MAIN_BATT] += main_from_battery * to_wh
+        dev_rec[row, D_DISCHARGE] += discharged * to_wh
+        dev_rec[row, D_CHARGE] += charged * to_wh
+        dev_rec[row, D_BATT_UNSERVED] += max(abs(request_w) - (discharged if request_w > 0 else charged), 0.0) * to_wh
+
+        spread_true = _spread(soc_true)
+        spread_est = _spread(soc_est)
+        dev_rec[row, D_SPREAD_TRUE] = spread_true
+        dev_rec[row, D_SPREAD_EST] = spread_est
+        dev_rec[row, D_TOTAL_SOC] = total_soc_pct(soc_true, capacity)
+        t_end = t + step_s
+        stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
+        stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], spread_est)
+        for j in range(N_THRESHOLDS):
+            if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
+                stats[S_BELOW_FIRST + j] = t_end
+        if np.isnan(stats[S_FIRST_RESERVE]) and latched.any():
+            stats[S_FIRST_RESERVE] = t_end
+            stats[S_SPREAD_AT_RESERVE] = spread_true
+
+    for row in range(n_rec):
+        steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)
+        for i in range(n):
+            pack_rec[row, i, R_SOC_MEAN] /= steps_in_row
+            pack_rec[row, i, R_POWER] /= steps_in_row
+    return pack_rec, dev_rec, stats

@@ -1,0 +1,79 @@
+"""Physics of one pack behind its DC-DC module over one step (compiled, array-free scalars).
+
+Bus-side power ``bus_w`` is what the DC-DC module delivers to (+) or takes from (-)
+the device's common bus; battery-side power ``battery_w`` is what leaves (+) or
+enters (-) the cells. The difference is the conversion loss (DC-DC efficiency
+curve plus I^2 R in the pack), always >= 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@njit(cache=True)
+def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray) -> float:
+    """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve."""
+    return np.interp(load_fraction, curve_load, curve_eff)
+
+
+@njit(cache=True)
+def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray,
+                   resistance_ohm: float, voltage_v: float) -> float:
+    """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
+    if bus_w == 0.0:
+        return 0.0
+    fraction = abs(bus_w) / rated_w if rated_w > 0.0 else 1.0
+    eff = dcdc_efficiency(fraction, curve_load, curve_eff)
+    cell_w = bus_w / eff if bus_w > 0.0 else bus_w * eff
+    current_a = cell_w / voltage_v
+    return cell_w + current_a * current_a * resistance_ohm
+
+
+@njit(cache=True)
+def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curve_load: np.ndarray,
+                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float) -> float:
+    """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step."""
+    budget_w = max(energy_wh, 0.0) * SECONDS_PER_HOUR / step_s
+    bus_w = min(rated_w, budget_w)
+    for _ in range(3):  # fixed-point refinement: losses depend on the power itself
+        needed_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+        if needed_w <= budget_w or needed_w <= 0.0:
+            break
+        bus_w *= budget_w / needed_w
+    return bus_w
+
+
+@njit(cache=True)
+def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: float, step_s: float,
+              rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float,
+              voltage_v: float, out: np.ndarray) -> None:
+    """Advance one pack by one step; the cells never go below 0 Wh or above ``capacity_wh``.
+
+    Writes ``out = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual]``.
+    A pack that cannot deliver or absorb the requested ``bus_w`` (its BMS stops
+    it at empty or full) delivers less; energy is conserved exactly:
+    ``energy_after = energy - (bus_w_actual + loss_w + standby_w_actual) * step_s / 3600``.
+    """
+    to_rate = SECONDS_PER_HOUR / step_s
+    standby = min(standby_w, max(energy_wh, 0.0) * to_rate)
+    high_w = energy_wh * to_rate - standby  # most the cells can give this step
+    low_w = -(capacity_wh - energy_wh) * to_rate - standby  # most (negative) they can take
+    battery_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+    if battery_w > high_w or battery_w < low_w:
+        bound = high_w if battery_w > high_w else low_w
+        bus_w *= max(bound / battery_w, 0.0)
+        battery_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+        battery_w = min(max(battery_w, low_w), high_w)
+    loss_w = battery_w - bus_w
+    if loss_w < 0.0:  # only after clamping: attribute nothing to losses, deliver what the cells give
+        bus_w = battery_w
+        loss_w = 0.0
+    out[0] = energy_wh - (battery_w + standby) / to_rate
+    out[1] = bus_w
+    out[2] = battery_w
+    out[3] = loss_w
+    out[4] = standby

@@ -1,0 +1,96 @@
+"""Simulation results as tidy DataFrames plus a summary; saved atomically as Parquet and JSON.
+
+``packs``: one row per recorded interval and pack: ``time_s`` (end of interval, s from
+start), ``timestamp``, ``pack_id``, the columns of :data:`socbal.sim.columns.PACK_COLUMNS`
+and ``state`` (from the mean power). ``device``: one row per recorded interval with
+``time_s``, ``timestamp`` and :data:`socbal.sim.columns.DEVICE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from socbal.sim.columns import DEVICE_COLUMNS, PACK_COLUMNS
+from socbal.sim.metrics import summarize
+
+RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.json")
+
+
+@dataclass
+class SimulationResult:
+    """What one simulation produced (see the module docstring for the columns)."""
+
+    scenario: "object"  # socbal.sim.scenario.Scenario (not imported: results never import higher layers)
+    packs: pd.DataFrame
+    device: pd.DataFrame
+    summary: dict
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "packs.parquet", lambda f: self.packs.to_parquet(f, index=False))
+        write_atomic(out / "device.parquet", lambda f: self.device.to_parquet(f, index=False))
+        write_atomic(out / "summary.json", lambda f: f.write(json_bytes(self.summary)))
+        write_atomic(out / "scenario.json", lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()))
+        return out
+
+
+def json_bytes(data: dict) -> bytes:
+    """JSON with NaN written as null (JSON has no NaN)."""
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(data), indent=2).encode()
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _state(power_w: np.ndarray) -> np.ndarray:
+    """State name per mean power (W): discharging, charging or standby."""
+    return np.where(power_w > 1e-9, "discharging", np.where(power_w < -1e-9, "charging", "standby"))
+
+
+def build_result(scenario, pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray,
+                 soc_initial_pct: np.ndarray) -> SimulationResult:
+    """Wrap the compiled engine's arrays as DataFrames and compute the summary."""
+    n_rec, n_packs, _ = pack_rec.shape
+    run = scenario.run
+    time_s = np.minimum((np.arange(n_rec) + 1) * run.steps_per_record, run.n_steps) * run.step_s
+    timestamp = pd.Timestamp(run.start) + pd.to_timedelta(time_s, unit="s")
+    ids = [p.id for p in scenario.all_packs]
+    packs = pd.DataFrame(pack_rec.reshape(n_rec * n_packs, -1), columns=list(PACK_COLUMNS))
+    packs.insert(0, "pack_id", pd.Categorical(np.tile(ids, n_rec), categories=ids))
+    packs.insert(0, "timestamp", np.repeat(timestamp, n_packs))
+    packs.insert(0, "time_s", np.repeat(time_s, n_packs))
+    packs["state"] = _state(packs["power_w"].to_numpy())
+    device = pd.DataFrame(dev_rec, columns=list(DEVICE_COLUMNS))
+    device.insert(0, "timestamp", timestamp)
+    device.insert(0, "time_s", time_s)
+    summary = summarize(scenario, packs, device, stats, soc_initial_pct)
+    return SimulationResult(scenario=scenario, packs=packs, device=device, summary=summary)

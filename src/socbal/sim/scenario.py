@@ -1,0 +1,161 @@
+"""A simulation scenario: device, packs, EMS settings, profiles and run settings (validated, from TOML)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from socbal.ems.models import Settings, StrictModel
+from socbal.errors import InputError, describe_validation_error
+from socbal.profiles.simple import ConstantProfile, ProfileSpec
+
+#: A DC-DC module's efficiency over its load: (share of rated power 0-1, efficiency 0-1) points.
+DEFAULT_DCDC_CURVE = ((0.0, 0.80), (0.05, 0.90), (0.2, 0.955), (0.5, 0.97), (1.0, 0.96))
+
+
+class PackSpec(StrictModel):
+    """One battery pack behind its own DC-DC module (the main unit's internal battery included)."""
+
+    id: str = Field(min_length=1)
+    capacity_wh: float = Field(1920.0, gt=0, description="Nameplate capacity, Wh")
+    soh_pct: float = Field(100.0, gt=0, le=100, description="State of health: usable share of capacity, %")
+    soc_pct: float = Field(50.0, ge=0, le=100, description="Initial true SOC, %")
+    max_charge_w: float = Field(1200.0, ge=0, description="DC-DC charge limit, W")
+    max_discharge_w: float = Field(1200.0, ge=0, description="DC-DC discharge limit, W")
+    dcdc_curve: list[tuple[float, float]] = Field(
+        default_factory=lambda: [tuple(p) for p in DEFAULT_DCDC_CURVE],
+        description="DC-DC efficiency curve: [load share 0-1, efficiency 0-1] points, load ascending",
+    )
+    standby_w: float = Field(2.0, ge=0, le=100, description="Pack's own standby draw (BMS), always from the pack, W")
+    internal_resistance_ohm: float = Field(0.02, ge=0, le=10, description="Pack internal resistance, ohm")
+    nominal_voltage_v: float = Field(51.2, gt=0, le=1000, description="Pack nominal voltage, V")
+    sensor_offset_w: float = Field(0.0, ge=-100, le=100, description="Current-sensor offset, as W at nominal voltage")
+    sensor_gain_error: float = Field(0.0, ge=-0.2, le=0.2, description="Current-sensor gain error (0.01 = reads 1 % high)")
+    sensor_deadband_w: float = Field(0.0, ge=0, le=100, description="Measured power below this reads as 0 W")
+    soc_estimate_error_pct: float = Field(0.0, ge=-50, le=50, description="Initial error of the estimated SOC, % points")
+
+    @field_validator("dcdc_curve")
+    @classmethod
+    def _curve_is_sane(cls, curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        loads = [p[0] for p in curve]
+        if len(curve) < 1 or loads != sorted(loads) or len(set(loads)) != len(loads):
+            raise ValueError("needs at least one point, with strictly ascending load shares")
+        for load, eff in curve:
+            if not (0 <= load <= 1.5) or not (0.3 <= eff <= 1.0):
+                raise ValueError(f"point ({load}, {eff}) out of range: load share 0-1.5, efficiency 0.3-1.0")
+        return curve
+
+    @property
+    def usable_capacity_wh(self) -> float:
+        """Capacity the pack can actually store, Wh (nameplate times SOH)."""
+        return self.capacity_wh * self.soh_pct / 100.0
+
+
+class DeviceSpec(StrictModel):
+    """The main unit: how it dispatches, its limits and its own consumption."""
+
+    mode: Literal["follow-load", "fixed-output"] = Field(
+        "follow-load", description="follow-load: output follows the household load (zero export); fixed-output: constant output"
+    )
+    fixed_output_w: float = Field(0.0, ge=0, description="AC output in fixed-output mode, W")
+    ac_output_limit_w: float = Field(800.0, ge=0, description="AC output limit, W")
+    pv_input_limit_w: float = Field(2000.0, ge=0, description="PV input limit, W")
+    ac_charge_limit_w: float = Field(1200.0, ge=0, description="AC (grid) charging limit, W; 0 disables backup charging")
+    aux_power_module: bool = Field(False, description="Main unit has an AC auxiliary power module")
+    standby_w: float = Field(6.0, ge=0, le=200, description="Main unit deep-standby draw, W")
+    active_w: float = Field(10.0, ge=0, le=500, description="Main unit self-consumption while operating, W")
+
+
+class GridSpec(StrictModel):
+    """Grid availability: on, except during the listed outages."""
+
+    outages_h: list[tuple[float, float]] = Field(
+        default_factory=list, description="Outages as [start_h, end_h] from the start of the run"
+    )
+
+    @field_validator("outages_h")
+    @classmethod
+    def _ordered(cls, outages: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for start, end in outages:
+            if not (0 <= start < end):
+                raise ValueError(f"outage [{start}, {end}] must have 0 <= start_h < end_h")
+        return outages
+
+
+class RunSpec(StrictModel):
+    """Time settings of a run."""
+
+    start: datetime = Field(datetime(2026, 6, 1), description="Start time of the run")
+    step_s: float = Field(60.0, ge=1, le=3600, description="Time step, s (1 s to 1 h)")
+    horizon_h: float = Field(24.0, gt=0, le=24 * 366, description="Length of the run, h (up to a year)")
+    record_every_s: float | None = Field(None, gt=0, description="Recording interval, s; default every step")
+
+    @model_validator(mode="after")
+    def _record_is_multiple(self) -> "RunSpec":
+        if self.record_every_s is not None and self.record_every_s < self.step_s:
+            raise ValueError(f"record_every_s ({self.record_every_s}) must be at least step_s ({self.step_s})")
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps in the run."""
+        return max(1, int(round(self.horizon_h * 3600.0 / self.step_s)))
+
+    @property
+    def steps_per_record(self) -> int:
+        """Steps aggregated into one recorded row."""
+        return max(1, int(round((self.record_every_s or self.step_s) / self.step_s)))
+
+
+class Scenario(StrictModel):
+    """Everything a simulation needs."""
+
+    name: str = "scenario"
+    description: str = ""
+    run: RunSpec = Field(default_factory=RunSpec)
+    settings: Settings = Field(default_factory=Settings)
+    device: DeviceSpec = Field(default_factory=DeviceSpec)
+    main: PackSpec = Field(default_factory=lambda: PackSpec(id="main"), description="The main unit's internal battery")
+    packs: list[PackSpec] = Field(default_factory=list, description="Expansion packs")
+    load: ProfileSpec = Field(default_factory=lambda: ConstantProfile(power_w=0.0))
+    pv: ProfileSpec = Field(default_factory=lambda: ConstantProfile(power_w=0.0))
+    grid: GridSpec = Field(default_factory=GridSpec)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "Scenario":
+        ids = [p.id for p in self.all_packs]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"pack ids must be unique; repeated: {repeated}")
+        if self.settings.priority is not None and sorted(self.settings.priority) != sorted(ids):
+            raise ValueError(f"settings.priority must list every pack id once: {ids}")
+        return self
+
+    @property
+    def all_packs(self) -> list[PackSpec]:
+        """The main unit's battery first, then the expansion packs."""
+        return [self.main, *self.packs]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file; raises :class:`InputError` with a one-line message."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"scenario file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: {err}") from None
+    return scenario_from_dict(raw, source=str(path), base_dir=path.parent)
+
+
+def scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario given as a dict; relative file paths resolve against ``base_dir``."""
+    try:
+        return Scenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
+    except ValidationError as err:
+        raise InputError(f"{source}: {describe_validation_error(err)}") from None

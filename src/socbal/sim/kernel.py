@@ -13,7 +13,7 @@ from numba import njit
 from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_into, reserve_latched_next, total_soc_pct
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 from socbal.sim.dispatch import device_request
-from socbal.sim.physics import bus_limit_for_energy_w, step_pack
+from socbal.sim.physics import bus_limit_for_energy_w, estimator_step, step_pack
 
 # Columns of the pack parameter matrix.
 PARAM_CAPACITY_WH = 0  # usable capacity
@@ -163,11 +163,8 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
             energy[i] = out[0]
             bus_w = out[1]
             cell_w = out[2] + out[4]
-            # Estimator: coulomb counting with sensor offset, gain error and deadband.
-            measured_w = cell_w * (1.0 + params[i, PARAM_SENSOR_GAIN_ERROR]) + params[i, PARAM_SENSOR_OFFSET_W]
-            if abs(measured_w) < params[i, PARAM_SENSOR_DEADBAND_W]:
-                measured_w = 0.0
-            energy_est[i] = min(max(energy_est[i] - measured_w * to_wh, 0.0), capacity[i])
+            energy_est[i] = estimator_step(energy_est[i], cell_w, capacity[i], step_s, params[i, PARAM_SENSOR_OFFSET_W],
+                                           params[i, PARAM_SENSOR_GAIN_ERROR], params[i, PARAM_SENSOR_DEADBAND_W])
             soc_true[i] = 100.0 * energy[i] / capacity[i]
             if soc_true[i] >= 99.99:  # BMS recalibrates the estimate at full charge
                 energy_est[i] = energy[i]

@@ -77,3 +77,18 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
     out[2] = battery_w
     out[3] = loss_w
     out[4] = standby
+
+
+@njit(cache=True)
+def estimator_step(energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float,
+                   gain_error: float, deadband_w: float) -> float:
+    """Coulomb-counting SOC estimator: the estimated energy (Wh) after one step.
+
+    ``cell_w`` is the true power leaving the cells (W, standby included); the
+    sensor reads it with a gain error and an offset, and reads 0 below its
+    deadband, so small currents (standby) are where the estimate drifts most.
+    """
+    measured_w = cell_w * (1.0 + gain_error) + offset_w
+    if abs(measured_w) < deadband_w:
+        measured_w = 0.0
+    return min(max(energy_est_wh - measured_w * step_s / SECONDS_PER_HOUR, 0.0), capacity_wh)

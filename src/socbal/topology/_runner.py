@@ -49,13 +49,13 @@ def simulate(
     n_steps, n_packs = load.shape[0], len(packs)
     soc = np.empty((n_steps + 1, n_packs))
     current = np.empty((n_steps, n_packs))
-    voltage, served, circulating, loss = (np.empty(n_steps) for _ in range(4))
+    voltage, terminal, served, circulating, loss = (np.empty(n_steps) for _ in range(5))
     state = np.empty((n_steps, n_packs), dtype=np.int8)
     first_s, first_pack, first_code = kernel(
         load, is_power, float(step_s),
         arrays.soc_pct, arrays.capacity_as, arrays.resistance_ohm, arrays.max_current_a,
         SOC_GRID_PCT, arrays.ocv_table_v, SUBSTEPS_PER_PACK * n_packs + 2,
-        soc, current, voltage, served, circulating, loss, state,
+        soc, current, voltage, terminal, served, circulating, loss, state,
     )  # fmt: skip
     nan = np.full(n_steps, np.nan)
     return TopologyResult(
@@ -67,6 +67,7 @@ def simulate(
         bus_voltage_v=voltage,
         requested_power_w=load if is_power else nan,
         requested_current_a=nan if is_power else load,
+        served_current_a=terminal,
         served_power_w=served,
         circulating_current_a=circulating,
         loss_w=loss,

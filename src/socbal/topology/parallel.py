@@ -80,7 +80,7 @@ def _solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, cur
 @njit(cache=True)
 def _kernel(
     load, is_power, step_s, soc0_pct, capacity_as, r_ohm, max_a, grid_pct, ocv_table_v, max_substeps,
-    soc_out, current_out, voltage_out, served_out, circulating_out, loss_out, state_out,
+    soc_out, current_out, voltage_out, terminal_out, served_out, circulating_out, loss_out, state_out,
 ):  # fmt: skip
     """Step the bank through ``load`` (W or A per step); writes the ``*_out`` arrays.
 
@@ -100,7 +100,7 @@ def _kernel(
         t_left = step_s
         t_on = 0.0
         charge_as[:] = 0.0
-        served_j = loss_j = circulating_as = voltage_vs = 0.0
+        served_j = loss_j = circulating_as = voltage_vs = terminal_as = 0.0
         for _ in range(max_substeps):
             for i in range(n):
                 ocv_v[i] = np.interp(soc[i], grid_pct, ocv_table_v[i])
@@ -125,6 +125,7 @@ def _kernel(
             circulating_as += 0.5 * (abs_sum - abs(load_a)) * dt
             if not np.isnan(bus_v):
                 served_j += bus_v * load_a * dt
+                terminal_as += load_a * dt
                 voltage_vs += bus_v * dt
                 t_on += dt
             t_left -= dt
@@ -133,6 +134,7 @@ def _kernel(
         soc_out[k + 1] = soc
         current_out[k] = charge_as / step_s
         voltage_out[k] = voltage_vs / t_on if t_on > 0.0 else np.nan
+        terminal_out[k] = terminal_as / step_s
         served_out[k] = served_j / step_s
         circulating_out[k] = circulating_as / step_s
         loss_out[k] = loss_j / step_s

@@ -37,6 +37,7 @@ class TopologyResult:
     - ``bus_voltage_v`` (n): terminal voltage of the bank or string, V (NaN when nothing is connected)
     - ``requested_power_w`` (n): load asked of the bank, W (+ discharging); NaN for a current profile
     - ``requested_current_a`` (n): load asked of the bank, A (+ discharging); NaN for a power profile
+    - ``served_current_a`` (n): current at the terminals, A (+ discharging)
     - ``served_power_w`` (n): power delivered at the terminals, W (+ discharging)
     - ``circulating_current_a`` (n): current that flows from pack to pack instead of
       to the load, A: ``(sum |I_i| - |sum I_i|) / 2``, i.e. the summed charging
@@ -54,6 +55,7 @@ class TopologyResult:
     bus_voltage_v: np.ndarray
     requested_power_w: np.ndarray
     requested_current_a: np.ndarray
+    served_current_a: np.ndarray
     served_power_w: np.ndarray
     circulating_current_a: np.ndarray
     loss_w: np.ndarray
@@ -74,11 +76,6 @@ class TopologyResult:
     def energy_absorbed_wh(self) -> float:
         """Energy taken in at the terminals while charging, Wh (>= 0)."""
         return self._total_wh(np.clip(-self.served_power_w, 0.0, None))
-
-    @property
-    def served_current_a(self) -> np.ndarray:
-        """Current delivered at the terminals per step, A (+ discharging)."""
-        return np.sum(self.pack_current_a, axis=1)
 
     @property
     def unserved_energy_wh(self) -> float:

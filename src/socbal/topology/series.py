@@ -27,11 +27,14 @@ from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIP
 def _string_current_a(load, is_power, emf_v, r_ohm, max_a, soc_pct, state):
     """String current in A for one moment; 0 when a pack blocks that direction or has tripped. Fills ``state``."""
     n = soc_pct.shape[0]
+    tripped = False
     for i in range(n):
-        if state[i] != PACK_TRIPPED:
-            state[i] = PACK_ON_BUS
+        if state[i] == PACK_TRIPPED:
+            tripped = True
         else:
-            return 0.0
+            state[i] = PACK_ON_BUS
+    if tripped:
+        return 0.0
     current_a = terminal_current_a(load, emf_v, r_ohm) if is_power else load
     blocked = False
     for i in range(n):
@@ -53,7 +56,7 @@ def _string_current_a(load, is_power, emf_v, r_ohm, max_a, soc_pct, state):
 @njit(cache=True)
 def _kernel(
     load, is_power, step_s, soc0_pct, capacity_as, r_ohm, max_a, grid_pct, ocv_table_v, max_substeps,
-    soc_out, current_out, voltage_out, served_out, circulating_out, loss_out, state_out,
+    soc_out, current_out, voltage_out, terminal_out, served_out, circulating_out, loss_out, state_out,
 ):  # fmt: skip
     """Step the string through ``load`` (W or A per step); same arguments and return as ``parallel._kernel``."""
     n_steps = load.shape[0]
@@ -99,6 +102,7 @@ def _kernel(
         soc_out[k + 1] = soc
         current_out[k] = charge_as / step_s
         voltage_out[k] = voltage_vs / t_on if t_on > 0.0 else np.nan
+        terminal_out[k] = charge_as / step_s
         served_out[k] = served_j / step_s
         loss_out[k] = loss_j / step_s
         state_out[k] = state

@@ -58,7 +58,7 @@ FULL_SOC_PCT = 100.0
 _EPS_W = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hysteresis_pct: float) -> bool:
     """Whether a pack is held in reserve standby (may not discharge).
 
@@ -71,7 +71,7 @@ def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hyst
     return latched and soc_pct < reserve_pct + hysteresis_pct
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     """Capacity-weighted SOC of all packs, in percent."""
     energy = 0.0
@@ -84,7 +84,7 @@ def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     return energy / capacity
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool) -> float:
     """The SOC-dependent factor f of a pack's weight w = capacity * f (dimensionless)."""
     if strategy == STRATEGY_EQUAL or strategy == STRATEGY_PRIORITY:
@@ -100,24 +100,26 @@ def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exp
     return headroom
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray,
-                power_w: np.ndarray, reason: np.ndarray) -> float:
+                power_w: np.ndarray, reason: np.ndarray, active: np.ndarray, use: np.ndarray) -> float:
     """Share ``request_w`` among ``member`` packs in proportion to ``weight``, capped by ``limit_w``.
 
     A pack whose share would exceed its limit is capped and the rest of the
     request is shared among the others (water-filling). Writes the magnitudes
-    into ``power_w`` and returns the power served, in W.
+    into ``power_w`` and returns the power served, in W. ``active`` (bool) and
+    ``use`` (float) are scratch arrays of the packs' length.
     """
     n = weight.shape[0]
-    active = member.copy()
     remaining = request_w
     # If every member's weight is zero, share by limit instead of not at all.
     weight_sum = 0.0
     for i in range(n):
+        active[i] = member[i]
         if active[i]:
             weight_sum += weight[i]
-    use = weight.copy() if weight_sum > 0.0 else limit_w.copy()
+    for i in range(n):
+        use[i] = weight[i] if weight_sum > 0.0 else limit_w[i]
     for _ in range(n + 1):
         weight_sum = 0.0
         for i in range(n):
@@ -149,6 +151,13 @@ def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, membe
 
 
 @njit(cache=True)
+def allocate_scratch(n_packs: int):
+    """Scratch for :func:`allocate_with_scratch`: ``eligible, member, active`` (bool), ``limit, use`` (W), ``tier``."""
+    return (np.zeros(n_packs, dtype=np.bool_), np.zeros(n_packs, dtype=np.bool_), np.zeros(n_packs, dtype=np.bool_),
+            np.zeros(n_packs), np.zeros(n_packs), np.zeros(n_packs, dtype=np.int64))
+
+
+@njit(cache=True)
 def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
                   max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
                   reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
@@ -163,17 +172,36 @@ def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w:
     Outputs: ``power_w`` (signed, per the sign convention), ``weight`` (the
     balancing weight used, W-share units) and ``reason`` (a ``REASON_*`` code).
     """
+    eligible, member, active, limit, use, tier = allocate_scratch(soc_pct.shape[0])
+    return allocate_with_scratch(soc_pct, capacity_wh, max_discharge_w, max_charge_w, reserve_latched, priority_rank,
+                                 reserve_pct, hysteresis_pct, strategy, droop_exponent, request_w, source,
+                                 ems_prioritises_low_packs, power_w, weight, reason, eligible, member, active, limit,
+                                 use, tier)
+
+
+@njit(cache=True, _nrt=False)
+def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
+                          max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
+                          reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
+                          request_w: float, source: int, ems_prioritises_low_packs: bool,
+                          power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray, eligible: np.ndarray,
+                          member: np.ndarray, active: np.ndarray, limit: np.ndarray, use: np.ndarray,
+                          tier: np.ndarray) -> float:
+    """:func:`allocate_into` with caller-owned scratch (see :func:`allocate_scratch`): no allocation per call.
+
+    This is the decision itself; the simulator's hot loop calls it directly.
+    """
     n = soc_pct.shape[0]
     discharging = request_w > 0.0
     magnitude = abs(request_w)
-    eligible = np.zeros(n, dtype=np.bool_)
-    limit = np.zeros(n)
-    tier = np.zeros(n, dtype=np.int64)
     ac_stopped = (not discharging) and source == SOURCE_AC and total_soc_pct(soc_pct, capacity_wh) >= reserve_pct
+    max_tier = 0
     for i in range(n):
         power_w[i] = 0.0
         weight[i] = 0.0
         reason[i] = REASON_NOT_NEEDED
+        eligible[i] = False
+        tier[i] = 0
         limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
         if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
             reason[i] = REASON_AT_RESERVE
@@ -191,16 +219,17 @@ def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w:
             tier[i] = n
         if strategy == STRATEGY_PRIORITY:
             tier[i] += priority_rank[i]
+        if eligible[i] and tier[i] > max_tier:
+            max_tier = tier[i]
     served = 0.0
     if magnitude > 0.0:
-        member = np.zeros(n, dtype=np.bool_)
-        for level in range(2 * n + 1):
+        for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
             any_member = False
             for i in range(n):
                 member[i] = eligible[i] and tier[i] == level
                 any_member = any_member or member[i]
             if any_member:
-                served += _water_fill(magnitude - served, weight, limit, member, power_w, reason)
+                served += _water_fill(magnitude - served, weight, limit, member, power_w, reason, active, use)
             if magnitude - served <= _EPS_W:
                 break
     if not discharging:

@@ -33,7 +33,7 @@ DEVICE_COLUMNS = (
     "main_from_battery_wh",  # part of it drawn directly from the internal battery (deep standby)
     "battery_discharge_wh",  # bus-side, all packs
     "battery_charge_wh",  # bus-side, all packs
-    "battery_unserved_wh",  # battery request the packs could not serve
+    "battery_unserved_wh",  # discharge the packs were asked for but could not give (the grid or nobody covered it)
     "grid_on_s",  # time with the grid available
     "spread_true_pct",  # max - min true SOC at the end of the interval
     "spread_est_pct",  # the same on estimated SOC

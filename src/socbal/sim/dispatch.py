@@ -13,6 +13,8 @@ MODE_CODES = {"follow-load": MODE_FOLLOW_LOAD, "fixed-output": MODE_FIXED_OUTPUT
 
 #: Assumed charging efficiency when sizing AC backup charging to reach the reserve, 0-1.
 AC_SIZING_EFFICIENCY = 0.9
+#: Smallest AC backup charging power, as a share of the AC charging limit.
+AC_MIN_SHARE = 0.05
 
 
 @njit(cache=True)
@@ -40,6 +42,8 @@ def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: flo
     backup = grid_on and ac_charge_limit_w > 0.0 and total_soc_pct < reserve_pct
     if backup:
         deficit_wh = (reserve_pct - total_soc_pct) / 100.0 * total_capacity_wh
-        ac_charge_w = min(ac_charge_limit_w, deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY)
+        # Sized to reach the reserve within the step, with a floor so standby draws cannot stall it just below.
+        ac_charge_w = min(ac_charge_limit_w, max(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY,
+                                                 AC_MIN_SHARE * ac_charge_limit_w))
         return -(surplus_w + ac_charge_w), True, pv_usable_w, pv_to_output_w
     return output_target_w - pv_usable_w, False, pv_usable_w, pv_to_output_w

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_into, reserve_latched_next, total_soc_pct
+from socbal.ems.kernel import (SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_scratch, allocate_with_scratch,
+                               reserve_latched_next, total_soc_pct)
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 from socbal.sim.dispatch import device_request
 from socbal.sim.physics import bus_limit_for_energy_w, estimator_step, step_pack
@@ -64,13 +65,18 @@ S_FIRST_RESERVE = STATS["first_reserve_time_s"]
 S_SPREAD_AT_RESERVE = STATS["spread_at_first_reserve_pct"]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _spread(values: np.ndarray) -> float:
     """Max minus min of ``values``."""
-    return values.max() - values.min()
+    high = values[0]
+    low = values[0]
+    for i in range(1, values.shape[0]):
+        high = max(high, values[i])
+        low = min(low, values[i])
+    return high - low
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
     """Value of a held profile at ``time_s``; the last value holds past its end."""
     k = int(time_s / profile_step_s)
@@ -104,6 +110,7 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
     power = np.zeros(n)
     weight = np.zeros(n)
     reason = np.zeros(n, dtype=np.int64)
+    eligible, member, active, limit, use, tier = allocate_scratch(n)  # EMS scratch, reused every step
     out = np.zeros(5)
     to_wh = step_s / 3600.0
     reserve = ems[EMS_RESERVE_PCT]
@@ -141,9 +148,10 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
         source = SOURCE_PV
         if backup:
             source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
-        served = allocate_into(soc_est, capacity, limit_dis, limit_chg, latched, priority_rank, reserve, hysteresis,
-                               int(ems[EMS_STRATEGY]), ems[EMS_DROOP_EXPONENT], request_w, source,
-                               ems[EMS_LOW_PACKS_FIRST] > 0.5, power, weight, reason)
+        served = allocate_with_scratch(soc_est, capacity, limit_dis, limit_chg, latched, priority_rank, reserve,
+                                       hysteresis, int(ems[EMS_STRATEGY]), ems[EMS_DROOP_EXPONENT], request_w, source,
+                                       ems[EMS_LOW_PACKS_FIRST] > 0.5, power, weight, reason, eligible, member,
+                                       active, limit, use, tier)
 
         # Main unit's own consumption: from the grid through the aux module when it can, else from its battery.
         operating = served > 0.0 or pv_usable > 0.0
@@ -212,7 +220,7 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
         dev_rec[row, D_MAIN_BATT] += main_from_battery * to_wh
         dev_rec[row, D_DISCHARGE] += discharged * to_wh
         dev_rec[row, D_CHARGE] += charged * to_wh
-        dev_rec[row, D_BATT_UNSERVED] += max(abs(request_w) - (discharged if request_w > 0 else charged), 0.0) * to_wh
+        dev_rec[row, D_BATT_UNSERVED] += max(request_w - discharged, 0.0) * to_wh
 
         spread_true = _spread(soc_true)
         spread_est = _spread(soc_est)

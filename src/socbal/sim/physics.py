@@ -14,13 +14,27 @@ from numba import njit
 SECONDS_PER_HOUR = 3600.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray) -> float:
-    """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve."""
-    return np.interp(load_fraction, curve_load, curve_eff)
+    """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve.
+
+    The same numbers as ``np.interp`` (held flat beyond the ends), without its per-call set-up.
+    """
+    last = curve_load.shape[0] - 1
+    if last == 0 or load_fraction <= curve_load[0]:
+        return curve_eff[0]
+    if load_fraction >= curve_load[last]:
+        return curve_eff[last]
+    j = 0
+    while curve_load[j + 1] <= load_fraction:
+        j += 1
+    if curve_load[j] == load_fraction:
+        return curve_eff[j]
+    slope = (curve_eff[j + 1] - curve_eff[j]) / (curve_load[j + 1] - curve_load[j])
+    return slope * (load_fraction - curve_load[j]) + curve_eff[j]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray,
                    resistance_ohm: float, voltage_v: float) -> float:
     """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
@@ -33,7 +47,7 @@ def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_e
     return cell_w + current_a * current_a * resistance_ohm
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curve_load: np.ndarray,
                            curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float) -> float:
     """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step."""
@@ -47,7 +61,7 @@ def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curv
     return bus_w
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: float, step_s: float,
               rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float,
               voltage_v: float, out: np.ndarray) -> None:
@@ -59,7 +73,8 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
     ``energy_after = energy - (bus_w_actual + loss_w + standby_w_actual) * step_s / 3600``.
     """
     to_rate = SECONDS_PER_HOUR / step_s
-    standby = min(standby_w, max(energy_wh, 0.0) * to_rate)
+    energy_wh = min(max(energy_wh, 0.0), capacity_wh)  # rounding must never leave 0 outside [low_w, high_w]
+    standby = min(standby_w, energy_wh * to_rate)
     high_w = energy_wh * to_rate - standby  # most the cells can give this step
     low_w = -(capacity_wh - energy_wh) * to_rate - standby  # most (negative) they can take
     battery_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
@@ -79,7 +94,7 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
     out[4] = standby
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def estimator_step(energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float,
                    gain_error: float, deadband_w: float) -> float:
     """Coulomb-counting SOC estimator: the estimated energy (Wh) after one step.

@@ -1,0 +1,35 @@
+"""Where Numba caches socbal's compiled code: one folder per version of the compiled sources.
+
+Numba's own cache does not notice when a function *called by* a cached function
+changes in another module, so a stale kernel could run after an edit. Keying
+the cache folder on a hash of every module that holds compiled code rules that out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+COMPILED_PACKAGES = ("ems", "sim", "fleet", "topology")
+
+
+def sources_digest() -> str:
+    """Short hash of the sources of every sub-package with compiled code."""
+    digest = hashlib.sha256()
+    for package in COMPILED_PACKAGES:
+        for path in sorted((PACKAGE_DIR / package).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def configure() -> None:
+    """Point Numba's cache at a folder for this version of the sources, unless the user chose one."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "socbal" / "numba"
+    numba.config.CACHE_DIR = str(base / sources_digest())

@@ -1,0 +1,108 @@
+"""The command line: the allocate contract, simulate output, and clear errors for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SPEC_INPUT = {
+    "settings": {"backup_reserve_pct": 10, "ems_version": "1.01.05"},
+    "packs": [
+        {"id": "main", "soc_pct": 80, "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
+        {"id": "p1", "soc_pct": 40, "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
+    ],
+    "request": {"discharge_w": 900},
+}
+
+
+def socbal(*args, stdin: str | None = None):
+    return subprocess.run([sys.executable, "-m", "socbal", *args], input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_allocate_contract_from_stdin():
+    out = socbal("allocate", stdin=json.dumps(SPEC_INPUT))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "packs": [{"id": "main", "power_w": 600.0, "state": "discharging"},
+                  {"id": "p1", "power_w": 300.0, "state": "discharging"}],
+        "served_w": 900.0,
+        "unserved_w": 0.0,
+    }
+
+
+def test_allocate_from_file_with_explain(tmp_path):
+    f = tmp_path / "in.json"
+    f.write_text(json.dumps(SPEC_INPUT))
+    out = socbal("allocate", str(f), "--explain")
+    packs = json.loads(out.stdout)["packs"]
+    assert packs[0]["reason"] == "share by weight" and packs[0]["weight"] == pytest.approx(1920 * 80)
+
+
+def _with(path: str, value):
+    raw = json.loads(json.dumps(SPEC_INPUT))
+    target = raw
+    keys = path.split(".")
+    for k in keys[:-1]:
+        target = target[int(k)] if k.isdigit() else target[k]
+    target[keys[-1]] = value
+    return json.dumps(raw)
+
+
+@pytest.mark.parametrize("stdin,field", [
+    (_with("packs.0.soc_pct", 120), "packs[0].soc_pct"),
+    (_with("settings.backup_reserve_pct", 3), "settings.backup_reserve_pct"),
+    (_with("packs.1.capacity_wh", -5), "packs[1].capacity_wh"),
+    (_with("packs.1.soc_pct", "NaN").replace('"NaN"', "NaN"), "packs[1].soc_pct"),
+    (_with("settings.strategy", "fastest"), "settings.strategy"),
+    (_with("settings.ems_version", "1.x"), "settings.ems_version"),
+    (_with("request", {"charge_w": 100}), "request"),
+    (_with("request", {"discharge_w": 100, "charge_w": 5, "source": "pv"}), "request"),
+    (_with("packs.0.soc", 50), "packs[0].soc"),
+    ('{"packs": [', "JSON"),
+    ("[1, 2]", "JSON object"),
+])
+def test_allocate_bad_input_names_the_field(stdin, field):
+    out = socbal("allocate", stdin=stdin)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert field in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_writes_results_and_prints_summary(tmp_path):
+    out = socbal("simulate", str(EXAMPLES / "spec_example.toml"), "--out", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    assert "spread" in out.stdout.lower()
+    packs = pd.read_parquet(tmp_path / "r" / "packs.parquet")
+    assert set(packs.pack_id) == {"main", "p1"}
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["spread"]["initial_pct"] == 40.0
+
+
+@pytest.mark.parametrize("toml,field", [
+    ("[main]\nid='main'\nsoc_pct = 120\n", "main.soc_pct"),
+    ("[settings]\nbackup_reserve_pct = 3\n", "settings.backup_reserve_pct"),
+    ("[settings]\nstrategy = 'magic'\n", "settings.strategy"),
+    ("[[packs]]\nid='p1'\ncapacity_wh = -1\n", "packs[0].capacity_wh"),
+    ("[run]\nstep_s = 0.5\n", "run.step_s"),
+    ("[load]\nkind = 'constant'\npower_w = nan\n", "load"),
+    ("[load]\nkind = 'telepathy'\n", "load"),
+    ("[run\nstep_s = 1", "not valid TOML"),
+    ("[[packs]]\nid='main'\n", "unique"),
+])
+def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, field):
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(toml)
+    out = socbal("simulate", str(scenario), "--out", str(tmp_path / "out"))
+    assert out.returncode == 2
+    assert field in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_simulate_missing_file_is_a_clear_error(tmp_path):
+    out = socbal("simulate", str(tmp_path / "nope.toml"))
+    assert out.returncode == 2 and "not found" in out.stderr

@@ -1,0 +1,70 @@
+"""Energy is conserved over whole simulations of random devices (hypothesis)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socbal.sim.engine import simulate
+from socbal.sim.scenario import scenario_from_dict
+
+
+@st.composite
+def scenarios(draw):
+    n_packs = draw(st.integers(0, 4))
+
+    def pack(pid):
+        return {
+            "id": pid,
+            "capacity_wh": draw(st.floats(500, 4000)),
+            "soh_pct": draw(st.floats(60, 100)),
+            "soc_pct": draw(st.floats(0, 100)),
+            "max_charge_w": draw(st.floats(0, 2000)),
+            "max_discharge_w": draw(st.floats(0, 2000)),
+            "internal_resistance_ohm": draw(st.floats(0, 0.2)),
+            "sensor_offset_w": draw(st.floats(-5, 5)),
+            "sensor_gain_error": draw(st.floats(-0.05, 0.05)),
+            "standby_w": draw(st.floats(0, 5)),
+        }
+
+    return {
+        "run": {"step_s": draw(st.sampled_from([1, 30, 60, 600, 3600])), "horizon_h": draw(st.floats(1, 48))},
+        "settings": {
+            "backup_reserve_pct": draw(st.floats(5, 60)),
+            "strategy": draw(st.sampled_from(["spec", "droop", "reserve-aware", "equal", "priority"])),
+            "ems_version": draw(st.sampled_from(["1.01.04", "1.01.05"])),
+        },
+        "device": {
+            "mode": draw(st.sampled_from(["follow-load", "fixed-output"])),
+            "fixed_output_w": draw(st.floats(0, 1000)),
+            "ac_charge_limit_w": draw(st.floats(0, 1500)),
+            "aux_power_module": draw(st.booleans()),
+        },
+        "main": pack("main"),
+        "packs": [pack(f"p{i}") for i in range(n_packs)],
+        "load": {"kind": "synthetic-household", "daily_kwh": draw(st.floats(0.5, 20))},
+        "pv": {"kind": "synthetic-clear-sky", "peak_w": draw(st.floats(0, 2500))},
+        "grid": {"outages_h": draw(st.sampled_from([[], [[2.0, 8.0]], [[0.0, 30.0]]]))},
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(scenarios())
+def test_energy_is_conserved_per_pack_and_on_the_bus(raw):
+    raw["run"]["horizon_h"] = min(raw["run"]["horizon_h"], raw["run"]["step_s"] * 20_000 / 3600)
+    scenario = scenario_from_dict(raw)
+    r = simulate(scenario)
+    for spec in scenario.all_packs:
+        d = r.packs[r.packs.pack_id == spec.id]
+        initial_wh = spec.soc_pct / 100 * spec.usable_capacity_wh
+        final_wh = d.soc_true_pct.iloc[-1] / 100 * spec.usable_capacity_wh
+        balance = initial_wh + d.charge_wh.sum() - d.discharge_wh.sum() - d.conversion_loss_wh.sum() - d.standby_wh.sum()
+        assert abs(balance - final_wh) <= 1e-6 * max(1.0, spec.usable_capacity_wh)
+        assert d.soc_true_pct.between(-1e-9, 100 + 1e-9).all()
+        assert (d.conversion_loss_wh >= -1e-12).all()
+    dv = r.device
+    into_bus = dv.pv_wh - dv.pv_curtailed_wh + dv.battery_discharge_wh + dv.grid_to_device_wh
+    out_of_bus = dv.ac_output_wh + dv.battery_charge_wh + dv.main_unit_wh - dv.main_from_battery_wh
+    assert np.allclose(into_bus, out_of_bus, atol=1e-6)
+    house = dv.ac_output_wh - dv.export_wh + dv.grid_import_wh + dv.unserved_wh
+    assert np.allclose(house, dv.load_wh, atol=1e-6)
+    assert (dv.pv_curtailed_wh >= -1e-9).all() and (dv.pv_curtailed_wh <= dv.pv_wh + 1e-9).all()

@@ -1,0 +1,147 @@
+"""Invariants of the EMS decision over random packs, settings and requests (hypothesis)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socbal.ems.decision import decide
+from socbal.ems.models import AllocateInput
+
+STRATEGIES = ["spec", "droop", "reserve-aware", "equal", "priority"]
+TOL_W = 1e-6
+
+
+@st.composite
+def decisions(draw, ac_only=False):
+    """A random valid allocate input as a dict (an AC-only charge request if ``ac_only``)."""
+    n = draw(st.integers(1, 8))
+    packs = [
+        {
+            "id": f"p{i}",
+            "soc_pct": draw(st.floats(0, 100)),
+            "capacity_wh": draw(st.floats(100, 10_000)),
+            "max_discharge_w": draw(st.one_of(st.just(0.0), st.floats(0, 3000))),
+            "max_charge_w": draw(st.one_of(st.just(0.0), st.floats(0, 3000))),
+            "reserve_latched": draw(st.booleans()),
+        }
+        for i in range(n)
+    ]
+    settings_ = {
+        "backup_reserve_pct": draw(st.floats(5, 100)),
+        "ems_version": draw(st.sampled_from(["1.01.04", "1.01.05", "1.2"])),
+        "strategy": draw(st.sampled_from(STRATEGIES)),
+        "droop_exponent": draw(st.floats(0.5, 4)),
+        "reserve_hysteresis_pct": draw(st.floats(0, 5)),
+    }
+    if ac_only:
+        request = {"charge_w": draw(st.floats(0, 20_000)), "source": "ac"}
+    elif draw(st.booleans()):
+        request = {"discharge_w": draw(st.floats(0, 20_000))}
+    else:
+        request = {"charge_w": draw(st.floats(0, 20_000)), "source": draw(st.sampled_from(["pv", "pv+ac", "ac"]))}
+    return {"settings": settings_, "packs": packs, "request": request}
+
+
+def _decide(raw):
+    inp = AllocateInput.model_validate(raw)
+    return inp, decide(inp)
+
+
+@settings(max_examples=400, deadline=None)
+@given(decisions())
+def test_power_balance_limits_direction_and_reserve(raw):
+    inp, d = _decide(raw)
+    s = inp.settings
+    discharging = inp.request.discharge_w is not None
+    requested = inp.request.discharge_w if discharging else inp.request.charge_w
+    powers = np.array([p.power_w for p in d.packs])
+    # power balance: what the packs do is what was served; served + unserved = request
+    assert abs(abs(powers).sum() - d.served_w) <= TOL_W * max(1.0, requested)
+    assert d.served_w + d.unserved_w == pytest.approx(requested, abs=TOL_W * max(1.0, requested))
+    for p_in, p_out in zip(inp.packs, d.packs):
+        if discharging:
+            assert 0.0 <= p_out.power_w <= p_in.max_discharge_w + TOL_W  # no churn, within the DC-DC limit
+            if p_in.soc_pct <= s.backup_reserve_pct:
+                assert p_out.power_w == 0.0 and p_out.state == "standby"  # never discharged at/below the reserve
+        else:
+            assert -p_in.max_charge_w - TOL_W <= p_out.power_w <= 0.0
+            if p_in.soc_pct >= 100.0:
+                assert p_out.power_w == 0.0  # a full pack takes no charge
+    # feasible requests are served in full
+    eligible_limit = sum(
+        (p.max_discharge_w if discharging else p.max_charge_w)
+        for p, o in zip(inp.packs, d.packs)
+        if o.reason in ("share by weight", "capped at its DC-DC limit", "not needed: the request was served by packs ahead of it")
+    )
+    if requested <= eligible_limit - 1e-6 * max(1.0, requested):
+        assert d.unserved_w <= TOL_W * max(1.0, requested)
+
+
+@settings(max_examples=200, deadline=None)
+@given(decisions(ac_only=True))
+def test_ac_only_charging_never_runs_at_or_above_reserve_total(raw):
+    inp, d = _decide(raw)
+    caps = np.array([p.capacity_wh for p in inp.packs])
+    socs = np.array([p.soc_pct for p in inp.packs])
+    if (caps * socs).sum() / caps.sum() >= inp.settings.backup_reserve_pct:
+        assert d.served_w == 0.0
+    elif inp.settings.ems_version != "1.01.04":
+        # newer firmware: a pack at/above the reserve only charges once every pack below it is at its limit
+        below = [(p, o) for p, o in zip(inp.packs, d.packs) if p.soc_pct < inp.settings.backup_reserve_pct]
+        above_charging = any(o.power_w < 0 for p, o in zip(inp.packs, d.packs) if p.soc_pct >= inp.settings.backup_reserve_pct)
+        if above_charging:
+            assert all(o.power_w <= -p.max_charge_w + 1e-6 for p, o in below)
+
+
+@st.composite
+def fleets_for_sustained(draw, direction):
+    """Packs with one C-rate (DC-DC limit proportional to capacity) and a request for many steps."""
+    n = draw(st.integers(2, 6))
+    c_rate = draw(st.floats(0.1, 1.0))  # W per Wh
+    caps = [draw(st.floats(500, 5000)) for _ in range(n)]
+    lo, hi = (30.0, 95.0) if direction == "discharge" else (5.0, 70.0)
+    socs = [draw(st.floats(lo, hi)) for _ in range(n)]
+    total_limit = c_rate * sum(caps)
+    request = draw(st.floats(0.05, 1.5)) * total_limit
+    strategy = draw(st.sampled_from(["spec", "droop", "reserve-aware"]))
+    return caps, socs, c_rate, request, strategy
+
+
+def _sustain(caps, socs, c_rate, request, strategy, key):
+    """Run up to 200 decisions with ideal SOC updates; yield the spread after each."""
+    caps = np.array(caps)
+    soc = np.array(socs)
+    dt_h = 0.005 / c_rate  # each step moves a pack at most 0.5 % SOC
+    spreads = [np.ptp(soc)]
+    for _ in range(200):
+        raw = {
+            "settings": {"backup_reserve_pct": 20, "strategy": strategy},
+            "packs": [
+                {"id": f"p{i}", "soc_pct": float(soc[i]), "capacity_wh": float(caps[i]),
+                 "max_discharge_w": c_rate * caps[i], "max_charge_w": c_rate * caps[i]}
+                for i in range(len(caps))
+            ],
+            "request": {key: request} if key == "discharge_w" else {key: request, "source": "pv"},
+        }
+        d = decide(AllocateInput.model_validate(raw))
+        power = np.array([p.power_w for p in d.packs])
+        soc = soc - power * dt_h / caps * 100.0
+        if soc.min() < 22.0 or soc.max() > 98.0:
+            break
+        spreads.append(np.ptp(soc))
+    return spreads
+
+
+@settings(max_examples=60, deadline=None)
+@given(fleets_for_sustained("discharge"))
+def test_spread_never_grows_under_sustained_discharge(case):
+    spreads = _sustain(*case, key="discharge_w")
+    assert all(b <= a + 1e-9 for a, b in zip(spreads, spreads[1:]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(fleets_for_sustained("charge"))
+def test_spread_never_grows_under_sustained_charge(case):
+    spreads = _sustain(*case, key="charge_w")
+    assert all(b <= a + 1e-9 for a, b in zip(spreads, spreads[1:]))

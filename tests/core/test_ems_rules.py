@@ -1,0 +1,149 @@
+"""The spec's rules for one EMS decision, case by case."""
+
+import pytest
+from pydantic import ValidationError
+
+from socbal.ems.models import parse_ems_version, prioritises_low_packs
+from tests.core.helpers import pack, run
+
+
+def test_spec_example_80_40_900w_gives_600_300():
+    powers, d = run([pack("main", 80), pack("p1", 40)], {"discharge_w": 900}, backup_reserve_pct=10, ems_version="1.01.05")
+    assert powers == pytest.approx({"main": 600.0, "p1": 300.0})
+    assert d.served_w == pytest.approx(900.0) and d.unserved_w == 0.0
+    assert [p.state for p in d.packs] == ["discharging", "discharging"]
+
+
+def test_charging_gives_lower_soc_more():
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"charge_w": 800, "source": "pv"})
+    # spec weights 100 - SOC: 20 vs 60 -> 200 W vs 600 W, negative = charging
+    assert powers == pytest.approx({"a": -200.0, "b": -600.0})
+
+
+def test_capacity_in_weights_moves_soc_not_watts_equally():
+    powers, _ = run([pack("big", 50, capacity_wh=3840), pack("small", 50, capacity_wh=1920)], {"discharge_w": 900})
+    assert powers["big"] == pytest.approx(2 * powers["small"])
+
+
+def test_pack_at_reserve_stands_by_and_others_carry_the_whole_request():
+    powers, d = run([pack("main", 10), pack("p1", 50), pack("p2", 60)], {"discharge_w": 1100}, backup_reserve_pct=10)
+    assert powers["main"] == 0.0 and d.packs[0].state == "standby"
+    assert "reserve" in d.packs[0].reason
+    assert powers["p1"] + powers["p2"] == pytest.approx(1100.0)
+
+
+def test_pack_below_reserve_does_not_discharge_even_if_only_one():
+    powers, d = run([pack("main", 4.9)], {"discharge_w": 100}, backup_reserve_pct=5)
+    assert powers == {"main": 0.0}
+    assert d.unserved_w == pytest.approx(100.0)
+
+
+def test_capped_pack_share_goes_to_the_others():
+    # p1 would get 600 W by weight, but its DC-DC allows 400 W: the rest goes to p2.
+    powers, d = run([pack("p1", 80, max_w=400), pack("p2", 40)], {"discharge_w": 900})
+    assert powers == pytest.approx({"p1": 400.0, "p2": 500.0})
+    assert "capped" in d.packs[0].reason
+
+
+def test_request_beyond_all_limits_is_reported_unserved():
+    powers, d = run([pack("a", 80, max_w=300), pack("b", 40, max_w=200)], {"discharge_w": 900})
+    assert powers == pytest.approx({"a": 300.0, "b": 200.0})
+    assert d.served_w == pytest.approx(500.0) and d.unserved_w == pytest.approx(400.0)
+
+
+def test_full_pack_takes_no_charge():
+    powers, d = run([pack("full", 100), pack("b", 40)], {"charge_w": 500, "source": "pv+ac"})
+    assert powers == pytest.approx({"full": 0.0, "b": -500.0})
+    assert "full" in d.packs[0].reason
+
+
+def test_pv_charging_charges_every_non_full_pack_together():
+    powers, _ = run([pack("a", 95), pack("b", 5), pack("c", 50)], {"charge_w": 300, "source": "pv"}, backup_reserve_pct=30)
+    assert all(p < 0 for p in powers.values())
+
+
+def test_ac_charging_stops_when_total_soc_reaches_reserve():
+    # total SOC = (10 + 50) / 2 = 30 = reserve: AC-only charging is off
+    powers, d = run([pack("a", 10), pack("b", 50)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=30)
+    assert powers == {"a": 0.0, "b": 0.0}
+    assert d.unserved_w == pytest.approx(500.0)
+    assert "AC-only" in d.packs[0].reason
+
+
+def test_ac_charging_old_firmware_charges_all_packs_together():
+    powers, _ = run([pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"},
+                    backup_reserve_pct=30, ems_version="1.01.04")
+    assert powers["a"] < 0 and powers["b"] < 0
+
+
+def test_ac_charging_new_firmware_charges_packs_below_reserve_first():
+    powers, _ = run([pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"},
+                    backup_reserve_pct=30, ems_version="1.01.05")
+    assert powers == pytest.approx({"a": -500.0, "b": 0.0})
+
+
+def test_ac_charging_new_firmware_gives_the_rest_to_others_when_low_packs_are_capped():
+    powers, _ = run([pack("a", 10, max_w=200), pack("b", 40)], {"charge_w": 500, "source": "ac"},
+                    backup_reserve_pct=30, ems_version="1.1.5")
+    assert powers == pytest.approx({"a": -200.0, "b": -300.0})
+
+
+@pytest.mark.parametrize("a,b,expected", [("1.01.05", "1.1.5", True), ("1.01.04", "1.1.5", False), ("1.2", "1.1.5", True),
+                                          ("2", "1.01.05", True), ("1.01.05.1", "1.1.5", True)])
+def test_versions_compare_numerically(a, b, expected):
+    assert (parse_ems_version(a) >= parse_ems_version(b)) is expected
+    assert prioritises_low_packs(a) is (parse_ems_version(a) >= (1, 1, 5, 0))
+
+
+@pytest.mark.parametrize("bad", ["1.x", "", "v1.01.05", "1..5", "1.2.3.4.5"])
+def test_malformed_version_is_an_input_error(bad):
+    with pytest.raises(ValidationError, match="ems_version"):
+        run([pack("a", 50)], {"discharge_w": 1}, ems_version=bad)
+
+
+def test_hysteresis_keeps_a_latched_pack_in_standby_until_reserve_plus_band():
+    latched = pack("a", 10.5, reserve_latched=True)
+    powers, d = run([latched, pack("b", 50)], {"discharge_w": 500}, backup_reserve_pct=10, reserve_hysteresis_pct=1)
+    assert powers["a"] == 0.0 and d.packs[0].reserve_latched
+    released = pack("a", 11.0, reserve_latched=True)
+    powers, d = run([released, pack("b", 50)], {"discharge_w": 500}, backup_reserve_pct=10, reserve_hysteresis_pct=1)
+    assert powers["a"] > 0.0 and not d.packs[0].reserve_latched
+    # without the latch the spec's plain rule applies: above the reserve, it discharges
+    powers, _ = run([pack("a", 10.5), pack("b", 50)], {"discharge_w": 500}, backup_reserve_pct=10)
+    assert powers["a"] > 0.0
+
+
+def test_droop_shifts_more_to_the_higher_pack_than_spec():
+    spec, _ = run([pack("a", 80), pack("b", 40)], {"discharge_w": 900}, strategy="spec")
+    droop, _ = run([pack("a", 80), pack("b", 40)], {"discharge_w": 900}, strategy="droop", droop_exponent=2)
+    assert droop["a"] == pytest.approx(900 * 6400 / 8000)
+    assert droop["a"] > spec["a"]
+
+
+def test_reserve_aware_shares_by_energy_above_the_reserve():
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"discharge_w": 900}, strategy="reserve-aware", backup_reserve_pct=20)
+    assert powers == pytest.approx({"a": 675.0, "b": 225.0})  # 60 : 20 points above the reserve
+    powers, _ = run([pack("a", 80), pack("b", 30)], {"discharge_w": 700}, strategy="reserve-aware", backup_reserve_pct=20)
+    assert powers == pytest.approx({"a": 600.0, "b": 100.0})  # 60 : 10
+
+
+def test_equal_strategy_ignores_soc():
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"discharge_w": 900}, strategy="equal")
+    assert powers == pytest.approx({"a": 450.0, "b": 450.0})
+
+
+def test_priority_strategy_fills_in_order():
+    powers, d = run([pack("main", 30, max_w=500), pack("p1", 90), pack("p2", 90)], {"discharge_w": 900},
+                    strategy="priority", priority=["main", "p2", "p1"])
+    assert powers == pytest.approx({"main": 500.0, "p1": 0.0, "p2": 400.0})
+    assert "not needed" in d.packs[1].reason
+
+
+def test_every_pack_moves_in_the_request_direction():
+    powers, _ = run([pack("a", 100), pack("b", 5), pack("c", 60)], {"discharge_w": 700}, backup_reserve_pct=10)
+    assert all(p >= 0 for p in powers.values())
+
+
+def test_zero_request_leaves_every_pack_in_standby():
+    _, d = run([pack("a", 80), pack("b", 40)], {"discharge_w": 0})
+    assert [p.state for p in d.packs] == ["standby", "standby"] and d.served_w == 0.0

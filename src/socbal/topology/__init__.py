@@ -11,9 +11,9 @@ return a :class:`TopologyResult` with per-step arrays and totals.
 
 from socbal.topology.ocv import CHEMISTRIES, SOC_GRID_PCT, Chemistry, cell_ocv_v, mean_cell_ocv_v
 from socbal.topology.pack_electrical import PackElectrical
-from socbal.topology.parallel import simulate_parallel
 from socbal.topology.result import PACK_STATE_TEXT, TopologyResult
-from socbal.topology.series import simulate_series, usable_cycle_ah
+from socbal.topology.series import usable_cycle_ah
+from socbal.topology.simulation import simulate_parallel, simulate_series
 
 __all__ = [
     "CHEMISTRIES",

@@ -1,4 +1,4 @@
-"""Small compiled circuit helpers shared by the series and parallel kernels (plain floats and arrays)."""
+"""Compiled circuit fact shared by the series and parallel solvers."""
 
 from __future__ import annotations
 
@@ -18,23 +18,3 @@ def terminal_current_a(power_w: float, emf_v: float, resistance_ohm: float) -> f
     if disc < 0.0:
         return emf_v / (2.0 * resistance_ohm)
     return 2.0 * power_w / (emf_v + np.sqrt(disc))
-
-
-@njit(cache=True)
-def time_to_bound_s(soc_pct: float, capacity_as: float, current_a: float) -> float:
-    """Seconds until a pack at ``soc_pct`` reaches 0 % (discharging) or 100 % (charging) at ``current_a``; inf at 0 A."""
-    if current_a > 0.0:
-        return soc_pct / 100.0 * capacity_as / current_a
-    if current_a < 0.0:
-        return (100.0 - soc_pct) / 100.0 * capacity_as / -current_a
-    return np.inf
-
-
-@njit(cache=True)
-def advance_soc(soc_pct: np.ndarray, capacity_as: np.ndarray, current_a: np.ndarray, dt_s: float, hit: int) -> None:
-    """Move every SOC by ``current_a * dt_s``; pack ``hit`` (-1: none) lands exactly on its bound. In place."""
-    for i in range(soc_pct.shape[0]):
-        soc_pct[i] -= current_a[i] * dt_s / capacity_as[i] * 100.0
-        soc_pct[i] = min(max(soc_pct[i], 0.0), 100.0)
-    if hit >= 0:
-        soc_pct[hit] = 0.0 if current_a[hit] > 0.0 else 100.0

@@ -21,25 +21,22 @@ the bus would push it past its limit, and rejoins when the current turns).
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 from numba import njit
-from numpy.typing import ArrayLike
 
-from socbal.topology._circuit import advance_soc, terminal_current_a, time_to_bound_s
-from socbal.topology._runner import simulate
-from socbal.topology.pack_electrical import PackElectrical
-from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED, TopologyResult
+from socbal.topology._circuit import terminal_current_a
+from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED
 
 
 @njit(cache=True)
-def _solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, current_a):
-    """Bus voltage V and load current A for one moment; fills ``current_a`` and ``state``, may trip packs.
+def solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, current_a):
+    """The bank at one moment: (bus voltage V, load current A, circulating current A); see ``simulation``.
 
     Packs that the bus would push past empty or full leave first, then packs
     over their current limit trip; the bus is solved again after each removal.
-    Returns (NaN, 0) when no pack is left on the bus.
+    Returns (NaN, 0, 0) when no pack is left on the bus. The circulating current
+    is ``(sum |I_i| - |I_load|) / 2``: what packs charge while the bank
+    discharges or rests (or discharge while it charges).
     """
     n = ocv_v.shape[0]
     for i in range(n):
@@ -53,7 +50,7 @@ def _solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, cur
                 source += ocv_v[i] / r_ohm[i]
         if conductance == 0.0:
             current_a[:] = 0.0
-            return np.nan, 0.0
+            return np.nan, 0.0, 0.0
         emf_v = source / conductance
         load_a = terminal_current_a(load, emf_v, 1.0 / conductance) if is_power else load
         bus_v = emf_v - load_a / conductance
@@ -74,86 +71,4 @@ def _solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, cur
                     tripped[i] = True
                     removed = True
         if not removed:
-            return bus_v, load_a
-
-
-@njit(cache=True)
-def _kernel(
-    load, is_power, step_s, soc0_pct, capacity_as, r_ohm, max_a, grid_pct, ocv_table_v, max_substeps,
-    soc_out, current_out, voltage_out, terminal_out, served_out, circulating_out, loss_out, state_out,
-):  # fmt: skip
-    """Step the bank through ``load`` (W or A per step); writes the ``*_out`` arrays.
-
-    Returns (time of the first stop s or NaN, its pack or -1, its PACK_* code).
-    """
-    n_steps = load.shape[0]
-    n = soc0_pct.shape[0]
-    soc = soc0_pct.copy()
-    soc_out[0] = soc
-    tripped = np.zeros(n, dtype=np.bool_)
-    state = np.zeros(n, dtype=np.int8)
-    ocv_v = np.empty(n)
-    current_a = np.empty(n)
-    charge_as = np.empty(n)
-    first_s, first_pack, first_code = np.nan, -1, 0
-    for k in range(n_steps):
-        t_left = step_s
-        t_on = 0.0
-        charge_as[:] = 0.0
-        served_j = loss_j = circulating_as = voltage_vs = terminal_as = 0.0
-        for _ in range(max_substeps):
-            for i in range(n):
-                ocv_v[i] = np.interp(soc[i], grid_pct, ocv_table_v[i])
-            bus_v, load_a = _solve_bus(load[k], is_power, ocv_v, r_ohm, max_a, soc, tripped, state, current_a)
-            if first_pack < 0:
-                for i in range(n):
-                    if state[i] != PACK_ON_BUS:
-                        first_s, first_pack, first_code = k * step_s + step_s - t_left, i, state[i]
-                        break
-            dt = t_left
-            hit = -1
-            for i in range(n):
-                t_hit = time_to_bound_s(soc[i], capacity_as[i], current_a[i])
-                if t_hit < dt:
-                    dt, hit = t_hit, i
-            advance_soc(soc, capacity_as, current_a, dt, hit)
-            abs_sum = 0.0
-            for i in range(n):
-                charge_as[i] += current_a[i] * dt
-                loss_j += current_a[i] * current_a[i] * r_ohm[i] * dt
-                abs_sum += abs(current_a[i])
-            circulating_as += 0.5 * (abs_sum - abs(load_a)) * dt
-            if not np.isnan(bus_v):
-                served_j += bus_v * load_a * dt
-                terminal_as += load_a * dt
-                voltage_vs += bus_v * dt
-                t_on += dt
-            t_left -= dt
-            if t_left <= 1e-9 * step_s:
-                break
-        soc_out[k + 1] = soc
-        current_out[k] = charge_as / step_s
-        voltage_out[k] = voltage_vs / t_on if t_on > 0.0 else np.nan
-        terminal_out[k] = terminal_as / step_s
-        served_out[k] = served_j / step_s
-        circulating_out[k] = circulating_as / step_s
-        loss_out[k] = loss_j / step_s
-        state_out[k] = state
-    return first_s, first_pack, first_code
-
-
-def simulate_parallel(
-    packs: Sequence[PackElectrical],
-    power_w: ArrayLike | None = None,
-    *,
-    step_s: float,
-    current_a: ArrayLike | None = None,
-) -> TopologyResult:
-    """Run packs tied to one bus through a load profile.
-
-    Give exactly one profile, one value per step of ``step_s`` seconds:
-    ``power_w`` (W at the bus terminals) or ``current_a`` (A); positive
-    discharges the bank, negative charges it, 0 is rest (circulating current
-    still flows between packs at unequal OCV). Packs are not changed.
-    """
-    return simulate(_kernel, "parallel", packs, power_w, current_a, step_s)
+            return bus_v, load_a, 0.5 * (np.sum(np.abs(current_a)) - abs(load_a))

@@ -44,7 +44,8 @@ class TopologyResult:
       current of packs that charge while the bank discharges or rests (and the
       summed discharging current of packs that discharge while it charges); 0 in a string
     - ``loss_w`` (n): I^2 R heat in the packs, W
-    - ``pack_state`` (n, p): ``PACK_*`` code at the end of each step
+    - ``pack_state`` (n, p): ``PACK_*`` code at the end of each step; in a string one
+      pack that is not on the bus stops the whole string
     """
 
     topology: str

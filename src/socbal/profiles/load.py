@@ -9,6 +9,7 @@ the mean power over the interval that starts at its timestamp.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -40,12 +41,12 @@ def _h0_shape(index: pd.DatetimeIndex) -> np.ndarray:
     for (month, day), name in _H0_SEASONS:
         season[month_day >= month * 100 + day] = name
     slot = (index.hour * 4 + index.minute // 15).to_numpy()
-    weekday = (index.dayofweek + 1).to_numpy()
+    weekday = (index.day_of_week + 1).to_numpy()
     values = np.empty(len(index))
     for (name, day_no), row in table.items():
         mask = (season == name) & (weekday == day_no)
         values[mask] = row[slot[mask]]
-    doy = index.dayofyear.to_numpy(float)
+    doy = index.day_of_year.to_numpy(float)
     dynamic = -3.92e-10 * doy**4 + 3.2e-7 * doy**3 - 7.02e-5 * doy**2 + 2.1e-3 * doy + 1.24
     return values * dynamic
 
@@ -57,7 +58,9 @@ def _h25_shape(index: pd.DatetimeIndex) -> np.ndarray:
     naive = pd.DatetimeIndex(index.tz_localize(None) if index.tz is not None else index, freq=None)
     # demandlib wants a regular naive index; look up each local wall-clock time in a plain year.
     year_index = pd.date_range(f"{naive[0].year}-01-01", f"{naive[-1].year + 1}-01-01", freq=STEP, inclusive="left")
-    return H25(year_index).reindex(naive).to_numpy(float)
+    with warnings.catch_warnings():  # demandlib's own pandas deprecation warnings
+        warnings.simplefilter("ignore")
+        return H25(year_index).reindex(naive).to_numpy(float)
 
 
 def _year_w(year: int, annual_kwh: float, profile: Profile, tz) -> pd.Series:

@@ -4,6 +4,7 @@ Each spec has a ``kind`` (the discriminator of ``PvSpec`` / ``LoadSpec``) and
 ``series(start, horizon_s)``, which returns power in W (positive: PV generates,
 the household consumes) on a regular DatetimeIndex at the profile's own step,
 covering ``[start, start + horizon_s)`` from the interval that holds ``start``.
+Constant and synthetic profiles live in ``socbal.profiles.simple``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
 
+from socbal.ems.models import StrictModel
 from socbal.errors import InputError
 from socbal.profiles.load import stochastic_load_w, standard_load_w
 from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
-from socbal.profiles.timeseries import ColumnSpec, TimeseriesSpec, read_timeseries
+from socbal.profiles.timeseries import known_zone, read_timeseries
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _ArraySpec(_Spec):
+class _ArraySpec(StrictModel):
     kwp: float = Field(gt=0, description="DC peak power at STC, kWp")
     tilt_deg: float = Field(default=30.0, ge=0, le=90)
     azimuth_deg: float = Field(default=180.0, ge=0, le=360, description="180 = south")
@@ -58,6 +56,7 @@ class ClearSkyPvSpec(_ArraySpec):
     tz: str = "UTC"
     step_s: float = Field(default=900.0, gt=0)
     temp_air_c: float = 20.0
+    _known_zone = field_validator("tz")(known_zone)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """PV power in W at ``step_s``."""
@@ -65,22 +64,7 @@ class ClearSkyPvSpec(_ArraySpec):
         return pv_clearsky_w(self.array(), site, start, horizon_s, self.step_s, self.temp_air_c, output=self.output)
 
 
-class ConstantSpec(_Spec):
-    """A constant power in W (0 W: no PV, or no load), at ``step_s``."""
-
-    kind: Literal["constant"] = "constant"
-    power_w: float = Field(default=0.0, ge=0)
-    step_s: float = Field(default=900.0, gt=0)
-
-    def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
-        """Constant power in W."""
-        step = pd.Timedelta(seconds=self.step_s)
-        start = pd.Timestamp(start)
-        index = pd.date_range(start.floor(step), start + pd.Timedelta(seconds=horizon_s), freq=step, inclusive="left")
-        return pd.Series(self.power_w, index=index, name="power_w")
-
-
-class _FileSpec(_Spec):
+class _FileSpec(StrictModel):
     """One column of the user's own CSV/Parquet file (see ``socbal.profiles.timeseries``)."""
 
     _role: ClassVar[str]
@@ -94,12 +78,13 @@ class _FileSpec(_Spec):
     label: Literal["start", "end"] = "start"
     step_s: float | None = Field(default=None, gt=0)
     fill: Literal["interpolate", "zero", "error"] = "interpolate"
+    _known_zone = field_validator("tz")(known_zone)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """The column in W over the window; the file must cover it."""
         fields = self.model_dump(exclude={"kind", "column", "unit"})
-        spec = TimeseriesSpec(**fields, **{self._role: ColumnSpec(column=self.column, unit=self.unit)})
-        series = read_timeseries(spec).frame[f"{self._role}_w"]
+        fields[self._role] = {"column": self.column, "unit": self.unit}
+        series = read_timeseries(fields).frame[f"{self._role}_w"]
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)
@@ -125,7 +110,7 @@ class FileLoadSpec(_FileSpec):
     _role = "load"
 
 
-class BdewLoadSpec(_Spec):
+class BdewLoadSpec(StrictModel):
     """BDEW standard household load profile (H0 or its 2025 revision H25) scaled to ``annual_kwh``."""
 
     kind: Literal["bdew-h0", "bdew-h25"] = "bdew-h0"
@@ -136,7 +121,7 @@ class BdewLoadSpec(_Spec):
         return standard_load_w(self.annual_kwh, start, horizon_s, "h0" if self.kind == "bdew-h0" else "h25")
 
 
-class StochasticLoadSpec(_Spec):
+class StochasticLoadSpec(StrictModel):
     """BDEW profile with seeded noise and short appliance peaks, at ``step_s``."""
 
     kind: Literal["stochastic"] = "stochastic"
@@ -151,5 +136,5 @@ class StochasticLoadSpec(_Spec):
         return stochastic_load_w(self.annual_kwh, start, horizon_s, self.step_s, self.seed, self.profile, self.peak_share)
 
 
-PvSpec = Annotated[Union[PvlibPvSpec, ClearSkyPvSpec, ConstantSpec, FilePvSpec], Field(discriminator="kind")]
-LoadSpec = Annotated[Union[BdewLoadSpec, StochasticLoadSpec, ConstantSpec, FileLoadSpec], Field(discriminator="kind")]
+PvSpec = Annotated[Union[PvlibPvSpec, ClearSkyPvSpec, FilePvSpec], Field(discriminator="kind")]
+LoadSpec = Annotated[Union[BdewLoadSpec, StochasticLoadSpec, FileLoadSpec], Field(discriminator="kind")]

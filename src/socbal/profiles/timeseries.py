@@ -27,6 +27,15 @@ _FALSE = {"0", "0.0", "false", "no", "off"}
 _MAX_POINTS = 50_000_000
 
 
+def known_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone, else ValueError (for pydantic validators)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError("must be an IANA time zone such as 'UTC' or 'Europe/Berlin'") from err
+    return value
+
+
 class ColumnSpec(BaseModel):
     """One power column of the file: its name and unit (W, kW: power; Wh, kWh: energy per interval)."""
 
@@ -55,14 +64,7 @@ class TimeseriesSpec(BaseModel):
     load: ColumnSpec | None = None
     grid_available: str | None = None
 
-    @field_validator("tz")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError("must be an IANA time zone such as 'UTC' or 'Europe/Berlin'") from err
-        return value
+    _known_zone = field_validator("tz")(known_zone)
 
 
 @dataclass
@@ -190,7 +192,7 @@ def _stamps(raw: pd.DataFrame, spec: TimeseriesSpec) -> pd.DatetimeIndex:
 
 def _native_step(stamps: pd.DatetimeIndex, column: str) -> pd.Timedelta:
     """The file's step: the most common spacing of its stamps."""
-    diffs = pd.Series(np.diff(stamps.asi8))
+    diffs = pd.Series(np.diff(stamps.as_unit("ns").asi8))
     step = pd.Timedelta(int(diffs.mode().iloc[0]), unit="ns").as_unit("s")
     if step < pd.Timedelta(seconds=1):
         raise InputError(f"timeseries column {column!r}: step {step} is not allowed: must be at least 1 s")

@@ -1,0 +1,1 @@
+"""Battery lifetime: cycle counting per pack and capacity fade (NREL BLAST-Lite)."""

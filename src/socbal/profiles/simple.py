@@ -7,7 +7,7 @@ holds each value for its interval.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -69,9 +69,3 @@ class SyntheticClearSkyProfile(StrictModel):
         phase = (hour - self.sunrise_h) / max(self.sunset_h - self.sunrise_h, 1e-9)
         power_w = np.where((phase > 0) & (phase < 1), self.peak_w * np.sin(np.pi * np.clip(phase, 0, 1)), 0.0)
         return pd.Series(power_w, index=index, name="power_w")
-
-
-ProfileSpec = Annotated[
-    Union[ConstantProfile, SyntheticHouseholdProfile, SyntheticClearSkyProfile],
-    Field(discriminator="kind"),
-]

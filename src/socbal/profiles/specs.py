@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from socbal.ems.models import StrictModel
 from socbal.errors import InputError
@@ -64,6 +64,12 @@ class ClearSkyPvSpec(_ArraySpec):
         return pv_clearsky_w(self.array(), site, start, horizon_s, self.step_s, self.temp_air_c, output=self.output)
 
 
+def resolve_path(path: Path, info: ValidationInfo) -> Path:
+    """A relative path is relative to the scenario file's folder (validation context ``base_dir``)."""
+    base_dir = (info.context or {}).get("base_dir")
+    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+
+
 class _FileSpec(StrictModel):
     """One column of the user's own CSV/Parquet file (see ``socbal.profiles.timeseries``)."""
 
@@ -79,6 +85,7 @@ class _FileSpec(StrictModel):
     step_s: float | None = Field(default=None, gt=0)
     fill: Literal["interpolate", "zero", "error"] = "interpolate"
     _known_zone = field_validator("tz")(known_zone)
+    _relative_to_scenario = field_validator("path")(resolve_path)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """The column in W over the window; the file must cover it."""

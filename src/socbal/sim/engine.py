@@ -9,6 +9,8 @@ from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import prioritises_low_packs
 from socbal.errors import InputError
+from socbal.profiles.pv import in_start_tz
+from socbal.profiles.timeseries import read_timeseries
 from socbal.sim import kernel
 from socbal.sim.dispatch import MODE_CODES
 from socbal.sim.results import SimulationResult, build_result
@@ -50,22 +52,32 @@ def held_profile(series: pd.Series, start: pd.Timestamp, horizon_s: float, name:
         raise InputError(f"{name}: the profile is empty")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         bad = values[~np.isfinite(values) | (values < 0)][0]
-        raise InputError(f"{name}: power value {bad} is not allowed: must be finite and >= 0 W")
+        raise InputError(f"{name}: value {bad} is not allowed: must be finite and >= 0")
     if len(series) == 1:
         return values, max(horizon_s, 1.0)
+    if series.index[0] > pd.Timestamp(start):
+        raise InputError(f"{name}: the profile starts at {series.index[0]}, after the run's start {start}")
     step = series.index[1] - series.index[0]
     index = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(seconds=horizon_s), freq=step)
-    held = series.reindex(index, method="ffill").bfill()
+    held = series.reindex(index, method="ffill")
     return held.to_numpy(dtype=float), step.total_seconds()
 
 
-def grid_profile(scenario: Scenario) -> np.ndarray:
-    """Grid availability (1 on, 0 off) every ``GRID_STEP_S`` seconds."""
-    n = int(np.ceil(scenario.run.horizon_h * 3600.0 / GRID_STEP_S)) + 1
-    grid = np.ones(n)
-    for start_h, end_h in scenario.grid.outages_h:
-        grid[int(start_h * 3600.0 / GRID_STEP_S):int(np.ceil(end_h * 3600.0 / GRID_STEP_S))] = 0.0
-    return grid
+def grid_profile(scenario: Scenario, start: pd.Timestamp, horizon_s: float) -> tuple[np.ndarray, float]:
+    """Grid availability (1 on, 0 off) as ``(values, step_s)``: the file's own step, else ``GRID_STEP_S``."""
+    g = scenario.grid
+    if g.file is not None:
+        imported = read_timeseries({"path": g.file.path, "time_column": g.file.time_column,
+                                    "time_format": g.file.time_format, "tz": g.file.tz, "grid_available": g.file.column})
+        series = imported.frame["grid_available"].astype(float)
+        series = in_start_tz(series, start, series.index.freq)
+        grid, step_s = held_profile(series, start, horizon_s, "grid.file")
+    else:
+        step_s = GRID_STEP_S
+        grid = np.ones(int(np.ceil(horizon_s / step_s)) + 1)
+    for start_h, end_h in g.outages_h:
+        grid[int(start_h * 3600.0 / step_s):int(np.ceil(end_h * 3600.0 / step_s))] = 0.0
+    return grid, step_s
 
 
 def simulate(scenario: Scenario) -> SimulationResult:
@@ -94,11 +106,12 @@ def simulate(scenario: Scenario) -> SimulationResult:
     horizon_s = run.n_steps * run.step_s
     load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
     pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv")
+    grid_on, grid_step_s = grid_profile(scenario, start, horizon_s)
     soc_true = np.array([p.soc_pct for p in packs])
     soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
     pack_rec, dev_rec, stats = kernel.run(
         params, curve_load, curve_eff, priority_ranks([p.id for p in packs], s), soc_true, soc_est, ems, device,
-        load_w, load_step_s, pv_w, pv_step_s, grid_profile(scenario), GRID_STEP_S, run.step_s, run.n_steps,
+        load_w, load_step_s, pv_w, pv_step_s, grid_on, grid_step_s, run.step_s, run.n_steps,
         run.steps_per_record,
     )
     return build_result(scenario, pack_rec, dev_rec, stats, soc_true)

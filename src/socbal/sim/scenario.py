@@ -5,13 +5,31 @@ from __future__ import annotations
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.models import Settings, StrictModel
 from socbal.errors import InputError, describe_validation_error
-from socbal.profiles.simple import ConstantProfile, ProfileSpec
+from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
+from socbal.profiles.specs import (
+    BdewLoadSpec,
+    ClearSkyPvSpec,
+    FileLoadSpec,
+    FilePvSpec,
+    PvlibPvSpec,
+    StochasticLoadSpec,
+    resolve_path,
+)
+
+LoadProfile = Annotated[
+    Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
+    Field(discriminator="kind"),
+]
+PvProfile = Annotated[
+    Union[ConstantProfile, SyntheticClearSkyProfile, PvlibPvSpec, ClearSkyPvSpec, FilePvSpec],
+    Field(discriminator="kind"),
+]
 
 #: A DC-DC module's efficiency over its load: (share of rated power 0-1, efficiency 0-1) points.
 DEFAULT_DCDC_CURVE = ((0.0, 0.80), (0.05, 0.90), (0.2, 0.955), (0.5, 0.97), (1.0, 0.96))
@@ -70,9 +88,21 @@ class DeviceSpec(StrictModel):
     active_w: float = Field(10.0, ge=0, le=500, description="Main unit self-consumption while operating, W")
 
 
-class GridSpec(StrictModel):
-    """Grid availability: on, except during the listed outages."""
+class GridFileSpec(StrictModel):
+    """Grid availability from a column of the user's CSV/Parquet file (1/0, true/false, on/off)."""
 
+    path: Path
+    column: str
+    time_column: str = "time"
+    time_format: str | None = None
+    tz: str = "UTC"
+    _relative_to_scenario = field_validator("path")(resolve_path)
+
+
+class GridSpec(StrictModel):
+    """Grid availability: on, except during the listed outages and where the file says off."""
+
+    file: GridFileSpec | None = None
     outages_h: list[tuple[float, float]] = Field(
         default_factory=list, description="Outages as [start_h, end_h] from the start of the run"
     )
@@ -121,8 +151,8 @@ class Scenario(StrictModel):
     device: DeviceSpec = Field(default_factory=DeviceSpec)
     main: PackSpec = Field(default_factory=lambda: PackSpec(id="main"), description="The main unit's internal battery")
     packs: list[PackSpec] = Field(default_factory=list, description="Expansion packs")
-    load: ProfileSpec = Field(default_factory=lambda: ConstantProfile(power_w=0.0))
-    pv: ProfileSpec = Field(default_factory=lambda: ConstantProfile(power_w=0.0))
+    load: LoadProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="Household load")
+    pv: PvProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="PV generation")
     grid: GridSpec = Field(default_factory=GridSpec)
 
     @model_validator(mode="after")

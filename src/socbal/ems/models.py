@@ -106,11 +106,14 @@ class AllocateInput(StrictModel):
 
     @model_validator(mode="after")
     def _ids_are_consistent(self) -> "AllocateInput":
-        ids = [p.id for p in self.packs]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"pack ids must be unique; repeated: {duplicates}")
-        if self.settings.priority is not None:
-            if sorted(self.settings.priority) != sorted(ids):
-                raise ValueError(f"settings.priority must list every pack id once: {ids}")
+        check_pack_ids([p.id for p in self.packs], self.settings)
         return self
+
+
+def check_pack_ids(ids: list[str], settings: Settings) -> None:
+    """Pack ids must be unique, and a priority order must name each of them once (ValueError otherwise)."""
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"pack ids must be unique; repeated: {repeated}")
+    if settings.priority is not None and sorted(settings.priority) != sorted(ids):
+        raise ValueError(f"settings.priority must list every pack id once: {ids}")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from socbal.ems.models import Settings, StrictModel
+from socbal.ems.models import Settings, StrictModel, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
 from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
 from socbal.profiles.specs import (
@@ -157,12 +157,7 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _ids_unique(self) -> "Scenario":
-        ids = [p.id for p in self.all_packs]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"pack ids must be unique; repeated: {repeated}")
-        if self.settings.priority is not None and sorted(self.settings.priority) != sorted(ids):
-            raise ValueError(f"settings.priority must list every pack id once: {ids}")
+        check_pack_ids([p.id for p in self.all_packs], self.settings)
         return self
 
     @property

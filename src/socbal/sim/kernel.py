@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.ems.kernel import (SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_scratch, allocate_with_scratch,
-                               reserve_latched_next, total_soc_pct)
+from socbal.ems.kernel import (SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_with_scratch, reserve_latched_next,
+                               total_soc_pct)
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 from socbal.sim.dispatch import device_request
-from socbal.sim.physics import bus_limit_for_energy_w, estimator_step, step_pack
+from socbal.sim.physics import battery_side_w, bus_limit_for_energy_w, estimator_step, recalibrate_at_full, step_pack
 
 # Columns of the pack parameter matrix.
 PARAM_CAPACITY_WH = 0  # usable capacity
@@ -46,6 +46,15 @@ EMS_STRATEGY = 2
 EMS_DROOP_EXPONENT = 3
 EMS_LOW_PACKS_FIRST = 4
 N_EMS = 5
+
+# Rows of the engine's working arrays (state and scratch, one column per pack).
+W_CAPACITY, W_ENERGY, W_ENERGY_EST, W_SOC_TRUE, W_SOC_EST, W_LIMIT_DIS, W_LIMIT_CHG, W_POWER, W_WEIGHT = range(9)
+W_EMS_LIMIT, W_EMS_USE, W_RATED_CELL = 9, 10, 11  # W_RATED_CELL: battery side at rated discharge, W
+N_WORK = 12
+F_LATCHED, F_ELIGIBLE, F_MEMBER, F_ACTIVE = range(4)
+N_FLAGS = 4
+I_REASON, I_TIER = range(2)
+N_INTS = 2
 
 N_PACK_COLUMNS = len(PACK_COLUMNS)
 N_DEVICE_COLUMNS = len(DEVICE_COLUMNS)
@@ -83,35 +92,37 @@ def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
     return profile[min(k, profile.shape[0] - 1)]
 
 
-@njit(cache=True)
-def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
-        soc_true0_pct: np.ndarray, soc_est0_pct: np.ndarray, ems: np.ndarray, device: np.ndarray,
-        load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray, pv_step_s: float,
-        grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int, steps_per_record: int):
-    """Simulate ``n_steps`` steps of ``step_s`` seconds; pack 0 is the main unit's internal battery.
+@njit(cache=True, _nrt=False)
+def _advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
+             ems: np.ndarray, device: np.ndarray, load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray,
+             pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int,
+             steps_per_record: int, work: np.ndarray, flags: np.ndarray, ints: np.ndarray, out: np.ndarray,
+             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray) -> None:
+    """The time loop of :func:`run`: advances the state rows of ``work`` and fills the records in place.
 
-    Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
+    Compiled without Numba's reference counting (``_nrt=False``), so the array views
+    and calls in the loop cost no atomic operations; it must therefore never allocate.
     """
     n = params.shape[0]
-    n_rec = (n_steps + steps_per_record - 1) // steps_per_record
-    pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
-    dev_rec = np.zeros((n_rec, N_DEVICE_COLUMNS))
-    stats = np.full(N_STATS, np.nan)
-
-    capacity = params[:, PARAM_CAPACITY_WH].copy()
+    capacity = work[W_CAPACITY]
     total_capacity = capacity.sum()
-    energy = soc_true0_pct / 100.0 * capacity
-    energy_est = soc_est0_pct / 100.0 * capacity
-    soc_true = soc_true0_pct.copy()
-    soc_est = soc_est0_pct.copy()
-    latched = np.zeros(n, dtype=np.bool_)
-    limit_dis = np.zeros(n)
-    limit_chg = np.zeros(n)
-    power = np.zeros(n)
-    weight = np.zeros(n)
-    reason = np.zeros(n, dtype=np.int64)
-    eligible, member, active, limit, use, tier = allocate_scratch(n)  # EMS scratch, reused every step
-    out = np.zeros(5)
+    energy = work[W_ENERGY]
+    energy_est = work[W_ENERGY_EST]
+    soc_true = work[W_SOC_TRUE]
+    soc_est = work[W_SOC_EST]
+    limit_dis = work[W_LIMIT_DIS]
+    limit_chg = work[W_LIMIT_CHG]
+    power = work[W_POWER]
+    weight = work[W_WEIGHT]
+    limit = work[W_EMS_LIMIT]
+    use = work[W_EMS_USE]
+    rated_cell = work[W_RATED_CELL]
+    latched = flags[F_LATCHED]
+    eligible = flags[F_ELIGIBLE]
+    member = flags[F_MEMBER]
+    active = flags[F_ACTIVE]
+    reason = ints[I_REASON]
+    tier = ints[I_TIER]
     to_wh = step_s / 3600.0
     reserve = ems[EMS_RESERVE_PCT]
     hysteresis = ems[EMS_HYSTERESIS_PCT]
@@ -124,6 +135,9 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
             stats[S_BELOW_FIRST + j] = 0.0
     for i in range(n):
         latched[i] = reserve_latched_next(soc_est[i], False, reserve, hysteresis)
+        rated_cell[i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
+                                       curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
+                                       params[i, PARAM_VOLTAGE_V])
 
     for k in range(n_steps):
         t = k * step_s
@@ -138,13 +152,16 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
         pv_surplus = pv_usable - pv_to_out
 
         # What each pack may do this step: DC-DC limit, and never past the reserve or 100 % (as estimated).
+        # The EMS reads only the limit in the request's direction, so only that one is computed.
         for i in range(n):
-            above_reserve_wh = (soc_est[i] - reserve) / 100.0 * capacity[i]
-            limit_dis[i] = bus_limit_for_energy_w(
-                above_reserve_wh, step_s, params[i, PARAM_MAX_DISCHARGE_W], curve_load[i], curve_eff[i],
-                params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V])
-            room_w = (100.0 - soc_est[i]) / 100.0 * capacity[i] * 3600.0 / step_s
-            limit_chg[i] = min(params[i, PARAM_MAX_CHARGE_W], room_w)
+            if request_w > 0.0:
+                above_reserve_wh = (soc_est[i] - reserve) / 100.0 * capacity[i]
+                limit_dis[i] = bus_limit_for_energy_w(
+                    above_reserve_wh, step_s, params[i, PARAM_MAX_DISCHARGE_W], curve_load[i], curve_eff[i],
+                    params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V], rated_cell[i])
+            else:
+                room_w = (100.0 - soc_est[i]) / 100.0 * capacity[i] * 3600.0 / step_s
+                limit_chg[i] = min(params[i, PARAM_MAX_CHARGE_W], room_w)
         source = SOURCE_PV
         if backup:
             source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
@@ -173,9 +190,8 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
             cell_w = out[2] + out[4]
             energy_est[i] = estimator_step(energy_est[i], cell_w, capacity[i], step_s, params[i, PARAM_SENSOR_OFFSET_W],
                                            params[i, PARAM_SENSOR_GAIN_ERROR], params[i, PARAM_SENSOR_DEADBAND_W])
+            energy_est[i] = recalibrate_at_full(energy_est[i], energy[i], capacity[i])
             soc_true[i] = 100.0 * energy[i] / capacity[i]
-            if soc_true[i] >= 99.99:  # BMS recalibrates the estimate at full charge
-                energy_est[i] = energy[i]
             soc_est[i] = 100.0 * energy_est[i] / capacity[i]
             latched[i] = reserve_latched_next(soc_est[i], latched[i], reserve, hysteresis)
 
@@ -236,6 +252,32 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
         if np.isnan(stats[S_FIRST_RESERVE]) and latched.any():
             stats[S_FIRST_RESERVE] = t_end
             stats[S_SPREAD_AT_RESERVE] = spread_true
+
+
+@njit(cache=True)
+def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
+        soc_true0_pct: np.ndarray, soc_est0_pct: np.ndarray, ems: np.ndarray, device: np.ndarray,
+        load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray, pv_step_s: float,
+        grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int, steps_per_record: int):
+    """Simulate ``n_steps`` steps of ``step_s`` seconds; pack 0 is the main unit's internal battery.
+
+    Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
+    """
+    n = params.shape[0]
+    n_rec = (n_steps + steps_per_record - 1) // steps_per_record
+    pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
+    dev_rec = np.zeros((n_rec, N_DEVICE_COLUMNS))
+    stats = np.full(N_STATS, np.nan)
+
+    work = np.zeros((N_WORK, n))
+    work[W_CAPACITY] = params[:, PARAM_CAPACITY_WH]
+    work[W_ENERGY] = soc_true0_pct / 100.0 * work[W_CAPACITY]
+    work[W_ENERGY_EST] = soc_est0_pct / 100.0 * work[W_CAPACITY]
+    work[W_SOC_TRUE] = soc_true0_pct
+    work[W_SOC_EST] = soc_est0_pct
+    _advance(params, curve_load, curve_eff, priority_rank, ems, device, load_w, load_step_s, pv_w, pv_step_s, grid_on,
+             grid_step_s, step_s, n_steps, steps_per_record, work, np.zeros((N_FLAGS, n), dtype=np.bool_),
+             np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats)
 
     for row in range(n_rec):
         steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)

@@ -49,9 +49,16 @@ def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_e
 
 @njit(cache=True, _nrt=False)
 def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curve_load: np.ndarray,
-                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float) -> float:
-    """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step."""
+                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float,
+                           rated_cell_w: float = -1.0) -> float:
+    """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step.
+
+    ``rated_cell_w``, when given (>= 0), is ``battery_side_w(rated_w, ...)`` computed once by
+    the caller: a budget that covers it returns ``rated_w`` at once (the same result, faster).
+    """
     budget_w = max(energy_wh, 0.0) * SECONDS_PER_HOUR / step_s
+    if 0.0 <= rated_cell_w <= budget_w:
+        return rated_w
     bus_w = min(rated_w, budget_w)
     for _ in range(3):  # fixed-point refinement: losses depend on the power itself
         needed_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
@@ -107,3 +114,22 @@ def estimator_step(energy_est_wh: float, cell_w: float, capacity_wh: float, step
     if abs(measured_w) < deadband_w:
         measured_w = 0.0
     return min(max(energy_est_wh - measured_w * step_s / SECONDS_PER_HOUR, 0.0), capacity_wh)
+
+
+#: Until the cells are truly full, the BMS holds the estimate at or below this SOC, %.
+ESTIMATE_HOLD_PCT = 99.0
+#: True SOC at which the BMS detects full charge (end of the constant-voltage phase), %.
+FULL_DETECT_PCT = 99.99
+
+
+@njit(cache=True)
+def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh: float) -> float:
+    """The estimate (Wh) after the BMS's full-charge check.
+
+    At full charge (detected from the cells, e.g. by voltage) the estimate is
+    reset to the truth; before that it is held below ``ESTIMATE_HOLD_PCT`` so an
+    estimate that runs ahead cannot stop charging short of full.
+    """
+    if energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh:
+        return energy_true_wh
+    return min(energy_est_wh, ESTIMATE_HOLD_PCT / 100.0 * capacity_wh)

@@ -1,0 +1,95 @@
+"""Simulator behaviours beyond the examples: modes, grid outages, estimator, many packs, step size."""
+
+import numpy as np
+import pytest
+
+from socbal.sim.engine import simulate
+from socbal.sim.scenario import scenario_from_dict
+
+
+BIG_MAIN = {"id": "main", "soc_pct": 80, "capacity_wh": 10_000}  # enough for a 4 h run at up to 1 kW
+
+
+def scenario(**sections):
+    base = {"run": {"step_s": 60, "horizon_h": 4}, "main": {"id": "main", "soc_pct": 60}}
+    base.update(sections)
+    return scenario_from_dict(base)
+
+
+def test_six_expansion_packs_share_and_converge():
+    packs = [{"id": f"p{i}", "soc_pct": 30 + 10 * i, "capacity_wh": 1000 + 300 * i} for i in range(6)]
+    r = simulate(scenario(packs=packs, run={"step_s": 60, "horizon_h": 8}, device={"ac_output_limit_w": 2400},
+                          load={"kind": "constant", "power_w": 1500}))
+    assert r.packs.pack_id.nunique() == 7
+    first = r.packs[r.packs.time_s == 60].set_index("pack_id").power_w
+    assert first.sum() == pytest.approx(1500, rel=1e-6) and (first > 0).all()
+    assert r.summary["spread"]["final_pct"] < 2.0
+
+
+def test_fixed_output_exports_what_the_house_does_not_take():
+    r = simulate(scenario(device={"mode": "fixed-output", "fixed_output_w": 400}, main=BIG_MAIN,
+                          load={"kind": "constant", "power_w": 100}))
+    e = r.summary["energy_kwh"]
+    assert e["ac_output"] == pytest.approx(0.4 * 4, rel=1e-3)
+    assert e["export"] == pytest.approx(0.3 * 4, rel=1e-3)
+
+
+def test_follow_load_respects_the_ac_output_limit_and_the_grid_covers_the_rest():
+    r = simulate(scenario(device={"ac_output_limit_w": 800}, main=BIG_MAIN, load={"kind": "constant", "power_w": 1000}))
+    e = r.summary["energy_kwh"]
+    assert e["ac_output"] == pytest.approx(0.8 * 4, rel=1e-6)
+    assert e["grid_import"] == pytest.approx(0.2 * 4, rel=1e-6)
+    assert e["export"] == 0.0
+
+
+def test_grid_outage_leaves_load_unserved_only_when_batteries_cannot_cover_it():
+    r = simulate(scenario(device={"ac_output_limit_w": 800, "ac_charge_limit_w": 0},
+                          main={"id": "main", "soc_pct": 20, "capacity_wh": 1000},
+                          load={"kind": "constant", "power_w": 500}, grid={"outages_h": [[1.0, 4.0]]},
+                          settings={"backup_reserve_pct": 10}))
+    dev = r.device.set_index("time_s")
+    during = dev.loc[(dev.index > 3600)]
+    assert during.grid_on_s.sum() == 0
+    assert during.unserved_wh.sum() > 0  # the pack reached its reserve during the outage
+    assert dev.loc[dev.index <= 3600].unserved_wh.sum() == 0
+
+
+def test_pv_surplus_charges_every_pack_and_the_lower_one_more():
+    r = simulate(scenario(packs=[{"id": "p1", "soc_pct": 20}], pv={"kind": "constant", "power_w": 1000},
+                          run={"step_s": 60, "horizon_h": 1}))
+    first = r.packs[r.packs.time_s == 60].set_index("pack_id").power_w
+    assert (first < 0).all() and first["p1"] < first["main"]  # more negative = more charge
+
+
+def test_estimator_drifts_with_offset_and_recalibrates_at_full_charge():
+    r = simulate(scenario(main={"id": "main", "soc_pct": 90, "sensor_offset_w": -5.0},
+                          pv={"kind": "constant", "power_w": 300}, run={"step_s": 60, "horizon_h": 10}))
+    main = r.packs[r.packs.pack_id == "main"]
+    error = (main.soc_est_pct - main.soc_true_pct).abs()
+    assert error.max() > 0.1
+    full = main.soc_true_pct >= 99.99
+    assert full.any() and error[full].max() < 1e-9
+
+
+def test_step_size_barely_changes_the_outcome():
+    outcomes = []
+    for step_s in (1, 60, 900):
+        r = simulate(scenario(packs=[{"id": "p1", "soc_pct": 30}], run={"step_s": step_s, "horizon_h": 3},
+                              load={"kind": "constant", "power_w": 600}))
+        outcomes.append([p["final_soc_pct"] for p in r.summary["packs"]])
+    assert np.allclose(outcomes[0], outcomes[1], atol=0.05)
+    assert np.allclose(outcomes[0], outcomes[2], atol=0.5)
+
+
+def test_recording_interval_aggregates_without_changing_energies():
+    fine = simulate(scenario(load={"kind": "synthetic-household", "daily_kwh": 6}))
+    coarse = simulate(scenario(load={"kind": "synthetic-household", "daily_kwh": 6},
+                               run={"step_s": 60, "horizon_h": 4, "record_every_s": 900}))
+    assert len(coarse.device) == 16 and len(fine.device) == 240
+    for col in ("load_wh", "battery_discharge_wh", "grid_import_wh"):
+        assert coarse.device[col].sum() == pytest.approx(fine.device[col].sum(), rel=1e-9)
+    main_fine = fine.packs[fine.packs.pack_id == "main"].soc_true_pct.to_numpy()
+    main_coarse = coarse.packs[coarse.packs.pack_id == "main"]
+    assert main_coarse.soc_true_pct.to_numpy() == pytest.approx(main_fine[14::15])
+    assert main_coarse.soc_true_min_pct.iloc[0] == pytest.approx(main_fine[:15].min())
+    assert main_coarse.soc_true_mean_pct.iloc[0] == pytest.approx(main_fine[:15].mean())

@@ -1,0 +1,171 @@
+"""One control cycle as a pure function, and the settings that change at run time.
+
+:func:`plan_cycle` turns a telemetry snapshot into per-pack setpoints: it drops
+packs whose telemetry is bad (offline: setpoint 0), asks the device dispatch for
+the battery request (the same :func:`socbal.sim.dispatch.device_request` the
+simulator uses), calls the EMS (:func:`socbal.ems.decision.decide`) for the
+packs online, and passes every setpoint through the fail-safe clamp. No I/O,
+no clock: the caller gives the time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from socbal.ems.decision import decide
+from socbal.ems.kernel import reserve_latched_next
+from socbal.ems.models import AllocateInput, PackState, Request, Settings
+from socbal.errors import InputError, describe_validation_error
+from socbal.runtime.config import RuntimeConfig
+from socbal.runtime.store import StateStore
+from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
+from socbal.sim.dispatch import MODE_CODES, device_request
+
+
+@dataclass
+class CyclePlan:
+    """What one cycle decided (power in W, + discharge / - charge)."""
+
+    setpoints_w: dict[str, float]
+    faults: dict[str, str] = field(default_factory=dict)  # pack id / "device" / "link" -> "<kind>: details"
+    soc_pct: dict[str, float] = field(default_factory=dict)  # packs online only
+    latched: dict[str, bool] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    request_w: float = 0.0
+    served_w: float = 0.0
+    unserved_w: float = 0.0
+
+    @property
+    def online(self) -> list[str]:
+        """Ids of the packs that took part in the decision."""
+        return list(self.soc_pct)
+
+
+def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: float,
+               latched: dict[str, bool]) -> CyclePlan:
+    """Setpoints for every configured pack from one telemetry snapshot (see the module docstring)."""
+    plan = CyclePlan(setpoints_w={p.id: 0.0 for p in cfg.packs}, latched=dict(latched))
+    if "link" in tel.errors:  # nothing is known: everything stays at 0 and only the link fault counts
+        plan.faults["link"] = tel.errors["link"]
+        return plan
+    max_age = cfg.runtime.max_telemetry_age_s
+    reserve = settings.backup_reserve_pct
+    step_s = cfg.runtime.period_s
+    states: list[PackState] = []
+    limits: dict[str, tuple[float, float]] = {}
+    for p in cfg.packs:
+        fault = tel.errors.get(p.id) or pack_fault(tel.packs.get(p.id), now_s, max_age)
+        if fault:
+            plan.faults[p.id] = fault
+            continue
+        r = tel.packs[p.id]
+        dis = min(r.max_discharge_w, p.max_discharge_w)
+        chg = min(r.max_charge_w, p.max_charge_w)
+        limits[p.id] = (dis, chg)
+        # never past the reserve or 100 % within one period (as the device reports SOC)
+        dis_step = min(dis, max(r.soc_pct - reserve, 0.0) / 100.0 * p.capacity_wh * 3600.0 / step_s)
+        chg_step = min(chg, max(100.0 - r.soc_pct, 0.0) / 100.0 * p.capacity_wh * 3600.0 / step_s)
+        was = latched.get(p.id)
+        if was is None:
+            was = bool(reserve_latched_next(r.soc_pct, False, reserve, settings.reserve_hysteresis_pct))
+        states.append(PackState(id=p.id, soc_pct=r.soc_pct, capacity_wh=p.capacity_wh, max_discharge_w=dis_step,
+                                max_charge_w=chg_step, reserve_latched=was))
+        plan.soc_pct[p.id] = r.soc_pct
+    dev_problem = tel.errors.get("device") or device_fault(tel.device, now_s, max_age)
+    if dev_problem:
+        plan.faults["device"] = dev_problem
+        return plan
+    if not states:
+        return plan
+    caps = {p.id: p.capacity_wh for p in cfg.packs}
+    total_cap = sum(caps[s.id] for s in states)
+    total_soc = sum(s.soc_pct * caps[s.id] for s in states) / total_cap
+    d = cfg.device
+    dev = tel.device
+    request_w, backup, pv_usable, pv_to_out = device_request(
+        float(dev.load_w), float(dev.pv_w), bool(dev.grid_on), total_soc, total_cap, MODE_CODES[d.mode],
+        d.fixed_output_w, d.ac_output_limit_w, d.pv_input_limit_w, d.ac_charge_limit_w, reserve, step_s)
+    if request_w >= 0.0:
+        request = Request(discharge_w=float(request_w))
+    else:
+        source = ("pv+ac" if pv_usable - pv_to_out > 0.0 else "ac") if backup else "pv"
+        request = Request(charge_w=float(-request_w), source=source)
+    used = settings
+    if settings.priority is not None:
+        online_ids = {s.id for s in states}
+        used = settings.model_copy(update={"priority": [i for i in settings.priority if i in online_ids]})
+    decision = decide(AllocateInput(settings=used, packs=states, request=request))
+    for pd in decision.packs:
+        dis, chg = limits[pd.id]
+        plan.setpoints_w[pd.id] = clamp_setpoint(pd.power_w, plan.soc_pct[pd.id], reserve, dis, chg)
+        plan.latched[pd.id] = pd.reserve_latched
+        plan.reasons[pd.id] = pd.reason
+    plan.request_w = float(request_w)
+    plan.served_w = decision.served_w
+    plan.unserved_w = decision.unserved_w
+    return plan
+
+
+class SettingsController:
+    """EMS settings that change at run time: validated, persisted at once, applied on the next cycle.
+
+    Thread-safe: the HTTP API and the MQTT service propose, the control loop applies.
+    """
+
+    def __init__(self, store: StateStore, initial: Settings, pack_ids: list[str]) -> None:
+        self.store = store
+        self.pack_ids = list(pack_ids)
+        persisted = store.load_settings()
+        if persisted is not None and self._priority_problem(persisted) is None:
+            initial = persisted
+        self.current = initial
+        self._pending: Settings | None = None
+        self._lock = threading.Lock()
+
+    def _priority_problem(self, s: Settings) -> str | None:
+        if s.priority is not None and sorted(s.priority) != sorted(self.pack_ids):
+            return f"settings.priority: value {s.priority!r} is not allowed: must list every pack id once: {self.pack_ids}"
+        return None
+
+    @property
+    def latest(self) -> Settings:
+        """The settings in force after the next cycle (pending change, else current)."""
+        with self._lock:
+            return self._pending or self.current
+
+    def propose(self, patch: object, source: str) -> Settings:
+        """Validate a partial change; on success persist it (with a ``setting`` event) and queue it.
+
+        Raises :class:`InputError` (and logs a ``rejected`` event) when the change is invalid.
+        """
+        with self._lock:
+            base = self._pending or self.current
+            try:
+                if not isinstance(patch, dict) or not patch:
+                    raise InputError(f"settings: a change must be a non-empty object, got {patch!r}")
+                try:
+                    new = Settings.model_validate({**base.model_dump(), **patch})
+                except ValidationError as err:
+                    raise InputError(describe_validation_error(err, prefix="settings")) from None
+                problem = self._priority_problem(new)
+                if problem:
+                    raise InputError(problem)
+            except InputError as err:
+                self.store.log("rejected", f"{source}: {err}", data={"source": source, "change": repr(patch)})
+                raise
+            changes = {k: v for k, v in new.model_dump().items() if v != base.model_dump()[k]}
+            text = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "no change"
+            self.store.save_settings(new, f"{source}: {text}", data={"source": source, "changes": changes})
+            self._pending = new
+            return new
+
+    def apply_pending(self) -> Settings | None:
+        """Make a queued change current (called at the start of a cycle); returns it, or ``None``."""
+        with self._lock:
+            if self._pending is None:
+                return None
+            self.current, self._pending = self._pending, None
+            return self.current

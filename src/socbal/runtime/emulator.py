@@ -1,0 +1,298 @@
+"""An emulated device for ``socbal emulate``: a simulation scenario stepped in (scaled) real time,
+served over Modbus TCP (the default register map) and MQTT (the topics of :mod:`socbal.runtime.mqtt`).
+
+It runs no EMS of its own: each pack follows the setpoint the runtime wrote,
+clamped to the pack's DC-DC limits, through :func:`socbal.sim.physics.step_pack`,
+and reports the SOC estimated by :func:`socbal.sim.physics.estimator_step`.
+Watchdog: without a setpoint for ``watchdog_s`` seconds (wall clock; the runtime
+writes the timeout into the watchdog register or the setpoint message), or once
+the runtime's last will says ``offline``, every pack falls back to setpoint 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+import aiomqtt
+import numpy as np
+import pandas as pd
+
+from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
+from socbal.runtime.modbus import decode, encode
+from socbal.runtime.mqtt import Topics, client_kwargs
+from socbal.sim.engine import held_profile
+from socbal.sim.physics import estimator_step, recalibrate_at_full, step_pack
+from socbal.sim.scenario import Scenario
+
+log = logging.getLogger("socbal.runtime.emulator")
+
+
+def _held(values: np.ndarray, step_s: float, t_s: float) -> float:
+    return float(values[min(int(t_s // step_s), len(values) - 1)])
+
+
+class EmulatedDevice:
+    """The device's state and registers; :meth:`step` advances it by wall time ``dt_s`` times ``speed``."""
+
+    def __init__(self, scenario: Scenario, reg_map: RegisterMap | None = None, speed: float = 1.0,
+                 watchdog_s: float = 10.0) -> None:
+        self.scenario = scenario
+        self.map = reg_map or RegisterMap()
+        self.speed = speed
+        self.watchdog_s = watchdog_s
+        packs = scenario.all_packs
+        self.specs = packs
+        self.ids = [p.id for p in packs]
+        self.capacity = np.array([p.usable_capacity_wh for p in packs])
+        soc = np.array([p.soc_pct for p in packs])
+        self.energy = soc / 100.0 * self.capacity
+        self.energy_est = np.clip(soc + [p.soc_estimate_error_pct for p in packs], 0, 100) / 100.0 * self.capacity
+        self.curves = [(np.array([x for x, _ in p.dcdc_curve]), np.array([y for _, y in p.dcdc_curve])) for p in packs]
+        n = len(packs)
+        self.setpoint_w = np.zeros(n)
+        self.power_w = np.zeros(n)
+        self.counter = [0] * n
+        self.silent: set[str] = set()
+        self.offline: set[str] = set()
+        self.last_setpoint_s: float | None = None
+        self.runtime_offline = False
+        self.watchdog_tripped = True  # no setpoint yet
+        self.sim_time_s = 0.0
+        run = scenario.run
+        self.horizon_s = run.n_steps * run.step_s
+        start = pd.Timestamp(run.start)
+        self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start,
+                                                     self.horizon_s, "load")
+        self.pv_w, self.pv_step_s = held_profile(scenario.pv.series(start, self.horizon_s), start, self.horizon_s, "pv")
+        self.grid_step_s = 60.0  # outages are held per minute
+        self.grid = np.ones(int(np.ceil(self.horizon_s / self.grid_step_s)) + 1)
+        for start_h, end_h in scenario.grid.outages_h:
+            self.grid[int(start_h * 3600 / self.grid_step_s):int(np.ceil(end_h * 3600 / self.grid_step_s))] = 0.0
+        self.now_load_w = self.now_pv_w = 0.0
+        self.now_grid = True
+        m = self.map
+        size = max(max(s.address + s.width for _, s in m.device), m.pack_base + n * m.pack_stride) + 1
+        self.registers = [0] * size
+        self._out = np.zeros(5)
+        self._refresh_registers()
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def soc_pct(self) -> list[float]:
+        """True SOC of each pack, %."""
+        return list(100.0 * self.energy / self.capacity)
+
+    def soc_estimated_pct(self) -> list[float]:
+        """SOC each pack's BMS reports, %."""
+        return list(100.0 * self.energy_est / self.capacity)
+
+    def accept_setpoints(self, setpoints: dict[int, float], watchdog_s: float | None = None) -> None:
+        """New setpoints from the runtime (pack index -> W); resets the watchdog."""
+        for i, w in setpoints.items():
+            if 0 <= i < len(self.ids):
+                self.setpoint_w[i] = float(w) if np.isfinite(w) else 0.0
+        if watchdog_s is not None and np.isfinite(watchdog_s) and watchdog_s > 0:
+            self.watchdog_s = float(watchdog_s)
+        self.last_setpoint_s = time.monotonic()
+        self.runtime_offline = False
+
+    def effective_setpoints(self, now_s: float) -> np.ndarray:
+        """Setpoints in force: 0 everywhere once the watchdog tripped or the runtime went offline."""
+        expired = self.last_setpoint_s is None or now_s - self.last_setpoint_s > self.watchdog_s
+        self.watchdog_tripped = expired or self.runtime_offline
+        return np.zeros(len(self.ids)) if self.watchdog_tripped else self.setpoint_w.copy()
+
+    def step(self, dt_s: float) -> None:
+        """Advance by ``dt_s`` wall seconds (``dt_s * speed`` simulated)."""
+        sim_dt = dt_s * self.speed
+        if sim_dt <= 0.0:
+            self._refresh_registers()
+            return
+        t = self.sim_time_s % self.horizon_s
+        self.now_load_w = _held(self.load_w, self.load_step_s, t)
+        self.now_pv_w = _held(self.pv_w, self.pv_step_s, t)
+        self.now_grid = _held(self.grid, self.grid_step_s, t) > 0.5
+        sp = self.effective_setpoints(time.monotonic())
+        d = self.scenario.device
+        operating = bool(np.any(sp != 0.0)) or self.now_pv_w > 0.0
+        main_w = d.active_w if operating else d.standby_w
+        main_from_battery = 0.0 if (d.aux_power_module and self.now_grid) else main_w
+        for i, p in enumerate(self.specs):
+            bus = min(max(sp[i], -p.max_charge_w), p.max_discharge_w)
+            rated = p.max_discharge_w if bus > 0 else p.max_charge_w
+            standby = p.standby_w + (main_from_battery if i == 0 else 0.0)
+            step_pack(self.energy[i], self.capacity[i], bus, standby, sim_dt, rated, self.curves[i][0],
+                      self.curves[i][1], p.internal_resistance_ohm, p.nominal_voltage_v, self._out)
+            self.energy[i] = self._out[0]
+            self.power_w[i] = self._out[1]
+            cell_w = self._out[2] + self._out[4]
+            self.energy_est[i] = estimator_step(self.energy_est[i], cell_w, self.capacity[i], sim_dt, p.sensor_offset_w,
+                                                p.sensor_gain_error, p.sensor_deadband_w)
+            self.energy_est[i] = recalibrate_at_full(self.energy_est[i], self.energy[i], self.capacity[i])
+            if p.id not in self.silent:
+                self.counter[i] = (self.counter[i] + 1) & 0xFFFF
+        self.sim_time_s += sim_dt
+        self._refresh_registers()
+
+    # --- Modbus registers ----------------------------------------------------------------------------
+
+    def _put(self, address: int, spec: RegisterSpec, value: float) -> None:
+        words = encode(value, spec, self.map.word_order)
+        self.registers[address:address + len(words)] = words
+
+    def _get(self, address: int, spec: RegisterSpec) -> float:
+        return decode(self.registers[address:address + spec.width], spec, self.map.word_order)
+
+    def _refresh_registers(self) -> None:
+        m = self.map
+        self._put(m.device.pv_w.address, m.device.pv_w, self.now_pv_w)
+        self._put(m.device.load_w.address, m.device.load_w, self.now_load_w)
+        self._put(m.device.grid_on.address, m.device.grid_on, 1.0 if self.now_grid else 0.0)
+        est = self.soc_estimated_pct()
+        for i, p in enumerate(self.specs):
+            if p.id in self.silent:
+                continue
+            pk = m.pack
+            self._put(m.pack_address(i, pk.soc_pct), pk.soc_pct, est[i])
+            self._put(m.pack_address(i, pk.power_w), pk.power_w, self.power_w[i])
+            self._put(m.pack_address(i, pk.max_discharge_w), pk.max_discharge_w, p.max_discharge_w)
+            self._put(m.pack_address(i, pk.max_charge_w), pk.max_charge_w, p.max_charge_w)
+            self._put(m.pack_address(i, pk.online), pk.online, 0.0 if p.id in self.offline else 1.0)
+            self._put(m.pack_address(i, pk.counter), pk.counter, self.counter[i])
+
+    def write_registers(self, address: int, values: list[int]) -> None:
+        """A Modbus write: store it; a write touching a setpoint or the watchdog register feeds the watchdog."""
+        end = address + len(values)
+        if end > len(self.registers):
+            raise IndexError(f"write beyond the register map: {address}+{len(values)}")
+        self.registers[address:end] = [int(v) & 0xFFFF for v in values]
+        m = self.map
+        wd = m.device.watchdog_s
+        touched = {}
+        for i in range(len(self.ids)):
+            a = m.pack_address(i, m.pack.setpoint_w)
+            if a < end and address < a + m.pack.setpoint_w.width:
+                touched[i] = self._get(a, m.pack.setpoint_w)
+        hit_wd = wd.address < end and address < wd.address + wd.width
+        if touched or hit_wd:
+            self.accept_setpoints(touched, self._get(wd.address, wd) if hit_wd else None)
+
+    def telemetry_messages(self, topics: Topics) -> list[tuple[str, dict]]:
+        """MQTT telemetry (topic, payload) for the device and every pack not silent."""
+        out = [(topics.device_telemetry, {"pv_w": self.now_pv_w, "load_w": self.now_load_w, "grid_on": self.now_grid})]
+        est = self.soc_estimated_pct()
+        for i, p in enumerate(self.specs):
+            if p.id in self.silent:
+                continue
+            out.append((topics.pack_telemetry(p.id), {
+                "soc_pct": round(est[i], 3), "power_w": round(float(self.power_w[i]), 2),
+                "max_discharge_w": p.max_discharge_w, "max_charge_w": p.max_charge_w, "online": p.id not in self.offline}))
+        return out
+
+    def handle_setpoint_message(self, payload: bytes) -> None:
+        """A setpoints message from the runtime; garbage is ignored (the watchdog keeps counting)."""
+        try:
+            data = json.loads(payload.decode("utf-8"))
+            packs = data["packs"]
+            setpoints = {self.ids.index(k): float(v) for k, v in packs.items() if k in self.ids}
+            watchdog = data.get("watchdog_s")
+            self.accept_setpoints(setpoints, float(watchdog) if watchdog is not None else None)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ignoring a malformed setpoints message")
+
+
+async def _modbus_action(device: EmulatedDevice, function_code, start_address, address, count, registers, set_values):
+    """pymodbus SimDevice hook: serve reads from and route writes to the emulated device."""
+    if address + count > len(device.registers):
+        from pymodbus.constants import ExcCodes
+        return ExcCodes.ILLEGAL_ADDRESS
+    if set_values is None:
+        registers[address - start_address:address - start_address + count] = device.registers[address:address + count]
+    else:
+        device.write_registers(address, [int(v) for v in set_values])
+    return None
+
+
+def modbus_server(device: EmulatedDevice, host: str, port: int, device_id: int = 0):
+    """A pymodbus TCP server over the device's registers (``device_id`` 0 answers every unit id)."""
+    import functools
+
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.simulator.simdata import SimData
+    from pymodbus.simulator.simdevice import SimDevice
+    from pymodbus.simulator.simutils import DataType
+
+    sim = SimDevice(id=device_id, simdata=[SimData(0, count=len(device.registers), values=0,
+                                                   datatype=DataType.REGISTERS)],
+                    action=functools.partial(_modbus_action, device))
+    return ModbusTcpServer(sim, address=(host, port))
+
+
+async def _mqtt_loop(device: EmulatedDevice, cfg: MqttConfig, password, topics: Topics, holder: dict) -> None:
+    will = aiomqtt.Will(topics.device_status, "offline", qos=1, retain=True)
+    backoff = 0.5
+    while True:
+        try:
+            async with aiomqtt.Client(**client_kwargs(cfg, password, cfg.client_id, will)) as client:
+                await client.subscribe([(topics.setpoints, 0), (topics.status, 1)])
+                await client.publish(topics.device_status, "online", qos=1, retain=True)
+                holder["client"] = client
+                backoff = 0.5
+                async for msg in client.messages:
+                    payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
+                    if msg.topic.matches(topics.setpoints):
+                        device.handle_setpoint_message(payload)
+                    elif msg.topic.matches(topics.status) and payload.strip() == b"offline":
+                        device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
+        except (aiomqtt.MqttError, OSError):
+            holder["client"] = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2.0, 10.0)
+        finally:
+            holder["client"] = None
+
+
+async def serve(device: EmulatedDevice, stop: asyncio.Event, host: str = "127.0.0.1", modbus_port: int | None = 5020,
+                mqtt: MqttConfig | None = None, mqtt_password=None, tick_s: float = 0.2,
+                on_ready=None) -> None:
+    """Step the device every ``tick_s`` wall seconds and serve it until ``stop`` is set."""
+    server = None
+    tasks: list[asyncio.Task] = []
+    holder: dict = {"client": None}
+    topics = Topics(mqtt.base_topic) if mqtt is not None else None
+    try:
+        if modbus_port is not None:
+            server = modbus_server(device, host, modbus_port)
+            try:
+                await server.serve_forever(background=True)
+            except RuntimeError:
+                raise OSError(f"cannot listen for Modbus TCP on {host}:{modbus_port} (port in use?)") from None
+        if mqtt is not None:
+            tasks.append(asyncio.create_task(_mqtt_loop(device, mqtt, mqtt_password, topics, holder)))
+        if on_ready is not None:
+            on_ready()
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            now = loop.time()
+            device.step(now - last)
+            last = now
+            client = holder["client"]
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    for topic, payload in device.telemetry_messages(topics):
+                        await client.publish(topic, json.dumps(payload), qos=0)
+    finally:
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.shutdown()
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)

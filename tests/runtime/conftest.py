@@ -1,0 +1,103 @@
+"""Fixtures for the runtime tests: free loopback ports, a mosquitto broker, config builders.
+
+Everything listens on 127.0.0.1 only, and every fixture stops what it started.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from socbal.runtime.config import RuntimeConfig, config_from_dict
+
+LOOPBACK = "127.0.0.1"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback address right now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    """Block until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex((LOOPBACK, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout_s} s")
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
+
+
+class Broker:
+    """A mosquitto broker on a loopback port with a temporary config; can be stopped and restarted."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} {LOOPBACK}\nallow_anonymous true\npersistence false\n"
+                             f"log_dest stderr\nlog_type error\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    binary = mosquitto_binary()
+    if binary is None:
+        pytest.skip("mosquitto is not installed (apt-get install -y mosquitto); CI installs it")
+    b = Broker(binary, tmp_path)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def runtime_config(tmp_path: Path, link: str = "modbus", modbus_port: int | None = None,
+                   mqtt_port: int | None = None, **runtime) -> RuntimeConfig:
+    """A two-pack (main, p1) config for tests: fast period, short age and watchdog."""
+    raw: dict = {
+        "name": "test",
+        "link": link,
+        "runtime": {"period_s": 0.1, "max_telemetry_age_s": 0.6, "watchdog_s": 1, "state_db": "state.sqlite",
+                    "reconnect_min_s": 0.1, "reconnect_max_s": 0.4, **runtime},
+        "settings": {"backup_reserve_pct": 10, "strategy": "spec"},
+        "device": {"ac_output_limit_w": 2400, "aux_power_module": True},
+        "packs": [{"id": "main", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
+                  {"id": "p1", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200}],
+    }
+    if modbus_port is not None:
+        raw["modbus"] = {"host": LOOPBACK, "port": modbus_port, "timeout_s": 0.5}
+    if mqtt_port is not None:
+        raw["mqtt"] = {"host": LOOPBACK, "port": mqtt_port, "base_topic": "test/dev", "keepalive_s": 5,
+                       "client_id": f"rt-{mqtt_port}"}
+    return config_from_dict(raw, base_dir=tmp_path)

@@ -21,6 +21,9 @@ import pandas as pd
 from socbal.sim.columns import DEVICE_COLUMNS, PACK_COLUMNS
 from socbal.sim.metrics import summarize
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask (os.umask can only be read by setting it)
+
 RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.json")
 
 
@@ -63,6 +66,7 @@ def write_atomic(path: Path, write) -> None:
     """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared like any new file
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)

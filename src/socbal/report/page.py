@@ -1,0 +1,141 @@
+"""A self-contained HTML page of figures and tables: plotly.js inline once, no external scripts."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from socbal.sim.results import write_atomic
+
+log = logging.getLogger(__name__)
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1200px;
+       padding: 1.5rem 2rem 3rem; color: #222; background: #fff; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+p.subtitle, p.note { color: #555; margin-top: .2rem; }
+nav a { margin-right: 1rem; font-size: .9rem; }
+.figure { margin: 1rem 0 .3rem; }
+.tables { display: flex; flex-wrap: wrap; gap: 2rem; align-items: flex-start; overflow-x: auto; }
+table.data { border-collapse: collapse; font-size: .9rem; margin: .5rem 0; }
+table.data caption { text-align: left; font-weight: 600; padding-bottom: .3rem; }
+table.data th, table.data td { border-bottom: 1px solid #e4e4e4; padding: .25rem .7rem; text-align: right; }
+table.data th:first-child, table.data td:first-child { text-align: left; }
+table.data thead th { border-bottom: 2px solid #aaa; }
+footer { margin-top: 3rem; color: #888; font-size: .8rem; }
+"""
+
+
+def _slug(text: str) -> str:
+    """An HTML id from a heading."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def table_html(frame: pd.DataFrame, caption: str = "", digits: int = 3, index: bool = True) -> str:
+    """A DataFrame as an HTML table (numbers rounded, NaN = the event never happened, shown as —)."""
+    body = frame.to_html(classes="data", border=0, index=index, index_names=False, na_rep="—", escape=True,
+                         float_format=lambda v: f"{v:.{digits}f}")
+    head = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return re.sub(r"<table[^>]*>", lambda _: f'<table class="data">{head}', body, count=1)
+
+
+@dataclass
+class ReportPage:
+    """An HTML report assembled from headings, text, plotly figures and tables, in order.
+
+    >>> page = ReportPage("Strategies compared", subtitle="one year, household load")
+    >>> page.add_heading("SOC spread"); page.add_figure("spread", fig)
+    >>> page.add_table(table, caption="Headline metrics"); page.write("compare.html")
+
+    The written file is self-contained: plotly.js is embedded once, nothing is fetched.
+    Figures keep their names so :func:`socbal.report.write_pngs` can export them.
+    """
+
+    title: str
+    subtitle: str = ""
+    blocks: list[tuple[str, object]] = field(default_factory=list)
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+
+    def add_heading(self, text: str) -> "ReportPage":
+        """A section heading (also listed in the page's navigation)."""
+        self.blocks.append(("heading", text))
+        return self
+
+    def add_text(self, text: str) -> "ReportPage":
+        """A paragraph of plain text (escaped)."""
+        self.blocks.append(("text", text))
+        return self
+
+    def add_figure(self, name: str, figure: go.Figure) -> "ReportPage":
+        """A plotly figure; ``name`` identifies it (HTML id, PNG file name)."""
+        if name in self.figures:
+            raise ValueError(f"a figure named {name!r} is already on the page")
+        self.figures[name] = figure
+        self.blocks.append(("figure", name))
+        return self
+
+    def add_table(self, frame: pd.DataFrame, caption: str = "", digits: int = 3, index: bool = True) -> "ReportPage":
+        """A table; tables added one after the other sit side by side."""
+        self.blocks.append(("table", table_html(frame, caption, digits, index)))
+        return self
+
+    def add_html(self, fragment: str) -> "ReportPage":
+        """A trusted HTML fragment, inserted as is (must not load external resources)."""
+        self.blocks.append(("html", fragment))
+        return self
+
+    def to_html(self) -> str:
+        """The whole page as one self-contained HTML string."""
+        parts: list[str] = []
+        headings = [text for kind, text in self.blocks if kind == "heading"]
+        if headings:
+            parts.append("<nav>" + "".join(f'<a href="#{_slug(h)}">{html.escape(h)}</a>' for h in headings) + "</nav>")
+        plotly_js_included = False
+        in_tables = False
+        for kind, content in self.blocks:
+            if kind == "table" and not in_tables:
+                parts.append('<div class="tables">')
+                in_tables = True
+            elif kind != "table" and in_tables:
+                parts.append("</div>")
+                in_tables = False
+            if kind == "heading":
+                parts.append(f'<h2 id="{_slug(content)}">{html.escape(content)}</h2>')
+            elif kind == "text":
+                parts.append(f'<p class="note">{html.escape(content)}</p>')
+            elif kind == "figure":
+                div = pio.to_html(self.figures[content], full_html=False, include_plotlyjs=not plotly_js_included,
+                                  div_id=f"fig-{_slug(content)}", default_width="100%",
+                                  config={"displaylogo": False, "responsive": True,
+                                          "toImageButtonOptions": {"format": "png", "filename": content}})
+                plotly_js_included = True
+                parts.append(f'<div class="figure">{div}</div>')
+            else:  # table, html
+                parts.append(str(content))
+        if in_tables:
+            parts.append("</div>")
+        subtitle = f'<p class="subtitle">{html.escape(self.subtitle)}</p>' if self.subtitle else ""
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{html.escape(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<h1>{html.escape(self.title)}</h1>\n{subtitle}\n" + "\n".join(parts) +
+            "\n<footer>Made by socbal from recorded results; interactive plots work offline.</footer>\n</body>\n</html>\n"
+        )
+
+    def write(self, path: str | Path) -> Path:
+        """Write the page atomically (temporary file, then rename); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = self.to_html().encode("utf-8")
+        write_atomic(path, lambda f: f.write(text))
+        log.info("wrote %s (%.1f MB)", path, len(text) / 1e6)
+        return path

@@ -7,6 +7,12 @@ arguments (no clock, no I/O, no globals besides the integer codes below).
 Sign convention: pack power is positive when the pack discharges (energy
 leaves the pack) and negative when it charges. All powers are in W, SOC and
 the reserve in percent (0-100), capacities in Wh.
+
+Speed: the per-call helpers are compiled with ``_nrt=False, inline="always"``: they
+never allocate, and they are inlined into the simulator's loop (itself compiled
+without reference counting), so a decision there costs no calls and no atomic
+reference-count updates. :func:`allocate_with_scratch` takes its scratch arrays
+from the caller; :func:`allocate_into` allocates them and runs the same code.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ FULL_SOC_PCT = 100.0
 _EPS_W = 1e-9
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hysteresis_pct: float) -> bool:
     """Whether a pack is held in reserve standby (may not discharge).
 
@@ -71,7 +77,7 @@ def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hyst
     return latched and soc_pct < reserve_pct + hysteresis_pct
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     """Capacity-weighted SOC of all packs, in percent."""
     energy = 0.0
@@ -84,7 +90,7 @@ def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     return energy / capacity
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool) -> float:
     """The SOC-dependent factor f of a pack's weight w = capacity * f (dimensionless)."""
     if strategy == STRATEGY_EQUAL or strategy == STRATEGY_PRIORITY:
@@ -100,7 +106,7 @@ def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exp
     return headroom
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray,
                 power_w: np.ndarray, reason: np.ndarray, active: np.ndarray, use: np.ndarray) -> float:
     """Share ``request_w`` among ``member`` packs in proportion to ``weight``, capped by ``limit_w``.
@@ -179,7 +185,7 @@ def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w:
                                  use, tier)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
                           max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
                           reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,

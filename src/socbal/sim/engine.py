@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -80,8 +82,37 @@ def grid_profile(scenario: Scenario, start: pd.Timestamp, horizon_s: float) -> t
     return grid, step_s
 
 
+class KernelInputs(NamedTuple):
+    """The arguments of :func:`socbal.sim.kernel.run`, in its order (plain arrays and numbers)."""
+
+    params: np.ndarray
+    curve_load: np.ndarray
+    curve_eff: np.ndarray
+    priority_rank: np.ndarray
+    soc_true0_pct: np.ndarray
+    soc_est0_pct: np.ndarray
+    ems: np.ndarray
+    device: np.ndarray
+    load_w: np.ndarray
+    load_step_s: float
+    pv_w: np.ndarray
+    pv_step_s: float
+    grid_on: np.ndarray
+    grid_step_s: float
+    step_s: float
+    n_steps: int
+    steps_per_record: int
+
+
 def simulate(scenario: Scenario) -> SimulationResult:
     """Step the scenario's device through time and return its recorded result."""
+    inputs = kernel_inputs(scenario)
+    pack_rec, dev_rec, stats = kernel.run(*inputs)
+    return build_result(scenario, pack_rec, dev_rec, stats, inputs.soc_true0_pct)
+
+
+def kernel_inputs(scenario: Scenario) -> KernelInputs:
+    """Turn a scenario into the compiled loop's inputs (profiles read and held at their own step)."""
     packs = scenario.all_packs
     params, curve_load, curve_eff = pack_arrays(packs)
     s = scenario.settings
@@ -109,9 +140,8 @@ def simulate(scenario: Scenario) -> SimulationResult:
     grid_on, grid_step_s = grid_profile(scenario, start, horizon_s)
     soc_true = np.array([p.soc_pct for p in packs])
     soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
-    pack_rec, dev_rec, stats = kernel.run(
+    return KernelInputs(
         params, curve_load, curve_eff, priority_ranks([p.id for p in packs], s), soc_true, soc_est, ems, device,
         load_w, load_step_s, pv_w, pv_step_s, grid_on, grid_step_s, run.step_s, run.n_steps,
         run.steps_per_record,
     )
-    return build_result(scenario, pack_rec, dev_rec, stats, soc_true)

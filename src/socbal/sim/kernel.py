@@ -74,7 +74,7 @@ S_FIRST_RESERVE = STATS["first_reserve_time_s"]
 S_SPREAD_AT_RESERVE = STATS["spread_at_first_reserve_pct"]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _spread(values: np.ndarray) -> float:
     """Max minus min of ``values``."""
     high = values[0]
@@ -85,7 +85,7 @@ def _spread(values: np.ndarray) -> float:
     return high - low
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
     """Value of a held profile at ``time_s``; the last value holds past its end."""
     k = int(time_s / profile_step_s)

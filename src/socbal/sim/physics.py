@@ -4,6 +4,9 @@ Bus-side power ``bus_w`` is what the DC-DC module delivers to (+) or takes from 
 the device's common bus; battery-side power ``battery_w`` is what leaves (+) or
 enters (-) the cells. The difference is the conversion loss (DC-DC efficiency
 curve plus I^2 R in the pack), always >= 0.
+
+The functions never allocate: they are compiled with ``_nrt=False, inline="always"`` and
+inlined into the simulator's loop (see :mod:`socbal.ems.kernel` for why).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from numba import njit
 SECONDS_PER_HOUR = 3600.0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray) -> float:
     """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve.
 
@@ -34,7 +37,7 @@ def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.
     return slope * (load_fraction - curve_load[j]) + curve_eff[j]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray,
                    resistance_ohm: float, voltage_v: float) -> float:
     """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
@@ -47,7 +50,7 @@ def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_e
     return cell_w + current_a * current_a * resistance_ohm
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curve_load: np.ndarray,
                            curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float,
                            rated_cell_w: float = -1.0) -> float:
@@ -68,7 +71,7 @@ def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curv
     return bus_w
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: float, step_s: float,
               rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float,
               voltage_v: float, out: np.ndarray) -> None:
@@ -101,7 +104,7 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
     out[4] = standby
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def estimator_step(energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float,
                    gain_error: float, deadband_w: float) -> float:
     """Coulomb-counting SOC estimator: the estimated energy (Wh) after one step.
@@ -122,7 +125,7 @@ ESTIMATE_HOLD_PCT = 99.0
 FULL_DETECT_PCT = 99.99
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh: float) -> float:
     """The estimate (Wh) after the BMS's full-charge check.
 

@@ -1,0 +1,1 @@
+"""Fleets: many devices drawn from distributions, simulated in parallel (threads or Dask)."""

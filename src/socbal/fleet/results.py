@@ -1,0 +1,135 @@
+"""A fleet run's results: one row per device and per pack, and the distribution of the key metrics.
+
+``devices``: ``device``, ``load_scale``, ``max_spread_pct``, ``max_spread_estimated_pct``,
+``final_spread_pct``, ``first_reserve_h`` (NaN: never), energies in kWh (``load_kwh``,
+``unserved_kwh``, ``grid_import_kwh``, ``battery_unserved_kwh``, ``conversion_loss_kwh``,
+``standby_kwh``, ``losses_kwh`` = conversion + standby) and ``cycles_mean`` / ``cycles_max``
+(equivalent full cycles over the device's packs). ``packs``: ``device``, ``pack_id``,
+``usable_capacity_wh``, ``soh_pct``, ``internal_resistance_ohm``, ``sensor_offset_w``,
+``initial_soc_pct``, ``final_soc_pct``, ``discharge_kwh``, ``charge_kwh``,
+``equivalent_full_cycles``, ``conversion_loss_kwh``, ``standby_kwh``, ``reserve_standby_h``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from socbal.fleet.sample import FleetDraw
+from socbal.sim import kernel
+from socbal.sim.columns import DEVICE, PACK, STATS
+from socbal.sim.results import json_bytes, write_atomic
+
+WH_PER_KWH = 1000.0
+#: Metrics whose distribution over the fleet is summarised: (table, column, label).
+DISTRIBUTION = (
+    ("devices", "max_spread_pct", "max SOC spread, %"),
+    ("devices", "unserved_kwh", "unserved load, kWh"),
+    ("packs", "equivalent_full_cycles", "cycles per pack"),
+    ("devices", "losses_kwh", "losses (conversion + standby), kWh"),
+)
+PERCENTILES = (5, 25, 50, 75, 95, 100)
+
+
+@dataclass
+class FleetResult:
+    """What a fleet run produced (see the module docstring for the columns)."""
+
+    scenario: object  # socbal.sim.scenario.Scenario
+    devices: pd.DataFrame
+    packs: pd.DataFrame
+    summary: dict
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write ``devices.parquet``, ``packs.parquet``, ``summary.json`` and ``scenario.json``, each atomically."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {
+            "devices.parquet": lambda f: self.devices.to_parquet(f, index=False),
+            "packs.parquet": lambda f: self.packs.to_parquet(f, index=False),
+            "summary.json": lambda f: f.write(json_bytes(self.summary)),
+            "scenario.json": lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()),
+        }
+        for name, write in files.items():
+            write_atomic(out / name, write)
+        return out
+
+
+def build_fleet_result(scenario, draw: FleetDraw, pack_out: np.ndarray, dev_out: np.ndarray, stats: np.ndarray,
+                       seed: int) -> FleetResult:
+    """Wrap the fleet kernel's whole-run totals as tables and summarise their distribution."""
+    n_devices, n_packs, _ = pack_out.shape
+    capacity_wh = draw.params[:, :, kernel.PARAM_CAPACITY_WH]
+    throughput_wh = pack_out[:, :, PACK["discharge_wh"]] + pack_out[:, :, PACK["charge_wh"]]
+    cycles = throughput_wh / 2.0 / capacity_wh
+    ids = [p.id for p in scenario.all_packs]
+    packs = pd.DataFrame({
+        "device": np.repeat(np.arange(n_devices), n_packs),
+        "pack_id": pd.Categorical(np.tile(ids, n_devices), categories=ids),
+        "usable_capacity_wh": capacity_wh.ravel(),
+        "soh_pct": draw.soh_pct.ravel(),
+        "internal_resistance_ohm": draw.params[:, :, kernel.PARAM_RESISTANCE_OHM].ravel(),
+        "sensor_offset_w": draw.params[:, :, kernel.PARAM_SENSOR_OFFSET_W].ravel(),
+        "initial_soc_pct": draw.soc_true0_pct.ravel(),
+        "final_soc_pct": pack_out[:, :, PACK["soc_true_pct"]].ravel(),
+        "discharge_kwh": pack_out[:, :, PACK["discharge_wh"]].ravel() / WH_PER_KWH,
+        "charge_kwh": pack_out[:, :, PACK["charge_wh"]].ravel() / WH_PER_KWH,
+        "equivalent_full_cycles": cycles.ravel(),
+        "conversion_loss_kwh": pack_out[:, :, PACK["conversion_loss_wh"]].ravel() / WH_PER_KWH,
+        "standby_kwh": pack_out[:, :, PACK["standby_wh"]].ravel() / WH_PER_KWH,
+        "reserve_standby_h": pack_out[:, :, PACK["reserve_standby_s"]].ravel() / 3600.0,
+    })
+    conversion_kwh = pack_out[:, :, PACK["conversion_loss_wh"]].sum(axis=1) / WH_PER_KWH
+    standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
+    devices = pd.DataFrame({
+        "device": np.arange(n_devices),
+        "load_scale": draw.load_scale,
+        "max_spread_pct": stats[:, STATS["max_spread_true_pct"]],
+        "max_spread_estimated_pct": stats[:, STATS["max_spread_est_pct"]],
+        "final_spread_pct": dev_out[:, DEVICE["spread_true_pct"]],
+        "first_reserve_h": stats[:, STATS["first_reserve_time_s"]] / 3600.0,
+        "load_kwh": dev_out[:, DEVICE["load_wh"]] / WH_PER_KWH,
+        "unserved_kwh": dev_out[:, DEVICE["unserved_wh"]] / WH_PER_KWH,
+        "grid_import_kwh": dev_out[:, DEVICE["grid_import_wh"]] / WH_PER_KWH,
+        "battery_unserved_kwh": dev_out[:, DEVICE["battery_unserved_wh"]] / WH_PER_KWH,
+        "conversion_loss_kwh": conversion_kwh,
+        "standby_kwh": standby_kwh,
+        "losses_kwh": conversion_kwh + standby_kwh,
+        "cycles_mean": cycles.mean(axis=1),
+        "cycles_max": cycles.max(axis=1),
+    })
+    tables = {"devices": devices, "packs": packs}
+    distribution = {}
+    for table, column, label in DISTRIBUTION:
+        values = tables[table][column].to_numpy()
+        distribution[column] = {"label": label, "mean": float(values.mean()),
+                                **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES}}
+    summary = {
+        "scenario": scenario.name,
+        "devices": n_devices,
+        "packs_per_device": n_packs,
+        "seed": seed,
+        "step_s": scenario.run.step_s,
+        "horizon_h": scenario.run.n_steps * scenario.run.step_s / 3600.0,
+        "distribution": distribution,
+    }
+    return FleetResult(scenario=scenario, devices=devices, packs=packs, summary=summary)
+
+
+def print_distribution(summary: dict) -> None:
+    """Print the fleet's metric percentiles as a table (for the CLI)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
+                        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}")
+    table.add_column("metric")
+    for q in PERCENTILES:
+        table.add_column("max" if q == 100 else f"p{q}", justify="right")
+    table.add_column("mean", justify="right")
+    for row in summary["distribution"].values():
+        table.add_row(row["label"], *(f"{row['p' + str(q)]:.3f}" for q in PERCENTILES), f"{row['mean']:.3f}")
+    Console().print(table)

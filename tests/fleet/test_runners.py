@@ -1,0 +1,50 @@
+"""Running a fleet: every device is the single-device simulation; Dask gives exactly the plain run's results."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socbal.fleet.runner import run_fleet, run_fleet_dask
+from socbal.sim.engine import simulate
+
+from .conftest import small_scenario
+
+
+def test_identical_devices_match_the_single_device_simulation():
+    scenario = small_scenario(capacity_spread_pct=0, resistance_spread_pct=0, old_pack_share=0, new_soh_pct=None,
+                              sensor_offset_std_w=0, sensor_gain_error_std=0, soc_estimate_error_std_pct=0,
+                              initial_soc_pct=None, load_scale_sigma=0)
+    fleet = run_fleet(scenario, devices=3, seed=0)
+    one = simulate(scenario).summary
+    for _, device in fleet.devices.iterrows():
+        assert device["max_spread_pct"] == one["spread"]["max_pct"]
+        assert device["load_kwh"] == pytest.approx(one["energy_kwh"]["load"], rel=1e-9)
+        assert device["conversion_loss_kwh"] == pytest.approx(one["energy_kwh"]["conversion_loss"], rel=1e-9)
+    cycles = fleet.packs[fleet.packs.device == 2]["equivalent_full_cycles"].to_numpy()
+    assert cycles == pytest.approx([p["equivalent_full_cycles"] for p in one["packs"]], rel=1e-9)
+
+
+def test_results_are_per_device_and_summarised(scenario):
+    fleet = run_fleet(scenario, devices=8, seed=2, threads=2)
+    assert list(fleet.devices["device"]) == list(range(8))
+    assert len(fleet.packs) == 8 * 3
+    assert fleet.devices["max_spread_pct"].nunique() > 1  # the devices differ
+    dist = fleet.summary["distribution"]
+    assert set(dist) == {"max_spread_pct", "unserved_kwh", "equivalent_full_cycles", "losses_kwh"}
+    spread = fleet.devices["max_spread_pct"]
+    assert dist["max_spread_pct"]["p50"] == pytest.approx(np.percentile(spread, 50))
+    assert dist["max_spread_pct"]["p100"] == spread.max()
+
+
+def test_thread_count_does_not_change_results(scenario):
+    one = run_fleet(scenario, devices=6, seed=4, threads=1)
+    two = run_fleet(scenario, devices=6, seed=4, threads=2)
+    pd.testing.assert_frame_equal(one.devices, two.devices, check_exact=True)
+
+
+def test_dask_local_cluster_of_two_workers_gives_identical_results(scenario):
+    plain = run_fleet(scenario, devices=10, seed=5)
+    on_dask = run_fleet_dask(scenario, devices=10, seed=5, workers=2, chunks=3)
+    pd.testing.assert_frame_equal(plain.devices, on_dask.devices, check_exact=True)
+    pd.testing.assert_frame_equal(plain.packs, on_dask.packs, check_exact=True)
+    assert plain.summary == on_dask.summary

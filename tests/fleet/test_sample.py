@@ -1,0 +1,62 @@
+"""Drawing a fleet: reproducible from the seed, independent of chunking, no spread = the scenario's device."""
+
+import numpy as np
+import pytest
+
+from socbal.errors import InputError
+from socbal.fleet.runner import prepare_fleet
+from socbal.sim import kernel
+from socbal.sim.scenario import scenario_from_dict
+
+from .conftest import small_scenario
+
+
+def test_same_seed_same_devices_other_seed_other_devices(scenario):
+    _, a, _, _ = prepare_fleet(scenario, devices=50, seed=7)
+    _, b, _, _ = prepare_fleet(scenario, devices=50, seed=7)
+    _, c, _, _ = prepare_fleet(scenario, devices=50, seed=8)
+    assert np.array_equal(a.params, b.params) and np.array_equal(a.soc_est0_pct, b.soc_est0_pct)
+    assert not np.array_equal(a.params, c.params)
+
+
+def test_draws_follow_the_spec(scenario):
+    base, draw, _, _ = prepare_fleet(scenario, devices=4000, seed=1)
+    spec = scenario.fleet
+    old = draw.soh_pct < spec.new_soh_pct[0]
+    assert abs(old.mean() - spec.old_pack_share) < 0.03
+    assert draw.soh_pct.min() >= spec.old_soh_pct[0] and draw.soh_pct.max() <= spec.new_soh_pct[1]
+    soc = draw.soc_true0_pct
+    assert soc.min() >= spec.initial_soc_pct[0] and soc.max() <= spec.initial_soc_pct[1]
+    factor = draw.params[:, :, kernel.PARAM_RESISTANCE_OHM] / base.params[:, kernel.PARAM_RESISTANCE_OHM]
+    assert abs(factor.std() - spec.resistance_spread_pct / 100.0) < 0.01
+    assert abs(np.median(draw.load_scale) - 1.0) < 0.05
+
+
+def test_no_spread_repeats_the_scenario_device():
+    scenario = small_scenario(capacity_spread_pct=0, resistance_spread_pct=0, old_pack_share=0, new_soh_pct=None,
+                              sensor_offset_std_w=0, sensor_gain_error_std=0, soc_estimate_error_std_pct=0,
+                              initial_soc_pct=None, load_scale_sigma=0)
+    base, draw, _, _ = prepare_fleet(scenario, devices=3, seed=0)
+    for d in range(3):
+        assert np.array_equal(draw.params[d], base.params)
+        assert np.array_equal(draw.soc_true0_pct[d], base.soc_true0_pct)
+        assert np.array_equal(draw.soc_est0_pct[d], base.soc_est0_pct)
+    assert np.array_equal(draw.load_scale, np.ones(3))
+
+
+@pytest.mark.parametrize("fleet, field", [
+    ({"old_soh_pct": [90, 80]}, "fleet.old_soh_pct"),
+    ({"initial_soc_pct": [10, 120]}, "fleet.initial_soc_pct"),
+    ({"capacity_spread_pct": -1}, "fleet.capacity_spread_pct"),
+    ({"devcies": 3}, "fleet.devcies"),
+])
+def test_bad_fleet_section_names_the_field(fleet, field):
+    with pytest.raises(InputError, match=field.replace(".", r"\.")):
+        scenario_from_dict({"fleet": fleet})
+
+
+def test_bad_fleet_size_or_seed(scenario):
+    with pytest.raises(InputError, match="devices"):
+        prepare_fleet(scenario, devices=0)
+    with pytest.raises(InputError, match="seed"):
+        prepare_fleet(scenario, seed=-1)

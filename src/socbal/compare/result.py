@@ -1,0 +1,144 @@
+"""What a comparison returns: tidy DataFrames and a summary, saved atomically as Parquet and JSON.
+
+- ``metrics``: one row per topology (``topology`` = parallel, series, dcdc), one column
+  per metric with its unit in the name (see :data:`METRIC_ROWS` and
+  :func:`socbal.compare.runs.run_metrics`).
+- ``packs``: one row per topology and pack: ``topology``, ``pack_id``,
+  ``usable_capacity_wh``, ``initial_soc_pct``, ``final_soc_pct``, ``min_soc_pct``,
+  ``max_soc_pct``, ``pack_heat_wh``.
+- ``spread``: ``time_s``, ``topology``, ``spread_pct`` (SOC max - min over the packs) at
+  the start and at the end of every step.
+- ``soc``: ``time_s``, ``topology``, ``pack_id``, ``soc_pct`` at the same moments.
+- ``profile``: ``time_s`` (start of the step), ``demand_w`` (the battery demand all three ran).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from socbal.compare.demand import DEMAND_DEFINITION
+from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_topologies
+from socbal.sim.results import json_bytes, write_atomic
+from socbal.sim.scenario import CompareSpec, Scenario
+
+COMPARE_FILES = ("metrics.parquet", "packs.parquet", "spread.parquet", "soc.parquet", "profile.parquet",
+                 "summary.json", "scenario.json")
+
+#: Rows of the printed comparison: (label, metrics column, unit, digits).
+METRIC_ROWS = (
+    ("Energy asked: discharge", "requested_discharge_wh", "Wh", 0),
+    ("Energy asked: charge (PV surplus)", "requested_charge_wh", "Wh", 0),
+    ("Usable energy delivered", "delivered_wh", "Wh", 0),
+    ("Energy absorbed (charging)", "absorbed_wh", "Wh", 0),
+    ("Discharge demand not served", "unserved_discharge_wh", "Wh", 0),
+    ("Charge demand not taken", "unserved_charge_wh", "Wh", 0),
+    ("Stored at the end (SOC x usable capacity)", "stored_end_wh", "Wh", 0),
+    ("Heat in the packs (I²R)", "pack_heat_wh", "Wh", 1),
+    ("DC-DC conversion loss", "conversion_loss_wh", "Wh", 1),
+    ("Standby draw (packs, main unit)", "standby_wh", "Wh", 1),
+    ("Total loss", "total_loss_wh", "Wh", 1),
+    ("Peak heat in the packs", "peak_pack_heat_w", "W", 1),
+    ("Peak circulating current", "peak_circulating_current_a", "A", 2),
+    ("Charge circulated pack to pack", "circulating_charge_ah", "Ah", 2),
+    ("SOC spread: initial", "initial_spread_pct", "%", 1),
+    ("SOC spread: max", "max_spread_pct", "%", 1),
+    ("SOC spread: mean over time", "mean_spread_pct", "%", 1),
+    ("SOC spread: final", "final_spread_pct", "%", 1),
+    ("Time until the first stop (demand not met)", "time_to_first_stop_h", "h", 2),
+    ("First pack out of service", "first_pack_stop_h", "h", 2),
+)
+
+NOTES = (
+    "Same packs in all three: usable capacity = capacity_wh x soh_pct, initial SOC, internal_resistance_ohm.",
+    DEMAND_DEFINITION,
+    "Series and parallel run the packs down to 0 % and up to 100 %; the DC-DC column keeps each pack at or "
+    "above the backup reserve, so part of its stored energy is held back on purpose.",
+    "Series and parallel have only I²R heat; the DC-DC column also pays DC-DC conversion and the standby draw "
+    "of the packs and of the main unit.",
+    "Time until the first stop: the first step the topology could not serve the demand (either direction); "
+    "— means never. First pack out of service: the first moment one pack stopped taking part.",
+)
+
+
+@dataclass
+class CompareResult:
+    """The three runs of one scenario (see the module docstring for the frames)."""
+
+    scenario: Scenario
+    metrics: pd.DataFrame
+    packs: pd.DataFrame
+    spread: pd.DataFrame
+    soc: pd.DataFrame
+    profile: pd.DataFrame
+    summary: dict
+
+    def metric_table(self) -> pd.DataFrame:
+        """The comparison as in the spec: one row per metric (label with unit), one column per topology."""
+        frame = self.metrics.set_index("topology")
+        rows = {f"{label}, {unit}": [frame.loc[t, column] for t in TOPOLOGIES] for label, column, unit, _ in METRIC_ROWS}
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=[TOPOLOGY_LABELS[t] for t in TOPOLOGIES])
+        return table.astype(float)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("metrics", "packs", "spread", "soc", "profile"):
+            frame = getattr(self, name)
+            write_atomic(out / f"{name}.parquet", lambda f, frame=frame: frame.to_parquet(f, index=False))
+        write_atomic(out / "summary.json", lambda f: f.write(json_bytes(self.summary)))
+        write_atomic(out / "scenario.json", lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()))
+        return out
+
+
+def compare_scenario(scenario: Scenario) -> CompareResult:
+    """Run the scenario's packs as a parallel bank, a series string and behind DC-DC modules with socbal's EMS."""
+    demand_w, runs = run_topologies(scenario)
+    step_s = scenario.run.step_s
+    specs = scenario.all_packs
+    ids = [p.id for p in specs]
+    capacity = np.array([p.usable_capacity_wh for p in specs])
+    n = demand_w.shape[0]
+    time_s = np.arange(n + 1) * step_s
+    metrics = pd.DataFrame([run_metrics(runs[t], demand_w, step_s, capacity) for t in TOPOLOGIES])
+    packs, spread, soc = [], [], []
+    for t in TOPOLOGIES:
+        run = runs[t]
+        heat_wh = run.pack_heat_w.sum(axis=0) * step_s / 3600.0
+        packs.append(pd.DataFrame({
+            "topology": t, "pack_id": ids, "usable_capacity_wh": capacity, "initial_soc_pct": run.soc_pct[0],
+            "final_soc_pct": run.soc_pct[-1], "min_soc_pct": run.soc_pct.min(axis=0),
+            "max_soc_pct": run.soc_pct.max(axis=0), "pack_heat_wh": heat_wh,
+        }))
+        spread.append(pd.DataFrame({"time_s": time_s, "topology": t, "spread_pct": np.ptp(run.soc_pct, axis=1)}))
+        soc.append(pd.DataFrame({"time_s": np.repeat(time_s, len(ids)), "topology": t,
+                                 "pack_id": np.tile(ids, n + 1), "soc_pct": run.soc_pct.ravel()}))
+    categories = {"topology": list(TOPOLOGIES), "pack_id": ids}
+
+    def tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        frame = pd.concat(frames, ignore_index=True)
+        for column, values in categories.items():
+            if column in frame:
+                frame[column] = pd.Categorical(frame[column], categories=values)
+        return frame
+
+    spec = scenario.compare or CompareSpec()
+    summary = {
+        "scenario": scenario.name,
+        "step_s": step_s,
+        "horizon_h": n * step_s / 3600.0,
+        "backup_reserve_pct": scenario.settings.backup_reserve_pct,
+        "chemistry": spec.chemistry,
+        "packs": ids,
+        "notes": list(NOTES),
+        "topologies": {row["topology"]: {k: v for k, v in row.items() if k != "topology"}
+                       for row in metrics.to_dict(orient="records")},
+    }
+    return CompareResult(
+        scenario=scenario, metrics=metrics, packs=tidy(packs), spread=tidy(spread), soc=tidy(soc),
+        profile=pd.DataFrame({"time_s": time_s[:-1], "demand_w": demand_w}), summary=summary,
+    )

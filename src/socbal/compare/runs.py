@@ -1,0 +1,215 @@
+"""The three runs on the same packs and the same battery demand, and the metrics of each.
+
+- ``parallel``: the packs tied to one bus (:func:`socbal.topology.simulate_parallel`);
+- ``series``: the packs in one string (:func:`socbal.topology.simulate_series`);
+- ``dcdc``: the scenario's device, one DC-DC module per pack, socbal's EMS
+  (:func:`socbal.sim.engine.simulate`).
+
+Every run is reduced to the same per-step arrays (:class:`TopologyRun`) and one
+function, :func:`run_metrics`, turns any of them into the metrics, so the three
+columns of the comparison are computed the same way.
+
+Losses are kept apart because the runs do not have the same kinds:
+series and parallel have only I^2 R heat in the packs; the DC-DC run also has the
+DC-DC conversion loss and the standby draw of the packs and of the main unit
+(from its battery). The DC-DC simulator records I^2 R and conversion together;
+the I^2 R part is recomputed from each step's bus power with the simulator's own
+model (efficiency curve, then ``I = P_cell / nominal_voltage_v``), the rest is
+conversion loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from socbal.compare.demand import battery_demand_w
+from socbal.errors import InputError
+from socbal.sim.engine import simulate
+from socbal.sim.scenario import CompareSpec, PackSpec, Scenario
+from socbal.topology import PackElectrical, TopologyResult, mean_cell_ocv_v, simulate_parallel, simulate_series
+
+#: Topology keys, in table order, and their labels.
+TOPOLOGIES = ("parallel", "series", "dcdc")
+TOPOLOGY_LABELS = {"parallel": "Parallel bank", "series": "Series string", "dcdc": "DC-DC + socbal EMS"}
+
+#: A step counts as a shortfall when served and requested power differ by more than this, W ...
+SHORTFALL_MIN_W = 1.0
+#: ... or by more than this share of the request, whichever is larger.
+SHORTFALL_SHARE = 1e-3
+#: A DC-DC pack whose bus power is below this, W, stands by (with a request of at least SHORTFALL_MIN_W).
+STANDBY_W = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class TopologyRun:
+    """One topology's run as per-step arrays (n steps, p packs); power in W, + discharging.
+
+    ``soc_pct`` (n+1, p) starts with the initial SOC; ``pack_current_a`` (n, p) is the
+    current in each pack's cells; ``served_w`` (n) what reached the bus.
+    """
+
+    topology: str
+    soc_pct: np.ndarray
+    pack_current_a: np.ndarray
+    served_w: np.ndarray
+    pack_heat_w: np.ndarray  # (n, p) I^2 R in the cells
+    circulating_a: np.ndarray  # (n) current from pack to pack instead of to or from the bus
+    conversion_w: np.ndarray  # (n) DC-DC conversion loss, all packs
+    standby_w: np.ndarray  # (n) standby draw from the packs (main unit's included)
+    first_pack_stop_s: float  # first moment a pack stopped taking part; NaN: never
+    first_pack_stop: str  # "<pack id>: <why>", "" when never
+
+
+def pack_fields(scenario: Scenario) -> list[str]:
+    """Where each pack sits in the scenario file (``main``, ``packs[0]``, ...), for error messages."""
+    return ["main"] + [f"packs[{i}]" for i in range(len(scenario.packs))]
+
+
+def electrical_packs(scenario: Scenario) -> list[PackElectrical]:
+    """The scenario's packs as directly connected packs: usable capacity (capacity x SOH), SOC, resistance.
+
+    Chemistry, cells in series and the BMS trip current come from ``[compare]``;
+    cells in series default to the pack's ``nominal_voltage_v`` over the mean cell OCV.
+    """
+    spec = scenario.compare or CompareSpec()
+    packs = []
+    for field, pack in zip(pack_fields(scenario), scenario.all_packs):
+        if pack.internal_resistance_ohm <= 0:
+            raise InputError(f"{field}.internal_resistance_ohm: value {pack.internal_resistance_ohm!r} is not allowed: "
+                             "socbal compare needs a resistance > 0 to tie packs directly together")
+        cells = spec.cells_in_series or max(1, round(pack.nominal_voltage_v / mean_cell_ocv_v(spec.chemistry)))
+        packs.append(PackElectrical.from_capacity_wh(pack.usable_capacity_wh, pack.soc_pct, spec.chemistry,
+                                                     pack.internal_resistance_ohm, cells, spec.max_current_a))
+    return packs
+
+
+def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: list[str]) -> TopologyRun:
+    """A series or parallel result as a :class:`TopologyRun` (no conversion, no standby)."""
+    n = result.served_power_w.shape[0]
+    resistance = np.array([p.internal_resistance_ohm for p in packs])
+    # Heat per pack from the step-average current: exact within a step without a cut, close otherwise;
+    # rescaled so the packs add up to the simulation's own (exact) total.
+    heat = result.pack_current_a**2 * resistance
+    scale = np.divide(result.loss_w, heat.sum(axis=1), out=np.zeros(n), where=heat.sum(axis=1) > 0)
+    first = ""
+    if result.first_stop_pack >= 0:
+        first = f"{ids[result.first_stop_pack]}: {result.first_stop_reason}"
+    return TopologyRun(
+        topology=result.topology, soc_pct=result.soc_pct, pack_current_a=result.pack_current_a,
+        served_w=result.served_power_w, pack_heat_w=heat * scale[:, None],
+        circulating_a=result.circulating_current_a, conversion_w=np.zeros(n),
+        standby_w=np.zeros(n), first_pack_stop_s=result.time_to_first_stop_s, first_pack_stop=first,
+    )
+
+
+def _dcdc_cell_power_w(bus_w: np.ndarray, pack: PackSpec) -> np.ndarray:
+    """Cell-side power before I^2 R for each bus-side power, W: the simulator's DC-DC efficiency model."""
+    rated = np.where(bus_w > 0, pack.max_discharge_w, pack.max_charge_w)
+    share = np.divide(np.abs(bus_w), rated, out=np.ones_like(bus_w), where=rated > 0)
+    loads, effs = zip(*pack.dcdc_curve)
+    eff = np.interp(share, loads, effs)  # held flat beyond the curve's ends, like the simulator
+    return np.where(bus_w > 0, bus_w / eff, bus_w * eff)
+
+
+def dcdc_scenario(scenario: Scenario) -> Scenario:
+    """The scenario as the DC-DC column runs it: every step recorded, no AC backup charging from the grid."""
+    return scenario.model_copy(update={
+        "run": scenario.run.model_copy(update={"record_every_s": None}),
+        "device": scenario.device.model_copy(update={"ac_charge_limit_w": 0.0}),
+    })
+
+
+def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
+    """Simulate the DC-DC device and reduce its per-step records to a :class:`TopologyRun`."""
+    result = simulate(dcdc_scenario(scenario))
+    specs = scenario.all_packs
+    n, p = demand_w.shape[0], len(specs)
+    to_w = 3600.0 / scenario.run.step_s
+
+    def per_step(column: str) -> np.ndarray:
+        return result.packs[column].to_numpy(dtype=float).reshape(n, p)
+
+    bus_w = per_step("power_w")
+    loss_w = per_step("conversion_loss_wh") * to_w
+    soc = np.vstack([[s.soc_pct for s in specs], per_step("soc_true_pct")])
+    cell_w = np.column_stack([_dcdc_cell_power_w(bus_w[:, i], s) for i, s in enumerate(specs)])
+    current = cell_w / np.array([s.nominal_voltage_v for s in specs])
+    heat = np.minimum(current**2 * np.array([s.internal_resistance_ohm for s in specs]), loss_w)
+    first_s, first = math.nan, ""
+    asked = np.abs(demand_w) >= SHORTFALL_MIN_W
+    idle = (np.abs(bus_w) < STANDBY_W) & asked[:, None]
+    if idle.any():
+        k, i = np.argwhere(idle)[0]
+        soc_k = soc[k, i]
+        if demand_w[k] > 0:
+            why = "at the backup reserve" if soc_k <= scenario.settings.backup_reserve_pct + 1.0 else "standby"
+        else:
+            why = "full" if soc_k >= 99.0 else "standby"
+        first_s, first = float(k * scenario.run.step_s), f"{specs[i].id}: {why}"
+    # As the topologies define it: (sum |I_i| - |sum I_i|) / 2, the current of packs going against the rest.
+    circulating = 0.5 * (np.abs(current).sum(axis=1) - np.abs(current.sum(axis=1)))
+    return TopologyRun(
+        topology="dcdc", soc_pct=soc, pack_current_a=current, served_w=bus_w.sum(axis=1), pack_heat_w=heat,
+        circulating_a=circulating,
+        conversion_w=(loss_w - heat).sum(axis=1), standby_w=per_step("standby_wh").sum(axis=1) * to_w,
+        first_pack_stop_s=first_s, first_pack_stop=first,
+    )
+
+
+def run_topologies(scenario: Scenario) -> tuple[np.ndarray, dict[str, TopologyRun]]:
+    """The battery demand (W per step) and the three runs on it, by topology key."""
+    demand_w = battery_demand_w(scenario)
+    step_s = scenario.run.step_s
+    ids = [p.id for p in scenario.all_packs]
+    packs = electrical_packs(scenario)
+    runs = {
+        "parallel": _from_topology(simulate_parallel(packs, power_w=demand_w, step_s=step_s), packs, ids),
+        "series": _from_topology(simulate_series(packs, power_w=demand_w, step_s=step_s), packs, ids),
+        "dcdc": _dcdc_run(scenario, demand_w),
+    }
+    return demand_w, runs
+
+
+def _spread_pct(soc_pct: np.ndarray) -> np.ndarray:
+    """SOC spread (max - min over the packs) per row, % points."""
+    return np.ptp(soc_pct, axis=1)
+
+
+def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float, capacity_wh: np.ndarray) -> dict:
+    """The comparison metrics of one run (units in the names; NaN: the event never happened)."""
+    to_wh = step_s / 3600.0
+    gap = demand_w - run.served_w
+    short = np.abs(gap) > np.maximum(SHORTFALL_MIN_W, SHORTFALL_SHARE * np.abs(demand_w))
+    first_short = np.flatnonzero(short)
+    heat_w = run.pack_heat_w.sum(axis=1)
+    circulating_a = run.circulating_a
+    spread = _spread_pct(run.soc_pct)
+    stored = run.soc_pct / 100.0 * capacity_wh
+    return {
+        "topology": run.topology,
+        "requested_discharge_wh": float(np.clip(demand_w, 0, None).sum() * to_wh),
+        "requested_charge_wh": float(np.clip(-demand_w, 0, None).sum() * to_wh),
+        "delivered_wh": float(np.clip(run.served_w, 0, None).sum() * to_wh),
+        "absorbed_wh": float(np.clip(-run.served_w, 0, None).sum() * to_wh),
+        "unserved_discharge_wh": float(np.clip(gap, 0, None)[demand_w > 0].sum() * to_wh),
+        "unserved_charge_wh": float(np.clip(-gap, 0, None)[demand_w < 0].sum() * to_wh),
+        "pack_heat_wh": float(heat_w.sum() * to_wh),
+        "conversion_loss_wh": float(run.conversion_w.sum() * to_wh),
+        "standby_wh": float(run.standby_w.sum() * to_wh),
+        "total_loss_wh": float((heat_w + run.conversion_w + run.standby_w).sum() * to_wh),
+        "peak_pack_heat_w": float(np.max(heat_w, initial=0.0)),
+        "peak_circulating_current_a": float(np.max(circulating_a, initial=0.0)),
+        "circulating_charge_ah": float(circulating_a.sum() * step_s / 3600.0),
+        "initial_spread_pct": float(spread[0]),
+        "max_spread_pct": float(spread.max()),
+        "mean_spread_pct": float(spread.mean()),
+        "final_spread_pct": float(spread[-1]),
+        "stored_start_wh": float(stored[0].sum()),
+        "stored_end_wh": float(stored[-1].sum()),
+        "time_to_first_stop_h": float(first_short[0] * step_s / 3600.0) if first_short.size else math.nan,
+        "first_pack_stop_h": run.first_pack_stop_s / 3600.0,
+        "first_pack_stop": run.first_pack_stop,
+    }

@@ -1,0 +1,138 @@
+"""socbal compare: the three topologies on the same packs and demand, known answers, files, CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socbal.compare import COMPARE_FILES, TOPOLOGIES, battery_demand_w, compare_scenario, electrical_packs
+from socbal.errors import InputError
+from socbal.sim.scenario import load_scenario, scenario_from_dict
+from socbal.topology import simulate_parallel
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compare_mixed.toml"
+
+
+def socbal(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "socbal", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def scenario(packs: list[dict], load_w: float = 500.0, pv_w: float = 0.0, horizon_h: float = 4.0, **extra):
+    raw = {"name": "t", "run": {"step_s": 60, "horizon_h": horizon_h}, "device": {"ac_output_limit_w": 800},
+           "main": {"id": "main", **packs[0]}, "packs": [{"id": f"p{i}", **p} for i, p in enumerate(packs[1:], 1)],
+           "load": {"kind": "constant", "power_w": load_w}, "pv": {"kind": "constant", "power_w": pv_w}}
+    return scenario_from_dict({**raw, **extra})
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return compare_scenario(load_scenario(EXAMPLE))
+
+
+def metrics(result) -> pd.DataFrame:
+    return result.metrics.set_index("topology")
+
+
+def test_equal_packs_at_equal_soc_never_circulate_or_spread():
+    # With the aux module the main unit draws from the grid, not from its own battery (spec 7.3).
+    result = compare_scenario(scenario([{"soc_pct": 60.0}] * 3, device={"ac_output_limit_w": 800, "aux_power_module": True}))
+    m = metrics(result)
+    assert m.loc["parallel", "peak_circulating_current_a"] == pytest.approx(0.0, abs=1e-9)
+    assert m.loc["parallel", "circulating_charge_ah"] == pytest.approx(0.0, abs=1e-9)
+    spread = result.spread.groupby("topology", observed=True)["spread_pct"].max()
+    assert spread["parallel"] == pytest.approx(0.0, abs=1e-9)
+    assert spread["series"] == pytest.approx(0.0, abs=1e-9)
+    assert spread["dcdc"] < 0.1
+    for t in TOPOLOGIES:  # 2 kWh asked of 3 x 1.15 kWh above the reserve: all serve it
+        assert m.loc[t, "delivered_wh"] == pytest.approx(2000.0, rel=1e-6)
+        assert math.isnan(m.loc[t, "time_to_first_stop_h"])
+
+
+def test_mixed_packs_series_delivers_less_and_stops_first(mixed):
+    m = metrics(mixed)
+    assert m.loc["series", "delivered_wh"] < m.loc["dcdc", "delivered_wh"]
+    assert m.loc["series", "time_to_first_stop_h"] < m.loc["dcdc", "time_to_first_stop_h"]
+    assert m.loc["series", "first_pack_stop"] == "old-70: empty: discharge blocked"
+    # The string's weakest pack ends the night at 0 %: the strongest still holds most of its charge.
+    series_packs = mixed.packs[mixed.packs["topology"] == "series"].set_index("pack_id")
+    assert series_packs.loc["old-70", "min_soc_pct"] == pytest.approx(0.0, abs=1e-9)
+    assert series_packs.loc["main", "min_soc_pct"] > 50.0
+
+
+def test_mixed_packs_in_parallel_circulate_and_heat(mixed):
+    m = metrics(mixed)
+    assert m.loc["parallel", "peak_circulating_current_a"] > 1.0
+    assert m.loc["parallel", "pack_heat_wh"] > 0.0
+    assert m.loc["parallel", "peak_pack_heat_w"] > m.loc["dcdc", "peak_pack_heat_w"]
+    assert m.loc["series", "peak_circulating_current_a"] == 0.0
+    assert m.loc["dcdc", "peak_circulating_current_a"] == pytest.approx(0.0, abs=1e-9)  # no churn: all one direction
+
+
+def test_same_demand_in_every_column_and_losses_kept_apart(mixed):
+    m = metrics(mixed)
+    for column in ("requested_discharge_wh", "requested_charge_wh", "initial_spread_pct", "stored_start_wh"):
+        assert m[column].nunique() == 1
+    for t in ("parallel", "series"):
+        assert m.loc[t, "conversion_loss_wh"] == 0.0 and m.loc[t, "standby_wh"] == 0.0
+    assert m.loc["dcdc", "conversion_loss_wh"] > 0.0 and m.loc["dcdc", "standby_wh"] > 0.0
+    # DC-DC energy balance: what the cells lost is what the bus got plus every loss.
+    d = m.loc["dcdc"]
+    assert d["stored_start_wh"] - d["stored_end_wh"] == pytest.approx(
+        d["delivered_wh"] - d["absorbed_wh"] + d["total_loss_wh"], abs=0.5)
+    # The parallel column's heat is the topology simulation's own I^2 R total.
+    spec = load_scenario(EXAMPLE)
+    direct = simulate_parallel(electrical_packs(spec), power_w=battery_demand_w(spec), step_s=spec.run.step_s)
+    assert m.loc["parallel", "pack_heat_wh"] == pytest.approx(direct.loss_wh, rel=1e-9)
+    assert m.loc["parallel", "peak_circulating_current_a"] == pytest.approx(direct.peak_circulating_current_a)
+
+
+def test_demand_is_load_minus_pv_within_the_device_limits():
+    demand = battery_demand_w(scenario([{"soc_pct": 50.0}], load_w=1000.0, pv_w=300.0, horizon_h=1.0))
+    np.testing.assert_allclose(demand, 800.0 - 300.0)  # load capped at the 800 W AC output limit
+    demand = battery_demand_w(scenario([{"soc_pct": 50.0}], load_w=200.0, pv_w=900.0, horizon_h=1.0))
+    np.testing.assert_allclose(demand, 200.0 - 900.0)  # PV surplus charges
+
+
+def test_zero_resistance_is_named():
+    spec = scenario([{"soc_pct": 50.0}, {"soc_pct": 40.0, "internal_resistance_ohm": 0.0}])
+    with pytest.raises(InputError, match=r"^packs\[0\]\.internal_resistance_ohm: value 0\.0 is not allowed"):
+        compare_scenario(spec)
+
+
+def test_cli_on_the_example_prints_the_table_and_writes_results(tmp_path):
+    out = tmp_path / "cmp"
+    run = socbal("compare", str(EXAMPLE), "--out", str(out), "--report")
+    assert run.returncode == 0, run.stderr
+    for label in ("Parallel bank", "Series string", "DC-DC + socbal EMS", "Peak circulating current",
+                  "Time until the first stop"):
+        assert label in run.stdout
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted([*COMPARE_FILES, "report.html"])
+    assert not list(out.glob(".*.tmp"))
+    table = pd.read_parquet(out / "metrics.parquet")
+    assert list(table["topology"]) == list(TOPOLOGIES)
+    assert {"delivered_wh", "pack_heat_wh", "peak_circulating_current_a", "time_to_first_stop_h"} <= set(table)
+    spread = pd.read_parquet(out / "spread.parquet")
+    assert list(spread.columns) == ["time_s", "topology", "spread_pct"]
+    assert len(spread) == 3 * (24 * 60 + 1)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["topologies"]) == set(TOPOLOGIES)
+    assert (out / "figures" / "spread.png").stat().st_size > 0
+
+
+def test_cli_bad_input_names_the_field_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text().replace('chemistry = "lfp"', 'chemistry = "lead-acid"'))
+    out = tmp_path / "never"
+    run = socbal("compare", str(bad), "--out", str(out))
+    assert run.returncode == 2
+    assert run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "compare.chemistry" in lines[0] and "Traceback" not in run.stderr
+    assert not out.exists()

@@ -6,9 +6,12 @@ field, and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -19,7 +22,6 @@ from socbal.errors import InputError, describe_validation_error
 
 app = typer.Typer(
     name="socbal",
-    help="SOC-balancing EMS for storage devices with one DC-DC module per battery pack.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -27,10 +29,79 @@ app = typer.Typer(
 
 EXIT_INPUT_ERROR = 2
 
+log = logging.getLogger("socbal")
 
-@app.callback()
-def _root() -> None:
-    """SOC-balancing EMS for storage devices with one DC-DC module per battery pack."""
+#: Output settings of the current invocation, set by the root options.
+_output = {"quiet": False, "verbose": 0}
+
+
+@functools.lru_cache(maxsize=1)
+def _stderr_console():
+    """One rich console on standard error, shared by log lines and the progress display."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def configure_logging(quiet: bool = False, verbose: int = 0) -> None:
+    """Route the ``socbal`` loggers for this invocation: ``quiet`` keeps errors only; ``verbose`` 1 logs
+    info, 2 debug, to standard error (rich on a terminal, plain lines otherwise). Neither: the logging
+    defaults stay (warnings on standard error; commands such as ``run --log-level`` configure their own)."""
+    for handler in [h for h in log.handlers if getattr(h, "_socbal_cli", False)]:
+        log.removeHandler(handler)
+    log.setLevel(logging.ERROR if quiet else logging.NOTSET)
+    log.propagate = True
+    if not verbose:
+        return
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=_stderr_console(), show_path=False, log_time_format="%X")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler._socbal_cli = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    log.propagate = False
+
+
+_ROOT_HELP = (
+    "SOC-balancing EMS for storage devices with one DC-DC module per battery pack.\n\n"
+    "Give --quiet or --verbose before the command (socbal -q simulate ..., socbal -v report ...). "
+    "Bad input exits with status 2 and one line on standard error naming what is wrong."
+)
+
+
+@app.callback(help=_ROOT_HELP)
+def _root(
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing but errors: no summaries, no progress display, no log messages."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
+                                help="Log the steps and the files written to standard error (-vv: debug detail)."),
+) -> None:
+    """Root options: output and logging (see ``_ROOT_HELP``)."""
+    if quiet and verbose:
+        fail("--quiet and --verbose exclude each other; give one of them")
+    _output.update(quiet=quiet, verbose=verbose)
+    configure_logging(quiet, verbose)
+
+
+@contextlib.contextmanager
+def activity(message: str):
+    """A spinner with elapsed time on standard error while the block runs, when that is a terminal
+    and output is not quiet; silent otherwise. Logs the block's duration at INFO level."""
+    started = time.perf_counter()
+    if _output["quiet"] or not sys.stderr.isatty():
+        yield
+    else:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=_stderr_console(), transient=True) as progress:
+            progress.add_task(message, total=None)
+            yield
+    log.info("%s: done in %.1f s", message.rstrip(". …"), time.perf_counter() - started)
 
 
 def fail(message: str) -> None:
@@ -75,24 +146,314 @@ def allocate(
     typer.echo(json.dumps(decision.to_contract(explain=explain)))
 
 
-@app.command()
+@app.command(help=(
+    "Simulate one device through time; print a summary and write Parquet/JSON results.\n\n"
+    "The results folder holds packs.parquet (per pack and recorded interval), device.parquet (per interval), "
+    "summary.json (metrics) and scenario.json (the validated scenario). A spinner with the elapsed time shows "
+    "on a terminal while the simulation runs; nothing of it in pipes, logs or with --quiet."
+))
 @input_errors_exit
 def simulate(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png into the results "
+                                "folder (same as running socbal report on it)."),
 ) -> None:
-    """Simulate one device through time; print a summary and write Parquet/JSON results."""
+    """Simulate one scenario and save its results (see the command help)."""
     from socbal.console import print_summary
     from socbal.sim.engine import simulate as run_simulation
     from socbal.sim.scenario import load_scenario
 
+    quiet = quiet or _output["quiet"]
     spec = load_scenario(scenario)
-    result = run_simulation(spec)
-    folder = result.save(out if out is not None else Path("results") / spec.name)
+    with activity(f"simulating {spec.name}"):
+        result = run_simulation(spec)
+    folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet)
+    if report:
+        _write_report(folder, None, png=True, quiet=quiet)
+
+
+def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool) -> Path:
+    """Save ``result`` into ``out`` (or ``default``), then, unless quiet, ``show(result)`` and say where it went."""
+    folder = result.save(out if out is not None else default)
+    log.info("results written to %s", folder)
     if not quiet:
-        print_summary(result.summary)
+        show(result)
         typer.echo(f"results written to {folder}/")
+    return folder
+
+
+def _announce_report(html: Path, pngs: list[Path], quiet: bool) -> None:
+    """Say where a report and its PNG figures went (unless quiet)."""
+    if not quiet:
+        typer.echo(f"report written to {html}")
+        if pngs:
+            typer.echo(f"figures written to {pngs[0].parent}/ ({', '.join(p.name for p in pngs)})")
+
+
+@app.command(help=(
+    "Simulate a fleet: N devices drawn from the scenario's [fleet] distributions, in parallel; print the "
+    "distribution of the key metrics and write Parquet/JSON results.\n\n"
+    "The results folder holds devices.parquet (one row per device), packs.parquet (one row per device and pack), "
+    "summary.json (percentiles) and scenario.json. The devices run over this machine's cores; with --dask on a "
+    "Dask LocalCluster, with --scheduler tcp://HOST:PORT on that cluster. The same seed gives the same results "
+    "on every runner."
+))
+@input_errors_exit
+def fleet(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file with a [fleet] section (see examples/fleet.toml)."),
+    devices: Optional[int] = typer.Option(None, "--devices", "-n", help="Number of devices; default [fleet] devices."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random draws; default [fleet] seed."),
+    dask: bool = typer.Option(False, "--dask", help="Run on a Dask LocalCluster on this machine."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+) -> None:
+    """Simulate a fleet of devices and save per-device results (see the command help)."""
+    from socbal.fleet.results import print_distribution
+    from socbal.fleet.runner import run_fleet, run_fleet_dask
+    from socbal.sim.scenario import load_scenario
+
+    quiet = quiet or _output["quiet"]
+    if workers < 1:
+        raise InputError(f"--workers: value {workers} is not allowed: must be >= 1")
+    spec = load_scenario(scenario)
+    with activity(f"simulating the {spec.name} fleet"):
+        if dask or scheduler is not None:
+            result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers)
+        else:
+            result = run_fleet(spec, devices, seed)
+    _save_results(result, out, Path("results") / f"{spec.name}-fleet", lambda r: print_distribution(r.summary), quiet)
+
+
+def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
+    """Write the report of a results folder and say where it went (unless quiet)."""
+    from socbal.report import REPORT_FILE, load_run, write_report
+
+    run = load_run(results)
+    if out is not None and out.is_dir():
+        out = out / REPORT_FILE
+    with activity(f"writing the report of {run.label}"):
+        html, pngs = write_report(run, out, png=png)
+    _announce_report(html, pngs, quiet)
+
+
+@app.command(help=(
+    "Write a self-contained, interactive HTML report of a simulation's results; it works offline.\n\n"
+    "The page shows the SOC of every pack (true and estimated), the SOC spread with the backup reserve and the "
+    "spec's 3-15 % band, stacked per-pack power, the device's energy flows, per-pack cycles and the summary "
+    "tables. The main figures are also written as PNG files for papers and issues. It reads the recorded "
+    "results; nothing is re-simulated."
+))
+@input_errors_exit
+def report(
+    results: Path = typer.Argument(..., help="Results folder written by socbal simulate (packs.parquet, "
+                                   "device.parquet, summary.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (or a folder to write "
+                                       "report.html into); default RESULTS/report.html."),
+    png: bool = typer.Option(True, "--png/--no-png", help="Also export the main figures (SOC, spread, power, "
+                             "energy flows) as PNG under figures/ beside the HTML file."),
+) -> None:
+    """Report a results folder (see the command help)."""
+    _write_report(results, out, png=png, quiet=_output["quiet"])
+
+
+@app.command(help=(
+    "Compare a parallel bank, a series string and the DC-DC architecture with socbal's EMS on the same packs and "
+    "the same battery demand (spec sections 4 and 5); print the table and write Parquet/JSON results.\n\n"
+    "The packs keep their usable capacity (capacity x SOH), initial SOC and internal resistance; the optional "
+    "[compare] section sets the chemistry (lfp, nmc), cells in series and a BMS trip current. All three run the "
+    "device's battery demand, load minus PV within its limits, without AC backup charging. The results folder "
+    "holds metrics.parquet (one row per topology), packs.parquet, spread.parquet (SOC spread over time), "
+    "soc.parquet, profile.parquet, summary.json and scenario.json."
+))
+@input_errors_exit
+def compare(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/compare_mixed.toml)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-compare."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, "
+                                "metric bars) into the results folder."),
+) -> None:
+    """Series, parallel and DC-DC side by side (see the command help)."""
+    from socbal.compare import compare_scenario
+    from socbal.console import print_comparison
+    from socbal.sim.scenario import load_scenario
+
+    quiet = quiet or _output["quiet"]
+    spec = load_scenario(scenario)
+    with activity(f"comparing series, parallel and DC-DC on {spec.name}"):
+        result = compare_scenario(spec)
+    folder = _save_results(result, out, Path("results") / f"{spec.name}-compare", print_comparison, quiet)
+    if report:
+        from socbal.compare.page import write_comparison_page
+
+        with activity("writing the comparison report"):
+            html, pngs = write_comparison_page(result, folder)
+        _announce_report(html, pngs, quiet)
+
+
+def _number_option(name: str, text: str, low: float, high: float, integer: bool = False) -> float:
+    """A numeric option given as text, checked to lie in (low, high]; one clear error line otherwise."""
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise InputError(f"{name}: value {text!r} is not allowed: must be a{'n integer' if integer else ' number'}") from None
+    if not low < value <= high:
+        raise InputError(f"{name}: value {text!r} is not allowed: must be > {low:g} and <= {high:g}")
+    return value
+
+
+@app.command(help=(
+    "Battery lifetime under each EMS strategy: the same device, profiles and packs simulated once per strategy "
+    "(equal, priority, spec, droop, reserve-aware), then each pack's cycles counted and its capacity fade "
+    "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
+    "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
+    "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
+    "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
+    "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
+    "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
+))
+@input_errors_exit
+def lifetime(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/lifetime.toml); ideally one year."),
+    years: str = typer.Option("10", "--years", "-y", metavar="YEARS", help="Report capacity after this many years (0-50]."),
+    max_years: str = typer.Option("30", "--max-years", metavar="YEARS", help="Follow the fade this far to find 80 % "
+                                  "capacity (0-50]; later is shown as '> YEARS'."),
+    strategies: str = typer.Option(",".join(("equal", "priority", "spec", "droop", "reserve-aware")), "--strategies",
+                                   help="Comma-separated strategies to compare."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-lifetime."),
+    jobs: str = typer.Option("0", "--jobs", "-j", metavar="N", help="Processes for the fade model; 0: one per CPU."),
+    save_runs: bool = typer.Option(False, "--save-runs", help="Also save each strategy's simulation results under "
+                                   "runs/<strategy>/ (for socbal report; about 10 MB each for a year at 15 min)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    report: bool = typer.Option(False, "--report", help="Also write lifetime.html and figures/*.png into the results folder."),
+) -> None:
+    """Lifetime per strategy (see the command help)."""
+    import os
+
+    from socbal.lifetime.show import print_study
+    from socbal.lifetime.study import MAX_YEARS_LIMIT, run_study
+    from socbal.sim.scenario import load_scenario
+
+    quiet = quiet or _output["quiet"]
+    years_value = _number_option("--years", years, 0, MAX_YEARS_LIMIT)
+    max_years_value = _number_option("--max-years", max_years, 0, MAX_YEARS_LIMIT)
+    jobs_value = int(_number_option("--jobs", jobs, -1, 1024, integer=True)) or (os.cpu_count() or 1)
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    spec = load_scenario(scenario)
+    with activity(f"lifetime of {spec.name} under {len(names)} strategies"):
+        study = run_study(spec, years=years_value, strategies=names, max_years=max_years_value, workers=jobs_value,
+                          on_step=lambda text: log.info("lifetime: %s", text))
+    study.save_runs = save_runs
+    folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet)
+    if report:
+        from socbal.lifetime.show import write_lifetime_page
+
+        with activity("writing the lifetime report"):
+            html, pngs = write_lifetime_page(study, folder)
+        _announce_report(html, pngs, quiet)
+
+
+def _run_until_signal(coro_factory) -> None:
+    """Run ``coro_factory(stop)`` until SIGINT/SIGTERM sets ``stop``."""
+    import asyncio
+    import signal
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+                pass
+        await coro_factory(stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+@input_errors_exit
+def run(
+    config: Path = typer.Argument(..., help="Runtime config TOML (see examples/runtime_modbus.toml)."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Control a real or emulated device: read telemetry, run the EMS, write per-pack setpoints, every period."""
+    import logging
+
+    from socbal.runtime.config import load_config
+    from socbal.runtime.service import Runtime
+
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise InputError(f"--log-level: value {log_level!r} is not allowed: use debug, info, warning or error")
+    cfg = load_config(config)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime.from_config(cfg)
+    typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s",
+               err=True)
+    _run_until_signal(runtime.run)
+
+
+@app.command()
+@input_errors_exit
+def emulate(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (the device to emulate, see examples/)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the Modbus server listens on."),
+    modbus_port: int = typer.Option(5020, "--modbus-port", help="Modbus TCP port; 0 disables Modbus."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Runtime config: take its register map and [mqtt] section."),
+    mqtt: bool = typer.Option(False, "--mqtt", help="Also publish over MQTT (broker from --config, else --mqtt-port)."),
+    mqtt_port: Optional[int] = typer.Option(None, "--mqtt-port", help="Broker port on --mqtt-host (implies --mqtt)."),
+    mqtt_host: str = typer.Option("127.0.0.1", "--mqtt-host", help="Broker host when no --config gives one."),
+    base_topic: str = typer.Option("socbal/device1", "--base-topic", help="MQTT base topic when no --config gives one."),
+    speed: float = typer.Option(1.0, "--speed", help="Simulated seconds per wall-clock second."),
+    watchdog_s: float = typer.Option(10.0, "--watchdog-s", help="Setpoints fall back to 0 after this long without one, s."),
+    tick_s: float = typer.Option(0.2, "--tick-s", help="Wall-clock step of the emulation, s."),
+    duration_s: Optional[float] = typer.Option(None, "--duration-s", help="Stop after this many wall-clock seconds."),
+) -> None:
+    """Serve a simulated device over Modbus TCP (and MQTT), stepped in real time or faster (--speed)."""
+    import asyncio
+
+    from socbal.runtime.config import MqttConfig, RegisterMap, load_config
+    from socbal.runtime.emulator import EmulatedDevice, serve
+    from socbal.runtime.secrets import read_secret
+    from socbal.sim.scenario import load_scenario
+
+    for name, value, low, high in (("--speed", speed, 0.001, 1e6), ("--watchdog-s", watchdog_s, 0.1, 3600),
+                                   ("--tick-s", tick_s, 0.01, 60), ("--modbus-port", modbus_port, 0, 65535)):
+        if not low <= value <= high:
+            raise InputError(f"{name}: value {value} is not allowed: must be {low:g}..{high:g}")
+    spec = load_scenario(scenario)
+    reg_map, mqtt_cfg, password = RegisterMap(), None, None
+    if config is not None:
+        rcfg = load_config(config)
+        if rcfg.modbus is not None:
+            reg_map = rcfg.modbus.map
+        if rcfg.mqtt is not None and (mqtt or mqtt_port is not None):
+            mqtt_cfg = rcfg.mqtt.model_copy(update={"client_id": rcfg.mqtt.client_id + "-emulator", "discovery": False})
+            password = read_secret("mqtt password", rcfg.mqtt.password_env, rcfg.mqtt.password_file)
+    if mqtt_cfg is None and (mqtt or mqtt_port is not None):
+        mqtt_cfg = MqttConfig(host=mqtt_host, port=mqtt_port or 1883, client_id="socbal-emulator", base_topic=base_topic)
+    if len(spec.all_packs) * reg_map.pack_stride + reg_map.pack_base > 65000:
+        raise InputError("too many packs for the register map")
+    device = EmulatedDevice(spec, reg_map, speed=speed, watchdog_s=watchdog_s)
+    where = [f"modbus {host}:{modbus_port}"] if modbus_port else []
+    if mqtt_cfg is not None:
+        where.append(f"mqtt {mqtt_cfg.host}:{mqtt_cfg.port} {mqtt_cfg.base_topic}")
+
+    def ready() -> None:
+        typer.echo(f"emulating {spec.name} ({', '.join(device.ids)}) on {', '.join(where) or 'nothing'}; "
+                   f"speed {speed:g}x", err=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        if duration_s is not None:
+            asyncio.get_running_loop().call_later(duration_s, stop.set)
+        await serve(device, stop, host=host, modbus_port=modbus_port or None, mqtt=mqtt_cfg, mqtt_password=password,
+                    tick_s=tick_s, on_ready=ready)
+
+    _run_until_signal(main)
 
 
 def main() -> None:  # pragma: no cover - entry point for ``python -m socbal``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -49,3 +50,26 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
                       _fmt(p["discharge_kwh"], 3), _fmt(p["charge_kwh"], 3), _fmt(p["equivalent_full_cycles"], 3),
                       _fmt(p["conversion_loss_kwh"] + p["standby_kwh"], 3), _fmt(p["reserve_standby_h"], 2))
     console.print(packs)
+
+
+def print_comparison(result, console: Console | None = None) -> None:
+    """Print a :class:`socbal.compare.CompareResult` like the spec's table: rows = metrics, columns = topologies."""
+    from socbal.compare import METRIC_ROWS, NOTES, TOPOLOGIES, TOPOLOGY_LABELS
+
+    # Wide enough for one line per metric in pipes and files too (a terminal keeps its own width).
+    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    s = result.summary
+    frame = result.metrics.set_index("topology")
+    table = Table(title=f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
+                        f"{s['horizon_h']:g} h at {s['step_s']:g} s, same battery demand")
+    table.add_column("metric", no_wrap=True)
+    for t in TOPOLOGIES:
+        table.add_column(TOPOLOGY_LABELS[t], justify="right")
+    for label, column, unit, digits in METRIC_ROWS:
+        table.add_row(f"{label}, {unit}", *(_fmt(float(frame.loc[t, column]), digits) for t in TOPOLOGIES))
+    table.add_row("  which pack, why", *(frame.loc[t, "first_pack_stop"] or "—" for t in TOPOLOGIES))
+    final = result.packs.groupby("topology", observed=True, sort=False)["final_soc_pct"]
+    table.add_row("Final SOC per pack, %", *(" / ".join(f"{v:.0f}" for v in final.get_group(t)) for t in TOPOLOGIES))
+    console.print(table)
+    for note in NOTES:
+        console.print(f"• {note}", style="dim", highlight=False)

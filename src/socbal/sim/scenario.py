@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.models import Settings, StrictModel, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
+from socbal.fleet.spec import FleetSpec
 from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
 from socbal.profiles.specs import (
     BdewLoadSpec,
@@ -141,6 +142,29 @@ class RunSpec(StrictModel):
         return max(1, int(round((self.record_every_s or self.step_s) / self.step_s)))
 
 
+class CompareSpec(StrictModel):
+    """How ``socbal compare`` wires the scenario's packs directly in series and in parallel (no DC-DC).
+
+    The packs keep their usable capacity (``capacity_wh * soh_pct``), initial SOC and
+    ``internal_resistance_ohm``; these settings add what a direct connection needs.
+    """
+
+    chemistry: Literal["lfp", "nmc"] = Field("lfp", description="Cell chemistry: selects the OCV curve (lfp or nmc)")
+    cells_in_series: int | None = Field(
+        None, ge=1, le=1000, description="Cells in series per pack; default: the pack's nominal_voltage_v / mean cell OCV"
+    )
+    max_current_a: float | None = Field(
+        None, gt=0, description="BMS trip current of every pack, A (either direction); default: no trip"
+    )
+
+
+class LifetimeSpec(StrictModel):
+    """Settings of ``socbal lifetime``: the cells' chemistry (BLAST-Lite model) and their temperature."""
+
+    chemistry: Literal["lfp", "nmc"] = Field("lfp", description="Cell chemistry: lfp or nmc (selects the fade model)")
+    temperature_c: float = Field(25.0, ge=-40, le=80, description="Cell temperature, constant all year, C")
+
+
 class Scenario(StrictModel):
     """Everything a simulation needs."""
 
@@ -154,6 +178,9 @@ class Scenario(StrictModel):
     load: LoadProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="Household load")
     pv: PvProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="PV generation")
     grid: GridSpec = Field(default_factory=GridSpec)
+    compare: CompareSpec | None = Field(None, description="Settings of socbal compare (series and parallel runs)")
+    fleet: FleetSpec | None = Field(None, description="Distributions of a fleet's devices (socbal fleet)")
+    lifetime: LifetimeSpec | None = Field(None, description="Settings of socbal lifetime (fade model)")
 
     @model_validator(mode="after")
     def _ids_unique(self) -> "Scenario":

@@ -25,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name TOML sections like [fleet]; never read them as markup
 )
 
 EXIT_INPUT_ERROR = 2

@@ -49,7 +49,7 @@ def emulator_process():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "socbal", "emulate", str(EXAMPLES / "emulate_80_40.toml"),
                              "--host", LOOPBACK, "--modbus-port", str(port), "--speed", "1800", "--tick-s", "0.05",
-                             "--watchdog-s", "2", "--duration-s", "60"],
+                             "--watchdog-s", "2", "--duration-s", "110"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port, timeout_s=30)
@@ -63,17 +63,18 @@ def emulator_process():
             proc.wait(timeout=5)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_runtime_drives_socbal_emulate_over_modbus_and_keeps_its_log(tmp_path, emulator_process):
     cfg = runtime_config(tmp_path, modbus_port=emulator_process)
 
-    async def drive(rt: Runtime, seconds: float) -> list:
+    async def drive(rt: Runtime, seconds: float, until=lambda plans: False) -> list:
+        """Run the runtime for ``seconds`` (or up to 8x that on a loaded machine, until ``until(plans)``)."""
         stop = asyncio.Event()
         task = asyncio.create_task(rt.run(stop))
         plans = []
         await wait_until(lambda: rt.last_plan is not None and len(rt.last_plan.soc_pct) == 2, 30, "both packs online")
-        t_end = time.monotonic() + seconds
-        while time.monotonic() < t_end:
+        t_min, t_max = time.monotonic() + seconds, time.monotonic() + 8 * seconds
+        while time.monotonic() < t_min or (time.monotonic() < t_max and not until(plans)):
             await asyncio.sleep(0.1)
             if rt.last_plan is not None and len(rt.last_plan.soc_pct) == 2:
                 plans.append(rt.last_plan)
@@ -82,7 +83,7 @@ def test_runtime_drives_socbal_emulate_over_modbus_and_keeps_its_log(tmp_path, e
         return plans
 
     rt = Runtime(cfg)
-    plans = asyncio.run(drive(rt, 3.0))
+    plans = asyncio.run(drive(rt, 3.0, until=lambda p: len(p) > 1 and spread(p[-1]) < spread(p[0]) - 5))
     assert plans, "the runtime never saw both packs online"
     first, last = plans[0], plans[-1]
     assert first.setpoints_w["main"] > first.setpoints_w["p1"] > 0  # higher SOC gives more

@@ -6,7 +6,6 @@ import pytest
 from socbal.sim.engine import simulate
 from socbal.sim.scenario import scenario_from_dict
 
-
 BIG_MAIN = {"id": "main", "soc_pct": 80, "capacity_wh": 10_000}  # enough for a 4 h run at up to 1 kW
 
 

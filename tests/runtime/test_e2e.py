@@ -83,9 +83,11 @@ def test_runtime_drives_socbal_emulate_over_modbus_and_keeps_its_log(tmp_path, e
         return plans
 
     rt = Runtime(cfg)
-    plans = asyncio.run(drive(rt, 3.0, until=lambda p: len(p) > 1 and spread(p[-1]) < spread(p[0]) - 5))
+    plans = asyncio.run(drive(rt, 3.0, until=lambda p: len(p) > 1 and spread(p[-1]) < 25))
     assert plans, "the runtime never saw both packs online"
-    first, last = plans[0], plans[-1]
+    working = [p for p in plans if sum(p.setpoints_w.values()) > 0]  # once the device's load is read
+    assert working, "the runtime never commanded any power"
+    first, last = working[0], working[-1]
     assert first.setpoints_w["main"] > first.setpoints_w["p1"] > 0  # higher SOC gives more
     assert spread(first) > 30 and spread(last) < spread(first) - 5, (spread(first), spread(last))
     rt2 = Runtime(cfg)  # a restart (run() closed the store)

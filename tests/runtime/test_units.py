@@ -9,7 +9,9 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from socbal.ems.models import Settings

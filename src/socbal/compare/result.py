@@ -22,7 +22,7 @@ import pandas as pd
 
 from socbal.compare.demand import DEMAND_DEFINITION
 from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_topologies
-from socbal.sim.results import json_bytes, write_atomic
+from socbal.resultfiles import save_results
 from socbal.sim.scenario import CompareSpec, Scenario
 
 COMPARE_FILES = ("metrics.parquet", "packs.parquet", "spread.parquet", "soc.parquet", "profile.parquet",
@@ -85,14 +85,8 @@ class CompareResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("metrics", "packs", "spread", "soc", "profile"):
-            frame = getattr(self, name)
-            write_atomic(out / f"{name}.parquet", lambda f, frame=frame: frame.to_parquet(f, index=False))
-        write_atomic(out / "summary.json", lambda f: f.write(json_bytes(self.summary)))
-        write_atomic(out / "scenario.json", lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()))
-        return out
+        tables = {name: getattr(self, name) for name in ("metrics", "packs", "spread", "soc", "profile")}
+        return save_results(out_dir, tables, self.summary, self.scenario)
 
 
 def compare_scenario(scenario: Scenario) -> CompareResult:

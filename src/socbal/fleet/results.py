@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from socbal.fleet.sample import FleetDraw
+from socbal.resultfiles import save_results
 from socbal.sim import kernel
 from socbal.sim.columns import DEVICE, PACK, STATS
-from socbal.sim.results import json_bytes, write_atomic
 
 WH_PER_KWH = 1000.0
 #: Metrics whose distribution over the fleet is summarised: (table, column, label).
@@ -45,17 +45,7 @@ class FleetResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``devices.parquet``, ``packs.parquet``, ``summary.json`` and ``scenario.json``, each atomically."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {
-            "devices.parquet": lambda f: self.devices.to_parquet(f, index=False),
-            "packs.parquet": lambda f: self.packs.to_parquet(f, index=False),
-            "summary.json": lambda f: f.write(json_bytes(self.summary)),
-            "scenario.json": lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()),
-        }
-        for name, write in files.items():
-            write_atomic(out / name, write)
-        return out
+        return save_results(out_dir, {"devices": self.devices, "packs": self.packs}, self.summary, self.scenario)
 
 
 def build_fleet_result(scenario, draw: FleetDraw, pack_out: np.ndarray, dev_out: np.ndarray, stats: np.ndarray,

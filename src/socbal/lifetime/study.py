@@ -37,7 +37,8 @@ import pandas as pd
 
 from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, equivalent_full_cycles, time_at_soc_s
-from socbal.sim.results import SimulationResult, json_bytes, write_atomic
+from socbal.resultfiles import save_results
+from socbal.sim.results import SimulationResult
 
 #: Strategies compared, in table order.
 STRATEGIES = ("equal", "priority", "spec", "droop", "reserve-aware")
@@ -110,13 +111,8 @@ class LifetimeStudy:
         """Write the study's files into ``out_dir`` (each atomically); with ``runs`` (default
         ``save_runs``) also each strategy's simulation results under ``runs/<strategy>/``
         (readable by ``socbal report``)."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        frames = {"strategies": self.strategies, "packs": self.packs, "dod": self.dod, "fade": self.fade}
-        for name, frame in frames.items():
-            write_atomic(out / f"{name}.parquet", lambda f, frame=frame: frame.to_parquet(f, index=False))
-        write_atomic(out / "summary.json", lambda f: f.write(json_bytes(self.summary)))
-        write_atomic(out / "scenario.json", lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()))
+        tables = {"strategies": self.strategies, "packs": self.packs, "dod": self.dod, "fade": self.fade}
+        out = save_results(out_dir, tables, self.summary, self.scenario)
         if self.save_runs if runs is None else runs:
             for strategy, result in self.runs.items():
                 result.save(out / "runs" / strategy)

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from socbal.ems.models import StrictModel
 from socbal.errors import InputError
-from socbal.profiles.load import stochastic_load_w, standard_load_w
+from socbal.profiles.load import standard_load_w, stochastic_load_w
 from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
 from socbal.profiles.timeseries import known_zone, read_timeseries
 

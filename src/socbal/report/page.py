@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from socbal.sim.results import write_atomic
+from socbal.resultfiles import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from socbal.sim.results import write_atomic
+from socbal.resultfiles import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ and ``[http]``. Relative paths resolve against the config file's folder.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from socbal.ems.models import Settings, StrictModel
 from socbal.errors import InputError, describe_validation_error
 from socbal.sim.scenario import DeviceSpec
+from socbal.tomlfile import read_toml
 
 RegisterType = Literal["u16", "s16", "u32", "s32"]
 
@@ -213,10 +213,4 @@ def config_from_dict(raw: dict, source: str = "config", base_dir: Path | None = 
 def load_config(path: str | Path) -> RuntimeConfig:
     """Read and validate a runtime config TOML file."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from None
-    return config_from_dict(raw, source=str(path), base_dir=path.parent)
+    return config_from_dict(read_toml(path, "config"), source=str(path), base_dir=path.parent)

@@ -24,7 +24,7 @@ import pandas as pd
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
 from socbal.runtime.mqtt import Topics, client_kwargs
-from socbal.sim.engine import held_profile
+from socbal.sim.engine import grid_profile, held_profile
 from socbal.sim.physics import estimator_step, recalibrate_at_full, step_pack
 from socbal.sim.scenario import Scenario
 
@@ -68,12 +68,11 @@ class EmulatedDevice:
         self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start,
                                                      self.horizon_s, "load")
         self.pv_w, self.pv_step_s = held_profile(scenario.pv.series(start, self.horizon_s), start, self.horizon_s, "pv")
-        self.grid_step_s = 60.0  # outages are held per minute
-        self.grid = np.ones(int(np.ceil(self.horizon_s / self.grid_step_s)) + 1)
-        for start_h, end_h in scenario.grid.outages_h:
-            self.grid[int(start_h * 3600 / self.grid_step_s):int(np.ceil(end_h * 3600 / self.grid_step_s))] = 0.0
-        self.now_load_w = self.now_pv_w = 0.0
-        self.now_grid = True
+        self.grid, self.grid_step_s = grid_profile(scenario, start, self.horizon_s)
+        # Telemetry shows the scenario's first values from the start, before the first step.
+        self.now_load_w = _held(self.load_w, self.load_step_s, 0.0)
+        self.now_pv_w = _held(self.pv_w, self.pv_step_s, 0.0)
+        self.now_grid = _held(self.grid, self.grid_step_s, 0.0) > 0.5
         m = self.map
         size = max(max(s.address + s.width for _, s in m.device), m.pack_base + n * m.pack_stride) + 1
         self.registers = [0] * size

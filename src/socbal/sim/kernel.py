@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.ems.kernel import (SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_with_scratch, reserve_latched_next,
-                               total_soc_pct)
+from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_with_scratch, reserve_latched_next, total_soc_pct
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 from socbal.sim.dispatch import device_request
 from socbal.sim.physics import battery_side_w, bus_limit_for_energy_w, estimator_step, recalibrate_at_full, step_pack

@@ -8,21 +8,15 @@ and ``state`` (from the mean power). ``device``: one row per recorded interval w
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from socbal.resultfiles import save_results
 from socbal.sim.columns import DEVICE_COLUMNS, PACK_COLUMNS
 from socbal.sim.metrics import summarize
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read the process umask (os.umask can only be read by setting it)
 
 RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.json")
 
@@ -38,41 +32,7 @@ class SimulationResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "packs.parquet", lambda f: self.packs.to_parquet(f, index=False))
-        write_atomic(out / "device.parquet", lambda f: self.device.to_parquet(f, index=False))
-        write_atomic(out / "summary.json", lambda f: f.write(json_bytes(self.summary)))
-        write_atomic(out / "scenario.json", lambda f: f.write(self.scenario.model_dump_json(indent=2).encode()))
-        return out
-
-
-def json_bytes(data: dict) -> bytes:
-    """JSON with NaN written as null (JSON has no NaN)."""
-
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    return json.dumps(clean(data), indent=2).encode()
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared like any new file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return save_results(out_dir, {"packs": self.packs, "device": self.device}, self.summary, self.scenario)
 
 
 def _state(power_w: np.ndarray) -> np.ndarray:

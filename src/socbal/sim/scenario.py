@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -22,6 +21,7 @@ from socbal.profiles.specs import (
     StochasticLoadSpec,
     resolve_path,
 )
+from socbal.tomlfile import read_toml
 
 LoadProfile = Annotated[
     Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
@@ -196,13 +196,7 @@ class Scenario(StrictModel):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file; raises :class:`InputError` with a one-line message."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"scenario file not found: {path}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from None
-    return scenario_from_dict(raw, source=str(path), base_dir=path.parent)
+    return scenario_from_dict(read_toml(path, "scenario"), source=str(path), base_dir=path.parent)
 
 
 def scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | None = None) -> Scenario:

@@ -90,18 +90,20 @@ def _root(
 
 @contextlib.contextmanager
 def activity(message: str):
-    """A spinner with elapsed time on standard error while the block runs, when that is a terminal
-    and output is not quiet; silent otherwise. Logs the block's duration at INFO level."""
+    """Progress on standard error while the block runs, when that is a terminal and output is not quiet;
+    silent otherwise. Yields ``update(done, total)``: until it is called the display is a spinner with the
+    elapsed time, then a bar with the share done and the time left. Logs the block's duration at INFO level."""
     started = time.perf_counter()
     if _output["quiet"] or not sys.stderr.isatty():
-        yield
+        yield lambda done, total: None
     else:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import TimeRemainingColumn
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=_stderr_console(), transient=True) as progress:
-            progress.add_task(message, total=None)
-            yield
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:
+            task = progress.add_task(message, total=None)
+            yield lambda done, total: progress.update(task, completed=done, total=total)
     log.info("%s: done in %.1f s", message.rstrip(". …"), time.perf_counter() - started)
 
 
@@ -168,8 +170,8 @@ def simulate(
 
     quiet = quiet or _output["quiet"]
     spec = load_scenario(scenario)
-    with activity(f"simulating {spec.name}"):
-        result = run_simulation(spec)
+    with activity(f"simulating {spec.name}") as progress:
+        result = run_simulation(spec, progress=progress)
     folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet)
     if report:
         _write_report(folder, None, png=True, quiet=quiet)

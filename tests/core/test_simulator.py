@@ -1,6 +1,7 @@
 """Simulator behaviours beyond the examples: modes, grid outages, estimator, many packs, step size."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from socbal.sim.engine import simulate
@@ -92,3 +93,19 @@ def test_recording_interval_aggregates_without_changing_energies():
     assert main_coarse.soc_true_pct.to_numpy() == pytest.approx(main_fine[14::15])
     assert main_coarse.soc_true_min_pct.iloc[0] == pytest.approx(main_fine[:15].min())
     assert main_coarse.soc_true_mean_pct.iloc[0] == pytest.approx(main_fine[:15].mean())
+
+
+def test_progress_reporting_runs_in_chunks_with_the_same_result(monkeypatch):
+    from socbal.resultfiles import json_bytes
+    from socbal.sim import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_CHUNK_PACK_STEPS", 1000)  # 500 steps per chunk for two packs
+    sc = scenario(packs=[{"id": "p1", "soc_pct": 20}], run={"step_s": 10, "horizon_h": 5, "record_every_s": 70},
+                  load={"kind": "synthetic-household", "daily_kwh": 6}, pv={"kind": "constant", "power_w": 300})
+    calls = []
+    chunked = simulate(sc, progress=lambda done, total: calls.append((done, total)))
+    whole = simulate(sc)
+    assert calls[0] == (500, 1800) and calls[-1] == (1800, 1800) and len(calls) == 4
+    pd.testing.assert_frame_equal(chunked.packs, whole.packs)
+    pd.testing.assert_frame_equal(chunked.device, whole.device)
+    assert json_bytes(chunked.summary) == json_bytes(whole.summary)  # NaN-safe comparison

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -104,11 +104,38 @@ class KernelInputs(NamedTuple):
     steps_per_record: int
 
 
-def simulate(scenario: Scenario) -> SimulationResult:
-    """Step the scenario's device through time and return its recorded result."""
+#: Pack-steps per chunk when progress is reported (a few hundredths of a second of compiled work).
+PROGRESS_CHUNK_PACK_STEPS = 2_000_000
+
+
+def simulate(scenario: Scenario, progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+    """Step the scenario's device through time and return its recorded result.
+
+    With ``progress``, the loop runs in chunks and ``progress(steps_done, n_steps)``
+    is called after each; the result is the same.
+    """
     inputs = kernel_inputs(scenario)
-    pack_rec, dev_rec, stats = kernel.run(*inputs)
+    if progress is None:
+        pack_rec, dev_rec, stats = kernel.run(*inputs)
+    else:
+        pack_rec, dev_rec, stats = _run_in_chunks(inputs, progress)
     return build_result(scenario, pack_rec, dev_rec, stats, inputs.soc_true0_pct)
+
+
+def _run_in_chunks(i: KernelInputs, progress: Callable[[int, int], None]):
+    """:func:`kernel.run`, one chunk of steps at a time, reporting progress between chunks."""
+    state = kernel.prepare(i.params, i.curve_load, i.curve_eff, i.soc_true0_pct, i.soc_est0_pct, i.ems, i.n_steps,
+                           i.steps_per_record)
+    chunk = max(1, PROGRESS_CHUNK_PACK_STEPS // len(i.params))
+    for k_start in range(0, i.n_steps, chunk):
+        k_end = min(k_start + chunk, i.n_steps)
+        kernel.advance(i.params, i.curve_load, i.curve_eff, i.priority_rank, i.ems, i.device, i.load_w, i.load_step_s,
+                       i.pv_w, i.pv_step_s, i.grid_on, i.grid_step_s, i.step_s, i.n_steps, i.steps_per_record,
+                       *state, k_start, k_end)
+        progress(k_end, i.n_steps)
+    work, flags, ints, out, pack_rec, dev_rec, stats = state
+    kernel.finish(pack_rec, i.n_steps, i.steps_per_record)
+    return pack_rec, dev_rec, stats
 
 
 def kernel_inputs(scenario: Scenario) -> KernelInputs:

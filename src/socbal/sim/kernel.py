@@ -92,12 +92,13 @@ def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
 
 
 @njit(cache=True, _nrt=False)
-def _advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
+def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
              ems: np.ndarray, device: np.ndarray, load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray,
              pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int,
              steps_per_record: int, work: np.ndarray, flags: np.ndarray, ints: np.ndarray, out: np.ndarray,
-             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray) -> None:
-    """The time loop of :func:`run`: advances the state rows of ``work`` and fills the records in place.
+             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, k_start: int, k_end: int) -> None:
+    """Steps ``k_start`` to ``k_end - 1`` of the time loop: advances the state rows of ``work`` and fills the
+    records in place (the state made by :func:`prepare`; :func:`run` calls it once for all steps).
 
     Compiled without Numba's reference counting (``_nrt=False``), so the array views
     and calls in the loop cost no atomic operations; it must therefore never allocate.
@@ -126,19 +127,7 @@ def _advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, 
     reserve = ems[EMS_RESERVE_PCT]
     hysteresis = ems[EMS_HYSTERESIS_PCT]
 
-    spread0 = _spread(soc_true)
-    stats[S_MAX_SPREAD_TRUE] = spread0
-    stats[S_MAX_SPREAD_EST] = _spread(soc_est)
-    for j in range(N_THRESHOLDS):
-        if spread0 < THRESHOLDS[j]:
-            stats[S_BELOW_FIRST + j] = 0.0
-    for i in range(n):
-        latched[i] = reserve_latched_next(soc_est[i], False, reserve, hysteresis)
-        rated_cell[i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
-                                       curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
-                                       params[i, PARAM_VOLTAGE_V])
-
-    for k in range(n_steps):
+    for k in range(k_start, k_end):
         t = k * step_s
         row = k // steps_per_record
         first_of_row = k % steps_per_record == 0
@@ -254,6 +243,46 @@ def _advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, 
 
 
 @njit(cache=True)
+def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, soc_true0_pct: np.ndarray,
+            soc_est0_pct: np.ndarray, ems: np.ndarray, n_steps: int, steps_per_record: int):
+    """The loop's initial state and empty records: ``(work, flags, ints, out, pack_rec, dev_rec, stats)``."""
+    n = params.shape[0]
+    n_rec = (n_steps + steps_per_record - 1) // steps_per_record
+    pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
+    dev_rec = np.zeros((n_rec, N_DEVICE_COLUMNS))
+    stats = np.full(N_STATS, np.nan)
+    work = np.zeros((N_WORK, n))
+    flags = np.zeros((N_FLAGS, n), dtype=np.bool_)
+    work[W_CAPACITY] = params[:, PARAM_CAPACITY_WH]
+    work[W_ENERGY] = soc_true0_pct / 100.0 * work[W_CAPACITY]
+    work[W_ENERGY_EST] = soc_est0_pct / 100.0 * work[W_CAPACITY]
+    work[W_SOC_TRUE] = soc_true0_pct
+    work[W_SOC_EST] = soc_est0_pct
+    spread0 = _spread(soc_true0_pct)
+    stats[S_MAX_SPREAD_TRUE] = spread0
+    stats[S_MAX_SPREAD_EST] = _spread(soc_est0_pct)
+    for j in range(N_THRESHOLDS):
+        if spread0 < THRESHOLDS[j]:
+            stats[S_BELOW_FIRST + j] = 0.0
+    for i in range(n):
+        flags[F_LATCHED, i] = reserve_latched_next(soc_est0_pct[i], False, ems[EMS_RESERVE_PCT], ems[EMS_HYSTERESIS_PCT])
+        work[W_RATED_CELL, i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
+                                               curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
+                                               params[i, PARAM_VOLTAGE_V])
+    return work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats
+
+
+@njit(cache=True)
+def finish(pack_rec: np.ndarray, n_steps: int, steps_per_record: int) -> None:
+    """Turn the per-row sums of SOC and power into means (in place), once every step has run."""
+    for row in range(pack_rec.shape[0]):
+        steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)
+        for i in range(pack_rec.shape[1]):
+            pack_rec[row, i, R_SOC_MEAN] /= steps_in_row
+            pack_rec[row, i, R_POWER] /= steps_in_row
+
+
+@njit(cache=True)
 def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
         soc_true0_pct: np.ndarray, soc_est0_pct: np.ndarray, ems: np.ndarray, device: np.ndarray,
         load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray, pv_step_s: float,
@@ -262,25 +291,10 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
 
     Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
     """
-    n = params.shape[0]
-    n_rec = (n_steps + steps_per_record - 1) // steps_per_record
-    pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
-    dev_rec = np.zeros((n_rec, N_DEVICE_COLUMNS))
-    stats = np.full(N_STATS, np.nan)
-
-    work = np.zeros((N_WORK, n))
-    work[W_CAPACITY] = params[:, PARAM_CAPACITY_WH]
-    work[W_ENERGY] = soc_true0_pct / 100.0 * work[W_CAPACITY]
-    work[W_ENERGY_EST] = soc_est0_pct / 100.0 * work[W_CAPACITY]
-    work[W_SOC_TRUE] = soc_true0_pct
-    work[W_SOC_EST] = soc_est0_pct
-    _advance(params, curve_load, curve_eff, priority_rank, ems, device, load_w, load_step_s, pv_w, pv_step_s, grid_on,
-             grid_step_s, step_s, n_steps, steps_per_record, work, np.zeros((N_FLAGS, n), dtype=np.bool_),
-             np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats)
-
-    for row in range(n_rec):
-        steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)
-        for i in range(n):
-            pack_rec[row, i, R_SOC_MEAN] /= steps_in_row
-            pack_rec[row, i, R_POWER] /= steps_in_row
+    work, flags, ints, out, pack_rec, dev_rec, stats = prepare(params, curve_load, curve_eff, soc_true0_pct,
+                                                               soc_est0_pct, ems, n_steps, steps_per_record)
+    advance(params, curve_load, curve_eff, priority_rank, ems, device, load_w, load_step_s, pv_w, pv_step_s, grid_on,
+             grid_step_s, step_s, n_steps, steps_per_record, work, flags, ints, out, pack_rec, dev_rec, stats,
+             0, n_steps)
+    finish(pack_rec, n_steps, steps_per_record)
     return pack_rec, dev_rec, stats

@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pvlib
 
 from socbal.errors import InputError
 
@@ -23,7 +22,8 @@ BUNDLED_WEATHER = {
     "sand_point": "703165TY.csv",  # Sand Point AK, USA, 55.3 N
 }
 
-_TEMPERATURE_PARAMS = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"]
+#: Mounting of pvlib's SAPM cell-temperature model: open rack, glass/polymer module.
+_SAPM_MOUNT = "open_rack_glass_polymer"
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class PvArray:
 
 def weather_path(weather: str | Path) -> Path:
     """Path of a bundled weather file by name (see ``BUNDLED_WEATHER``) or of a TMY3 file."""
+    import pvlib  # heavy (scipy): imported only when PV is modelled
+
     if str(weather) in BUNDLED_WEATHER:
         return Path(pvlib.__file__).parent / "data" / BUNDLED_WEATHER[str(weather)]
     path = Path(weather)
@@ -74,6 +76,8 @@ def read_tmy(weather: str | Path, year: int) -> tuple[pd.DataFrame, Site]:
     file's site. The file's hour-ending stamps move back one hour; in a leap
     year 29 February repeats the 28th.
     """
+    import pvlib  # heavy (scipy): imported only when PV is modelled
+
     path = weather_path(weather)
     try:
         data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=year, map_variables=True)
@@ -106,6 +110,9 @@ def pv_power_w(
     Hay-Davies, cell temperature SAPM (open rack), DC power PVWatts, AC power
     the PVWatts inverter capped at ``array.inverter_ac_w``.
     """
+    import pvlib  # heavy (scipy): imported only when PV is modelled
+
+    sapm = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][_SAPM_MOUNT]
     index = pd.DatetimeIndex(weather.index)
     step = pd.Timedelta(index.freq) if index.freq is not None else index[1] - index[0]
     mid = index + step / 2
@@ -124,7 +131,7 @@ def pv_power_w(
     )
     poa_w_m2 = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float)).clip(min=0.0)
     temp_cell_c = pvlib.temperature.sapm_cell(
-        poa_w_m2, weather["temp_air"].to_numpy(), weather["wind_speed"].to_numpy(), **_TEMPERATURE_PARAMS
+        poa_w_m2, weather["temp_air"].to_numpy(), weather["wind_speed"].to_numpy(), **sapm
     )
     dc_w = pvlib.pvsystem.pvwatts_dc(poa_w_m2, temp_cell_c, array.kwp * 1000.0, array.gamma_pct_per_c / 100.0)
     dc_w = np.asarray(dc_w, dtype=float) * (1.0 - array.losses_pct / 100.0)
@@ -198,6 +205,8 @@ def pv_clearsky_w(
 
     A naive ``start`` is read in ``site.tz``.
     """
+    import pvlib  # heavy (scipy): imported only when PV is modelled
+
     if step_s <= 0:
         raise InputError(f"step_s: value {step_s!r} is not allowed: must be > 0")
     step = pd.Timedelta(seconds=step_s)

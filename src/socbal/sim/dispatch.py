@@ -17,7 +17,7 @@ AC_SIZING_EFFICIENCY = 0.9
 AC_MIN_SHARE = 0.05
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: float, total_capacity_wh: float,
                    mode: int, fixed_output_w: float, ac_output_limit_w: float, pv_input_limit_w: float,
                    ac_charge_limit_w: float, reserve_pct: float, step_s: float):

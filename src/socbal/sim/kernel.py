@@ -91,7 +91,7 @@ def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
     return profile[min(k, profile.shape[0] - 1)]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
              ems: np.ndarray, device: np.ndarray, load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray,
              pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int,

@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 import pytest
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-if CHROMIUM is None and os.environ.get("SOCBAL_REQUIRE_BROWSER"):  # set by .ci/run: CI must not skip
-    raise RuntimeError("SOCBAL_REQUIRE_BROWSER is set but chromium is not installed (apt-get install -y chromium)")
+if CHROMIUM is None and os.environ.get("SOCBAL_REQUIRE_SERVICES"):  # set by .ci/run: CI must not skip
+    raise RuntimeError("SOCBAL_REQUIRE_SERVICES is set but chromium is not installed (apt-get install -y chromium)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium); "
                                                          "CI installs it")
 N_FIGURES = 6  # soc, spread, power, energy_flows, energy_totals, cycles

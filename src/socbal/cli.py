@@ -97,8 +97,15 @@ def activity(message: str):
     if _output["quiet"] or not sys.stderr.isatty():
         yield lambda done, total: None
     else:
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
-        from rich.progress import TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:
@@ -138,11 +145,15 @@ def allocate(
     from socbal.ems.decision import decide
     from socbal.ems.models import AllocateInput
 
-    text = sys.stdin.read() if file is None or str(file) == "-" else file.read_text()
+    data = sys.stdin.buffer.read() if file is None or str(file) == "-" else file.read_bytes()
     try:
-        raw = json.loads(text)
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"input is not UTF-8 text (byte {err.start}): expected a JSON object") from None
     except json.JSONDecodeError as err:
         raise InputError(f"input is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    except RecursionError:
+        raise InputError("input is nested too deeply: expected one JSON object of settings, packs and request") from None
     if not isinstance(raw, dict):
         raise InputError(f"input must be a JSON object, got {type(raw).__name__}")
     decision = decide(AllocateInput.model_validate(raw))
@@ -179,7 +190,13 @@ def simulate(
 
 def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool) -> Path:
     """Save ``result`` into ``out`` (or ``default``), then, unless quiet, ``show(result)`` and say where it went."""
-    folder = result.save(out if out is not None else default)
+    folder = out if out is not None else default
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out: {folder} is a file, expected a folder for the results")
+    try:
+        folder = result.save(folder)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"--out: {folder} lies inside a file, expected a folder for the results") from None
     log.info("results written to %s", folder)
     if not quiet:
         show(result)
@@ -414,7 +431,8 @@ def emulate(
     speed: float = typer.Option(1.0, "--speed", help="Simulated seconds per wall-clock second."),
     watchdog_s: float = typer.Option(10.0, "--watchdog-s", help="Setpoints fall back to 0 after this long without one, s."),
     tick_s: float = typer.Option(0.2, "--tick-s", help="Wall-clock step of the emulation, s."),
-    duration_s: Optional[float] = typer.Option(None, "--duration-s", help="Stop after this many wall-clock seconds."),
+    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0,
+                                               help="Stop after this many wall-clock seconds."),
 ) -> None:
     """Serve a simulated device over Modbus TCP (and MQTT), stepped in real time or faster (--speed)."""
     import asyncio

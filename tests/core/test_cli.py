@@ -62,6 +62,13 @@ def _with(path: str, value):
     (_with("request", {"charge_w": 100}), "request"),
     (_with("request", {"discharge_w": 100, "charge_w": 5, "source": "pv"}), "request"),
     (_with("packs.0.soc", 50), "packs[0].soc"),
+    (_with("packs.0.soc_pct", True), "packs[0].soc_pct"),
+    (_with("packs.0.soc_pct", "50"), "packs[0].soc_pct"),
+    (_with("packs.0.reserve_latched", "yes"), "packs[0].reserve_latched"),
+    (_with("request", {"discharge_w": True}), "request.discharge_w"),
+    (_with("packs.0.capacity_wh", 1e308), "packs[0].capacity_wh"),
+    (_with("request", {"discharge_w": 1e308}), "request.discharge_w"),
+    pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deeply-nested"),
     ('{"packs": [', "JSON"),
     ("[1, 2]", "JSON object"),
 ])
@@ -93,6 +100,9 @@ def test_simulate_writes_results_and_prints_summary(tmp_path):
     ("[load]\nkind = 'telepathy'\n", "load"),
     ("[run\nstep_s = 1", "not valid TOML"),
     ("[[packs]]\nid='main'\n", "unique"),
+    ("[main]\nid='main'\ncapacity_wh = true\n", "main.capacity_wh"),
+    ("[device]\naux_power_module = 'yes'\n", "device.aux_power_module"),
+    ("[run]\nrecord_every_s = 1e308\n", "run"),
 ])
 def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, field):
     scenario = tmp_path / "bad.toml"
@@ -101,6 +111,19 @@ def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, 
     assert out.returncode == 2
     assert field in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_allocate_binary_file_is_a_clear_error(tmp_path):
+    f = tmp_path / "in.json"
+    f.write_bytes(b"\xff\xfe{")
+    out = socbal("allocate", str(f))
+    assert out.returncode == 2 and "UTF-8" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_simulate_out_that_is_a_file_names_the_option(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    out = socbal("simulate", str(EXAMPLES / "spec_example.toml"), "--out", str(tmp_path / "afile"))
+    assert out.returncode == 2 and "--out" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_simulate_missing_file_is_a_clear_error(tmp_path):

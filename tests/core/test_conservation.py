@@ -57,7 +57,8 @@ def test_energy_is_conserved_per_pack_and_on_the_bus(raw):
         d = r.packs[r.packs.pack_id == spec.id]
         initial_wh = spec.soc_pct / 100 * spec.usable_capacity_wh
         final_wh = d.soc_true_pct.iloc[-1] / 100 * spec.usable_capacity_wh
-        balance = initial_wh + d.charge_wh.sum() - d.discharge_wh.sum() - d.conversion_loss_wh.sum() - d.standby_wh.sum()
+        drawn_wh = d.conversion_loss_wh.sum() + d.standby_wh.sum() + d.main_unit_wh.sum()
+        balance = initial_wh + d.charge_wh.sum() - d.discharge_wh.sum() - drawn_wh
         assert abs(balance - final_wh) <= 1e-6 * max(1.0, spec.usable_capacity_wh)
         assert d.soc_true_pct.between(-1e-9, 100 + 1e-9).all()
         assert (d.conversion_loss_wh >= -1e-12).all()
@@ -65,6 +66,8 @@ def test_energy_is_conserved_per_pack_and_on_the_bus(raw):
     into_bus = dv.pv_wh - dv.pv_curtailed_wh + dv.battery_discharge_wh + dv.grid_to_device_wh
     out_of_bus = dv.ac_output_wh + dv.battery_charge_wh + dv.main_unit_wh - dv.main_from_battery_wh
     assert np.allclose(into_bus, out_of_bus, atol=1e-6)
+    main_battery = r.packs[r.packs.pack_id == "main"].main_unit_wh.to_numpy()
+    assert np.allclose(main_battery, dv.main_from_battery_wh, atol=1e-9)  # the main unit's draw is counted once
     house = dv.ac_output_wh - dv.export_wh + dv.grid_import_wh + dv.unserved_wh
     assert np.allclose(house, dv.load_wh, atol=1e-6)
     assert (dv.pv_curtailed_wh >= -1e-9).all() and (dv.pv_curtailed_wh <= dv.pv_wh + 1e-9).all()

@@ -154,7 +154,7 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
     return TopologyRun(
         topology="dcdc", soc_pct=soc, pack_current_a=current, served_w=bus_w.sum(axis=1), pack_heat_w=heat,
         circulating_a=circulating,
-        conversion_w=(loss_w - heat).sum(axis=1), standby_w=per_step("standby_wh").sum(axis=1) * to_w,
+        conversion_w=(loss_w - heat).sum(axis=1), standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w,
         first_pack_stop_s=first_s, first_pack_stop=first,
     )
 

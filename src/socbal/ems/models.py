@@ -10,12 +10,18 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from socbal.ems.kernel import STRATEGY_CODES
+from socbal.validation import StrictModel
 
 StrategyName = Literal["spec", "droop", "reserve-aware", "equal", "priority"]
 SourceName = Literal["pv", "pv+ac", "ac"]
+
+#: Largest power (W) and energy (Wh) accepted anywhere: far beyond any home or balcony device,
+#: small enough that no product or sum of them overflows.
+MAX_POWER_W = 1e7
+MAX_ENERGY_WH = 1e8
 
 #: The first EMS version whose AC-only charging fills packs below the reserve first.
 LOW_PACKS_FIRST_VERSION = (1, 1, 5)
@@ -23,12 +29,6 @@ LOW_PACKS_FIRST_VERSION = (1, 1, 5)
 _VERSION_PATTERN = re.compile(r"^\d+(\.\d+){0,3}$")
 
 assert set(STRATEGY_CODES) == set(StrategyName.__args__)  # the kernel and the contract name the same strategies
-
-
-class StrictModel(BaseModel):
-    """Base for all validated inputs: unknown fields and NaN/inf are errors."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
 def parse_ems_version(text: str) -> tuple[int, ...]:
@@ -68,17 +68,17 @@ class PackState(StrictModel):
 
     id: str = Field(min_length=1)
     soc_pct: float = Field(ge=0, le=100)
-    capacity_wh: float = Field(gt=0, description="Usable capacity, Wh")
-    max_discharge_w: float = Field(ge=0, description="DC-DC discharge limit, W")
-    max_charge_w: float = Field(ge=0, description="DC-DC charge limit, W")
+    capacity_wh: float = Field(gt=0, le=MAX_ENERGY_WH, description="Usable capacity, Wh")
+    max_discharge_w: float = Field(ge=0, le=MAX_POWER_W, description="DC-DC discharge limit, W")
+    max_charge_w: float = Field(ge=0, le=MAX_POWER_W, description="DC-DC charge limit, W")
     reserve_latched: bool = Field(False, description="Held in reserve standby by the previous decision (hysteresis)")
 
 
 class Request(StrictModel):
     """Exactly one of ``discharge_w`` or ``charge_w`` (with ``source``), W >= 0."""
 
-    discharge_w: float | None = Field(None, ge=0)
-    charge_w: float | None = Field(None, ge=0)
+    discharge_w: float | None = Field(None, ge=0, le=MAX_POWER_W)
+    charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W)
     source: SourceName | None = None
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from socbal.ems.models import StrictModel
+from socbal.validation import FloatPair, StrictModel
 
 
 def _ordered_range(value: tuple[float, float] | None, low: float, high: float) -> tuple[float, float] | None:
@@ -27,14 +27,14 @@ class FleetSpec(StrictModel):
     resistance_spread_pct: float = Field(
         0.0, ge=0, le=30, description="Manufacturing spread of internal resistance: std, % of nominal")
     old_pack_share: float = Field(0.0, ge=0, le=1, description="Share of packs that are old (SOH from old_soh_pct)")
-    old_soh_pct: tuple[float, float] = Field((70.0, 85.0), description="SOH range of old packs, % (uniform)")
-    new_soh_pct: tuple[float, float] | None = Field(
+    old_soh_pct: FloatPair = Field((70.0, 85.0), description="SOH range of old packs, % (uniform)")
+    new_soh_pct: FloatPair | None = Field(
         None, description="SOH range of the other packs, % (uniform); default: the scenario's SOH")
     sensor_offset_std_w: float = Field(0.0, ge=0, le=30, description="Spread of current-sensor offsets: std, W")
     sensor_gain_error_std: float = Field(0.0, ge=0, le=0.05, description="Spread of current-sensor gain errors: std")
     soc_estimate_error_std_pct: float = Field(
         0.0, ge=0, le=20, description="Spread of the initial SOC-estimate error: std, % points")
-    initial_soc_pct: tuple[float, float] | None = Field(
+    initial_soc_pct: FloatPair | None = Field(
         None, description="Initial true SOC range, % (uniform per pack); default: the scenario's SOCs")
     load_scale_sigma: float = Field(
         0.0, ge=0, le=2, description="Household load scaling per device: lognormal with median 1 and this sigma")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from socbal.ems.models import StrictModel
+from socbal.validation import StrictModel
 
 #: Share of a day's household energy in each hour (a typical evening-peaked residential shape).
 HOUSEHOLD_HOURLY_SHAPE = np.array(

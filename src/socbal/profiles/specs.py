@@ -15,11 +15,11 @@ from typing import Annotated, ClassVar, Literal, Union
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator
 
-from socbal.ems.models import StrictModel
 from socbal.errors import InputError
 from socbal.profiles.load import standard_load_w, stochastic_load_w
 from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
 from socbal.profiles.timeseries import known_zone, read_timeseries
+from socbal.validation import FilePath, StrictModel
 
 
 class _ArraySpec(StrictModel):
@@ -75,7 +75,7 @@ class _FileSpec(StrictModel):
 
     _role: ClassVar[str]
     kind: Literal["file"] = "file"
-    path: Path
+    path: FilePath
     column: str
     unit: Literal["W", "kW", "Wh", "kWh"] = "W"
     time_column: str = "time"

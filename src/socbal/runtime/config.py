@@ -15,10 +15,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from socbal.ems.models import Settings, StrictModel
+from socbal.ems.models import Settings
 from socbal.errors import InputError, describe_validation_error
 from socbal.sim.scenario import DeviceSpec
 from socbal.tomlfile import read_toml
+from socbal.validation import FilePath, StrictModel
 
 RegisterType = Literal["u16", "s16", "u32", "s32"]
 
@@ -95,9 +96,9 @@ class ModbusConfig(StrictModel):
 class TlsConfig(StrictModel):
     """TLS for the MQTT connection."""
 
-    ca_file: Path | None = Field(None, description="CA bundle; system CAs when omitted")
-    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS)")
-    key_file: Path | None = Field(None, description="Client key (mutual TLS)")
+    ca_file: FilePath | None = Field(None, description="CA bundle; system CAs when omitted")
+    cert_file: FilePath | None = Field(None, description="Client certificate (mutual TLS)")
+    key_file: FilePath | None = Field(None, description="Client key (mutual TLS)")
     insecure: bool = Field(False, description="Skip host-name verification (testing only)")
 
 
@@ -109,7 +110,7 @@ class MqttConfig(StrictModel):
     client_id: str = "socbal-runtime"
     username: str | None = None
     password_env: str | None = Field(None, description="Environment variable holding the password")
-    password_file: Path | None = Field(None, description="File holding the password")
+    password_file: FilePath | None = Field(None, description="File holding the password")
     tls: TlsConfig | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     base_topic: str = Field("socbal/device1", min_length=1, pattern=r"^[^#+]+$")
@@ -125,7 +126,7 @@ class HttpConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     token_env: str | None = Field(None, description="Environment variable holding the API token")
-    token_file: Path | None = Field(None, description="File holding the API token")
+    token_file: FilePath | None = Field(None, description="File holding the API token")
 
 
 class PackConfig(StrictModel):
@@ -143,7 +144,7 @@ class RuntimeSection(StrictModel):
     period_s: float = Field(1.0, ge=0.05, le=60, description="Control period, s")
     max_telemetry_age_s: float = Field(5.0, gt=0, le=3600, description="Older telemetry puts the pack offline, s")
     watchdog_s: int = Field(10, ge=1, le=3600, description="Device falls back to setpoint 0 without a setpoint for this long, s")
-    state_db: Path = Field(Path("socbal-state.sqlite"), description="SQLite file: settings and event log")
+    state_db: FilePath = Field(Path("socbal-state.sqlite"), description="SQLite file: settings and event log")
     reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First retry delay after a lost connection, s")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest retry delay (exponential backoff), s")
     setpoint_log_interval_s: float = Field(60.0, gt=0, description="Unchanged setpoints are logged at most this often, s")

@@ -37,6 +37,7 @@ class CyclePlan:
     request_w: float = 0.0
     served_w: float = 0.0
     unserved_w: float = 0.0
+    backup_charging: bool = False  # AC backup charging from the grid is running
 
     @property
     def online(self) -> list[str]:
@@ -45,8 +46,11 @@ class CyclePlan:
 
 
 def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: float,
-               latched: dict[str, bool]) -> CyclePlan:
-    """Setpoints for every configured pack from one telemetry snapshot (see the module docstring)."""
+               latched: dict[str, bool], backup_was_on: bool = False) -> CyclePlan:
+    """Setpoints for every configured pack from one telemetry snapshot (see the module docstring).
+
+    ``latched`` and ``backup_was_on`` carry the previous cycle's reserve latches and AC backup charging.
+    """
     plan = CyclePlan(setpoints_w={p.id: 0.0 for p in cfg.packs}, latched=dict(latched))
     if "link" in tel.errors:  # nothing is known: everything stays at 0 and only the link fault counts
         plan.faults["link"] = tel.errors["link"]
@@ -87,7 +91,9 @@ def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: fl
     dev = tel.device
     request_w, backup, pv_usable, pv_to_out = device_request(
         float(dev.load_w), float(dev.pv_w), bool(dev.grid_on), total_soc, total_cap, MODE_CODES[d.mode],
-        d.fixed_output_w, d.ac_output_limit_w, d.pv_input_limit_w, d.ac_charge_limit_w, reserve, step_s)
+        d.fixed_output_w, d.ac_output_limit_w, d.pv_input_limit_w, d.ac_charge_limit_w, reserve,
+        settings.reserve_hysteresis_pct, backup_was_on, step_s)
+    plan.backup_charging = bool(backup)
     if request_w >= 0.0:
         request = Request(discharge_w=float(request_w))
     else:

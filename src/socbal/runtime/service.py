@@ -81,7 +81,8 @@ class Runtime:
         if applied is not None:
             log.info("settings applied: reserve %g %%, strategy %s", applied.backup_reserve_pct, applied.strategy)
         tel = await self.link.read()
-        plan = plan_cycle(self.cfg, self.settings.current, tel, time.monotonic(), self.latched)
+        backup_was_on = self.last_plan is not None and self.last_plan.backup_charging
+        plan = plan_cycle(self.cfg, self.settings.current, tel, time.monotonic(), self.latched, backup_was_on)
         self.latched = plan.latched
         self.last_telemetry = tel
         self.last_plan = plan

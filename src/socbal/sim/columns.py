@@ -15,8 +15,9 @@ PACK_COLUMNS = (
     "discharge_wh",  # bus-side energy delivered
     "charge_wh",  # bus-side energy taken
     "conversion_loss_wh",  # DC-DC and I^2 R losses
-    "standby_wh",  # the pack's own standby draw (main unit's deep standby included for the main battery)
+    "standby_wh",  # the pack's own standby draw (its BMS, about 2 W)
     "reserve_standby_s",  # time held at the backup reserve
+    "main_unit_wh",  # the main unit's consumption drawn straight from this battery (main battery only, no aux power)
 )
 
 # Per recorded interval: device[row, column]

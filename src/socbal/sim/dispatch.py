@@ -20,7 +20,8 @@ AC_MIN_SHARE = 0.05
 @njit(cache=True, inline="always")
 def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: float, total_capacity_wh: float,
                    mode: int, fixed_output_w: float, ac_output_limit_w: float, pv_input_limit_w: float,
-                   ac_charge_limit_w: float, reserve_pct: float, step_s: float):
+                   ac_charge_limit_w: float, reserve_pct: float, backup_band_pct: float, backup_was_on: bool,
+                   step_s: float):
     """Decide the battery request for one step.
 
     Returns ``(request_w, backup, pv_usable_w, pv_to_output_w)``: the battery request
@@ -28,6 +29,9 @@ def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: flo
     (total SOC below the reserve with the grid on: the grid serves the house and the
     batteries only charge, from PV surplus plus AC sized to reach the reserve); the
     PV power after the input limit (W); and the PV power sent straight to the AC output (W).
+    Backup charging starts once the total SOC is ``backup_band_pct`` below the reserve and,
+    once on (``backup_was_on``), runs until the reserve is reached, so standby draws do not
+    switch it on and off at the boundary; pass the returned ``backup`` back next step.
     The main unit's own consumption is not part of the request (see the engine).
     """
     pv_usable_w = min(pv_w, pv_input_limit_w)
@@ -39,7 +43,8 @@ def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: flo
         output_target_w = min(load_w, ac_output_limit_w)
     pv_to_output_w = min(pv_usable_w, output_target_w)
     surplus_w = pv_usable_w - pv_to_output_w
-    backup = grid_on and ac_charge_limit_w > 0.0 and total_soc_pct < reserve_pct
+    below = total_soc_pct < reserve_pct - backup_band_pct or (backup_was_on and total_soc_pct < reserve_pct)
+    backup = grid_on and ac_charge_limit_w > 0.0 and below
     if backup:
         deficit_wh = (reserve_pct - total_soc_pct) / 100.0 * total_capacity_wh
         # Sized to reach the reserve within the step, with a floor so standby draws cannot stall it just below.

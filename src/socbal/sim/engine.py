@@ -130,10 +130,10 @@ def _run_in_chunks(i: KernelInputs, progress: Callable[[int, int], None]):
     for k_start in range(0, i.n_steps, chunk):
         k_end = min(k_start + chunk, i.n_steps)
         kernel.advance(i.params, i.curve_load, i.curve_eff, i.priority_rank, i.ems, i.device, i.load_w, i.load_step_s,
-                       i.pv_w, i.pv_step_s, i.grid_on, i.grid_step_s, i.step_s, i.n_steps, i.steps_per_record,
+                       i.pv_w, i.pv_step_s, i.grid_on, i.grid_step_s, i.step_s, i.steps_per_record,
                        *state, k_start, k_end)
         progress(k_end, i.n_steps)
-    work, flags, ints, out, pack_rec, dev_rec, stats = state
+    pack_rec, dev_rec, stats = state[4:7]
     kernel.finish(pack_rec, i.n_steps, i.steps_per_record)
     return pack_rec, dev_rec, stats
 

@@ -55,6 +55,9 @@ N_FLAGS = 4
 I_REASON, I_TIER = range(2)
 N_INTS = 2
 
+#: Charge limit near full = (room + own draws) x this, covering conversion loss (efficiency >= 0.8 on the curves).
+CHARGE_ROOM_MARGIN = 1.25
+
 N_PACK_COLUMNS = len(PACK_COLUMNS)
 N_DEVICE_COLUMNS = len(DEVICE_COLUMNS)
 N_STATS = len(STATS_COLUMNS)
@@ -62,7 +65,7 @@ N_THRESHOLDS = len(SPREAD_THRESHOLDS_PCT)
 THRESHOLDS = np.array(SPREAD_THRESHOLDS_PCT)
 
 R_SOC_TRUE, R_SOC_EST, R_SOC_MEAN, R_SOC_MIN, R_SOC_MAX = (PACK[c] for c in PACK_COLUMNS[:5])
-R_POWER, R_DISCHARGE, R_CHARGE, R_LOSS, R_STANDBY, R_RESERVE_S = (PACK[c] for c in PACK_COLUMNS[5:])
+R_POWER, R_DISCHARGE, R_CHARGE, R_LOSS, R_STANDBY, R_RESERVE_S, R_MAIN_UNIT = (PACK[c] for c in PACK_COLUMNS[5:])
 (D_LOAD, D_PV, D_CURTAILED, D_OUTPUT, D_EXPORT, D_IMPORT, D_GRID_DEVICE, D_UNSERVED, D_MAIN, D_MAIN_BATT,
  D_DISCHARGE, D_CHARGE, D_BATT_UNSERVED, D_GRID_ON, D_SPREAD_TRUE, D_SPREAD_EST, D_TOTAL_SOC) = (
     DEVICE[c] for c in DEVICE_COLUMNS)
@@ -94,9 +97,10 @@ def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
 @njit(cache=True, _nrt=False, error_model="numpy")
 def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
              ems: np.ndarray, device: np.ndarray, load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray,
-             pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int,
+             pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float,
              steps_per_record: int, work: np.ndarray, flags: np.ndarray, ints: np.ndarray, out: np.ndarray,
-             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, k_start: int, k_end: int) -> None:
+             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, backup_on: np.ndarray, k_start: int,
+             k_end: int) -> None:
     """Steps ``k_start`` to ``k_end - 1`` of the time loop: advances the state rows of ``work`` and fills the
     records in place (the state made by :func:`prepare`; :func:`run` calls it once for all steps).
 
@@ -136,7 +140,8 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
         request_w, backup, pv_usable, pv_to_out = device_request(
             load, _held(pv_w, pv_step_s, t), grid, total_soc_pct(soc_est, capacity), total_capacity,
             int(device[DEV_MODE]), device[DEV_FIXED_OUTPUT_W], device[DEV_AC_OUTPUT_LIMIT_W],
-            device[DEV_PV_INPUT_LIMIT_W], device[DEV_AC_CHARGE_LIMIT_W], reserve, step_s)
+            device[DEV_PV_INPUT_LIMIT_W], device[DEV_AC_CHARGE_LIMIT_W], reserve, hysteresis, backup_on[0], step_s)
+        backup_on[0] = backup
         pv_surplus = pv_usable - pv_to_out
 
         # What each pack may do this step: DC-DC limit, and never past the reserve or 100 % (as estimated).
@@ -148,8 +153,12 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
                     above_reserve_wh, step_s, params[i, PARAM_MAX_DISCHARGE_W], curve_load[i], curve_eff[i],
                     params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V], rated_cell[i])
             else:
+                # Room to 100 % plus what the pack itself draws meanwhile (its standby; the main unit's own
+                # consumption on the main battery), with a margin for conversion loss: the cells, not this
+                # estimate, stop the charge at full (step_pack), so the pack can reach full and recalibrate.
+                draws_w = params[i, PARAM_STANDBY_W] + (device[DEV_ACTIVE_W] if i == 0 else 0.0)
                 room_w = (100.0 - soc_est[i]) / 100.0 * capacity[i] * 3600.0 / step_s
-                limit_chg[i] = min(params[i, PARAM_MAX_CHARGE_W], room_w)
+                limit_chg[i] = min(params[i, PARAM_MAX_CHARGE_W], (room_w + draws_w) * CHARGE_ROOM_MARGIN)
         source = SOURCE_PV
         if backup:
             source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
@@ -191,7 +200,9 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
                 pack_rec[row, i, R_CHARGE] -= bus_w * to_wh
             pack_rec[row, i, R_POWER] += bus_w
             pack_rec[row, i, R_LOSS] += out[3] * to_wh
-            pack_rec[row, i, R_STANDBY] += out[4] * to_wh
+            main_part = main_from_battery if i == 0 else 0.0
+            pack_rec[row, i, R_STANDBY] += (out[4] - main_part) * to_wh
+            pack_rec[row, i, R_MAIN_UNIT] += main_part * to_wh
             if latched[i]:
                 pack_rec[row, i, R_RESERVE_S] += step_s
             pack_rec[row, i, R_SOC_MEAN] += soc_true[i]
@@ -245,7 +256,8 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
 @njit(cache=True)
 def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, soc_true0_pct: np.ndarray,
             soc_est0_pct: np.ndarray, ems: np.ndarray, n_steps: int, steps_per_record: int):
-    """The loop's initial state and empty records: ``(work, flags, ints, out, pack_rec, dev_rec, stats)``."""
+    """The loop's initial state and empty records: ``(work, flags, ints, out, pack_rec, dev_rec, stats, backup_on)``
+    (``backup_on[0]``: AC backup charging is running)."""
     n = params.shape[0]
     n_rec = (n_steps + steps_per_record - 1) // steps_per_record
     pack_rec = np.zeros((n_rec, n, N_PACK_COLUMNS))
@@ -266,10 +278,14 @@ def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, s
             stats[S_BELOW_FIRST + j] = 0.0
     for i in range(n):
         flags[F_LATCHED, i] = reserve_latched_next(soc_est0_pct[i], False, ems[EMS_RESERVE_PCT], ems[EMS_HYSTERESIS_PCT])
+        if flags[F_LATCHED, i] and np.isnan(stats[S_FIRST_RESERVE]):  # a pack starts at the reserve
+            stats[S_FIRST_RESERVE] = 0.0
+            stats[S_SPREAD_AT_RESERVE] = spread0
         work[W_RATED_CELL, i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
                                                curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
                                                params[i, PARAM_VOLTAGE_V])
-    return work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats
+    return (work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats,
+            np.zeros(1, dtype=np.bool_))
 
 
 @njit(cache=True)
@@ -291,10 +307,10 @@ def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, prior
 
     Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
     """
-    work, flags, ints, out, pack_rec, dev_rec, stats = prepare(params, curve_load, curve_eff, soc_true0_pct,
-                                                               soc_est0_pct, ems, n_steps, steps_per_record)
+    work, flags, ints, out, pack_rec, dev_rec, stats, backup_on = prepare(
+        params, curve_load, curve_eff, soc_true0_pct, soc_est0_pct, ems, n_steps, steps_per_record)
     advance(params, curve_load, curve_eff, priority_rank, ems, device, load_w, load_step_s, pv_w, pv_step_s, grid_on,
-             grid_step_s, step_s, n_steps, steps_per_record, work, flags, ints, out, pack_rec, dev_rec, stats,
-             0, n_steps)
+            grid_step_s, step_s, steps_per_record, work, flags, ints, out, pack_rec, dev_rec, stats, backup_on,
+            0, n_steps)
     finish(pack_rec, n_steps, steps_per_record)
     return pack_rec, dev_rec, stats

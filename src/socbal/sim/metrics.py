@@ -33,7 +33,7 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
         name.removesuffix("_wh"): float(totals[name]) / WH_PER_KWH for name in totals.index if name.endswith("_wh")
     }
     energy_kwh["conversion_loss"] = float(packs["conversion_loss_wh"].sum()) / WH_PER_KWH
-    energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH
+    energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH  # packs' own draw; main unit apart
     energy_kwh["served_by_device"] = energy_kwh["ac_output"] - energy_kwh["export"]
     per_pack = packs.groupby("pack_id", observed=True, sort=False)
     last = per_pack.last()

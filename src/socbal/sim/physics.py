@@ -130,9 +130,11 @@ def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh
     """The estimate (Wh) after the BMS's full-charge check.
 
     At full charge (detected from the cells, e.g. by voltage) the estimate is
-    reset to the truth; before that it is held below ``ESTIMATE_HOLD_PCT`` so an
-    estimate that runs ahead cannot stop charging short of full.
+    reset to the truth; before that an estimate that runs ahead of the cells is
+    held below ``ESTIMATE_HOLD_PCT``, so it cannot stop charging short of full.
     """
     if energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh:
         return energy_true_wh
-    return min(energy_est_wh, ESTIMATE_HOLD_PCT / 100.0 * capacity_wh)
+    if energy_est_wh <= energy_true_wh:  # only an estimate running ahead of the cells is held back
+        return energy_est_wh
+    return min(energy_est_wh, max(energy_true_wh, ESTIMATE_HOLD_PCT / 100.0 * capacity_wh))

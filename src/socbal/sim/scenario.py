@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from socbal.ems.models import Settings, StrictModel, check_pack_ids
+from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W, Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
 from socbal.fleet.spec import FleetSpec
 from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
@@ -22,6 +22,7 @@ from socbal.profiles.specs import (
     resolve_path,
 )
 from socbal.tomlfile import read_toml
+from socbal.validation import DateTime, FilePath, FloatPair, StrictModel
 
 LoadProfile = Annotated[
     Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
@@ -40,12 +41,12 @@ class PackSpec(StrictModel):
     """One battery pack behind its own DC-DC module (the main unit's internal battery included)."""
 
     id: str = Field(min_length=1)
-    capacity_wh: float = Field(1920.0, gt=0, description="Nameplate capacity, Wh")
+    capacity_wh: float = Field(1920.0, gt=0, le=MAX_ENERGY_WH, description="Nameplate capacity, Wh")
     soh_pct: float = Field(100.0, gt=0, le=100, description="State of health: usable share of capacity, %")
     soc_pct: float = Field(50.0, ge=0, le=100, description="Initial true SOC, %")
-    max_charge_w: float = Field(1200.0, ge=0, description="DC-DC charge limit, W")
-    max_discharge_w: float = Field(1200.0, ge=0, description="DC-DC discharge limit, W")
-    dcdc_curve: list[tuple[float, float]] = Field(
+    max_charge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC charge limit, W")
+    max_discharge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC discharge limit, W")
+    dcdc_curve: list[FloatPair] = Field(
         default_factory=lambda: [tuple(p) for p in DEFAULT_DCDC_CURVE],
         description="DC-DC efficiency curve: [load share 0-1, efficiency 0-1] points, load ascending",
     )
@@ -80,10 +81,10 @@ class DeviceSpec(StrictModel):
     mode: Literal["follow-load", "fixed-output"] = Field(
         "follow-load", description="follow-load: output follows the household load (zero export); fixed-output: constant output"
     )
-    fixed_output_w: float = Field(0.0, ge=0, description="AC output in fixed-output mode, W")
-    ac_output_limit_w: float = Field(800.0, ge=0, description="AC output limit, W")
-    pv_input_limit_w: float = Field(2000.0, ge=0, description="PV input limit, W")
-    ac_charge_limit_w: float = Field(1200.0, ge=0, description="AC (grid) charging limit, W; 0 disables backup charging")
+    fixed_output_w: float = Field(0.0, ge=0, le=MAX_POWER_W, description="AC output in fixed-output mode, W")
+    ac_output_limit_w: float = Field(800.0, ge=0, le=MAX_POWER_W, description="AC output limit, W")
+    pv_input_limit_w: float = Field(2000.0, ge=0, le=MAX_POWER_W, description="PV input limit, W")
+    ac_charge_limit_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="AC (grid) charging limit, W; 0 disables backup charging")
     aux_power_module: bool = Field(False, description="Main unit has an AC auxiliary power module")
     standby_w: float = Field(6.0, ge=0, le=200, description="Main unit deep-standby draw, W")
     active_w: float = Field(10.0, ge=0, le=500, description="Main unit self-consumption while operating, W")
@@ -92,7 +93,7 @@ class DeviceSpec(StrictModel):
 class GridFileSpec(StrictModel):
     """Grid availability from a column of the user's CSV/Parquet file (1/0, true/false, on/off)."""
 
-    path: Path
+    path: FilePath
     column: str
     time_column: str = "time"
     time_format: str | None = None
@@ -104,7 +105,7 @@ class GridSpec(StrictModel):
     """Grid availability: on, except during the listed outages and where the file says off."""
 
     file: GridFileSpec | None = None
-    outages_h: list[tuple[float, float]] = Field(
+    outages_h: list[FloatPair] = Field(
         default_factory=list, description="Outages as [start_h, end_h] from the start of the run"
     )
 
@@ -120,7 +121,7 @@ class GridSpec(StrictModel):
 class RunSpec(StrictModel):
     """Time settings of a run."""
 
-    start: datetime = Field(datetime(2026, 6, 1), description="Start time of the run")
+    start: DateTime = Field(datetime(2026, 6, 1), description="Start time of the run")
     step_s: float = Field(60.0, ge=1, le=3600, description="Time step, s (1 s to 1 h)")
     horizon_h: float = Field(24.0, gt=0, le=24 * 366, description="Length of the run, h (up to a year)")
     record_every_s: float | None = Field(None, gt=0, description="Recording interval, s; default every step")
@@ -129,6 +130,8 @@ class RunSpec(StrictModel):
     def _record_is_multiple(self) -> "RunSpec":
         if self.record_every_s is not None and self.record_every_s < self.step_s:
             raise ValueError(f"record_every_s ({self.record_every_s}) must be at least step_s ({self.step_s})")
+        if self.record_every_s is not None and self.record_every_s > self.horizon_h * 3600.0:
+            raise ValueError(f"record_every_s ({self.record_every_s}) must be at most the horizon ({self.horizon_h * 3600.0:g} s)")
         return self
 
     @property

@@ -30,7 +30,7 @@ def test_results_are_per_device_and_summarised(scenario):
     assert len(fleet.packs) == 8 * 3
     assert fleet.devices["max_spread_pct"].nunique() > 1  # the devices differ
     dist = fleet.summary["distribution"]
-    assert set(dist) == {"max_spread_pct", "unserved_kwh", "equivalent_full_cycles", "losses_kwh"}
+    assert set(dist) == {"max_spread_pct", "final_spread_pct", "unserved_kwh", "equivalent_full_cycles", "losses_kwh"}
     spread = fleet.devices["max_spread_pct"]
     assert dist["max_spread_pct"]["p50"] == pytest.approx(np.percentile(spread, 50))
     assert dist["max_spread_pct"]["p100"] == spread.max()

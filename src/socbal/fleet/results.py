@@ -27,6 +27,7 @@ WH_PER_KWH = 1000.0
 #: Metrics whose distribution over the fleet is summarised: (table, column, label).
 DISTRIBUTION = (
     ("devices", "max_spread_pct", "max SOC spread, %"),
+    ("devices", "final_spread_pct", "final SOC spread, %"),
     ("devices", "unserved_kwh", "unserved load, kWh"),
     ("packs", "equivalent_full_cycles", "cycles per pack"),
     ("devices", "losses_kwh", "losses (conversion + standby), kWh"),

@@ -54,7 +54,7 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
 
 def print_comparison(result, console: Console | None = None) -> None:
     """Print a :class:`socbal.compare.CompareResult` like the spec's table: rows = metrics, columns = topologies."""
-    from socbal.compare import METRIC_ROWS, NOTES, TOPOLOGIES, TOPOLOGY_LABELS
+    from socbal.compare import METRIC_ROWS, TOPOLOGIES, TOPOLOGY_LABELS
 
     # Wide enough for one line per metric in pipes and files too (a terminal keeps its own width).
     console = console or Console(width=None if sys.stdout.isatty() else 150)
@@ -71,5 +71,5 @@ def print_comparison(result, console: Console | None = None) -> None:
     final = result.packs.groupby("topology", observed=True, sort=False)["final_soc_pct"]
     table.add_row("Final SOC per pack, %", *(" / ".join(f"{v:.0f}" for v in final.get_group(t)) for t in TOPOLOGIES))
     console.print(table)
-    for note in NOTES:
+    for note in s["notes"]:
         console.print(f"• {note}", style="dim", highlight=False)

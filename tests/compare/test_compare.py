@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from socbal.compare import COMPARE_FILES, TOPOLOGIES, battery_demand_w, compare_scenario, electrical_packs
+from socbal.compare.runs import run_topologies
 from socbal.errors import InputError
 from socbal.sim.scenario import load_scenario, scenario_from_dict
 from socbal.topology import simulate_parallel
@@ -59,10 +60,10 @@ def test_mixed_packs_series_delivers_less_and_stops_first(mixed):
     m = metrics(mixed)
     assert m.loc["series", "delivered_wh"] < m.loc["dcdc", "delivered_wh"]
     assert m.loc["series", "time_to_first_stop_h"] < m.loc["dcdc", "time_to_first_stop_h"]
-    assert m.loc["series", "first_pack_stop"] == "old-70: empty: discharge blocked"
-    # The string's weakest pack ends the night at 0 %: the strongest still holds most of its charge.
+    assert m.loc["series", "first_pack_stop"] == "old-70: at the backup reserve"
+    # The string's weakest pack stops it at the 10 % reserve: the strongest still holds most of its charge.
     series_packs = mixed.packs[mixed.packs["topology"] == "series"].set_index("pack_id")
-    assert series_packs.loc["old-70", "min_soc_pct"] == pytest.approx(0.0, abs=1e-9)
+    assert series_packs.loc["old-70", "min_soc_pct"] == pytest.approx(10.0, abs=1e-9)
     assert series_packs.loc["main", "min_soc_pct"] > 50.0
 
 
@@ -82,15 +83,38 @@ def test_same_demand_in_every_column_and_losses_kept_apart(mixed):
     for t in ("parallel", "series"):
         assert m.loc[t, "conversion_loss_wh"] == 0.0 and m.loc[t, "standby_wh"] == 0.0
     assert m.loc["dcdc", "conversion_loss_wh"] > 0.0 and m.loc["dcdc", "standby_wh"] > 0.0
-    # DC-DC energy balance: what the cells lost is what the bus got plus every loss.
+    # DC-DC energy balance: what the cells lost is what the bus got plus every loss (standby is apart from the total).
     d = m.loc["dcdc"]
+    assert d["total_loss_wh"] == pytest.approx(d["pack_heat_wh"] + d["conversion_loss_wh"])
     assert d["stored_start_wh"] - d["stored_end_wh"] == pytest.approx(
-        d["delivered_wh"] - d["absorbed_wh"] + d["total_loss_wh"], abs=0.5)
+        d["delivered_wh"] - d["absorbed_wh"] + d["total_loss_wh"] + d["standby_wh"], abs=0.5)
     # The parallel column's heat is the topology simulation's own I^2 R total.
     spec = load_scenario(EXAMPLE)
-    direct = simulate_parallel(electrical_packs(spec), power_w=battery_demand_w(spec), step_s=spec.run.step_s)
+    direct = simulate_parallel(electrical_packs(spec), power_w=battery_demand_w(spec), step_s=spec.run.step_s,
+                               floor_soc_pct=spec.settings.backup_reserve_pct)
     assert m.loc["parallel", "pack_heat_wh"] == pytest.approx(direct.loss_wh, rel=1e-9)
     assert m.loc["parallel", "peak_circulating_current_a"] == pytest.approx(direct.peak_circulating_current_a)
+
+
+def test_no_column_discharges_a_pack_below_the_backup_reserve():
+    # 3 h at 700 W from packs at 60/40/25 % (about 1.7 kWh above a 20 % reserve): every column reaches the reserve.
+    spec = scenario([{"soc_pct": 60.0}, {"soc_pct": 40.0, "soh_pct": 80}, {"soc_pct": 25.0, "soh_pct": 70}],
+                    load_w=700.0, horizon_h=3.0, settings={"backup_reserve_pct": 20})
+    demand_w, runs = run_topologies(spec)
+    for t, run in runs.items():
+        start_soc = run.soc_pct[:-1]
+        # No pack gives current to the bus in a step it starts at or below the reserve.
+        assert not np.any((start_soc <= 20.0) & (run.pack_current_a > 1e-9)), t
+    for t in ("parallel", "series"):  # no standby draw modelled: the floor holds exactly
+        assert runs[t].soc_pct.min() == pytest.approx(20.0, abs=1e-9), t
+    # DC-DC: the EMS stops at the reserve; only the standby draw takes a parked pack below it.
+    assert runs["dcdc"].soc_pct.min() < 20.0
+    result = compare_scenario(spec)
+    assert "All three stop discharging at the backup reserve, 20 %" in " ".join(result.summary["notes"])
+    m = metrics(result)
+    for t in TOPOLOGIES:
+        assert m.loc[t, "unserved_discharge_wh"] > 0.0, t
+        assert "at the backup reserve" in m.loc[t, "first_pack_stop"], t
 
 
 def test_demand_is_load_minus_pv_within_the_device_limits():

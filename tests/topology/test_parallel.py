@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from socbal.errors import InputError
 from socbal.topology import PACK_STATE_TEXT, simulate_parallel
-from socbal.topology.result import PACK_EMPTY, PACK_ON_BUS, PACK_TRIPPED
+from socbal.topology.result import PACK_AT_FLOOR, PACK_EMPTY, PACK_ON_BUS, PACK_TRIPPED
 
 from .conftest import make_pack
 
@@ -90,6 +90,41 @@ def test_empty_packs_leave_the_bus_and_rejoin_to_charge():
     assert np.all(result.pack_current_a[-1] < 0)
 
 
+def test_a_pack_at_the_floor_leaves_the_bus_and_rejoins_to_charge():
+    # Equal SOC, unequal capacity: the 10 Ah pack reaches the 20 % floor first; the 50 Ah pack carries on alone.
+    packs = [make_pack(30.0, capacity_ah=10.0), make_pack(30.0)]
+    result = simulate_parallel(packs, power_w=np.r_[np.full(3600, 800.0), np.full(600, -800.0)], step_s=1.0,
+                               floor_soc_pct=20.0)
+    assert result.first_stop_pack == 0
+    assert result.first_stop_reason == PACK_STATE_TEXT[PACK_AT_FLOOR]
+    stop = int(result.time_to_first_stop_s)
+    assert result.soc_pct.min() == 20.0  # both land exactly on the floor, never below
+    assert result.soc_pct[stop + 1, 0] == 20.0 and result.soc_pct[stop + 1, 1] > 20.0
+    np.testing.assert_allclose(result.served_power_w[: stop + 60], 800.0, rtol=1e-9)  # the other pack serves on
+    np.testing.assert_array_equal(result.pack_state[3599], [PACK_AT_FLOOR, PACK_AT_FLOOR])
+    np.testing.assert_array_equal(result.soc_pct[3600], [20.0, 20.0])
+    assert result.unserved_energy_wh > 0.0
+    np.testing.assert_array_equal(result.pack_state[-1], [PACK_ON_BUS, PACK_ON_BUS])
+    np.testing.assert_allclose(result.served_power_w[3600:], -800.0, rtol=1e-9)
+
+
+def test_default_floor_is_zero():
+    packs = [make_pack(10.0, capacity_ah=10.0), make_pack(25.0, resistance_ohm=0.08)]
+    power_w = np.r_[np.full(3600, 900.0), np.full(300, -500.0)]
+    default = simulate_parallel(packs, power_w=power_w, step_s=1.0)
+    zero = simulate_parallel(packs, power_w=power_w, step_s=1.0, floor_soc_pct=0.0)
+    for name in ("soc_pct", "pack_current_a", "served_power_w", "loss_w", "pack_state"):
+        np.testing.assert_array_equal(getattr(default, name), getattr(zero, name))
+    assert default.first_stop_reason == PACK_STATE_TEXT[PACK_EMPTY]
+    assert default.soc_pct.min() == 0.0
+
+
+@pytest.mark.parametrize("floor", [-1.0, 100.5, float("nan"), True, "10"])
+def test_a_bad_floor_is_rejected_naming_the_field(floor):
+    with pytest.raises(InputError, match=r"^floor_soc_pct: value .* is not allowed"):
+        simulate_parallel([make_pack(50.0)], power_w=[1.0], step_s=1.0, floor_soc_pct=floor)
+
+
 def test_power_totals_follow_the_profile():
     packs = [make_pack(70.0), make_pack(65.0)]
     result = simulate_parallel(packs, power_w=np.r_[np.full(3600, 1000.0), np.full(1800, -2000.0)], step_s=1.0)
@@ -126,12 +161,13 @@ def _ocv_table(pack):
     chemistries=st.lists(st.sampled_from(["nmc", "lfp"]), min_size=5, max_size=5),
     load=st.lists(st.floats(-200.0, 200.0), min_size=1, max_size=40),
     step_s=st.sampled_from([1.0, 60.0, 900.0]),
+    floor=st.one_of(st.just(0.0), st.floats(0.0, 60.0)),
 )
-def test_charge_is_conserved_in_the_bank(socs, capacities, resistances, limits, chemistries, load, step_s):
-    """Whatever the load, trips, mixed chemistries and empty/full packs: charge lost = charge out at the terminals."""
+def test_charge_is_conserved_in_the_bank(socs, capacities, resistances, limits, chemistries, load, step_s, floor):
+    """Whatever the load, trips, mixed chemistries, floor and empty/full packs: charge lost = charge out."""
     packs = [make_pack(s, capacity_ah=c, resistance_ohm=r, max_current_a=m, chemistry=k)
              for s, c, r, m, k in zip(socs, capacities, resistances, limits, chemistries)]  # fmt: skip
-    result = simulate_parallel(packs, current_a=load, step_s=step_s)
+    result = simulate_parallel(packs, current_a=load, step_s=step_s, floor_soc_pct=floor)
     capacity_ah = np.array([p.capacity_ah for p in packs])
     lost_ah = np.sum((result.soc_pct[0] - result.soc_pct[-1]) * capacity_ah / 100.0)
     out_ah = np.sum(result.served_current_a) * step_s / 3600.0
@@ -139,6 +175,8 @@ def test_charge_is_conserved_in_the_bank(socs, capacities, resistances, limits, 
     np.testing.assert_allclose(result.pack_current_a.sum(axis=1), result.served_current_a, atol=1e-9)
     assert np.all((result.soc_pct >= 0.0) & (result.soc_pct <= 100.0))
     assert np.all(np.abs(result.served_current_a) <= np.abs(result.requested_current_a) + 1e-9)
+    # No pack discharges below the floor (one that starts below it may only charge).
+    assert np.all(result.soc_pct >= np.minimum(result.soc_pct[0], floor))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from socbal.topology import PACK_STATE_TEXT, simulate_series, usable_cycle_ah
 from socbal.topology.ocv import cell_ocv_v
-from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_TRIPPED
+from socbal.topology.result import PACK_AT_FLOOR, PACK_EMPTY, PACK_FULL, PACK_TRIPPED
 
 from .conftest import make_pack
 
@@ -59,6 +59,29 @@ def test_empty_pack_stops_discharge_but_the_string_can_still_charge():
     expected_a = np.r_[np.full(12, 5.0), np.zeros(8), np.full(10, -5.0)]
     np.testing.assert_allclose(result.served_current_a, expected_a, atol=1e-9)
     assert result.unserved_charge_ah == pytest.approx(8 * 60 * 5 / 3600)
+
+
+def test_the_string_stops_discharging_when_its_first_pack_reaches_the_floor():
+    """50 Ah packs at 30 % and 60 %, floor 20 %: 5 Ah above the floor in the first, 1 h at 5 A, landed mid-step."""
+    packs = [make_pack(30.0), make_pack(60.0)]
+    result = simulate_series(packs, current_a=np.r_[np.full(12, 5.0), np.full(3, -5.0)], step_s=420.0, floor_soc_pct=20.0)
+    assert result.time_to_first_stop_s == pytest.approx(3600.0)
+    assert result.first_stop_pack == 0
+    assert result.first_stop_reason == PACK_STATE_TEXT[PACK_AT_FLOOR]
+    assert result.soc_pct[:, 0].min() == 20.0  # exactly on the floor, never below
+    np.testing.assert_array_equal(result.soc_pct[9:13, 0], 20.0)
+    assert result.soc_pct[12, 1] == pytest.approx(50.0)  # the other pack still holds its charge
+    # 3600 s = 8 steps of 420 s + 240 s: the ninth step serves 240 of its 420 s; the string charges again after.
+    expected_a = np.r_[np.full(8, 5.0), 5.0 * 240 / 420, np.zeros(3), np.full(3, -5.0)]
+    np.testing.assert_allclose(result.served_current_a, expected_a, atol=1e-9)
+    np.testing.assert_array_equal(result.pack_state[9:12, 0], PACK_AT_FLOOR)
+
+
+def test_a_pack_below_the_floor_from_the_start_blocks_discharge_but_charges():
+    result = simulate_series([make_pack(5.0), make_pack(60.0)], current_a=[5.0, -5.0], step_s=60.0, floor_soc_pct=10.0)
+    np.testing.assert_allclose(result.served_current_a, [0.0, -5.0], atol=1e-12)
+    assert result.time_to_first_stop_s == 0.0 and result.first_stop_reason == PACK_STATE_TEXT[PACK_AT_FLOOR]
+    assert result.soc_pct[-1, 0] > 5.0
 
 
 def test_power_profile_is_served_at_the_string_voltage():

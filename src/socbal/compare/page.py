@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socbal.compare.result import NOTES, CompareResult
+from socbal.compare.result import CompareResult
 from socbal.compare.runs import TOPOLOGY_LABELS
 
 #: File name of the page inside a comparison's results folder, and the folder of its PNG figures.
@@ -29,7 +29,7 @@ def comparison_page(result: CompareResult):
                       subtitle=f"{', '.join(s['packs'])}; {s['chemistry'].upper()}; {s['horizon_h']:g} h at {s['step_s']:g} s")
     page.add_heading("Metrics")
     page.add_table(result.metric_table(), caption="Rows: metrics; columns: topologies (— = never)", digits=2)
-    for note in NOTES:
+    for note in s["notes"]:
         page.add_text(note)
     page.add_heading("SOC spread over time")
     page.add_figure("spread", lines_figure(result.spread.assign(**labelled), x="time_h", y="spread_pct",

@@ -40,7 +40,7 @@ METRIC_ROWS = (
     ("Heat in the packs (I²R)", "pack_heat_wh", "Wh", 1),
     ("DC-DC conversion loss", "conversion_loss_wh", "Wh", 1),
     ("Standby draw (packs, main unit)", "standby_wh", "Wh", 1),
-    ("Total loss", "total_loss_wh", "Wh", 1),
+    ("Total loss (heat + conversion, no standby)", "total_loss_wh", "Wh", 1),
     ("Peak heat in the packs", "peak_pack_heat_w", "W", 1),
     ("Peak circulating current", "peak_circulating_current_a", "A", 2),
     ("Charge circulated pack to pack", "circulating_charge_ah", "Ah", 2),
@@ -52,16 +52,24 @@ METRIC_ROWS = (
     ("First pack out of service", "first_pack_stop_h", "h", 2),
 )
 
+#: Notes printed under the table; ``{reserve_pct:g}`` is the scenario's backup reserve (see :func:`compare_notes`).
 NOTES = (
     "Same packs in all three: usable capacity = capacity_wh x soh_pct, initial SOC, internal_resistance_ohm.",
     DEMAND_DEFINITION,
-    "Series and parallel run the packs down to 0 % and up to 100 %; the DC-DC column keeps each pack at or "
-    "above the backup reserve, so part of its stored energy is held back on purpose.",
-    "Series and parallel have only I²R heat; the DC-DC column also pays DC-DC conversion and the standby draw "
-    "of the packs and of the main unit.",
+    "All three stop discharging at the backup reserve, {reserve_pct:g} %: the DC-DC EMS keeps it, and series and "
+    "parallel take it as their SOC floor (a parallel pack at the floor leaves the bus until it can charge, a "
+    "string stops when its first pack reaches it). All three charge up to 100 %.",
+    "Series and parallel have only I²R heat; the DC-DC column also pays DC-DC conversion. The standby draw of the "
+    "packs' BMSs and the main unit is real in every connection but modelled only in the DC-DC column: it is shown "
+    "in its own row and left out of every column's total loss.",
     "Time until the first stop: the first step the topology could not serve the demand (either direction); "
     "— means never. First pack out of service: the first moment one pack stopped taking part.",
 )
+
+
+def compare_notes(backup_reserve_pct: float) -> list[str]:
+    """The :data:`NOTES` for a scenario with this backup reserve, %."""
+    return [note.replace("{reserve_pct:g}", f"{backup_reserve_pct:g}") for note in NOTES]
 
 
 @dataclass
@@ -128,7 +136,7 @@ def compare_scenario(scenario: Scenario) -> CompareResult:
         "backup_reserve_pct": scenario.settings.backup_reserve_pct,
         "chemistry": spec.chemistry,
         "packs": ids,
-        "notes": list(NOTES),
+        "notes": compare_notes(scenario.settings.backup_reserve_pct),
         "topologies": {row["topology"]: {k: v for k, v in row.items() if k != "topology"}
                        for row in metrics.to_dict(orient="records")},
     }

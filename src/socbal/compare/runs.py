@@ -9,10 +9,15 @@ Every run is reduced to the same per-step arrays (:class:`TopologyRun`) and one
 function, :func:`run_metrics`, turns any of them into the metrics, so the three
 columns of the comparison are computed the same way.
 
+All three stop discharging at the scenario's backup reserve: the DC-DC EMS
+keeps it, and series and parallel get it as their SOC floor (``floor_soc_pct``).
+
 Losses are kept apart because the runs do not have the same kinds:
 series and parallel have only I^2 R heat in the packs; the DC-DC run also has the
 DC-DC conversion loss and the standby draw of the packs and of the main unit
-(from its battery). The DC-DC simulator records I^2 R and conversion together;
+(from its battery). Standby is shown in its own row and left out of the total
+loss in every column: the packs' BMSs and the main unit draw it whatever the
+connection, and series and parallel do not model it. The DC-DC simulator records I^2 R and conversion together;
 the I^2 R part is recomputed from each step's bus power with the simulator's own
 model (efficiency curve, then ``I = P_cell / nominal_voltage_v``), the rest is
 conversion loss.
@@ -30,6 +35,7 @@ from socbal.errors import InputError
 from socbal.sim.engine import simulate
 from socbal.sim.scenario import CompareSpec, PackSpec, Scenario
 from socbal.topology import PackElectrical, TopologyResult, mean_cell_ocv_v, simulate_parallel, simulate_series
+from socbal.topology.result import PACK_AT_FLOOR, PACK_STATE_TEXT
 
 #: Topology keys, in table order, and their labels.
 TOPOLOGIES = ("parallel", "series", "dcdc")
@@ -96,7 +102,10 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
     scale = np.divide(result.loss_w, heat.sum(axis=1), out=np.zeros(n), where=heat.sum(axis=1) > 0)
     first = ""
     if result.first_stop_pack >= 0:
-        first = f"{ids[result.first_stop_pack]}: {result.first_stop_reason}"
+        # The floor is the backup reserve here: say so in the DC-DC column's words.
+        why = result.first_stop_reason
+        why = "at the backup reserve" if why == PACK_STATE_TEXT[PACK_AT_FLOOR] else why
+        first = f"{ids[result.first_stop_pack]}: {why}"
     return TopologyRun(
         topology=result.topology, soc_pct=result.soc_pct, pack_current_a=result.pack_current_a,
         served_w=result.served_power_w, pack_heat_w=heat * scale[:, None],
@@ -160,14 +169,18 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
 
 
 def run_topologies(scenario: Scenario) -> tuple[np.ndarray, dict[str, TopologyRun]]:
-    """The battery demand (W per step) and the three runs on it, by topology key."""
+    """The battery demand (W per step) and the three runs on it, by topology key.
+
+    Series and parallel stop discharging a pack at the backup reserve, as the DC-DC EMS does.
+    """
     demand_w = battery_demand_w(scenario)
     step_s = scenario.run.step_s
     ids = [p.id for p in scenario.all_packs]
     packs = electrical_packs(scenario)
+    direct = {"power_w": demand_w, "step_s": step_s, "floor_soc_pct": scenario.settings.backup_reserve_pct}
     runs = {
-        "parallel": _from_topology(simulate_parallel(packs, power_w=demand_w, step_s=step_s), packs, ids),
-        "series": _from_topology(simulate_series(packs, power_w=demand_w, step_s=step_s), packs, ids),
+        "parallel": _from_topology(simulate_parallel(packs, **direct), packs, ids),
+        "series": _from_topology(simulate_series(packs, **direct), packs, ids),
         "dcdc": _dcdc_run(scenario, demand_w),
     }
     return demand_w, runs
@@ -199,7 +212,7 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float, capacity_
         "pack_heat_wh": float(heat_w.sum() * to_wh),
         "conversion_loss_wh": float(run.conversion_w.sum() * to_wh),
         "standby_wh": float(run.standby_w.sum() * to_wh),
-        "total_loss_wh": float((heat_w + run.conversion_w + run.standby_w).sum() * to_wh),
+        "total_loss_wh": float((heat_w + run.conversion_w).sum() * to_wh),  # standby apart: see the module
         "peak_pack_heat_w": float(np.max(heat_w, initial=0.0)),
         "peak_circulating_current_a": float(np.max(circulating_a, initial=0.0)),
         "circulating_charge_ah": float(circulating_a.sum() * step_s / 3600.0),

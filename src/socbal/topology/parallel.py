@@ -15,8 +15,9 @@ the fuller pack charges the emptier one, and both heat by I^2 R.
 
 The packs' BMSs act as a BMS does: a pack whose |current| exceeds its
 ``max_current_a`` trips and stays off the bus for the rest of the run; an empty
-pack may not discharge and a full one may not charge (it leaves the bus while
-the bus would push it past its limit, and rejoins when the current turns).
+pack (or one at the run's SOC floor, ``floor_pct``) may not discharge and a full
+one may not charge (it leaves the bus while the bus would push it past its
+limit, and rejoins when the current turns).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import numpy as np
 from numba import njit
 
 from socbal.topology._circuit import terminal_current_a
-from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED
+from socbal.topology.result import PACK_AT_FLOOR, PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED
 
 
 @njit(cache=True)
-def solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, current_a):
+def solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, floor_pct, tripped, state, current_a):
     """The bank at one moment: (bus voltage V, load current A, circulating current A); see ``simulation``.
 
-    Packs that the bus would push past empty or full leave first, then packs
-    over their current limit trip; the bus is solved again after each removal.
+    Packs that the bus would push below the floor (0 %: empty) or past full leave
+    first, then packs over their current limit trip; the bus is solved again
+    after each removal.
     Returns (NaN, 0, 0) when no pack is left on the bus. The circulating current
     is ``(sum |I_i| - |I_load|) / 2``: what packs charge while the bank
     discharges or rests (or discharge while it charges).
@@ -58,8 +60,8 @@ def solve_bus(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, curr
             current_a[i] = (ocv_v[i] - bus_v) / r_ohm[i] if state[i] == PACK_ON_BUS else 0.0
         removed = False
         for i in range(n):
-            if state[i] == PACK_ON_BUS and soc_pct[i] <= 0.0 and current_a[i] > 0.0:
-                state[i] = PACK_EMPTY
+            if state[i] == PACK_ON_BUS and soc_pct[i] <= floor_pct and current_a[i] > 0.0:
+                state[i] = PACK_EMPTY if soc_pct[i] <= 0.0 else PACK_AT_FLOOR
                 removed = True
             elif state[i] == PACK_ON_BUS and soc_pct[i] >= 100.0 and current_a[i] < 0.0:
                 state[i] = PACK_FULL

@@ -16,12 +16,14 @@ PACK_ON_BUS = 0
 PACK_EMPTY = 1  # at 0 % SOC: the BMS blocks discharge (charge is still allowed)
 PACK_FULL = 2  # at 100 % SOC: the BMS blocks charge (discharge is still allowed)
 PACK_TRIPPED = 3  # current exceeded max_current_a: disconnected for the rest of the run
+PACK_AT_FLOOR = 4  # at the run's floor_soc_pct (> 0): discharge blocked as for an empty pack
 
 PACK_STATE_TEXT = {
     PACK_ON_BUS: "on the bus",
     PACK_EMPTY: "empty: discharge blocked",
     PACK_FULL: "full: charge blocked",
     PACK_TRIPPED: "tripped on over-current",
+    PACK_AT_FLOOR: "at the SOC floor: discharge blocked",
 }
 
 

@@ -2,9 +2,9 @@
 
 The string is one source: EMF = sum OCV_i, resistance = sum R_i; a power load
 P draws the smaller root of R I^2 - E I + P = 0. The same current flows through
-every pack, so the string stops discharging as soon as any pack is empty and
-stops charging as soon as any pack is full, whatever charge the others still
-hold or could take. A step is cut where the first pack reaches its bound, so
+every pack, so the string stops discharging as soon as any pack is empty (or
+at the run's SOC floor, ``floor_pct``) and stops charging as soon as any pack
+is full, whatever charge the others still hold or could take. A step is cut where the first pack reaches its bound, so
 it lands exactly there. A current above any pack's ``max_current_a`` trips
 that pack's BMS, which opens the string for the rest of the run.
 
@@ -21,14 +21,14 @@ from numba import njit
 
 from socbal.topology._circuit import terminal_current_a
 from socbal.topology.pack_electrical import PackElectrical
-from socbal.topology.result import PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED
+from socbal.topology.result import PACK_AT_FLOOR, PACK_EMPTY, PACK_FULL, PACK_ON_BUS, PACK_TRIPPED
 
 
 @njit(cache=True)
-def solve_string(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, current_a):
+def solve_string(load, is_power, ocv_v, r_ohm, max_a, soc_pct, floor_pct, tripped, state, current_a):
     """The string at one moment: (terminal voltage V, string current A, 0 circulating); see ``simulation``.
 
-    The current is 0 while a pack blocks its direction (empty or full); a
+    The current is 0 while a pack blocks its direction (at the floor or empty, or full); a
     current over any pack's limit trips it and opens the string for good
     (voltage NaN from then on).
     """
@@ -43,8 +43,8 @@ def solve_string(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, c
     string_a = terminal_current_a(load, emf_v, r_string) if is_power else load
     blocked = False
     for i in range(n):
-        if soc_pct[i] <= 0.0 and string_a > 0.0:
-            state[i] = PACK_EMPTY
+        if soc_pct[i] <= floor_pct and string_a > 0.0:
+            state[i] = PACK_EMPTY if soc_pct[i] <= 0.0 else PACK_AT_FLOOR
             blocked = True
         elif soc_pct[i] >= 100.0 and string_a < 0.0:
             state[i] = PACK_FULL

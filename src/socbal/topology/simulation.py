@@ -1,16 +1,18 @@
 """Steps a series string or a parallel bank through a load profile: the public entry points.
 
 Each step is cut into sub-steps: currents are held constant (explicit Euler)
-until the step ends or the first pack reaches 0 % or 100 %, which it then hits
-exactly; the circuit is solved again for the rest of the step. A string and a
+until the step ends or the first pack reaches its floor (``floor_soc_pct``, 0 %
+unless given) or 100 %, which it then hits exactly; the circuit is solved again
+for the rest of the step. A string and a
 bank differ only in the circuit at one moment, ``series.solve_string`` and
 ``parallel.solve_bus``, which both read
 
-    solve(load, is_power, ocv_v, r_ohm, max_a, soc_pct, tripped, state, current_a)
+    solve(load, is_power, ocv_v, r_ohm, max_a, soc_pct, floor_pct, tripped, state, current_a)
         -> (terminal voltage V or NaN when open, terminal current A, circulating current A)
 
 and fill ``current_a`` (A per pack, + discharging) and ``state`` (``PACK_*``
-codes), setting ``tripped`` for packs whose BMS trips (latched).
+codes), setting ``tripped`` for packs whose BMS trips (latched). A pack at or
+below ``floor_pct`` may not discharge, as an empty pack may not.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ from socbal.topology.series import solve_string
 _PARALLEL, _SERIES = 0, 1
 _TOPOLOGY_CODES = {"parallel": _PARALLEL, "series": _SERIES}
 
-#: Sub-steps allowed per step per pack: each ends when a pack reaches empty or full.
+#: Sub-steps allowed per step per pack: each ends when a pack reaches its floor or full.
 SUBSTEPS_PER_PACK = 4
 
 
 @njit(cache=True)
-def _time_to_bound_s(soc_pct: float, capacity_as: float, current_a: float) -> float:
-    """Seconds until a pack at ``soc_pct`` reaches 0 % (discharging) or 100 % (charging); inf at 0 A."""
+def _time_to_bound_s(soc_pct: float, floor_pct: float, capacity_as: float, current_a: float) -> float:
+    """Seconds until a pack at ``soc_pct`` reaches ``floor_pct`` (discharging) or 100 % (charging); inf at 0 A."""
     if current_a > 0.0:
-        return soc_pct / 100.0 * capacity_as / current_a
+        return max(soc_pct - floor_pct, 0.0) / 100.0 * capacity_as / current_a
     if current_a < 0.0:
         return (100.0 - soc_pct) / 100.0 * capacity_as / -current_a
     return np.inf
@@ -48,7 +50,8 @@ def _time_to_bound_s(soc_pct: float, capacity_as: float, current_a: float) -> fl
 
 @njit(cache=True)
 def run_steps(
-    topology, load, is_power, step_s, soc0_pct, capacity_as, r_ohm, max_a, grid_pct, ocv_table_v, max_substeps,
+    topology, load, is_power, step_s, soc0_pct, floor_pct, capacity_as, r_ohm, max_a, grid_pct, ocv_table_v,
+    max_substeps,
     soc_out, current_out, voltage_out, terminal_out, served_out, circulating_out, loss_out, state_out,
 ):  # fmt: skip
     """Step the circuit (``_PARALLEL`` or ``_SERIES``) through ``load`` (W or A per step); writes step averages.
@@ -76,11 +79,11 @@ def run_steps(
                 ocv_v[i] = np.interp(soc[i], grid_pct, ocv_table_v[i])
             if topology == _PARALLEL:
                 bus_v, load_a, circulating_a = solve_bus(
-                    load[k], is_power, ocv_v, r_ohm, max_a, soc, tripped, state, current_a
+                    load[k], is_power, ocv_v, r_ohm, max_a, soc, floor_pct, tripped, state, current_a
                 )
             else:
                 bus_v, load_a, circulating_a = solve_string(
-                    load[k], is_power, ocv_v, r_ohm, max_a, soc, tripped, state, current_a
+                    load[k], is_power, ocv_v, r_ohm, max_a, soc, floor_pct, tripped, state, current_a
                 )
             if first_pack < 0:
                 for i in range(n):
@@ -90,15 +93,17 @@ def run_steps(
             dt = t_left
             hit = -1
             for i in range(n):
-                t_hit = _time_to_bound_s(soc[i], capacity_as[i], current_a[i])
+                t_hit = _time_to_bound_s(soc[i], floor_pct, capacity_as[i], current_a[i])
                 if t_hit < dt:
                     dt, hit = t_hit, i
             for i in range(n):
-                soc[i] = min(max(soc[i] - current_a[i] * dt / capacity_as[i] * 100.0, 0.0), 100.0)
+                # Never below the floor by rounding (a pack below it from the start can only charge).
+                low = min(soc[i], floor_pct)
+                soc[i] = min(max(soc[i] - current_a[i] * dt / capacity_as[i] * 100.0, low), 100.0)
                 charge_as[i] += current_a[i] * dt
                 loss_j += current_a[i] * current_a[i] * r_ohm[i] * dt
             if hit >= 0:
-                soc[hit] = 0.0 if current_a[hit] > 0.0 else 100.0
+                soc[hit] = floor_pct if current_a[hit] > 0.0 else 100.0
             circulating_as += circulating_a * dt
             if not np.isnan(bus_v):
                 served_j += bus_v * load_a * dt
@@ -144,9 +149,12 @@ def _simulate(
     power_w: ArrayLike | None,
     current_a: ArrayLike | None,
     step_s: float,
+    floor_soc_pct: float,
 ) -> TopologyResult:
     """Check the inputs, run :func:`run_steps` and wrap its arrays in a :class:`TopologyResult`."""
     load, is_power = _load_profile(power_w, current_a, step_s)
+    if isinstance(floor_soc_pct, bool) or not (isinstance(floor_soc_pct, Real) and 0 <= floor_soc_pct <= 100):
+        raise InputError(f"floor_soc_pct: value {floor_soc_pct!r} is not allowed: must be a number from 0 to 100")
     arrays = pack_arrays(packs)
     n_steps, n_packs = load.shape[0], len(packs)
     soc = np.empty((n_steps + 1, n_packs))
@@ -155,7 +163,7 @@ def _simulate(
     state = np.empty((n_steps, n_packs), dtype=np.int8)
     first_s, first_pack, first_code = run_steps(
         _TOPOLOGY_CODES[topology], load, is_power, float(step_s),
-        arrays.soc_pct, arrays.capacity_as, arrays.resistance_ohm, arrays.max_current_a,
+        arrays.soc_pct, float(floor_soc_pct), arrays.capacity_as, arrays.resistance_ohm, arrays.max_current_a,
         SOC_GRID_PCT, arrays.ocv_table_v, SUBSTEPS_PER_PACK * n_packs + 2,
         soc, current, voltage, terminal, served, circulating, loss, state,
     )  # fmt: skip
@@ -186,6 +194,7 @@ def simulate_parallel(
     *,
     step_s: float,
     current_a: ArrayLike | None = None,
+    floor_soc_pct: float = 0.0,
 ) -> TopologyResult:
     """Run packs tied to one bus (see :mod:`socbal.topology.parallel`) through a load profile.
 
@@ -193,8 +202,12 @@ def simulate_parallel(
     ``power_w`` (W at the bus terminals) or ``current_a`` (A); positive
     discharges the bank, negative charges it, 0 is rest (circulating current
     still flows between packs at unequal OCV). The packs are not changed.
+
+    ``floor_soc_pct`` (0 % unless given) is the SOC below which no pack
+    discharges: a pack that reaches it leaves the bus for discharge, as an
+    empty pack does, and rejoins when the bus would charge it.
     """
-    return _simulate("parallel", packs, power_w, current_a, step_s)
+    return _simulate("parallel", packs, power_w, current_a, step_s, floor_soc_pct)
 
 
 def simulate_series(
@@ -203,10 +216,13 @@ def simulate_series(
     *,
     step_s: float,
     current_a: ArrayLike | None = None,
+    floor_soc_pct: float = 0.0,
 ) -> TopologyResult:
     """Run packs in one series string (see :mod:`socbal.topology.series`) through a load profile.
 
     Same profile rules as :func:`simulate_parallel`: exactly one of ``power_w``
     (W at the string terminals) or ``current_a`` (A), positive = discharging.
+    ``floor_soc_pct`` (0 % unless given): the string stops discharging when
+    any pack reaches it, as it does when any pack is empty.
     """
-    return _simulate("series", packs, power_w, current_a, step_s)
+    return _simulate("series", packs, power_w, current_a, step_s, floor_soc_pct)

@@ -25,7 +25,7 @@ from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
 from socbal.runtime.mqtt import Topics, client_kwargs
 from socbal.sim.engine import grid_profile, held_profile
-from socbal.sim.physics import estimator_step, recalibrate_at_full, step_pack
+from socbal.sim.physics import step_pack_and_estimate
 from socbal.sim.scenario import Scenario
 
 log = logging.getLogger("socbal.runtime.emulator")
@@ -76,7 +76,7 @@ class EmulatedDevice:
         m = self.map
         size = max(max(s.address + s.width for _, s in m.device), m.pack_base + n * m.pack_stride) + 1
         self.registers = [0] * size
-        self._out = np.zeros(5)
+        self._out = np.zeros(6)
         self._refresh_registers()
 
     # --- state ---------------------------------------------------------------------------------------
@@ -124,14 +124,13 @@ class EmulatedDevice:
             bus = min(max(sp[i], -p.max_charge_w), p.max_discharge_w)
             rated = p.max_discharge_w if bus > 0 else p.max_charge_w
             standby = p.standby_w + (main_from_battery if i == 0 else 0.0)
-            step_pack(self.energy[i], self.capacity[i], bus, standby, sim_dt, rated, self.curves[i][0],
-                      self.curves[i][1], p.internal_resistance_ohm, p.nominal_voltage_v, self._out)
+            step_pack_and_estimate(self.energy[i], self.energy_est[i], self.capacity[i], bus, standby, sim_dt, rated,
+                                   self.curves[i][0], self.curves[i][1], p.internal_resistance_ohm,
+                                   p.nominal_voltage_v, p.sensor_offset_w, p.sensor_gain_error, p.sensor_deadband_w,
+                                   self._out)
             self.energy[i] = self._out[0]
+            self.energy_est[i] = self._out[5]
             self.power_w[i] = self._out[1]
-            cell_w = self._out[2] + self._out[4]
-            self.energy_est[i] = estimator_step(self.energy_est[i], cell_w, self.capacity[i], sim_dt, p.sensor_offset_w,
-                                                p.sensor_gain_error, p.sensor_deadband_w)
-            self.energy_est[i] = recalibrate_at_full(self.energy_est[i], self.energy[i], self.capacity[i])
             if p.id not in self.silent:
                 self.counter[i] = (self.counter[i] + 1) & 0xFFFF
         self.sim_time_s += sim_dt

@@ -13,7 +13,7 @@ from numba import njit
 from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_with_scratch, reserve_latched_next, total_soc_pct
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 from socbal.sim.dispatch import device_request
-from socbal.sim.physics import battery_side_w, bus_limit_for_energy_w, estimator_step, recalibrate_at_full, step_pack
+from socbal.sim.physics import battery_side_w, bus_limit_for_energy_w, step_pack_and_estimate
 
 # Columns of the pack parameter matrix.
 PARAM_CAPACITY_WH = 0  # usable capacity
@@ -178,16 +178,15 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
         for i in range(n):
             rated = params[i, PARAM_MAX_DISCHARGE_W] if power[i] > 0.0 else params[i, PARAM_MAX_CHARGE_W]
             standby = params[i, PARAM_STANDBY_W] + (main_from_battery if i == 0 else 0.0)
-            step_pack(energy[i], capacity[i], power[i], standby, step_s, rated, curve_load[i], curve_eff[i],
-                      params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V], out)
+            step_pack_and_estimate(energy[i], energy_est[i], capacity[i], power[i], standby, step_s, rated,
+                                   curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
+                                   params[i, PARAM_VOLTAGE_V], params[i, PARAM_SENSOR_OFFSET_W],
+                                   params[i, PARAM_SENSOR_GAIN_ERROR], params[i, PARAM_SENSOR_DEADBAND_W], out)
             if i == 0:  # an empty main battery cannot feed the main unit: it gets what is there
                 main_from_battery = max(out[4] - params[i, PARAM_STANDBY_W], 0.0)
             energy[i] = out[0]
+            energy_est[i] = out[5]
             bus_w = out[1]
-            cell_w = out[2] + out[4]
-            energy_est[i] = estimator_step(energy_est[i], cell_w, capacity[i], step_s, params[i, PARAM_SENSOR_OFFSET_W],
-                                           params[i, PARAM_SENSOR_GAIN_ERROR], params[i, PARAM_SENSOR_DEADBAND_W])
-            energy_est[i] = recalibrate_at_full(energy_est[i], energy[i], capacity[i])
             soc_true[i] = 100.0 * energy[i] / capacity[i]
             soc_est[i] = 100.0 * energy_est[i] / capacity[i]
             latched[i] = reserve_latched_next(soc_est[i], latched[i], reserve, hysteresis)
@@ -284,7 +283,7 @@ def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, s
         work[W_RATED_CELL, i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
                                                curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
                                                params[i, PARAM_VOLTAGE_V])
-    return (work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(5), pack_rec, dev_rec, stats,
+    return (work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(6), pack_rec, dev_rec, stats,
             np.zeros(1, dtype=np.bool_))
 
 

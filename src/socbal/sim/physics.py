@@ -77,7 +77,7 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
               voltage_v: float, out: np.ndarray) -> None:
     """Advance one pack by one step; the cells never go below 0 Wh or above ``capacity_wh``.
 
-    Writes ``out = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual]``.
+    Writes ``out[:5] = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual]``.
     A pack that cannot deliver or absorb the requested ``bus_w`` (its BMS stops
     it at empty or full) delivers less; energy is conserved exactly:
     ``energy_after = energy - (bus_w_actual + loss_w + standby_w_actual) * step_s / 3600``.
@@ -138,3 +138,19 @@ def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh
     if energy_est_wh <= energy_true_wh:  # only an estimate running ahead of the cells is held back
         return energy_est_wh
     return min(energy_est_wh, max(energy_true_wh, ESTIMATE_HOLD_PCT / 100.0 * capacity_wh))
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def step_pack_and_estimate(energy_wh: float, energy_est_wh: float, capacity_wh: float, bus_w: float,
+                           standby_w: float, step_s: float, rated_w: float, curve_load: np.ndarray,
+                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float, offset_w: float,
+                           gain_error: float, deadband_w: float, out: np.ndarray) -> None:
+    """One pack for one step as the simulator and the emulator both run it: :func:`step_pack`, then the BMS
+    estimator (:func:`estimator_step`) and its full-charge check (:func:`recalibrate_at_full`).
+
+    Writes ``out = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual, energy_est_wh_after]``.
+    """
+    step_pack(energy_wh, capacity_wh, bus_w, standby_w, step_s, rated_w, curve_load, curve_eff, resistance_ohm,
+              voltage_v, out)
+    estimate = estimator_step(energy_est_wh, out[2] + out[4], capacity_wh, step_s, offset_w, gain_error, deadband_w)
+    out[5] = recalibrate_at_full(estimate, out[0], capacity_wh)

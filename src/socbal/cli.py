@@ -145,6 +145,8 @@ def allocate(
     from socbal.ems.decision import decide
     from socbal.ems.models import AllocateInput
 
+    if file is not None and str(file) != "-" and not file.is_file():
+        raise InputError(f"input file not found: {file} (expected a JSON file, or '-' for standard input)")
     data = sys.stdin.buffer.read() if file is None or str(file) == "-" else file.read_bytes()
     try:
         raw = json.loads(data.decode("utf-8"))

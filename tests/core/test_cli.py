@@ -113,6 +113,11 @@ def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, 
     assert not (tmp_path / "out").exists()
 
 
+def test_allocate_missing_file_is_a_clear_error(tmp_path):
+    out = socbal("allocate", str(tmp_path / "nope.json"))
+    assert out.returncode == 2 and "input file not found" in out.stderr and out.stdout == ""
+
+
 def test_allocate_binary_file_is_a_clear_error(tmp_path):
     f = tmp_path / "in.json"
     f.write_bytes(b"\xff\xfe{")

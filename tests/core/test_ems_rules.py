@@ -147,3 +147,23 @@ def test_every_pack_moves_in_the_request_direction():
 def test_zero_request_leaves_every_pack_in_standby():
     _, d = run([pack("a", 80), pack("b", 40)], {"discharge_w": 0})
     assert [p.state for p in d.packs] == ["standby", "standby"] and d.served_w == 0.0
+
+
+def test_min_module_load_switches_off_the_pack_the_rule_gives_least():
+    powers, d = run([pack("main", 80), pack("p1", 40)], {"discharge_w": 300}, min_module_load_pct=20)
+    # spec shares 200 W / 100 W; 100 W is below 20 % of p1's 1200 W, so main carries it all
+    assert powers == pytest.approx({"main": 300.0, "p1": 0.0})
+    assert "low power" in d.packs[1].reason and d.packs[1].state == "standby"
+    powers, _ = run([pack("main", 80), pack("p1", 40)], {"discharge_w": 900}, min_module_load_pct=20)
+    assert powers == pytest.approx({"main": 600.0, "p1": 300.0})  # both well loaded: the spec's split
+
+
+def test_min_module_load_switches_off_the_fullest_pack_when_charging():
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"charge_w": 300, "source": "pv"}, min_module_load_pct=20)
+    assert powers == pytest.approx({"a": 0.0, "b": -300.0})
+
+
+def test_min_module_load_keeps_a_pack_on_when_the_others_cannot_take_its_share():
+    powers, d = run([pack("main", 80, max_w=250), pack("p1", 40)], {"discharge_w": 300}, min_module_load_pct=20)
+    assert powers["main"] + powers["p1"] == pytest.approx(300.0) and powers["p1"] > 0
+    assert d.unserved_w == pytest.approx(0.0)

@@ -81,6 +81,7 @@ def decide(inp: AllocateInput) -> Decision:
         float(request.signed_w),
         kernel.SOURCE_CODES[request.source or "pv"],
         prioritises_low_packs(s.ems_version),
+        float(s.min_module_load_pct),
         power,
         weight,
         reason,

@@ -49,6 +49,7 @@ REASON_FULL = 3
 REASON_NO_LIMIT = 4
 REASON_AC_TARGET_REACHED = 5
 REASON_NOT_NEEDED = 6
+REASON_LOW_LOAD = 7
 
 REASON_TEXT = {
     REASON_SHARE: "share by weight",
@@ -58,6 +59,7 @@ REASON_TEXT = {
     REASON_NO_LIMIT: "its DC-DC limit in this direction is 0 W",
     REASON_AC_TARGET_REACHED: "AC-only charging stops: total SOC has reached the backup reserve",
     REASON_NOT_NEEDED: "not needed: the request was served by packs ahead of it",
+    REASON_LOW_LOAD: "off at low power: its share was below min_module_load_pct of its limit",
 }
 
 FULL_SOC_PCT = 100.0
@@ -156,6 +158,70 @@ def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, membe
     return served
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _fill_tiers(magnitude_w: float, max_tier: int, eligible: np.ndarray, tier: np.ndarray, weight: np.ndarray,
+                limit: np.ndarray, member: np.ndarray, power_w: np.ndarray, reason: np.ndarray, active: np.ndarray,
+                use: np.ndarray) -> float:
+    """Fill the tiers in ascending order, each by water-filling among its eligible packs; the power served, W."""
+    n = weight.shape[0]
+    served = 0.0
+    for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
+        any_member = False
+        for i in range(n):
+            member[i] = eligible[i] and tier[i] == level
+            any_member = any_member or member[i]
+        if any_member:
+            served += _water_fill(magnitude_w - served, weight, limit, member, power_w, reason, active, use)
+        if magnitude_w - served <= _EPS_W:
+            break
+    return served
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _switch_off_low_loads(magnitude_w: float, served_w: float, min_module_load_pct: float, max_tier: int,
+                          capacity_wh: np.ndarray, eligible: np.ndarray, tier: np.ndarray, weight: np.ndarray, limit: np.ndarray,
+                          member: np.ndarray, power_w: np.ndarray, reason: np.ndarray, active: np.ndarray,
+                          use: np.ndarray) -> float:
+    """Switch off lightly loaded packs one at a time while the rest still serve as much; the power served, W.
+
+    The pack switched off is the one with the smallest SOC factor of the balancing rule (the lowest SOC
+    when discharging, the highest when charging), so the SOCs still move together.
+    """
+    n = weight.shape[0]
+    for _ in range(n):
+        drop = -1
+        working = 0
+        last_tier = -1
+        for i in range(n):
+            if power_w[i] > 0.0:
+                working += 1
+                last_tier = max(last_tier, tier[i])
+        for i in range(n):
+            # Only the last tier in use gives way (a higher tier must not gain from a lower one), and the SOC
+            # factor f = weight / capacity decides, so SOCs (not weights) are what stays together.
+            if power_w[i] > 0.0 and tier[i] == last_tier and power_w[i] < min_module_load_pct / 100.0 * limit[i] and (
+                    drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i]):
+                drop = i
+        if drop < 0 or working <= 1:
+            break
+        room_w = 0.0
+        for i in range(n):
+            if eligible[i] and i != drop and tier[i] <= last_tier:
+                room_w += limit[i]
+        if room_w < served_w - _EPS_W:  # the others in its tier and before could not take its share: keep it on
+            break
+        eligible[drop] = False
+        for i in range(n):
+            if eligible[i]:
+                power_w[i] = 0.0
+                reason[i] = REASON_NOT_NEEDED
+        power_w[drop] = 0.0
+        reason[drop] = REASON_LOW_LOAD
+        served_w = _fill_tiers(magnitude_w, max_tier, eligible, tier, weight, limit, member, power_w, reason, active,
+                               use)
+    return served_w
+
+
 @njit(cache=True)
 def allocate_scratch(n_packs: int):
     """Scratch for :func:`allocate_with_scratch`: ``eligible, member, active`` (bool), ``limit, use`` (W), ``tier``."""
@@ -167,7 +233,7 @@ def allocate_scratch(n_packs: int):
 def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
                   max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
                   reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
-                  request_w: float, source: int, ems_prioritises_low_packs: bool,
+                  request_w: float, source: int, ems_prioritises_low_packs: bool, min_module_load_pct: float,
                   power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray) -> float:
     """Decide every pack's power for one request; returns the power served in W.
 
@@ -175,21 +241,24 @@ def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w:
     ``-request_w`` from ``source``. ``ems_prioritises_low_packs`` is True for
     EMS 1.01.05 or later (AC-only charging fills packs below the reserve first).
     ``priority_rank`` orders packs for the ``priority`` strategy (0 = first).
+    ``min_module_load_pct`` > 0 switches off, one at a time, the pack with the smallest weight among
+    those whose share is below that share of its limit, while the others can take the whole request
+    (a DC-DC module is inefficient at low load); 0 gives the spec's rule.
     Outputs: ``power_w`` (signed, per the sign convention), ``weight`` (the
     balancing weight used, W-share units) and ``reason`` (a ``REASON_*`` code).
     """
     eligible, member, active, limit, use, tier = allocate_scratch(soc_pct.shape[0])
     return allocate_with_scratch(soc_pct, capacity_wh, max_discharge_w, max_charge_w, reserve_latched, priority_rank,
                                  reserve_pct, hysteresis_pct, strategy, droop_exponent, request_w, source,
-                                 ems_prioritises_low_packs, power_w, weight, reason, eligible, member, active, limit,
-                                 use, tier)
+                                 ems_prioritises_low_packs, min_module_load_pct, power_w, weight, reason, eligible,
+                                 member, active, limit, use, tier)
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
                           max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
                           reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
-                          request_w: float, source: int, ems_prioritises_low_packs: bool,
+                          request_w: float, source: int, ems_prioritises_low_packs: bool, min_module_load_pct: float,
                           power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray, eligible: np.ndarray,
                           member: np.ndarray, active: np.ndarray, limit: np.ndarray, use: np.ndarray,
                           tier: np.ndarray) -> float:
@@ -229,15 +298,10 @@ def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_disc
             max_tier = tier[i]
     served = 0.0
     if magnitude > 0.0:
-        for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
-            any_member = False
-            for i in range(n):
-                member[i] = eligible[i] and tier[i] == level
-                any_member = any_member or member[i]
-            if any_member:
-                served += _water_fill(magnitude - served, weight, limit, member, power_w, reason, active, use)
-            if magnitude - served <= _EPS_W:
-                break
+        served = _fill_tiers(magnitude, max_tier, eligible, tier, weight, limit, member, power_w, reason, active, use)
+        if min_module_load_pct > 0.0:
+            served = _switch_off_low_loads(magnitude, served, min_module_load_pct, max_tier, capacity_wh, eligible, tier,
+                                           weight, limit, member, power_w, reason, active, use)
     if not discharging:
         for i in range(n):
             power_w[i] = -power_w[i]

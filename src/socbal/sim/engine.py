@@ -149,6 +149,7 @@ def kernel_inputs(scenario: Scenario) -> KernelInputs:
     ems[kernel.EMS_STRATEGY] = STRATEGY_CODES[s.strategy]
     ems[kernel.EMS_DROOP_EXPONENT] = s.droop_exponent
     ems[kernel.EMS_LOW_PACKS_FIRST] = float(prioritises_low_packs(s.ems_version))
+    ems[kernel.EMS_MIN_MODULE_LOAD_PCT] = s.min_module_load_pct
     d = scenario.device
     device = np.zeros(kernel.N_DEVICE)
     device[kernel.DEV_MODE] = MODE_CODES[d.mode]

@@ -44,7 +44,8 @@ EMS_HYSTERESIS_PCT = 1
 EMS_STRATEGY = 2
 EMS_DROOP_EXPONENT = 3
 EMS_LOW_PACKS_FIRST = 4
-N_EMS = 5
+EMS_MIN_MODULE_LOAD_PCT = 5
+N_EMS = 6
 
 # Rows of the engine's working arrays (state and scratch, one column per pack).
 W_CAPACITY, W_ENERGY, W_ENERGY_EST, W_SOC_TRUE, W_SOC_EST, W_LIMIT_DIS, W_LIMIT_CHG, W_POWER, W_WEIGHT = range(9)
@@ -164,8 +165,8 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
             source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
         served = allocate_with_scratch(soc_est, capacity, limit_dis, limit_chg, latched, priority_rank, reserve,
                                        hysteresis, int(ems[EMS_STRATEGY]), ems[EMS_DROOP_EXPONENT], request_w, source,
-                                       ems[EMS_LOW_PACKS_FIRST] > 0.5, power, weight, reason, eligible, member,
-                                       active, limit, use, tier)
+                                       ems[EMS_LOW_PACKS_FIRST] > 0.5, ems[EMS_MIN_MODULE_LOAD_PCT], power, weight,
+                                       reason, eligible, member, active, limit, use, tier)
 
         # Main unit's own consumption: from the grid through the aux module when it can, else from its battery.
         operating = served > 0.0 or pv_usable > 0.0

@@ -177,7 +177,7 @@ def _fill_tiers(magnitude_w: float, max_tier: int, eligible: np.ndarray, tier: n
     return served
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False)  # not inlined: it runs only when enabled, and keeps the hot loop small
 def _switch_off_low_loads(magnitude_w: float, served_w: float, min_module_load_pct: float, max_tier: int,
                           capacity_wh: np.ndarray, eligible: np.ndarray, tier: np.ndarray, weight: np.ndarray, limit: np.ndarray,
                           member: np.ndarray, power_w: np.ndarray, reason: np.ndarray, active: np.ndarray,

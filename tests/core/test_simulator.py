@@ -168,3 +168,10 @@ def test_a_perfect_sensor_estimates_the_true_soc_all_the_way_to_full():
                           run={"step_s": 60, "horizon_h": 3}))
     assert (r.packs.soc_est_pct - r.packs.soc_true_pct).abs().max() < 1e-9
     assert r.packs.soc_true_pct.max() >= 99.99  # the charge reaches full despite the pack's own draws
+
+
+def test_a_recording_interval_longer_than_the_run_gives_one_row():
+    r = simulate(scenario(run={"step_s": 60, "horizon_h": 1, "record_every_s": 7200},
+                          load={"kind": "constant", "power_w": 300}))
+    assert len(r.device) == 1 and r.device.time_s.iloc[0] == 3600
+    assert r.device.load_wh.iloc[0] == pytest.approx(300.0)

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from pydantic import ValidationError
@@ -29,6 +29,9 @@ app = typer.Typer(
 )
 
 EXIT_INPUT_ERROR = 2
+
+#: The per-command --quiet of the commands that print results (same as the root socbal --quiet).
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (same as socbal --quiet).")]
 
 log = logging.getLogger("socbal")
 
@@ -172,7 +175,7 @@ def allocate(
 def simulate(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    quiet: QuietOption = False,
     report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png into the results "
                                 "folder (same as running socbal report on it)."),
 ) -> None:
@@ -231,7 +234,7 @@ def fleet(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
     workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    quiet: QuietOption = False,
 ) -> None:
     """Simulate a fleet of devices and save per-device results (see the command help)."""
     from socbal.fleet.results import print_distribution
@@ -295,7 +298,7 @@ def report(
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/compare_mixed.toml)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-compare."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    quiet: QuietOption = False,
     report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, "
                                 "metric bars) into the results folder."),
 ) -> None:
@@ -350,7 +353,7 @@ def lifetime(
     jobs: str = typer.Option("0", "--jobs", "-j", metavar="N", help="Processes for the fade model; 0: one per CPU."),
     save_runs: bool = typer.Option(False, "--save-runs", help="Also save each strategy's simulation results under "
                                    "runs/<strategy>/ (for socbal report; about 10 MB each for a year at 15 min)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (same as socbal --quiet)."),
+    quiet: QuietOption = False,
     report: bool = typer.Option(False, "--report", help="Also write lifetime.html and figures/*.png into the results folder."),
 ) -> None:
     """Lifetime per strategy (see the command help)."""

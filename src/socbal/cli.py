@@ -79,10 +79,17 @@ _ROOT_HELP = (
 
 @app.callback(help=_ROOT_HELP)
 def _root(
-    quiet: bool = typer.Option(False, "--quiet", "-q",
-                               help="Print nothing but errors: no summaries, no progress display, no log messages."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
-                                help="Log the steps and the files written to standard error (-vv: debug detail)."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print nothing but errors: no summaries, no progress display, no log messages."
+    ),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="Log the steps and the files written to standard error (-vv: debug detail).",
+    ),
 ) -> None:
     """Root options: output and logging (see ``_ROOT_HELP``)."""
     if quiet and verbose:
@@ -110,8 +117,16 @@ def activity(message: str):
             TimeRemainingColumn,
         )
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr_console(), transient=True) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=_stderr_console(),
+            transient=True,
+        ) as progress:
             task = progress.add_task(message, total=None)
             yield lambda done, total: progress.update(task, completed=done, total=total)
     log.info("%s: done in %.1f s", message.rstrip(". …"), time.perf_counter() - started)
@@ -165,19 +180,24 @@ def allocate(
     typer.echo(json.dumps(decision.to_contract(explain=explain)))
 
 
-@app.command(help=(
-    "Simulate one device through time; print a summary and write Parquet/JSON results.\n\n"
-    "The results folder holds packs.parquet (per pack and recorded interval), device.parquet (per interval), "
-    "summary.json (metrics) and scenario.json (the validated scenario). A spinner with the elapsed time shows "
-    "on a terminal while the simulation runs; nothing of it in pipes, logs or with --quiet."
-))
+@app.command(
+    help=(
+        "Simulate one device through time; print a summary and write Parquet/JSON results.\n\n"
+        "The results folder holds packs.parquet (per pack and recorded interval), device.parquet (per interval), "
+        "summary.json (metrics) and scenario.json (the validated scenario). A spinner with the elapsed time shows "
+        "on a terminal while the simulation runs; nothing of it in pipes, logs or with --quiet."
+    )
+)
 @input_errors_exit
 def simulate(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
     quiet: QuietOption = False,
-    report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png into the results "
-                                "folder (same as running socbal report on it)."),
+    report: bool = typer.Option(
+        False,
+        "--report",
+        help="Also write report.html and figures/*.png into the results folder (same as running socbal report on it).",
+    ),
 ) -> None:
     """Simulate one scenario and save its results (see the command help)."""
     from socbal.console import print_summary
@@ -217,14 +237,16 @@ def _announce_report(html: Path, pngs: list[Path], quiet: bool) -> None:
             typer.echo(f"figures written to {pngs[0].parent}/ ({', '.join(p.name for p in pngs)})")
 
 
-@app.command(help=(
-    "Simulate a fleet: N devices drawn from the scenario's [fleet] distributions, in parallel; print the "
-    "distribution of the key metrics and write Parquet/JSON results.\n\n"
-    "The results folder holds devices.parquet (one row per device), packs.parquet (one row per device and pack), "
-    "summary.json (percentiles) and scenario.json. The devices run over this machine's cores; with --dask on a "
-    "Dask LocalCluster, with --scheduler tcp://HOST:PORT on that cluster. The same seed gives the same results "
-    "on every runner."
-))
+@app.command(
+    help=(
+        "Simulate a fleet: N devices drawn from the scenario's [fleet] distributions, in parallel; print the "
+        "distribution of the key metrics and write Parquet/JSON results.\n\n"
+        "The results folder holds devices.parquet (one row per device), packs.parquet (one row per device and pack), "
+        "summary.json (percentiles) and scenario.json. The devices run over this machine's cores; with --dask on a "
+        "Dask LocalCluster, with --scheduler tcp://HOST:PORT on that cluster. The same seed gives the same results "
+        "on every runner."
+    )
+)
 @input_errors_exit
 def fleet(
     scenario: Path = typer.Argument(..., help="Scenario TOML file with a [fleet] section (see examples/fleet.toml)."),
@@ -265,42 +287,52 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
     _announce_report(html, pngs, quiet)
 
 
-@app.command(help=(
-    "Write a self-contained, interactive HTML report of a simulation's results; it works offline.\n\n"
-    "The page shows the SOC of every pack (true and estimated), the SOC spread with the backup reserve and the "
-    "spec's 3-15 % band, stacked per-pack power, the device's energy flows, per-pack cycles and the summary "
-    "tables. The main figures are also written as PNG files for papers and issues. It reads the recorded "
-    "results; nothing is re-simulated."
-))
+@app.command(
+    help=(
+        "Write a self-contained, interactive HTML report of a simulation's results; it works offline.\n\n"
+        "The page shows the SOC of every pack (true and estimated), the SOC spread with the backup reserve and the "
+        "spec's 3-15 % band, stacked per-pack power, the device's energy flows, per-pack cycles and the summary "
+        "tables. The main figures are also written as PNG files for papers and issues. It reads the recorded "
+        "results; nothing is re-simulated."
+    )
+)
 @input_errors_exit
 def report(
-    results: Path = typer.Argument(..., help="Results folder written by socbal simulate (packs.parquet, "
-                                   "device.parquet, summary.json)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (or a folder to write "
-                                       "report.html into); default RESULTS/report.html."),
-    png: bool = typer.Option(True, "--png/--no-png", help="Also export the main figures (SOC, spread, power, "
-                             "energy flows) as PNG under figures/ beside the HTML file."),
+    results: Path = typer.Argument(
+        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json)."
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="HTML file to write (or a folder to write report.html into); default RESULTS/report.html."
+    ),
+    png: bool = typer.Option(
+        True,
+        "--png/--no-png",
+        help="Also export the main figures (SOC, spread, power, energy flows) as PNG under figures/ beside the HTML file.",
+    ),
 ) -> None:
     """Report a results folder (see the command help)."""
     _write_report(results, out, png=png, quiet=_output["quiet"])
 
 
-@app.command(help=(
-    "Compare a parallel bank, a series string and the DC-DC architecture with socbal's EMS on the same packs and "
-    "the same battery demand (spec sections 4 and 5); print the table and write Parquet/JSON results.\n\n"
-    "The packs keep their usable capacity (capacity x SOH), initial SOC and internal resistance; the optional "
-    "[compare] section sets the chemistry (lfp, nmc), cells in series and a BMS trip current. All three run the "
-    "device's battery demand, load minus PV within its limits, without AC backup charging. The results folder "
-    "holds metrics.parquet (one row per topology), packs.parquet, spread.parquet (SOC spread over time), "
-    "soc.parquet, profile.parquet, summary.json and scenario.json."
-))
+@app.command(
+    help=(
+        "Compare a parallel bank, a series string and the DC-DC architecture with socbal's EMS on the same packs and "
+        "the same battery demand (spec sections 4 and 5); print the table and write Parquet/JSON results.\n\n"
+        "The packs keep their usable capacity (capacity x SOH), initial SOC and internal resistance; the optional "
+        "[compare] section sets the chemistry (lfp, nmc), cells in series and a BMS trip current. All three run the "
+        "device's battery demand, load minus PV within its limits, without AC backup charging. The results folder "
+        "holds metrics.parquet (one row per topology), packs.parquet, spread.parquet (SOC spread over time), "
+        "soc.parquet, profile.parquet, summary.json and scenario.json."
+    )
+)
 @input_errors_exit
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/compare_mixed.toml)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-compare."),
     quiet: QuietOption = False,
-    report: bool = typer.Option(False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, "
-                                "metric bars) into the results folder."),
+    report: bool = typer.Option(
+        False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, metric bars) into the results folder."
+    ),
 ) -> None:
     """Series, parallel and DC-DC side by side (see the command help)."""
     from socbal.compare import compare_scenario
@@ -331,28 +363,41 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
     return value
 
 
-@app.command(help=(
-    "Battery lifetime under each EMS strategy: the same device, profiles and packs simulated once per strategy "
-    "(equal, priority, spec, droop, reserve-aware), then each pack's cycles counted and its capacity fade "
-    "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
-    "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
-    "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
-    "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
-    "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
-    "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
-))
+@app.command(
+    help=(
+        "Battery lifetime under each EMS strategy: the same device, profiles and packs simulated once per strategy "
+        "(equal, priority, spec, droop, reserve-aware), then each pack's cycles counted and its capacity fade "
+        "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
+        "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
+        "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
+        "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
+        "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
+        "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
+    )
+)
 @input_errors_exit
 def lifetime(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/lifetime.toml); ideally one year."),
     years: str = typer.Option("10", "--years", "-y", metavar="YEARS", help="Report capacity after this many years (0-50]."),
-    max_years: str = typer.Option("30", "--max-years", metavar="YEARS", help="Follow the fade this far to find 80 % "
-                                  "capacity (0-50]; later is shown as '> YEARS'."),
-    strategies: str = typer.Option(",".join(("equal", "priority", "spec", "droop", "reserve-aware")), "--strategies",
-                                   help="Comma-separated strategies to compare."),
+    max_years: str = typer.Option(
+        "30",
+        "--max-years",
+        metavar="YEARS",
+        help="Follow the fade this far to find 80 % capacity (0-50]; later is shown as '> YEARS'.",
+    ),
+    strategies: str = typer.Option(
+        ",".join(("equal", "priority", "spec", "droop", "reserve-aware")),
+        "--strategies",
+        help="Comma-separated strategies to compare.",
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-lifetime."),
     jobs: str = typer.Option("0", "--jobs", "-j", metavar="N", help="Processes for the fade model; 0: one per CPU."),
-    save_runs: bool = typer.Option(False, "--save-runs", help="Also save each strategy's simulation results under "
-                                   "runs/<strategy>/ (for socbal report; about 10 MB each for a year at 15 min)."),
+    save_runs: bool = typer.Option(
+        False,
+        "--save-runs",
+        help="Also save each strategy's simulation results under "
+        "runs/<strategy>/ (for socbal report; about 10 MB each for a year at 15 min).",
+    ),
     quiet: QuietOption = False,
     report: bool = typer.Option(False, "--report", help="Also write lifetime.html and figures/*.png into the results folder."),
 ) -> None:
@@ -370,8 +415,14 @@ def lifetime(
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     spec = load_scenario(scenario)
     with activity(f"lifetime of {spec.name} under {len(names)} strategies"):
-        study = run_study(spec, years=years_value, strategies=names, max_years=max_years_value, workers=jobs_value,
-                          on_step=lambda text: log.info("lifetime: %s", text))
+        study = run_study(
+            spec,
+            years=years_value,
+            strategies=names,
+            max_years=max_years_value,
+            workers=jobs_value,
+            on_step=lambda text: log.info("lifetime: %s", text),
+        )
     study.save_runs = save_runs
     folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet)
     if report:
@@ -417,8 +468,7 @@ def run(
     cfg = load_config(config)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime.from_config(cfg)
-    typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s",
-               err=True)
+    typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s", err=True)
     _run_until_signal(runtime.run)
 
 
@@ -436,8 +486,7 @@ def emulate(
     speed: float = typer.Option(1.0, "--speed", help="Simulated seconds per wall-clock second."),
     watchdog_s: float = typer.Option(10.0, "--watchdog-s", help="Setpoints fall back to 0 after this long without one, s."),
     tick_s: float = typer.Option(0.2, "--tick-s", help="Wall-clock step of the emulation, s."),
-    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0,
-                                               help="Stop after this many wall-clock seconds."),
+    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0, help="Stop after this many wall-clock seconds."),
 ) -> None:
     """Serve a simulated device over Modbus TCP (and MQTT), stepped in real time or faster (--speed)."""
     import asyncio
@@ -447,8 +496,12 @@ def emulate(
     from socbal.runtime.secrets import read_secret
     from socbal.sim.scenario import load_scenario
 
-    for name, value, low, high in (("--speed", speed, 0.001, 1e6), ("--watchdog-s", watchdog_s, 0.1, 3600),
-                                   ("--tick-s", tick_s, 0.01, 60), ("--modbus-port", modbus_port, 0, 65535)):
+    for name, value, low, high in (
+        ("--speed", speed, 0.001, 1e6),
+        ("--watchdog-s", watchdog_s, 0.1, 3600),
+        ("--tick-s", tick_s, 0.01, 60),
+        ("--modbus-port", modbus_port, 0, 65535),
+    ):
         if not low <= value <= high:
             raise InputError(f"{name}: value {value} is not allowed: must be {low:g}..{high:g}")
     spec = load_scenario(scenario)
@@ -470,14 +523,23 @@ def emulate(
         where.append(f"mqtt {mqtt_cfg.host}:{mqtt_cfg.port} {mqtt_cfg.base_topic}")
 
     def ready() -> None:
-        typer.echo(f"emulating {spec.name} ({', '.join(device.ids)}) on {', '.join(where) or 'nothing'}; "
-                   f"speed {speed:g}x", err=True)
+        typer.echo(
+            f"emulating {spec.name} ({', '.join(device.ids)}) on {', '.join(where) or 'nothing'}; speed {speed:g}x", err=True
+        )
 
     async def main(stop: asyncio.Event) -> None:
         if duration_s is not None:
             asyncio.get_running_loop().call_later(duration_s, stop.set)
-        await serve(device, stop, host=host, modbus_port=modbus_port or None, mqtt=mqtt_cfg, mqtt_password=password,
-                    tick_s=tick_s, on_ready=ready)
+        await serve(
+            device,
+            stop,
+            host=host,
+            modbus_port=modbus_port or None,
+            mqtt=mqtt_cfg,
+            mqtt_password=password,
+            tick_s=tick_s,
+            on_ready=ready,
+        )
 
     _run_until_signal(main)
 

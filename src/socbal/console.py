@@ -20,14 +20,21 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     """Print a simulation summary: spread, energy and per-pack tables."""
     console = console or Console()
     s = summary["spread"]
-    head = Table(title=f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
-                       f"{summary['horizon_h']:g} h at {summary['step_s']:g} s", show_header=True)
+    head = Table(
+        title=f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
+        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s",
+        show_header=True,
+    )
     head.add_column("SOC spread")
     head.add_column("value", justify="right")
     for label, key, unit in [
-        ("initial", "initial_pct", "%"), ("max", "max_pct", "%"), ("final", "final_pct", "%"),
-        ("time to < 5 points", "time_to_below_5_h", "h"), ("time to < 3 points", "time_to_below_3_h", "h"),
-        ("time to < 1 point", "time_to_below_1_h", "h"), ("first pack at reserve", "first_reserve_h", "h"),
+        ("initial", "initial_pct", "%"),
+        ("max", "max_pct", "%"),
+        ("final", "final_pct", "%"),
+        ("time to < 5 points", "time_to_below_5_h", "h"),
+        ("time to < 3 points", "time_to_below_3_h", "h"),
+        ("time to < 1 point", "time_to_below_1_h", "h"),
+        ("first pack at reserve", "first_reserve_h", "h"),
         ("spread then", "at_first_reserve_pct", "%"),
     ]:
         head.add_row(label, f"{_fmt(s[key])} {unit}")
@@ -36,19 +43,35 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     energy = Table(title="Energy")
     energy.add_column("flow")
     energy.add_column("kWh", justify="right")
-    for label, key in [("household load", "load"), ("served by the device", "served_by_device"),
-                       ("grid import", "grid_import"), ("unserved load (grid off)", "unserved"), ("PV", "pv"),
-                       ("PV curtailed", "pv_curtailed"), ("grid to device (AC charging, aux)", "grid_to_device"),
-                       ("DC-DC and I²R loss", "conversion_loss"), ("pack standby", "standby"), ("main unit", "main_unit")]:
+    for label, key in [
+        ("household load", "load"),
+        ("served by the device", "served_by_device"),
+        ("grid import", "grid_import"),
+        ("unserved load (grid off)", "unserved"),
+        ("PV", "pv"),
+        ("PV curtailed", "pv_curtailed"),
+        ("grid to device (AC charging, aux)", "grid_to_device"),
+        ("DC-DC and I²R loss", "conversion_loss"),
+        ("pack standby", "standby"),
+        ("main unit", "main_unit"),
+    ]:
         energy.add_row(label, _fmt(e[key], 3))
     console.print(energy)
     packs = Table(title="Packs")
     for col in ("pack", "SOC0 %", "SOC %", "est %", "out kWh", "in kWh", "cycles", "loss kWh", "reserve h"):
         packs.add_column(col, justify="right")
     for p in summary["packs"]:
-        packs.add_row(p["id"], _fmt(p["initial_soc_pct"], 1), _fmt(p["final_soc_pct"], 1), _fmt(p["final_soc_estimated_pct"], 1),
-                      _fmt(p["discharge_kwh"], 3), _fmt(p["charge_kwh"], 3), _fmt(p["equivalent_full_cycles"], 3),
-                      _fmt(p["conversion_loss_kwh"] + p["standby_kwh"], 3), _fmt(p["reserve_standby_h"], 2))
+        packs.add_row(
+            p["id"],
+            _fmt(p["initial_soc_pct"], 1),
+            _fmt(p["final_soc_pct"], 1),
+            _fmt(p["final_soc_estimated_pct"], 1),
+            _fmt(p["discharge_kwh"], 3),
+            _fmt(p["charge_kwh"], 3),
+            _fmt(p["equivalent_full_cycles"], 3),
+            _fmt(p["conversion_loss_kwh"] + p["standby_kwh"], 3),
+            _fmt(p["reserve_standby_h"], 2),
+        )
     console.print(packs)
 
 
@@ -60,8 +83,10 @@ def print_comparison(result, console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     s = result.summary
     frame = result.metrics.set_index("topology")
-    table = Table(title=f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
-                        f"{s['horizon_h']:g} h at {s['step_s']:g} s, same battery demand")
+    table = Table(
+        title=f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
+        f"{s['horizon_h']:g} h at {s['step_s']:g} s, same battery demand"
+    )
     table.add_column("metric", no_wrap=True)
     for t in TOPOLOGIES:
         table.add_column(TOPOLOGY_LABELS[t], justify="right")

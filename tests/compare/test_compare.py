@@ -26,9 +26,15 @@ def socbal(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def scenario(packs: list[dict], load_w: float = 500.0, pv_w: float = 0.0, horizon_h: float = 4.0, **extra):
-    raw = {"name": "t", "run": {"step_s": 60, "horizon_h": horizon_h}, "device": {"ac_output_limit_w": 800},
-           "main": {"id": "main", **packs[0]}, "packs": [{"id": f"p{i}", **p} for i, p in enumerate(packs[1:], 1)],
-           "load": {"kind": "constant", "power_w": load_w}, "pv": {"kind": "constant", "power_w": pv_w}}
+    raw = {
+        "name": "t",
+        "run": {"step_s": 60, "horizon_h": horizon_h},
+        "device": {"ac_output_limit_w": 800},
+        "main": {"id": "main", **packs[0]},
+        "packs": [{"id": f"p{i}", **p} for i, p in enumerate(packs[1:], 1)],
+        "load": {"kind": "constant", "power_w": load_w},
+        "pv": {"kind": "constant", "power_w": pv_w},
+    }
     return scenario_from_dict({**raw, **extra})
 
 
@@ -87,19 +93,28 @@ def test_same_demand_in_every_column_and_losses_kept_apart(mixed):
     d = m.loc["dcdc"]
     assert d["total_loss_wh"] == pytest.approx(d["pack_heat_wh"] + d["conversion_loss_wh"])
     assert d["stored_start_wh"] - d["stored_end_wh"] == pytest.approx(
-        d["delivered_wh"] - d["absorbed_wh"] + d["total_loss_wh"] + d["standby_wh"], abs=0.5)
+        d["delivered_wh"] - d["absorbed_wh"] + d["total_loss_wh"] + d["standby_wh"], abs=0.5
+    )
     # The parallel column's heat is the topology simulation's own I^2 R total.
     spec = load_scenario(EXAMPLE)
-    direct = simulate_parallel(electrical_packs(spec), power_w=battery_demand_w(spec), step_s=spec.run.step_s,
-                               floor_soc_pct=spec.settings.backup_reserve_pct)
+    direct = simulate_parallel(
+        electrical_packs(spec),
+        power_w=battery_demand_w(spec),
+        step_s=spec.run.step_s,
+        floor_soc_pct=spec.settings.backup_reserve_pct,
+    )
     assert m.loc["parallel", "pack_heat_wh"] == pytest.approx(direct.loss_wh, rel=1e-9)
     assert m.loc["parallel", "peak_circulating_current_a"] == pytest.approx(direct.peak_circulating_current_a)
 
 
 def test_no_column_discharges_a_pack_below_the_backup_reserve():
     # 3 h at 700 W from packs at 60/40/25 % (about 1.7 kWh above a 20 % reserve): every column reaches the reserve.
-    spec = scenario([{"soc_pct": 60.0}, {"soc_pct": 40.0, "soh_pct": 80}, {"soc_pct": 25.0, "soh_pct": 70}],
-                    load_w=700.0, horizon_h=3.0, settings={"backup_reserve_pct": 20})
+    spec = scenario(
+        [{"soc_pct": 60.0}, {"soc_pct": 40.0, "soh_pct": 80}, {"soc_pct": 25.0, "soh_pct": 70}],
+        load_w=700.0,
+        horizon_h=3.0,
+        settings={"backup_reserve_pct": 20},
+    )
     demand_w, runs = run_topologies(spec)
     for t, run in runs.items():
         start_soc = run.soc_pct[:-1]
@@ -134,8 +149,13 @@ def test_cli_on_the_example_prints_the_table_and_writes_results(tmp_path):
     out = tmp_path / "cmp"
     run = socbal("compare", str(EXAMPLE), "--out", str(out), "--report")
     assert run.returncode == 0, run.stderr
-    for label in ("Parallel bank", "Series string", "DC-DC + socbal EMS", "Peak circulating current",
-                  "Time until the first stop"):
+    for label in (
+        "Parallel bank",
+        "Series string",
+        "DC-DC + socbal EMS",
+        "Peak circulating current",
+        "Time until the first stop",
+    ):
         assert label in run.stdout
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted([*COMPARE_FILES, "report.html"])
     assert not list(out.glob(".*.tmp"))

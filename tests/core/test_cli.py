@@ -27,8 +27,10 @@ def test_allocate_contract_from_stdin():
     out = socbal("allocate", stdin=json.dumps(SPEC_INPUT))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
-        "packs": [{"id": "main", "power_w": 600.0, "state": "discharging"},
-                  {"id": "p1", "power_w": 300.0, "state": "discharging"}],
+        "packs": [
+            {"id": "main", "power_w": 600.0, "state": "discharging"},
+            {"id": "p1", "power_w": 300.0, "state": "discharging"},
+        ],
         "served_w": 900.0,
         "unserved_w": 0.0,
     }
@@ -52,26 +54,29 @@ def _with(path: str, value):
     return json.dumps(raw)
 
 
-@pytest.mark.parametrize("stdin,field", [
-    (_with("packs.0.soc_pct", 120), "packs[0].soc_pct"),
-    (_with("settings.backup_reserve_pct", 3), "settings.backup_reserve_pct"),
-    (_with("packs.1.capacity_wh", -5), "packs[1].capacity_wh"),
-    (_with("packs.1.soc_pct", "NaN").replace('"NaN"', "NaN"), "packs[1].soc_pct"),
-    (_with("settings.strategy", "fastest"), "settings.strategy"),
-    (_with("settings.ems_version", "1.x"), "settings.ems_version"),
-    (_with("request", {"charge_w": 100}), "request"),
-    (_with("request", {"discharge_w": 100, "charge_w": 5, "source": "pv"}), "request"),
-    (_with("packs.0.soc", 50), "packs[0].soc"),
-    (_with("packs.0.soc_pct", True), "packs[0].soc_pct"),
-    (_with("packs.0.soc_pct", "50"), "packs[0].soc_pct"),
-    (_with("packs.0.reserve_latched", "yes"), "packs[0].reserve_latched"),
-    (_with("request", {"discharge_w": True}), "request.discharge_w"),
-    (_with("packs.0.capacity_wh", 1e308), "packs[0].capacity_wh"),
-    (_with("request", {"discharge_w": 1e308}), "request.discharge_w"),
-    pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deeply-nested"),
-    ('{"packs": [', "JSON"),
-    ("[1, 2]", "JSON object"),
-])
+@pytest.mark.parametrize(
+    "stdin,field",
+    [
+        (_with("packs.0.soc_pct", 120), "packs[0].soc_pct"),
+        (_with("settings.backup_reserve_pct", 3), "settings.backup_reserve_pct"),
+        (_with("packs.1.capacity_wh", -5), "packs[1].capacity_wh"),
+        (_with("packs.1.soc_pct", "NaN").replace('"NaN"', "NaN"), "packs[1].soc_pct"),
+        (_with("settings.strategy", "fastest"), "settings.strategy"),
+        (_with("settings.ems_version", "1.x"), "settings.ems_version"),
+        (_with("request", {"charge_w": 100}), "request"),
+        (_with("request", {"discharge_w": 100, "charge_w": 5, "source": "pv"}), "request"),
+        (_with("packs.0.soc", 50), "packs[0].soc"),
+        (_with("packs.0.soc_pct", True), "packs[0].soc_pct"),
+        (_with("packs.0.soc_pct", "50"), "packs[0].soc_pct"),
+        (_with("packs.0.reserve_latched", "yes"), "packs[0].reserve_latched"),
+        (_with("request", {"discharge_w": True}), "request.discharge_w"),
+        (_with("packs.0.capacity_wh", 1e308), "packs[0].capacity_wh"),
+        (_with("request", {"discharge_w": 1e308}), "request.discharge_w"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deeply-nested"),
+        ('{"packs": [', "JSON"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
 def test_allocate_bad_input_names_the_field(stdin, field):
     out = socbal("allocate", stdin=stdin)
     assert out.returncode == 2
@@ -90,20 +95,23 @@ def test_simulate_writes_results_and_prints_summary(tmp_path):
     assert summary["spread"]["initial_pct"] == 40.0
 
 
-@pytest.mark.parametrize("toml,field", [
-    ("[main]\nid='main'\nsoc_pct = 120\n", "main.soc_pct"),
-    ("[settings]\nbackup_reserve_pct = 3\n", "settings.backup_reserve_pct"),
-    ("[settings]\nstrategy = 'magic'\n", "settings.strategy"),
-    ("[[packs]]\nid='p1'\ncapacity_wh = -1\n", "packs[0].capacity_wh"),
-    ("[run]\nstep_s = 0.5\n", "run.step_s"),
-    ("[load]\nkind = 'constant'\npower_w = nan\n", "load"),
-    ("[load]\nkind = 'telepathy'\n", "load"),
-    ("[run\nstep_s = 1", "not valid TOML"),
-    ("[[packs]]\nid='main'\n", "unique"),
-    ("[main]\nid='main'\ncapacity_wh = true\n", "main.capacity_wh"),
-    ("[device]\naux_power_module = 'yes'\n", "device.aux_power_module"),
-    ("[run]\nrecord_every_s = 1e308\n", "run"),
-])
+@pytest.mark.parametrize(
+    "toml,field",
+    [
+        ("[main]\nid='main'\nsoc_pct = 120\n", "main.soc_pct"),
+        ("[settings]\nbackup_reserve_pct = 3\n", "settings.backup_reserve_pct"),
+        ("[settings]\nstrategy = 'magic'\n", "settings.strategy"),
+        ("[[packs]]\nid='p1'\ncapacity_wh = -1\n", "packs[0].capacity_wh"),
+        ("[run]\nstep_s = 0.5\n", "run.step_s"),
+        ("[load]\nkind = 'constant'\npower_w = nan\n", "load"),
+        ("[load]\nkind = 'telepathy'\n", "load"),
+        ("[run\nstep_s = 1", "not valid TOML"),
+        ("[[packs]]\nid='main'\n", "unique"),
+        ("[main]\nid='main'\ncapacity_wh = true\n", "main.capacity_wh"),
+        ("[device]\naux_power_module = 'yes'\n", "device.aux_power_module"),
+        ("[run]\nrecord_every_s = 1e308\n", "run"),
+    ],
+)
 def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, field):
     scenario = tmp_path / "bad.toml"
     scenario.write_text(toml)

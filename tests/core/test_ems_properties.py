@@ -73,8 +73,13 @@ def test_power_balance_limits_direction_and_reserve(raw):
     eligible_limit = sum(
         (p.max_discharge_w if discharging else p.max_charge_w)
         for p, o in zip(inp.packs, d.packs)
-        if o.reason in ("share by weight", "capped at its DC-DC limit", "not needed: the request was served by packs ahead of it",
-                        "off at low power: its share was below min_module_load_pct of its limit")
+        if o.reason
+        in (
+            "share by weight",
+            "capped at its DC-DC limit",
+            "not needed: the request was served by packs ahead of it",
+            "off at low power: its share was below min_module_load_pct of its limit",
+        )
     )
     if requested <= eligible_limit - 1e-6 * max(1.0, requested):
         assert d.unserved_w <= TOL_W * max(1.0, requested)
@@ -121,8 +126,13 @@ def _sustain(caps, socs, c_rate, request, strategy, min_load_pct, key):
         raw = {
             "settings": {"backup_reserve_pct": 20, "strategy": strategy, "min_module_load_pct": min_load_pct},
             "packs": [
-                {"id": f"p{i}", "soc_pct": float(soc[i]), "capacity_wh": float(caps[i]),
-                 "max_discharge_w": c_rate * caps[i], "max_charge_w": c_rate * caps[i]}
+                {
+                    "id": f"p{i}",
+                    "soc_pct": float(soc[i]),
+                    "capacity_wh": float(caps[i]),
+                    "max_discharge_w": c_rate * caps[i],
+                    "max_charge_w": c_rate * caps[i],
+                }
                 for i in range(len(caps))
             ],
             "request": {key: request} if key == "discharge_w" else {key: request, "source": "pv"},
@@ -146,5 +156,3 @@ def test_spread_never_grows_under_sustained_requests(direction):
         assert all(b <= max(a, slack) + 1e-9 for a, b in zip(spreads, spreads[1:]))
 
     check()
-
-

@@ -71,25 +71,36 @@ def test_ac_charging_stops_when_total_soc_reaches_reserve():
 
 
 def test_ac_charging_old_firmware_charges_all_packs_together():
-    powers, _ = run([pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"},
-                    backup_reserve_pct=30, ems_version="1.01.04")
+    powers, _ = run(
+        [pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=30, ems_version="1.01.04"
+    )
     assert powers["a"] < 0 and powers["b"] < 0
 
 
 def test_ac_charging_new_firmware_charges_packs_below_reserve_first():
-    powers, _ = run([pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"},
-                    backup_reserve_pct=30, ems_version="1.01.05")
+    powers, _ = run(
+        [pack("a", 10), pack("b", 40)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=30, ems_version="1.01.05"
+    )
     assert powers == pytest.approx({"a": -500.0, "b": 0.0})
 
 
 def test_ac_charging_new_firmware_gives_the_rest_to_others_when_low_packs_are_capped():
-    powers, _ = run([pack("a", 10, max_w=200), pack("b", 40)], {"charge_w": 500, "source": "ac"},
-                    backup_reserve_pct=30, ems_version="1.1.5")
+    powers, _ = run(
+        [pack("a", 10, max_w=200), pack("b", 40)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=30, ems_version="1.1.5"
+    )
     assert powers == pytest.approx({"a": -200.0, "b": -300.0})
 
 
-@pytest.mark.parametrize("a,b,expected", [("1.01.05", "1.1.5", True), ("1.01.04", "1.1.5", False), ("1.2", "1.1.5", True),
-                                          ("2", "1.01.05", True), ("1.01.05.1", "1.1.5", True)])
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        ("1.01.05", "1.1.5", True),
+        ("1.01.04", "1.1.5", False),
+        ("1.2", "1.1.5", True),
+        ("2", "1.01.05", True),
+        ("1.01.05.1", "1.1.5", True),
+    ],
+)
 def test_versions_compare_numerically(a, b, expected):
     assert (parse_ems_version(a) >= parse_ems_version(b)) is expected
     assert prioritises_low_packs(a) is (parse_ems_version(a) >= (1, 1, 5, 0))
@@ -133,8 +144,12 @@ def test_equal_strategy_ignores_soc():
 
 
 def test_priority_strategy_fills_in_order():
-    powers, d = run([pack("main", 30, max_w=500), pack("p1", 90), pack("p2", 90)], {"discharge_w": 900},
-                    strategy="priority", priority=["main", "p2", "p1"])
+    powers, d = run(
+        [pack("main", 30, max_w=500), pack("p1", 90), pack("p2", 90)],
+        {"discharge_w": 900},
+        strategy="priority",
+        priority=["main", "p2", "p1"],
+    )
     assert powers == pytest.approx({"main": 500.0, "p1": 0.0, "p2": 400.0})
     assert "not needed" in d.packs[1].reason
 

@@ -27,8 +27,11 @@ def test_fleet_writes_per_device_results(tmp_path):
 def test_fleet_bad_input_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[fleet]\nold_pack_share = 2\n")
-    for args in (["fleet", str(bad)], ["fleet", str(EXAMPLES / "fleet.toml"), "--devices", "0"],
-                 ["fleet", str(tmp_path / "missing.toml")]):
+    for args in (
+        ["fleet", str(bad)],
+        ["fleet", str(EXAMPLES / "fleet.toml"), "--devices", "0"],
+        ["fleet", str(tmp_path / "missing.toml")],
+    ):
         out = socbal(*args)
         assert out.returncode == 2, out.stderr
         assert out.stdout == ""

@@ -33,9 +33,17 @@ def test_draws_follow_the_spec(scenario):
 
 
 def test_no_spread_repeats_the_scenario_device():
-    scenario = small_scenario(capacity_spread_pct=0, resistance_spread_pct=0, old_pack_share=0, new_soh_pct=None,
-                              sensor_offset_std_w=0, sensor_gain_error_std=0, soc_estimate_error_std_pct=0,
-                              initial_soc_pct=None, load_scale_sigma=0)
+    scenario = small_scenario(
+        capacity_spread_pct=0,
+        resistance_spread_pct=0,
+        old_pack_share=0,
+        new_soh_pct=None,
+        sensor_offset_std_w=0,
+        sensor_gain_error_std=0,
+        soc_estimate_error_std_pct=0,
+        initial_soc_pct=None,
+        load_scale_sigma=0,
+    )
     base, draw, _, _ = prepare_fleet(scenario, devices=3, seed=0)
     for d in range(3):
         assert np.array_equal(draw.params[d], base.params)
@@ -44,12 +52,15 @@ def test_no_spread_repeats_the_scenario_device():
     assert np.array_equal(draw.load_scale, np.ones(3))
 
 
-@pytest.mark.parametrize("fleet, field", [
-    ({"old_soh_pct": [90, 80]}, "fleet.old_soh_pct"),
-    ({"initial_soc_pct": [10, 120]}, "fleet.initial_soc_pct"),
-    ({"capacity_spread_pct": -1}, "fleet.capacity_spread_pct"),
-    ({"devcies": 3}, "fleet.devcies"),
-])
+@pytest.mark.parametrize(
+    "fleet, field",
+    [
+        ({"old_soh_pct": [90, 80]}, "fleet.old_soh_pct"),
+        ({"initial_soc_pct": [10, 120]}, "fleet.initial_soc_pct"),
+        ({"capacity_spread_pct": -1}, "fleet.capacity_spread_pct"),
+        ({"devcies": 3}, "fleet.devcies"),
+    ],
+)
 def test_bad_fleet_section_names_the_field(fleet, field):
     with pytest.raises(InputError, match=field.replace(".", r"\.")):
         scenario_from_dict({"fleet": fleet})

@@ -95,8 +95,20 @@ def test_years_to_capacity_interpolates_and_says_never():
 def test_without_blast_cycles_and_energy_are_still_reported(week, tmp_path, monkeypatch):
     message = "capacity fade needs NREL's BLAST-Lite: pip install x"
     monkeypatch.setattr(study_module, "fade_unavailable_reason", lambda: message)
-    result = CliRunner().invoke(app, ["lifetime", str(_write(week, tmp_path)), "--years", "5",
-                                      "--strategies", "spec,priority", "-o", str(tmp_path / "out"), "--report"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "lifetime",
+            str(_write(week, tmp_path)),
+            "--years",
+            "5",
+            "--strategies",
+            "spec,priority",
+            "-o",
+            str(tmp_path / "out"),
+            "--report",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "lifetime.html").is_file() and (tmp_path / "out" / "figures" / "cycling.png").is_file()
     assert f"capacity fade unavailable: {message}" in result.stdout
@@ -107,8 +119,10 @@ def test_without_blast_cycles_and_energy_are_still_reported(week, tmp_path, monk
 
 def test_cli_writes_the_results_folder(week, tmp_path):
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["lifetime", str(_write(week, tmp_path)), "--years", "1", "--max-years", "1",
-                                      "-j", "1", "-o", str(out), "--save-runs"])
+    result = CliRunner().invoke(
+        app,
+        ["lifetime", str(_write(week, tmp_path)), "--years", "1", "--max-years", "1", "-j", "1", "-o", str(out), "--save-runs"],
+    )
     assert result.exit_code == 0, result.output
     for name in study_module.STUDY_FILES:
         assert (out / name).is_file(), name
@@ -139,15 +153,22 @@ def _write(scenario, folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--years", "0"], "--years: value '0' is not allowed: must be > 0 and <= 50"),
-    (["--years", "51"], "--years: value '51' is not allowed: must be > 0 and <= 50"),
-    (["--years", "ten"], "--years: value 'ten' is not allowed: must be a number"),
-    (["--strategies", "spec,fastest"], "strategies: value 'fastest' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--years", "0"], "--years: value '0' is not allowed: must be > 0 and <= 50"),
+        (["--years", "51"], "--years: value '51' is not allowed: must be > 0 and <= 50"),
+        (["--years", "ten"], "--years: value 'ten' is not allowed: must be a number"),
+        (["--strategies", "spec,fastest"], "strategies: value 'fastest' is not allowed"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_exit_2(args, message):
-    out = subprocess.run([sys.executable, "-m", "socbal", "lifetime", str(EXAMPLES / "lifetime.toml"), *args],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "socbal", "lifetime", str(EXAMPLES / "lifetime.toml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1 and message in out.stderr
     assert "Traceback" not in out.stderr

@@ -95,9 +95,19 @@ def test_parquet_with_a_datetime_index(tmp_path):
         (hourly([1.0, 2.0]), {"load": {"column": "load_kw"}, "tz": "Mars/Olympus"}, "timeseries.tz: value 'Mars/Olympus'"),
         (hourly([1.0, 2.0]), {"load": {"column": "load_kw"}, "colour": "red"}, "timeseries.colour: unknown field"),
         (hourly([1.0, 2.0]), {}, "map at least one of pv, load, grid_available"),
-        (hourly([1.0, 2.0]).assign(time=["2024-05-01", "yesterday"]), {"load": {"column": "load_kw"}}, "value 'yesterday' in row 3 is not a time"),
+        (
+            hourly([1.0, 2.0]).assign(time=["2024-05-01", "yesterday"]),
+            {"load": {"column": "load_kw"}},
+            "value 'yesterday' in row 3 is not a time",
+        ),
         (hourly([1.0, 2.0]).iloc[::-1], {"load": {"column": "load_kw"}}, "stamps are not in order"),
-        (hourly([1.0, 2.0, 3.0, 4.0]).assign(time=["2024-05-01 00:00", "2024-05-01 01:00", "2024-05-01 02:00", "2024-05-01 02:20"]), {"load": {"column": "load_kw"}}, "not on a 0 days 01:00:00 grid"),
+        (
+            hourly([1.0, 2.0, 3.0, 4.0]).assign(
+                time=["2024-05-01 00:00", "2024-05-01 01:00", "2024-05-01 02:00", "2024-05-01 02:20"]
+            ),
+            {"load": {"column": "load_kw"}},
+            "not on a 0 days 01:00:00 grid",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_naming_column_value_and_rule(raw, spec, expected):

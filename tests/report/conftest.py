@@ -14,10 +14,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec_example.toml"
 
 def _run(strategy: str):
     scenario = load_scenario(EXAMPLE)
-    scenario = scenario.model_copy(update={
-        "name": f"spec-example-{strategy}",
-        "settings": scenario.settings.model_copy(update={"strategy": strategy}),
-    })
+    scenario = scenario.model_copy(
+        update={
+            "name": f"spec-example-{strategy}",
+            "settings": scenario.settings.model_copy(update={"strategy": strategy}),
+        }
+    )
     return simulate(scenario)
 
 

@@ -19,18 +19,31 @@ import pytest
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 if CHROMIUM is None and os.environ.get("SOCBAL_REQUIRE_SERVICES"):  # set by .ci/run: CI must not skip
     raise RuntimeError("SOCBAL_REQUIRE_SERVICES is set but chromium is not installed (apt-get install -y chromium)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium); "
-                                                         "CI installs it")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium); CI installs it")
 N_FIGURES = 6  # soc, spread, power, energy_flows, energy_totals, cycles
 
 
 def chromium(url: str, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess:
     """Run headless Chromium once with a fresh profile, offline-friendly flags and console logging."""
     with tempfile.TemporaryDirectory(prefix="socbal-chromium-") as profile:
-        command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-                   "--virtual-time-budget=15000", *args, url]
+        command = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--hide-scrollbars",
+            "--virtual-time-budget=15000",
+            *args,
+            url,
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 

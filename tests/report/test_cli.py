@@ -31,11 +31,14 @@ def test_report_out_and_no_png(results_dir, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "report.html").is_file()
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda p: p / "missing", "results folder not found: {p}"),
-    (lambda p: p, "{p}: no simulation results here: missing packs.parquet"),
-    (lambda p: (p / "f.txt").write_text("x") and p / "f.txt", "{p}: not a folder"),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p / "missing", "results folder not found: {p}"),
+        (lambda p: p, "{p}: no simulation results here: missing packs.parquet"),
+        (lambda p: (p / "f.txt").write_text("x") and p / "f.txt", "{p}: not a folder"),
+    ],
+)
 def test_bad_results_folder_is_one_line_and_exit_2(tmp_path, make, expected):
     path = make(tmp_path)
     result = runner.invoke(app, ["report", str(path)])
@@ -61,12 +64,15 @@ def test_verbose_logs_to_stderr_and_quiet_excludes_verbose(results_dir, tmp_path
     assert result.exit_code == 2 and "exclude each other" in result.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    ([], ["--quiet", "--verbose", "allocate", "simulate", "report"]),
-    (["report"], ["RESULTS", "--out", "--png", "--no-png", "offline", "3-15 %", "PNG"]),
-    (["simulate"], ["SCENARIO", "--out", "--quiet", "--report", "packs.parquet", "summary.json"]),
-    (["allocate"], ["FILE", "--explain"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ([], ["--quiet", "--verbose", "allocate", "simulate", "report"]),
+        (["report"], ["RESULTS", "--out", "--png", "--no-png", "offline", "3-15 %", "PNG"]),
+        (["simulate"], ["SCENARIO", "--out", "--quiet", "--report", "packs.parquet", "summary.json"]),
+        (["allocate"], ["FILE", "--explain"]),
+    ],
+)
 def test_help_is_complete(args, words):
     result = runner.invoke(app, [*args, "--help"], terminal_width=200)
     assert result.exit_code == 0

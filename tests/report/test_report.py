@@ -138,16 +138,23 @@ def test_same_labels_are_made_unique(result):
 
 
 def test_tidy_tables_and_lines_for_other_commands(tmp_path):
-    tidy = pd.DataFrame({
-        "strategy": ["spec", "spec", "droop", "droop"] * 2,
-        "topology": ["dcdc"] * 4 + ["series"] * 4,
-        "metric": ["loss_kwh", "cycles"] * 4,
-        "value": [1.0, 10.0, 1.2, 11.0, 2.0, 12.0, 2.5, 13.0],
-    })
+    tidy = pd.DataFrame(
+        {
+            "strategy": ["spec", "spec", "droop", "droop"] * 2,
+            "topology": ["dcdc"] * 4 + ["series"] * 4,
+            "metric": ["loss_kwh", "cycles"] * 4,
+            "value": [1.0, 10.0, 1.2, 11.0, 2.0, 12.0, 2.5, 13.0],
+        }
+    )
     fig = metrics_figure(tidy, label="strategy", group="topology", title="Topologies")
     assert len(fig.data) == 4 and {t.name for t in fig.data} == {"dcdc", "series"}
-    fade = pd.DataFrame({"years": np.tile(np.arange(11.0), 2), "capacity_pct": np.r_[100 - np.arange(11.0), 100 - 2 * np.arange(11.0)],
-                         "strategy": ["spec"] * 11 + ["equal"] * 11})
+    fade = pd.DataFrame(
+        {
+            "years": np.tile(np.arange(11.0), 2),
+            "capacity_pct": np.r_[100 - np.arange(11.0), 100 - 2 * np.arange(11.0)],
+            "strategy": ["spec"] * 11 + ["equal"] * 11,
+        }
+    )
     lines = lines_figure(fade, x="years", y="capacity_pct", color_by="strategy", title="Capacity")
     assert [t.name for t in lines.data] == ["spec", "equal"]
     for name, figure in {"metrics": fig, "lines": lines}.items():

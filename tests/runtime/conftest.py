@@ -50,13 +50,13 @@ class Broker:
         self.binary = binary
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} {LOOPBACK}\nallow_anonymous true\npersistence false\n"
-                             f"log_dest stderr\nlog_type error\n")
+        self.conf.write_text(
+            f"listener {self.port} {LOOPBACK}\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n"
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -85,22 +85,37 @@ def broker(tmp_path):
         b.stop()
 
 
-def runtime_config(tmp_path: Path, link: str = "modbus", modbus_port: int | None = None,
-                   mqtt_port: int | None = None, **runtime) -> RuntimeConfig:
+def runtime_config(
+    tmp_path: Path, link: str = "modbus", modbus_port: int | None = None, mqtt_port: int | None = None, **runtime
+) -> RuntimeConfig:
     """A two-pack (main, p1) config for tests: fast period, short age and watchdog."""
     raw: dict = {
         "name": "test",
         "link": link,
-        "runtime": {"period_s": 0.1, "max_telemetry_age_s": 0.6, "watchdog_s": 1, "state_db": "state.sqlite",
-                    "reconnect_min_s": 0.1, "reconnect_max_s": 0.4, **runtime},
+        "runtime": {
+            "period_s": 0.1,
+            "max_telemetry_age_s": 0.6,
+            "watchdog_s": 1,
+            "state_db": "state.sqlite",
+            "reconnect_min_s": 0.1,
+            "reconnect_max_s": 0.4,
+            **runtime,
+        },
         "settings": {"backup_reserve_pct": 10, "strategy": "spec"},
         "device": {"ac_output_limit_w": 2400, "aux_power_module": True},
-        "packs": [{"id": "main", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
-                  {"id": "p1", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200}],
+        "packs": [
+            {"id": "main", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
+            {"id": "p1", "capacity_wh": 1920, "max_discharge_w": 1200, "max_charge_w": 1200},
+        ],
     }
     if modbus_port is not None:
         raw["modbus"] = {"host": LOOPBACK, "port": modbus_port, "timeout_s": 0.5}
     if mqtt_port is not None:
-        raw["mqtt"] = {"host": LOOPBACK, "port": mqtt_port, "base_topic": "test/dev", "keepalive_s": 5,
-                       "client_id": f"rt-{mqtt_port}"}
+        raw["mqtt"] = {
+            "host": LOOPBACK,
+            "port": mqtt_port,
+            "base_topic": "test/dev",
+            "keepalive_s": 5,
+            "client_id": f"rt-{mqtt_port}",
+        }
     return config_from_dict(raw, base_dir=tmp_path)

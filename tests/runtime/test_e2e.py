@@ -47,10 +47,30 @@ def spread(plan) -> float:
 def emulator_process():
     """`socbal emulate` (80/40 %, 900 W) on a free loopback port at 1800x; stopped after the test."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "socbal", "emulate", str(EXAMPLES / "emulate_80_40.toml"),
-                             "--host", LOOPBACK, "--modbus-port", str(port), "--speed", "1800", "--tick-s", "0.05",
-                             "--watchdog-s", "2", "--duration-s", "110"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "socbal",
+            "emulate",
+            str(EXAMPLES / "emulate_80_40.toml"),
+            "--host",
+            LOOPBACK,
+            "--modbus-port",
+            str(port),
+            "--speed",
+            "1800",
+            "--tick-s",
+            "0.05",
+            "--watchdog-s",
+            "2",
+            "--duration-s",
+            "110",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for_port(port, timeout_s=30)
         yield port
@@ -98,7 +118,7 @@ def test_runtime_drives_socbal_emulate_over_modbus_and_keeps_its_log(tmp_path, e
     asyncio.run(drive(rt2, 0.5))
     rt3 = Runtime(cfg)  # second restart: everything logged so far is still there, and the setting stuck
     after = rt3.store.events()
-    assert after[:len(before)] == before and len(after) > len(before)
+    assert after[: len(before)] == before and len(after) > len(before)
     assert rt3.settings.current.backup_reserve_pct == 35
     rt3.store.close()
 
@@ -131,8 +151,9 @@ def test_silent_pack_and_lost_modbus_connection(tmp_path):
             stop_dev.clear()
             device.step(0.0)
             dev_task = asyncio.create_task(serve(device, stop_dev, host=LOOPBACK, modbus_port=port, tick_s=0.05))
-            await wait_until(lambda: "link" not in rt.faults.active and rt.last_plan.setpoints_w["p1"] > 0, 10,
-                             "reconnect with backoff")
+            await wait_until(
+                lambda: "link" not in rt.faults.active and rt.last_plan.setpoints_w["p1"] > 0, 10, "reconnect with backoff"
+            )
             # the runtime stops: the device watchdog trips and every pack falls back to 0
             stop_rt.set()
             await asyncio.wait_for(rt_task, 10)
@@ -177,13 +198,18 @@ def test_mqtt_link_discovery_settings_garbage_and_broker_restart(tmp_path, broke
         rt = Runtime(cfg)
         rt_task = asyncio.create_task(rt.run(stop_rt))
         try:
-            await wait_until(lambda: rt.last_plan is not None and len(rt.last_plan.soc_pct) == 2
-                             and not device.watchdog_tripped, 10, "runtime drives the device over MQTT")
+            await wait_until(
+                lambda: rt.last_plan is not None and len(rt.last_plan.soc_pct) == 2 and not device.watchdog_tripped,
+                10,
+                "runtime drives the device over MQTT",
+            )
             await wait_until(lambda: device.power_w[0] > device.power_w[1] > 0, 5, "higher SOC gives more")
             disc = await retained("homeassistant")
-            assert {"homeassistant/sensor/socbal_test/main_soc/config",
-                    "homeassistant/number/socbal_test/backup_reserve/config",
-                    "homeassistant/select/socbal_test/strategy/config"} <= set(disc)
+            assert {
+                "homeassistant/sensor/socbal_test/main_soc/config",
+                "homeassistant/number/socbal_test/backup_reserve/config",
+                "homeassistant/select/socbal_test/strategy/config",
+            } <= set(disc)
             # settings over MQTT: out of range is rejected, a good one applied on the next cycle
             await publish(f"{base}/settings/backup_reserve_pct/set", "150")
             await publish(f"{base}/settings/strategy/set", "bogus")
@@ -204,8 +230,11 @@ def test_mqtt_link_discovery_settings_garbage_and_broker_restart(tmp_path, broke
             await wait_until(lambda: "link" in rt.faults.active, 5, "link fault")
             await wait_until(lambda: device.watchdog_tripped and not any(device.power_w), 5, "device safe")
             broker.start()
-            await wait_until(lambda: rt.mqtt.connects > connects and not device.watchdog_tripped
-                             and rt.last_plan.setpoints_w["p1"] > 0, 15, "reconnected")
+            await wait_until(
+                lambda: rt.mqtt.connects > connects and not device.watchdog_tripped and rt.last_plan.setpoints_w["p1"] > 0,
+                15,
+                "reconnected",
+            )
         finally:
             await stop_all((stop_rt, stop_dev), (rt_task, dev_task))
 

@@ -33,8 +33,10 @@ from .conftest import EXAMPLES, runtime_config
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("type_,value,scale", [("u16", 65535, 1), ("s16", -32768, 1), ("s16", -1.5, 0.1),
-                                               ("u32", 4_000_000, 1), ("s32", -123456, 1), ("u16", 80.4, 0.1)])
+@pytest.mark.parametrize(
+    "type_,value,scale",
+    [("u16", 65535, 1), ("s16", -32768, 1), ("s16", -1.5, 0.1), ("u32", 4_000_000, 1), ("s32", -123456, 1), ("u16", 80.4, 0.1)],
+)
 @pytest.mark.parametrize("order", ["big", "little"])
 def test_register_codec_round_trips(type_, value, scale, order):
     spec = RegisterSpec(address=0, type=type_, scale=scale)
@@ -54,8 +56,7 @@ def test_register_codec_saturates_and_zeroes_nan():
 
 
 def reading(soc, age=0.0, now=100.0, **kw):
-    values = dict(soc_pct=soc, power_w=0.0, max_discharge_w=1200.0, max_charge_w=1200.0, online=True,
-                  received_s=now - age)
+    values = dict(soc_pct=soc, power_w=0.0, max_discharge_w=1200.0, max_charge_w=1200.0, online=True, received_s=now - age)
     values.update(kw)
     return PackReading(**values)
 
@@ -79,8 +80,13 @@ def test_fault_tracker_logs_a_fault_once_until_it_clears():
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(power=st.floats(allow_nan=True, allow_infinity=True), soc=st.floats(allow_nan=True),
-       reserve=st.floats(5, 100), dis=st.floats(allow_nan=True), chg=st.floats(allow_nan=True))
+@given(
+    power=st.floats(allow_nan=True, allow_infinity=True),
+    soc=st.floats(allow_nan=True),
+    reserve=st.floats(5, 100),
+    dis=st.floats(allow_nan=True),
+    chg=st.floats(allow_nan=True),
+)
 def test_clamp_never_exceeds_limits_or_discharges_at_the_reserve(power, soc, reserve, dis, chg):
     out = clamp_setpoint(power, soc, reserve, dis, chg)
     assert math.isfinite(out)
@@ -91,8 +97,10 @@ def test_clamp_never_exceeds_limits_or_discharges_at_the_reserve(power, soc, res
 
 
 def telemetry(socs, now=100.0, load_w=900.0, **pack_kw):
-    return Telemetry(device=DeviceReading(pv_w=0.0, load_w=load_w, grid_on=True, received_s=now),
-                     packs={pid: reading(soc, now=now, **pack_kw) for pid, soc in socs.items()})
+    return Telemetry(
+        device=DeviceReading(pv_w=0.0, load_w=load_w, grid_on=True, received_s=now),
+        packs={pid: reading(soc, now=now, **pack_kw) for pid, soc in socs.items()},
+    )
 
 
 def test_plan_shares_the_spec_example_600_300(tmp_path):
@@ -141,8 +149,7 @@ def test_examples_load_and_bad_config_exits_2_with_one_line(tmp_path):
         load_config(EXAMPLES / f"{name}.toml")
     load_scenario(EXAMPLES / "emulate_80_40.toml")
     bad = tmp_path / "bad.toml"
-    bad.write_text((EXAMPLES / "runtime_modbus.toml").read_text().replace("backup_reserve_pct = 10",
-                                                                           "backup_reserve_pct = 150"))
+    bad.write_text((EXAMPLES / "runtime_modbus.toml").read_text().replace("backup_reserve_pct = 10", "backup_reserve_pct = 150"))
     with pytest.raises(InputError, match="settings.backup_reserve_pct"):
         load_config(bad)
     r = subprocess.run([sys.executable, "-m", "socbal", "run", str(bad)], capture_output=True, text=True, timeout=60)
@@ -189,8 +196,10 @@ def test_http_api_needs_the_token_to_write(tmp_path):
         client = TestClient(create_app(rt, SecretStr("tok-123")))
         assert client.get("/settings").json()["backup_reserve_pct"] == 10
         assert client.patch("/settings", json={"backup_reserve_pct": 30}).status_code == 401
-        assert client.patch("/settings", json={"backup_reserve_pct": 30},
-                            headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            client.patch("/settings", json={"backup_reserve_pct": 30}, headers={"Authorization": "Bearer wrong"}).status_code
+            == 401
+        )
         auth = {"Authorization": "Bearer tok-123"}
         r = client.patch("/settings", json={"backup_reserve_pct": 4}, headers=auth)
         assert r.status_code == 422 and "backup_reserve_pct" in r.json()["detail"]
@@ -217,8 +226,17 @@ def test_home_assistant_discovery_covers_soc_reserve_and_strategy(tmp_path):
     assert "spec" in select["options"] and "priority" in select["options"]
 
 
-@pytest.mark.parametrize("payload", [b"", b"\xff\xfe", b"[1,2]", b'{"soc_pct": "80"}', b"{not json",
-                                     b'{"soc_pct": 1, "power_w": 0, "max_discharge_w": 1, "max_charge_w": 1, "online": 1}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[1,2]",
+        b'{"soc_pct": "80"}',
+        b"{not json",
+        b'{"soc_pct": 1, "power_w": 0, "max_discharge_w": 1, "max_charge_w": 1, "online": 1}',
+    ],
+)
 def test_garbage_pack_payloads_are_rejected(payload):
     with pytest.raises(ValueError):
         parse_pack_payload(payload, 0.0)

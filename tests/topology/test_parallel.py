@@ -18,8 +18,7 @@ from .conftest import make_pack
 
 def test_equal_packs_at_equal_soc_share_the_load_with_no_circulating_current():
     packs = [make_pack(60.0), make_pack(60.0), make_pack(60.0)]
-    result = simulate_parallel(packs, power_w=np.r_[np.full(600, 1500.0), np.zeros(60), np.full(600, -900.0)],
-                               step_s=1.0)
+    result = simulate_parallel(packs, power_w=np.r_[np.full(600, 1500.0), np.zeros(60), np.full(600, -900.0)], step_s=1.0)
     currents = result.pack_current_a
     np.testing.assert_allclose(currents, currents[:, :1].repeat(3, axis=1), rtol=0, atol=1e-9)
     assert result.peak_circulating_current_a < 1e-9
@@ -93,8 +92,7 @@ def test_empty_packs_leave_the_bus_and_rejoin_to_charge():
 def test_a_pack_at_the_floor_leaves_the_bus_and_rejoins_to_charge():
     # Equal SOC, unequal capacity: the 10 Ah pack reaches the 20 % floor first; the 50 Ah pack carries on alone.
     packs = [make_pack(30.0, capacity_ah=10.0), make_pack(30.0)]
-    result = simulate_parallel(packs, power_w=np.r_[np.full(3600, 800.0), np.full(600, -800.0)], step_s=1.0,
-                               floor_soc_pct=20.0)
+    result = simulate_parallel(packs, power_w=np.r_[np.full(3600, 800.0), np.full(600, -800.0)], step_s=1.0, floor_soc_pct=20.0)
     assert result.first_stop_pack == 0
     assert result.first_stop_reason == PACK_STATE_TEXT[PACK_AT_FLOOR]
     stop = int(result.time_to_first_stop_s)

@@ -63,7 +63,9 @@ def test_circulating_current_at_rest_matches_a_pybamm_dae(chemistry, soc_pct):
     model.rhs = {soc_1: -current / (50.0 * 3600), soc_2: current / (30.0 * 3600)}
     model.algebraic = {current: cells * (ocv(soc_1) - ocv(soc_2)) - 0.08 * current}
     model.initial_conditions = {
-        soc_1: pybamm.Scalar(soc_pct[0] / 100), soc_2: pybamm.Scalar(soc_pct[1] / 100), current: pybamm.Scalar(1.0)
+        soc_1: pybamm.Scalar(soc_pct[0] / 100),
+        soc_2: pybamm.Scalar(soc_pct[1] / 100),
+        current: pybamm.Scalar(1.0),
     }
     model.variables = {"current": current}
     values.process_model(model)

@@ -51,7 +51,19 @@ def battery_demand_w(scenario: Scenario) -> np.ndarray:
     for k in range(run.n_steps):
         # Total SOC 100 % and no AC charging limit: never backup charging, only load and PV.
         demand[k] = device_request(
-            float(load_w[k]), float(pv_w[k]), bool(grid_on[k]), 100.0, 1.0, MODE_CODES[d.mode], d.fixed_output_w,
-            d.ac_output_limit_w, d.pv_input_limit_w, 0.0, scenario.settings.backup_reserve_pct, 0.0, False, run.step_s,
+            float(load_w[k]),
+            float(pv_w[k]),
+            bool(grid_on[k]),
+            100.0,
+            1.0,
+            MODE_CODES[d.mode],
+            d.fixed_output_w,
+            d.ac_output_limit_w,
+            d.pv_input_limit_w,
+            0.0,
+            scenario.settings.backup_reserve_pct,
+            0.0,
+            False,
+            run.step_s,
         )[0]
     return demand

@@ -15,8 +15,17 @@ COMPARE_FIGURES_DIR = "figures"
 SHORT_LABELS = {"parallel": "parallel", "series": "series", "dcdc": "DC-DC"}
 
 #: Metrics shown as bar charts.
-BAR_METRICS = ("delivered_wh", "unserved_discharge_wh", "pack_heat_wh", "conversion_loss_wh", "standby_wh",
-               "peak_circulating_current_a", "max_spread_pct", "mean_spread_pct", "time_to_first_stop_h")
+BAR_METRICS = (
+    "delivered_wh",
+    "unserved_discharge_wh",
+    "pack_heat_wh",
+    "conversion_loss_wh",
+    "standby_wh",
+    "peak_circulating_current_a",
+    "max_spread_pct",
+    "mean_spread_pct",
+    "time_to_first_stop_h",
+)
 
 
 def comparison_page(result: CompareResult):
@@ -25,24 +34,44 @@ def comparison_page(result: CompareResult):
 
     s = result.summary
     labelled = {"topology": lambda f: f["topology"].map(TOPOLOGY_LABELS).astype(str), "time_h": lambda f: f["time_s"] / 3600}
-    page = ReportPage(f"Series, parallel and DC-DC compared: {s['scenario']}",
-                      subtitle=f"{', '.join(s['packs'])}; {s['chemistry'].upper()}; {s['horizon_h']:g} h at {s['step_s']:g} s")
+    page = ReportPage(
+        f"Series, parallel and DC-DC compared: {s['scenario']}",
+        subtitle=f"{', '.join(s['packs'])}; {s['chemistry'].upper()}; {s['horizon_h']:g} h at {s['step_s']:g} s",
+    )
     page.add_heading("Metrics")
     page.add_table(result.metric_table(), caption="Rows: metrics; columns: topologies (— = never)", digits=2)
     for note in s["notes"]:
         page.add_text(note)
     page.add_heading("SOC spread over time")
-    page.add_figure("spread", lines_figure(result.spread.assign(**labelled), x="time_h", y="spread_pct",
-                                           color_by="topology", title="SOC spread (max - min over the packs)",
-                                           x_title="time, h", y_title="spread, %"))
+    page.add_figure(
+        "spread",
+        lines_figure(
+            result.spread.assign(**labelled),
+            x="time_h",
+            y="spread_pct",
+            color_by="topology",
+            title="SOC spread (max - min over the packs)",
+            x_title="time, h",
+            y_title="spread, %",
+        ),
+    )
     page.add_heading("SOC per pack")
-    page.add_figure("soc", lines_figure(result.soc.assign(**labelled), x="time_h", y="soc_pct", color_by="topology",
-                                        dash_by="pack_id", title="SOC of every pack", x_title="time, h",
-                                        y_title="SOC, %"))
+    page.add_figure(
+        "soc",
+        lines_figure(
+            result.soc.assign(**labelled),
+            x="time_h",
+            y="soc_pct",
+            color_by="topology",
+            dash_by="pack_id",
+            title="SOC of every pack",
+            x_title="time, h",
+            y_title="SOC, %",
+        ),
+    )
     page.add_heading("Metrics as bars")
     bars = result.metrics.assign(topology=result.metrics["topology"].map(SHORT_LABELS))  # short: they sit under bars
-    page.add_figure("metrics", metrics_figure(bars, metrics=list(BAR_METRICS), label="topology",
-                                              title="Per topology"))
+    page.add_figure("metrics", metrics_figure(bars, metrics=list(BAR_METRICS), label="topology", title="Per topology"))
     page.add_table(result.packs.assign(topology=labelled["topology"](result.packs)), caption="Per pack", index=False)
     return page
 
@@ -52,5 +81,4 @@ def write_comparison_page(result: CompareResult, out_dir: str | Path, png: bool 
     from socbal.report import write_page
 
     out = Path(out_dir)
-    return write_page(comparison_page(result), out / COMPARE_REPORT_FILE,
-                      png_dir=out / COMPARE_FIGURES_DIR if png else None)
+    return write_page(comparison_page(result), out / COMPARE_REPORT_FILE, png_dir=out / COMPARE_FIGURES_DIR if png else None)

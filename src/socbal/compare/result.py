@@ -25,8 +25,15 @@ from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_to
 from socbal.resultfiles import save_results
 from socbal.sim.scenario import CompareSpec, Scenario
 
-COMPARE_FILES = ("metrics.parquet", "packs.parquet", "spread.parquet", "soc.parquet", "profile.parquet",
-                 "summary.json", "scenario.json")
+COMPARE_FILES = (
+    "metrics.parquet",
+    "packs.parquet",
+    "spread.parquet",
+    "soc.parquet",
+    "profile.parquet",
+    "summary.json",
+    "scenario.json",
+)
 
 #: Rows of the printed comparison: (label, metrics column, unit, digits).
 METRIC_ROWS = (
@@ -111,14 +118,31 @@ def compare_scenario(scenario: Scenario) -> CompareResult:
     for t in TOPOLOGIES:
         run = runs[t]
         heat_wh = run.pack_heat_w.sum(axis=0) * step_s / 3600.0
-        packs.append(pd.DataFrame({
-            "topology": t, "pack_id": ids, "usable_capacity_wh": capacity, "initial_soc_pct": run.soc_pct[0],
-            "final_soc_pct": run.soc_pct[-1], "min_soc_pct": run.soc_pct.min(axis=0),
-            "max_soc_pct": run.soc_pct.max(axis=0), "pack_heat_wh": heat_wh,
-        }))
+        packs.append(
+            pd.DataFrame(
+                {
+                    "topology": t,
+                    "pack_id": ids,
+                    "usable_capacity_wh": capacity,
+                    "initial_soc_pct": run.soc_pct[0],
+                    "final_soc_pct": run.soc_pct[-1],
+                    "min_soc_pct": run.soc_pct.min(axis=0),
+                    "max_soc_pct": run.soc_pct.max(axis=0),
+                    "pack_heat_wh": heat_wh,
+                }
+            )
+        )
         spread.append(pd.DataFrame({"time_s": time_s, "topology": t, "spread_pct": np.ptp(run.soc_pct, axis=1)}))
-        soc.append(pd.DataFrame({"time_s": np.repeat(time_s, len(ids)), "topology": t,
-                                 "pack_id": np.tile(ids, n + 1), "soc_pct": run.soc_pct.ravel()}))
+        soc.append(
+            pd.DataFrame(
+                {
+                    "time_s": np.repeat(time_s, len(ids)),
+                    "topology": t,
+                    "pack_id": np.tile(ids, n + 1),
+                    "soc_pct": run.soc_pct.ravel(),
+                }
+            )
+        )
     categories = {"topology": list(TOPOLOGIES), "pack_id": ids}
 
     def tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -137,10 +161,16 @@ def compare_scenario(scenario: Scenario) -> CompareResult:
         "chemistry": spec.chemistry,
         "packs": ids,
         "notes": compare_notes(scenario.settings.backup_reserve_pct),
-        "topologies": {row["topology"]: {k: v for k, v in row.items() if k != "topology"}
-                       for row in metrics.to_dict(orient="records")},
+        "topologies": {
+            row["topology"]: {k: v for k, v in row.items() if k != "topology"} for row in metrics.to_dict(orient="records")
+        },
     }
     return CompareResult(
-        scenario=scenario, metrics=metrics, packs=tidy(packs), spread=tidy(spread), soc=tidy(soc),
-        profile=pd.DataFrame({"time_s": time_s[:-1], "demand_w": demand_w}), summary=summary,
+        scenario=scenario,
+        metrics=metrics,
+        packs=tidy(packs),
+        spread=tidy(spread),
+        soc=tidy(soc),
+        profile=pd.DataFrame({"time_s": time_s[:-1], "demand_w": demand_w}),
+        summary=summary,
     )

@@ -84,11 +84,16 @@ def electrical_packs(scenario: Scenario) -> list[PackElectrical]:
     packs = []
     for field, pack in zip(pack_fields(scenario), scenario.all_packs):
         if pack.internal_resistance_ohm <= 0:
-            raise InputError(f"{field}.internal_resistance_ohm: value {pack.internal_resistance_ohm!r} is not allowed: "
-                             "socbal compare needs a resistance > 0 to tie packs directly together")
+            raise InputError(
+                f"{field}.internal_resistance_ohm: value {pack.internal_resistance_ohm!r} is not allowed: "
+                "socbal compare needs a resistance > 0 to tie packs directly together"
+            )
         cells = spec.cells_in_series or max(1, round(pack.nominal_voltage_v / mean_cell_ocv_v(spec.chemistry)))
-        packs.append(PackElectrical.from_capacity_wh(pack.usable_capacity_wh, pack.soc_pct, spec.chemistry,
-                                                     pack.internal_resistance_ohm, cells, spec.max_current_a))
+        packs.append(
+            PackElectrical.from_capacity_wh(
+                pack.usable_capacity_wh, pack.soc_pct, spec.chemistry, pack.internal_resistance_ohm, cells, spec.max_current_a
+            )
+        )
     return packs
 
 
@@ -107,10 +112,16 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
         why = "at the backup reserve" if why == PACK_STATE_TEXT[PACK_AT_FLOOR] else why
         first = f"{ids[result.first_stop_pack]}: {why}"
     return TopologyRun(
-        topology=result.topology, soc_pct=result.soc_pct, pack_current_a=result.pack_current_a,
-        served_w=result.served_power_w, pack_heat_w=heat * scale[:, None],
-        circulating_a=result.circulating_current_a, conversion_w=np.zeros(n),
-        standby_w=np.zeros(n), first_pack_stop_s=result.time_to_first_stop_s, first_pack_stop=first,
+        topology=result.topology,
+        soc_pct=result.soc_pct,
+        pack_current_a=result.pack_current_a,
+        served_w=result.served_power_w,
+        pack_heat_w=heat * scale[:, None],
+        circulating_a=result.circulating_current_a,
+        conversion_w=np.zeros(n),
+        standby_w=np.zeros(n),
+        first_pack_stop_s=result.time_to_first_stop_s,
+        first_pack_stop=first,
     )
 
 
@@ -125,10 +136,12 @@ def _dcdc_cell_power_w(bus_w: np.ndarray, pack: PackSpec) -> np.ndarray:
 
 def dcdc_scenario(scenario: Scenario) -> Scenario:
     """The scenario as the DC-DC column runs it: every step recorded, no AC backup charging from the grid."""
-    return scenario.model_copy(update={
-        "run": scenario.run.model_copy(update={"record_every_s": None}),
-        "device": scenario.device.model_copy(update={"ac_charge_limit_w": 0.0}),
-    })
+    return scenario.model_copy(
+        update={
+            "run": scenario.run.model_copy(update={"record_every_s": None}),
+            "device": scenario.device.model_copy(update={"ac_charge_limit_w": 0.0}),
+        }
+    )
 
 
 def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
@@ -161,10 +174,16 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
     # As the topologies define it: (sum |I_i| - |sum I_i|) / 2, the current of packs going against the rest.
     circulating = 0.5 * (np.abs(current).sum(axis=1) - np.abs(current.sum(axis=1)))
     return TopologyRun(
-        topology="dcdc", soc_pct=soc, pack_current_a=current, served_w=bus_w.sum(axis=1), pack_heat_w=heat,
+        topology="dcdc",
+        soc_pct=soc,
+        pack_current_a=current,
+        served_w=bus_w.sum(axis=1),
+        pack_heat_w=heat,
         circulating_a=circulating,
-        conversion_w=(loss_w - heat).sum(axis=1), standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w,
-        first_pack_stop_s=first_s, first_pack_stop=first,
+        conversion_w=(loss_w - heat).sum(axis=1),
+        standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w,
+        first_pack_stop_s=first_s,
+        first_pack_stop=first,
     )
 
 

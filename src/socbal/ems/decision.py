@@ -93,9 +93,7 @@ def decide(inp: AllocateInput) -> Decision:
             state=state_of(float(power[i])),
             weight=float(weight[i]),
             reason=kernel.REASON_TEXT[int(reason[i])],
-            reserve_latched=bool(
-                kernel.reserve_latched_next(soc[i], latched[i], s.backup_reserve_pct, s.reserve_hysteresis_pct)
-            ),
+            reserve_latched=bool(kernel.reserve_latched_next(soc[i], latched[i], s.backup_reserve_pct, s.reserve_hysteresis_pct)),
         )
         for i, p in enumerate(packs)
     )

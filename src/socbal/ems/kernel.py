@@ -109,8 +109,16 @@ def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exp
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray,
-                power_w: np.ndarray, reason: np.ndarray, active: np.ndarray, use: np.ndarray) -> float:
+def _water_fill(
+    request_w: float,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    member: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    active: np.ndarray,
+    use: np.ndarray,
+) -> float:
     """Share ``request_w`` among ``member`` packs in proportion to ``weight``, capped by ``limit_w``.
 
     A pack whose share would exceed its limit is capped and the rest of the
@@ -159,9 +167,19 @@ def _water_fill(request_w: float, weight: np.ndarray, limit_w: np.ndarray, membe
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _fill_tiers(magnitude_w: float, max_tier: int, eligible: np.ndarray, tier: np.ndarray, weight: np.ndarray,
-                limit: np.ndarray, member: np.ndarray, power_w: np.ndarray, reason: np.ndarray, active: np.ndarray,
-                use: np.ndarray) -> float:
+def _fill_tiers(
+    magnitude_w: float,
+    max_tier: int,
+    eligible: np.ndarray,
+    tier: np.ndarray,
+    weight: np.ndarray,
+    limit: np.ndarray,
+    member: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    active: np.ndarray,
+    use: np.ndarray,
+) -> float:
     """Fill the tiers in ascending order, each by water-filling among its eligible packs; the power served, W."""
     n = weight.shape[0]
     served = 0.0
@@ -178,10 +196,22 @@ def _fill_tiers(magnitude_w: float, max_tier: int, eligible: np.ndarray, tier: n
 
 
 @njit(cache=True, _nrt=False)  # not inlined: it runs only when enabled, and keeps the hot loop small
-def _switch_off_low_loads(magnitude_w: float, served_w: float, min_module_load_pct: float, max_tier: int,
-                          capacity_wh: np.ndarray, eligible: np.ndarray, tier: np.ndarray, weight: np.ndarray, limit: np.ndarray,
-                          member: np.ndarray, power_w: np.ndarray, reason: np.ndarray, active: np.ndarray,
-                          use: np.ndarray) -> float:
+def _switch_off_low_loads(
+    magnitude_w: float,
+    served_w: float,
+    min_module_load_pct: float,
+    max_tier: int,
+    capacity_wh: np.ndarray,
+    eligible: np.ndarray,
+    tier: np.ndarray,
+    weight: np.ndarray,
+    limit: np.ndarray,
+    member: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    active: np.ndarray,
+    use: np.ndarray,
+) -> float:
     """Switch off lightly loaded packs one at a time while the rest still serve as much; the power served, W.
 
     The pack switched off is the one with the smallest SOC factor of the balancing rule (the lowest SOC
@@ -199,8 +229,12 @@ def _switch_off_low_loads(magnitude_w: float, served_w: float, min_module_load_p
         for i in range(n):
             # Only the last tier in use gives way (a higher tier must not gain from a lower one), and the SOC
             # factor f = weight / capacity decides, so SOCs (not weights) are what stays together.
-            if power_w[i] > 0.0 and tier[i] == last_tier and power_w[i] < min_module_load_pct / 100.0 * limit[i] and (
-                    drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i]):
+            if (
+                power_w[i] > 0.0
+                and tier[i] == last_tier
+                and power_w[i] < min_module_load_pct / 100.0 * limit[i]
+                and (drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i])
+            ):
                 drop = i
         if drop < 0 or working <= 1:
             break
@@ -217,24 +251,43 @@ def _switch_off_low_loads(magnitude_w: float, served_w: float, min_module_load_p
                 reason[i] = REASON_NOT_NEEDED
         power_w[drop] = 0.0
         reason[drop] = REASON_LOW_LOAD
-        served_w = _fill_tiers(magnitude_w, max_tier, eligible, tier, weight, limit, member, power_w, reason, active,
-                               use)
+        served_w = _fill_tiers(magnitude_w, max_tier, eligible, tier, weight, limit, member, power_w, reason, active, use)
     return served_w
 
 
 @njit(cache=True)
 def allocate_scratch(n_packs: int):
     """Scratch for :func:`allocate_with_scratch`: ``eligible, member, active`` (bool), ``limit, use`` (W), ``tier``."""
-    return (np.zeros(n_packs, dtype=np.bool_), np.zeros(n_packs, dtype=np.bool_), np.zeros(n_packs, dtype=np.bool_),
-            np.zeros(n_packs), np.zeros(n_packs), np.zeros(n_packs, dtype=np.int64))
+    return (
+        np.zeros(n_packs, dtype=np.bool_),
+        np.zeros(n_packs, dtype=np.bool_),
+        np.zeros(n_packs, dtype=np.bool_),
+        np.zeros(n_packs),
+        np.zeros(n_packs),
+        np.zeros(n_packs, dtype=np.int64),
+    )
 
 
 @njit(cache=True)
-def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
-                  max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
-                  reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
-                  request_w: float, source: int, ems_prioritises_low_packs: bool, min_module_load_pct: float,
-                  power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray) -> float:
+def allocate_into(
+    soc_pct: np.ndarray,
+    capacity_wh: np.ndarray,
+    max_discharge_w: np.ndarray,
+    max_charge_w: np.ndarray,
+    reserve_latched: np.ndarray,
+    priority_rank: np.ndarray,
+    reserve_pct: float,
+    hysteresis_pct: float,
+    strategy: int,
+    droop_exponent: float,
+    request_w: float,
+    source: int,
+    ems_prioritises_low_packs: bool,
+    min_module_load_pct: float,
+    power_w: np.ndarray,
+    weight: np.ndarray,
+    reason: np.ndarray,
+) -> float:
     """Decide every pack's power for one request; returns the power served in W.
 
     ``request_w`` > 0 asks the packs to discharge that much, < 0 to charge
@@ -248,20 +301,59 @@ def allocate_into(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w:
     balancing weight used, W-share units) and ``reason`` (a ``REASON_*`` code).
     """
     eligible, member, active, limit, use, tier = allocate_scratch(soc_pct.shape[0])
-    return allocate_with_scratch(soc_pct, capacity_wh, max_discharge_w, max_charge_w, reserve_latched, priority_rank,
-                                 reserve_pct, hysteresis_pct, strategy, droop_exponent, request_w, source,
-                                 ems_prioritises_low_packs, min_module_load_pct, power_w, weight, reason, eligible,
-                                 member, active, limit, use, tier)
+    return allocate_with_scratch(
+        soc_pct,
+        capacity_wh,
+        max_discharge_w,
+        max_charge_w,
+        reserve_latched,
+        priority_rank,
+        reserve_pct,
+        hysteresis_pct,
+        strategy,
+        droop_exponent,
+        request_w,
+        source,
+        ems_prioritises_low_packs,
+        min_module_load_pct,
+        power_w,
+        weight,
+        reason,
+        eligible,
+        member,
+        active,
+        limit,
+        use,
+        tier,
+    )
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_discharge_w: np.ndarray,
-                          max_charge_w: np.ndarray, reserve_latched: np.ndarray, priority_rank: np.ndarray,
-                          reserve_pct: float, hysteresis_pct: float, strategy: int, droop_exponent: float,
-                          request_w: float, source: int, ems_prioritises_low_packs: bool, min_module_load_pct: float,
-                          power_w: np.ndarray, weight: np.ndarray, reason: np.ndarray, eligible: np.ndarray,
-                          member: np.ndarray, active: np.ndarray, limit: np.ndarray, use: np.ndarray,
-                          tier: np.ndarray) -> float:
+def allocate_with_scratch(
+    soc_pct: np.ndarray,
+    capacity_wh: np.ndarray,
+    max_discharge_w: np.ndarray,
+    max_charge_w: np.ndarray,
+    reserve_latched: np.ndarray,
+    priority_rank: np.ndarray,
+    reserve_pct: float,
+    hysteresis_pct: float,
+    strategy: int,
+    droop_exponent: float,
+    request_w: float,
+    source: int,
+    ems_prioritises_low_packs: bool,
+    min_module_load_pct: float,
+    power_w: np.ndarray,
+    weight: np.ndarray,
+    reason: np.ndarray,
+    eligible: np.ndarray,
+    member: np.ndarray,
+    active: np.ndarray,
+    limit: np.ndarray,
+    use: np.ndarray,
+    tier: np.ndarray,
+) -> float:
     """:func:`allocate_into` with caller-owned scratch (see :func:`allocate_scratch`): no allocation per call.
 
     This is the decision itself; the simulator's hot loop calls it directly.
@@ -300,8 +392,22 @@ def allocate_with_scratch(soc_pct: np.ndarray, capacity_wh: np.ndarray, max_disc
     if magnitude > 0.0:
         served = _fill_tiers(magnitude, max_tier, eligible, tier, weight, limit, member, power_w, reason, active, use)
         if min_module_load_pct > 0.0:
-            served = _switch_off_low_loads(magnitude, served, min_module_load_pct, max_tier, capacity_wh, eligible, tier,
-                                           weight, limit, member, power_w, reason, active, use)
+            served = _switch_off_low_loads(
+                magnitude,
+                served,
+                min_module_load_pct,
+                max_tier,
+                capacity_wh,
+                eligible,
+                tier,
+                weight,
+                limit,
+                member,
+                power_w,
+                reason,
+                active,
+                use,
+            )
     if not discharging:
         for i in range(n):
             power_w[i] = -power_w[i]

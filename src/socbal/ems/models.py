@@ -55,9 +55,11 @@ class Settings(StrictModel):
         1.0, ge=0, le=20, description="A pack held at the reserve resumes discharging only at reserve + this, % SOC"
     )
     min_module_load_pct: float = Field(
-        0.0, ge=0, le=100,
+        0.0,
+        ge=0,
+        le=100,
         description="Switch off a pack whose share is below this % of its DC-DC limit while the others can take it "
-                    "(DC-DC modules are inefficient at low load); 0 = the spec's rule, every eligible pack shares",
+        "(DC-DC modules are inefficient at low load); 0 = the spec's rule, every eligible pack shares",
     )
     priority: list[str] | None = Field(None, description="Pack ids in priority order (priority strategy); default input order")
 

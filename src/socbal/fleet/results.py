@@ -49,55 +49,63 @@ class FleetResult:
         return save_results(out_dir, {"devices": self.devices, "packs": self.packs}, self.summary, self.scenario)
 
 
-def build_fleet_result(scenario, draw: FleetDraw, pack_out: np.ndarray, dev_out: np.ndarray, stats: np.ndarray,
-                       seed: int) -> FleetResult:
+def build_fleet_result(
+    scenario, draw: FleetDraw, pack_out: np.ndarray, dev_out: np.ndarray, stats: np.ndarray, seed: int
+) -> FleetResult:
     """Wrap the fleet kernel's whole-run totals as tables and summarise their distribution."""
     n_devices, n_packs, _ = pack_out.shape
     capacity_wh = draw.params[:, :, kernel.PARAM_CAPACITY_WH]
     throughput_wh = pack_out[:, :, PACK["discharge_wh"]] + pack_out[:, :, PACK["charge_wh"]]
     cycles = throughput_wh / 2.0 / capacity_wh
     ids = [p.id for p in scenario.all_packs]
-    packs = pd.DataFrame({
-        "device": np.repeat(np.arange(n_devices), n_packs),
-        "pack_id": pd.Categorical(np.tile(ids, n_devices), categories=ids),
-        "usable_capacity_wh": capacity_wh.ravel(),
-        "soh_pct": draw.soh_pct.ravel(),
-        "internal_resistance_ohm": draw.params[:, :, kernel.PARAM_RESISTANCE_OHM].ravel(),
-        "sensor_offset_w": draw.params[:, :, kernel.PARAM_SENSOR_OFFSET_W].ravel(),
-        "initial_soc_pct": draw.soc_true0_pct.ravel(),
-        "final_soc_pct": pack_out[:, :, PACK["soc_true_pct"]].ravel(),
-        "discharge_kwh": pack_out[:, :, PACK["discharge_wh"]].ravel() / WH_PER_KWH,
-        "charge_kwh": pack_out[:, :, PACK["charge_wh"]].ravel() / WH_PER_KWH,
-        "equivalent_full_cycles": cycles.ravel(),
-        "conversion_loss_kwh": pack_out[:, :, PACK["conversion_loss_wh"]].ravel() / WH_PER_KWH,
-        "standby_kwh": pack_out[:, :, PACK["standby_wh"]].ravel() / WH_PER_KWH,
-        "reserve_standby_h": pack_out[:, :, PACK["reserve_standby_s"]].ravel() / 3600.0,
-    })
+    packs = pd.DataFrame(
+        {
+            "device": np.repeat(np.arange(n_devices), n_packs),
+            "pack_id": pd.Categorical(np.tile(ids, n_devices), categories=ids),
+            "usable_capacity_wh": capacity_wh.ravel(),
+            "soh_pct": draw.soh_pct.ravel(),
+            "internal_resistance_ohm": draw.params[:, :, kernel.PARAM_RESISTANCE_OHM].ravel(),
+            "sensor_offset_w": draw.params[:, :, kernel.PARAM_SENSOR_OFFSET_W].ravel(),
+            "initial_soc_pct": draw.soc_true0_pct.ravel(),
+            "final_soc_pct": pack_out[:, :, PACK["soc_true_pct"]].ravel(),
+            "discharge_kwh": pack_out[:, :, PACK["discharge_wh"]].ravel() / WH_PER_KWH,
+            "charge_kwh": pack_out[:, :, PACK["charge_wh"]].ravel() / WH_PER_KWH,
+            "equivalent_full_cycles": cycles.ravel(),
+            "conversion_loss_kwh": pack_out[:, :, PACK["conversion_loss_wh"]].ravel() / WH_PER_KWH,
+            "standby_kwh": pack_out[:, :, PACK["standby_wh"]].ravel() / WH_PER_KWH,
+            "reserve_standby_h": pack_out[:, :, PACK["reserve_standby_s"]].ravel() / 3600.0,
+        }
+    )
     conversion_kwh = pack_out[:, :, PACK["conversion_loss_wh"]].sum(axis=1) / WH_PER_KWH
     standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
-    devices = pd.DataFrame({
-        "device": np.arange(n_devices),
-        "load_scale": draw.load_scale,
-        "max_spread_pct": stats[:, STATS["max_spread_true_pct"]],
-        "max_spread_estimated_pct": stats[:, STATS["max_spread_est_pct"]],
-        "final_spread_pct": dev_out[:, DEVICE["spread_true_pct"]],
-        "first_reserve_h": stats[:, STATS["first_reserve_time_s"]] / 3600.0,
-        "load_kwh": dev_out[:, DEVICE["load_wh"]] / WH_PER_KWH,
-        "unserved_kwh": dev_out[:, DEVICE["unserved_wh"]] / WH_PER_KWH,
-        "grid_import_kwh": dev_out[:, DEVICE["grid_import_wh"]] / WH_PER_KWH,
-        "battery_unserved_kwh": dev_out[:, DEVICE["battery_unserved_wh"]] / WH_PER_KWH,
-        "conversion_loss_kwh": conversion_kwh,
-        "standby_kwh": standby_kwh,
-        "losses_kwh": conversion_kwh + standby_kwh,
-        "cycles_mean": cycles.mean(axis=1),
-        "cycles_max": cycles.max(axis=1),
-    })
+    devices = pd.DataFrame(
+        {
+            "device": np.arange(n_devices),
+            "load_scale": draw.load_scale,
+            "max_spread_pct": stats[:, STATS["max_spread_true_pct"]],
+            "max_spread_estimated_pct": stats[:, STATS["max_spread_est_pct"]],
+            "final_spread_pct": dev_out[:, DEVICE["spread_true_pct"]],
+            "first_reserve_h": stats[:, STATS["first_reserve_time_s"]] / 3600.0,
+            "load_kwh": dev_out[:, DEVICE["load_wh"]] / WH_PER_KWH,
+            "unserved_kwh": dev_out[:, DEVICE["unserved_wh"]] / WH_PER_KWH,
+            "grid_import_kwh": dev_out[:, DEVICE["grid_import_wh"]] / WH_PER_KWH,
+            "battery_unserved_kwh": dev_out[:, DEVICE["battery_unserved_wh"]] / WH_PER_KWH,
+            "conversion_loss_kwh": conversion_kwh,
+            "standby_kwh": standby_kwh,
+            "losses_kwh": conversion_kwh + standby_kwh,
+            "cycles_mean": cycles.mean(axis=1),
+            "cycles_max": cycles.max(axis=1),
+        }
+    )
     tables = {"devices": devices, "packs": packs}
     distribution = {}
     for table, column, label in DISTRIBUTION:
         values = tables[table][column].to_numpy()
-        distribution[column] = {"label": label, "mean": float(values.mean()),
-                                **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES}}
+        distribution[column] = {
+            "label": label,
+            "mean": float(values.mean()),
+            **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES},
+        }
     summary = {
         "scenario": scenario.name,
         "devices": n_devices,
@@ -115,8 +123,10 @@ def print_distribution(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
-                        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}")
+    table = Table(
+        title=f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
+        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
+    )
     table.add_column("metric")
     for q in PERCENTILES:
         table.add_column("max" if q == 100 else f"p{q}", justify="right")

@@ -48,20 +48,40 @@ def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None
         if threads is not None:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         return run_devices(
-            draw.params, base.curve_load, base.curve_eff, base.priority_rank, draw.soc_true0_pct, draw.soc_est0_pct,
-            base.ems, base.device, _writable(base.load_w), draw.load_scale, base.load_step_s, _writable(base.pv_w),
-            base.pv_step_s, _writable(base.grid_on), base.grid_step_s, base.step_s, base.n_steps)
+            draw.params,
+            base.curve_load,
+            base.curve_eff,
+            base.priority_rank,
+            draw.soc_true0_pct,
+            draw.soc_est0_pct,
+            base.ems,
+            base.device,
+            _writable(base.load_w),
+            draw.load_scale,
+            base.load_step_s,
+            _writable(base.pv_w),
+            base.pv_step_s,
+            _writable(base.grid_on),
+            base.grid_step_s,
+            base.step_s,
+            base.n_steps,
+        )
 
 
-def run_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None,
-              threads: Optional[int] = None) -> FleetResult:
+def run_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None) -> FleetResult:
     """Simulate the fleet in this process, the devices shared over ``threads`` cores (default: all)."""
     base, draw, devices, seed = prepare_fleet(scenario, devices, seed)
     return build_fleet_result(scenario, draw, *run_chunk(base, draw, threads), seed=seed)
 
 
-def run_fleet_dask(scenario, devices: Optional[int] = None, seed: Optional[int] = None,
-                   scheduler: Optional[str] = None, workers: int = 2, chunks: Optional[int] = None) -> FleetResult:
+def run_fleet_dask(
+    scenario,
+    devices: Optional[int] = None,
+    seed: Optional[int] = None,
+    scheduler: Optional[str] = None,
+    workers: int = 2,
+    chunks: Optional[int] = None,
+) -> FleetResult:
     """Simulate the fleet on Dask: ``scheduler`` (``tcp://HOST:PORT``) or a LocalCluster of ``workers`` processes.
 
     The devices are split into ``chunks`` contiguous pieces (default: two per worker thread); the
@@ -82,8 +102,9 @@ def run_fleet_dask(scenario, devices: Optional[int] = None, seed: Optional[int] 
         edges = [math.floor(i * devices / n_chunks) for i in range(n_chunks + 1)]
         per_worker = max(1, threads // max(1, len(client.nthreads())))
         base_future = client.scatter([base], broadcast=True)[0]
-        futures = [client.submit(run_chunk, base_future, draw.chunk(a, b), per_worker, pure=False)
-                   for a, b in zip(edges[:-1], edges[1:])]
+        futures = [
+            client.submit(run_chunk, base_future, draw.chunk(a, b), per_worker, pure=False) for a, b in zip(edges[:-1], edges[1:])
+        ]
         parts = client.gather(futures)
     finally:
         client.close()

@@ -30,8 +30,9 @@ class FleetDraw:
 
     def chunk(self, start: int, stop: int) -> "FleetDraw":
         """Devices ``start`` to ``stop - 1``."""
-        return FleetDraw(*(a[start:stop] for a in (self.params, self.soh_pct, self.soc_true0_pct, self.soc_est0_pct,
-                                                   self.load_scale)))
+        return FleetDraw(
+            *(a[start:stop] for a in (self.params, self.soh_pct, self.soc_true0_pct, self.soc_est0_pct, self.load_scale))
+        )
 
 
 def draw_fleet(base: KernelInputs, packs: list, spec: FleetSpec, devices: int, seed: int) -> FleetDraw:
@@ -59,9 +60,11 @@ def draw_fleet(base: KernelInputs, packs: list, spec: FleetSpec, devices: int, s
     params[:, :, kernel.PARAM_CAPACITY_WH] = nominal_wh * (1.0 + spec.capacity_spread_pct / 100.0 * z_capacity) * soh / 100.0
     params[:, :, kernel.PARAM_RESISTANCE_OHM] *= 1.0 + spec.resistance_spread_pct / 100.0 * z_resistance
     params[:, :, kernel.PARAM_SENSOR_OFFSET_W] = np.clip(
-        params[:, :, kernel.PARAM_SENSOR_OFFSET_W] + spec.sensor_offset_std_w * z_offset, -100.0, 100.0)
+        params[:, :, kernel.PARAM_SENSOR_OFFSET_W] + spec.sensor_offset_std_w * z_offset, -100.0, 100.0
+    )
     params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] = np.clip(
-        params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] + spec.sensor_gain_error_std * z_gain, -0.2, 0.2)
+        params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] + spec.sensor_gain_error_std * z_gain, -0.2, 0.2
+    )
 
     soc_true = np.broadcast_to(base.soc_true0_pct, shape).copy()
     if spec.initial_soc_pct is not None:

@@ -25,19 +25,24 @@ class FleetSpec(StrictModel):
     seed: int = Field(0, ge=0, description="Seed of the random draws (socbal fleet --seed overrides)")
     capacity_spread_pct: float = Field(0.0, ge=0, le=30, description="Manufacturing spread of capacity: std, % of nominal")
     resistance_spread_pct: float = Field(
-        0.0, ge=0, le=30, description="Manufacturing spread of internal resistance: std, % of nominal")
+        0.0, ge=0, le=30, description="Manufacturing spread of internal resistance: std, % of nominal"
+    )
     old_pack_share: float = Field(0.0, ge=0, le=1, description="Share of packs that are old (SOH from old_soh_pct)")
     old_soh_pct: FloatPair = Field((70.0, 85.0), description="SOH range of old packs, % (uniform)")
     new_soh_pct: FloatPair | None = Field(
-        None, description="SOH range of the other packs, % (uniform); default: the scenario's SOH")
+        None, description="SOH range of the other packs, % (uniform); default: the scenario's SOH"
+    )
     sensor_offset_std_w: float = Field(0.0, ge=0, le=30, description="Spread of current-sensor offsets: std, W")
     sensor_gain_error_std: float = Field(0.0, ge=0, le=0.05, description="Spread of current-sensor gain errors: std")
     soc_estimate_error_std_pct: float = Field(
-        0.0, ge=0, le=20, description="Spread of the initial SOC-estimate error: std, % points")
+        0.0, ge=0, le=20, description="Spread of the initial SOC-estimate error: std, % points"
+    )
     initial_soc_pct: FloatPair | None = Field(
-        None, description="Initial true SOC range, % (uniform per pack); default: the scenario's SOCs")
+        None, description="Initial true SOC range, % (uniform per pack); default: the scenario's SOCs"
+    )
     load_scale_sigma: float = Field(
-        0.0, ge=0, le=2, description="Household load scaling per device: lognormal with median 1 and this sigma")
+        0.0, ge=0, le=2, description="Household load scaling per device: lognormal with median 1 and this sigma"
+    )
 
     @field_validator("old_soh_pct", "new_soh_pct")
     @classmethod

@@ -121,8 +121,7 @@ class LifetimeStudy:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain-Python dicts (numpy scalars converted)."""
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def fade_unavailable_reason() -> str | None:
@@ -215,12 +214,14 @@ def _fade_grid(trajectory: pd.DataFrame, soh_pct: float, max_years: float) -> pd
     """The trajectory on a monthly grid, capacity in % of nameplate."""
     t = trajectory.index.to_numpy(float)
     grid = np.arange(0.0, min(max_years, t[-1]) + 1e-9, FADE_GRID_YEARS)
-    return pd.DataFrame({
-        "years": grid,
-        "capacity_pct": soh_pct * np.interp(grid, t, trajectory["capacity_frac"].to_numpy(float)),
-        "calendar_loss_pct": soh_pct * (1.0 - np.interp(grid, t, trajectory["calendar_frac"].to_numpy(float))),
-        "cycle_loss_pct": soh_pct * (1.0 - np.interp(grid, t, trajectory["cycle_frac"].to_numpy(float))),
-    })
+    return pd.DataFrame(
+        {
+            "years": grid,
+            "capacity_pct": soh_pct * np.interp(grid, t, trajectory["capacity_frac"].to_numpy(float)),
+            "calendar_loss_pct": soh_pct * (1.0 - np.interp(grid, t, trajectory["calendar_frac"].to_numpy(float))),
+            "cycle_loss_pct": soh_pct * (1.0 - np.interp(grid, t, trajectory["cycle_frac"].to_numpy(float))),
+        }
+    )
 
 
 def run_study(
@@ -274,32 +275,33 @@ def run_study(
             hist.insert(0, "strategy", strategy)
             dod_frames.append(hist)
             s = by_id[p.id]
-            pack_rows.append({
-                "strategy": strategy,
-                "pack_id": p.id,
-                "capacity_wh": p.capacity_wh,
-                "soh_initial_pct": p.soh_pct,
-                "efc_per_year": equivalent_full_cycles(trace) * per_year,
-                "deep_cycles_per_year": float(hist.loc[hist.dod_from_pct >= 50, "cycles_per_year"].sum()),
-                "max_dod_pct": float(max(dod_depths(trace), default=0.0)),
-                "mean_soc_pct": float(trace.mean()),
-                "time_high_h_per_year": high_s / 3600.0 * per_year,
-                "time_low_h_per_year": low_s / 3600.0 * per_year,
-                "discharge_kwh_per_year": s["discharge_kwh"] * per_year,
-                "charge_kwh_per_year": s["charge_kwh"] * per_year,
-                "loss_kwh_per_year": (s["conversion_loss_kwh"] + s["standby_kwh"]) * per_year,
-                "capacity_after_pct": math.nan,
-                "calendar_loss_pct": math.nan,
-                "cycle_loss_pct": math.nan,
-                "years_to_80_pct": math.nan,
-            })
+            pack_rows.append(
+                {
+                    "strategy": strategy,
+                    "pack_id": p.id,
+                    "capacity_wh": p.capacity_wh,
+                    "soh_initial_pct": p.soh_pct,
+                    "efc_per_year": equivalent_full_cycles(trace) * per_year,
+                    "deep_cycles_per_year": float(hist.loc[hist.dod_from_pct >= 50, "cycles_per_year"].sum()),
+                    "max_dod_pct": float(max(dod_depths(trace), default=0.0)),
+                    "mean_soc_pct": float(trace.mean()),
+                    "time_high_h_per_year": high_s / 3600.0 * per_year,
+                    "time_low_h_per_year": low_s / 3600.0 * per_year,
+                    "discharge_kwh_per_year": s["discharge_kwh"] * per_year,
+                    "charge_kwh_per_year": s["charge_kwh"] * per_year,
+                    "loss_kwh_per_year": (s["conversion_loss_kwh"] + s["standby_kwh"]) * per_year,
+                    "capacity_after_pct": math.nan,
+                    "calendar_loss_pct": math.nan,
+                    "cycle_loss_pct": math.nan,
+                    "years_to_80_pct": math.nan,
+                }
+            )
             tasks.append((time_s, trace, temperature_c, horizon_years, chemistry))
     pack_frame = pd.DataFrame(pack_rows)
     dod = pd.concat(dod_frames, ignore_index=True)
 
     fade_error = None if fade else "fade model not run (fade=False)"
-    fade_frame = pd.DataFrame(columns=["strategy", "pack_id", "years", "capacity_pct", "calendar_loss_pct",
-                                       "cycle_loss_pct"])
+    fade_frame = pd.DataFrame(columns=["strategy", "pack_id", "years", "capacity_pct", "calendar_loss_pct", "cycle_loss_pct"])
     if fade_error is None:
         fade_error = fade_unavailable_reason()
     if fade_error is None:
@@ -320,9 +322,17 @@ def run_study(
             frame[col] = frame[col].astype(str)
 
     return LifetimeStudy(
-        scenario=scenario, years=float(years), max_years=float(horizon_years), chemistry=chemistry,
-        temperature_c=temperature_c, strategies=strategy_table(pack_frame, runs, per_year), packs=pack_frame,
-        dod=dod, fade=fade_frame, runs=runs, fade_error=fade_error,
+        scenario=scenario,
+        years=float(years),
+        max_years=float(horizon_years),
+        chemistry=chemistry,
+        temperature_c=temperature_c,
+        strategies=strategy_table(pack_frame, runs, per_year),
+        packs=pack_frame,
+        dod=dod,
+        fade=fade_frame,
+        runs=runs,
+        fade_error=fade_error,
     )
 
 
@@ -343,17 +353,19 @@ def strategy_table(packs: pd.DataFrame, runs: dict[str, SimulationResult], per_y
         to_80 = part["years_to_80_pct"]
         capacity = part["capacity_after_pct"]
         first = part.loc[to_80.idxmin(), "pack_id"] if to_80.notna().any() else None
-        rows.append({
-            "strategy": strategy,
-            "years_to_80_pct": float(to_80.min()) if to_80.notna().any() else math.nan,
-            "first_pack_to_80": first,
-            "worst_capacity_pct": float(capacity.min()) if capacity.notna().any() else math.nan,
-            "capacity_spread_pct": float(capacity.max() - capacity.min()) if capacity.notna().any() else math.nan,
-            "usable_kwh_after": float((part["capacity_wh"] * capacity / 100.0).sum() / WH_PER_KWH),
-            "max_efc_per_year": float(part["efc_per_year"].max()),
-            "efc_spread_per_year": float(part["efc_per_year"].max() - part["efc_per_year"].min()),
-            "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
-            "losses_kwh_per_year": (energy["conversion_loss"] + energy["standby"]) * per_year,
-            "grid_import_kwh_per_year": energy["grid_import"] * per_year,
-        })
+        rows.append(
+            {
+                "strategy": strategy,
+                "years_to_80_pct": float(to_80.min()) if to_80.notna().any() else math.nan,
+                "first_pack_to_80": first,
+                "worst_capacity_pct": float(capacity.min()) if capacity.notna().any() else math.nan,
+                "capacity_spread_pct": float(capacity.max() - capacity.min()) if capacity.notna().any() else math.nan,
+                "usable_kwh_after": float((part["capacity_wh"] * capacity / 100.0).sum() / WH_PER_KWH),
+                "max_efc_per_year": float(part["efc_per_year"].max()),
+                "efc_spread_per_year": float(part["efc_per_year"].max() - part["efc_per_year"].min()),
+                "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
+                "losses_kwh_per_year": (energy["conversion_loss"] + energy["standby"]) * per_year,
+                "grid_import_kwh_per_year": energy["grid_import"] * per_year,
+            }
+        )
     return pd.DataFrame(rows)

@@ -130,9 +130,7 @@ def pv_power_w(
         model="haydavies",
     )
     poa_w_m2 = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float)).clip(min=0.0)
-    temp_cell_c = pvlib.temperature.sapm_cell(
-        poa_w_m2, weather["temp_air"].to_numpy(), weather["wind_speed"].to_numpy(), **sapm
-    )
+    temp_cell_c = pvlib.temperature.sapm_cell(poa_w_m2, weather["temp_air"].to_numpy(), weather["wind_speed"].to_numpy(), **sapm)
     dc_w = pvlib.pvsystem.pvwatts_dc(poa_w_m2, temp_cell_c, array.kwp * 1000.0, array.gamma_pct_per_c / 100.0)
     dc_w = np.asarray(dc_w, dtype=float) * (1.0 - array.losses_pct / 100.0)
     if output == "dc":

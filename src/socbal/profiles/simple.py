@@ -17,8 +17,7 @@ from socbal.validation import StrictModel
 
 #: Share of a day's household energy in each hour (a typical evening-peaked residential shape).
 HOUSEHOLD_HOURLY_SHAPE = np.array(
-    [2.6, 2.3, 2.2, 2.1, 2.2, 2.8, 4.0, 5.0, 4.6, 4.0, 3.9, 4.2,
-     4.7, 4.4, 3.9, 3.8, 4.2, 5.2, 6.6, 7.2, 6.8, 5.6, 4.3, 3.2]
+    [2.6, 2.3, 2.2, 2.1, 2.2, 2.8, 4.0, 5.0, 4.6, 4.0, 3.9, 4.2, 4.7, 4.4, 3.9, 3.8, 4.2, 5.2, 6.6, 7.2, 6.8, 5.6, 4.3, 3.2]
 )
 HOUSEHOLD_HOURLY_SHAPE = HOUSEHOLD_HOURLY_SHAPE / HOUSEHOLD_HOURLY_SHAPE.sum()
 

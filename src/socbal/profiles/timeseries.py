@@ -197,9 +197,7 @@ def _native_step(stamps: pd.DatetimeIndex, column: str) -> pd.Timedelta:
     if step < pd.Timedelta(seconds=1):
         raise InputError(f"timeseries column {column!r}: step {step} is not allowed: must be at least 1 s")
     if ((diffs % step.value) != 0).any():
-        raise InputError(
-            f"timeseries column {column!r}: stamps are not on a {step} grid; allowed: a regular step with gaps"
-        )
+        raise InputError(f"timeseries column {column!r}: stamps are not on a {step} grid; allowed: a regular step with gaps")
     return step
 
 
@@ -221,9 +219,7 @@ def _checked_power(values_w: pd.Series, name: str, column: str, stamps: pd.Datet
     negative = np.flatnonzero(values < 0)
     if len(negative):
         i = int(negative[0])
-        raise InputError(
-            f"timeseries column {column!r}: value {values[i]:g} W at {stamps[i]} is not allowed: load must be >= 0"
-        )
+        raise InputError(f"timeseries column {column!r}: value {values[i]:g} W at {stamps[i]} is not allowed: load must be >= 0")
     return values
 
 

@@ -22,15 +22,26 @@ FIGURES_DIR = "figures"
 MAIN_FIGURES = ("soc", "spread", "power", "energy_flows")
 
 _SPREAD_ROWS = (
-    ("initial", "initial_pct", "%"), ("max", "max_pct", "%"), ("final", "final_pct", "%"),
-    ("max on estimated SOC", "max_estimated_pct", "%"), ("time to < 5 points", "time_to_below_5_h", "h"),
-    ("time to < 3 points", "time_to_below_3_h", "h"), ("time to < 1 point", "time_to_below_1_h", "h"),
-    ("first pack at reserve", "first_reserve_h", "h"), ("spread then", "at_first_reserve_pct", "%"),
+    ("initial", "initial_pct", "%"),
+    ("max", "max_pct", "%"),
+    ("final", "final_pct", "%"),
+    ("max on estimated SOC", "max_estimated_pct", "%"),
+    ("time to < 5 points", "time_to_below_5_h", "h"),
+    ("time to < 3 points", "time_to_below_3_h", "h"),
+    ("time to < 1 point", "time_to_below_1_h", "h"),
+    ("first pack at reserve", "first_reserve_h", "h"),
+    ("spread then", "at_first_reserve_pct", "%"),
 )
 _PACK_COLUMNS = (
-    ("usable kWh", "usable_capacity_kwh"), ("SOC start %", "initial_soc_pct"), ("SOC end %", "final_soc_pct"),
-    ("SOC end est. %", "final_soc_estimated_pct"), ("out kWh", "discharge_kwh"), ("in kWh", "charge_kwh"),
-    ("cycles", "equivalent_full_cycles"), ("loss kWh", "conversion_loss_kwh"), ("standby kWh", "standby_kwh"),
+    ("usable kWh", "usable_capacity_kwh"),
+    ("SOC start %", "initial_soc_pct"),
+    ("SOC end %", "final_soc_pct"),
+    ("SOC end est. %", "final_soc_estimated_pct"),
+    ("out kWh", "discharge_kwh"),
+    ("in kWh", "charge_kwh"),
+    ("cycles", "equivalent_full_cycles"),
+    ("loss kWh", "conversion_loss_kwh"),
+    ("standby kWh", "standby_kwh"),
     ("at reserve h", "reserve_standby_h"),
 )
 
@@ -47,19 +58,28 @@ def summary_tables(summary: dict) -> dict[str, pd.DataFrame]:
     tables = {
         "SOC spread": pd.DataFrame(
             {"value": [_number(spread.get(k)) for _, k, _ in _SPREAD_ROWS], "unit": [u for *_, u in _SPREAD_ROWS]},
-            index=pd.Index([label for label, _, _ in _SPREAD_ROWS], name="")),
-        "Energy": pd.DataFrame({"kWh": [_number(energy.get(k)) for _, k in ENERGY_TOTALS]},
-                               index=pd.Index([label for label, _ in ENERGY_TOTALS], name="flow")),
-        "Packs": pd.DataFrame([{label: _number(p.get(k)) for label, k in _PACK_COLUMNS} for p in summary.get("packs", [])],
-                              index=pd.Index([p["id"] for p in summary.get("packs", [])], name="pack")),
+            index=pd.Index([label for label, _, _ in _SPREAD_ROWS], name=""),
+        ),
+        "Energy": pd.DataFrame(
+            {"kWh": [_number(energy.get(k)) for _, k in ENERGY_TOTALS]},
+            index=pd.Index([label for label, _ in ENERGY_TOTALS], name="flow"),
+        ),
+        "Packs": pd.DataFrame(
+            [{label: _number(p.get(k)) for label, k in _PACK_COLUMNS} for p in summary.get("packs", [])],
+            index=pd.Index([p["id"] for p in summary.get("packs", [])], name="pack"),
+        ),
     }
     return tables
 
 
 def _subtitle(run: RunData) -> str:
     s = run.summary
-    parts = [f"strategy {s.get('strategy')}", f"backup reserve {run.reserve_pct:g} %",
-             f"{len(run.pack_ids)} packs", f"{_number(s.get('horizon_h')):g} h at {_number(s.get('step_s')):g} s steps"]
+    parts = [
+        f"strategy {s.get('strategy')}",
+        f"backup reserve {run.reserve_pct:g} %",
+        f"{len(run.pack_ids)} packs",
+        f"{_number(s.get('horizon_h')):g} h at {_number(s.get('step_s')):g} s steps",
+    ]
     if s.get("ems_version"):
         parts.append(f"EMS {s['ems_version']}")
     return ", ".join(parts)
@@ -68,8 +88,13 @@ def _subtitle(run: RunData) -> str:
 def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
     """The report page of one run: SOC, spread, power, energy flows, cycles and the summary tables."""
     run = as_run(run)
-    log.debug("report of %s: %d recorded intervals, %d packs, at most %d points per curve",
-              run.label, len(run.device), len(run.pack_ids), max_points)
+    log.debug(
+        "report of %s: %d recorded intervals, %d packs, at most %d points per curve",
+        run.label,
+        len(run.device),
+        len(run.pack_ids),
+        max_points,
+    )
     figures = run_figures(run, max_points)
     page = ReportPage(f"socbal report — {run.label}", subtitle=_subtitle(run))
     description = run.scenario.get("description") if isinstance(run.scenario, dict) else None
@@ -81,8 +106,10 @@ def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
     page.add_heading("State of charge")
     page.add_figure("soc", figures["soc"])
     page.add_figure("spread", figures["spread"])
-    page.add_text("Green band: the spec's typical SOC difference in normal operation (3–15 %). "
-                  "Grey: intervals in which at least one pack was held at the backup reserve.")
+    page.add_text(
+        "Green band: the spec's typical SOC difference in normal operation (3–15 %). "
+        "Grey: intervals in which at least one pack was held at the backup reserve."
+    )
     page.add_heading("Power")
     page.add_figure("power", figures["power"])
     page.add_heading("Energy")
@@ -93,23 +120,27 @@ def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
     return page
 
 
-def comparison_report(runs: Iterable[RunLike] | Mapping[str, RunLike], title: str = "socbal comparison",
-                      subtitle: str = "", max_points: int = MAX_POINTS) -> ReportPage:
+def comparison_report(
+    runs: Iterable[RunLike] | Mapping[str, RunLike],
+    title: str = "socbal comparison",
+    subtitle: str = "",
+    max_points: int = MAX_POINTS,
+) -> ReportPage:
     """A page comparing several runs: overlaid spread and total SOC, cycles per pack, metric bars, table."""
     runs = as_runs(runs)
     figures = comparison_figures(runs, max_points)
     page = ReportPage(title, subtitle=subtitle or ", ".join(r.label for r in runs))
     page.add_heading("Headline metrics")
     table = comparison_table(runs)
-    page.add_table(table.T.rename_axis(index="metric", columns=None),
-                   caption="One column per run (— = never happened)")
+    page.add_table(table.T.rename_axis(index="metric", columns=None), caption="One column per run (— = never happened)")
     for name, fig in figures.items():
         page.add_figure(name, fig)
     return page
 
 
-def write_page(page: ReportPage, html_path: str | Path, png_dir: str | Path | None = None,
-               png_figures: Iterable[str] | None = None) -> tuple[Path, list[Path]]:
+def write_page(
+    page: ReportPage, html_path: str | Path, png_dir: str | Path | None = None, png_figures: Iterable[str] | None = None
+) -> tuple[Path, list[Path]]:
     """Write a page as HTML and, when ``png_dir`` is given, its figures (all, or ``png_figures``) as PNG."""
     html_path = page.write(html_path)
     pngs: list[Path] = []
@@ -119,8 +150,9 @@ def write_page(page: ReportPage, html_path: str | Path, png_dir: str | Path | No
     return html_path, pngs
 
 
-def write_report(run: RunLike, out: str | Path | None = None, png: bool = True,
-                 max_points: int = MAX_POINTS) -> tuple[Path, list[Path]]:
+def write_report(
+    run: RunLike, out: str | Path | None = None, png: bool = True, max_points: int = MAX_POINTS
+) -> tuple[Path, list[Path]]:
     """Write one run's report: ``report.html`` and, with ``png``, the main figures under ``figures/``.
 
     ``out`` is the HTML file; by default ``report.html`` in the results folder (required
@@ -135,5 +167,3 @@ def write_report(run: RunLike, out: str | Path | None = None, png: bool = True,
     out = Path(out)
     page = run_report(run, max_points)
     return write_page(page, out, out.parent / FIGURES_DIR if png else None, MAIN_FIGURES)
-
-

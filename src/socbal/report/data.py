@@ -63,8 +63,10 @@ def load_run(folder: str | Path, label: str | None = None) -> RunData:
         raise InputError(f"{folder}: not a folder; expected a results folder holding {expected}")
     missing = [name for name in RESULT_FILES[:3] if not (folder / name).is_file()]
     if missing:
-        raise InputError(f"{folder}: no simulation results here: missing {', '.join(missing)}; "
-                         f"expected a folder written by 'socbal simulate SCENARIO --out {folder}'")
+        raise InputError(
+            f"{folder}: no simulation results here: missing {', '.join(missing)}; "
+            f"expected a folder written by 'socbal simulate SCENARIO --out {folder}'"
+        )
     try:
         packs = pd.read_parquet(folder / "packs.parquet")
         device = pd.read_parquet(folder / "device.parquet")
@@ -74,8 +76,14 @@ def load_run(folder: str | Path, label: str | None = None) -> RunData:
     except (OSError, ValueError) as err:
         raise InputError(f"{folder}: cannot read the results: {err}".splitlines()[0]) from None
     _check_columns(folder, packs, device, summary)
-    return RunData(label=label or str(summary.get("scenario") or folder.name), packs=packs, device=device,
-                   summary=summary, scenario=scenario, folder=folder)
+    return RunData(
+        label=label or str(summary.get("scenario") or folder.name),
+        packs=packs,
+        device=device,
+        summary=summary,
+        scenario=scenario,
+        folder=folder,
+    )
 
 
 def _check_columns(folder: Path, packs: pd.DataFrame, device: pd.DataFrame, summary: dict) -> None:
@@ -83,8 +91,10 @@ def _check_columns(folder: Path, packs: pd.DataFrame, device: pd.DataFrame, summ
     needs = {
         "packs.parquet": (packs.columns, ("time_s", "pack_id", "soc_true_pct", "soc_est_pct", "power_w")),
         "device.parquet": (device.columns, ("time_s", "load_wh", "pv_wh", "spread_true_pct")),
-        "summary.json": (summary.keys() if isinstance(summary, dict) else (), ("backup_reserve_pct", "spread",
-                                                                               "energy_kwh", "packs")),
+        "summary.json": (
+            summary.keys() if isinstance(summary, dict) else (),
+            ("backup_reserve_pct", "spread", "energy_kwh", "packs"),
+        ),
     }
     for name, (have, wanted) in needs.items():
         absent = [c for c in wanted if c not in have]
@@ -105,10 +115,14 @@ def as_run(run: RunLike, label: str | None = None) -> RunData:
     if all(hasattr(run, name) for name in ("packs", "device", "summary")):
         scenario = getattr(run, "scenario", None)
         scenario = scenario.model_dump(mode="json") if hasattr(scenario, "model_dump") else dict(scenario or {})
-        return RunData(label=label or str(run.summary.get("scenario", "run")), packs=run.packs, device=run.device,
-                       summary=run.summary, scenario=scenario)
-    raise TypeError(f"cannot read results from {type(run).__name__}: pass a results folder, "
-                    "a SimulationResult or a RunData")
+        return RunData(
+            label=label or str(run.summary.get("scenario", "run")),
+            packs=run.packs,
+            device=run.device,
+            summary=run.summary,
+            scenario=scenario,
+        )
+    raise TypeError(f"cannot read results from {type(run).__name__}: pass a results folder, a SimulationResult or a RunData")
 
 
 def as_runs(runs: Iterable[RunLike] | Mapping[str, RunLike]) -> list[RunData]:

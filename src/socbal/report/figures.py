@@ -22,8 +22,7 @@ SPEC_SPREAD_BAND_PCT = (3.0, 15.0)
 #: Default upper bound on points per trace.
 MAX_POINTS = 2000
 #: Colours, cycled: one per pack, or one per run in comparisons.
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 TEMPLATE = "plotly_white"
 WH_PER_KWH = 1000.0
 
@@ -33,12 +32,16 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _style(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None,
-           height_px: int = 420) -> go.Figure:
+def _style(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None, height_px: int = 420) -> go.Figure:
     """The report's common look: template, title, axis titles, legend, margins."""
-    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01), height=height_px,
-                      margin=dict(l=70, r=30, t=60, b=55), hovermode="x unified",
-                      legend=dict(orientation="v", x=1.01, y=1.0))
+    fig.update_layout(
+        template=TEMPLATE,
+        title=dict(text=title, x=0.01),
+        height=height_px,
+        margin=dict(l=70, r=30, t=60, b=55),
+        hovermode="x unified",
+        legend=dict(orientation="v", x=1.01, y=1.0),
+    )
     if x_title:
         fig.update_xaxes(title_text=x_title)
     if y_title:
@@ -94,17 +97,20 @@ def _flows_w(run: RunData) -> pd.DataFrame:
     """Device energy flows per recorded interval as mean power, W (index ``time_s``)."""
     dev = run.device.set_index("time_s")
     losses_wh = pack_wide(run, "conversion_loss_wh").sum(axis=1) + pack_wide(run, "standby_wh").sum(axis=1)
-    flows_wh = pd.DataFrame({
-        "load": dev["load_wh"],
-        "PV": dev["pv_wh"] - dev.get("pv_curtailed_wh", 0.0),
-        "grid import (load)": dev.get("grid_import_wh", 0.0),
-        "grid to device": dev.get("grid_to_device_wh", 0.0),
-        "export": dev.get("export_wh", 0.0),
-        "batteries discharge": dev.get("battery_discharge_wh", 0.0),
-        "batteries charge": -dev.get("battery_charge_wh", 0.0),
-        "losses": losses_wh.reindex(dev.index).to_numpy(),
-        "main unit": dev.get("main_unit_wh", 0.0),
-    }, index=dev.index)
+    flows_wh = pd.DataFrame(
+        {
+            "load": dev["load_wh"],
+            "PV": dev["pv_wh"] - dev.get("pv_curtailed_wh", 0.0),
+            "grid import (load)": dev.get("grid_import_wh", 0.0),
+            "grid to device": dev.get("grid_to_device_wh", 0.0),
+            "export": dev.get("export_wh", 0.0),
+            "batteries discharge": dev.get("battery_discharge_wh", 0.0),
+            "batteries charge": -dev.get("battery_charge_wh", 0.0),
+            "losses": losses_wh.reindex(dev.index).to_numpy(),
+            "main unit": dev.get("main_unit_wh", 0.0),
+        },
+        index=dev.index,
+    )
     hours = _interval_h(dev.index.to_numpy())
     return flows_wh.div(np.where(hours > 0, hours, np.nan), axis=0)
 
@@ -120,12 +126,25 @@ def soc_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     x, x_title = time_axis(true.index)
     fig = go.Figure()
     for i, pack in enumerate(true.columns):
-        fig.add_trace(go.Scatter(x=x, y=true[pack], name=f"{pack} true", legendgroup=pack, mode="lines",
-                                 line=dict(color=color(i), width=2)))
-        fig.add_trace(go.Scatter(x=x, y=est[pack], name=f"{pack} estimated", legendgroup=pack, mode="lines",
-                                 line=dict(color=color(i), width=1.5, dash="dash")))
-    fig.add_hline(y=run.reserve_pct, line=dict(color="#444", width=1, dash="dot"),
-                  annotation_text=f"backup reserve {run.reserve_pct:g} %", annotation_position="bottom right")
+        fig.add_trace(
+            go.Scatter(x=x, y=true[pack], name=f"{pack} true", legendgroup=pack, mode="lines", line=dict(color=color(i), width=2))
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=est[pack],
+                name=f"{pack} estimated",
+                legendgroup=pack,
+                mode="lines",
+                line=dict(color=color(i), width=1.5, dash="dash"),
+            )
+        )
+    fig.add_hline(
+        y=run.reserve_pct,
+        line=dict(color="#444", width=1, dash="dot"),
+        annotation_text=f"backup reserve {run.reserve_pct:g} %",
+        annotation_position="bottom right",
+    )
     _style(fig, "SOC of every pack (solid: true, dashed: estimated by the EMS)", x_title, "SOC, %")
     fig.update_yaxes(range=[0, 100])
     return fig
@@ -145,32 +164,56 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS, max_shaded: int = 
     """
     run = as_run(run)
     dev = run.device.set_index("time_s")[["spread_true_pct", "spread_est_pct"]]
-    at_reserve = (pack_wide(run, "reserve_standby_s") > 0).any(axis=1).astype(float) \
-        if "reserve_standby_s" in run.packs else pd.Series(0.0, index=dev.index)
+    at_reserve = (
+        (pack_wide(run, "reserve_standby_s") > 0).any(axis=1).astype(float)
+        if "reserve_standby_s" in run.packs
+        else pd.Series(0.0, index=dev.index)
+    )
     dev = dev.assign(at_reserve=at_reserve.reindex(dev.index).fillna(0.0).to_numpy())
     dev = aggregate(dev, max_points, {"spread_true_pct": "max", "spread_est_pct": "max", "at_reserve": "max"})
     x, x_title = time_axis(dev.index)
     scale = 86400.0 if x_title.endswith("d") else 3600.0
     fig = go.Figure()
     low, high = SPEC_SPREAD_BAND_PCT
-    fig.add_hrect(y0=low, y1=high, fillcolor="#2ca02c", opacity=0.12, line_width=0,
-                  annotation_text=f"spec: typical spread {low:g}–{high:g} %", annotation_position="top left")
+    fig.add_hrect(
+        y0=low,
+        y1=high,
+        fillcolor="#2ca02c",
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
+        annotation_position="top left",
+    )
     spans = _runs_of(dev["at_reserve"].to_numpy() > 0)
     if 0 < len(spans) <= max_shaded:
         edges = np.concatenate([[0.0], x])
         for a, b in spans:
             fig.add_vrect(x0=edges[a], x1=edges[b + 1], fillcolor="#7f7f7f", opacity=0.15, line_width=0)
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="pack at reserve",
-                                 marker=dict(color="#bfbfbf", size=12, symbol="square")))
-    fig.add_trace(go.Scatter(x=x, y=dev["spread_true_pct"], name="spread, true SOC", mode="lines",
-                             line=dict(color="#d62728", width=2)))
-    fig.add_trace(go.Scatter(x=x, y=dev["spread_est_pct"], name="spread, estimated SOC", mode="lines",
-                             line=dict(color="#1f77b4", width=1.5, dash="dash")))
+        fig.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name="pack at reserve", marker=dict(color="#bfbfbf", size=12, symbol="square")
+            )
+        )
+    fig.add_trace(
+        go.Scatter(x=x, y=dev["spread_true_pct"], name="spread, true SOC", mode="lines", line=dict(color="#d62728", width=2))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=dev["spread_est_pct"],
+            name="spread, estimated SOC",
+            mode="lines",
+            line=dict(color="#1f77b4", width=1.5, dash="dash"),
+        )
+    )
     first_h = run.summary.get("spread", {}).get("first_reserve_h")
     if first_h is not None and math.isfinite(first_h):
-        fig.add_vline(x=first_h * 3600.0 / scale, line=dict(color="#444", width=1, dash="dot"),
-                      annotation_text=f"first pack at reserve ({run.reserve_pct:g} %)",
-                      annotation_position="top right")
+        fig.add_vline(
+            x=first_h * 3600.0 / scale,
+            line=dict(color="#444", width=1, dash="dot"),
+            annotation_text=f"first pack at reserve ({run.reserve_pct:g} %)",
+            annotation_position="top right",
+        )
     _style(fig, "SOC spread (max − min over the packs)", x_title, "spread, % points")
     top = max(float(np.nanmax(dev[["spread_true_pct", "spread_est_pct"]].to_numpy(), initial=0.0)), high)
     fig.update_yaxes(range=[0, top * 1.08])
@@ -187,10 +230,20 @@ def power_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
         if not (part.abs().to_numpy() > 1e-9).any():
             continue
         for i, pack in enumerate(power.columns):
-            fig.add_trace(go.Scatter(x=x, y=part[pack], name=pack, legendgroup=pack, stackgroup=direction,
-                                     mode="lines", line=dict(color=color(i), width=0.5), fillcolor=color(i),
-                                     showlegend=direction == "discharge" or not (power.to_numpy() > 1e-9).any(),
-                                     hovertemplate=f"{pack} {direction}: %{{y:.0f}} W<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=part[pack],
+                    name=pack,
+                    legendgroup=pack,
+                    stackgroup=direction,
+                    mode="lines",
+                    line=dict(color=color(i), width=0.5),
+                    fillcolor=color(i),
+                    showlegend=direction == "discharge" or not (power.to_numpy() > 1e-9).any(),
+                    hovertemplate=f"{pack} {direction}: %{{y:.0f}} W<extra></extra>",
+                )
+            )
     fig.add_hline(y=0.0, line=dict(color="#444", width=1))
     _style(fig, "Power per pack, stacked (bus side; + discharge, − charge)", x_title, "power, W")
     return fig
@@ -201,27 +254,46 @@ def energy_flows_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure
     run = as_run(run)
     flows = aggregate(_flows_w(run), max_points)
     x, x_title = time_axis(flows.index)
-    styles = {"PV": ("#ffbf00", "solid"), "grid import (load)": ("#7f7f7f", "solid"),
-              "grid to device": ("#7f7f7f", "dot"), "export": ("#17becf", "solid"),
-              "batteries discharge": ("#2ca02c", "solid"), "batteries charge": ("#9467bd", "solid"),
-              "losses": ("#d62728", "solid"), "main unit": ("#8c564b", "dot"), "load": ("#000000", "dash")}
+    styles = {
+        "PV": ("#ffbf00", "solid"),
+        "grid import (load)": ("#7f7f7f", "solid"),
+        "grid to device": ("#7f7f7f", "dot"),
+        "export": ("#17becf", "solid"),
+        "batteries discharge": ("#2ca02c", "solid"),
+        "batteries charge": ("#9467bd", "solid"),
+        "losses": ("#d62728", "solid"),
+        "main unit": ("#8c564b", "dot"),
+        "load": ("#000000", "dash"),
+    }
     fig = go.Figure()
     for name, (col, dash) in styles.items():
         series = flows[name]
         if not (series.abs() > 1e-9).any():
             continue  # a flow that never happened only clutters the legend
         fig.add_trace(go.Scatter(x=x, y=series, name=name, mode="lines", line=dict(color=col, width=1.5, dash=dash)))
-    _style(fig, "Device energy flows (mean power per interval; battery charge negative; "
-                "losses: DC-DC, I²R and pack standby)", x_title, "power, W")
+    _style(
+        fig,
+        "Device energy flows (mean power per interval; battery charge negative; losses: DC-DC, I²R and pack standby)",
+        x_title,
+        "power, W",
+    )
     return fig
 
 
 #: Energy totals shown as bars: (label, key in summary["energy_kwh"]).
 ENERGY_TOTALS = (
-    ("household load", "load"), ("served by the device", "served_by_device"), ("grid import", "grid_import"),
-    ("unserved load", "unserved"), ("PV", "pv"), ("PV curtailed", "pv_curtailed"), ("export", "export"),
-    ("grid to device", "grid_to_device"), ("battery discharge", "battery_discharge"),
-    ("battery charge", "battery_charge"), ("DC-DC and I²R loss", "conversion_loss"), ("pack standby", "standby"),
+    ("household load", "load"),
+    ("served by the device", "served_by_device"),
+    ("grid import", "grid_import"),
+    ("unserved load", "unserved"),
+    ("PV", "pv"),
+    ("PV curtailed", "pv_curtailed"),
+    ("export", "export"),
+    ("grid to device", "grid_to_device"),
+    ("battery discharge", "battery_discharge"),
+    ("battery charge", "battery_charge"),
+    ("DC-DC and I²R loss", "conversion_loss"),
+    ("pack standby", "standby"),
     ("main unit", "main_unit"),
 )
 
@@ -231,9 +303,17 @@ def energy_totals_figure(run: RunLike) -> go.Figure:
     run = as_run(run)
     energy = run.summary["energy_kwh"]
     rows = [(label, float(energy[key])) for label, key in ENERGY_TOTALS if key in energy and energy[key] is not None]
-    fig = go.Figure(go.Bar(x=[v for _, v in rows], y=[label for label, _ in rows], orientation="h",
-                           marker_color="#1f77b4", text=[f"{v:.3f}" for _, v in rows], textposition="outside",
-                           name="energy"))
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in rows],
+            y=[label for label, _ in rows],
+            orientation="h",
+            marker_color="#1f77b4",
+            text=[f"{v:.3f}" for _, v in rows],
+            textposition="outside",
+            name="energy",
+        )
+    )
     _style(fig, "Energy over the whole run", "energy, kWh", None, height_px=460)
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(hovermode="closest", showlegend=False)
@@ -246,8 +326,16 @@ def cycles_figure(run: RunLike) -> go.Figure:
     packs = run.summary["packs"]
     ids = [p["id"] for p in packs]
     cycles = [float(p["equivalent_full_cycles"]) for p in packs]
-    fig = go.Figure(go.Bar(x=ids, y=cycles, marker_color=[color(i) for i in range(len(ids))],
-                           text=[f"{c:.3f}" for c in cycles], textposition="outside", name="cycles"))
+    fig = go.Figure(
+        go.Bar(
+            x=ids,
+            y=cycles,
+            marker_color=[color(i) for i in range(len(ids))],
+            text=[f"{c:.3f}" for c in cycles],
+            textposition="outside",
+            name="cycles",
+        )
+    )
     _style(fig, "Equivalent full cycles per pack", "pack", "equivalent full cycles", height_px=380)
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_yaxes(range=[0, max(cycles + [1e-6]) * 1.2])
@@ -296,8 +384,14 @@ def comparison_table(runs: Iterable[RunLike] | Mapping[str, RunLike]) -> pd.Data
     return table.astype({c: float for c in table.columns if c != "strategy"})
 
 
-def metrics_figure(table: pd.DataFrame, metrics: Sequence[str] | None = None, label: str | None = None,
-                   group: str | None = None, title: str = "Comparison", columns: int = 3) -> go.Figure:
+def metrics_figure(
+    table: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    label: str | None = None,
+    group: str | None = None,
+    title: str = "Comparison",
+    columns: int = 3,
+) -> go.Figure:
     """Bar charts of metrics from a comparison table: one panel per metric.
 
     ``table`` is wide (one row per case, one numeric column per metric, e.g. from
@@ -318,26 +412,48 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str] | None = None, la
     columns = max(1, min(columns, len(metrics)))
     rows = math.ceil(len(metrics) / columns)
     titles = [m.replace("_", " ") for m in metrics] if len(metrics) > 1 else None
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles,
-                        vertical_spacing=min(0.5 / rows, 0.12), horizontal_spacing=0.08)
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=titles, vertical_spacing=min(0.5 / rows, 0.12), horizontal_spacing=0.08
+    )
     groups = list(pd.unique(frame[group])) if group else [None]
     for k, metric in enumerate(metrics):
         r, c = divmod(k, columns)
         for g, value in enumerate(groups):
             part = frame if value is None else frame[frame[group] == value]
-            fig.add_trace(go.Bar(x=part[label].astype(str), y=part[metric], name=str(value if value is not None else metric),
-                                 legendgroup=str(value), showlegend=bool(group) and k == 0,
-                                 marker_color=color(g) if group else [color(i) for i in range(len(part))]),
-                          row=r + 1, col=c + 1)
-    _style(fig, title, x_title=label if len(metrics) == 1 else None,
-           y_title=metrics[0].replace("_", " ") if len(metrics) == 1 else None, height_px=max(320, 280 * rows))
+            fig.add_trace(
+                go.Bar(
+                    x=part[label].astype(str),
+                    y=part[metric],
+                    name=str(value if value is not None else metric),
+                    legendgroup=str(value),
+                    showlegend=bool(group) and k == 0,
+                    marker_color=color(g) if group else [color(i) for i in range(len(part))],
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+    _style(
+        fig,
+        title,
+        x_title=label if len(metrics) == 1 else None,
+        y_title=metrics[0].replace("_", " ") if len(metrics) == 1 else None,
+        height_px=max(320, 280 * rows),
+    )
     fig.update_layout(barmode="group", hovermode="closest", showlegend=bool(group))
     return fig
 
 
-def lines_figure(frame: pd.DataFrame, x: str, y: str, color_by: str | None = None, dash_by: str | None = None,
-                 title: str = "", x_title: str | None = None, y_title: str | None = None,
-                 max_points: int = MAX_POINTS) -> go.Figure:
+def lines_figure(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    color_by: str | None = None,
+    dash_by: str | None = None,
+    title: str = "",
+    x_title: str | None = None,
+    y_title: str | None = None,
+    max_points: int = MAX_POINTS,
+) -> go.Figure:
     """Lines from a tidy DataFrame: ``y`` against ``x``, one colour per ``color_by`` value and one
     dash pattern per ``dash_by`` value (e.g. capacity against years per strategy and pack)."""
     dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -355,8 +471,16 @@ def lines_figure(frame: pd.DataFrame, x: str, y: str, color_by: str | None = Non
                 continue
             part = part.iloc[:: max(1, math.ceil(len(part) / max_points))]
             name = " · ".join(str(v) for v in (cv, dv) if v is not None) or y
-            fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", legendgroup=str(cv),
-                                     line=dict(color=color(ci), dash=dashes[di % len(dashes)], width=2)))
+            fig.add_trace(
+                go.Scatter(
+                    x=part[x],
+                    y=part[y],
+                    name=name,
+                    mode="lines",
+                    legendgroup=str(cv),
+                    line=dict(color=color(ci), dash=dashes[di % len(dashes)], width=2),
+                )
+            )
     return _style(fig, title, x_title or x, y_title or y)
 
 
@@ -367,32 +491,53 @@ def _overlay(runs: list[RunData], values, title: str, y_title: str, max_points: 
     for i, run in enumerate(runs):
         series = aggregate(values(run), max_points, how)
         x, x_title = time_axis(series.index)
-        fig.add_trace(go.Scatter(x=x, y=series.to_numpy(), name=run.label, mode="lines",
-                                 line=dict(color=color(i), width=2)))
+        fig.add_trace(go.Scatter(x=x, y=series.to_numpy(), name=run.label, mode="lines", line=dict(color=color(i), width=2)))
     return _style(fig, title, x_title, y_title)
 
 
-def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike],
-                       max_points: int = MAX_POINTS) -> dict[str, go.Figure]:
+def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike], max_points: int = MAX_POINTS) -> dict[str, go.Figure]:
     """Figures comparing several runs (e.g. strategy against strategy), by name.
 
     ``spread`` and ``total_soc`` overlay the runs over time; ``cycles`` groups the packs'
     equivalent full cycles by run; ``metrics`` shows :func:`comparison_table` as bars.
     """
     runs = as_runs(runs)
-    spread = _overlay(runs, lambda r: r.device.set_index("time_s")["spread_true_pct"],
-                      "SOC spread (true SOC, max − min over the packs)", "spread, % points", max_points, "max")
+    spread = _overlay(
+        runs,
+        lambda r: r.device.set_index("time_s")["spread_true_pct"],
+        "SOC spread (true SOC, max − min over the packs)",
+        "spread, % points",
+        max_points,
+        "max",
+    )
     low, high = SPEC_SPREAD_BAND_PCT
-    spread.add_hrect(y0=low, y1=high, fillcolor="#2ca02c", opacity=0.12, line_width=0,
-                     annotation_text=f"spec: typical spread {low:g}–{high:g} %", annotation_position="top left")
+    spread.add_hrect(
+        y0=low,
+        y1=high,
+        fillcolor="#2ca02c",
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
+        annotation_position="top left",
+    )
     figures = {"spread": spread}
     if all("total_soc_true_pct" in r.device for r in runs):
-        figures["total_soc"] = _overlay(runs, lambda r: r.device.set_index("time_s")["total_soc_true_pct"],
-                                        "Total SOC (capacity-weighted, true)", "SOC, %", max_points, "mean")
-    tidy = pd.DataFrame([{"run": r.label, "pack": p["id"], "equivalent_full_cycles": p["equivalent_full_cycles"]}
-                         for r in runs for p in r.summary["packs"]])
-    cycles = metrics_figure(tidy, ["equivalent_full_cycles"], label="pack", group="run",
-                            title="Equivalent full cycles per pack")
+        figures["total_soc"] = _overlay(
+            runs,
+            lambda r: r.device.set_index("time_s")["total_soc_true_pct"],
+            "Total SOC (capacity-weighted, true)",
+            "SOC, %",
+            max_points,
+            "mean",
+        )
+    tidy = pd.DataFrame(
+        [
+            {"run": r.label, "pack": p["id"], "equivalent_full_cycles": p["equivalent_full_cycles"]}
+            for r in runs
+            for p in r.summary["packs"]
+        ]
+    )
+    cycles = metrics_figure(tidy, ["equivalent_full_cycles"], label="pack", group="run", title="Equivalent full cycles per pack")
     cycles.update_layout(showlegend=True)
     figures["cycles"] = cycles
     table = comparison_table(runs)

@@ -41,8 +41,15 @@ def _slug(text: str) -> str:
 
 def table_html(frame: pd.DataFrame, caption: str = "", digits: int = 3, index: bool = True) -> str:
     """A DataFrame as an HTML table (numbers rounded, NaN = the event never happened, shown as —)."""
-    body = frame.to_html(classes="data", border=0, index=index, index_names=False, na_rep="—", escape=True,
-                         float_format=lambda v: f"{v:.{digits}f}")
+    body = frame.to_html(
+        classes="data",
+        border=0,
+        index=index,
+        index_names=False,
+        na_rep="—",
+        escape=True,
+        float_format=lambda v: f"{v:.{digits}f}",
+    )
     head = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return re.sub(r"<table[^>]*>", lambda _: f'<table class="data">{head}', body, count=1)
 
@@ -112,10 +119,18 @@ class ReportPage:
             elif kind == "text":
                 parts.append(f'<p class="note">{html.escape(content)}</p>')
             elif kind == "figure":
-                div = pio.to_html(self.figures[content], full_html=False, include_plotlyjs=not plotly_js_included,
-                                  div_id=f"fig-{_slug(content)}", default_width="100%",
-                                  config={"displaylogo": False, "responsive": True,
-                                          "toImageButtonOptions": {"format": "png", "filename": content}})
+                div = pio.to_html(
+                    self.figures[content],
+                    full_html=False,
+                    include_plotlyjs=not plotly_js_included,
+                    div_id=f"fig-{_slug(content)}",
+                    default_width="100%",
+                    config={
+                        "displaylogo": False,
+                        "responsive": True,
+                        "toImageButtonOptions": {"format": "png", "filename": content},
+                    },
+                )
                 plotly_js_included = True
                 parts.append(f'<div class="figure">{div}</div>')
             else:  # table, html
@@ -124,11 +139,12 @@ class ReportPage:
             parts.append("</div>")
         subtitle = f'<p class="subtitle">{html.escape(self.subtitle)}</p>' if self.subtitle else ""
         return (
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            f"<h1>{html.escape(self.title)}</h1>\n{subtitle}\n" + "\n".join(parts) +
-            "\n<footer>Made by socbal from recorded results; interactive plots work offline.</footer>\n</body>\n</html>\n"
+            f"<h1>{html.escape(self.title)}</h1>\n{subtitle}\n"
+            + "\n".join(parts)
+            + "\n<footer>Made by socbal from recorded results; interactive plots work offline.</footer>\n</body>\n</html>\n"
         )
 
     def write(self, path: str | Path) -> Path:

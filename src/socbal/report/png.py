@@ -20,8 +20,7 @@ from socbal.resultfiles import write_atomic
 
 log = logging.getLogger(__name__)
 
-_DASHES = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-.", "longdash": (0, (8, 3)),
-           "longdashdot": (0, (8, 3, 1, 3))}
+_DASHES = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-.", "longdash": (0, (8, 3)), "longdashdot": (0, (8, 3, 1, 3))}
 # Figure area left for the axes (fractions of the image), the rest holds titles and the legend.
 _LEFT, _RIGHT, _BOTTOM, _TOP = 0.08, 0.78, 0.11, 0.88
 
@@ -49,8 +48,7 @@ def _xy(values) -> np.ndarray:
     return np.asarray(values if values is not None else [], dtype=object)
 
 
-def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px: int | None = None,
-           dpi: int = 150) -> Path:
+def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px: int | None = None, dpi: int = 150) -> Path:
     """Write ``figure`` as a PNG at ``path`` (atomically); returns the path."""
     import matplotlib
 
@@ -109,16 +107,23 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             key = (trace.xaxis, trace.yaxis, trace.stackgroup)
             base = stacks.get(key, np.zeros_like(yf))
             top = base + np.nan_to_num(yf)
-            ax.fill_between(xf, base, top, color=trace.fillcolor or line_color, alpha=0.85, linewidth=0,
-                            label=label)
+            ax.fill_between(xf, base, top, color=trace.fillcolor or line_color, alpha=0.85, linewidth=0, label=label)
             stacks[key] = top
             continue
         dash = _DASHES.get(trace.line.dash or "solid", "-") if trace.line else "-"
         width = (trace.line.width or 2) * 0.75 if trace.line else 1.5
         mode = trace.mode or "lines"
         marker = "o" if "markers" in mode else None
-        ax.plot(xf, yf, linestyle=dash if "lines" in mode else "none", linewidth=width, color=line_color,
-                marker=marker, markersize=3, label=label)
+        ax.plot(
+            xf,
+            yf,
+            linestyle=dash if "lines" in mode else "none",
+            linewidth=width,
+            color=line_color,
+            marker=marker,
+            markersize=3,
+            label=label,
+        )
     for (xref, yref), group in bars.items():
         ax = ax_for(xref, yref)
         n = len(group)
@@ -143,21 +148,25 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
     if not axes:
         ax_for(None, None)
     for shape in layout.shapes or ():
-        ax = ax_for(shape.xref.replace(" domain", "") if shape.xref and shape.xref != "paper" else None,
-                    shape.yref.replace(" domain", "") if shape.yref and shape.yref != "paper" else None)
+        ax = ax_for(
+            shape.xref.replace(" domain", "") if shape.xref and shape.xref != "paper" else None,
+            shape.yref.replace(" domain", "") if shape.yref and shape.yref != "paper" else None,
+        )
         x_is_data = bool(shape.xref) and shape.xref.startswith("x") and "domain" not in shape.xref
         y_is_data = bool(shape.yref) and shape.yref.startswith("y") and "domain" not in shape.yref
         style = dict(color=(shape.line.color if shape.line and shape.line.color else "#444"))
         if shape.type == "rect":
-            fill = dict(color=shape.fillcolor or "#888", alpha=shape.opacity if shape.opacity is not None else 0.2,
-                        linewidth=0)
+            fill = dict(color=shape.fillcolor or "#888", alpha=shape.opacity if shape.opacity is not None else 0.2, linewidth=0)
             if y_is_data and not x_is_data:
                 ax.axhspan(shape.y0, shape.y1, **fill)
             elif x_is_data and not y_is_data:
                 ax.axvspan(shape.x0, shape.x1, **fill)
         elif shape.type == "line":
-            line = dict(style, linestyle=_DASHES.get((shape.line.dash if shape.line else None) or "solid", "-"),
-                        linewidth=(shape.line.width or 1) if shape.line else 1)
+            line = dict(
+                style,
+                linestyle=_DASHES.get((shape.line.dash if shape.line else None) or "solid", "-"),
+                linewidth=(shape.line.width or 1) if shape.line else 1,
+            )
             if y_is_data and not x_is_data:
                 ax.axhline(shape.y0, **line)
             elif x_is_data and not y_is_data:
@@ -179,9 +188,16 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             transform = ax.get_xaxis_transform()  # x in data, y in axes fraction
         else:
             transform = ax.transData
-        ax.text(note.x, note.y, text, transform=transform, fontsize=8, color="#333",
-                ha=note.xanchor if note.xanchor in ("left", "right", "center") else "left",
-                va="top" if note.yanchor == "top" else "bottom")
+        ax.text(
+            note.x,
+            note.y,
+            text,
+            transform=transform,
+            fontsize=8,
+            color="#333",
+            ha=note.xanchor if note.xanchor in ("left", "right", "center") else "left",
+            va="top" if note.yanchor == "top" else "bottom",
+        )
     title = layout.title.text if layout.title else None
     if title:
         fig.text(_LEFT, 0.965, _plain(title), ha="left", va="top", fontsize=12, weight="bold")
@@ -193,8 +209,7 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
                     handles.append(h)
                     labels.append(lab)
         if handles:
-            fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(_RIGHT + 0.015, _TOP), fontsize=8,
-                       frameon=False)
+            fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(_RIGHT + 0.015, _TOP), fontsize=8, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -80,5 +80,4 @@ class ApiServer(uvicorn.Server):
 
 def api_server(app: FastAPI, host: str, port: int) -> ApiServer:
     """An uvicorn server for ``app`` (start with ``await server.serve()``, stop with ``should_exit``)."""
-    return ApiServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                    access_log=False))
+    return ApiServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False))

@@ -45,8 +45,9 @@ class CyclePlan:
         return list(self.soc_pct)
 
 
-def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: float,
-               latched: dict[str, bool], backup_was_on: bool = False) -> CyclePlan:
+def plan_cycle(
+    cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: float, latched: dict[str, bool], backup_was_on: bool = False
+) -> CyclePlan:
     """Setpoints for every configured pack from one telemetry snapshot (see the module docstring).
 
     ``latched`` and ``backup_was_on`` carry the previous cycle's reserve latches and AC backup charging.
@@ -75,8 +76,16 @@ def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: fl
         was = latched.get(p.id)
         if was is None:
             was = bool(reserve_latched_next(r.soc_pct, False, reserve, settings.reserve_hysteresis_pct))
-        states.append(PackState(id=p.id, soc_pct=r.soc_pct, capacity_wh=p.capacity_wh, max_discharge_w=dis_step,
-                                max_charge_w=chg_step, reserve_latched=was))
+        states.append(
+            PackState(
+                id=p.id,
+                soc_pct=r.soc_pct,
+                capacity_wh=p.capacity_wh,
+                max_discharge_w=dis_step,
+                max_charge_w=chg_step,
+                reserve_latched=was,
+            )
+        )
         plan.soc_pct[p.id] = r.soc_pct
     dev_problem = tel.errors.get("device") or device_fault(tel.device, now_s, max_age)
     if dev_problem:
@@ -90,9 +99,21 @@ def plan_cycle(cfg: RuntimeConfig, settings: Settings, tel: Telemetry, now_s: fl
     d = cfg.device
     dev = tel.device
     request_w, backup, pv_usable, pv_to_out = device_request(
-        float(dev.load_w), float(dev.pv_w), bool(dev.grid_on), total_soc, total_cap, MODE_CODES[d.mode],
-        d.fixed_output_w, d.ac_output_limit_w, d.pv_input_limit_w, d.ac_charge_limit_w, reserve,
-        settings.reserve_hysteresis_pct, backup_was_on, step_s)
+        float(dev.load_w),
+        float(dev.pv_w),
+        bool(dev.grid_on),
+        total_soc,
+        total_cap,
+        MODE_CODES[d.mode],
+        d.fixed_output_w,
+        d.ac_output_limit_w,
+        d.pv_input_limit_w,
+        d.ac_charge_limit_w,
+        reserve,
+        settings.reserve_hysteresis_pct,
+        backup_was_on,
+        step_s,
+    )
     plan.backup_charging = bool(backup)
     if request_w >= 0.0:
         request = Request(discharge_w=float(request_w))

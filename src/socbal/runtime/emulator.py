@@ -38,8 +38,9 @@ def _held(values: np.ndarray, step_s: float, t_s: float) -> float:
 class EmulatedDevice:
     """The device's state and registers; :meth:`step` advances it by wall time ``dt_s`` times ``speed``."""
 
-    def __init__(self, scenario: Scenario, reg_map: RegisterMap | None = None, speed: float = 1.0,
-                 watchdog_s: float = 10.0) -> None:
+    def __init__(
+        self, scenario: Scenario, reg_map: RegisterMap | None = None, speed: float = 1.0, watchdog_s: float = 10.0
+    ) -> None:
         self.scenario = scenario
         self.map = reg_map or RegisterMap()
         self.speed = speed
@@ -65,8 +66,7 @@ class EmulatedDevice:
         run = scenario.run
         self.horizon_s = run.n_steps * run.step_s
         start = pd.Timestamp(run.start)
-        self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start,
-                                                     self.horizon_s, "load")
+        self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start, self.horizon_s, "load")
         self.pv_w, self.pv_step_s = held_profile(scenario.pv.series(start, self.horizon_s), start, self.horizon_s, "pv")
         self.grid, self.grid_step_s = grid_profile(scenario, start, self.horizon_s)
         # Telemetry shows the scenario's first values from the start, before the first step.
@@ -124,10 +124,23 @@ class EmulatedDevice:
             bus = min(max(sp[i], -p.max_charge_w), p.max_discharge_w)
             rated = p.max_discharge_w if bus > 0 else p.max_charge_w
             standby = p.standby_w + (main_from_battery if i == 0 else 0.0)
-            step_pack_and_estimate(self.energy[i], self.energy_est[i], self.capacity[i], bus, standby, sim_dt, rated,
-                                   self.curves[i][0], self.curves[i][1], p.internal_resistance_ohm,
-                                   p.nominal_voltage_v, p.sensor_offset_w, p.sensor_gain_error, p.sensor_deadband_w,
-                                   self._out)
+            step_pack_and_estimate(
+                self.energy[i],
+                self.energy_est[i],
+                self.capacity[i],
+                bus,
+                standby,
+                sim_dt,
+                rated,
+                self.curves[i][0],
+                self.curves[i][1],
+                p.internal_resistance_ohm,
+                p.nominal_voltage_v,
+                p.sensor_offset_w,
+                p.sensor_gain_error,
+                p.sensor_deadband_w,
+                self._out,
+            )
             self.energy[i] = self._out[0]
             self.energy_est[i] = self._out[5]
             self.power_w[i] = self._out[1]
@@ -140,10 +153,10 @@ class EmulatedDevice:
 
     def _put(self, address: int, spec: RegisterSpec, value: float) -> None:
         words = encode(value, spec, self.map.word_order)
-        self.registers[address:address + len(words)] = words
+        self.registers[address : address + len(words)] = words
 
     def _get(self, address: int, spec: RegisterSpec) -> float:
-        return decode(self.registers[address:address + spec.width], spec, self.map.word_order)
+        return decode(self.registers[address : address + spec.width], spec, self.map.word_order)
 
     def _refresh_registers(self) -> None:
         m = self.map
@@ -186,9 +199,18 @@ class EmulatedDevice:
         for i, p in enumerate(self.specs):
             if p.id in self.silent:
                 continue
-            out.append((topics.pack_telemetry(p.id), {
-                "soc_pct": round(est[i], 3), "power_w": round(float(self.power_w[i]), 2),
-                "max_discharge_w": p.max_discharge_w, "max_charge_w": p.max_charge_w, "online": p.id not in self.offline}))
+            out.append(
+                (
+                    topics.pack_telemetry(p.id),
+                    {
+                        "soc_pct": round(est[i], 3),
+                        "power_w": round(float(self.power_w[i]), 2),
+                        "max_discharge_w": p.max_discharge_w,
+                        "max_charge_w": p.max_charge_w,
+                        "online": p.id not in self.offline,
+                    },
+                )
+            )
         return out
 
     def handle_setpoint_message(self, payload: bytes) -> None:
@@ -207,9 +229,10 @@ async def _modbus_action(device: EmulatedDevice, function_code, start_address, a
     """pymodbus SimDevice hook: serve reads from and route writes to the emulated device."""
     if address + count > len(device.registers):
         from pymodbus.constants import ExcCodes
+
         return ExcCodes.ILLEGAL_ADDRESS
     if set_values is None:
-        registers[address - start_address:address - start_address + count] = device.registers[address:address + count]
+        registers[address - start_address : address - start_address + count] = device.registers[address : address + count]
     else:
         device.write_registers(address, [int(v) for v in set_values])
     return None
@@ -224,9 +247,11 @@ def modbus_server(device: EmulatedDevice, host: str, port: int, device_id: int =
     from pymodbus.simulator.simdevice import SimDevice
     from pymodbus.simulator.simutils import DataType
 
-    sim = SimDevice(id=device_id, simdata=[SimData(0, count=len(device.registers), values=0,
-                                                   datatype=DataType.REGISTERS)],
-                    action=functools.partial(_modbus_action, device))
+    sim = SimDevice(
+        id=device_id,
+        simdata=[SimData(0, count=len(device.registers), values=0, datatype=DataType.REGISTERS)],
+        action=functools.partial(_modbus_action, device),
+    )
     return ModbusTcpServer(sim, address=(host, port))
 
 
@@ -254,9 +279,16 @@ async def _mqtt_loop(device: EmulatedDevice, cfg: MqttConfig, password, topics: 
             holder["client"] = None
 
 
-async def serve(device: EmulatedDevice, stop: asyncio.Event, host: str = "127.0.0.1", modbus_port: int | None = 5020,
-                mqtt: MqttConfig | None = None, mqtt_password=None, tick_s: float = 0.2,
-                on_ready=None) -> None:
+async def serve(
+    device: EmulatedDevice,
+    stop: asyncio.Event,
+    host: str = "127.0.0.1",
+    modbus_port: int | None = 5020,
+    mqtt: MqttConfig | None = None,
+    mqtt_password=None,
+    tick_s: float = 0.2,
+    on_ready=None,
+) -> None:
     """Step the device every ``tick_s`` wall seconds and serve it until ``stop`` is set."""
     server = None
     tasks: list[asyncio.Task] = []

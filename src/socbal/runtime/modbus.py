@@ -62,8 +62,9 @@ class ModbusLink:
     ``Telemetry.errors["link"]``; :meth:`read` reconnects with exponential backoff.
     """
 
-    def __init__(self, cfg: ModbusConfig, packs: list[PackConfig], reconnect_min_s: float = 0.5,
-                 reconnect_max_s: float = 30.0) -> None:
+    def __init__(
+        self, cfg: ModbusConfig, packs: list[PackConfig], reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0
+    ) -> None:
         self.cfg = cfg
         self.map: RegisterMap = cfg.map
         self.packs = packs
@@ -85,8 +86,7 @@ class ModbusLink:
         now = time.monotonic()
         if now < self._next_try_s:
             return False
-        client = AsyncModbusTcpClient(self.cfg.host, port=self.cfg.port, timeout=self.cfg.timeout_s, retries=0,
-                                      reconnect_delay=0)
+        client = AsyncModbusTcpClient(self.cfg.host, port=self.cfg.port, timeout=self.cfg.timeout_s, retries=0, reconnect_delay=0)
         ok = False
         try:
             ok = await client.connect()
@@ -133,10 +133,11 @@ class ModbusLink:
             now = time.monotonic()
 
             def dval(spec: RegisterSpec) -> float:
-                return decode(words[spec.address - start:spec.address - start + spec.width], spec, wo)
+                return decode(words[spec.address - start : spec.address - start + spec.width], spec, wo)
 
-            tel.device = DeviceReading(pv_w=dval(m.device.pv_w), load_w=dval(m.device.load_w),
-                                       grid_on=dval(m.device.grid_on) != 0, received_s=now)
+            tel.device = DeviceReading(
+                pv_w=dval(m.device.pv_w), load_w=dval(m.device.load_w), grid_on=dval(m.device.grid_on) != 0, received_s=now
+            )
             specs = [spec for _, spec in m.pack]
             span = block_span(specs)
             for i, pack in enumerate(self.packs):
@@ -144,16 +145,19 @@ class ModbusLink:
                 now = time.monotonic()
 
                 def pval(spec: RegisterSpec) -> float:
-                    return decode(words_p[spec.address:spec.address + spec.width], spec, wo)
+                    return decode(words_p[spec.address : spec.address + spec.width], spec, wo)
 
                 counter = pval(m.pack.counter)
                 last = self._counters.get(pack.id)
                 changed_s = now if last is None or last[0] != counter else last[1]
                 self._counters[pack.id] = (counter, changed_s)
                 tel.packs[pack.id] = PackReading(
-                    soc_pct=pval(m.pack.soc_pct), power_w=pval(m.pack.power_w),
-                    max_discharge_w=pval(m.pack.max_discharge_w), max_charge_w=pval(m.pack.max_charge_w),
-                    online=pval(m.pack.online) != 0, received_s=changed_s,
+                    soc_pct=pval(m.pack.soc_pct),
+                    power_w=pval(m.pack.power_w),
+                    max_discharge_w=pval(m.pack.max_discharge_w),
+                    max_charge_w=pval(m.pack.max_charge_w),
+                    online=pval(m.pack.online) != 0,
+                    received_s=changed_s,
                 )
         except Exception as err:  # noqa: BLE001 - any failure is a lost link
             self._drop(err)
@@ -167,16 +171,18 @@ class ModbusLink:
         m = self.map
         assert self._client is not None
         try:
-            rr = await self._client.write_registers(m.device.watchdog_s.address,
-                                                    encode(watchdog_s, m.device.watchdog_s, m.word_order),
-                                                    device_id=self.cfg.device_id)
+            rr = await self._client.write_registers(
+                m.device.watchdog_s.address, encode(watchdog_s, m.device.watchdog_s, m.word_order), device_id=self.cfg.device_id
+            )
             if rr.isError():
                 raise OSError(f"watchdog write failed: {rr}")
             for i, pack in enumerate(self.packs):
                 spec = m.pack.setpoint_w
-                rr = await self._client.write_registers(m.pack_address(i, spec),
-                                                        encode(setpoints_w.get(pack.id, 0.0), spec, m.word_order),
-                                                        device_id=self.cfg.device_id)
+                rr = await self._client.write_registers(
+                    m.pack_address(i, spec),
+                    encode(setpoints_w.get(pack.id, 0.0), spec, m.word_order),
+                    device_id=self.cfg.device_id,
+                )
                 if rr.isError():
                     raise OSError(f"setpoint write for {pack.id} failed: {rr}")
         except Exception as err:  # noqa: BLE001

@@ -80,8 +80,9 @@ class Topics:
 
 def client_kwargs(cfg: MqttConfig, password: SecretStr | None, identifier: str, will: aiomqtt.Will | None) -> dict:
     """Keyword arguments for :class:`aiomqtt.Client` (credentials and TLS per the config)."""
-    kwargs: dict = dict(hostname=cfg.host, port=cfg.port, identifier=identifier, keepalive=cfg.keepalive_s, will=will,
-                        timeout=5.0)
+    kwargs: dict = dict(
+        hostname=cfg.host, port=cfg.port, identifier=identifier, keepalive=cfg.keepalive_s, will=will, timeout=5.0
+    )
     if cfg.username is not None:
         kwargs["username"] = cfg.username
         kwargs["password"] = password.get_secret_value() if password is not None else None
@@ -134,28 +135,67 @@ def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, di
     assert m is not None
     node = re.sub(r"[^A-Za-z0-9_-]", "_", f"socbal_{cfg.name}")
     device = {"identifiers": [node], "name": m.device_name, "manufacturer": "socbal", "model": "DC-DC storage EMS"}
-    common = {"availability_topic": topics.status, "payload_available": "online", "payload_not_available": "offline",
-              "device": device}
+    common = {
+        "availability_topic": topics.status,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device,
+    }
     out: list[tuple[str, dict]] = []
     for p in cfg.packs:
-        out.append((f"{m.discovery_prefix}/sensor/{node}/{p.id}_soc/config", {
-            "name": f"{p.id} SOC", "unique_id": f"{node}_{p.id}_soc", "state_topic": topics.pack_soc(p.id),
-            "unit_of_measurement": "%", "device_class": "battery", "state_class": "measurement", **common}))
-    out.append((f"{m.discovery_prefix}/number/{node}/backup_reserve/config", {
-        "name": "Backup reserve", "unique_id": f"{node}_backup_reserve",
-        "command_topic": topics.setting_set("backup_reserve_pct"), "state_topic": topics.setting("backup_reserve_pct"),
-        "min": 5, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider", **common}))
-    out.append((f"{m.discovery_prefix}/select/{node}/strategy/config", {
-        "name": "Strategy", "unique_id": f"{node}_strategy", "command_topic": topics.setting_set("strategy"),
-        "state_topic": topics.setting("strategy"), "options": list(StrategyName.__args__), **common}))
+        out.append(
+            (
+                f"{m.discovery_prefix}/sensor/{node}/{p.id}_soc/config",
+                {
+                    "name": f"{p.id} SOC",
+                    "unique_id": f"{node}_{p.id}_soc",
+                    "state_topic": topics.pack_soc(p.id),
+                    "unit_of_measurement": "%",
+                    "device_class": "battery",
+                    "state_class": "measurement",
+                    **common,
+                },
+            )
+        )
+    out.append(
+        (
+            f"{m.discovery_prefix}/number/{node}/backup_reserve/config",
+            {
+                "name": "Backup reserve",
+                "unique_id": f"{node}_backup_reserve",
+                "command_topic": topics.setting_set("backup_reserve_pct"),
+                "state_topic": topics.setting("backup_reserve_pct"),
+                "min": 5,
+                "max": 100,
+                "step": 1,
+                "unit_of_measurement": "%",
+                "mode": "slider",
+                **common,
+            },
+        )
+    )
+    out.append(
+        (
+            f"{m.discovery_prefix}/select/{node}/strategy/config",
+            {
+                "name": "Strategy",
+                "unique_id": f"{node}_strategy",
+                "command_topic": topics.setting_set("strategy"),
+                "state_topic": topics.setting("strategy"),
+                "options": list(StrategyName.__args__),
+                **common,
+            },
+        )
+    )
     return out
 
 
 class MqttService:
     """The runtime's MQTT connection; run :meth:`run` as a task. Also the device link when ``link = "mqtt"``."""
 
-    def __init__(self, cfg: RuntimeConfig, settings: "SettingsController", store: "StateStore",
-                 password: SecretStr | None = None) -> None:
+    def __init__(
+        self, cfg: RuntimeConfig, settings: "SettingsController", store: "StateStore", password: SecretStr | None = None
+    ) -> None:
         assert cfg.mqtt is not None
         self.cfg = cfg
         self.mcfg = cfg.mqtt
@@ -183,9 +223,15 @@ class MqttService:
         while True:
             try:
                 async with aiomqtt.Client(**client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)) as client:
-                    await client.subscribe([(self.topics.device_telemetry, 0), (self.topics.pack_telemetry_filter, 0),
-                                            (self.topics.setting_set("backup_reserve_pct"), 1),
-                                            (self.topics.setting_set("strategy"), 1), (self.topics.settings_set, 1)])
+                    await client.subscribe(
+                        [
+                            (self.topics.device_telemetry, 0),
+                            (self.topics.pack_telemetry_filter, 0),
+                            (self.topics.setting_set("backup_reserve_pct"), 1),
+                            (self.topics.setting_set("strategy"), 1),
+                            (self.topics.settings_set, 1),
+                        ]
+                    )
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     if self.mcfg.discovery:
                         for topic, payload in discovery_messages(self.cfg, self.topics):
@@ -270,8 +316,7 @@ class MqttService:
             return
         s = self.settings.latest
         try:
-            await self._client.publish(self.topics.setting("backup_reserve_pct"), f"{s.backup_reserve_pct:g}", qos=1,
-                                       retain=True)
+            await self._client.publish(self.topics.setting("backup_reserve_pct"), f"{s.backup_reserve_pct:g}", qos=1, retain=True)
             await self._client.publish(self.topics.setting("strategy"), s.strategy, qos=1, retain=True)
         except aiomqtt.MqttError:
             pass

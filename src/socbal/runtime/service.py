@@ -30,8 +30,7 @@ log = logging.getLogger("socbal.runtime")
 class Runtime:
     """One device under control. Build with :meth:`from_config`; run with ``await runtime.run(stop)``."""
 
-    def __init__(self, cfg: RuntimeConfig, mqtt_password: SecretStr | None = None,
-                 api_token: SecretStr | None = None) -> None:
+    def __init__(self, cfg: RuntimeConfig, mqtt_password: SecretStr | None = None, api_token: SecretStr | None = None) -> None:
         self.cfg = cfg
         self.store = StateStore(cfg.runtime.state_db)
         self.settings = SettingsController(self.store, cfg.settings, cfg.pack_ids)
@@ -108,14 +107,16 @@ class Runtime:
         now = time.monotonic()
         if self._logged is not None:
             last, when = self._logged
-            changed = any(abs(plan.setpoints_w[k] - last.get(k, 0.0)) > rt.setpoint_log_deadband_w
-                          for k in plan.setpoints_w)
+            changed = any(abs(plan.setpoints_w[k] - last.get(k, 0.0)) > rt.setpoint_log_deadband_w for k in plan.setpoints_w)
             if not changed and now - when < rt.setpoint_log_interval_s:
                 return
         self._logged = (dict(plan.setpoints_w), now)
         text = ", ".join(f"{k}={v:.0f} W" for k, v in plan.setpoints_w.items())
-        self.store.log("setpoints", text, data={"setpoints_w": plan.setpoints_w, "soc_pct": plan.soc_pct,
-                                                "request_w": plan.request_w, "reasons": plan.reasons})
+        self.store.log(
+            "setpoints",
+            text,
+            data={"setpoints_w": plan.setpoints_w, "soc_pct": plan.soc_pct, "request_w": plan.request_w, "reasons": plan.reasons},
+        )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``period_s`` until ``stop`` is set (or the task is cancelled); then shut down safely."""
@@ -155,8 +156,9 @@ class Runtime:
                     await asyncio.wait_for(stop.wait(), timeout=delay)
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.link.write({p.id: 0.0 for p in self.cfg.packs},
-                                                       self.cfg.runtime.watchdog_s), timeout=2)
+                await asyncio.wait_for(
+                    self.link.write({p.id: 0.0 for p in self.cfg.packs}, self.cfg.runtime.watchdog_s), timeout=2
+                )
             if self.mqtt is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.mqtt.close(), timeout=2)

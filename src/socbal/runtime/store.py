@@ -106,7 +106,13 @@ class StateStore:
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         return [
-            {"id": r[0], "ts": r[1], "kind": r[2], "pack_id": r[3], "message": r[4],
-             "data": json.loads(r[5]) if r[5] is not None else None}
+            {
+                "id": r[0],
+                "ts": r[1],
+                "kind": r[2],
+                "pack_id": r[3],
+                "message": r[4],
+                "data": json.loads(r[5]) if r[5] is not None else None,
+            }
             for r in rows
         ]

@@ -77,9 +77,18 @@ def _fault(reading, now_s: float, max_age_s: float, what: str, ranges) -> str | 
 
 def pack_fault(reading: PackReading | None, now_s: float, max_age_s: float) -> str | None:
     """Why this pack must be treated as offline, or ``None`` when its telemetry is good."""
-    fault = _fault(reading, now_s, max_age_s, "telemetry", (
-        ("soc_pct", 0.0, 100.0), ("power_w", -MAX_PLAUSIBLE_W, MAX_PLAUSIBLE_W),
-        ("max_discharge_w", 0.0, MAX_PLAUSIBLE_W), ("max_charge_w", 0.0, MAX_PLAUSIBLE_W)))
+    fault = _fault(
+        reading,
+        now_s,
+        max_age_s,
+        "telemetry",
+        (
+            ("soc_pct", 0.0, 100.0),
+            ("power_w", -MAX_PLAUSIBLE_W, MAX_PLAUSIBLE_W),
+            ("max_discharge_w", 0.0, MAX_PLAUSIBLE_W),
+            ("max_charge_w", 0.0, MAX_PLAUSIBLE_W),
+        ),
+    )
     if fault is None and not reading.online:
         return "offline: the device reports the pack offline"
     return fault
@@ -87,12 +96,12 @@ def pack_fault(reading: PackReading | None, now_s: float, max_age_s: float) -> s
 
 def device_fault(reading: DeviceReading | None, now_s: float, max_age_s: float) -> str | None:
     """Why the device-wide telemetry cannot be used, or ``None``."""
-    return _fault(reading, now_s, max_age_s, "device telemetry",
-                  (("pv_w", 0.0, MAX_PLAUSIBLE_W), ("load_w", 0.0, MAX_PLAUSIBLE_W)))
+    return _fault(
+        reading, now_s, max_age_s, "device telemetry", (("pv_w", 0.0, MAX_PLAUSIBLE_W), ("load_w", 0.0, MAX_PLAUSIBLE_W))
+    )
 
 
-def clamp_setpoint(power_w: float, soc_pct: float, reserve_pct: float, max_discharge_w: float,
-                   max_charge_w: float) -> float:
+def clamp_setpoint(power_w: float, soc_pct: float, reserve_pct: float, max_discharge_w: float, max_charge_w: float) -> float:
     """The last guard before a setpoint leaves the runtime (W, + discharge / - charge).
 
     NaN becomes 0; discharge is capped at ``max_discharge_w`` and is 0 at or below

@@ -18,10 +18,22 @@ AC_MIN_SHARE = 0.05
 
 
 @njit(cache=True, inline="always")
-def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: float, total_capacity_wh: float,
-                   mode: int, fixed_output_w: float, ac_output_limit_w: float, pv_input_limit_w: float,
-                   ac_charge_limit_w: float, reserve_pct: float, backup_band_pct: float, backup_was_on: bool,
-                   step_s: float):
+def device_request(
+    load_w: float,
+    pv_w: float,
+    grid_on: bool,
+    total_soc_pct: float,
+    total_capacity_wh: float,
+    mode: int,
+    fixed_output_w: float,
+    ac_output_limit_w: float,
+    pv_input_limit_w: float,
+    ac_charge_limit_w: float,
+    reserve_pct: float,
+    backup_band_pct: float,
+    backup_was_on: bool,
+    step_s: float,
+):
     """Decide the battery request for one step.
 
     Returns ``(request_w, backup, pv_usable_w, pv_to_output_w)``: the battery request
@@ -48,7 +60,8 @@ def device_request(load_w: float, pv_w: float, grid_on: bool, total_soc_pct: flo
     if backup:
         deficit_wh = (reserve_pct - total_soc_pct) / 100.0 * total_capacity_wh
         # Sized to reach the reserve within the step, with a floor so standby draws cannot stall it just below.
-        ac_charge_w = min(ac_charge_limit_w, max(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY,
-                                                 AC_MIN_SHARE * ac_charge_limit_w))
+        ac_charge_w = min(
+            ac_charge_limit_w, max(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY, AC_MIN_SHARE * ac_charge_limit_w)
+        )
         return -(surplus_w + ac_charge_w), True, pv_usable_w, pv_to_output_w
     return output_target_w - pv_usable_w, False, pv_usable_w, pv_to_output_w

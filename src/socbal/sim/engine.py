@@ -69,8 +69,15 @@ def grid_profile(scenario: Scenario, start: pd.Timestamp, horizon_s: float) -> t
     """Grid availability (1 on, 0 off) as ``(values, step_s)``: the file's own step, else ``GRID_STEP_S``."""
     g = scenario.grid
     if g.file is not None:
-        imported = read_timeseries({"path": g.file.path, "time_column": g.file.time_column,
-                                    "time_format": g.file.time_format, "tz": g.file.tz, "grid_available": g.file.column})
+        imported = read_timeseries(
+            {
+                "path": g.file.path,
+                "time_column": g.file.time_column,
+                "time_format": g.file.time_format,
+                "tz": g.file.tz,
+                "grid_available": g.file.column,
+            }
+        )
         series = imported.frame["grid_available"].astype(float)
         series = in_start_tz(series, start, series.index.freq)
         grid, step_s = held_profile(series, start, horizon_s, "grid.file")
@@ -78,7 +85,7 @@ def grid_profile(scenario: Scenario, start: pd.Timestamp, horizon_s: float) -> t
         step_s = GRID_STEP_S
         grid = np.ones(int(np.ceil(horizon_s / step_s)) + 1)
     for start_h, end_h in g.outages_h:
-        grid[int(start_h * 3600.0 / step_s):int(np.ceil(end_h * 3600.0 / step_s))] = 0.0
+        grid[int(start_h * 3600.0 / step_s) : int(np.ceil(end_h * 3600.0 / step_s))] = 0.0
     return grid, step_s
 
 
@@ -124,14 +131,31 @@ def simulate(scenario: Scenario, progress: Callable[[int, int], None] | None = N
 
 def _run_in_chunks(i: KernelInputs, progress: Callable[[int, int], None]):
     """:func:`kernel.run`, one chunk of steps at a time, reporting progress between chunks."""
-    state = kernel.prepare(i.params, i.curve_load, i.curve_eff, i.soc_true0_pct, i.soc_est0_pct, i.ems, i.n_steps,
-                           i.steps_per_record)
+    state = kernel.prepare(
+        i.params, i.curve_load, i.curve_eff, i.soc_true0_pct, i.soc_est0_pct, i.ems, i.n_steps, i.steps_per_record
+    )
     chunk = max(1, PROGRESS_CHUNK_PACK_STEPS // len(i.params))
     for k_start in range(0, i.n_steps, chunk):
         k_end = min(k_start + chunk, i.n_steps)
-        kernel.advance(i.params, i.curve_load, i.curve_eff, i.priority_rank, i.ems, i.device, i.load_w, i.load_step_s,
-                       i.pv_w, i.pv_step_s, i.grid_on, i.grid_step_s, i.step_s, i.steps_per_record,
-                       *state, k_start, k_end)
+        kernel.advance(
+            i.params,
+            i.curve_load,
+            i.curve_eff,
+            i.priority_rank,
+            i.ems,
+            i.device,
+            i.load_w,
+            i.load_step_s,
+            i.pv_w,
+            i.pv_step_s,
+            i.grid_on,
+            i.grid_step_s,
+            i.step_s,
+            i.steps_per_record,
+            *state,
+            k_start,
+            k_end,
+        )
         progress(k_end, i.n_steps)
     pack_rec, dev_rec, stats = state[4:7]
     kernel.finish(pack_rec, i.n_steps, i.steps_per_record)
@@ -169,7 +193,21 @@ def kernel_inputs(scenario: Scenario) -> KernelInputs:
     soc_true = np.array([p.soc_pct for p in packs])
     soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
     return KernelInputs(
-        params, curve_load, curve_eff, priority_ranks([p.id for p in packs], s), soc_true, soc_est, ems, device,
-        load_w, load_step_s, pv_w, pv_step_s, grid_on, grid_step_s, run.step_s, run.n_steps,
+        params,
+        curve_load,
+        curve_eff,
+        priority_ranks([p.id for p in packs], s),
+        soc_true,
+        soc_est,
+        ems,
+        device,
+        load_w,
+        load_step_s,
+        pv_w,
+        pv_step_s,
+        grid_on,
+        grid_step_s,
+        run.step_s,
+        run.n_steps,
         run.steps_per_record,
     )

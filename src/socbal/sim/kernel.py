@@ -67,9 +67,25 @@ THRESHOLDS = np.array(SPREAD_THRESHOLDS_PCT)
 
 R_SOC_TRUE, R_SOC_EST, R_SOC_MEAN, R_SOC_MIN, R_SOC_MAX = (PACK[c] for c in PACK_COLUMNS[:5])
 R_POWER, R_DISCHARGE, R_CHARGE, R_LOSS, R_STANDBY, R_RESERVE_S, R_MAIN_UNIT = (PACK[c] for c in PACK_COLUMNS[5:])
-(D_LOAD, D_PV, D_CURTAILED, D_OUTPUT, D_EXPORT, D_IMPORT, D_GRID_DEVICE, D_UNSERVED, D_MAIN, D_MAIN_BATT,
- D_DISCHARGE, D_CHARGE, D_BATT_UNSERVED, D_GRID_ON, D_SPREAD_TRUE, D_SPREAD_EST, D_TOTAL_SOC) = (
-    DEVICE[c] for c in DEVICE_COLUMNS)
+(
+    D_LOAD,
+    D_PV,
+    D_CURTAILED,
+    D_OUTPUT,
+    D_EXPORT,
+    D_IMPORT,
+    D_GRID_DEVICE,
+    D_UNSERVED,
+    D_MAIN,
+    D_MAIN_BATT,
+    D_DISCHARGE,
+    D_CHARGE,
+    D_BATT_UNSERVED,
+    D_GRID_ON,
+    D_SPREAD_TRUE,
+    D_SPREAD_EST,
+    D_TOTAL_SOC,
+) = (DEVICE[c] for c in DEVICE_COLUMNS)
 S_MAX_SPREAD_TRUE = STATS["max_spread_true_pct"]
 S_MAX_SPREAD_EST = STATS["max_spread_est_pct"]
 S_BELOW_FIRST = STATS["time_to_spread_below_5_s"]
@@ -96,12 +112,32 @@ def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
 
 
 @njit(cache=True, _nrt=False, error_model="numpy")
-def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
-             ems: np.ndarray, device: np.ndarray, load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray,
-             pv_step_s: float, grid_on: np.ndarray, grid_step_s: float, step_s: float,
-             steps_per_record: int, work: np.ndarray, flags: np.ndarray, ints: np.ndarray, out: np.ndarray,
-             pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, backup_on: np.ndarray, k_start: int,
-             k_end: int) -> None:
+def advance(
+    params: np.ndarray,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    priority_rank: np.ndarray,
+    ems: np.ndarray,
+    device: np.ndarray,
+    load_w: np.ndarray,
+    load_step_s: float,
+    pv_w: np.ndarray,
+    pv_step_s: float,
+    grid_on: np.ndarray,
+    grid_step_s: float,
+    step_s: float,
+    steps_per_record: int,
+    work: np.ndarray,
+    flags: np.ndarray,
+    ints: np.ndarray,
+    out: np.ndarray,
+    pack_rec: np.ndarray,
+    dev_rec: np.ndarray,
+    stats: np.ndarray,
+    backup_on: np.ndarray,
+    k_start: int,
+    k_end: int,
+) -> None:
     """Steps ``k_start`` to ``k_end - 1`` of the time loop: advances the state rows of ``work`` and fills the
     records in place (the state made by :func:`prepare`; :func:`run` calls it once for all steps).
 
@@ -139,9 +175,21 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
         load = _held(load_w, load_step_s, t)
         grid = _held(grid_on, grid_step_s, t) > 0.5
         request_w, backup, pv_usable, pv_to_out = device_request(
-            load, _held(pv_w, pv_step_s, t), grid, total_soc_pct(soc_est, capacity), total_capacity,
-            int(device[DEV_MODE]), device[DEV_FIXED_OUTPUT_W], device[DEV_AC_OUTPUT_LIMIT_W],
-            device[DEV_PV_INPUT_LIMIT_W], device[DEV_AC_CHARGE_LIMIT_W], reserve, hysteresis, backup_on[0], step_s)
+            load,
+            _held(pv_w, pv_step_s, t),
+            grid,
+            total_soc_pct(soc_est, capacity),
+            total_capacity,
+            int(device[DEV_MODE]),
+            device[DEV_FIXED_OUTPUT_W],
+            device[DEV_AC_OUTPUT_LIMIT_W],
+            device[DEV_PV_INPUT_LIMIT_W],
+            device[DEV_AC_CHARGE_LIMIT_W],
+            reserve,
+            hysteresis,
+            backup_on[0],
+            step_s,
+        )
         backup_on[0] = backup
         pv_surplus = pv_usable - pv_to_out
 
@@ -151,8 +199,15 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
             if request_w > 0.0:
                 above_reserve_wh = (soc_est[i] - reserve) / 100.0 * capacity[i]
                 limit_dis[i] = bus_limit_for_energy_w(
-                    above_reserve_wh, step_s, params[i, PARAM_MAX_DISCHARGE_W], curve_load[i], curve_eff[i],
-                    params[i, PARAM_RESISTANCE_OHM], params[i, PARAM_VOLTAGE_V], rated_cell[i])
+                    above_reserve_wh,
+                    step_s,
+                    params[i, PARAM_MAX_DISCHARGE_W],
+                    curve_load[i],
+                    curve_eff[i],
+                    params[i, PARAM_RESISTANCE_OHM],
+                    params[i, PARAM_VOLTAGE_V],
+                    rated_cell[i],
+                )
             else:
                 # Room to 100 % plus what the pack itself draws meanwhile (its standby; the main unit's own
                 # consumption on the main battery), with a margin for conversion loss: the cells, not this
@@ -163,10 +218,31 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
         source = SOURCE_PV
         if backup:
             source = SOURCE_PV_AC if pv_surplus > 0.0 else SOURCE_AC
-        served = allocate_with_scratch(soc_est, capacity, limit_dis, limit_chg, latched, priority_rank, reserve,
-                                       hysteresis, int(ems[EMS_STRATEGY]), ems[EMS_DROOP_EXPONENT], request_w, source,
-                                       ems[EMS_LOW_PACKS_FIRST] > 0.5, ems[EMS_MIN_MODULE_LOAD_PCT], power, weight,
-                                       reason, eligible, member, active, limit, use, tier)
+        served = allocate_with_scratch(
+            soc_est,
+            capacity,
+            limit_dis,
+            limit_chg,
+            latched,
+            priority_rank,
+            reserve,
+            hysteresis,
+            int(ems[EMS_STRATEGY]),
+            ems[EMS_DROOP_EXPONENT],
+            request_w,
+            source,
+            ems[EMS_LOW_PACKS_FIRST] > 0.5,
+            ems[EMS_MIN_MODULE_LOAD_PCT],
+            power,
+            weight,
+            reason,
+            eligible,
+            member,
+            active,
+            limit,
+            use,
+            tier,
+        )
 
         # Main unit's own consumption: from the grid through the aux module when it can, else from its battery.
         operating = served > 0.0 or pv_usable > 0.0
@@ -179,10 +255,23 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
         for i in range(n):
             rated = params[i, PARAM_MAX_DISCHARGE_W] if power[i] > 0.0 else params[i, PARAM_MAX_CHARGE_W]
             standby = params[i, PARAM_STANDBY_W] + (main_from_battery if i == 0 else 0.0)
-            step_pack_and_estimate(energy[i], energy_est[i], capacity[i], power[i], standby, step_s, rated,
-                                   curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
-                                   params[i, PARAM_VOLTAGE_V], params[i, PARAM_SENSOR_OFFSET_W],
-                                   params[i, PARAM_SENSOR_GAIN_ERROR], params[i, PARAM_SENSOR_DEADBAND_W], out)
+            step_pack_and_estimate(
+                energy[i],
+                energy_est[i],
+                capacity[i],
+                power[i],
+                standby,
+                step_s,
+                rated,
+                curve_load[i],
+                curve_eff[i],
+                params[i, PARAM_RESISTANCE_OHM],
+                params[i, PARAM_VOLTAGE_V],
+                params[i, PARAM_SENSOR_OFFSET_W],
+                params[i, PARAM_SENSOR_GAIN_ERROR],
+                params[i, PARAM_SENSOR_DEADBAND_W],
+                out,
+            )
             if i == 0:  # an empty main battery cannot feed the main unit: it gets what is there
                 main_from_battery = max(out[4] - params[i, PARAM_STANDBY_W], 0.0)
             energy[i] = out[0]
@@ -254,8 +343,16 @@ def advance(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, p
 
 
 @njit(cache=True)
-def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, soc_true0_pct: np.ndarray,
-            soc_est0_pct: np.ndarray, ems: np.ndarray, n_steps: int, steps_per_record: int):
+def prepare(
+    params: np.ndarray,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    soc_true0_pct: np.ndarray,
+    soc_est0_pct: np.ndarray,
+    ems: np.ndarray,
+    n_steps: int,
+    steps_per_record: int,
+):
     """The loop's initial state and empty records: ``(work, flags, ints, out, pack_rec, dev_rec, stats, backup_on)``
     (``backup_on[0]``: AC backup charging is running)."""
     n = params.shape[0]
@@ -281,11 +378,24 @@ def prepare(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, s
         if flags[F_LATCHED, i] and np.isnan(stats[S_FIRST_RESERVE]):  # a pack starts at the reserve
             stats[S_FIRST_RESERVE] = 0.0
             stats[S_SPREAD_AT_RESERVE] = spread0
-        work[W_RATED_CELL, i] = battery_side_w(params[i, PARAM_MAX_DISCHARGE_W], params[i, PARAM_MAX_DISCHARGE_W],
-                                               curve_load[i], curve_eff[i], params[i, PARAM_RESISTANCE_OHM],
-                                               params[i, PARAM_VOLTAGE_V])
-    return (work, flags, np.zeros((N_INTS, n), dtype=np.int64), np.zeros(6), pack_rec, dev_rec, stats,
-            np.zeros(1, dtype=np.bool_))
+        work[W_RATED_CELL, i] = battery_side_w(
+            params[i, PARAM_MAX_DISCHARGE_W],
+            params[i, PARAM_MAX_DISCHARGE_W],
+            curve_load[i],
+            curve_eff[i],
+            params[i, PARAM_RESISTANCE_OHM],
+            params[i, PARAM_VOLTAGE_V],
+        )
+    return (
+        work,
+        flags,
+        np.zeros((N_INTS, n), dtype=np.int64),
+        np.zeros(6),
+        pack_rec,
+        dev_rec,
+        stats,
+        np.zeros(1, dtype=np.bool_),
+    )
 
 
 @njit(cache=True)
@@ -299,18 +409,57 @@ def finish(pack_rec: np.ndarray, n_steps: int, steps_per_record: int) -> None:
 
 
 @njit(cache=True)
-def run(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray, priority_rank: np.ndarray,
-        soc_true0_pct: np.ndarray, soc_est0_pct: np.ndarray, ems: np.ndarray, device: np.ndarray,
-        load_w: np.ndarray, load_step_s: float, pv_w: np.ndarray, pv_step_s: float,
-        grid_on: np.ndarray, grid_step_s: float, step_s: float, n_steps: int, steps_per_record: int):
+def run(
+    params: np.ndarray,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    priority_rank: np.ndarray,
+    soc_true0_pct: np.ndarray,
+    soc_est0_pct: np.ndarray,
+    ems: np.ndarray,
+    device: np.ndarray,
+    load_w: np.ndarray,
+    load_step_s: float,
+    pv_w: np.ndarray,
+    pv_step_s: float,
+    grid_on: np.ndarray,
+    grid_step_s: float,
+    step_s: float,
+    n_steps: int,
+    steps_per_record: int,
+):
     """Simulate ``n_steps`` steps of ``step_s`` seconds; pack 0 is the main unit's internal battery.
 
     Returns ``(pack_records[row, pack, PACK column], device_records[row, DEVICE column], stats[STATS column])``.
     """
     work, flags, ints, out, pack_rec, dev_rec, stats, backup_on = prepare(
-        params, curve_load, curve_eff, soc_true0_pct, soc_est0_pct, ems, n_steps, steps_per_record)
-    advance(params, curve_load, curve_eff, priority_rank, ems, device, load_w, load_step_s, pv_w, pv_step_s, grid_on,
-            grid_step_s, step_s, steps_per_record, work, flags, ints, out, pack_rec, dev_rec, stats, backup_on,
-            0, n_steps)
+        params, curve_load, curve_eff, soc_true0_pct, soc_est0_pct, ems, n_steps, steps_per_record
+    )
+    advance(
+        params,
+        curve_load,
+        curve_eff,
+        priority_rank,
+        ems,
+        device,
+        load_w,
+        load_step_s,
+        pv_w,
+        pv_step_s,
+        grid_on,
+        grid_step_s,
+        step_s,
+        steps_per_record,
+        work,
+        flags,
+        ints,
+        out,
+        pack_rec,
+        dev_rec,
+        stats,
+        backup_on,
+        0,
+        n_steps,
+    )
     finish(pack_rec, n_steps, steps_per_record)
     return pack_rec, dev_rec, stats

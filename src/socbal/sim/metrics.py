@@ -15,8 +15,7 @@ def _hours(seconds: float) -> float:
     return float(seconds) / 3600.0
 
 
-def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.ndarray,
-              soc_initial_pct: np.ndarray) -> dict:
+def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.ndarray, soc_initial_pct: np.ndarray) -> dict:
     """The run's summary as a JSON-ready dict (NaN = the event never happened)."""
     totals = device.drop(columns=["time_s", "timestamp"]).sum()
     spread = {
@@ -29,9 +28,7 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
     }
     for threshold in SPREAD_THRESHOLDS_PCT:
         spread[f"time_to_below_{threshold:g}_h"] = _hours(stats[STATS[f"time_to_spread_below_{threshold:g}_s"]])
-    energy_kwh = {
-        name.removesuffix("_wh"): float(totals[name]) / WH_PER_KWH for name in totals.index if name.endswith("_wh")
-    }
+    energy_kwh = {name.removesuffix("_wh"): float(totals[name]) / WH_PER_KWH for name in totals.index if name.endswith("_wh")}
     energy_kwh["conversion_loss"] = float(packs["conversion_loss_wh"].sum()) / WH_PER_KWH
     energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH  # packs' own draw; main unit apart
     energy_kwh["served_by_device"] = energy_kwh["ac_output"] - energy_kwh["export"]
@@ -42,20 +39,22 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
     for i, spec in enumerate(scenario.all_packs):
         s = sums.loc[spec.id]
         throughput_kwh = (s["discharge_wh"] + s["charge_wh"]) / WH_PER_KWH
-        pack_summaries.append({
-            "id": spec.id,
-            "usable_capacity_kwh": spec.usable_capacity_wh / WH_PER_KWH,
-            "initial_soc_pct": float(soc_initial_pct[i]),
-            "final_soc_pct": float(last.loc[spec.id, "soc_true_pct"]),
-            "final_soc_estimated_pct": float(last.loc[spec.id, "soc_est_pct"]),
-            "discharge_kwh": s["discharge_wh"] / WH_PER_KWH,
-            "charge_kwh": s["charge_wh"] / WH_PER_KWH,
-            "throughput_kwh": throughput_kwh,
-            "equivalent_full_cycles": throughput_kwh / 2.0 / (spec.usable_capacity_wh / WH_PER_KWH),
-            "conversion_loss_kwh": s["conversion_loss_wh"] / WH_PER_KWH,
-            "standby_kwh": s["standby_wh"] / WH_PER_KWH,
-            "reserve_standby_h": s["reserve_standby_s"] / 3600.0,
-        })
+        pack_summaries.append(
+            {
+                "id": spec.id,
+                "usable_capacity_kwh": spec.usable_capacity_wh / WH_PER_KWH,
+                "initial_soc_pct": float(soc_initial_pct[i]),
+                "final_soc_pct": float(last.loc[spec.id, "soc_true_pct"]),
+                "final_soc_estimated_pct": float(last.loc[spec.id, "soc_est_pct"]),
+                "discharge_kwh": s["discharge_wh"] / WH_PER_KWH,
+                "charge_kwh": s["charge_wh"] / WH_PER_KWH,
+                "throughput_kwh": throughput_kwh,
+                "equivalent_full_cycles": throughput_kwh / 2.0 / (spec.usable_capacity_wh / WH_PER_KWH),
+                "conversion_loss_kwh": s["conversion_loss_wh"] / WH_PER_KWH,
+                "standby_kwh": s["standby_wh"] / WH_PER_KWH,
+                "reserve_standby_h": s["reserve_standby_s"] / 3600.0,
+            }
+        )
     return {
         "scenario": scenario.name,
         "strategy": scenario.settings.strategy,

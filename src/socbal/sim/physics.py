@@ -38,8 +38,9 @@ def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray,
-                   resistance_ohm: float, voltage_v: float) -> float:
+def battery_side_w(
+    bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
+) -> float:
     """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
     if bus_w == 0.0:
         return 0.0
@@ -51,9 +52,16 @@ def battery_side_w(bus_w: float, rated_w: float, curve_load: np.ndarray, curve_e
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curve_load: np.ndarray,
-                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float,
-                           rated_cell_w: float = -1.0) -> float:
+def bus_limit_for_energy_w(
+    energy_wh: float,
+    step_s: float,
+    rated_w: float,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    resistance_ohm: float,
+    voltage_v: float,
+    rated_cell_w: float = -1.0,
+) -> float:
     """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step.
 
     ``rated_cell_w``, when given (>= 0), is ``battery_side_w(rated_w, ...)`` computed once by
@@ -72,9 +80,19 @@ def bus_limit_for_energy_w(energy_wh: float, step_s: float, rated_w: float, curv
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: float, step_s: float,
-              rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float,
-              voltage_v: float, out: np.ndarray) -> None:
+def step_pack(
+    energy_wh: float,
+    capacity_wh: float,
+    bus_w: float,
+    standby_w: float,
+    step_s: float,
+    rated_w: float,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    resistance_ohm: float,
+    voltage_v: float,
+    out: np.ndarray,
+) -> None:
     """Advance one pack by one step; the cells never go below 0 Wh or above ``capacity_wh``.
 
     Writes ``out[:5] = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual]``.
@@ -105,8 +123,9 @@ def step_pack(energy_wh: float, capacity_wh: float, bus_w: float, standby_w: flo
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def estimator_step(energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float,
-                   gain_error: float, deadband_w: float) -> float:
+def estimator_step(
+    energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float, gain_error: float, deadband_w: float
+) -> float:
     """Coulomb-counting SOC estimator: the estimated energy (Wh) after one step.
 
     ``cell_w`` is the true power leaving the cells (W, standby included); the
@@ -141,16 +160,28 @@ def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def step_pack_and_estimate(energy_wh: float, energy_est_wh: float, capacity_wh: float, bus_w: float,
-                           standby_w: float, step_s: float, rated_w: float, curve_load: np.ndarray,
-                           curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float, offset_w: float,
-                           gain_error: float, deadband_w: float, out: np.ndarray) -> None:
+def step_pack_and_estimate(
+    energy_wh: float,
+    energy_est_wh: float,
+    capacity_wh: float,
+    bus_w: float,
+    standby_w: float,
+    step_s: float,
+    rated_w: float,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    resistance_ohm: float,
+    voltage_v: float,
+    offset_w: float,
+    gain_error: float,
+    deadband_w: float,
+    out: np.ndarray,
+) -> None:
     """One pack for one step as the simulator and the emulator both run it: :func:`step_pack`, then the BMS
     estimator (:func:`estimator_step`) and its full-charge check (:func:`recalibrate_at_full`).
 
     Writes ``out = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual, energy_est_wh_after]``.
     """
-    step_pack(energy_wh, capacity_wh, bus_w, standby_w, step_s, rated_w, curve_load, curve_eff, resistance_ohm,
-              voltage_v, out)
+    step_pack(energy_wh, capacity_wh, bus_w, standby_w, step_s, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v, out)
     estimate = estimator_step(energy_est_wh, out[2] + out[4], capacity_wh, step_s, offset_w, gain_error, deadband_w)
     out[5] = recalibrate_at_full(estimate, out[0], capacity_wh)

@@ -40,8 +40,9 @@ def _state(power_w: np.ndarray) -> np.ndarray:
     return np.where(power_w > 1e-9, "discharging", np.where(power_w < -1e-9, "charging", "standby"))
 
 
-def build_result(scenario, pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray,
-                 soc_initial_pct: np.ndarray) -> SimulationResult:
+def build_result(
+    scenario, pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, soc_initial_pct: np.ndarray
+) -> SimulationResult:
     """Wrap the compiled engine's arrays as DataFrames and compute the summary."""
     n_rec, n_packs, _ = pack_rec.shape
     run = scenario.run

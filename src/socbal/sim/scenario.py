@@ -84,7 +84,9 @@ class DeviceSpec(StrictModel):
     fixed_output_w: float = Field(0.0, ge=0, le=MAX_POWER_W, description="AC output in fixed-output mode, W")
     ac_output_limit_w: float = Field(800.0, ge=0, le=MAX_POWER_W, description="AC output limit, W")
     pv_input_limit_w: float = Field(2000.0, ge=0, le=MAX_POWER_W, description="PV input limit, W")
-    ac_charge_limit_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="AC (grid) charging limit, W; 0 disables backup charging")
+    ac_charge_limit_w: float = Field(
+        1200.0, ge=0, le=MAX_POWER_W, description="AC (grid) charging limit, W; 0 disables backup charging"
+    )
     aux_power_module: bool = Field(False, description="Main unit has an AC auxiliary power module")
     standby_w: float = Field(6.0, ge=0, le=200, description="Main unit deep-standby draw, W")
     active_w: float = Field(10.0, ge=0, le=500, description="Main unit self-consumption while operating, W")
@@ -105,9 +107,7 @@ class GridSpec(StrictModel):
     """Grid availability: on, except during the listed outages and where the file says off."""
 
     file: GridFileSpec | None = None
-    outages_h: list[FloatPair] = Field(
-        default_factory=list, description="Outages as [start_h, end_h] from the start of the run"
-    )
+    outages_h: list[FloatPair] = Field(default_factory=list, description="Outages as [start_h, end_h] from the start of the run")
 
     @field_validator("outages_h")
     @classmethod
@@ -124,8 +124,9 @@ class RunSpec(StrictModel):
     start: DateTime = Field(datetime(2026, 6, 1), description="Start time of the run")
     step_s: float = Field(60.0, ge=1, le=3600, description="Time step, s (1 s to 1 h)")
     horizon_h: float = Field(24.0, gt=0, le=24 * 366, description="Length of the run, h (up to a year)")
-    record_every_s: float | None = Field(None, gt=0, le=366 * 24 * 3600.0,
-                                         description="Recording interval, s (up to a year); default every step")
+    record_every_s: float | None = Field(
+        None, gt=0, le=366 * 24 * 3600.0, description="Recording interval, s (up to a year); default every step"
+    )
 
     @model_validator(mode="after")
     def _record_is_multiple(self) -> "RunSpec":

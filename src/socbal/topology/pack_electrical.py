@@ -30,9 +30,7 @@ class PackElectrical(BaseModel):
     chemistry: Chemistry = Field(description="Cell chemistry: 'lfp' or 'nmc' (selects the OCV curve)")
     cells_in_series: int = Field(ge=1, le=1000, description="Cells in series; pack OCV = cells x cell OCV")
     internal_resistance_ohm: float = Field(gt=0, description="Lumped pack internal resistance, ohm")
-    max_current_a: float | None = Field(
-        None, gt=0, description="BMS trip current, A (either direction); None: no limit"
-    )
+    max_current_a: float | None = Field(None, gt=0, description="BMS trip current, A (either direction); None: no limit")
 
     @classmethod
     def from_capacity_wh(

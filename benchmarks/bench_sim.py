@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def scenario(hours: float, record_every_s: float | None = 900.0, fleet: bool = False):
     """Main unit + 5 packs with DC-DC curves, standby draws and an estimator with sensor errors."""
-    from socbal.sim.scenario import scenario_from_dict
+    from socbal.scenario import scenario_from_dict
 
     packs = [
         dict(

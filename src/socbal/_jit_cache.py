@@ -14,16 +14,16 @@ from pathlib import Path
 import numba
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-COMPILED_PACKAGES = ("ems", "sim", "fleet", "topology")
 
 
 def sources_digest() -> str:
-    """Short hash of the sources of every sub-package with compiled code."""
+    """Short hash of the sources of every module that uses Numba (any sub-package, new ones included)."""
     digest = hashlib.sha256()
-    for package in COMPILED_PACKAGES:
-        for path in sorted((PACKAGE_DIR / package).glob("*.py")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        source = path.read_bytes()
+        if b"numba" in source:
+            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+            digest.update(source)
     return digest.hexdigest()[:16]
 
 

@@ -201,8 +201,8 @@ def simulate(
 ) -> None:
     """Simulate one scenario and save its results (see the command help)."""
     from socbal.console import print_summary
+    from socbal.scenario import load_scenario
     from socbal.sim.engine import simulate as run_simulation
-    from socbal.sim.scenario import load_scenario
 
     quiet = quiet or _output["quiet"]
     spec = load_scenario(scenario)
@@ -261,7 +261,7 @@ def fleet(
     """Simulate a fleet of devices and save per-device results (see the command help)."""
     from socbal.fleet.results import print_distribution
     from socbal.fleet.runner import run_fleet, run_fleet_dask
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     quiet = quiet or _output["quiet"]
     if workers < 1:
@@ -337,7 +337,7 @@ def compare(
     """Series, parallel and DC-DC side by side (see the command help)."""
     from socbal.compare import compare_scenario
     from socbal.console import print_comparison
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     quiet = quiet or _output["quiet"]
     spec = load_scenario(scenario)
@@ -406,7 +406,7 @@ def lifetime(
 
     from socbal.lifetime.show import print_study
     from socbal.lifetime.study import MAX_YEARS_LIMIT, run_study
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     quiet = quiet or _output["quiet"]
     years_value = _number_option("--years", years, 0, MAX_YEARS_LIMIT)
@@ -494,7 +494,7 @@ def emulate(
     from socbal.runtime.config import MqttConfig, RegisterMap, load_config
     from socbal.runtime.emulator import EmulatedDevice, serve
     from socbal.runtime.secrets import read_secret
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     for name, value, low, high in (
         ("--speed", speed, 0.001, 1e6),

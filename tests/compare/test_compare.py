@@ -15,7 +15,7 @@ import pytest
 from socbal.compare import COMPARE_FILES, TOPOLOGIES, battery_demand_w, compare_scenario, electrical_packs
 from socbal.compare.runs import run_topologies
 from socbal.errors import InputError
-from socbal.sim.scenario import load_scenario, scenario_from_dict
+from socbal.scenario import load_scenario, scenario_from_dict
 from socbal.topology import simulate_parallel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compare_mixed.toml"

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socbal.scenario import scenario_from_dict
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import scenario_from_dict
 
 
 @st.composite

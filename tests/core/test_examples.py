@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from socbal.scenario import load_scenario
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import load_scenario
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from socbal.scenario import scenario_from_dict
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import scenario_from_dict
 
 BIG_MAIN = {"id": "main", "soc_pct": 80, "capacity_wh": 10_000}  # enough for a 4 h run at up to 1 kW
 

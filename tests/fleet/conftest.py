@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from socbal.sim.scenario import load_scenario, scenario_from_dict
+from socbal.scenario import load_scenario, scenario_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

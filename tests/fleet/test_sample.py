@@ -5,8 +5,8 @@ import pytest
 
 from socbal.errors import InputError
 from socbal.fleet.runner import prepare_fleet
+from socbal.scenario import scenario_from_dict
 from socbal.sim import kernel
-from socbal.sim.scenario import scenario_from_dict
 
 from .conftest import small_scenario
 

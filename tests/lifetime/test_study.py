@@ -18,7 +18,7 @@ from socbal.cli import app
 from socbal.errors import InputError
 from socbal.lifetime import study as study_module
 from socbal.lifetime.study import STRATEGIES, run_study, years_to_capacity
-from socbal.sim.scenario import load_scenario, scenario_from_dict
+from socbal.scenario import load_scenario, scenario_from_dict
 
 HAS_BLAST = importlib.util.find_spec("blast") is not None
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

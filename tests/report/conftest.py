@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from socbal.scenario import load_scenario
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import load_scenario
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec_example.toml"
 

@@ -18,7 +18,7 @@ import pytest
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from socbal.runtime.service import Runtime
-from socbal.sim.scenario import load_scenario
+from socbal.scenario import load_scenario
 
 from .conftest import EXAMPLES, LOOPBACK, free_port, runtime_config, wait_for_port
 

@@ -26,7 +26,7 @@ from socbal.runtime.secrets import read_secret
 from socbal.runtime.service import Runtime
 from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, clamp_setpoint, pack_fault
-from socbal.sim.scenario import load_scenario
+from socbal.scenario import load_scenario
 
 from .conftest import EXAMPLES, runtime_config
 

@@ -3,7 +3,7 @@
 ::
 
     from socbal.compare import compare_scenario
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     result = compare_scenario(load_scenario("examples/compare_mixed.toml"))
     result.metrics        # one row per topology: energy delivered, losses, circulating current, spread, stops

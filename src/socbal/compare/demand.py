@@ -3,7 +3,7 @@
 "The same profile" means the device-level battery demand of the scenario, step
 by step: what the device asks of its batteries to cover the household load with
 the PV it has, exactly as the DC-DC simulator's dispatch computes it
-(:func:`socbal.sim.dispatch.device_request`), but without AC backup charging
+(:func:`socbal.device.dispatch.device_request`), but without AC backup charging
 from the grid (a series string or a parallel bank here has no charger):
 
     demand_w = min(load_w, ac_output_limit_w) - min(pv_w, pv_input_limit_w)
@@ -12,7 +12,7 @@ in follow-load mode (``fixed_output_w`` replaces the load in fixed-output mode).
 Positive: the batteries discharge; negative: the PV surplus charges them. W at
 the battery bus (the terminals of a string or bank, the DC-DC modules' bus side),
 one value per step of ``scenario.run.step_s``, profiles held per interval as in
-the simulator (:func:`socbal.sim.engine.held_profile`).
+the simulator (:func:`socbal.profiles.holding.held_profile`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from socbal.sim.dispatch import MODE_CODES, device_request
-from socbal.sim.engine import grid_profile, held_profile
-from socbal.sim.scenario import Scenario
+from socbal.device.dispatch import MODE_CODES, device_request
+from socbal.profiles.grid import grid_profile
+from socbal.profiles.holding import held_profile, values_at
+from socbal.scenario import Scenario
 
 #: One line for summaries and reports: what "the same profile" is.
 DEMAND_DEFINITION = (
@@ -31,21 +32,15 @@ DEMAND_DEFINITION = (
 )
 
 
-def _held_per_step(values: np.ndarray, values_step_s: float, time_s: np.ndarray) -> np.ndarray:
-    """``values`` held per interval of ``values_step_s``, read at ``time_s``; the last value holds past the end."""
-    index = np.minimum((time_s / values_step_s).astype(np.int64), values.shape[0] - 1)
-    return values[index]
-
-
 def battery_demand_w(scenario: Scenario) -> np.ndarray:
     """The battery demand per step, W (+ discharge, - charge); see the module docstring."""
     run = scenario.run
     start = pd.Timestamp(run.start)
     horizon_s = run.n_steps * run.step_s
     time_s = np.arange(run.n_steps) * run.step_s
-    load_w = _held_per_step(*held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load"), time_s)
-    pv_w = _held_per_step(*held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv"), time_s)
-    grid_on = _held_per_step(*grid_profile(scenario, start, horizon_s), time_s) > 0.5
+    load_w = values_at(*held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load"), time_s)
+    pv_w = values_at(*held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv"), time_s)
+    grid_on = values_at(*grid_profile(scenario.grid, start, horizon_s), time_s) > 0.5
     d = scenario.device
     demand = np.empty(run.n_steps)
     for k in range(run.n_steps):

@@ -23,7 +23,7 @@ import pandas as pd
 from socbal.compare.demand import DEMAND_DEFINITION
 from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_topologies
 from socbal.resultfiles import save_results
-from socbal.sim.scenario import CompareSpec, Scenario
+from socbal.scenario import CompareSpec, Scenario
 
 COMPARE_FILES = (
     "metrics.parquet",

@@ -32,8 +32,8 @@ import numpy as np
 
 from socbal.compare.demand import battery_demand_w
 from socbal.errors import InputError
+from socbal.scenario import CompareSpec, PackSpec, Scenario
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import CompareSpec, PackSpec, Scenario
 from socbal.topology import PackElectrical, TopologyResult, mean_cell_ocv_v, simulate_parallel, simulate_series
 from socbal.topology.result import PACK_AT_FLOOR, PACK_STATE_TEXT
 

@@ -39,7 +39,7 @@ PERCENTILES = (5, 25, 50, 75, 95, 100)
 class FleetResult:
     """What a fleet run produced (see the module docstring for the columns)."""
 
-    scenario: object  # socbal.sim.scenario.Scenario
+    scenario: object  # socbal.scenario.Scenario
     devices: pd.DataFrame
     packs: pd.DataFrame
     summary: dict

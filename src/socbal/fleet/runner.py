@@ -15,7 +15,7 @@ from socbal.errors import InputError
 from socbal.fleet.kernel import run_devices
 from socbal.fleet.results import FleetResult, build_fleet_result
 from socbal.fleet.sample import FleetDraw, draw_fleet
-from socbal.fleet.spec import FleetSpec
+from socbal.scenario import FleetSpec
 from socbal.sim.engine import KernelInputs, kernel_inputs
 
 #: One compiled fleet call at a time per process (Numba's thread pool is not re-entrant).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from socbal.fleet.spec import FleetSpec
+from socbal.scenario import FleetSpec
 from socbal.sim import kernel
 from socbal.sim.engine import KernelInputs
 

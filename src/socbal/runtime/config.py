@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from socbal.ems.models import Settings
 from socbal.errors import InputError, describe_validation_error
-from socbal.sim.scenario import DeviceSpec
+from socbal.scenario import DeviceSpec
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 

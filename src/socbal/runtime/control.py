@@ -2,7 +2,7 @@
 
 :func:`plan_cycle` turns a telemetry snapshot into per-pack setpoints: it drops
 packs whose telemetry is bad (offline: setpoint 0), asks the device dispatch for
-the battery request (the same :func:`socbal.sim.dispatch.device_request` the
+the battery request (the same :func:`socbal.device.dispatch.device_request` the
 simulator uses), calls the EMS (:func:`socbal.ems.decision.decide`) for the
 packs online, and passes every setpoint through the fail-safe clamp. No I/O,
 no clock: the caller gives the time.
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from socbal.device.dispatch import MODE_CODES, device_request
 from socbal.ems.decision import decide
 from socbal.ems.kernel import reserve_latched_next
 from socbal.ems.models import AllocateInput, PackState, Request, Settings
@@ -22,7 +23,6 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
-from socbal.sim.dispatch import MODE_CODES, device_request
 
 
 @dataclass

@@ -2,8 +2,8 @@
 served over Modbus TCP (the default register map) and MQTT (the topics of :mod:`socbal.runtime.mqtt`).
 
 It runs no EMS of its own: each pack follows the setpoint the runtime wrote,
-clamped to the pack's DC-DC limits, through :func:`socbal.sim.physics.step_pack`,
-and reports the SOC estimated by :func:`socbal.sim.physics.estimator_step`.
+clamped to the pack's DC-DC limits, through :func:`socbal.device.physics.step_pack`,
+and reports the SOC estimated by :func:`socbal.device.physics.estimator_step`.
 Watchdog: without a setpoint for ``watchdog_s`` seconds (wall clock; the runtime
 writes the timeout into the watchdog register or the setpoint message), or once
 the runtime's last will says ``offline``, every pack falls back to setpoint 0.
@@ -21,18 +21,15 @@ import aiomqtt
 import numpy as np
 import pandas as pd
 
+from socbal.device.physics import step_pack_and_estimate
+from socbal.profiles.grid import grid_profile
+from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
 from socbal.runtime.mqtt import Topics, client_kwargs
-from socbal.sim.engine import grid_profile, held_profile
-from socbal.sim.physics import step_pack_and_estimate
-from socbal.sim.scenario import Scenario
+from socbal.scenario import Scenario
 
 log = logging.getLogger("socbal.runtime.emulator")
-
-
-def _held(values: np.ndarray, step_s: float, t_s: float) -> float:
-    return float(values[min(int(t_s // step_s), len(values) - 1)])
 
 
 class EmulatedDevice:
@@ -68,11 +65,11 @@ class EmulatedDevice:
         start = pd.Timestamp(run.start)
         self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start, self.horizon_s, "load")
         self.pv_w, self.pv_step_s = held_profile(scenario.pv.series(start, self.horizon_s), start, self.horizon_s, "pv")
-        self.grid, self.grid_step_s = grid_profile(scenario, start, self.horizon_s)
+        self.grid, self.grid_step_s = grid_profile(scenario.grid, start, self.horizon_s)
         # Telemetry shows the scenario's first values from the start, before the first step.
-        self.now_load_w = _held(self.load_w, self.load_step_s, 0.0)
-        self.now_pv_w = _held(self.pv_w, self.pv_step_s, 0.0)
-        self.now_grid = _held(self.grid, self.grid_step_s, 0.0) > 0.5
+        self.now_load_w = value_at(self.load_w, self.load_step_s, 0.0)
+        self.now_pv_w = value_at(self.pv_w, self.pv_step_s, 0.0)
+        self.now_grid = value_at(self.grid, self.grid_step_s, 0.0) > 0.5
         m = self.map
         size = max(max(s.address + s.width for _, s in m.device), m.pack_base + n * m.pack_stride) + 1
         self.registers = [0] * size
@@ -112,9 +109,9 @@ class EmulatedDevice:
             self._refresh_registers()
             return
         t = self.sim_time_s % self.horizon_s
-        self.now_load_w = _held(self.load_w, self.load_step_s, t)
-        self.now_pv_w = _held(self.pv_w, self.pv_step_s, t)
-        self.now_grid = _held(self.grid, self.grid_step_s, t) > 0.5
+        self.now_load_w = value_at(self.load_w, self.load_step_s, t)
+        self.now_pv_w = value_at(self.pv_w, self.pv_step_s, t)
+        self.now_grid = value_at(self.grid, self.grid_step_s, t) > 0.5
         sp = self.effective_setpoints(time.monotonic())
         d = self.scenario.device
         operating = bool(np.any(sp != 0.0)) or self.now_pv_w > 0.0

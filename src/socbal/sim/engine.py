@@ -7,19 +7,15 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
+from socbal.device.dispatch import MODE_CODES
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import prioritises_low_packs
-from socbal.errors import InputError
-from socbal.profiles.pv import in_start_tz
-from socbal.profiles.timeseries import read_timeseries
+from socbal.profiles.grid import grid_profile
+from socbal.profiles.holding import held_profile
+from socbal.scenario import PackSpec, Scenario
 from socbal.sim import kernel
-from socbal.sim.dispatch import MODE_CODES
 from socbal.sim.results import SimulationResult, build_result
-from socbal.sim.scenario import PackSpec, Scenario
-
-#: Resolution of the grid-availability profile, s (outages are held per interval).
-GRID_STEP_S = 60.0
 
 
 def pack_arrays(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,48 +41,6 @@ def pack_arrays(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         curve_load[i] = loads + [loads[-1] + k for k in range(1, pad + 1)]
         curve_eff[i] = effs + [effs[-1]] * pad
     return params, curve_load, curve_eff
-
-
-def held_profile(series: pd.Series, start: pd.Timestamp, horizon_s: float, name: str) -> tuple[np.ndarray, float]:
-    """A profile as ``(values_w, step_s)`` starting at ``start``, to be held per interval."""
-    values = series.to_numpy(dtype=float)
-    if len(series) == 0:
-        raise InputError(f"{name}: the profile is empty")
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        bad = values[~np.isfinite(values) | (values < 0)][0]
-        raise InputError(f"{name}: value {bad} is not allowed: must be finite and >= 0")
-    if len(series) == 1:
-        return values, max(horizon_s, 1.0)
-    if series.index[0] > pd.Timestamp(start):
-        raise InputError(f"{name}: the profile starts at {series.index[0]}, after the run's start {start}")
-    step = series.index[1] - series.index[0]
-    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(seconds=horizon_s), freq=step)
-    held = series.reindex(index, method="ffill")
-    return held.to_numpy(dtype=float), step.total_seconds()
-
-
-def grid_profile(scenario: Scenario, start: pd.Timestamp, horizon_s: float) -> tuple[np.ndarray, float]:
-    """Grid availability (1 on, 0 off) as ``(values, step_s)``: the file's own step, else ``GRID_STEP_S``."""
-    g = scenario.grid
-    if g.file is not None:
-        imported = read_timeseries(
-            {
-                "path": g.file.path,
-                "time_column": g.file.time_column,
-                "time_format": g.file.time_format,
-                "tz": g.file.tz,
-                "grid_available": g.file.column,
-            }
-        )
-        series = imported.frame["grid_available"].astype(float)
-        series = in_start_tz(series, start, series.index.freq)
-        grid, step_s = held_profile(series, start, horizon_s, "grid.file")
-    else:
-        step_s = GRID_STEP_S
-        grid = np.ones(int(np.ceil(horizon_s / step_s)) + 1)
-    for start_h, end_h in g.outages_h:
-        grid[int(start_h * 3600.0 / step_s) : int(np.ceil(end_h * 3600.0 / step_s))] = 0.0
-    return grid, step_s
 
 
 class KernelInputs(NamedTuple):
@@ -189,7 +143,7 @@ def kernel_inputs(scenario: Scenario) -> KernelInputs:
     horizon_s = run.n_steps * run.step_s
     load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
     pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv")
-    grid_on, grid_step_s = grid_profile(scenario, start, horizon_s)
+    grid_on, grid_step_s = grid_profile(scenario.grid, start, horizon_s)
     soc_true = np.array([p.soc_pct for p in packs])
     soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
     return KernelInputs(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from socbal.device.dispatch import device_request
+from socbal.device.physics import battery_side_w, bus_limit_for_energy_w, step_pack_and_estimate
 from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC, allocate_with_scratch, reserve_latched_next, total_soc_pct
+from socbal.profiles.holding import value_at
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
-from socbal.sim.dispatch import device_request
-from socbal.sim.physics import battery_side_w, bus_limit_for_energy_w, step_pack_and_estimate
 
 # Columns of the pack parameter matrix.
 PARAM_CAPACITY_WH = 0  # usable capacity
@@ -104,13 +105,6 @@ def _spread(values: np.ndarray) -> float:
     return high - low
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _held(profile: np.ndarray, profile_step_s: float, time_s: float) -> float:
-    """Value of a held profile at ``time_s``; the last value holds past its end."""
-    k = int(time_s / profile_step_s)
-    return profile[min(k, profile.shape[0] - 1)]
-
-
 @njit(cache=True, _nrt=False, error_model="numpy")
 def advance(
     params: np.ndarray,
@@ -172,11 +166,11 @@ def advance(
         t = k * step_s
         row = k // steps_per_record
         first_of_row = k % steps_per_record == 0
-        load = _held(load_w, load_step_s, t)
-        grid = _held(grid_on, grid_step_s, t) > 0.5
+        load = value_at(load_w, load_step_s, t)
+        grid = value_at(grid_on, grid_step_s, t) > 0.5
         request_w, backup, pv_usable, pv_to_out = device_request(
             load,
-            _held(pv_w, pv_step_s, t),
+            value_at(pv_w, pv_step_s, t),
             grid,
             total_soc_pct(soc_est, capacity),
             total_capacity,

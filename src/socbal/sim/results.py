@@ -25,7 +25,7 @@ RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.jso
 class SimulationResult:
     """What one simulation produced (see the module docstring for the columns)."""
 
-    scenario: "object"  # socbal.sim.scenario.Scenario (not imported: results never import higher layers)
+    scenario: "object"  # socbal.scenario.Scenario (not imported: results never import higher layers)
     packs: pd.DataFrame
     device: pd.DataFrame
     summary: dict

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W, Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
-from socbal.fleet.spec import FleetSpec
+from socbal.profiles.grid import GridSpec
 from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
 from socbal.profiles.specs import (
     BdewLoadSpec,
@@ -19,10 +19,11 @@ from socbal.profiles.specs import (
     FilePvSpec,
     PvlibPvSpec,
     StochasticLoadSpec,
-    resolve_path,
 )
+from socbal.scenario.fleet import FleetSpec
+from socbal.scenario.studies import CompareSpec, LifetimeSpec
 from socbal.tomlfile import read_toml
-from socbal.validation import DateTime, FilePath, FloatPair, StrictModel
+from socbal.validation import DateTime, FloatPair, StrictModel
 
 LoadProfile = Annotated[
     Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
@@ -92,32 +93,6 @@ class DeviceSpec(StrictModel):
     active_w: float = Field(10.0, ge=0, le=500, description="Main unit self-consumption while operating, W")
 
 
-class GridFileSpec(StrictModel):
-    """Grid availability from a column of the user's CSV/Parquet file (1/0, true/false, on/off)."""
-
-    path: FilePath
-    column: str
-    time_column: str = "time"
-    time_format: str | None = None
-    tz: str = "UTC"
-    _relative_to_scenario = field_validator("path")(resolve_path)
-
-
-class GridSpec(StrictModel):
-    """Grid availability: on, except during the listed outages and where the file says off."""
-
-    file: GridFileSpec | None = None
-    outages_h: list[FloatPair] = Field(default_factory=list, description="Outages as [start_h, end_h] from the start of the run")
-
-    @field_validator("outages_h")
-    @classmethod
-    def _ordered(cls, outages: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for start, end in outages:
-            if not (0 <= start < end):
-                raise ValueError(f"outage [{start}, {end}] must have 0 <= start_h < end_h")
-        return outages
-
-
 class RunSpec(StrictModel):
     """Time settings of a run."""
 
@@ -143,29 +118,6 @@ class RunSpec(StrictModel):
     def steps_per_record(self) -> int:
         """Steps aggregated into one recorded row."""
         return min(self.n_steps, max(1, int(round((self.record_every_s or self.step_s) / self.step_s))))
-
-
-class CompareSpec(StrictModel):
-    """How ``socbal compare`` wires the scenario's packs directly in series and in parallel (no DC-DC).
-
-    The packs keep their usable capacity (``capacity_wh * soh_pct``), initial SOC and
-    ``internal_resistance_ohm``; these settings add what a direct connection needs.
-    """
-
-    chemistry: Literal["lfp", "nmc"] = Field("lfp", description="Cell chemistry: selects the OCV curve (lfp or nmc)")
-    cells_in_series: int | None = Field(
-        None, ge=1, le=1000, description="Cells in series per pack; default: the pack's nominal_voltage_v / mean cell OCV"
-    )
-    max_current_a: float | None = Field(
-        None, gt=0, description="BMS trip current of every pack, A (either direction); default: no trip"
-    )
-
-
-class LifetimeSpec(StrictModel):
-    """Settings of ``socbal lifetime``: the cells' chemistry (BLAST-Lite model) and their temperature."""
-
-    chemistry: Literal["lfp", "nmc"] = Field("lfp", description="Cell chemistry: lfp or nmc (selects the fade model)")
-    temperature_c: float = Field(25.0, ge=-40, le=80, description="Cell temperature, constant all year, C")
 
 
 class Scenario(StrictModel):

@@ -17,11 +17,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def sources_digest() -> str:
-    """Short hash of the sources of every module that uses Numba (any sub-package, new ones included)."""
+    """Short hash of the sources of every module that uses Numba, directly or through :mod:`socbal.jit`
+    (any sub-package, new ones included)."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         source = path.read_bytes()
-        if b"numba" in source:
+        if b"numba" in source or b"socbal.jit" in source:
             digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
             digest.update(source)
     return digest.hexdigest()[:16]

@@ -149,6 +149,8 @@ def input_errors_exit(func: Callable) -> Callable:
             fail(describe_validation_error(err))
         except (InputError, OSError) as err:
             fail(str(err))
+        except MemoryError:
+            fail("out of memory: shorten run.horizon_h or record less often (a larger run.record_every_s)")
 
     return wrapper
 

@@ -27,7 +27,9 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
         loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
         where = ".".join(part for part in (prefix, loc) if part) or "input"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
+        if not loc and e["type"] == "value_error":  # a check across fields: its message names them, the value is a whole section
+            lines.append(msg if not prefix else f"{prefix}: {msg}")
+        elif e["type"] == "missing":
             lines.append(f"{where}: missing: this field is required")
         elif e["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown field (check its spelling)")

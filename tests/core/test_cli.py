@@ -41,7 +41,8 @@ def test_allocate_from_file_with_explain(tmp_path):
     f.write_text(json.dumps(SPEC_INPUT))
     out = socbal("allocate", str(f), "--explain")
     packs = json.loads(out.stdout)["packs"]
-    assert packs[0]["reason"] == "share by weight" and packs[0]["weight"] == pytest.approx(1920 * 80)
+    # the default rule: capacity x e / (1 + e / 210), e = 80 - 10 points above the reserve
+    assert packs[0]["reason"] == "share by weight" and packs[0]["weight"] == pytest.approx(1920 * 70 / (1 + 70 / 210))
 
 
 def _with(path: str, value):

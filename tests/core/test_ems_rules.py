@@ -15,9 +15,13 @@ def test_spec_example_80_40_900w_gives_600_300():
 
 
 def test_charging_gives_lower_soc_more():
-    powers, _ = run([pack("a", 80), pack("b", 40)], {"charge_w": 800, "source": "pv"})
-    # spec weights 100 - SOC: 20 vs 60 -> 200 W vs 600 W, negative = charging
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"charge_w": 800, "source": "pv"}, strategy="soc-proportional")
+    # soc-proportional weights 100 - SOC: 20 vs 60 -> 200 W vs 600 W, negative = charging
     assert powers == pytest.approx({"a": -200.0, "b": -600.0})
+    powers, _ = run([pack("a", 80), pack("b", 40)], {"charge_w": 800, "source": "pv"})
+    # the default softens it: room 20 vs 60 -> 20/(1+20/210) : 60/(1+60/210), negative = charging
+    wa, wb = 20 / (1 + 20 / 210), 60 / (1 + 60 / 210)
+    assert powers == pytest.approx({"a": -800 * wa / (wa + wb), "b": -800 * wb / (wa + wb)})
 
 
 def test_capacity_in_weights_moves_soc_not_watts_equally():

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from socbal.device import params as kernel
 from socbal.errors import InputError
 from socbal.fleet.runner import prepare_fleet
 from socbal.scenario import scenario_from_dict
-from socbal.sim import kernel
 
 from .conftest import small_scenario
 
@@ -27,7 +27,7 @@ def test_draws_follow_the_spec(scenario):
     assert draw.soh_pct.min() >= spec.old_soh_pct[0] and draw.soh_pct.max() <= spec.new_soh_pct[1]
     soc = draw.soc_true0_pct
     assert soc.min() >= spec.initial_soc_pct[0] and soc.max() <= spec.initial_soc_pct[1]
-    factor = draw.params[:, :, kernel.PARAM_RESISTANCE_OHM] / base.params[:, kernel.PARAM_RESISTANCE_OHM]
+    factor = draw.params[:, :, kernel.PARAM_RESISTANCE_OHM] / base.model.params[:, kernel.PARAM_RESISTANCE_OHM]
     assert abs(factor.std() - spec.resistance_spread_pct / 100.0) < 0.01
     assert abs(np.median(draw.load_scale) - 1.0) < 0.05
 
@@ -46,7 +46,7 @@ def test_no_spread_repeats_the_scenario_device():
     )
     base, draw, _, _ = prepare_fleet(scenario, devices=3, seed=0)
     for d in range(3):
-        assert np.array_equal(draw.params[d], base.params)
+        assert np.array_equal(draw.params[d], base.model.params)
         assert np.array_equal(draw.soc_true0_pct[d], base.soc_true0_pct)
         assert np.array_equal(draw.soc_est0_pct[d], base.soc_est0_pct)
     assert np.array_equal(draw.load_scale, np.ones(3))

@@ -17,10 +17,8 @@ series and parallel have only I^2 R heat in the packs; the DC-DC run also has th
 DC-DC conversion loss and the standby draw of the packs and of the main unit
 (from its battery). Standby is shown in its own row and left out of the total
 loss in every column: the packs' BMSs and the main unit draw it whatever the
-connection, and series and parallel do not model it. The DC-DC simulator records I^2 R and conversion together;
-the I^2 R part is recomputed from each step's bus power with the simulator's own
-model (efficiency curve, then ``I = P_cell / nominal_voltage_v``), the rest is
-conversion loss.
+connection, and series and parallel do not model it. The DC-DC simulator records the I^2 R heat and
+the DC-DC conversion loss apart, and the EMS's reason for each pack, which names why a pack stopped.
 """
 
 from __future__ import annotations
@@ -31,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from socbal.compare.demand import battery_demand_w
+from socbal.ems.kernel import REASON_AT_RESERVE, REASON_FULL, REASON_NO_LIMIT, REASON_TEXT
 from socbal.errors import InputError
-from socbal.scenario import CompareSpec, PackSpec, Scenario
+from socbal.scenario import CompareSpec, Scenario
 from socbal.sim.engine import simulate
 from socbal.topology import PackElectrical, TopologyResult, mean_cell_ocv_v, simulate_parallel, simulate_series
 from socbal.topology.result import PACK_AT_FLOOR, PACK_STATE_TEXT
@@ -125,13 +124,8 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
     )
 
 
-def _dcdc_cell_power_w(bus_w: np.ndarray, pack: PackSpec) -> np.ndarray:
-    """Cell-side power before I^2 R for each bus-side power, W: the simulator's DC-DC efficiency model."""
-    rated = np.where(bus_w > 0, pack.max_discharge_w, pack.max_charge_w)
-    share = np.divide(np.abs(bus_w), rated, out=np.ones_like(bus_w), where=rated > 0)
-    loads, effs = zip(*pack.dcdc_curve)
-    eff = np.interp(share, loads, effs)  # held flat beyond the curve's ends, like the simulator
-    return np.where(bus_w > 0, bus_w / eff, bus_w * eff)
+#: How the comparison names the EMS's reasons for a pack that stopped.
+STOP_WORDS = {REASON_AT_RESERVE: "at the backup reserve", REASON_FULL: "full", REASON_NO_LIMIT: "cut off by its BMS"}
 
 
 def dcdc_scenario(scenario: Scenario) -> Scenario:
@@ -155,21 +149,19 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         return result.packs[column].to_numpy(dtype=float).reshape(n, p)
 
     bus_w = per_step("power_w")
-    loss_w = per_step("conversion_loss_wh") * to_w
+    main_bus_w = result.device["main_from_bus_wh"].to_numpy(dtype=float) * to_w  # the main unit, fed on the bus
+    dcdc_loss_w = per_step("dcdc_loss_wh") * to_w
+    heat = per_step("i2r_loss_wh") * to_w
     soc = np.vstack([[s.soc_pct for s in specs], per_step("soc_true_pct")])
-    cell_w = np.column_stack([_dcdc_cell_power_w(bus_w[:, i], s) for i, s in enumerate(specs)])
-    current = cell_w / np.array([s.nominal_voltage_v for s in specs])
-    heat = np.minimum(current**2 * np.array([s.internal_resistance_ohm for s in specs]), loss_w)
+    # Cell side before I^2 R = bus + DC-DC loss, in either direction; I = P_cell / nominal voltage, as the simulator.
+    current = (bus_w + dcdc_loss_w) / np.array([s.nominal_voltage_v for s in specs])
     first_s, first = math.nan, ""
     asked = np.abs(demand_w) >= SHORTFALL_MIN_W
     idle = (np.abs(bus_w) < STANDBY_W) & asked[:, None]
     if idle.any():
         k, i = np.argwhere(idle)[0]
-        soc_k = soc[k, i]
-        if demand_w[k] > 0:
-            why = "at the backup reserve" if soc_k <= scenario.settings.backup_reserve_pct + 1.0 else "standby"
-        else:
-            why = "full" if soc_k >= 99.0 else "standby"
+        code = int(per_step("reason_code")[k, i])
+        why = STOP_WORDS.get(code, REASON_TEXT[code])
         first_s, first = float(k * scenario.run.step_s), f"{specs[i].id}: {why}"
     # As the topologies define it: (sum |I_i| - |sum I_i|) / 2, the current of packs going against the rest.
     circulating = 0.5 * (np.abs(current).sum(axis=1) - np.abs(current.sum(axis=1)))
@@ -177,11 +169,11 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         topology="dcdc",
         soc_pct=soc,
         pack_current_a=current,
-        served_w=bus_w.sum(axis=1),
+        served_w=bus_w.sum(axis=1) - main_bus_w,  # what the packs gave the demand, the main unit's bus draw apart
         pack_heat_w=heat,
         circulating_a=circulating,
-        conversion_w=(loss_w - heat).sum(axis=1),
-        standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w,
+        conversion_w=dcdc_loss_w.sum(axis=1),
+        standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w + main_bus_w,
         first_pack_stop_s=first_s,
         first_pack_stop=first,
     )

@@ -5,7 +5,10 @@ Sign convention of the returned battery request: + discharge, - charge (W, bus s
 
 from __future__ import annotations
 
-from numba import njit
+from typing import NamedTuple
+
+from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC
+from socbal.jit import inline_kernel
 
 MODE_FOLLOW_LOAD = 0
 MODE_FIXED_OUTPUT = 1
@@ -17,7 +20,18 @@ AC_SIZING_EFFICIENCY = 0.9
 AC_MIN_SHARE = 0.05
 
 
-@njit(cache=True, inline="always")
+class Dispatch(NamedTuple):
+    """What the device asks of its batteries for one step."""
+
+    request_w: float  # battery request, bus side: + discharge, - charge
+    backup: bool  # AC backup charging from the grid is running
+    source: int  # charging source (socbal.ems.kernel.SOURCE_*): which rule of the spec applies
+    pv_usable_w: float  # PV after the input limit
+    pv_to_output_w: float  # PV sent straight to the AC output
+    output_target_w: float  # what the AC output aims for
+
+
+@inline_kernel
 def device_request(
     load_w: float,
     pv_w: float,
@@ -34,17 +48,15 @@ def device_request(
     backup_was_on: bool,
     step_s: float,
 ):
-    """Decide the battery request for one step.
+    """Decide the battery request for one step (a :class:`Dispatch`).
 
-    Returns ``(request_w, backup, pv_usable_w, pv_to_output_w)``: the battery request
-    (+ discharge, - charge, W, bus side); whether this is backup charging from the grid
-    (total SOC below the reserve with the grid on: the grid serves the house and the
-    batteries only charge, from PV surplus plus AC sized to reach the reserve); the
-    PV power after the input limit (W); and the PV power sent straight to the AC output (W).
+    Backup charging from the grid runs while the total SOC is below the reserve with the grid
+    on: the grid serves the house and the batteries only charge, from PV surplus plus AC sized
+    to reach the reserve.
     Backup charging starts once the total SOC is ``backup_band_pct`` below the reserve and,
     once on (``backup_was_on``), runs until the reserve is reached, so standby draws do not
     switch it on and off at the boundary; pass the returned ``backup`` back next step.
-    The main unit's own consumption is not part of the request (see the engine).
+    The main unit's own consumption is not part of the request (see :mod:`socbal.device.main_unit`).
     """
     pv_usable_w = min(pv_w, pv_input_limit_w)
     if mode == MODE_FIXED_OUTPUT:
@@ -63,5 +75,6 @@ def device_request(
         ac_charge_w = min(
             ac_charge_limit_w, max(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY, AC_MIN_SHARE * ac_charge_limit_w)
         )
-        return -(surplus_w + ac_charge_w), True, pv_usable_w, pv_to_output_w
-    return output_target_w - pv_usable_w, False, pv_usable_w, pv_to_output_w
+        source = SOURCE_PV_AC if surplus_w > 0.0 else SOURCE_AC
+        return Dispatch(-(surplus_w + ac_charge_w), True, source, pv_usable_w, pv_to_output_w, output_target_w)
+    return Dispatch(output_target_w - pv_usable_w, False, SOURCE_PV, pv_usable_w, pv_to_output_w, output_target_w)

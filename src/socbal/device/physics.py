@@ -12,12 +12,13 @@ inlined into the simulator's loop (see :mod:`socbal.ems.kernel` for why).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from socbal.jit import inline_kernel
 
 SECONDS_PER_HOUR = 3600.0
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray) -> float:
     """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve.
 
@@ -37,21 +38,31 @@ def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.
     return slope * (load_fraction - curve_load[j]) + curve_eff[j]
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def battery_side_w(
+@inline_kernel
+def cell_side_w(
     bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
-) -> float:
-    """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
+) -> tuple[float, float]:
+    """``(battery_w, i2r_w)`` for a bus-side power ``bus_w`` (W): battery-side power, sign per the convention,
+    and the I^2 R part of the loss (W, >= 0); the rest of the loss ``battery_w - bus_w`` is the DC-DC's."""
     if bus_w == 0.0:
-        return 0.0
+        return 0.0, 0.0
     fraction = abs(bus_w) / rated_w if rated_w > 0.0 else 1.0
     eff = dcdc_efficiency(fraction, curve_load, curve_eff)
     cell_w = bus_w / eff if bus_w > 0.0 else bus_w * eff
     current_a = cell_w / voltage_v
-    return cell_w + current_a * current_a * resistance_ohm
+    i2r_w = current_a * current_a * resistance_ohm
+    return cell_w + i2r_w, i2r_w
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
+def battery_side_w(
+    bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
+) -> float:
+    """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
+    return cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)[0]
+
+
+@inline_kernel
 def bus_limit_for_energy_w(
     energy_wh: float,
     step_s: float,
@@ -79,7 +90,7 @@ def bus_limit_for_energy_w(
     return bus_w
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def step_pack(
     energy_wh: float,
     capacity_wh: float,
@@ -91,11 +102,11 @@ def step_pack(
     curve_eff: np.ndarray,
     resistance_ohm: float,
     voltage_v: float,
-    out: np.ndarray,
-) -> None:
+) -> tuple[float, float, float, float, float, float]:
     """Advance one pack by one step; the cells never go below 0 Wh or above ``capacity_wh``.
 
-    Writes ``out[:5] = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual]``.
+    Returns ``(energy_wh_after, bus_w_actual, battery_w, loss_w, i2r_w, standby_w_actual)`` (Wh, W):
+    ``loss_w`` is the whole conversion loss, ``i2r_w`` its I^2 R part (the rest is the DC-DC module's).
     A pack that cannot deliver or absorb the requested ``bus_w`` (its BMS stops
     it at empty or full) delivers less; energy is conserved exactly:
     ``energy_after = energy - (bus_w_actual + loss_w + standby_w_actual) * step_s / 3600``.
@@ -105,28 +116,30 @@ def step_pack(
     standby = min(standby_w, energy_wh * to_rate)
     high_w = energy_wh * to_rate - standby  # most the cells can give this step
     low_w = -(capacity_wh - energy_wh) * to_rate - standby  # most (negative) they can take
-    battery_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+    battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
     if battery_w > high_w or battery_w < low_w:
         bound = high_w if battery_w > high_w else low_w
         bus_w *= max(bound / battery_w, 0.0)
-        battery_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+        battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
         battery_w = min(max(battery_w, low_w), high_w)
     loss_w = battery_w - bus_w
     if loss_w < 0.0:  # only after clamping: attribute nothing to losses, deliver what the cells give
         bus_w = battery_w
         loss_w = 0.0
-    out[0] = energy_wh - (battery_w + standby) / to_rate
-    out[1] = bus_w
-    out[2] = battery_w
-    out[3] = loss_w
-    out[4] = standby
+    return energy_wh - (battery_w + standby) / to_rate, bus_w, battery_w, loss_w, min(i2r_w, loss_w), standby
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def estimator_step(
-    energy_est_wh: float, cell_w: float, capacity_wh: float, step_s: float, offset_w: float, gain_error: float, deadband_w: float
+    energy_est_wh: float,
+    cell_w: float,
+    capacity_wh: float,
+    step_s: float,
+    offset_w: float,
+    gain_error: float,
+    deadband_w: float,
 ) -> float:
-    """Coulomb-counting SOC estimator: the estimated energy (Wh) after one step.
+    """Coulomb-counting SOC estimator: the estimated energy (Wh, of the believed ``capacity_wh``) after one step.
 
     ``cell_w`` is the true power leaving the cells (W, standby included); the
     sensor reads it with a gain error and an offset, and reads 0 below its
@@ -142,46 +155,27 @@ def estimator_step(
 ESTIMATE_HOLD_PCT = 99.0
 #: True SOC at which the BMS detects full charge (end of the constant-voltage phase), %.
 FULL_DETECT_PCT = 99.99
+#: True SOC at or below which the BMS cuts the pack off as empty (cell voltage at its minimum), %.
+EMPTY_CUTOFF_PCT = 0.01
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def recalibrate_at_full(energy_est_wh: float, energy_true_wh: float, capacity_wh: float) -> float:
-    """The estimate (Wh) after the BMS's full-charge check.
+@inline_kernel
+def recalibrate(energy_est_wh: float, energy_true_wh: float, capacity_wh: float, believed_capacity_wh: float) -> float:
+    """The estimate (Wh of ``believed_capacity_wh``) after the BMS's full and empty checks on the cells.
 
-    At full charge (detected from the cells, e.g. by voltage) the estimate is
-    reset to the truth; before that an estimate that runs ahead of the cells is
+    At full charge or at the empty cut-off (both detected from the cells, e.g. by voltage) the
+    estimate is reset to the true SOC; before full, an estimate that runs ahead of the cells is
     held below ``ESTIMATE_HOLD_PCT``, so it cannot stop charging short of full.
     """
-    if energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh:
-        return energy_true_wh
-    if energy_est_wh <= energy_true_wh:  # only an estimate running ahead of the cells is held back
+    true_as_believed_wh = energy_true_wh / capacity_wh * believed_capacity_wh  # the true SOC, in believed Wh
+    if energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh or energy_true_wh <= EMPTY_CUTOFF_PCT / 100.0 * capacity_wh:
+        return true_as_believed_wh
+    if energy_est_wh <= true_as_believed_wh:  # only an estimate running ahead of the cells is held back
         return energy_est_wh
-    return min(energy_est_wh, max(energy_true_wh, ESTIMATE_HOLD_PCT / 100.0 * capacity_wh))
+    return min(energy_est_wh, max(true_as_believed_wh, ESTIMATE_HOLD_PCT / 100.0 * believed_capacity_wh))
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def step_pack_and_estimate(
-    energy_wh: float,
-    energy_est_wh: float,
-    capacity_wh: float,
-    bus_w: float,
-    standby_w: float,
-    step_s: float,
-    rated_w: float,
-    curve_load: np.ndarray,
-    curve_eff: np.ndarray,
-    resistance_ohm: float,
-    voltage_v: float,
-    offset_w: float,
-    gain_error: float,
-    deadband_w: float,
-    out: np.ndarray,
-) -> None:
-    """One pack for one step as the simulator and the emulator both run it: :func:`step_pack`, then the BMS
-    estimator (:func:`estimator_step`) and its full-charge check (:func:`recalibrate_at_full`).
-
-    Writes ``out = [energy_wh_after, bus_w_actual, battery_w, loss_w, standby_w_actual, energy_est_wh_after]``.
-    """
-    step_pack(energy_wh, capacity_wh, bus_w, standby_w, step_s, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v, out)
-    estimate = estimator_step(energy_est_wh, out[2] + out[4], capacity_wh, step_s, offset_w, gain_error, deadband_w)
-    out[5] = recalibrate_at_full(estimate, out[0], capacity_wh)
+@inline_kernel
+def cut_off(energy_true_wh: float, capacity_wh: float) -> tuple[bool, bool]:
+    """The BMS's cut-off flags ``(empty, full)`` from the cells: no discharge when empty, no charge when full."""
+    return (energy_true_wh <= EMPTY_CUTOFF_PCT / 100.0 * capacity_wh, energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh)

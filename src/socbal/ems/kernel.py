@@ -20,20 +20,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Strategy codes: how SOCs turn into power shares.
-STRATEGY_SPEC = 0  # f = SOC on discharge, 100 - SOC on charge (the spec's rule)
+from socbal.jit import helper_kernel, inline_kernel
+
+# Strategy codes: how SOCs turn into power shares (weight w = capacity * f unless said otherwise).
+STRATEGY_SPEC = 0  # f = e / (1 + e / SPEC_SOFTENING_PCT), e = SOC - reserve on discharge, 100 - SOC on charge
 STRATEGY_DROOP = 1  # f = SOC**n on discharge, (100 - SOC)**n on charge
 STRATEGY_RESERVE_AWARE = 2  # f = SOC - reserve on discharge: all packs reach the reserve together
-STRATEGY_EQUAL = 3  # f = 1: capacity-proportional, no balancing (baseline)
+STRATEGY_CAPACITY_PROPORTIONAL = 3  # f = 1: shares by capacity, no SOC feedback (baseline)
 STRATEGY_PRIORITY = 4  # fixed order: each pack is filled up to its limit before the next
+STRATEGY_SOC_PROPORTIONAL = 5  # f = SOC on discharge, 100 - SOC on charge (the spec's example read literally)
+STRATEGY_EQUAL = 6  # w = 1: equal power for every pack, no capacity and no SOC feedback (baseline)
 
 STRATEGY_CODES = {
     "spec": STRATEGY_SPEC,
+    "soc-proportional": STRATEGY_SOC_PROPORTIONAL,
     "droop": STRATEGY_DROOP,
     "reserve-aware": STRATEGY_RESERVE_AWARE,
+    "capacity-proportional": STRATEGY_CAPACITY_PROPORTIONAL,
     "equal": STRATEGY_EQUAL,
     "priority": STRATEGY_PRIORITY,
 }
+
+#: Softening of the default rule, % SOC: ``f = e / (1 + e / K)`` with e the energy above the reserve (discharge)
+#: or below full (charge), in % SOC. Linear in e near the reserve, so every pack reaches it together; softened
+#: far from it so the spec's example (80 % / 40 %, reserve 10 %, 900 W) gives its 600 W / 300 W: 70/(1+70/K) is
+#: twice 30/(1+30/K) at K = 210.
+SPEC_SOFTENING_PCT = 210.0
 
 # Charging source codes (ignored when the request is a discharge).
 SOURCE_PV = 0
@@ -66,7 +78,7 @@ FULL_SOC_PCT = 100.0
 _EPS_W = 1e-9
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hysteresis_pct: float) -> bool:
     """Whether a pack is held in reserve standby (may not discharge).
 
@@ -79,7 +91,7 @@ def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hyst
     return latched and soc_pct < reserve_pct + hysteresis_pct
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     """Capacity-weighted SOC of all packs, in percent."""
     energy = 0.0
@@ -92,23 +104,30 @@ def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     return energy / capacity
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _balance_factor(strategy: int, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool) -> float:
-    """The SOC-dependent factor f of a pack's weight w = capacity * f (dimensionless)."""
-    if strategy == STRATEGY_EQUAL or strategy == STRATEGY_PRIORITY:
+@inline_kernel
+def pack_weight(
+    strategy: int, capacity_wh: float, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool
+) -> float:
+    """A pack's balancing weight (its share of the request is weight / sum of weights), Wh x SOC factor."""
+    if strategy == STRATEGY_EQUAL:
         return 1.0
+    if strategy == STRATEGY_CAPACITY_PROPORTIONAL or strategy == STRATEGY_PRIORITY:
+        return capacity_wh
     if discharging:
-        if strategy == STRATEGY_RESERVE_AWARE:
-            return soc_pct - reserve_pct
-        headroom = soc_pct
+        if strategy == STRATEGY_SPEC or strategy == STRATEGY_RESERVE_AWARE:
+            headroom = max(soc_pct - reserve_pct, 0.0)
+        else:
+            headroom = soc_pct
     else:
         headroom = FULL_SOC_PCT - soc_pct
+    if strategy == STRATEGY_SPEC:
+        return capacity_wh * headroom / (1.0 + headroom / SPEC_SOFTENING_PCT)
     if strategy == STRATEGY_DROOP:
-        return headroom**droop_exponent
-    return headroom
+        return capacity_wh * headroom**droop_exponent
+    return capacity_wh * headroom
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def _water_fill(
     request_w: float,
     weight: np.ndarray,
@@ -166,7 +185,7 @@ def _water_fill(
     return served
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def _fill_tiers(
     magnitude_w: float,
     max_tier: int,
@@ -195,7 +214,7 @@ def _fill_tiers(
     return served
 
 
-@njit(cache=True, _nrt=False)  # not inlined: it runs only when enabled, and keeps the hot loop small
+@helper_kernel  # not inlined: it runs only when enabled, and keeps the hot loop small
 def _switch_off_low_loads(
     magnitude_w: float,
     served_w: float,
@@ -328,7 +347,7 @@ def allocate_into(
     )
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def allocate_with_scratch(
     soc_pct: np.ndarray,
     capacity_wh: np.ndarray,
@@ -380,7 +399,7 @@ def allocate_with_scratch(
             reason[i] = REASON_NO_LIMIT
         else:
             eligible[i] = True
-            weight[i] = capacity_wh[i] * _balance_factor(strategy, soc_pct[i], reserve_pct, droop_exponent, discharging)
+            weight[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
         # Tiers are filled in ascending order; packs within a tier share by weight.
         if (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs and soc_pct[i] >= reserve_pct:
             tier[i] = n

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.validation import StrictModel
 
-StrategyName = Literal["spec", "droop", "reserve-aware", "equal", "priority"]
+StrategyName = Literal["spec", "soc-proportional", "droop", "reserve-aware", "capacity-proportional", "equal", "priority"]
 SourceName = Literal["pv", "pv+ac", "ac"]
 
 #: Largest power (W) and energy (Wh) accepted anywhere: far beyond any home or balcony device,
@@ -53,6 +53,13 @@ class Settings(StrictModel):
     droop_exponent: float = Field(2.0, gt=0, le=10, description="Exponent n of the droop strategy")
     reserve_hysteresis_pct: float = Field(
         1.0, ge=0, le=20, description="A pack held at the reserve resumes discharging only at reserve + this, % SOC"
+    )
+    backup_band_pct: float = Field(
+        1.0,
+        ge=0.5,
+        le=20,
+        description="AC backup charging starts once the total SOC is this far below the reserve and runs until the "
+        "reserve, % SOC (at least 0.5, so standby draws cannot switch it on and off every few minutes)",
     )
     min_module_load_pct: float = Field(
         0.0,

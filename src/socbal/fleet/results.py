@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socbal.device import params as kernel
 from socbal.fleet.sample import FleetDraw
 from socbal.resultfiles import save_results
-from socbal.sim import kernel
 from socbal.sim.columns import DEVICE, PACK, STATS
 
 WH_PER_KWH = 1000.0
@@ -71,12 +71,13 @@ def build_fleet_result(
             "discharge_kwh": pack_out[:, :, PACK["discharge_wh"]].ravel() / WH_PER_KWH,
             "charge_kwh": pack_out[:, :, PACK["charge_wh"]].ravel() / WH_PER_KWH,
             "equivalent_full_cycles": cycles.ravel(),
-            "conversion_loss_kwh": pack_out[:, :, PACK["conversion_loss_wh"]].ravel() / WH_PER_KWH,
+            "conversion_loss_kwh": (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).ravel()
+            / WH_PER_KWH,
             "standby_kwh": pack_out[:, :, PACK["standby_wh"]].ravel() / WH_PER_KWH,
             "reserve_standby_h": pack_out[:, :, PACK["reserve_standby_s"]].ravel() / 3600.0,
         }
     )
-    conversion_kwh = pack_out[:, :, PACK["conversion_loss_wh"]].sum(axis=1) / WH_PER_KWH
+    conversion_kwh = (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).sum(axis=1) / WH_PER_KWH
     standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
     devices = pd.DataFrame(
         {

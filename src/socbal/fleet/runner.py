@@ -11,6 +11,7 @@ from typing import Optional
 
 import numpy as np
 
+from socbal.device.params import PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
 from socbal.errors import InputError
 from socbal.fleet.kernel import run_devices
 from socbal.fleet.results import FleetResult, build_fleet_result
@@ -35,11 +36,6 @@ def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] =
     return base, draw_fleet(base, scenario.all_packs, spec, devices, seed), devices, seed
 
 
-def _writable(values: np.ndarray) -> np.ndarray:
-    """A writable float64 copy where needed, so every process compiles the loop for the same array types."""
-    return values if values.flags.writeable and values.dtype == np.float64 else np.array(values, dtype=np.float64)
-
-
 def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None):
     """Simulate the devices of ``draw`` in this process; returns ``(pack_out, dev_out, stats)``."""
     import numba
@@ -48,23 +44,13 @@ def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None
         if threads is not None:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         return run_devices(
+            base.model,
             draw.params,
-            base.curve_load,
-            base.curve_eff,
-            base.priority_rank,
-            draw.soc_true0_pct,
-            draw.soc_est0_pct,
-            base.ems,
-            base.device,
-            _writable(base.load_w),
+            draw.soc_true0_pct / 100.0 * draw.params[:, :, PARAM_CAPACITY_WH],
+            draw.soc_est0_pct / 100.0 * draw.params[:, :, PARAM_BELIEVED_CAPACITY_WH],
+            base.profiles,
             draw.load_scale,
-            base.load_step_s,
-            _writable(base.pv_w),
-            base.pv_step_s,
-            _writable(base.grid_on),
-            base.grid_step_s,
-            base.step_s,
-            base.n_steps,
+            base.clock,
         )
 
 

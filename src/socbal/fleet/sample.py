@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from socbal.device import params as kernel
+from socbal.device.params import refresh_rated_cell_w
 from socbal.scenario import FleetSpec
-from socbal.sim import kernel
 from socbal.sim.engine import KernelInputs
 
 #: Normal draws are cut at this many standard deviations.
@@ -22,7 +23,7 @@ CUT_STD = 3.0
 class FleetDraw:
     """Per-device inputs of a fleet: ``[device, pack, ...]`` arrays and a load scale per device."""
 
-    params: np.ndarray  # [device, pack, kernel.PARAM_*]
+    params: np.ndarray  # [device, pack, PARAM_*] (socbal.device.params)
     soh_pct: np.ndarray  # [device, pack]
     soc_true0_pct: np.ndarray  # [device, pack]
     soc_est0_pct: np.ndarray  # [device, pack]
@@ -56,8 +57,12 @@ def draw_fleet(base: KernelInputs, packs: list, spec: FleetSpec, devices: int, s
         soh = spec.new_soh_pct[0] + u_soh * (spec.new_soh_pct[1] - spec.new_soh_pct[0])
     soh[old] = (spec.old_soh_pct[0] + u_soh * (spec.old_soh_pct[1] - spec.old_soh_pct[0]))[old]
 
-    params = np.repeat(base.params[np.newaxis], devices, axis=0)
+    base_params = base.model.params
+    params = np.repeat(base_params[np.newaxis], devices, axis=0)
     params[:, :, kernel.PARAM_CAPACITY_WH] = nominal_wh * (1.0 + spec.capacity_spread_pct / 100.0 * z_capacity) * soh / 100.0
+    # The BMS believes what it believed of the scenario's pack, scaled with the drawn capacity.
+    believed_share = base_params[:, kernel.PARAM_BELIEVED_CAPACITY_WH] / base_params[:, kernel.PARAM_CAPACITY_WH]
+    params[:, :, kernel.PARAM_BELIEVED_CAPACITY_WH] = params[:, :, kernel.PARAM_CAPACITY_WH] * believed_share
     params[:, :, kernel.PARAM_RESISTANCE_OHM] *= 1.0 + spec.resistance_spread_pct / 100.0 * z_resistance
     params[:, :, kernel.PARAM_SENSOR_OFFSET_W] = np.clip(
         params[:, :, kernel.PARAM_SENSOR_OFFSET_W] + spec.sensor_offset_std_w * z_offset, -100.0, 100.0
@@ -65,6 +70,8 @@ def draw_fleet(base: KernelInputs, packs: list, spec: FleetSpec, devices: int, s
     params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] = np.clip(
         params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] + spec.sensor_gain_error_std * z_gain, -0.2, 0.2
     )
+
+    refresh_rated_cell_w(params, base.model.curve_load, base.model.curve_eff)  # resistances changed
 
     soc_true = np.broadcast_to(base.soc_true0_pct, shape).copy()
     if spec.initial_soc_pct is not None:

@@ -12,9 +12,6 @@ from socbal.profiles.specs import resolve_path
 from socbal.profiles.timeseries import read_timeseries
 from socbal.validation import FilePath, FloatPair, StrictModel
 
-#: Resolution of the grid-availability profile, s (outages are held per interval).
-GRID_STEP_S = 60.0
-
 
 class GridFileSpec(StrictModel):
     """Grid availability from a column of the user's CSV/Parquet file (1/0, true/false, on/off)."""
@@ -41,9 +38,22 @@ class GridSpec(StrictModel):
                 raise ValueError(f"outage [{start}, {end}] must have 0 <= start_h < end_h")
         return outages
 
+    def check_steps(self, step_s: float) -> None:
+        """Outages must start and end on the run's steps (ValueError otherwise), so each lasts whole steps:
+        the grid is sampled once per step, so a shorter or shifted outage would vanish or grow silently."""
+        for k, (start_h, end_h) in enumerate(self.outages_h):
+            for name, value_h in (("start", start_h), ("end", end_h)):
+                steps = value_h * 3600.0 / step_s
+                if abs(steps - round(steps)) > 1e-6:
+                    raise ValueError(
+                        f"grid.outages_h[{k}]: {name} {value_h:g} h is not on a step of {step_s:g} s "
+                        f"(nearest: {round(steps) * step_s / 3600.0:g} h); outages start and end on whole steps"
+                    )
 
-def grid_profile(grid: GridSpec, start: pd.Timestamp, horizon_s: float) -> tuple[np.ndarray, float]:
-    """Grid availability (1 on, 0 off) as ``(values, step_s)``: the file's own step, else ``GRID_STEP_S``."""
+
+def grid_profile(grid: GridSpec, start: pd.Timestamp, horizon_s: float, step_s: float) -> tuple[np.ndarray, float]:
+    """Grid availability (1 on, 0 off) as ``(values, profile_step_s)``: the file's own step, else the run's
+    ``step_s`` (outages are validated to start and end on the run's steps, see :meth:`GridSpec.check_steps`)."""
     if grid.file is not None:
         imported = read_timeseries(
             {
@@ -56,10 +66,11 @@ def grid_profile(grid: GridSpec, start: pd.Timestamp, horizon_s: float) -> tuple
         )
         series = imported.frame["grid_available"].astype(float)
         series = in_start_tz(series, start, series.index.freq)
-        values, step_s = held_profile(series, start, horizon_s, "grid.file")
+        values, profile_step_s = held_profile(series, start, horizon_s, "grid.file")
     else:
-        step_s = GRID_STEP_S
-        values = np.ones(int(np.ceil(horizon_s / step_s)) + 1)
+        profile_step_s = step_s
+        values = np.ones(int(np.ceil(horizon_s / profile_step_s)) + 1)
     for start_h, end_h in grid.outages_h:
-        values[int(start_h * 3600.0 / step_s) : int(np.ceil(end_h * 3600.0 / step_s))] = 0.0
-    return values, step_s
+        first = int(round(start_h * 3600.0 / profile_step_s))
+        values[first : max(first + 1, int(np.ceil(end_h * 3600.0 / profile_step_s - 1e-9)))] = 0.0
+    return values, profile_step_s

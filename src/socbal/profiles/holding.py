@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from socbal.errors import InputError
+from socbal.jit import inline_kernel
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@inline_kernel
 def value_at(values: np.ndarray, step_s: float, time_s: float) -> float:
     """Value of a held profile at ``time_s`` (s from its start); the last value holds past its end."""
     k = int(time_s / step_s)

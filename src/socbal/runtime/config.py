@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from socbal.ems.models import Settings
 from socbal.errors import InputError, describe_validation_error
-from socbal.scenario import DeviceSpec
+from socbal.scenario import DeviceSpec, PackPhysicsSpec
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 
@@ -129,8 +129,9 @@ class HttpConfig(StrictModel):
     token_file: FilePath | None = Field(None, description="File holding the API token")
 
 
-class PackConfig(StrictModel):
-    """One pack as the runtime knows it, in the device's order (register block / topic)."""
+class PackConfig(PackPhysicsSpec):
+    """One pack as the runtime knows it, in the device's order (register block / topic); its DC-DC curve,
+    resistance, voltage and standby draw (defaults as in a scenario) set how far it may go in one period."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     capacity_wh: float = Field(gt=0, description="Usable capacity, Wh")

@@ -13,16 +13,21 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import ValidationError
 
 from socbal.device.dispatch import MODE_CODES, device_request
+from socbal.device.limits import charge_limit_w, discharge_limit_w
+from socbal.device.main_unit import main_unit_supply_w
 from socbal.ems.decision import decide
-from socbal.ems.kernel import reserve_latched_next
+from socbal.ems.kernel import SOURCE_CODES, reserve_latched_next, total_soc_pct
 from socbal.ems.models import AllocateInput, PackState, Request, Settings
 from socbal.errors import InputError, describe_validation_error
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
+
+SOURCE_NAMES = {code: name for name, code in SOURCE_CODES.items()}
 
 
 @dataclass
@@ -70,9 +75,16 @@ def plan_cycle(
         dis = min(r.max_discharge_w, p.max_discharge_w)
         chg = min(r.max_charge_w, p.max_charge_w)
         limits[p.id] = (dis, chg)
-        # never past the reserve or 100 % within one period (as the device reports SOC)
-        dis_step = min(dis, max(r.soc_pct - reserve, 0.0) / 100.0 * p.capacity_wh * 3600.0 / step_s)
-        chg_step = min(chg, max(100.0 - r.soc_pct, 0.0) / 100.0 * p.capacity_wh * 3600.0 / step_s)
+        # never past the reserve or 100 % within one period (as the device reports SOC): the simulator's rule
+        curve_load, curve_eff = p.curve_arrays()
+        dis_step = min(
+            dis,
+            discharge_limit_w(
+                r.soc_pct, reserve, p.capacity_wh, step_s, p.max_discharge_w, curve_load, curve_eff,
+                p.internal_resistance_ohm, p.nominal_voltage_v, -1.0, False,
+            ),
+        )  # fmt: skip
+        chg_step = min(chg, charge_limit_w(r.soc_pct, p.capacity_wh, step_s, p.max_charge_w, p.standby_w, False))
         was = latched.get(p.id)
         if was is None:
             was = bool(reserve_latched_next(r.soc_pct, False, reserve, settings.reserve_hysteresis_pct))
@@ -94,32 +106,35 @@ def plan_cycle(
     if not states:
         return plan
     caps = {p.id: p.capacity_wh for p in cfg.packs}
-    total_cap = sum(caps[s.id] for s in states)
-    total_soc = sum(s.soc_pct * caps[s.id] for s in states) / total_cap
+    online_soc = np.array([st.soc_pct for st in states])
+    online_capacity = np.array([caps[st.id] for st in states])
     d = cfg.device
     dev = tel.device
-    request_w, backup, pv_usable, pv_to_out = device_request(
+    dispatch = device_request(
         float(dev.load_w),
         float(dev.pv_w),
         bool(dev.grid_on),
-        total_soc,
-        total_cap,
+        total_soc_pct(online_soc, online_capacity),
+        float(online_capacity.sum()),
         MODE_CODES[d.mode],
         d.fixed_output_w,
         d.ac_output_limit_w,
         d.pv_input_limit_w,
         d.ac_charge_limit_w,
         reserve,
-        settings.reserve_hysteresis_pct,
+        settings.backup_band_pct,
         backup_was_on,
         step_s,
     )
-    plan.backup_charging = bool(backup)
+    plan.backup_charging = bool(dispatch.backup)
+    # The main unit's bus draw is part of what the packs are asked for (socbal.device.main_unit), as in the simulator.
+    operating = dispatch.request_w != 0.0 or dispatch.pv_usable_w > 0.0
+    _, from_bus_w, _ = main_unit_supply_w(operating, bool(dev.grid_on), d.aux_power_module, d.active_w, d.standby_w)
+    request_w = dispatch.request_w + from_bus_w
     if request_w >= 0.0:
         request = Request(discharge_w=float(request_w))
     else:
-        source = ("pv+ac" if pv_usable - pv_to_out > 0.0 else "ac") if backup else "pv"
-        request = Request(charge_w=float(-request_w), source=source)
+        request = Request(charge_w=float(-request_w), source=SOURCE_NAMES[dispatch.source])
     used = settings
     if settings.priority is not None:
         online_ids = {s.id for s in states}

@@ -21,7 +21,9 @@ import aiomqtt
 import numpy as np
 import pandas as pd
 
-from socbal.device.physics import step_pack_and_estimate
+from socbal.device.main_unit import main_unit_supply_w
+from socbal.device.params import device_model
+from socbal.device.step import initial_state, step_packs, step_scratch
 from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
@@ -45,11 +47,11 @@ class EmulatedDevice:
         packs = scenario.all_packs
         self.specs = packs
         self.ids = [p.id for p in packs]
-        self.capacity = np.array([p.usable_capacity_wh for p in packs])
+        self.model = device_model(packs, scenario.device, scenario.settings)
         soc = np.array([p.soc_pct for p in packs])
-        self.energy = soc / 100.0 * self.capacity
-        self.energy_est = np.clip(soc + [p.soc_estimate_error_pct for p in packs], 0, 100) / 100.0 * self.capacity
-        self.curves = [(np.array([x for x, _ in p.dcdc_curve]), np.array([y for _, y in p.dcdc_curve])) for p in packs]
+        soc_est = np.clip(soc + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)
+        self.state = initial_state(self.model, soc, soc_est)
+        self.scratch = step_scratch(len(packs))
         n = len(packs)
         self.setpoint_w = np.zeros(n)
         self.power_w = np.zeros(n)
@@ -65,7 +67,7 @@ class EmulatedDevice:
         start = pd.Timestamp(run.start)
         self.load_w, self.load_step_s = held_profile(scenario.load.series(start, self.horizon_s), start, self.horizon_s, "load")
         self.pv_w, self.pv_step_s = held_profile(scenario.pv.series(start, self.horizon_s), start, self.horizon_s, "pv")
-        self.grid, self.grid_step_s = grid_profile(scenario.grid, start, self.horizon_s)
+        self.grid, self.grid_step_s = grid_profile(scenario.grid, start, self.horizon_s, scenario.run.step_s)
         # Telemetry shows the scenario's first values from the start, before the first step.
         self.now_load_w = value_at(self.load_w, self.load_step_s, 0.0)
         self.now_pv_w = value_at(self.pv_w, self.pv_step_s, 0.0)
@@ -73,18 +75,23 @@ class EmulatedDevice:
         m = self.map
         size = max(max(s.address + s.width for _, s in m.device), m.pack_base + n * m.pack_stride) + 1
         self.registers = [0] * size
-        self._out = np.zeros(6)
         self._refresh_registers()
 
     # --- state ---------------------------------------------------------------------------------------
 
+    def limits_w(self) -> tuple[list[float], list[float]]:
+        """The limits each pack reports, W: its DC-DC ratings, 0 in a direction its BMS has cut off."""
+        dis = [0.0 if self.state.empty[i] else p.max_discharge_w for i, p in enumerate(self.specs)]
+        chg = [0.0 if self.state.full[i] else p.max_charge_w for i, p in enumerate(self.specs)]
+        return dis, chg
+
     def soc_pct(self) -> list[float]:
         """True SOC of each pack, %."""
-        return list(100.0 * self.energy / self.capacity)
+        return [float(x) for x in self.state.soc_true_pct]
 
     def soc_estimated_pct(self) -> list[float]:
         """SOC each pack's BMS reports, %."""
-        return list(100.0 * self.energy_est / self.capacity)
+        return [float(x) for x in self.state.soc_est_pct]
 
     def accept_setpoints(self, setpoints: dict[int, float], watchdog_s: float | None = None) -> None:
         """New setpoints from the runtime (pack index -> W); resets the watchdog."""
@@ -115,32 +122,19 @@ class EmulatedDevice:
         sp = self.effective_setpoints(time.monotonic())
         d = self.scenario.device
         operating = bool(np.any(sp != 0.0)) or self.now_pv_w > 0.0
-        main_w = d.active_w if operating else d.standby_w
-        main_from_battery = 0.0 if (d.aux_power_module and self.now_grid) else main_w
+        # The runtime's setpoints include the main unit's bus draw (socbal.device.main_unit); deep standby and
+        # a main unit that the packs do not feed draw from the main battery directly.
+        from_grid, from_bus, from_battery = main_unit_supply_w(
+            operating, self.now_grid, d.aux_power_module, d.active_w, d.standby_w
+        )
+        limits_dis, limits_chg = self.limits_w()
+        for i in range(len(self.specs)):
+            self.scratch.power_w[i] = min(max(sp[i], -limits_chg[i]), limits_dis[i])
+        delivered_w = float(np.clip(self.scratch.power_w, 0.0, None).sum())
+        from_battery += max(from_bus - delivered_w - self.now_pv_w, 0.0)
+        step_packs(self.model, self.state, self.scratch, from_battery, sim_dt)
+        self.power_w[:] = self.scratch.bus_w
         for i, p in enumerate(self.specs):
-            bus = min(max(sp[i], -p.max_charge_w), p.max_discharge_w)
-            rated = p.max_discharge_w if bus > 0 else p.max_charge_w
-            standby = p.standby_w + (main_from_battery if i == 0 else 0.0)
-            step_pack_and_estimate(
-                self.energy[i],
-                self.energy_est[i],
-                self.capacity[i],
-                bus,
-                standby,
-                sim_dt,
-                rated,
-                self.curves[i][0],
-                self.curves[i][1],
-                p.internal_resistance_ohm,
-                p.nominal_voltage_v,
-                p.sensor_offset_w,
-                p.sensor_gain_error,
-                p.sensor_deadband_w,
-                self._out,
-            )
-            self.energy[i] = self._out[0]
-            self.energy_est[i] = self._out[5]
-            self.power_w[i] = self._out[1]
             if p.id not in self.silent:
                 self.counter[i] = (self.counter[i] + 1) & 0xFFFF
         self.sim_time_s += sim_dt
@@ -161,14 +155,15 @@ class EmulatedDevice:
         self._put(m.device.load_w.address, m.device.load_w, self.now_load_w)
         self._put(m.device.grid_on.address, m.device.grid_on, 1.0 if self.now_grid else 0.0)
         est = self.soc_estimated_pct()
+        limits_dis, limits_chg = self.limits_w()
         for i, p in enumerate(self.specs):
             if p.id in self.silent:
                 continue
             pk = m.pack
             self._put(m.pack_address(i, pk.soc_pct), pk.soc_pct, est[i])
             self._put(m.pack_address(i, pk.power_w), pk.power_w, self.power_w[i])
-            self._put(m.pack_address(i, pk.max_discharge_w), pk.max_discharge_w, p.max_discharge_w)
-            self._put(m.pack_address(i, pk.max_charge_w), pk.max_charge_w, p.max_charge_w)
+            self._put(m.pack_address(i, pk.max_discharge_w), pk.max_discharge_w, limits_dis[i])
+            self._put(m.pack_address(i, pk.max_charge_w), pk.max_charge_w, limits_chg[i])
             self._put(m.pack_address(i, pk.online), pk.online, 0.0 if p.id in self.offline else 1.0)
             self._put(m.pack_address(i, pk.counter), pk.counter, self.counter[i])
 
@@ -193,6 +188,7 @@ class EmulatedDevice:
         """MQTT telemetry (topic, payload) for the device and every pack not silent."""
         out = [(topics.device_telemetry, {"pv_w": self.now_pv_w, "load_w": self.now_load_w, "grid_on": self.now_grid})]
         est = self.soc_estimated_pct()
+        limits_dis, limits_chg = self.limits_w()
         for i, p in enumerate(self.specs):
             if p.id in self.silent:
                 continue
@@ -202,8 +198,8 @@ class EmulatedDevice:
                     {
                         "soc_pct": round(est[i], 3),
                         "power_w": round(float(self.power_w[i]), 2),
-                        "max_discharge_w": p.max_discharge_w,
-                        "max_charge_w": p.max_charge_w,
+                        "max_discharge_w": limits_dis[i],
+                        "max_charge_w": limits_chg[i],
                         "online": p.id not in self.offline,
                     },
                 )

@@ -9,6 +9,7 @@ from socbal.scenario.fleet import FleetSpec
 from socbal.scenario.models import (
     DEFAULT_DCDC_CURVE,
     DeviceSpec,
+    PackPhysicsSpec,
     PackSpec,
     RunSpec,
     Scenario,
@@ -25,6 +26,7 @@ __all__ = [
     "GridFileSpec",
     "GridSpec",
     "LifetimeSpec",
+    "PackPhysicsSpec",
     "PackSpec",
     "RunSpec",
     "Scenario",

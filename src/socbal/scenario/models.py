@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W, Settings, check_pack_ids
@@ -38,15 +39,15 @@ PvProfile = Annotated[
 DEFAULT_DCDC_CURVE = ((0.0, 0.80), (0.05, 0.90), (0.2, 0.955), (0.5, 0.97), (1.0, 0.96))
 
 
-class PackSpec(StrictModel):
-    """One battery pack behind its own DC-DC module (the main unit's internal battery included)."""
+#: Memory per recorded row and pack (or the device), bytes: the records and the result tables built from them.
+RECORD_BYTES_PER_ROW = 400
+#: Most memory the records of one run may take, bytes.
+MAX_RECORD_BYTES = 2e9
 
-    id: str = Field(min_length=1)
-    capacity_wh: float = Field(1920.0, gt=0, le=MAX_ENERGY_WH, description="Nameplate capacity, Wh")
-    soh_pct: float = Field(100.0, gt=0, le=100, description="State of health: usable share of capacity, %")
-    soc_pct: float = Field(50.0, ge=0, le=100, description="Initial true SOC, %")
-    max_charge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC charge limit, W")
-    max_discharge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC discharge limit, W")
+
+class PackPhysicsSpec(StrictModel):
+    """How a pack and its DC-DC module convert and draw power: shared by scenarios and the runtime's pack config."""
+
     dcdc_curve: list[FloatPair] = Field(
         default_factory=lambda: [tuple(p) for p in DEFAULT_DCDC_CURVE],
         description="DC-DC efficiency curve: [load share 0-1, efficiency 0-1] points, load ascending",
@@ -54,10 +55,6 @@ class PackSpec(StrictModel):
     standby_w: float = Field(2.0, ge=0, le=100, description="Pack's own standby draw (BMS), always from the pack, W")
     internal_resistance_ohm: float = Field(0.02, ge=0, le=10, description="Pack internal resistance, ohm")
     nominal_voltage_v: float = Field(51.2, gt=0, le=1000, description="Pack nominal voltage, V")
-    sensor_offset_w: float = Field(0.0, ge=-100, le=100, description="Current-sensor offset, as W at nominal voltage")
-    sensor_gain_error: float = Field(0.0, ge=-0.2, le=0.2, description="Current-sensor gain error (0.01 = reads 1 % high)")
-    sensor_deadband_w: float = Field(0.0, ge=0, le=100, description="Measured power below this reads as 0 W")
-    soc_estimate_error_pct: float = Field(0.0, ge=-50, le=50, description="Initial error of the estimated SOC, % points")
 
     @field_validator("dcdc_curve")
     @classmethod
@@ -70,10 +67,41 @@ class PackSpec(StrictModel):
                 raise ValueError(f"point ({load}, {eff}) out of range: load share 0-1.5, efficiency 0.3-1.0")
         return curve
 
+    def curve_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The DC-DC curve as ``(load share, efficiency)`` arrays."""
+        return np.array([x for x, _ in self.dcdc_curve]), np.array([y for _, y in self.dcdc_curve])
+
+
+class PackSpec(PackPhysicsSpec):
+    """One battery pack behind its own DC-DC module (the main unit's internal battery included)."""
+
+    id: str = Field(min_length=1)
+    capacity_wh: float = Field(1920.0, gt=0, le=MAX_ENERGY_WH, description="Nameplate capacity, Wh")
+    soh_pct: float = Field(100.0, gt=0, le=100, description="State of health: usable share of capacity, %")
+    soc_pct: float = Field(50.0, ge=0, le=100, description="Initial true SOC, %")
+    max_charge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC charge limit, W")
+    max_discharge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC discharge limit, W")
+    sensor_offset_w: float = Field(0.0, ge=-100, le=100, description="Current-sensor offset, as W at nominal voltage")
+    sensor_gain_error: float = Field(0.0, ge=-0.2, le=0.2, description="Current-sensor gain error (0.01 = reads 1 % high)")
+    sensor_deadband_w: float = Field(0.0, ge=0, le=100, description="Measured power below this reads as 0 W")
+    soc_estimate_error_pct: float = Field(0.0, ge=-50, le=50, description="Initial error of the estimated SOC, % points")
+    believed_capacity_wh: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_ENERGY_WH,
+        description="Usable capacity the BMS and the EMS believe, Wh (SOC estimate and weights); default: the true usable "
+        "capacity (capacity_wh x soh_pct). A pack that aged more than its BMS knows has less true capacity than this.",
+    )
+
     @property
     def usable_capacity_wh(self) -> float:
         """Capacity the pack can actually store, Wh (nameplate times SOH)."""
         return self.capacity_wh * self.soh_pct / 100.0
+
+    @property
+    def ems_capacity_wh(self) -> float:
+        """Usable capacity the BMS and the EMS believe, Wh (``believed_capacity_wh``, else the true one)."""
+        return self.believed_capacity_wh if self.believed_capacity_wh is not None else self.usable_capacity_wh
 
 
 class DeviceSpec(StrictModel):
@@ -104,9 +132,21 @@ class RunSpec(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _record_is_multiple(self) -> "RunSpec":
-        if self.record_every_s is not None and self.record_every_s < self.step_s:
-            raise ValueError(f"record_every_s ({self.record_every_s}) must be at least step_s ({self.step_s})")
+    def _whole_steps(self) -> "RunSpec":
+        steps = self.horizon_h * 3600.0 / self.step_s
+        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
+            whole = max(1, round(steps)) * self.step_s / 3600.0
+            raise ValueError(
+                f"run.horizon_h: {self.horizon_h:g} h is not a whole number of steps of {self.step_s:g} s (nearest: {whole:g} h)"
+            )
+        if self.record_every_s is not None:
+            per_record = self.record_every_s / self.step_s
+            if self.record_every_s < self.step_s or abs(per_record - round(per_record)) > 1e-6:
+                nearest = max(1, round(per_record)) * self.step_s
+                raise ValueError(
+                    f"run.record_every_s: {self.record_every_s:g} s is not a whole number of steps of {self.step_s:g} s "
+                    f"(nearest: {nearest:g} s)"
+                )
         return self
 
     @property
@@ -118,6 +158,11 @@ class RunSpec(StrictModel):
     def steps_per_record(self) -> int:
         """Steps aggregated into one recorded row."""
         return min(self.n_steps, max(1, int(round((self.record_every_s or self.step_s) / self.step_s))))
+
+    @property
+    def n_records(self) -> int:
+        """Recorded rows of the run."""
+        return -(-self.n_steps // self.steps_per_record)
 
 
 class Scenario(StrictModel):
@@ -137,9 +182,31 @@ class Scenario(StrictModel):
     fleet: FleetSpec | None = Field(None, description="Distributions of a fleet's devices (socbal fleet)")
     lifetime: LifetimeSpec | None = Field(None, description="Settings of socbal lifetime (fade model)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _main_standby_default(cls, raw: object) -> object:
+        """The main unit's battery draws no standby of its own by default: the spec's 6 W for the main unit
+        (``device.standby_w``) is the whole unit's, its battery included (each expansion pack draws its 2 W)."""
+        if isinstance(raw, dict):
+            main = raw.get("main")
+            if main is None:
+                raw = {**raw, "main": {"id": "main", "standby_w": 0.0}}
+            elif isinstance(main, dict) and "standby_w" not in main:
+                raw = {**raw, "main": {**main, "standby_w": 0.0}}
+        return raw
+
     @model_validator(mode="after")
-    def _ids_unique(self) -> "Scenario":
+    def _consistent(self) -> "Scenario":
         check_pack_ids([p.id for p in self.all_packs], self.settings)
+        self.grid.check_steps(self.run.step_s)
+        record_bytes = self.run.n_records * (len(self.all_packs) + 1) * RECORD_BYTES_PER_ROW
+        if record_bytes > MAX_RECORD_BYTES:
+            fits_s = self.run.step_s * -(-self.run.n_steps * (len(self.all_packs) + 1) * RECORD_BYTES_PER_ROW // MAX_RECORD_BYTES)
+            raise ValueError(
+                f"run.record_every_s: recording every {self.run.steps_per_record * self.run.step_s:g} s over "
+                f"{self.run.horizon_h:g} h needs about {record_bytes / 1e9:.1f} GB; record every {fits_s:g} s or more "
+                f"(at most {MAX_RECORD_BYTES / 1e9:g} GB)"
+            )
         return self
 
     @property

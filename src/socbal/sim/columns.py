@@ -14,10 +14,12 @@ PACK_COLUMNS = (
     "power_w",  # mean bus-side power, + discharge / - charge
     "discharge_wh",  # bus-side energy delivered
     "charge_wh",  # bus-side energy taken
-    "conversion_loss_wh",  # DC-DC and I^2 R losses
+    "dcdc_loss_wh",  # DC-DC conversion loss
+    "i2r_loss_wh",  # I^2 R heat in the pack
     "standby_wh",  # the pack's own standby draw (its BMS, about 2 W)
-    "reserve_standby_s",  # time held at the backup reserve
-    "main_unit_wh",  # the main unit's consumption drawn straight from this battery (main battery only, no aux power)
+    "reserve_standby_s",  # time in standby at the backup reserve (not charging, not discharging)
+    "main_unit_wh",  # the main unit's consumption drawn straight from this battery (main battery only: deep standby)
+    "reason_code",  # the EMS's reason (socbal.ems.kernel.REASON_*) at the end of the interval
 )
 
 # Per recorded interval: device[row, column]
@@ -31,10 +33,12 @@ DEVICE_COLUMNS = (
     "grid_to_device_wh",  # AC charging and main-unit supply from the grid
     "unserved_wh",  # household load nobody covered (grid off)
     "main_unit_wh",  # main unit's own consumption
+    "main_from_bus_wh",  # part of it fed from the bus (PV and the packs above the reserve), while operating
     "main_from_battery_wh",  # part of it drawn directly from the internal battery (deep standby)
     "battery_discharge_wh",  # bus-side, all packs
     "battery_charge_wh",  # bus-side, all packs
-    "battery_unserved_wh",  # discharge the packs were asked for but could not give (the grid or nobody covered it)
+    "battery_unserved_wh",  # AC output the device was asked for but could not give (the grid or nobody covered it)
+    "stopped_s",  # time the device could not operate: nothing could feed the main unit
     "grid_on_s",  # time with the grid available
     "spread_true_pct",  # max - min true SOC at the end of the interval
     "spread_est_pct",  # the same on estimated SOC

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from socbal.scenario import Scenario
 from socbal.sim.columns import SPREAD_THRESHOLDS_PCT, STATS
 
 WH_PER_KWH = 1000.0
@@ -15,9 +16,16 @@ def _hours(seconds: float) -> float:
     return float(seconds) / 3600.0
 
 
-def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.ndarray, soc_initial_pct: np.ndarray) -> dict:
+def summarize(
+    scenario: Scenario,
+    packs: pd.DataFrame,
+    device: pd.DataFrame,
+    stats: np.ndarray,
+    soc_initial_pct: np.ndarray,
+    soc_est_initial_pct: np.ndarray,
+) -> dict:
     """The run's summary as a JSON-ready dict (NaN = the event never happened)."""
-    totals = device.drop(columns=["time_s", "timestamp"]).sum()
+    totals = device.drop(columns=["time_s", "timestamp", "spread_true_pct", "spread_est_pct", "total_soc_true_pct"]).sum()
     spread = {
         "initial_pct": float(np.ptp(soc_initial_pct)),
         "max_pct": float(stats[STATS["max_spread_true_pct"]]),
@@ -29,12 +37,14 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
     for threshold in SPREAD_THRESHOLDS_PCT:
         spread[f"time_to_below_{threshold:g}_h"] = _hours(stats[STATS[f"time_to_spread_below_{threshold:g}_s"]])
     energy_kwh = {name.removesuffix("_wh"): float(totals[name]) / WH_PER_KWH for name in totals.index if name.endswith("_wh")}
-    energy_kwh["conversion_loss"] = float(packs["conversion_loss_wh"].sum()) / WH_PER_KWH
+    energy_kwh["dcdc_loss"] = float(packs["dcdc_loss_wh"].sum()) / WH_PER_KWH
+    energy_kwh["i2r_loss"] = float(packs["i2r_loss_wh"].sum()) / WH_PER_KWH
+    energy_kwh["conversion_loss"] = energy_kwh["dcdc_loss"] + energy_kwh["i2r_loss"]
     energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH  # packs' own draw; main unit apart
     energy_kwh["served_by_device"] = energy_kwh["ac_output"] - energy_kwh["export"]
     per_pack = packs.groupby("pack_id", observed=True, sort=False)
     last = per_pack.last()
-    sums = per_pack[["discharge_wh", "charge_wh", "conversion_loss_wh", "standby_wh", "reserve_standby_s"]].sum()
+    sums = per_pack[["discharge_wh", "charge_wh", "dcdc_loss_wh", "i2r_loss_wh", "standby_wh", "reserve_standby_s"]].sum()
     pack_summaries = []
     for i, spec in enumerate(scenario.all_packs):
         s = sums.loc[spec.id]
@@ -44,13 +54,16 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
                 "id": spec.id,
                 "usable_capacity_kwh": spec.usable_capacity_wh / WH_PER_KWH,
                 "initial_soc_pct": float(soc_initial_pct[i]),
+                "initial_soc_estimated_pct": float(soc_est_initial_pct[i]),
                 "final_soc_pct": float(last.loc[spec.id, "soc_true_pct"]),
                 "final_soc_estimated_pct": float(last.loc[spec.id, "soc_est_pct"]),
                 "discharge_kwh": s["discharge_wh"] / WH_PER_KWH,
                 "charge_kwh": s["charge_wh"] / WH_PER_KWH,
                 "throughput_kwh": throughput_kwh,
                 "equivalent_full_cycles": throughput_kwh / 2.0 / (spec.usable_capacity_wh / WH_PER_KWH),
-                "conversion_loss_kwh": s["conversion_loss_wh"] / WH_PER_KWH,
+                "dcdc_loss_kwh": s["dcdc_loss_wh"] / WH_PER_KWH,
+                "i2r_loss_kwh": s["i2r_loss_wh"] / WH_PER_KWH,
+                "conversion_loss_kwh": (s["dcdc_loss_wh"] + s["i2r_loss_wh"]) / WH_PER_KWH,
                 "standby_kwh": s["standby_wh"] / WH_PER_KWH,
                 "reserve_standby_h": s["reserve_standby_s"] / 3600.0,
             }
@@ -62,6 +75,8 @@ def summarize(scenario, packs: pd.DataFrame, device: pd.DataFrame, stats: np.nda
         "ems_version": scenario.settings.ems_version,
         "step_s": scenario.run.step_s,
         "horizon_h": scenario.run.n_steps * scenario.run.step_s / 3600.0,
+        "stopped_h": float(totals["stopped_s"]) / 3600.0,
+        "grid_on_h": float(totals["grid_on_s"]) / 3600.0,
         "spread": spread,
         "energy_kwh": energy_kwh,
         "packs": pack_summaries,

@@ -1,8 +1,9 @@
 """Simulation results as tidy DataFrames plus a summary; saved atomically as Parquet and JSON.
 
 ``packs``: one row per recorded interval and pack: ``time_s`` (end of interval, s from
-start), ``timestamp``, ``pack_id``, the columns of :data:`socbal.sim.columns.PACK_COLUMNS`
-and ``state`` (from the mean power). ``device``: one row per recorded interval with
+start), ``timestamp``, ``pack_id``, the columns of :data:`socbal.sim.columns.PACK_COLUMNS`,
+``conversion_loss_wh`` (DC-DC plus I^2 R), ``reason`` (the text of ``reason_code``) and
+``state`` (from the mean power). ``device``: one row per recorded interval with
 ``time_s``, ``timestamp`` and :data:`socbal.sim.columns.DEVICE_COLUMNS`.
 """
 
@@ -14,8 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socbal.ems.kernel import REASON_TEXT
 from socbal.resultfiles import save_results
+from socbal.scenario import Scenario
 from socbal.sim.columns import DEVICE_COLUMNS, PACK_COLUMNS
+from socbal.sim.kernel import Records
 from socbal.sim.metrics import summarize
 
 RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.json")
@@ -25,7 +29,7 @@ RESULT_FILES = ("packs.parquet", "device.parquet", "summary.json", "scenario.jso
 class SimulationResult:
     """What one simulation produced (see the module docstring for the columns)."""
 
-    scenario: "object"  # socbal.scenario.Scenario (not imported: results never import higher layers)
+    scenario: Scenario
     packs: pd.DataFrame
     device: pd.DataFrame
     summary: dict
@@ -41,9 +45,10 @@ def _state(power_w: np.ndarray) -> np.ndarray:
 
 
 def build_result(
-    scenario, pack_rec: np.ndarray, dev_rec: np.ndarray, stats: np.ndarray, soc_initial_pct: np.ndarray
+    scenario: Scenario, records: Records, soc_initial_pct: np.ndarray, soc_est_initial_pct: np.ndarray
 ) -> SimulationResult:
-    """Wrap the compiled engine's arrays as DataFrames and compute the summary."""
+    """Wrap the compiled engine's records as DataFrames and compute the summary."""
+    pack_rec = records.pack
     n_rec, n_packs, _ = pack_rec.shape
     run = scenario.run
     time_s = np.minimum((np.arange(n_rec) + 1) * run.steps_per_record, run.n_steps) * run.step_s
@@ -53,9 +58,12 @@ def build_result(
     packs.insert(0, "pack_id", pd.Categorical(np.tile(ids, n_rec), categories=ids))
     packs.insert(0, "timestamp", np.repeat(timestamp, n_packs))
     packs.insert(0, "time_s", np.repeat(time_s, n_packs))
+    packs["conversion_loss_wh"] = packs["dcdc_loss_wh"] + packs["i2r_loss_wh"]
+    packs["reason_code"] = packs["reason_code"].astype(np.int64)
+    packs["reason"] = pd.Categorical(packs["reason_code"].map(REASON_TEXT), categories=list(REASON_TEXT.values()))
     packs["state"] = _state(packs["power_w"].to_numpy())
-    device = pd.DataFrame(dev_rec, columns=list(DEVICE_COLUMNS))
+    device = pd.DataFrame(records.device, columns=list(DEVICE_COLUMNS))
     device.insert(0, "timestamp", timestamp)
     device.insert(0, "time_s", time_s)
-    summary = summarize(scenario, packs, device, stats, soc_initial_pct)
+    summary = summarize(scenario, packs, device, records.stats, soc_initial_pct, soc_est_initial_pct)
     return SimulationResult(scenario=scenario, packs=packs, device=device, summary=summary)

@@ -33,4 +33,10 @@ def configure() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "socbal" / "numba"
-    numba.config.CACHE_DIR = str(base / sources_digest())
+    numba.config.CACHE_DIR = str(base / sources_digest())  # type: ignore[attr-defined]
+
+
+def is_compiled(qualname: str) -> bool:
+    """Whether the cache already holds compiled code of ``qualname`` (e.g. ``"kernel.advance"``): a first run
+    compiles for tens of seconds, and the CLI says so."""
+    return any(Path(numba.config.CACHE_DIR).rglob(f"{qualname}-*.nbi"))  # type: ignore[attr-defined]

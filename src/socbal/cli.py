@@ -98,6 +98,18 @@ def _root(
     configure_logging(quiet, verbose)
 
 
+def _first_run_note(qualname: str, what: str) -> str:
+    """A note for the progress line (and one stderr line off a terminal) when ``qualname`` is not compiled yet."""
+    from socbal._jit_cache import is_compiled
+
+    if is_compiled(qualname):
+        return ""
+    note = f"compiling {what} (first run only, about half a minute)"
+    if not _output["quiet"] and not sys.stderr.isatty():
+        typer.echo(f"{note} ...", err=True)
+    return f"{note}, then "
+
+
 @contextlib.contextmanager
 def activity(message: str):
     """Progress on standard error while the block runs, when that is a terminal and output is not quiet;
@@ -208,7 +220,7 @@ def simulate(
 
     quiet = quiet or _output["quiet"]
     spec = load_scenario(scenario)
-    with activity(f"simulating {spec.name}") as progress:
+    with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating {spec.name}") as progress:
         result = run_simulation(spec, progress=progress)
     folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet)
     if report:
@@ -269,7 +281,7 @@ def fleet(
     if workers < 1:
         raise InputError(f"--workers: value {workers} is not allowed: must be >= 1")
     spec = load_scenario(scenario)
-    with activity(f"simulating the {spec.name} fleet"):
+    with activity(_first_run_note("kernel.run_devices", "the fleet loop") + f"simulating the {spec.name} fleet"):
         if dask or scheduler is not None:
             result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers)
         else:

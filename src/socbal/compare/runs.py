@@ -188,10 +188,10 @@ def run_topologies(scenario: Scenario) -> tuple[np.ndarray, dict[str, TopologyRu
     step_s = scenario.run.step_s
     ids = [p.id for p in scenario.all_packs]
     packs = electrical_packs(scenario)
-    direct = {"power_w": demand_w, "step_s": step_s, "floor_soc_pct": scenario.settings.backup_reserve_pct}
+    floor = scenario.settings.backup_reserve_pct
     runs = {
-        "parallel": _from_topology(simulate_parallel(packs, **direct), packs, ids),
-        "series": _from_topology(simulate_series(packs, **direct), packs, ids),
+        "parallel": _from_topology(simulate_parallel(packs, demand_w, step_s=step_s, floor_soc_pct=floor), packs, ids),
+        "series": _from_topology(simulate_series(packs, demand_w, step_s=step_s, floor_soc_pct=floor), packs, ids),
         "dcdc": _dcdc_run(scenario, demand_w),
     }
     return demand_w, runs

@@ -21,13 +21,13 @@ from socbal.device.limits import charge_limit_w, discharge_limit_w
 from socbal.device.main_unit import main_unit_supply_w
 from socbal.ems.decision import decide
 from socbal.ems.kernel import SOURCE_CODES, reserve_latched_next, total_soc_pct
-from socbal.ems.models import AllocateInput, PackState, Request, Settings
+from socbal.ems.models import AllocateInput, PackState, Request, Settings, SourceName
 from socbal.errors import InputError, describe_validation_error
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
 
-SOURCE_NAMES = {code: name for name, code in SOURCE_CODES.items()}
+SOURCE_NAMES: dict[int, SourceName] = {code: name for name, code in SOURCE_CODES.items()}  # type: ignore[misc]
 
 
 @dataclass
@@ -72,6 +72,7 @@ def plan_cycle(
             plan.faults[p.id] = fault
             continue
         r = tel.packs[p.id]
+        assert r is not None  # pack_fault reports a missing reading
         dis = min(r.max_discharge_w, p.max_discharge_w)
         chg = min(r.max_charge_w, p.max_charge_w)
         limits[p.id] = (dis, chg)
@@ -110,6 +111,7 @@ def plan_cycle(
     online_capacity = np.array([caps[st.id] for st in states])
     d = cfg.device
     dev = tel.device
+    assert dev is not None  # device_fault reports a missing reading
     dispatch = device_request(
         float(dev.load_w),
         float(dev.pv_w),

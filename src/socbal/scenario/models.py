@@ -49,7 +49,7 @@ class PackPhysicsSpec(StrictModel):
     """How a pack and its DC-DC module convert and draw power: shared by scenarios and the runtime's pack config."""
 
     dcdc_curve: list[FloatPair] = Field(
-        default_factory=lambda: [tuple(p) for p in DEFAULT_DCDC_CURVE],
+        default_factory=lambda: list(DEFAULT_DCDC_CURVE),
         description="DC-DC efficiency curve: [load share 0-1, efficiency 0-1] points, load ascending",
     )
     standby_w: float = Field(2.0, ge=0, le=100, description="Pack's own standby draw (BMS), always from the pack, W")

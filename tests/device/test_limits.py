@@ -26,7 +26,7 @@ def test_a_discharge_limit_never_takes_the_cells_below_the_reserve(soc, reserve,
     assert 0.0 <= limit <= 1200.0
     taken_wh = battery_side_w(limit, 1200.0, CURVE_LOAD, CURVE_EFF, 0.02, 51.2) * period_s / 3600
     above_wh = max(soc - reserve, 0.0) / 100 * capacity
-    assert taken_wh <= above_wh * (1 + 1e-4) + 1e-6  # the loss model's fixed point, within 0.01 %
+    assert taken_wh <= above_wh * (1 + 1e-3) + 1e-6  # the loss model's fixed point (3 refinements), within 0.1 %
 
 
 def test_a_cut_off_pack_reports_0_w_in_that_direction():

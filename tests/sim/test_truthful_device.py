@@ -128,8 +128,10 @@ def test_default_strategy_brings_packs_to_the_reserve_together_and_never_widens_
     reserve, socs, caps, load = case
     energy_wh = sum((s - reserve) / 100 * c for s, c in zip(socs, caps))
     hours = min(energy_wh / load * 1.1 + 0.5, 200.0)
+    # Converters with one efficiency at every load: the balancing rule itself is under test, not the small extra
+    # spread (hundredths of a point) that packs at slightly different low loads get from a real efficiency curve.
     packs = [
-        {"id": f"p{i}", "soc_pct": s, "capacity_wh": c, "standby_w": 0.0, "max_discharge_w": 2000}
+        {"id": f"p{i}", "soc_pct": s, "capacity_wh": c, "standby_w": 0.0, "max_discharge_w": 2000, "dcdc_curve": [[0.0, 0.95]]}
         for i, (s, c) in enumerate(zip(socs, caps))
     ]
     r = run(
@@ -145,10 +147,7 @@ def test_default_strategy_brings_packs_to_the_reserve_together_and_never_widens_
     assert not np.isnan(first)
     assert first <= 3.0
     before = r.device.time_s.to_numpy() <= r.summary["spread"]["first_reserve_h"] * 3600
-    # The spread never grows while all packs discharge, beyond the conversion losses' few hundredths of a point: the
-    # EMS shares bus power, and packs at different loads lose a little differently on their way to the cells.
-    assert np.all(spread[before] <= r.summary["spread"]["initial_pct"] + 0.05)
-    assert np.all(np.diff(spread[before]) <= 1e-3)
+    assert np.all(np.diff(spread[before]) <= 1e-6)  # the spread never grows while all packs discharge
 
 
 def test_a_smaller_pack_drifts_apart_under_equal_power_and_stays_with_the_others_under_spec():

@@ -18,6 +18,7 @@ from typing import Annotated, Callable, Optional
 import typer
 from pydantic import ValidationError
 
+from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError, describe_validation_error
 
 app = typer.Typer(
@@ -380,7 +381,7 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
 @app.command(
     help=(
         "Battery lifetime under each EMS strategy: the same device, profiles and packs simulated once per strategy "
-        "(equal, priority, spec, droop, reserve-aware), then each pack's cycles counted and its capacity fade "
+        f"({', '.join(STRATEGY_NAMES)}), then each pack's cycles counted and its capacity fade "
         "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
         "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
         "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
@@ -400,7 +401,7 @@ def lifetime(
         help="Follow the fade this far to find 80 % capacity (0-50]; later is shown as '> YEARS'.",
     ),
     strategies: str = typer.Option(
-        ",".join(("equal", "priority", "spec", "droop", "reserve-aware")),
+        ",".join(STRATEGY_NAMES),
         "--strategies",
         help="Comma-separated strategies to compare.",
     ),

@@ -35,13 +35,14 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, equivalent_full_cycles, time_at_soc_s
 from socbal.resultfiles import save_results
 from socbal.sim.results import SimulationResult
 
-#: Strategies compared, in table order.
-STRATEGIES = ("equal", "priority", "spec", "droop", "reserve-aware")
+#: Strategies compared by default, in table order: every strategy the EMS has.
+STRATEGIES = STRATEGY_NAMES
 #: Recording interval used when the scenario leaves ``run.record_every_s`` unset, s.
 DEFAULT_RECORD_EVERY_S = 900.0
 #: Capacity at the end of life, % of nameplate.

@@ -274,7 +274,7 @@ def fleet(
     quiet: QuietOption = False,
 ) -> None:
     """Simulate a fleet of devices and save per-device results (see the command help)."""
-    from socbal.fleet.results import print_distribution
+    from socbal.console import print_distribution
     from socbal.fleet.runner import run_fleet, run_fleet_dask
     from socbal.scenario import load_scenario
 
@@ -360,7 +360,7 @@ def compare(
         result = compare_scenario(spec)
     folder = _save_results(result, out, Path("results") / f"{spec.name}-compare", print_comparison, quiet)
     if report:
-        from socbal.compare.page import write_comparison_page
+        from socbal.report.compare import write_comparison_page
 
         with activity("writing the comparison report"):
             html, pngs = write_comparison_page(result, folder)
@@ -384,7 +384,8 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
         f"({', '.join(STRATEGY_NAMES)}), then each pack's cycles counted and its capacity fade "
         "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
         "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
-        "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
+        "served and losses per year, and per pack SOC-swing equivalent full cycles (sum of |SOC change| / 200 %), "
+        "deep cycles and time at high and low SOC. "
         "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
         "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
         "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
@@ -419,7 +420,7 @@ def lifetime(
     """Lifetime per strategy (see the command help)."""
     import os
 
-    from socbal.lifetime.show import print_study
+    from socbal.console import print_study
     from socbal.lifetime.study import MAX_YEARS_LIMIT, run_study
     from socbal.scenario import load_scenario
 
@@ -441,7 +442,7 @@ def lifetime(
     study.save_runs = save_runs
     folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet)
     if report:
-        from socbal.lifetime.show import write_lifetime_page
+        from socbal.report.lifetime import write_lifetime_page
 
         with activity("writing the lifetime report"):
             html, pngs = write_lifetime_page(study, folder)

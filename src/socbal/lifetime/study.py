@@ -6,7 +6,7 @@ installed, extrapolates capacity fade by repeating the simulated period until ``
 
 What the numbers mean, and what they leave out:
 
-- ``efc_per_year``: equivalent full cycles from the pack's SOC (|ΔSOC| / 200 %), scaled
+- ``soc_swing_efc_per_year``: equivalent full cycles from the pack's SOC swings (Σ|ΔSOC| / 200 %), scaled
   to a year; ``dod``: rainflow cycles per year by depth of discharge; ``time_high_h_per_year``
   / ``time_low_h_per_year``: hours per year at SOC >= ``high_soc_pct`` / <= ``low_soc_pct``.
 - ``capacity_after_pct``: capacity after ``years`` in % of the pack's nameplate capacity.
@@ -37,8 +37,9 @@ import pandas as pd
 
 from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
-from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, equivalent_full_cycles, time_at_soc_s
+from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
 from socbal.resultfiles import save_results
+from socbal.scenario import Scenario
 from socbal.sim.results import SimulationResult
 
 #: Strategies compared by default, in table order: every strategy the EMS has.
@@ -69,7 +70,7 @@ class LifetimeStudy:
     ``runs``: the simulation result of each strategy. ``fade_error``: why fade is missing, or None.
     """
 
-    scenario: object
+    scenario: Scenario
     years: float
     max_years: float
     chemistry: str
@@ -282,7 +283,7 @@ def run_study(
                     "pack_id": p.id,
                     "capacity_wh": p.capacity_wh,
                     "soh_initial_pct": p.soh_pct,
-                    "efc_per_year": equivalent_full_cycles(trace) * per_year,
+                    "soc_swing_efc_per_year": soc_swing_efc(trace) * per_year,
                     "deep_cycles_per_year": float(hist.loc[hist.dod_from_pct >= 50, "cycles_per_year"].sum()),
                     "max_dod_pct": float(max(dod_depths(trace), default=0.0)),
                     "mean_soc_pct": float(trace.mean()),
@@ -362,8 +363,8 @@ def strategy_table(packs: pd.DataFrame, runs: dict[str, SimulationResult], per_y
                 "worst_capacity_pct": float(capacity.min()) if capacity.notna().any() else math.nan,
                 "capacity_spread_pct": float(capacity.max() - capacity.min()) if capacity.notna().any() else math.nan,
                 "usable_kwh_after": float((part["capacity_wh"] * capacity / 100.0).sum() / WH_PER_KWH),
-                "max_efc_per_year": float(part["efc_per_year"].max()),
-                "efc_spread_per_year": float(part["efc_per_year"].max() - part["efc_per_year"].min()),
+                "max_soc_swing_efc_per_year": float(part["soc_swing_efc_per_year"].max()),
+                "soc_swing_efc_spread_per_year": float(np.ptp(part["soc_swing_efc_per_year"].to_numpy())),
                 "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
                 "losses_kwh_per_year": (energy["conversion_loss"] + energy["standby"]) * per_year,
                 "grid_import_kwh_per_year": energy["grid_import"] * per_year,

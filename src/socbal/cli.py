@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, Optional, TypedDict
 
 import typer
 from pydantic import ValidationError
@@ -36,8 +36,14 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing 
 
 log = logging.getLogger("socbal")
 
+
+class _OutputSettings(TypedDict):
+    quiet: bool
+    verbose: int
+
+
 #: Output settings of the current invocation, set by the root options.
-_output = {"quiet": False, "verbose": 0}
+_output: _OutputSettings = {"quiet": False, "verbose": 0}
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,8 +58,8 @@ def configure_logging(quiet: bool = False, verbose: int = 0) -> None:
     """Route the ``socbal`` loggers for this invocation: ``quiet`` keeps errors only; ``verbose`` 1 logs
     info, 2 debug, to standard error (rich on a terminal, plain lines otherwise). Neither: the logging
     defaults stay (warnings on standard error; commands such as ``run --log-level`` configure their own)."""
-    for handler in [h for h in log.handlers if getattr(h, "_socbal_cli", False)]:
-        log.removeHandler(handler)
+    for old in [h for h in log.handlers if getattr(h, "_socbal_cli", False)]:
+        log.removeHandler(old)
     log.setLevel(logging.ERROR if quiet else logging.NOTSET)
     log.propagate = True
     if not verbose:
@@ -95,7 +101,7 @@ def _root(
     """Root options: output and logging (see ``_ROOT_HELP``)."""
     if quiet and verbose:
         fail("--quiet and --verbose exclude each other; give one of them")
-    _output.update(quiet=quiet, verbose=verbose)
+    _output.update({"quiet": quiet, "verbose": verbose})
     configure_logging(quiet, verbose)
 
 

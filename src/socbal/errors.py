@@ -32,7 +32,7 @@ def field_problems(problems: list[str]) -> PydanticCustomError:
 
 def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     """One line per problem: ``field: value X is not allowed: <rule>``."""
-    lines = []
+    lines: list[str] = []
     for e in err.errors():
         loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
         where = ".".join(part for part in (prefix, loc) if part) or "input"

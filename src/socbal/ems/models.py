@@ -111,7 +111,7 @@ class Request(StrictModel):
     @property
     def signed_w(self) -> float:
         """The request per the sign convention: + discharge, - charge, W."""
-        return self.discharge_w if self.discharge_w is not None else -float(self.charge_w)
+        return self.discharge_w if self.discharge_w is not None else -(self.charge_w or 0.0)  # one is set (validated)
 
 
 class AllocateInput(StrictModel):

@@ -39,7 +39,7 @@ from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
 from socbal.resultfiles import save_results
-from socbal.scenario import Scenario
+from socbal.scenario import PackSpec, Scenario
 from socbal.sim.results import SimulationResult
 
 #: Strategies compared by default, in table order: every strategy the EMS has.
@@ -137,7 +137,7 @@ def fade_unavailable_reason() -> str | None:
     return None
 
 
-def with_strategy(scenario, strategy: str, record_every_s: float | None = None):
+def with_strategy(scenario: Scenario, strategy: str, record_every_s: float | None = None) -> Scenario:
     """A copy of ``scenario`` run under ``strategy``, recorded every ``record_every_s`` when the
     scenario leaves its recording interval unset (never finer than its step)."""
     run = scenario.run
@@ -148,11 +148,12 @@ def with_strategy(scenario, strategy: str, record_every_s: float | None = None):
     return scenario.model_copy(update={"run": run, "settings": settings})
 
 
-def soc_traces(result: SimulationResult) -> tuple[np.ndarray, pd.DataFrame]:
-    """Time (s, from 0) and true SOC per pack (%), with the initial SOC as the first sample."""
+def soc_traces(result: SimulationResult, packs: Sequence[PackSpec]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Time (s, from 0) and true SOC per pack (%) of ``result``, a run of ``packs``, with their initial SOC
+    as the first sample."""
     wide = result.packs.pivot(index="time_s", columns="pack_id", values="soc_true_pct")
-    ids = [p.id for p in result.scenario.all_packs]
-    initial = pd.DataFrame([[p.soc_pct for p in result.scenario.all_packs]], columns=ids, index=[0.0])
+    ids = [p.id for p in packs]
+    initial = pd.DataFrame([[p.soc_pct for p in packs]], columns=ids, index=[0.0])
     soc = pd.concat([initial, wide[ids]]).clip(0.0, 100.0)
     return soc.index.to_numpy(float), soc
 
@@ -227,7 +228,7 @@ def _fade_grid(trajectory: pd.DataFrame, soh_pct: float, max_years: float) -> pd
 
 
 def run_study(
-    scenario,
+    scenario: Scenario,
     years: float = 10.0,
     strategies: Sequence[str] = STRATEGIES,
     max_years: float = DEFAULT_MAX_YEARS,
@@ -260,13 +261,13 @@ def run_study(
     for strategy in strategies:
         note(f"simulating {strategy}")
         runs[strategy] = simulate(with_strategy(scenario, strategy, record_every_s))
-    first = next(iter(runs.values())).scenario.run
+    first = with_strategy(scenario, strategies[0], record_every_s).run  # the run every strategy had
     per_year = DAYS_PER_YEAR * 24.0 / (first.n_steps * first.step_s / 3600.0)
     record_s = first.record_every_s or first.step_s
 
     pack_rows, dod_frames, tasks = [], [], []
     for strategy, result in runs.items():
-        time_s, soc = soc_traces(result)
+        time_s, soc = soc_traces(result, packs)
         by_id = {p["id"]: p for p in result.summary["packs"]}
         for p in packs:
             trace = soc[p.id].to_numpy(float)

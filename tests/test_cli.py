@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPEC_INPUT = {
     "settings": {"backup_reserve_pct": 10, "ems_version": "1.01.05"},
     "packs": [

@@ -39,7 +39,7 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == FIELD_PROBLEMS:
             lines.extend(".".join(part for part in (prefix, loc, problem) if part) for problem in e["ctx"]["problems"])
-        elif not loc and e["type"] == "value_error":  # a check across fields: its message names them, the value is a whole section
+        elif not loc and e["type"] == "value_error":  # a check across fields: its message names them, the input is a section
             lines.append(msg if not prefix else f"{prefix}: {msg}")
         elif e["type"] == "missing":
             lines.append(f"{where}: missing: this field is required")

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socbal.device.dispatch import AC_MIN_SHARE, AC_SIZING_EFFICIENCY, MODE_FIXED_OUTPUT, MODE_FOLLOW_LOAD, device_request
+from socbal.device.dispatch import (
+    AC_MIN_SHARE,
+    AC_SIZING_EFFICIENCY,
+    MODE_FIXED_OUTPUT,
+    MODE_FOLLOW_LOAD,
+    device_request,
+)
+from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC
 
 DEVICE = {
     "grid_on": True,
@@ -23,9 +30,9 @@ DEVICE = {
 
 
 def request(load_w: float, pv_w: float, **changes) -> dict:
-    """:func:`device_request` with the device above (``changes`` override it), as a dict by name."""
+    """:func:`device_request` with the device above (``changes`` override it), its ``Dispatch`` as a dict."""
     args = {**DEVICE, **changes}
-    request_w, backup, pv_usable_w, pv_to_output_w = device_request(
+    return device_request(
         load_w,
         pv_w,
         args["grid_on"],
@@ -40,8 +47,7 @@ def request(load_w: float, pv_w: float, **changes) -> dict:
         args["backup_band_pct"],
         args["backup_was_on"],
         args["step_s"],
-    )
-    return {"request_w": request_w, "backup": backup, "pv_usable_w": pv_usable_w, "pv_to_output_w": pv_to_output_w}
+    )._asdict()
 
 
 def test_follow_load_discharges_the_load_less_pv_within_the_output_limit():
@@ -53,7 +59,7 @@ def test_follow_load_discharges_the_load_less_pv_within_the_output_limit():
 
 def test_pv_beyond_the_output_charges_the_batteries():
     r = request(300.0, 1000.0)
-    assert r["pv_to_output_w"] == 300.0 and r["request_w"] == -700.0
+    assert r["pv_to_output_w"] == 300.0 and r["request_w"] == -700.0 and r["source"] == SOURCE_PV
     r = request(300.0, 3000.0)  # PV input limit
     assert r["pv_usable_w"] == 2000.0 and r["request_w"] == -1700.0
 
@@ -80,7 +86,7 @@ def test_outside_backup_the_request_is_the_output_target_less_usable_pv(load_w, 
     target_w = min(fixed_output_w, 800.0) if fixed else min(load_w, 800.0)
     if fixed and not grid_on:
         target_w = min(target_w, load_w)
-    assert not r["backup"]
+    assert not r["backup"] and r["source"] == SOURCE_PV and r["output_target_w"] == target_w
     assert r["pv_usable_w"] == min(pv_w, 2000.0)
     assert r["pv_to_output_w"] == min(r["pv_usable_w"], target_w)
     assert r["request_w"] == pytest.approx(target_w - r["pv_usable_w"])
@@ -89,7 +95,7 @@ def test_outside_backup_the_request_is_the_output_target_less_usable_pv(load_w, 
 def test_backup_band_switches_on_below_the_band_and_off_at_the_reserve():
     assert not request(300.0, 0.0, total_soc_pct=9.5)["backup"]  # inside the band: not yet
     on = request(300.0, 0.0, total_soc_pct=8.9)
-    assert on["backup"] and on["request_w"] < 0.0  # the grid serves the house, the batteries charge
+    assert on["backup"] and on["request_w"] < 0.0 and on["source"] == SOURCE_AC  # the grid serves the house
     assert request(300.0, 0.0, total_soc_pct=9.5, backup_was_on=True)["backup"]  # once on, until the reserve
     assert not request(300.0, 0.0, total_soc_pct=10.0, backup_was_on=True)["backup"]
     assert not request(300.0, 0.0, total_soc_pct=5.0, grid_on=False)["backup"]  # no grid, no AC charging
@@ -104,3 +110,4 @@ def test_backup_charging_is_sized_to_reach_the_reserve_plus_the_pv_surplus():
     assert small["request_w"] == pytest.approx(-AC_MIN_SHARE * 1200.0)  # a floor, so standby cannot stall it
     with_pv = request(300.0, 500.0, total_soc_pct=5.0)
     assert with_pv["request_w"] == pytest.approx(-(200.0 + 1200.0))  # surplus after the output, plus AC at its limit
+    assert with_pv["source"] == SOURCE_PV_AC

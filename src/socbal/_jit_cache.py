@@ -33,6 +33,7 @@ def configure() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "socbal" / "numba"
+    # numba.config sets its options through globals(), which mypy cannot see
     numba.config.CACHE_DIR = str(base / sources_digest())  # type: ignore[attr-defined]
 
 

@@ -13,11 +13,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, Optional, TypedDict
 
 import typer
 from pydantic import ValidationError
 
+from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError, describe_validation_error
 
 app = typer.Typer(
@@ -35,8 +36,14 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing 
 
 log = logging.getLogger("socbal")
 
+
+class _OutputSettings(TypedDict):
+    quiet: bool
+    verbose: int
+
+
 #: Output settings of the current invocation, set by the root options.
-_output = {"quiet": False, "verbose": 0}
+_output: _OutputSettings = {"quiet": False, "verbose": 0}
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,8 +58,8 @@ def configure_logging(quiet: bool = False, verbose: int = 0) -> None:
     """Route the ``socbal`` loggers for this invocation: ``quiet`` keeps errors only; ``verbose`` 1 logs
     info, 2 debug, to standard error (rich on a terminal, plain lines otherwise). Neither: the logging
     defaults stay (warnings on standard error; commands such as ``run --log-level`` configure their own)."""
-    for handler in [h for h in log.handlers if getattr(h, "_socbal_cli", False)]:
-        log.removeHandler(handler)
+    for old in [h for h in log.handlers if getattr(h, "_socbal_cli", False)]:
+        log.removeHandler(old)
     log.setLevel(logging.ERROR if quiet else logging.NOTSET)
     log.propagate = True
     if not verbose:
@@ -94,7 +101,7 @@ def _root(
     """Root options: output and logging (see ``_ROOT_HELP``)."""
     if quiet and verbose:
         fail("--quiet and --verbose exclude each other; give one of them")
-    _output.update(quiet=quiet, verbose=verbose)
+    _output.update({"quiet": quiet, "verbose": verbose})
     configure_logging(quiet, verbose)
 
 
@@ -273,7 +280,7 @@ def fleet(
     quiet: QuietOption = False,
 ) -> None:
     """Simulate a fleet of devices and save per-device results (see the command help)."""
-    from socbal.fleet.results import print_distribution
+    from socbal.console import print_distribution
     from socbal.fleet.runner import run_fleet, run_fleet_dask
     from socbal.scenario import load_scenario
 
@@ -359,7 +366,7 @@ def compare(
         result = compare_scenario(spec)
     folder = _save_results(result, out, Path("results") / f"{spec.name}-compare", print_comparison, quiet)
     if report:
-        from socbal.compare.page import write_comparison_page
+        from socbal.report.compare import write_comparison_page
 
         with activity("writing the comparison report"):
             html, pngs = write_comparison_page(result, folder)
@@ -380,10 +387,11 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
 @app.command(
     help=(
         "Battery lifetime under each EMS strategy: the same device, profiles and packs simulated once per strategy "
-        "(equal, priority, spec, droop, reserve-aware), then each pack's cycles counted and its capacity fade "
+        f"({', '.join(STRATEGY_NAMES)}), then each pack's cycles counted and its capacity fade "
         "extrapolated with NREL's BLAST-Lite by repeating the simulated period.\n\n"
         "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
-        "served and losses per year, and per pack equivalent full cycles, deep cycles and time at high and low SOC. "
+        "served and losses per year, and per pack SOC-swing equivalent full cycles (sum of |SOC change| / 200 %), "
+        "deep cycles and time at high and low SOC. "
         "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
         "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
         "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
@@ -400,7 +408,7 @@ def lifetime(
         help="Follow the fade this far to find 80 % capacity (0-50]; later is shown as '> YEARS'.",
     ),
     strategies: str = typer.Option(
-        ",".join(("equal", "priority", "spec", "droop", "reserve-aware")),
+        ",".join(STRATEGY_NAMES),
         "--strategies",
         help="Comma-separated strategies to compare.",
     ),
@@ -418,7 +426,7 @@ def lifetime(
     """Lifetime per strategy (see the command help)."""
     import os
 
-    from socbal.lifetime.show import print_study
+    from socbal.console import print_study
     from socbal.lifetime.study import MAX_YEARS_LIMIT, run_study
     from socbal.scenario import load_scenario
 
@@ -440,7 +448,7 @@ def lifetime(
     study.save_runs = save_runs
     folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet)
     if report:
-        from socbal.lifetime.show import write_lifetime_page
+        from socbal.report.lifetime import write_lifetime_page
 
         with activity("writing the lifetime report"):
             html, pngs = write_lifetime_page(study, folder)

@@ -1,33 +1,58 @@
-"""Terminal output of summaries (rich tables); never used by the library itself."""
+"""Terminal tables of every command's results (rich); the library itself never prints.
+
+One place for how a table looks: :func:`table` builds it (text columns left, numbers
+right), :func:`output_console` prints it at full width when standard output is a pipe
+or a file (no column cut short, no number truncated), at the terminal's width otherwise.
+"""
 
 from __future__ import annotations
 
 import math
-import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from socbal.compare import CompareResult
+    from socbal.lifetime.study import LifetimeStudy
 
-def _fmt(value: float, digits: int = 2) -> str:
-    """A number for a table cell; NaN (never happened) shows as an em dash."""
+#: Width of the console when standard output is not a terminal: wider than any table, so none is cut.
+PIPE_WIDTH = 1000
+
+
+def output_console() -> Console:
+    """A console on standard output: the terminal's width on a terminal, :data:`PIPE_WIDTH` in pipes and files."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    """A number for a table cell; NaN or None (never happened) shows as an em dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value:.{digits}f}"
 
 
+def table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], text_columns: int = 1, caption: str | None = None
+) -> Table:
+    """A table whose first ``text_columns`` columns are text (left, never wrapped) and the rest numbers (right)."""
+    out = Table(title=title, caption=caption, caption_justify="left")
+    for i, name in enumerate(columns):
+        text = i < text_columns
+        out.add_column(name, justify="left" if text else "right", no_wrap=text)
+    for row in rows:
+        out.add_row(*row)
+    return out
+
+
 def print_summary(summary: dict, console: Console | None = None) -> None:
     """Print a simulation summary: spread, energy and per-pack tables."""
-    console = console or Console()
+    console = console or output_console()
     s = summary["spread"]
-    head = Table(
-        title=f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
-        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s",
-        show_header=True,
-    )
-    head.add_column("SOC spread")
-    head.add_column("value", justify="right")
-    for label, key, unit in [
+    spread_rows = [
         ("initial", "initial_pct", "%"),
         ("max", "max_pct", "%"),
         ("final", "final_pct", "%"),
@@ -36,14 +61,14 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("time to < 1 point", "time_to_below_1_h", "h"),
         ("first pack at reserve", "first_reserve_h", "h"),
         ("spread then", "at_first_reserve_pct", "%"),
-    ]:
-        head.add_row(label, f"{_fmt(s[key])} {unit}")
-    console.print(head)
+    ]
+    title = (
+        f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
+        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s"
+    )
+    console.print(table(title, ["SOC spread", "value"], ((label, f"{num(s[key])} {unit}") for label, key, unit in spread_rows)))
     e = summary["energy_kwh"]
-    energy = Table(title="Energy")
-    energy.add_column("flow")
-    energy.add_column("kWh", justify="right")
-    for label, key in [
+    flows = [
         ("household load", "load"),
         ("served by the device", "served_by_device"),
         ("grid import", "grid_import"),
@@ -54,47 +79,133 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("DC-DC and I²R loss", "conversion_loss"),
         ("pack standby", "standby"),
         ("main unit", "main_unit"),
-    ]:
-        energy.add_row(label, _fmt(e[key], 3))
-    console.print(energy)
-    packs = Table(title="Packs")
-    for col in ("pack", "SOC0 %", "SOC %", "est %", "out kWh", "in kWh", "cycles", "loss kWh", "reserve h"):
-        packs.add_column(col, justify="right")
-    for p in summary["packs"]:
-        packs.add_row(
+    ]
+    console.print(table("Energy", ["flow", "kWh"], ((label, num(e[key], 3)) for label, key in flows)))
+    columns = ["pack", "SOC0 %", "SOC %", "est %", "out kWh", "in kWh", "thru EFC", "loss kWh", "reserve h"]
+    rows = (
+        (
             p["id"],
-            _fmt(p["initial_soc_pct"], 1),
-            _fmt(p["final_soc_pct"], 1),
-            _fmt(p["final_soc_estimated_pct"], 1),
-            _fmt(p["discharge_kwh"], 3),
-            _fmt(p["charge_kwh"], 3),
-            _fmt(p["equivalent_full_cycles"], 3),
-            _fmt(p["conversion_loss_kwh"] + p["standby_kwh"], 3),
-            _fmt(p["reserve_standby_h"], 2),
+            num(p["initial_soc_pct"], 1),
+            num(p["final_soc_pct"], 1),
+            num(p["final_soc_estimated_pct"], 1),
+            num(p["discharge_kwh"], 3),
+            num(p["charge_kwh"], 3),
+            num(p["throughput_efc"], 3),
+            num(p["conversion_loss_kwh"] + p["standby_kwh"], 3),
+            num(p["reserve_standby_h"], 2),
         )
-    console.print(packs)
+        for p in summary["packs"]
+    )
+    console.print(table("Packs", columns, rows, caption="thru EFC: (out + in) / 2 / usable capacity"))
 
 
-def print_comparison(result, console: Console | None = None) -> None:
+def print_comparison(result: CompareResult, console: Console | None = None) -> None:
     """Print a :class:`socbal.compare.CompareResult` like the spec's table: rows = metrics, columns = topologies."""
     from socbal.compare import METRIC_ROWS, TOPOLOGIES, TOPOLOGY_LABELS
 
-    # Wide enough for one line per metric in pipes and files too (a terminal keeps its own width).
-    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    console = console or output_console()
     s = result.summary
     frame = result.metrics.set_index("topology")
-    table = Table(
-        title=f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
+    rows = [
+        (f"{label}, {unit}", *(num(float(frame.loc[t, column]), digits) for t in TOPOLOGIES))
+        for label, column, unit, digits in METRIC_ROWS
+    ]
+    rows.append(("  which pack, why", *(frame.loc[t, "first_pack_stop"] or "—" for t in TOPOLOGIES)))
+    final = result.packs.groupby("topology", observed=True, sort=False)["final_soc_pct"]
+    rows.append(("Final SOC per pack, %", *(" / ".join(f"{v:.0f}" for v in final.get_group(t)) for t in TOPOLOGIES)))
+    title = (
+        f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
         f"{s['horizon_h']:g} h at {s['step_s']:g} s, same battery demand"
     )
-    table.add_column("metric", no_wrap=True)
-    for t in TOPOLOGIES:
-        table.add_column(TOPOLOGY_LABELS[t], justify="right")
-    for label, column, unit, digits in METRIC_ROWS:
-        table.add_row(f"{label}, {unit}", *(_fmt(float(frame.loc[t, column]), digits) for t in TOPOLOGIES))
-    table.add_row("  which pack, why", *(frame.loc[t, "first_pack_stop"] or "—" for t in TOPOLOGIES))
-    final = result.packs.groupby("topology", observed=True, sort=False)["final_soc_pct"]
-    table.add_row("Final SOC per pack, %", *(" / ".join(f"{v:.0f}" for v in final.get_group(t)) for t in TOPOLOGIES))
-    console.print(table)
+    console.print(table(title, ["metric", *(TOPOLOGY_LABELS[t] for t in TOPOLOGIES)], rows))
     for note in s["notes"]:
         console.print(f"• {note}", style="dim", highlight=False)
+
+
+def print_distribution(summary: dict, console: Console | None = None) -> None:
+    """Print a fleet run's metric percentiles (:class:`socbal.fleet.results.FleetResult` summary)."""
+    from socbal.fleet.results import PERCENTILES
+
+    console = console or output_console()
+    title = (
+        f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
+        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
+    )
+    columns = ["metric", *("max" if q == 100 else f"p{q}" for q in PERCENTILES), "mean"]
+    rows = (
+        (row["label"], *(num(row[f"p{q}"], 3) for q in PERCENTILES), num(row["mean"], 3))
+        for row in summary["distribution"].values()
+    )
+    console.print(table(title, columns, rows))
+
+
+def years_text(value: float | None, max_years: float) -> str:
+    """Years to the end of life, or '> max_years' when not reached within the study."""
+    return f"> {max_years:g}" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
+    """Print a lifetime study: the strategy table and the per-pack table."""
+    from socbal.lifetime.study import END_OF_LIFE_PCT
+
+    console = console or output_console()
+    y = study.years
+    run = study.scenario.run
+    fade_note = "fade model unavailable"
+    if study.fade_available:
+        fade_note = f"{study.chemistry.upper()} at {study.temperature_c:g} °C (BLAST-Lite)"
+
+    def eol(value: float) -> str:
+        return years_text(value, study.max_years) if study.fade_available else "—"
+
+    columns = ["strategy", f"years to {END_OF_LIFE_PCT:g} %", "first", "worst %", "spread", "swing EFC max"]
+    columns += ["served kWh", "loss kWh", "grid kWh"]
+    strategy_rows = (
+        (
+            r["strategy"],
+            eol(r["years_to_80_pct"]),
+            r["first_pack_to_80"] if isinstance(r["first_pack_to_80"], str) else "—",
+            num(r["worst_capacity_pct"], 1),
+            num(r["capacity_spread_pct"], 1),
+            num(r["max_soc_swing_efc_per_year"], 0),
+            num(r["energy_served_kwh_per_year"], 0),
+            num(r["losses_kwh_per_year"], 0),
+            num(r["grid_import_kwh_per_year"], 0),
+        )
+        for r in study.strategies.to_dict("records")
+    )
+    title = f"{study.scenario.name} — {fade_note}; simulated {run.n_steps * run.step_s / 3600:g} h at {run.step_s:g} s, repeated"
+    caption = f"capacities in % of nameplate after {y:g} years; energies per year"
+    console.print(table(title, columns, strategy_rows, caption=caption))
+    pack_columns = ["strategy", "pack", "SOH0", "swing EFC", "DoD>50", "maxDoD", "h>=90", "h<=10", "cap %", "cal", "cyc"]
+    pack_columns.append(f"to {END_OF_LIFE_PCT:g} %")
+    pack_rows = (
+        (
+            r["strategy"],
+            r["pack_id"],
+            num(r["soh_initial_pct"], 0),
+            num(r["soc_swing_efc_per_year"], 0),
+            num(r["deep_cycles_per_year"], 0),
+            num(r["max_dod_pct"], 0),
+            num(r["time_high_h_per_year"], 0),
+            num(r["time_low_h_per_year"], 0),
+            num(r["capacity_after_pct"], 1),
+            num(r["calendar_loss_pct"], 1),
+            num(r["cycle_loss_pct"], 1),
+            eol(r["years_to_80_pct"]),
+        )
+        for r in study.packs.to_dict("records")
+    )
+    caption = (
+        "per year: swing EFC (Σ|ΔSOC| / 200 %), cycles deeper than 50 %, hours at SOC >= 90 % and <= 10 %; "
+        f"capacity after {y:g} years and its calendar/cycle loss, % of nameplate"
+    )
+    console.print(table("Packs", pack_columns, pack_rows, text_columns=2, caption=caption))
+    if not study.fade_available:
+        console.print(f"capacity fade unavailable: {study.fade_error}", soft_wrap=True, markup=False)
+    if run.n_steps * run.step_s < 364 * 86400:
+        console.print(
+            f"note: the simulated period ({run.n_steps * run.step_s / 86400:g} days) is repeated to fill "
+            "each year; a period shorter than a year misses the seasons.",
+            soft_wrap=True,
+        )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
+
+#: Error type of a model-level check whose problems already name their fields (see :func:`field_problems`).
+FIELD_PROBLEMS = "socbal_field_problems"
 
 
 class InputError(ValueError):
@@ -20,14 +24,22 @@ def _location(loc: tuple) -> str:
     return text
 
 
+def field_problems(problems: list[str]) -> PydanticCustomError:
+    """The error a model validator raises for problems that each start with the field they concern
+    (``packs[1].id: ...``, relative to the model): reported as they are, without the model's whole input."""
+    return PydanticCustomError(FIELD_PROBLEMS, "{text}", {"text": "; ".join(problems), "problems": tuple(problems)})
+
+
 def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     """One line per problem: ``field: value X is not allowed: <rule>``."""
-    lines = []
+    lines: list[str] = []
     for e in err.errors():
         loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
         where = ".".join(part for part in (prefix, loc) if part) or "input"
         msg = e["msg"].removeprefix("Value error, ")
-        if not loc and e["type"] == "value_error":  # a check across fields: its message names them, the value is a whole section
+        if e["type"] == FIELD_PROBLEMS:
+            lines.extend(".".join(part for part in (prefix, loc, problem) if part) for problem in e["ctx"]["problems"])
+        elif not loc and e["type"] == "value_error":  # a check across fields: its message names them, the input is a section
             lines.append(msg if not prefix else f"{prefix}: {msg}")
         elif e["type"] == "missing":
             lines.append(f"{where}: missing: this field is required")

@@ -18,7 +18,7 @@ def test_fleet_writes_per_device_results(tmp_path):
     scenario.write_text(text)
     out = socbal("fleet", str(scenario), "--devices", "5", "--seed", "3", "--out", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
-    assert "p95" in out.stdout and "cycles" in out.stdout
+    assert "p95" in out.stdout and "throughput EFC per pack" in out.stdout
     devices = pd.read_parquet(tmp_path / "r" / "devices.parquet")
     assert len(devices) == 5 and len(pd.read_parquet(tmp_path / "r" / "packs.parquet")) == 30
     assert {"summary.json", "scenario.json"} <= {p.name for p in (tmp_path / "r").iterdir()}

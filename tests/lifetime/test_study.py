@@ -52,7 +52,7 @@ def test_every_strategy_runs_and_gives_tidy_tables(cycles_only):
     assert list(s.strategies.strategy) == list(STRATEGIES)
     assert len(s.packs) == len(STRATEGIES) * 2 and set(s.packs.pack_id) == {"main", "p1"}
     assert s.runs["spec"].scenario.run.record_every_s == 900  # the study's default recording interval
-    assert (s.packs.efc_per_year > 0).all()
+    assert (s.packs.soc_swing_efc_per_year > 0).all()
     # rainflow histogram: a week of daily PV cycles, scaled to a year, in 10 % bins
     assert set(s.dod.columns) == {"strategy", "pack_id", "dod_from_pct", "dod_to_pct", "cycles_per_year"}
     assert (s.dod.groupby(["strategy", "pack_id"]).cycles_per_year.sum() > 52).all()
@@ -62,7 +62,7 @@ def test_every_strategy_runs_and_gives_tidy_tables(cycles_only):
 
 
 def test_priority_cycles_the_first_pack_more_than_spec(cycles_only):
-    efc = cycles_only.packs.set_index(["strategy", "pack_id"]).efc_per_year
+    efc = cycles_only.packs.set_index(["strategy", "pack_id"]).soc_swing_efc_per_year
     assert efc["priority", "main"] > 1.2 * efc["spec", "main"]
     assert efc["priority", "main"] > efc["priority", "p1"]
     assert abs(efc["spec", "main"] - efc["spec", "p1"]) < 0.15 * efc["spec", "main"]  # balanced: about equal cycling
@@ -73,7 +73,7 @@ def test_the_heavier_cycled_pack_fades_more(week):
     aged = week.model_copy(update={"packs": [week.packs[0].model_copy(update={"soh_pct": 90.0})]})
     s = run_study(aged, years=2, strategies=["priority"], max_years=3, workers=1)
     packs = s.packs.set_index("pack_id")
-    assert packs.at["main", "efc_per_year"] > packs.at["p1", "efc_per_year"]
+    assert packs.at["main", "soc_swing_efc_per_year"] > packs.at["p1", "soc_swing_efc_per_year"]
     loss = packs.soh_initial_pct - packs.capacity_after_pct
     assert loss["main"] > loss["p1"] > 0
     assert packs.at["main", "cycle_loss_pct"] > packs.at["p1", "cycle_loss_pct"]
@@ -114,7 +114,7 @@ def test_without_blast_cycles_and_energy_are_still_reported(week, tmp_path, monk
     assert f"capacity fade unavailable: {message}" in result.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["fade_available"] is False and summary["strategies"][0]["worst_capacity_pct"] is None
-    assert summary["packs"][0]["efc_per_year"] > 0
+    assert summary["packs"][0]["soc_swing_efc_per_year"] > 0
 
 
 def test_cli_writes_the_results_folder(week, tmp_path):

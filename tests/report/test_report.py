@@ -70,7 +70,7 @@ def test_figures_show_every_pack_true_and_estimated(result):
     # At the start the spec shares 600 W / 300 W of the 900 W load.
     assert stacked[0].y[0] == pytest.approx(600.0, rel=0.02) and stacked[1].y[0] == pytest.approx(300.0, rel=0.02)
     cycles = figures["cycles"].data[0]
-    assert list(cycles.y) == pytest.approx([p["equivalent_full_cycles"] for p in result.summary["packs"]])
+    assert list(cycles.y) == pytest.approx([p["throughput_efc"] for p in result.summary["packs"]])
 
 
 def test_spread_figure_marks_the_spec_band_and_the_reserve(result):

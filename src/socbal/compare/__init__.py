@@ -14,7 +14,6 @@
 - :mod:`.runs`: the three runs (:func:`socbal.topology.simulate_parallel`,
   :func:`socbal.topology.simulate_series`, :func:`socbal.sim.engine.simulate`) and their metrics.
 - :mod:`.result`: :class:`CompareResult`, its DataFrames and files.
-- :mod:`.page`: the HTML comparison page (through :mod:`socbal.report`).
 """
 
 from socbal.compare.demand import DEMAND_DEFINITION, battery_demand_w

@@ -8,14 +8,17 @@ the field instead of a silent default.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from socbal.ems.kernel import STRATEGY_CODES
+from socbal.errors import field_problems
 from socbal.validation import StrictModel
 
 StrategyName = Literal["spec", "soc-proportional", "droop", "reserve-aware", "capacity-proportional", "equal", "priority"]
+#: Every strategy's name, in the order above (the one list the CLI, the lifetime study and MQTT discovery use).
+STRATEGY_NAMES: tuple[str, ...] = get_args(StrategyName)
 SourceName = Literal["pv", "pv+ac", "ac"]
 
 #: Largest power (W) and energy (Wh) accepted anywhere: far beyond any home or balcony device,
@@ -28,7 +31,7 @@ LOW_PACKS_FIRST_VERSION = (1, 1, 5)
 
 _VERSION_PATTERN = re.compile(r"^\d+(\.\d+){0,3}$")
 
-assert set(STRATEGY_CODES) == set(StrategyName.__args__)  # the kernel and the contract name the same strategies
+assert set(STRATEGY_CODES) == set(STRATEGY_NAMES)  # the kernel and the contract name the same strategies
 
 
 def parse_ems_version(text: str) -> tuple[int, ...]:
@@ -108,7 +111,7 @@ class Request(StrictModel):
     @property
     def signed_w(self) -> float:
         """The request per the sign convention: + discharge, - charge, W."""
-        return self.discharge_w if self.discharge_w is not None else -float(self.charge_w)
+        return self.discharge_w if self.discharge_w is not None else -(self.charge_w or 0.0)  # one is set (validated)
 
 
 class AllocateInput(StrictModel):
@@ -120,14 +123,24 @@ class AllocateInput(StrictModel):
 
     @model_validator(mode="after")
     def _ids_are_consistent(self) -> "AllocateInput":
-        check_pack_ids([p.id for p in self.packs], self.settings)
+        problems = check_pack_ids([p.id for p in self.packs], self.settings)
+        if problems:
+            raise field_problems(problems)
         return self
 
 
-def check_pack_ids(ids: list[str], settings: Settings) -> None:
-    """Pack ids must be unique, and a priority order must name each of them once (ValueError otherwise)."""
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"pack ids must be unique; repeated: {repeated}")
+def check_pack_ids(ids: list[str], settings: Settings, fields: list[str] | None = None) -> list[str]:
+    """The problems with a device's pack ids, one short line each (empty: none): every id must be unique,
+    and a priority order must name each of them once. ``fields`` names each id's field in the input
+    (default ``packs[i].id``); the lines start with it, e.g. ``packs[1].id: value 'a' is not allowed: ...``."""
+    fields = fields or [f"packs[{i}].id" for i in range(len(ids))]
+    problems = []
+    first_field: dict[str, str] = {}
+    for pack_id, field in zip(ids, fields):
+        if pack_id in first_field:
+            problems.append(f"{field}: value {pack_id!r} is not allowed: pack ids must be unique, {first_field[pack_id]} has it")
+        else:
+            first_field[pack_id] = field
     if settings.priority is not None and sorted(settings.priority) != sorted(ids):
-        raise ValueError(f"settings.priority must list every pack id once: {ids}")
+        problems.append(f"settings.priority: value {settings.priority!r} is not allowed: must list every pack id once: {ids}")
+    return problems

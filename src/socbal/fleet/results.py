@@ -3,11 +3,15 @@
 ``devices``: ``device``, ``load_scale``, ``max_spread_pct``, ``max_spread_estimated_pct``,
 ``final_spread_pct``, ``first_reserve_h`` (NaN: never), energies in kWh (``load_kwh``,
 ``unserved_kwh``, ``grid_import_kwh``, ``battery_unserved_kwh``, ``conversion_loss_kwh``,
-``standby_kwh``, ``losses_kwh`` = conversion + standby) and ``cycles_mean`` / ``cycles_max``
-(equivalent full cycles over the device's packs). ``packs``: ``device``, ``pack_id``,
+``standby_kwh``, ``losses_kwh`` = conversion + standby) and ``throughput_efc_mean`` /
+``throughput_efc_max`` (over the device's packs). ``packs``: ``device``, ``pack_id``,
 ``usable_capacity_wh``, ``soh_pct``, ``internal_resistance_ohm``, ``sensor_offset_w``,
 ``initial_soc_pct``, ``final_soc_pct``, ``discharge_kwh``, ``charge_kwh``,
-``equivalent_full_cycles``, ``conversion_loss_kwh``, ``standby_kwh``, ``reserve_standby_h``.
+``throughput_efc``, ``conversion_loss_kwh``, ``standby_kwh``, ``reserve_standby_h``.
+
+``throughput_efc``: equivalent full cycles from the bus-side energy throughput,
+(discharged + charged) / 2 / usable capacity, as ``socbal simulate`` reports it (the lifetime
+study's ``soc_swing_efc`` counts SOC swings instead).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pandas as pd
 from socbal.device import params as kernel
 from socbal.fleet.sample import FleetDraw
 from socbal.resultfiles import save_results
+from socbal.scenario import Scenario
 from socbal.sim.columns import DEVICE, PACK, STATS
 
 WH_PER_KWH = 1000.0
@@ -29,7 +34,7 @@ DISTRIBUTION = (
     ("devices", "max_spread_pct", "max SOC spread, %"),
     ("devices", "final_spread_pct", "final SOC spread, %"),
     ("devices", "unserved_kwh", "unserved load, kWh"),
-    ("packs", "equivalent_full_cycles", "cycles per pack"),
+    ("packs", "throughput_efc", "throughput EFC per pack"),
     ("devices", "losses_kwh", "losses (conversion + standby), kWh"),
 )
 PERCENTILES = (5, 25, 50, 75, 95, 100)
@@ -39,7 +44,7 @@ PERCENTILES = (5, 25, 50, 75, 95, 100)
 class FleetResult:
     """What a fleet run produced (see the module docstring for the columns)."""
 
-    scenario: object  # socbal.scenario.Scenario
+    scenario: Scenario
     devices: pd.DataFrame
     packs: pd.DataFrame
     summary: dict
@@ -70,7 +75,7 @@ def build_fleet_result(
             "final_soc_pct": pack_out[:, :, PACK["soc_true_pct"]].ravel(),
             "discharge_kwh": pack_out[:, :, PACK["discharge_wh"]].ravel() / WH_PER_KWH,
             "charge_kwh": pack_out[:, :, PACK["charge_wh"]].ravel() / WH_PER_KWH,
-            "equivalent_full_cycles": cycles.ravel(),
+            "throughput_efc": cycles.ravel(),
             "conversion_loss_kwh": (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).ravel()
             / WH_PER_KWH,
             "standby_kwh": pack_out[:, :, PACK["standby_wh"]].ravel() / WH_PER_KWH,
@@ -94,8 +99,8 @@ def build_fleet_result(
             "conversion_loss_kwh": conversion_kwh,
             "standby_kwh": standby_kwh,
             "losses_kwh": conversion_kwh + standby_kwh,
-            "cycles_mean": cycles.mean(axis=1),
-            "cycles_max": cycles.max(axis=1),
+            "throughput_efc_mean": cycles.mean(axis=1),
+            "throughput_efc_max": cycles.max(axis=1),
         }
     )
     tables = {"devices": devices, "packs": packs}
@@ -117,21 +122,3 @@ def build_fleet_result(
         "distribution": distribution,
     }
     return FleetResult(scenario=scenario, devices=devices, packs=packs, summary=summary)
-
-
-def print_distribution(summary: dict) -> None:
-    """Print the fleet's metric percentiles as a table (for the CLI)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
-        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
-    )
-    table.add_column("metric")
-    for q in PERCENTILES:
-        table.add_column("max" if q == 100 else f"p{q}", justify="right")
-    table.add_column("mean", justify="right")
-    for row in summary["distribution"].values():
-        table.add_row(row["label"], *(f"{row['p' + str(q)]:.3f}" for q in PERCENTILES), f"{row['mean']:.3f}")
-    Console().print(table)

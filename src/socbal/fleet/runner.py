@@ -36,13 +36,14 @@ def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] =
     return base, draw_fleet(base, scenario.all_packs, spec, devices, seed), devices, seed
 
 
-def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None):
+def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulate the devices of ``draw`` in this process; returns ``(pack_out, dev_out, stats)``."""
     import numba
 
     with _KERNEL_LOCK:
         if threads is not None:
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+            # numba.config sets its options through globals(), which mypy cannot see
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
         return run_devices(
             base.model,
             draw.params,
@@ -57,7 +58,8 @@ def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None
 def run_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None) -> FleetResult:
     """Simulate the fleet in this process, the devices shared over ``threads`` cores (default: all)."""
     base, draw, devices, seed = prepare_fleet(scenario, devices, seed)
-    return build_fleet_result(scenario, draw, *run_chunk(base, draw, threads), seed=seed)
+    pack_out, dev_out, stats = run_chunk(base, draw, threads)
+    return build_fleet_result(scenario, draw, pack_out, dev_out, stats, seed=seed)
 
 
 def run_fleet_dask(

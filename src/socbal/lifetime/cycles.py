@@ -1,8 +1,9 @@
 """Cycle statistics of one pack from its SOC trajectory (SOC in %, fixed step in s).
 
-Equivalent full cycles count charge throughput (a 100 % swing down and back
-up is one cycle); the depth-of-discharge histogram counts rainflow cycles
-(half cycles count 0.5).
+``soc_swing_efc`` counts equivalent full cycles from the SOC swings, Σ|ΔSOC| / 200 %
+(a 100 % swing down and back up is one cycle; it sees the cells' SOC, so losses
+and standby count, unlike the bus-side ``throughput_efc`` of ``socbal simulate``);
+the depth-of-discharge histogram counts rainflow cycles (half cycles count 0.5).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def checked_soc_pct(soc_pct) -> np.ndarray:
     return soc
 
 
-def equivalent_full_cycles(soc_pct) -> float:
-    """Equivalent full cycles: total |SOC change| in % / 200."""
+def soc_swing_efc(soc_pct) -> float:
+    """Equivalent full cycles from the SOC swings: total |SOC change| in % / 200."""
     return float(np.abs(np.diff(checked_soc_pct(soc_pct))).sum() / 200.0)
 
 
@@ -56,14 +57,14 @@ def time_at_soc_s(soc_pct, step_s: float, high_pct: float = 90.0, low_pct: float
 
 
 def cycle_summary(soc_pct: pd.DataFrame, step_s: float, high_pct: float = 90.0, low_pct: float = 10.0) -> pd.DataFrame:
-    """One row per pack (a column of ``soc_pct``): efc, time_high_s, time_low_s, mean_soc_pct, max_dod_pct."""
+    """One row per pack (a column of ``soc_pct``): soc_swing_efc, time_high_s, time_low_s, mean_soc_pct, max_dod_pct."""
     rows = {}
     for pack in soc_pct.columns:
         soc = soc_pct[pack].to_numpy(float)
         high_s, low_s = time_at_soc_s(soc, step_s, high_pct, low_pct)
         depths = [depth for depth, _count in rainflow.count_cycles(soc)]
         rows[pack] = {
-            "efc": equivalent_full_cycles(soc),
+            "soc_swing_efc": soc_swing_efc(soc),
             "time_high_s": high_s,
             "time_low_s": low_s,
             "mean_soc_pct": float(soc.mean()),

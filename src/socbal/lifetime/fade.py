@@ -30,6 +30,15 @@ MODELS = {"lfp": "Lfp_Gr_250AhPrismatic", "nmc": "Nmc811_GrSi_LGM50_5Ah_Battery"
 _DAYS_PER_YEAR = 365.0
 
 
+class _NumpyWithTrapz(types.ModuleType):
+    """numpy as BLAST-Lite's modules expect it: numpy 2 renamed ``trapz`` to ``trapezoid``."""
+
+    trapz = staticmethod(np.trapezoid)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+
 def _blast_models() -> types.ModuleType:
     """``blast.models``, with ``np.trapz`` supplied to BLAST-Lite's modules under numpy 2."""
     try:
@@ -40,12 +49,10 @@ def _blast_models() -> types.ModuleType:
             "(with numpy 2: pip install --no-deps blast-lite && pip install h5pyd geopy)"
         ) from err
     if not hasattr(np, "trapz"):
-        compat = types.ModuleType("numpy_for_blast")
-        compat.__getattr__ = lambda name: getattr(np, name)
-        compat.trapz = np.trapezoid
+        compat = _NumpyWithTrapz("numpy_for_blast")
         for name, module in list(sys.modules.items()):
             if name.startswith("blast.") and getattr(module, "np", None) is np:
-                module.np = compat
+                setattr(module, "np", compat)
     return models
 
 

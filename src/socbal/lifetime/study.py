@@ -6,7 +6,7 @@ installed, extrapolates capacity fade by repeating the simulated period until ``
 
 What the numbers mean, and what they leave out:
 
-- ``efc_per_year``: equivalent full cycles from the pack's SOC (|ΔSOC| / 200 %), scaled
+- ``soc_swing_efc_per_year``: equivalent full cycles from the pack's SOC swings (Σ|ΔSOC| / 200 %), scaled
   to a year; ``dod``: rainflow cycles per year by depth of discharge; ``time_high_h_per_year``
   / ``time_low_h_per_year``: hours per year at SOC >= ``high_soc_pct`` / <= ``low_soc_pct``.
 - ``capacity_after_pct``: capacity after ``years`` in % of the pack's nameplate capacity.
@@ -35,13 +35,15 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
-from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, equivalent_full_cycles, time_at_soc_s
+from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
 from socbal.resultfiles import save_results
+from socbal.scenario import PackSpec, Scenario
 from socbal.sim.results import SimulationResult
 
-#: Strategies compared, in table order.
-STRATEGIES = ("equal", "priority", "spec", "droop", "reserve-aware")
+#: Strategies compared by default, in table order: every strategy the EMS has.
+STRATEGIES = STRATEGY_NAMES
 #: Recording interval used when the scenario leaves ``run.record_every_s`` unset, s.
 DEFAULT_RECORD_EVERY_S = 900.0
 #: Capacity at the end of life, % of nameplate.
@@ -68,7 +70,7 @@ class LifetimeStudy:
     ``runs``: the simulation result of each strategy. ``fade_error``: why fade is missing, or None.
     """
 
-    scenario: object
+    scenario: Scenario
     years: float
     max_years: float
     chemistry: str
@@ -135,7 +137,7 @@ def fade_unavailable_reason() -> str | None:
     return None
 
 
-def with_strategy(scenario, strategy: str, record_every_s: float | None = None):
+def with_strategy(scenario: Scenario, strategy: str, record_every_s: float | None = None) -> Scenario:
     """A copy of ``scenario`` run under ``strategy``, recorded every ``record_every_s`` when the
     scenario leaves its recording interval unset (never finer than its step)."""
     run = scenario.run
@@ -146,11 +148,12 @@ def with_strategy(scenario, strategy: str, record_every_s: float | None = None):
     return scenario.model_copy(update={"run": run, "settings": settings})
 
 
-def soc_traces(result: SimulationResult) -> tuple[np.ndarray, pd.DataFrame]:
-    """Time (s, from 0) and true SOC per pack (%), with the initial SOC as the first sample."""
+def soc_traces(result: SimulationResult, packs: Sequence[PackSpec]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Time (s, from 0) and true SOC per pack (%) of ``result``, a run of ``packs``, with their initial SOC
+    as the first sample."""
     wide = result.packs.pivot(index="time_s", columns="pack_id", values="soc_true_pct")
-    ids = [p.id for p in result.scenario.all_packs]
-    initial = pd.DataFrame([[p.soc_pct for p in result.scenario.all_packs]], columns=ids, index=[0.0])
+    ids = [p.id for p in packs]
+    initial = pd.DataFrame([[p.soc_pct for p in packs]], columns=ids, index=[0.0])
     soc = pd.concat([initial, wide[ids]]).clip(0.0, 100.0)
     return soc.index.to_numpy(float), soc
 
@@ -225,7 +228,7 @@ def _fade_grid(trajectory: pd.DataFrame, soh_pct: float, max_years: float) -> pd
 
 
 def run_study(
-    scenario,
+    scenario: Scenario,
     years: float = 10.0,
     strategies: Sequence[str] = STRATEGIES,
     max_years: float = DEFAULT_MAX_YEARS,
@@ -258,13 +261,13 @@ def run_study(
     for strategy in strategies:
         note(f"simulating {strategy}")
         runs[strategy] = simulate(with_strategy(scenario, strategy, record_every_s))
-    first = next(iter(runs.values())).scenario.run
+    first = with_strategy(scenario, strategies[0], record_every_s).run  # the run every strategy had
     per_year = DAYS_PER_YEAR * 24.0 / (first.n_steps * first.step_s / 3600.0)
     record_s = first.record_every_s or first.step_s
 
     pack_rows, dod_frames, tasks = [], [], []
     for strategy, result in runs.items():
-        time_s, soc = soc_traces(result)
+        time_s, soc = soc_traces(result, packs)
         by_id = {p["id"]: p for p in result.summary["packs"]}
         for p in packs:
             trace = soc[p.id].to_numpy(float)
@@ -281,7 +284,7 @@ def run_study(
                     "pack_id": p.id,
                     "capacity_wh": p.capacity_wh,
                     "soh_initial_pct": p.soh_pct,
-                    "efc_per_year": equivalent_full_cycles(trace) * per_year,
+                    "soc_swing_efc_per_year": soc_swing_efc(trace) * per_year,
                     "deep_cycles_per_year": float(hist.loc[hist.dod_from_pct >= 50, "cycles_per_year"].sum()),
                     "max_dod_pct": float(max(dod_depths(trace), default=0.0)),
                     "mean_soc_pct": float(trace.mean()),
@@ -361,8 +364,8 @@ def strategy_table(packs: pd.DataFrame, runs: dict[str, SimulationResult], per_y
                 "worst_capacity_pct": float(capacity.min()) if capacity.notna().any() else math.nan,
                 "capacity_spread_pct": float(capacity.max() - capacity.min()) if capacity.notna().any() else math.nan,
                 "usable_kwh_after": float((part["capacity_wh"] * capacity / 100.0).sum() / WH_PER_KWH),
-                "max_efc_per_year": float(part["efc_per_year"].max()),
-                "efc_spread_per_year": float(part["efc_per_year"].max() - part["efc_per_year"].min()),
+                "max_soc_swing_efc_per_year": float(part["soc_swing_efc_per_year"].max()),
+                "soc_swing_efc_spread_per_year": float(np.ptp(part["soc_swing_efc_per_year"].to_numpy())),
                 "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
                 "losses_kwh_per_year": (energy["conversion_loss"] + energy["standby"]) * per_year,
                 "grid_import_kwh_per_year": energy["grid_import"] * per_year,

@@ -39,7 +39,7 @@ _PACK_COLUMNS = (
     ("SOC end est. %", "final_soc_estimated_pct"),
     ("out kWh", "discharge_kwh"),
     ("in kWh", "charge_kwh"),
-    ("cycles", "equivalent_full_cycles"),
+    ("throughput EFC", "throughput_efc"),
     ("loss kWh", "conversion_loss_kwh"),
     ("standby kWh", "standby_kwh"),
     ("at reserve h", "reserve_standby_h"),

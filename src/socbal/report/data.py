@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Protocol, Union, runtime_checkable
 
 import pandas as pd
+from pydantic import BaseModel
 
 from socbal.errors import InputError
 from socbal.sim.results import RESULT_FILES
@@ -45,8 +46,18 @@ class RunData:
         return float(self.summary["backup_reserve_pct"])
 
 
+@runtime_checkable
+class RecordedRun(Protocol):
+    """Recorded results in memory, such as a :class:`socbal.sim.results.SimulationResult` (its ``scenario``
+    attribute, a pydantic model or a dict, is optional)."""
+
+    packs: pd.DataFrame
+    device: pd.DataFrame
+    summary: dict
+
+
 #: Anything the report functions accept as one run.
-RunLike = Union[RunData, str, Path, "object"]
+RunLike = Union[RunData, str, Path, RecordedRun]
 
 
 def load_run(folder: str | Path, label: str | None = None) -> RunData:
@@ -112,9 +123,9 @@ def as_run(run: RunLike, label: str | None = None) -> RunData:
         return run
     if isinstance(run, (str, Path)):
         return load_run(run, label)
-    if all(hasattr(run, name) for name in ("packs", "device", "summary")):
-        scenario = getattr(run, "scenario", None)
-        scenario = scenario.model_dump(mode="json") if hasattr(scenario, "model_dump") else dict(scenario or {})
+    if isinstance(run, RecordedRun):
+        spec = getattr(run, "scenario", None)
+        scenario = spec.model_dump(mode="json") if isinstance(spec, BaseModel) else dict(spec or {})
         return RunData(
             label=label or str(run.summary.get("scenario", "run")),
             packs=run.packs,

@@ -321,11 +321,11 @@ def energy_totals_figure(run: RunLike) -> go.Figure:
 
 
 def cycles_figure(run: RunLike) -> go.Figure:
-    """Equivalent full cycles of every pack over the run (throughput / 2 / usable capacity)."""
+    """Throughput equivalent full cycles of every pack over the run ((discharged + charged) / 2 / usable capacity)."""
     run = as_run(run)
     packs = run.summary["packs"]
     ids = [p["id"] for p in packs]
-    cycles = [float(p["equivalent_full_cycles"]) for p in packs]
+    cycles = [float(p["throughput_efc"]) for p in packs]
     fig = go.Figure(
         go.Bar(
             x=ids,
@@ -336,7 +336,7 @@ def cycles_figure(run: RunLike) -> go.Figure:
             name="cycles",
         )
     )
-    _style(fig, "Equivalent full cycles per pack", "pack", "equivalent full cycles", height_px=380)
+    _style(fig, "Throughput equivalent full cycles per pack", "pack", "throughput EFC", height_px=380)
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_yaxes(range=[0, max(cycles + [1e-6]) * 1.2])
     return fig
@@ -363,7 +363,7 @@ def comparison_table(runs: Iterable[RunLike] | Mapping[str, RunLike]) -> pd.Data
     rows = {}
     for run in as_runs(runs):
         s, e, packs = run.summary["spread"], run.summary["energy_kwh"], run.summary["packs"]
-        cycles = [p["equivalent_full_cycles"] for p in packs]
+        cycles = [p["throughput_efc"] for p in packs]
         rows[run.label] = {
             "strategy": run.summary.get("strategy"),
             "max_spread_pct": s.get("max_pct"),
@@ -499,7 +499,7 @@ def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike], max_poin
     """Figures comparing several runs (e.g. strategy against strategy), by name.
 
     ``spread`` and ``total_soc`` overlay the runs over time; ``cycles`` groups the packs'
-    equivalent full cycles by run; ``metrics`` shows :func:`comparison_table` as bars.
+    throughput equivalent full cycles by run; ``metrics`` shows :func:`comparison_table` as bars.
     """
     runs = as_runs(runs)
     spread = _overlay(
@@ -531,13 +531,10 @@ def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike], max_poin
             "mean",
         )
     tidy = pd.DataFrame(
-        [
-            {"run": r.label, "pack": p["id"], "equivalent_full_cycles": p["equivalent_full_cycles"]}
-            for r in runs
-            for p in r.summary["packs"]
-        ]
+        [{"run": r.label, "pack": p["id"], "throughput_efc": p["throughput_efc"]} for r in runs for p in r.summary["packs"]]
     )
-    cycles = metrics_figure(tidy, ["equivalent_full_cycles"], label="pack", group="run", title="Equivalent full cycles per pack")
+    title = "Throughput equivalent full cycles per pack"
+    cycles = metrics_figure(tidy, ["throughput_efc"], label="pack", group="run", title=title)
     cycles.update_layout(showlegend=True)
     figures["cycles"] = cycles
     table = comparison_table(runs)

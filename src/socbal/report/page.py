@@ -68,7 +68,7 @@ class ReportPage:
 
     title: str
     subtitle: str = ""
-    blocks: list[tuple[str, object]] = field(default_factory=list)
+    blocks: list[tuple[str, str]] = field(default_factory=list)  # (kind, text, figure name or HTML)
     figures: dict[str, go.Figure] = field(default_factory=dict)
 
     def add_heading(self, text: str) -> "ReportPage":
@@ -134,7 +134,7 @@ class ReportPage:
                 plotly_js_included = True
                 parts.append(f'<div class="figure">{div}</div>')
             else:  # table, html
-                parts.append(str(content))
+                parts.append(content)
         if in_tables:
             parts.append("</div>")
         subtitle = f'<p class="subtitle">{html.escape(self.subtitle)}</p>' if self.subtitle else ""

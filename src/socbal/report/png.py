@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
 from socbal.resultfiles import write_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,12 @@ def _axis_key(ref: str | None, letter: str) -> str:
     return f"{letter}axis{ref[1:]}"
 
 
-def _paper_rect(domain_x, domain_y, right: float = _RIGHT) -> list[float]:
+def _paper_rect(domain_x, domain_y, right: float = _RIGHT) -> tuple[float, float, float, float]:
     """Axes rectangle in figure fractions for plotly axis domains (``right``: the axes' right edge)."""
     x0, x1 = domain_x or (0.0, 1.0)
     y0, y1 = domain_y or (0.0, 1.0)
     w, h = right - _LEFT, _TOP - _BOTTOM
-    return [_LEFT + x0 * w, _BOTTOM + y0 * h, (x1 - x0) * w, (y1 - y0) * h]
+    return (_LEFT + x0 * w, _BOTTOM + y0 * h, (x1 - x0) * w, (y1 - y0) * h)
 
 
 def _plain(text) -> str:
@@ -58,7 +61,7 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
     layout = figure.layout
     height_px = height_px or int(max(layout.height or 450, 380) * 1.5)
     fig = plt.figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
-    axes: dict[tuple[str, str], object] = {}
+    axes: dict[tuple[str, str], Axes] = {}
     right = _RIGHT if layout.showlegend is not False else 0.97  # room for the legend only when there is one
 
     def ax_for(xref: str | None, yref: str | None):

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from socbal.ems.models import Settings
-from socbal.errors import InputError, describe_validation_error
+from socbal.ems.models import Settings, check_pack_ids
+from socbal.errors import InputError, describe_validation_error, field_problems
 from socbal.scenario import DeviceSpec, PackPhysicsSpec
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
@@ -167,16 +167,13 @@ class RuntimeConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "RuntimeConfig":
-        ids = [p.id for p in self.packs]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"pack ids must be unique; repeated: {repeated}")
+        problems = check_pack_ids(self.pack_ids, self.settings)
+        if problems:
+            raise field_problems(problems)
         if self.link == "modbus" and self.modbus is None:
             raise ValueError("link = 'modbus' needs a [modbus] section")
         if self.link == "mqtt" and self.mqtt is None:
             raise ValueError("link = 'mqtt' needs an [mqtt] section")
-        if self.settings.priority is not None and sorted(self.settings.priority) != sorted(ids):
-            raise ValueError(f"settings.priority must list every pack id once: {ids}")
         if self.runtime.reconnect_max_s < self.runtime.reconnect_min_s:
             raise ValueError("runtime.reconnect_max_s must be at least reconnect_min_s")
         return self

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import aiomqtt
 from pydantic import SecretStr
 
-from socbal.ems.models import StrategyName
+from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
 from socbal.runtime.config import MqttConfig, RuntimeConfig
 from socbal.runtime.telemetry import DeviceReading, PackReading, Telemetry
@@ -182,7 +182,7 @@ def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, di
                 "unique_id": f"{node}_strategy",
                 "command_topic": topics.setting_set("strategy"),
                 "state_topic": topics.setting("strategy"),
-                "options": list(StrategyName.__args__),
+                "options": list(STRATEGY_NAMES),
                 **common,
             },
         )

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W, Settings, check_pack_ids
-from socbal.errors import InputError, describe_validation_error
+from socbal.errors import InputError, describe_validation_error, field_problems
 from socbal.profiles.grid import GridSpec
 from socbal.profiles.simple import ConstantProfile, SyntheticClearSkyProfile, SyntheticHouseholdProfile
 from socbal.profiles.specs import (
@@ -197,7 +197,10 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
-        check_pack_ids([p.id for p in self.all_packs], self.settings)
+        fields = ["main.id", *(f"packs[{i}].id" for i in range(len(self.packs)))]
+        problems = check_pack_ids([p.id for p in self.all_packs], self.settings, fields)
+        if problems:
+            raise field_problems(problems)
         self.grid.check_steps(self.run.step_s)
         record_bytes = self.run.n_records * (len(self.all_packs) + 1) * RECORD_BYTES_PER_ROW
         if record_bytes > MAX_RECORD_BYTES:

@@ -60,7 +60,7 @@ def summarize(
                 "discharge_kwh": s["discharge_wh"] / WH_PER_KWH,
                 "charge_kwh": s["charge_wh"] / WH_PER_KWH,
                 "throughput_kwh": throughput_kwh,
-                "equivalent_full_cycles": throughput_kwh / 2.0 / (spec.usable_capacity_wh / WH_PER_KWH),
+                "throughput_efc": throughput_kwh / 2.0 / (spec.usable_capacity_wh / WH_PER_KWH),
                 "dcdc_loss_kwh": s["dcdc_loss_wh"] / WH_PER_KWH,
                 "i2r_loss_kwh": s["i2r_loss_wh"] / WH_PER_KWH,
                 "conversion_loss_kwh": (s["dcdc_loss_wh"] + s["i2r_loss_wh"]) / WH_PER_KWH,

@@ -6,9 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socbal.ems.decision import decide
-from socbal.ems.models import AllocateInput
+from socbal.ems.models import STRATEGY_NAMES, AllocateInput
 
-STRATEGIES = ["spec", "droop", "reserve-aware", "equal", "priority"]
 TOL_W = 1e-6
 
 
@@ -30,7 +29,7 @@ def decisions(draw, ac_only=False):
     settings_ = {
         "backup_reserve_pct": draw(st.floats(5, 100)),
         "ems_version": draw(st.sampled_from(["1.01.04", "1.01.05", "1.2"])),
-        "strategy": draw(st.sampled_from(STRATEGIES)),
+        "strategy": draw(st.sampled_from(STRATEGY_NAMES)),
         "droop_exponent": draw(st.floats(0.5, 4)),
         "reserve_hysteresis_pct": draw(st.floats(0, 5)),
         "min_module_load_pct": draw(st.sampled_from([0.0, 0.0, 10.0, 40.0])),

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from socbal.compare.result import CompareResult
 from socbal.compare.runs import TOPOLOGY_LABELS
+from socbal.report.build import write_page
+from socbal.report.figures import lines_figure, metrics_figure
+from socbal.report.page import ReportPage
 
 #: File name of the page inside a comparison's results folder, and the folder of its PNG figures.
 COMPARE_REPORT_FILE = "report.html"
@@ -28,9 +31,8 @@ BAR_METRICS = (
 )
 
 
-def comparison_page(result: CompareResult):
+def comparison_page(result: CompareResult) -> ReportPage:
     """A :class:`socbal.report.ReportPage`: the metric table, SOC spread and SOC per pack over time, metric bars."""
-    from socbal.report import ReportPage, lines_figure, metrics_figure
 
     s = result.summary
     labelled = {"topology": lambda f: f["topology"].map(TOPOLOGY_LABELS).astype(str), "time_h": lambda f: f["time_s"] / 3600}
@@ -78,7 +80,5 @@ def comparison_page(result: CompareResult):
 
 def write_comparison_page(result: CompareResult, out_dir: str | Path, png: bool = True) -> tuple[Path, list[Path]]:
     """Write ``report.html`` (and with ``png`` the figures under ``figures/``) into ``out_dir``."""
-    from socbal.report import write_page
-
     out = Path(out_dir)
     return write_page(comparison_page(result), out / COMPARE_REPORT_FILE, png_dir=out / COMPARE_FIGURES_DIR if png else None)

@@ -28,8 +28,8 @@ def test_identical_devices_match_the_single_device_simulation():
         assert device["max_spread_pct"] == one["spread"]["max_pct"]
         assert device["load_kwh"] == pytest.approx(one["energy_kwh"]["load"], rel=1e-9)
         assert device["conversion_loss_kwh"] == pytest.approx(one["energy_kwh"]["conversion_loss"], rel=1e-9)
-    cycles = fleet.packs[fleet.packs.device == 2]["equivalent_full_cycles"].to_numpy()
-    assert cycles == pytest.approx([p["equivalent_full_cycles"] for p in one["packs"]], rel=1e-9)
+    cycles = fleet.packs[fleet.packs.device == 2]["throughput_efc"].to_numpy()
+    assert cycles == pytest.approx([p["throughput_efc"] for p in one["packs"]], rel=1e-9)
 
 
 def test_results_are_per_device_and_summarised(scenario):
@@ -38,7 +38,7 @@ def test_results_are_per_device_and_summarised(scenario):
     assert len(fleet.packs) == 8 * 3
     assert fleet.devices["max_spread_pct"].nunique() > 1  # the devices differ
     dist = fleet.summary["distribution"]
-    assert set(dist) == {"max_spread_pct", "final_spread_pct", "unserved_kwh", "equivalent_full_cycles", "losses_kwh"}
+    assert set(dist) == {"max_spread_pct", "final_spread_pct", "unserved_kwh", "throughput_efc", "losses_kwh"}
     spread = fleet.devices["max_spread_pct"]
     assert dist["max_spread_pct"]["p50"] == pytest.approx(np.percentile(spread, 50))
     assert dist["max_spread_pct"]["p100"] == spread.max()

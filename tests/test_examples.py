@@ -8,7 +8,7 @@ import pytest
 from socbal.scenario import load_scenario
 from socbal.sim.engine import simulate
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run_example(name: str, **overrides):

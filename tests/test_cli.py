@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPEC_INPUT = {
     "settings": {"backup_reserve_pct": 10, "ems_version": "1.01.05"},
     "packs": [
@@ -107,7 +107,7 @@ def test_simulate_writes_results_and_prints_summary(tmp_path):
         ("[load]\nkind = 'constant'\npower_w = nan\n", "load"),
         ("[load]\nkind = 'telepathy'\n", "load"),
         ("[run\nstep_s = 1", "not valid TOML"),
-        ("[[packs]]\nid='main'\n", "unique"),
+        ("[[packs]]\nid='main'\n", "packs[0].id: value 'main' is not allowed: pack ids must be unique, main.id has it"),
         ("[main]\nid='main'\ncapacity_wh = true\n", "main.capacity_wh"),
         ("[device]\naux_power_module = 'yes'\n", "device.aux_power_module"),
         ("[run]\nrecord_every_s = 1e308\n", "run"),
@@ -119,6 +119,16 @@ def test_simulate_bad_scenario_fails_cleanly_and_writes_nothing(tmp_path, toml, 
     out = socbal("simulate", str(scenario), "--out", str(tmp_path / "out"))
     assert out.returncode == 2
     assert field in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_repeated_pack_id_is_one_short_line_naming_the_field(tmp_path):
+    scenario = tmp_path / "dup.toml"
+    scenario.write_text("name = 'dup'\ndescription = '" + "x" * 500 + "'\n[[packs]]\nid = 'a'\n[[packs]]\nid = 'a'\n")
+    out = socbal("simulate", str(scenario), "--out", str(tmp_path / "out"))
+    assert out.returncode == 2 and out.stdout == ""
+    expected = "packs[1].id: value 'a' is not allowed: pack ids must be unique, packs[0].id has it"
+    assert out.stderr.strip() == f"error: {scenario}: {expected}"
     assert not (tmp_path / "out").exists()
 
 

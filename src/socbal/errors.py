@@ -31,6 +31,8 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
             lines.append(msg if not prefix else f"{prefix}: {msg}")
         elif e["type"] == "missing":
             lines.append(f"{where}: missing: this field is required")
+        elif e["type"] == "file_not_found":
+            lines.append(f"{where}: {msg}")
         elif e["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown field (check its spelling)")
         else:

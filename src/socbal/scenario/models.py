@@ -19,6 +19,8 @@ from socbal.profiles.specs import (
     FileLoadSpec,
     FilePvSpec,
     PvlibPvSpec,
+    SeriesLoadSpec,
+    SeriesPvSpec,
     StochasticLoadSpec,
 )
 from socbal.scenario.fleet import FleetSpec
@@ -27,11 +29,11 @@ from socbal.tomlfile import read_toml
 from socbal.validation import DateTime, FloatPair, StrictModel
 
 LoadProfile = Annotated[
-    Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
+    Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec, SeriesLoadSpec],
     Field(discriminator="kind"),
 ]
 PvProfile = Annotated[
-    Union[ConstantProfile, SyntheticClearSkyProfile, PvlibPvSpec, ClearSkyPvSpec, FilePvSpec],
+    Union[ConstantProfile, SyntheticClearSkyProfile, PvlibPvSpec, ClearSkyPvSpec, FilePvSpec, SeriesPvSpec],
     Field(discriminator="kind"),
 ]
 

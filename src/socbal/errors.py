@@ -9,10 +9,21 @@ class InputError(ValueError):
     """Bad user input; the message is one line meant for the user."""
 
 
-def _location(loc: tuple) -> str:
-    """``('packs', 1, 'soc_pct')`` -> ``packs[1].soc_pct``."""
+def _location(loc: tuple, raw: object = None) -> str:
+    """``('packs', 1, 'soc_pct')`` -> ``packs[1].soc_pct``; with the ``raw`` input, the ``kind`` tags pydantic puts
+    into the location of a discriminated union (``load.file.path``) are left out (``load.path``)."""
     text = ""
+    node = raw
     for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("kind") == part:
+            continue
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else node[part]
+            if isinstance(node, list) and isinstance(part, int) and part < len(node)
+            else None
+        )
         if isinstance(part, int):
             text += f"[{part}]"
         else:
@@ -20,11 +31,11 @@ def _location(loc: tuple) -> str:
     return text
 
 
-def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``field: value X is not allowed: <rule>``."""
+def describe_validation_error(err: ValidationError, prefix: str = "", raw: object = None) -> str:
+    """One line per problem: ``field: value X is not allowed: <rule>`` (``raw``: the input, to name fields as given)."""
     lines = []
     for e in err.errors():
-        loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
+        loc = _location(tuple(x for x in e["loc"] if not str(x).startswith("function-")), raw)
         where = ".".join(part for part in (prefix, loc) if part) or "input"
         msg = e["msg"].removeprefix("Value error, ")
         if not loc and e["type"] == "value_error":  # a check across fields: its message names them, the value is a whole section

@@ -179,7 +179,9 @@ def test_home_assistant_statistics_mean_and_sum():
 
 def test_home_assistant_unknown_entity_lists_the_ones_there():
     raw = pd.read_csv(pd.io.common.StringIO(ha_history()))
-    with pytest.raises(InputError, match="entity_id 'sensor.nope' is not in the export; there: sensor.house_power, sensor.pv_power"):
+    with pytest.raises(
+        InputError, match="entity_id 'sensor.nope' is not in the export; there: sensor.house_power, sensor.pv_power"
+    ):
         import_frame(raw, {"load": {"column": "sensor.nope"}}, "load")
 
 
@@ -233,7 +235,10 @@ def test_long_gap_is_reported_and_a_longer_one_refused(caplog):
     with caplog.at_level(logging.WARNING, logger="socbal"):
         window = got.window("load_w", start, end)
     assert energy_kwh(window) == pytest.approx(4.8)
-    assert "load: 1 gap(s) longer than 3 steps filled (fill = 'interpolate'), the longest 6.00 h from 2024-05-01 05:00" in caplog.text
+    assert (
+        "load: 1 gap(s) longer than 3 steps filled (fill = 'interpolate'), the longest 6.00 h from 2024-05-01 05:00"
+        in caplog.text
+    )
     strict = import_frame(raw, {"load": {"column": "p"}, "max_gap_h": 5}, "load")
     with pytest.raises(InputError, match="load.max_gap_h: a gap of 6.00 h from 2024-05-01 05:00:00\\+00:00"):
         strict.window("load_w", start, end)

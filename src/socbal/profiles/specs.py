@@ -15,9 +15,9 @@ import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from socbal.errors import InputError
+from socbal.profiles.checks import check_power
 from socbal.profiles.load import standard_load_w, stochastic_load_w
 from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
-from socbal.profiles.checks import check_power
 from socbal.profiles.timeseries import (
     ColumnSpec,
     FileFormat,
@@ -88,6 +88,7 @@ class _ColumnSource(FileFormat):
     column: str
     unit: Unit = "W"
     shift_to_year: bool = False
+    _imported: ImportedSeries | None = PrivateAttr(default=None)
 
     def raw_table(self) -> pd.DataFrame:
         """The table the column is read from."""
@@ -98,16 +99,26 @@ class _ColumnSource(FileFormat):
         return 1.0
 
     def imported(self) -> ImportedSeries:
-        """The column read, on a regular grid, with its gaps."""
-        fields = self.model_dump(include=set(FileFormat.model_fields))
-        spec = TimeseriesSpec(**fields, **{self._role: ColumnSpec(column=self.column, unit=self.unit)})
-        return import_frame(self.raw_table(), spec, self._role)
+        """The column read, on a regular grid, with its gaps (read once per spec)."""
+        if self._imported is None:
+            fields = self.model_dump(include=set(FileFormat.model_fields))
+            fields[self._role] = ColumnSpec(column=self.column, unit=self.unit)
+            spec = TimeseriesSpec.model_validate(fields)
+            self._imported = import_frame(self.raw_table(), spec, self._role)
+        return self._imported
+
+    def gaps_in(self, start: pd.Timestamp, horizon_s: float) -> dict:
+        """The gaps a run over ``[start, start + horizon_s)`` meets, as :func:`gap_summary` gives them."""
+        gaps = self.imported().gaps
+        given = pd.Timestamp(start)
+        start = given.tz_localize(self.tz) if given.tzinfo is None else given
+        end = start + pd.Timedelta(seconds=horizon_s)
+        if not self.shift_to_year:
+            gaps = gaps[(gaps["end"] > start) & (gaps["start"] < end)]
+        return gap_summary(gaps)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
-        """The column in W over the window; the data must cover it (or ``shift_to_year``).
-
-        ``series.attrs["gaps"]`` holds the gaps that fall in the window (see ``gap_summary``).
-        """
+        """The column in W over the window; the data must cover it (or ``shift_to_year``)."""
         imported = self.imported()
         name = f"{self._role}_w"
         column = imported.frame[name]
@@ -117,16 +128,11 @@ class _ColumnSource(FileFormat):
         end = start + pd.Timedelta(seconds=horizon_s)
         step = pd.Timedelta(column.index.freq)
         if self.shift_to_year:
-            gaps = imported.gaps[imported.gaps["column"] == name]
-            note_gaps(gaps, self._role, step, self)
+            note_gaps(imported.gaps, self._role, step, self)
             window = weekly_repeat(column, start, end)
         else:
             window = imported.window(name, start, end)
-            gaps = imported.gaps[(imported.gaps["column"] == name) & (imported.gaps["end"] > start) & (imported.gaps["start"] < end)]
-        window = window * self.factor(column)
-        window = in_start_tz(window, given, step)
-        window.attrs["gaps"] = gap_summary(gaps)
-        return window
+        return in_start_tz(window * self.factor(column), given, step)
 
 
 class _FileSpec(_ColumnSource):
@@ -166,6 +172,13 @@ class _SeriesSpec(_ColumnSource):
             raise InputError(f"{self._role}.kind: 'series' is given from Python only (socbal.simulate({self._role}=...))")
         stamps = pd.Series(self._data.index.astype("string"), dtype="string")
         return pd.DataFrame({self.time_column: stamps.to_numpy(), self.column: self._data.to_numpy(dtype=float)})
+
+
+def input_gaps(load: object, pv: object, start: pd.Timestamp, horizon_s: float) -> dict:
+    """Gaps the run meets in the user's load and PV data, by section (for summary.json); {} for other profiles."""
+    return {
+        name: spec.gaps_in(start, horizon_s) for name, spec in (("load", load), ("pv", pv)) if isinstance(spec, _ColumnSource)
+    }
 
 
 class FilePvSpec(_FileSpec):

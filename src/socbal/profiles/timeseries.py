@@ -21,10 +21,11 @@ import gzip
 import logging
 import lzma
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Callable, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -44,7 +45,7 @@ _FALSE = {"0", "0.0", "false", "no", "off"}
 #: Cell texts read as "no value" besides pandas' own defaults (Home Assistant and logger exports use these).
 MISSING_MARKERS = ("?", "-", "--", "unavailable", "unknown", "n/a", "N/A", "null", "none", "None", "")
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".dat")
-COMPRESSED_SUFFIXES = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+COMPRESSED_SUFFIXES: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 #: A gap is reported on standard error when it is longer than this many steps of the series.
 REPORT_GAP_STEPS = 3
 #: Default step of irregular event series (Home Assistant history) when step_s is not set, s.
@@ -155,7 +156,8 @@ class ImportedSeries:
         if self.gaps.empty:
             return "no gaps"
         return "\n".join(
-            f"{row.column}: missing from {row.start} to {row.end} ({row.missing_s / 3600:.2f} h)" for row in self.gaps.itertuples()
+            f"{row.column}: missing from {row.start} to {row.end} ({row.missing_s / 3600:.2f} h)"
+            for row in self.gaps.itertuples()
         )
 
     def window(self, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -225,9 +227,7 @@ def weekly_repeat(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> 
 
 def gap_summary(gaps: pd.DataFrame) -> dict:
     """Gaps as plain data for summary.json: count, longest_h and each gap's start, end and hours."""
-    rows = [
-        {"start": str(r.start), "end": str(r.end), "missing_h": round(r.missing_s / 3600.0, 6)} for r in gaps.itertuples()
-    ]
+    rows = [{"start": str(r.start), "end": str(r.end), "missing_h": round(r.missing_s / 3600.0, 6)} for r in gaps.itertuples()]
     return {"count": len(rows), "longest_h": max((r["missing_h"] for r in rows), default=0.0), "gaps": rows}
 
 
@@ -283,7 +283,7 @@ def _head_text(path: Path, size: int = 65536) -> str:
             with archive.open(archive.namelist()[0]) as f:
                 head = f.read(size)
     else:
-        opener = COMPRESSED_SUFFIXES.get(suffix, open)
+        opener: Callable[..., IO[bytes]] = COMPRESSED_SUFFIXES.get(suffix, open)
         with opener(path, "rb") as f:
             head = f.read(size)
     return head.decode("utf-8-sig", errors="replace")
@@ -456,7 +456,9 @@ def parse_times(text: pd.Series, spec: FileFormat, where: str, label: str) -> pd
     else:
         first = str(present[present != ""].iloc[0]) if (present != "").any() else ""
         orders = [False, True] if spec.dayfirst is None else [spec.dayfirst]
-        guessed = [guess_datetime_format(first, dayfirst=d) for d in orders]
+        with warnings.catch_warnings():  # pandas warns when a guess ignores dayfirst; both orders are tried anyway
+            warnings.simplefilter("ignore", UserWarning)
+            guessed = [guess_datetime_format(first, dayfirst=d) for d in orders]
         candidates = ["ISO8601", *dict.fromkeys(g for g in guessed if g is not None)]
         if spec.dayfirst is True and "ISO8601" in candidates and re.match(r"^\d{1,2}\D", first):
             candidates.remove("ISO8601")
@@ -627,7 +629,8 @@ def _flags(raw: pd.DataFrame, name: str, where: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{where} column {name!r}: value {text.iloc[row]!r} in row {row + 2} is not allowed: one of 1/0, true/false, yes/no, on/off"
+            f"{where} column {name!r}: value {text.iloc[row]!r} in row {row + 2} is not allowed: "
+            "one of 1/0, true/false, yes/no, on/off"
         )
     return flags
 
@@ -770,7 +773,14 @@ def _on_grid(events: dict[str, _Events], target: pd.Timedelta, spec: FileFormat)
         holes = np.flatnonzero(starts[1:] - ends[:-1] > 1e-6)
         bounds = [(ends[i], starts[i + 1]) for i in holes]
         for a, b in bounds:
-            rows.append((name, pd.Timestamp(a, unit="s", tz="UTC").tz_convert(tz), pd.Timestamp(b, unit="s", tz="UTC").tz_convert(tz), b - a))
+            rows.append(
+                (
+                    name,
+                    pd.Timestamp(a, unit="s", tz="UTC").tz_convert(tz),
+                    pd.Timestamp(b, unit="s", tz="UTC").tz_convert(tz),
+                    b - a,
+                )
+            )
         for i in np.flatnonzero(np.isnan(mean)):  # bins before a column's first or after its last value
             if edges[i + 1] <= starts[0] or edges[i] >= ends[-1]:
                 rows.append((name, index[i], index[i] + target, step_s))

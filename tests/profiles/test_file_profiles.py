@@ -162,3 +162,17 @@ def test_json_of_a_result_names_the_file_options(tmp_path):
     dumped = json.loads(scenario.model_dump_json())
     assert dumped["load"]["kind"] == "file" and dumped["load"]["dayfirst"] is None and dumped["load"]["fill"] == "interpolate"
     assert np.isclose(simulate(scenario).summary["energy_kwh"]["load"], 24 * 0.1 + 24 * 0.2)
+
+
+def test_german_household_example_runs_on_its_meter_week_and_european_weather():
+    from pathlib import Path
+
+    from socbal.sim.scenario import load_scenario
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    meter = pd.read_csv(examples / "data" / "household_meter_de.csv", sep=";", decimal=",")
+    result = simulate(load_scenario(examples / "german_household.toml"))
+    # 2026-06-01 is a Monday, as the file's first day (2025-06-02): the run sees the file's first week
+    assert result.summary["energy_kwh"]["load"] == pytest.approx(meter["Verbrauch [kWh]"][: 7 * 96].sum(), rel=1e-6)
+    assert result.device["timestamp"].iloc[0] == pd.Timestamp("2026-06-01 00:15", tz="Europe/Berlin")
+    assert 6.0 < result.summary["energy_kwh"]["pv"] / 7 / 1.6 < 7.5  # clear-sky June days, kWh per kWp

@@ -9,15 +9,16 @@ Constant and synthetic profiles live in ``socbal.profiles.simple``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
 import pandas as pd
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from socbal.errors import InputError
 from socbal.profiles.checks import check_power
 from socbal.profiles.load import standard_load_w, stochastic_load_w
-from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
+from socbal.profiles.pv import BUNDLED_WEATHER, PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
 from socbal.profiles.timeseries import (
     ColumnSpec,
     FileFormat,
@@ -49,10 +50,19 @@ class _ArraySpec(StrictModel):
 
 
 class PvlibPvSpec(_ArraySpec):
-    """PV from a TMY weather file (bundled name or TMY3 path), hourly, repeated each year."""
+    """PV from a typical-year weather file (bundled name, or a TMY3, EPW or PVGIS TMY path), hourly, repeated each year."""
 
     kind: Literal["pvlib"] = "pvlib"
     weather: str = "greensboro"
+
+    @field_validator("weather")
+    @classmethod
+    def _file_relative_to_scenario(cls, weather: str, info: ValidationInfo) -> str:
+        """A weather file path (not a bundled name) is relative to the scenario file's folder."""
+        base_dir = (info.context or {}).get("base_dir")
+        if weather in BUNDLED_WEATHER or base_dir is None or Path(weather).is_absolute():
+            return weather
+        return str(Path(base_dir) / weather)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """Hourly PV power in W."""

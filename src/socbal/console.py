@@ -16,9 +16,19 @@ def _fmt(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+#: Width of tables written to a pipe or a log file: wide enough that no column is squeezed or cut.
+PIPE_WIDTH = 1000
+
+
+def terminal_console() -> Console:
+    """A console on standard output: the terminal's width on a terminal, in pipes and logs wide enough for
+    every table at full width (rich would otherwise assume 80 columns and cut numbers to 'reser…')."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
 def print_summary(summary: dict, console: Console | None = None) -> None:
     """Print a simulation summary: spread, energy and per-pack tables."""
-    console = console or Console()
+    console = console or terminal_console()
     s = summary["spread"]
     head = Table(
         title=f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
@@ -79,8 +89,7 @@ def print_comparison(result, console: Console | None = None) -> None:
     """Print a :class:`socbal.compare.CompareResult` like the spec's table: rows = metrics, columns = topologies."""
     from socbal.compare import METRIC_ROWS, TOPOLOGIES, TOPOLOGY_LABELS
 
-    # Wide enough for one line per metric in pipes and files too (a terminal keeps its own width).
-    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    console = console or terminal_console()
     s = result.summary
     frame = result.metrics.set_index("topology")
     table = Table(

@@ -121,7 +121,6 @@ def build_fleet_result(
 
 def print_distribution(summary: dict) -> None:
     """Print the fleet's metric percentiles as a table (for the CLI)."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(
@@ -134,4 +133,6 @@ def print_distribution(summary: dict) -> None:
     table.add_column("mean", justify="right")
     for row in summary["distribution"].values():
         table.add_row(row["label"], *(f"{row['p' + str(q)]:.3f}" for q in PERCENTILES), f"{row['mean']:.3f}")
-    Console().print(table)
+    from socbal.console import terminal_console
+
+    terminal_console().print(table)

@@ -24,11 +24,11 @@ def years_to_eol_text(value: float, max_years: float) -> str:
 
 
 def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
-    """Print the strategy table and the per-pack table of a study (at least 120 columns wide in pipes)."""
+    """Print the strategy table and the per-pack table of a study (at full width in pipes)."""
     if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=max(console.width, 120))
+        from socbal.console import terminal_console
+
+        console = terminal_console()
     y = study.years
     run = study.scenario.run
     fade_note = (

@@ -176,3 +176,12 @@ def test_german_household_example_runs_on_its_meter_week_and_european_weather():
     assert result.summary["energy_kwh"]["load"] == pytest.approx(meter["Verbrauch [kWh]"][: 7 * 96].sum(), rel=1e-6)
     assert result.device["timestamp"].iloc[0] == pd.Timestamp("2026-06-01 00:15", tz="Europe/Berlin")
     assert 6.0 < result.summary["energy_kwh"]["pv"] / 7 / 1.6 < 7.5  # clear-sky June days, kWh per kWp
+
+
+def test_readme_home_assistant_section_reads_the_export(tmp_path):
+    from tests.profiles.test_formats import ha_history
+
+    (tmp_path / "history.csv").write_text(ha_history())
+    spec = LOAD.validate_python({"kind": "file", "path": str(tmp_path / "history.csv"), "column": "sensor.house_power", "step_s": 300})
+    load = spec.series(pd.Timestamp("2024-05-01 01:00", tz="UTC"), 3600)
+    assert len(load) == 12 and load.sum() * 300 / 3.6e6 == pytest.approx(0.9)  # 900 W for the hour

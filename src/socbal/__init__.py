@@ -26,7 +26,7 @@ _EXPORTS = {
     "load_scenario": "socbal.api",
     "allocate": "socbal.api",
     "Result": "socbal.api",
-    "Scenario": "socbal.sim.scenario",
+    "Scenario": "socbal.scenario",
     "SimulationResult": "socbal.sim.results",
     "FleetResult": "socbal.fleet.results",
     "CompareResult": "socbal.compare.result",
@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from socbal.errors import InputError  # noqa: F401
     from socbal.fleet.results import FleetResult  # noqa: F401
     from socbal.lifetime.study import LifetimeStudy  # noqa: F401
+    from socbal.scenario import Scenario  # noqa: F401
     from socbal.sim.results import SimulationResult  # noqa: F401
-    from socbal.sim.scenario import Scenario  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

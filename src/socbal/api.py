@@ -14,9 +14,9 @@ import pandas as pd
 from pydantic import ValidationError
 
 from socbal.errors import InputError, describe_validation_error
+from socbal.scenario import Scenario, scenario_from_dict
+from socbal.scenario import load_scenario as _load_toml
 from socbal.sim.results import SimulationResult
-from socbal.sim.scenario import Scenario, scenario_from_dict
-from socbal.sim.scenario import load_scenario as _load_toml
 
 ScenarioLike = str | Path | Mapping[str, Any] | Scenario
 

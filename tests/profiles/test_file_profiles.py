@@ -12,8 +12,8 @@ from pydantic import TypeAdapter
 
 from socbal.errors import InputError
 from socbal.profiles.specs import LoadSpec, PvSpec
+from socbal.scenario import scenario_from_dict
 from socbal.sim.engine import simulate
-from socbal.sim.scenario import scenario_from_dict
 
 LOAD = TypeAdapter(LoadSpec)
 PV = TypeAdapter(PvSpec)
@@ -167,7 +167,7 @@ def test_json_of_a_result_names_the_file_options(tmp_path):
 def test_german_household_example_runs_on_its_meter_week_and_european_weather():
     from pathlib import Path
 
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     meter = pd.read_csv(examples / "data" / "household_meter_de.csv", sep=";", decimal=",")
@@ -182,6 +182,8 @@ def test_readme_home_assistant_section_reads_the_export(tmp_path):
     from tests.profiles.test_formats import ha_history
 
     (tmp_path / "history.csv").write_text(ha_history())
-    spec = LOAD.validate_python({"kind": "file", "path": str(tmp_path / "history.csv"), "column": "sensor.house_power", "step_s": 300})
+    spec = LOAD.validate_python(
+        {"kind": "file", "path": str(tmp_path / "history.csv"), "column": "sensor.house_power", "step_s": 300}
+    )
     load = spec.series(pd.Timestamp("2024-05-01 01:00", tz="UTC"), 3600)
     assert len(load) == 12 and load.sum() * 300 / 3.6e6 == pytest.approx(0.9)  # 900 W for the hour

@@ -108,6 +108,13 @@ def test_kw_read_as_w_gets_one_warning_line_and_an_impossible_peak_is_refused(tm
         )
 
 
+def test_pv_in_kw_read_as_w_is_named(tmp_path, caplog):
+    path = write_week_csv(tmp_path / "pv.csv", unit_scale=0.002)  # peak 1.4: kW in a W column
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        PV.validate_python({"kind": "file", "path": str(path), "column": "p"}).series(pd.Timestamp("2023-01-02", tz="UTC"), 86400)
+    assert [r.getMessage() for r in caplog.records] == ["pv.unit: peak 1.4 W: is this kW? then set unit = 'kW'"]
+
+
 def test_pack_values_in_the_wrong_unit(caplog):
     with caplog.at_level(logging.WARNING, logger="socbal"):
         scenario_from_dict({"main": {"id": "main", "soc_pct": 0.4}, "packs": [{"id": "p1", "capacity_wh": 19.2}]})

@@ -2,6 +2,7 @@
 
 import gzip
 import logging
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,15 @@ def german_meter(days=12, kwh_per_quarter=0.25):
 GERMAN = {"time_column": ["Datum", "Uhrzeit"], "tz": BERLIN, "load": {"column": "Verbrauch (kWh)", "unit": "kWh"}}
 
 
-@pytest.mark.parametrize("name", ["meter.csv", "meter.txt", "meter.csv.gz"])
+@pytest.mark.parametrize("name", ["meter.csv", "meter.txt", "meter.csv.gz", "meter.csv.zip"])
 def test_german_meter_export_reads_day_first_with_decimal_comma(tmp_path, name):
     path = tmp_path / name
     text = german_meter()
     if name.endswith(".gz"):
         path.write_bytes(gzip.compress(text.encode()))
+    elif name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("meter.csv", text)
     else:
         path.write_text(text)
     got = read_timeseries({"path": path, **GERMAN})
@@ -102,6 +106,18 @@ def test_irregular_power_is_averaged_by_time_not_by_row():
     assert list(got.frame["load_w"]) == pytest.approx([(100 * 7 + 400 * 8) / 15, 400.0, 400.0 * 10 / 15, 0.0, 0.0])
     assert energy_kwh(got.frame["load_w"]) == pytest.approx((100 * 7 + 400 * 33) / 60 / 1000)
     assert got.gaps.empty and got.frame.index[0] == pd.Timestamp("2024-05-01", tz="UTC")
+
+
+def test_irregular_energy_readings_are_spread_over_their_intervals():
+    stamps = ["2024-05-01 00:00", "2024-05-01 00:17", "2024-05-01 00:50", "2024-05-01 01:01"]
+    raw = pd.DataFrame({"time": stamps, "e": [0.1, 0.3, 0.05, 0.0]})
+    got = import_frame(raw, {"load": {"column": "e", "unit": "kWh"}, "label": "end", "step_s": 60})
+    load = got.frame["load_w"]
+    # each reading covers the time since the one before; the first one the median spacing (17 min) before it
+    assert load.index[0] == pd.Timestamp("2024-04-30 23:43", tz="UTC") and got.gaps.empty
+    assert energy_kwh(load) == pytest.approx(0.45)
+    assert load["2024-05-01 00:00":"2024-05-01 00:16"].mean() == pytest.approx(300.0 / (17 / 60))
+    assert load["2024-05-01 00:17":"2024-05-01 00:49"].mean() == pytest.approx(50.0 / (33 / 60))
 
 
 def test_irregular_file_never_says_step_zero():

@@ -28,10 +28,18 @@ def sources_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+_configured = False
+
+
 def configure() -> None:
-    """Point Numba's cache at a folder for this version of the sources, unless the user chose one."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
+    """Point Numba's cache at a folder for this version of the sources, unless the user chose one.
+
+    Called by each sub-package with compiled code before its first ``@njit(cache=True)``.
+    """
+    global _configured
+    if _configured or os.environ.get("NUMBA_CACHE_DIR"):
         return
+    _configured = True
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "socbal" / "numba"
     # numba.config sets its options through globals(), which mypy cannot see
     numba.config.CACHE_DIR = str(base / sources_digest())  # type: ignore[attr-defined]

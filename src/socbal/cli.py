@@ -33,6 +33,11 @@ EXIT_INPUT_ERROR = 2
 
 #: The per-command --quiet of the commands that print results (same as the root socbal --quiet).
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (same as socbal --quiet).")]
+#: The per-command --json of the commands that print a summary.
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the summary (summary.json) as JSON on standard output instead of tables."),
+]
 
 log = logging.getLogger("socbal")
 
@@ -84,8 +89,20 @@ _ROOT_HELP = (
 )
 
 
+def _print_version(value: bool) -> None:
+    """``socbal --version``: print the version and stop."""
+    if value:
+        from socbal import __version__
+
+        typer.echo(f"socbal {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(help=_ROOT_HELP)
 def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print socbal's version and exit."
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing but errors: no summaries, no progress display, no log messages."
     ),
@@ -214,6 +231,7 @@ def simulate(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
     quiet: QuietOption = False,
+    as_json: JsonOption = False,
     report: bool = typer.Option(
         False,
         "--report",
@@ -229,13 +247,15 @@ def simulate(
     spec = load_scenario(scenario)
     with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating {spec.name}") as progress:
         result = run_simulation(spec, progress=progress)
-    folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet)
+    folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet, as_json)
     if report:
-        _write_report(folder, None, png=True, quiet=quiet)
+        _write_report(folder, None, png=True, quiet=quiet or as_json)
 
 
-def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool) -> Path:
-    """Save ``result`` into ``out`` (or ``default``), then, unless quiet, ``show(result)`` and say where it went."""
+def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool, as_json: bool = False) -> Path:
+    """Save ``result`` into ``out`` (or ``default``), then, unless quiet, ``show(result)`` and say where it went.
+
+    ``as_json``: the summary goes to standard output as JSON instead, and where it went to standard error."""
     folder = out if out is not None else default
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--out: {folder} is a file, expected a folder for the results")
@@ -244,7 +264,13 @@ def _save_results(result, out: Optional[Path], default: Path, show: Callable, qu
     except (FileExistsError, NotADirectoryError):
         raise InputError(f"--out: {folder} lies inside a file, expected a folder for the results") from None
     log.info("results written to %s", folder)
-    if not quiet:
+    if as_json:
+        from socbal.resultfiles import json_bytes
+
+        typer.echo(json_bytes(result.summary).decode())
+        if not quiet:
+            typer.echo(f"results written to {folder}/", err=True)
+    elif not quiet:
         show(result)
         typer.echo(f"results written to {folder}/")
     return folder
@@ -278,6 +304,7 @@ def fleet(
     workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
     quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Simulate a fleet of devices and save per-device results (see the command help)."""
     from socbal.console import print_distribution
@@ -293,7 +320,7 @@ def fleet(
             result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers)
         else:
             result = run_fleet(spec, devices, seed)
-    _save_results(result, out, Path("results") / f"{spec.name}-fleet", lambda r: print_distribution(r.summary), quiet)
+    _save_results(result, out, Path("results") / f"{spec.name}-fleet", lambda r: print_distribution(r.summary), quiet, as_json)
 
 
 def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
@@ -351,6 +378,7 @@ def compare(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/compare_mixed.toml)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-compare."),
     quiet: QuietOption = False,
+    as_json: JsonOption = False,
     report: bool = typer.Option(
         False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, metric bars) into the results folder."
     ),
@@ -364,13 +392,13 @@ def compare(
     spec = load_scenario(scenario)
     with activity(f"comparing series, parallel and DC-DC on {spec.name}"):
         result = compare_scenario(spec)
-    folder = _save_results(result, out, Path("results") / f"{spec.name}-compare", print_comparison, quiet)
+    folder = _save_results(result, out, Path("results") / f"{spec.name}-compare", print_comparison, quiet, as_json)
     if report:
         from socbal.report.compare import write_comparison_page
 
         with activity("writing the comparison report"):
             html, pngs = write_comparison_page(result, folder)
-        _announce_report(html, pngs, quiet)
+        _announce_report(html, pngs, quiet or as_json)
 
 
 def _number_option(name: str, text: str, low: float, high: float, integer: bool = False) -> float:
@@ -421,6 +449,7 @@ def lifetime(
         "runs/<strategy>/ (for socbal report; about 10 MB each for a year at 15 min).",
     ),
     quiet: QuietOption = False,
+    as_json: JsonOption = False,
     report: bool = typer.Option(False, "--report", help="Also write lifetime.html and figures/*.png into the results folder."),
 ) -> None:
     """Lifetime per strategy (see the command help)."""
@@ -446,13 +475,13 @@ def lifetime(
             on_step=lambda text: log.info("lifetime: %s", text),
         )
     study.save_runs = save_runs
-    folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet)
+    folder = _save_results(study, out, Path("results") / f"{spec.name}-lifetime", print_study, quiet, as_json)
     if report:
         from socbal.report.lifetime import write_lifetime_page
 
         with activity("writing the lifetime report"):
             html, pngs = write_lifetime_page(study, folder)
-        _announce_report(html, pngs, quiet)
+        _announce_report(html, pngs, quiet or as_json)
 
 
 def _run_until_signal(coro_factory) -> None:

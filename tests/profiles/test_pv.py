@@ -1,9 +1,11 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from socbal.errors import InputError
-from socbal.profiles.pv import BUNDLED_WEATHER, PvArray, Site, pv_clearsky_w, pv_tmy_w
+from socbal.profiles.pv import BUNDLED_WEATHER, PvArray, Site, pv_clearsky_w, pv_tmy_w, read_tmy
 
 YEAR_S = 365 * 86400
 
@@ -68,3 +70,50 @@ def test_unknown_weather_names_value_and_allowed():
 def test_leap_year_is_complete():
     power_w = pv_tmy_w(PvArray(kwp=1.0), pd.Timestamp("2024-02-28"), 3 * 86400)
     assert len(power_w) == 72 and not np.isnan(power_w).any()
+
+
+KASSEL = Path(__file__).resolve().parents[2] / "examples" / "weather" / "kassel_clearsky_pvgis.json.gz"
+
+
+def write_epw(path, data, site):
+    """A minimal EPW file (UTC, hour-ending) holding ``data``'s hourly ghi, dni, dhi, temp_air and wind_speed."""
+    header = [
+        f"LOCATION,Kassel,HE,DEU,synthetic,000000,{site.latitude_deg},{site.longitude_deg},0.0,{site.altitude_m}",
+        "DESIGN CONDITIONS,0",
+        "TYPICAL/EXTREME PERIODS,0",
+        "GROUND TEMPERATURES,0",
+        "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0",
+        "COMMENTS 1,written by a socbal test",
+        "COMMENTS 2,",
+        "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31",
+    ]
+    rows = []
+    for t, r in data.iterrows():
+        end = t + pd.Timedelta(hours=1)
+        hour = 24 if end.hour == 0 else end.hour
+        day = t if end.hour == 0 else end
+        fields = [day.year, day.month, day.day, hour, 0, "?", r.temp_air, 0, 50, 101325, 0, 0, 300, r.ghi, r.dni, r.dhi]
+        fields += [0, 0, 0, 0, 0, r.wind_speed, 0, 0, 9999, 99999, 9, 999999999, 0, 0.1, 0, 88, 0.2, 0, 0]
+        rows.append(",".join(str(f) for f in fields))
+    path.write_text("\n".join(header + rows) + "\n")
+
+
+def test_pvgis_json_and_epw_weather_give_the_same_pv(tmp_path):
+    data, site = read_tmy(KASSEL, 2023)
+    assert (site.latitude_deg, site.longitude_deg) == (51.32, 9.5) and len(data) == 8760
+    assert data["ghi"].sum() / 1000 == pytest.approx(1522.0, rel=0.01)  # kWh/m2 of the clear-sky year
+    epw = tmp_path / "kassel.epw"
+    write_epw(epw, data, site)
+    start = pd.Timestamp("2023-06-01", tz="Europe/Berlin")
+    from_json = pv_tmy_w(PvArray(kwp=1.0), start, 7 * 86400, weather=KASSEL)
+    from_epw = pv_tmy_w(PvArray(kwp=1.0), start, 7 * 86400, weather=epw)
+    assert from_json.index[0] == start and from_json.idxmax().hour in (12, 13, 14)  # local noon, summer time
+    assert from_epw.sum() == pytest.approx(from_json.sum(), rel=1e-6)
+    assert from_json.sum() / 1000 == pytest.approx(7 * 6.6, rel=0.1)  # about 6.6 kWh per kWp on a clear June day
+
+
+def test_unreadable_weather_file_names_the_field(tmp_path):
+    bad = tmp_path / "bad.epw"
+    bad.write_text("not an epw\n")
+    with pytest.raises(InputError, match="pv.weather: file .*bad.epw' is not a readable epw weather file"):
+        read_tmy(bad, 2023)

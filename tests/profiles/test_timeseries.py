@@ -101,13 +101,6 @@ def test_parquet_with_a_datetime_index(tmp_path):
             "value 'yesterday' in row 3 is not a time",
         ),
         (hourly([1.0, 2.0]).iloc[::-1], {"load": {"column": "load_kw"}}, "stamps are not in order"),
-        (
-            hourly([1.0, 2.0, 3.0, 4.0]).assign(
-                time=["2024-05-01 00:00", "2024-05-01 01:00", "2024-05-01 02:00", "2024-05-01 02:20"]
-            ),
-            {"load": {"column": "load_kw"}},
-            "not on a 0 days 01:00:00 grid",
-        ),
     ],
 )
 def test_bad_input_gives_one_line_naming_column_value_and_rule(raw, spec, expected):
@@ -117,7 +110,7 @@ def test_bad_input_gives_one_line_naming_column_value_and_rule(raw, spec, expect
 
 
 def test_bad_paths(tmp_path):
-    with pytest.raises(InputError, match="must end in .csv or .parquet"):
+    with pytest.raises(InputError, match=r"must end in \.csv, \.txt"):
         read_table(tmp_path / "data.xlsx")
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="not found"):
         read_table(tmp_path / "none.csv")

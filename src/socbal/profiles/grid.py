@@ -8,19 +8,15 @@ from pydantic import Field, field_validator
 
 from socbal.profiles.holding import held_profile
 from socbal.profiles.pv import in_start_tz
-from socbal.profiles.specs import resolve_path
-from socbal.profiles.timeseries import read_timeseries
+from socbal.profiles.timeseries import FileFormat, read_timeseries, resolve_path
 from socbal.validation import FilePath, FloatPair, StrictModel
 
 
-class GridFileSpec(StrictModel):
-    """Grid availability from a column of the user's CSV/Parquet file (1/0, true/false, on/off)."""
+class GridFileSpec(FileFormat):
+    """Grid availability from a column of the user's file (1/0, true/false, on/off); file options as ``[load]``."""
 
     path: FilePath
     column: str
-    time_column: str = "time"
-    time_format: str | None = None
-    tz: str = "UTC"
     _relative_to_scenario = field_validator("path")(resolve_path)
 
 
@@ -55,15 +51,8 @@ def grid_profile(grid: GridSpec, start: pd.Timestamp, horizon_s: float, step_s: 
     """Grid availability (1 on, 0 off) as ``(values, profile_step_s)``: the file's own step, else the run's
     ``step_s`` (outages are validated to start and end on the run's steps, see :meth:`GridSpec.check_steps`)."""
     if grid.file is not None:
-        imported = read_timeseries(
-            {
-                "path": grid.file.path,
-                "time_column": grid.file.time_column,
-                "time_format": grid.file.time_format,
-                "tz": grid.file.tz,
-                "grid_available": grid.file.column,
-            }
-        )
+        fields = grid.file.model_dump(exclude={"path", "column"})
+        imported = read_timeseries({**fields, "path": grid.file.path, "grid_available": grid.file.column}, "grid.file")
         series = imported.frame["grid_available"].astype(float)
         series = in_start_tz(series, start, series.index.freq)
         values, profile_step_s = held_profile(series, start, horizon_s, "grid.file")

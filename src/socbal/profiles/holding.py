@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from socbal import _jit_cache
 from socbal.errors import InputError
 from socbal.jit import inline_kernel
+
+_jit_cache.configure()  # before the first @njit(cache=True) below
 
 
 @inline_kernel

@@ -7,6 +7,7 @@ interval that *starts* at its timestamp, which is how the simulator holds it.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,7 +58,7 @@ class PvArray:
 
 
 def weather_path(weather: str | Path) -> Path:
-    """Path of a bundled weather file by name (see ``BUNDLED_WEATHER``) or of a TMY3 file."""
+    """Path of a bundled weather file by name (see ``BUNDLED_WEATHER``) or of a weather file (TMY3, EPW, PVGIS)."""
     import pvlib  # heavy (scipy): imported only when PV is modelled
 
     if str(weather) in BUNDLED_WEATHER:
@@ -65,37 +66,73 @@ def weather_path(weather: str | Path) -> Path:
     path = Path(weather)
     if not path.is_file():
         allowed = ", ".join(sorted(BUNDLED_WEATHER))
-        raise InputError(f"pv.weather: value {str(weather)!r} is not allowed: one of {allowed} or a TMY3 file path")
+        raise InputError(
+            f"pv.weather: value {str(weather)!r} is not allowed: one of {allowed} or a weather file path "
+            "(TMY3 .csv, EPW .epw, PVGIS TMY .json/.csv, also .json.gz)"
+        )
     return path
 
 
-def read_tmy(weather: str | Path, year: int) -> tuple[pd.DataFrame, Site]:
-    """Hourly TMY3 weather mapped onto ``year``, labelled by interval start.
+def weather_kind(path: Path) -> Literal["tmy3", "epw", "pvgis-json", "pvgis-csv"]:
+    """Which reader a weather file needs, from its name and, for .csv, its first line (PVGIS starts 'Latitude')."""
+    name = path.name.lower()
+    if name.endswith(".epw"):
+        return "epw"
+    if name.endswith((".json", ".json.gz")):
+        return "pvgis-json"
+    with open(path, "rb") as f:
+        first = f.readline()
+    return "pvgis-csv" if first.startswith(b"Latitude") else "tmy3"
 
-    Returns columns ghi, dni, dhi (W/m2), temp_air (C), wind_speed (m/s) and the
-    file's site. The file's hour-ending stamps move back one hour; in a leap
-    year 29 February repeats the 28th.
+
+def read_tmy(weather: str | Path, year: int) -> tuple[pd.DataFrame, Site]:
+    """Hourly typical-year weather mapped onto ``year``, labelled by interval start, through pvlib's readers.
+
+    TMY3 (``read_tmy3``; hour-ending stamps move back one hour), EPW
+    (``read_epw``, which already labels each hour by its start) and PVGIS TMY JSON/CSV (``read_pvgis_tmy``;
+    UTC stamps at or just after the hour's start, floored to it). Returns
+    columns ghi, dni, dhi (W/m2), temp_air (C), wind_speed (m/s) and the file's
+    site; in a leap year 29 February repeats the 28th.
     """
     import pvlib  # heavy (scipy): imported only when PV is modelled
 
     path = weather_path(weather)
+    kind = weather_kind(path)
     try:
-        data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=year, map_variables=True)
+        if kind == "tmy3":
+            data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=year, map_variables=True)
+            data.index = data.index - pd.Timedelta(hours=1)
+            site = Site(float(meta["latitude"]), float(meta["longitude"]), float(meta["altitude"]), "", meta.get("Name", ""))
+        elif kind == "epw":
+            data, meta = pvlib.iotools.read_epw(str(path), coerce_year=year)  # pvlib labels EPW hours by their start
+            site = Site(float(meta["latitude"]), float(meta["longitude"]), float(meta["altitude"]), "", meta.get("city", ""))
+        else:
+            data, meta = _read_pvgis(path, kind)
+            data.index = data.index.floor("h").map(lambda t: t.replace(year=year))
+            where = meta["inputs"]["location"] if "location" in meta["inputs"] else meta["inputs"]
+            site = Site(float(where["latitude"]), float(where["longitude"]), float(where["elevation"]), "", "PVGIS TMY")
+        data = data[["ghi", "dni", "dhi", "temp_air", "wind_speed"]].astype(float)
+    except InputError:
+        raise
     except Exception as err:  # pvlib raises many types on a malformed file
-        raise InputError(f"pv.weather: file {str(path)!r} is not a readable TMY3 file: {err}") from err
-    data = data[["ghi", "dni", "dhi", "temp_air", "wind_speed"]].astype(float)
-    data.index = data.index - pd.Timedelta(hours=1)
-    full = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left", tz=data.index.tz)
-    data = data.reindex(full)
+        raise InputError(f"pv.weather: file {str(path)!r} is not a readable {kind} weather file: {err}") from err
+    tz = data.index.tz
+    full = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left", tz=tz)
+    data = data[~data.index.duplicated()].reindex(full)
     data = data.fillna(data.shift(24))
-    site = Site(
-        latitude_deg=float(meta["latitude"]),
-        longitude_deg=float(meta["longitude"]),
-        altitude_m=float(meta["altitude"]),
-        tz=str(data.index.tz),
-        name=str(meta.get("Name", "")).strip('"'),
-    )
+    site = Site(site.latitude_deg, site.longitude_deg, site.altitude_m, str(tz), str(site.name).strip('"'))
     return data, site
+
+
+def _read_pvgis(path: Path, kind: str) -> tuple[pd.DataFrame, dict]:
+    """``pvlib.iotools.read_pvgis_tmy`` on a file, or on the text inside a ``.gz`` file."""
+    import pvlib  # heavy (scipy): imported only when PV is modelled
+
+    fmt = "json" if kind == "pvgis-json" else "csv"
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rt" if fmt == "json" else "rb") as f:
+            return pvlib.iotools.read_pvgis_tmy(f, pvgis_format=fmt, map_variables=True)
+    return pvlib.iotools.read_pvgis_tmy(str(path), pvgis_format=fmt, map_variables=True)
 
 
 def pv_power_w(

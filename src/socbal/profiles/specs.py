@@ -13,12 +13,26 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
 import pandas as pd
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from socbal.errors import InputError
+from socbal.profiles.checks import check_power
 from socbal.profiles.load import standard_load_w, stochastic_load_w
-from socbal.profiles.pv import PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
-from socbal.profiles.timeseries import known_zone, read_timeseries
+from socbal.profiles.pv import BUNDLED_WEATHER, PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
+from socbal.profiles.timeseries import (
+    ColumnSpec,
+    FileFormat,
+    ImportedSeries,
+    TimeseriesSpec,
+    Unit,
+    gap_summary,
+    import_frame,
+    known_zone,
+    note_gaps,
+    read_table,
+    resolve_path,
+    weekly_repeat,
+)
 from socbal.validation import FilePath, StrictModel
 
 
@@ -36,10 +50,19 @@ class _ArraySpec(StrictModel):
 
 
 class PvlibPvSpec(_ArraySpec):
-    """PV from a TMY weather file (bundled name or TMY3 path), hourly, repeated each year."""
+    """PV from a typical-year weather file (bundled name, or a TMY3, EPW or PVGIS TMY path), hourly, repeated each year."""
 
     kind: Literal["pvlib"] = "pvlib"
     weather: str = "greensboro"
+
+    @field_validator("weather")
+    @classmethod
+    def _file_relative_to_scenario(cls, weather: str, info: ValidationInfo) -> str:
+        """A weather file path (not a bundled name) is relative to the scenario file's folder."""
+        base_dir = (info.context or {}).get("base_dir")
+        if weather in BUNDLED_WEATHER or base_dir is None or Path(weather).is_absolute():
+            return weather
+        return str(Path(base_dir) / weather)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """Hourly PV power in W."""
@@ -64,55 +87,165 @@ class ClearSkyPvSpec(_ArraySpec):
         return pv_clearsky_w(self.array(), site, start, horizon_s, self.step_s, self.temp_air_c, output=self.output)
 
 
-def resolve_path(path: Path, info: ValidationInfo) -> Path:
-    """A relative path is relative to the scenario file's folder (validation context ``base_dir``)."""
-    base_dir = (info.context or {}).get("base_dir")
-    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+class _ColumnSource(FileFormat):
+    """One column of the user's own data (see ``socbal.profiles.timeseries``) as a profile in W.
 
-
-class _FileSpec(StrictModel):
-    """One column of the user's own CSV/Parquet file (see ``socbal.profiles.timeseries``)."""
+    ``shift_to_year`` repeats the data in whole weeks to cover the run (a
+    measured year reused for the scenario's year, weekdays kept).
+    """
 
     _role: ClassVar[str]
-    kind: Literal["file"] = "file"
-    path: FilePath
     column: str
-    unit: Literal["W", "kW", "Wh", "kWh"] = "W"
-    time_column: str = "time"
-    time_format: str | None = None
-    tz: str = "UTC"
-    label: Literal["start", "end"] = "start"
-    step_s: float | None = Field(default=None, gt=0)
-    fill: Literal["interpolate", "zero", "error"] = "interpolate"
-    _known_zone = field_validator("tz")(known_zone)
-    _relative_to_scenario = field_validator("path")(resolve_path)
+    unit: Unit = "W"
+    shift_to_year: bool = False
+    _imported: ImportedSeries | None = PrivateAttr(default=None)
 
-    def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
-        """The column in W over the window; the file must cover it."""
-        fields = self.model_dump(exclude={"kind", "column", "unit"})
-        fields[self._role] = {"column": self.column, "unit": self.unit}
-        series = read_timeseries(fields).frame[f"{self._role}_w"]
+    def raw_table(self) -> pd.DataFrame:
+        """The table the column is read from."""
+        raise NotImplementedError
+
+    def factor(self, power_w: pd.Series) -> float:
+        """Scale applied to the whole column (1: none)."""
+        return 1.0
+
+    def imported(self) -> ImportedSeries:
+        """The column read, on a regular grid, with its gaps (read once per spec)."""
+        if self._imported is None:
+            fields = self.model_dump(include=set(FileFormat.model_fields))
+            fields[self._role] = ColumnSpec(column=self.column, unit=self.unit)
+            spec = TimeseriesSpec.model_validate(fields)
+            self._imported = import_frame(self.raw_table(), spec, self._role)
+        return self._imported
+
+    def gaps_in(self, start: pd.Timestamp, horizon_s: float) -> dict:
+        """The gaps a run over ``[start, start + horizon_s)`` meets, as :func:`gap_summary` gives them."""
+        gaps = self.imported().gaps
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)
-        step = series.index.freq
-        if start.floor(step) < series.index[0] or end > series.index[-1] + step:
-            raise InputError(
-                f"{self.path}: window {start} to {end} is not allowed: the file covers "
-                f"{series.index[0]} to {series.index[-1] + step}"
-            )
-        window = series[(series.index >= start.floor(step)) & (series.index < end)].copy()
-        return in_start_tz(window, given, step)
+        if not self.shift_to_year:
+            gaps = gaps[(gaps["end"] > start) & (gaps["start"] < end)]
+        return gap_summary(gaps)
+
+    def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
+        """The column in W over the window; the data must cover it (or ``shift_to_year``)."""
+        imported = self.imported()
+        name = f"{self._role}_w"
+        column = imported.frame[name]
+        check_power(column, self._role, self.unit, self._role)
+        given = pd.Timestamp(start)
+        start = given.tz_localize(self.tz) if given.tzinfo is None else given
+        end = start + pd.Timedelta(seconds=horizon_s)
+        step = pd.Timedelta(column.index.freq)
+        if self.shift_to_year:
+            note_gaps(imported.gaps, self._role, step, self)
+            window = weekly_repeat(column, start, end)
+        else:
+            window = imported.window(name, start, end)
+        return in_start_tz(window * self.factor(column), given, step)
+
+
+class _FileSpec(_ColumnSource):
+    """One column of the user's own CSV/TXT/Parquet file or Home Assistant export."""
+
+    kind: Literal["file"] = "file"
+    path: FilePath
+    _relative_to_scenario = field_validator("path")(resolve_path)
+
+    def raw_table(self) -> pd.DataFrame:
+        """The file's table."""
+        return read_table(self.path, self, self._role)
+
+
+class _SeriesSpec(_ColumnSource):
+    """A pandas Series of power given from Python (``socbal.simulate(load=...)``), read like a file's column.
+
+    The Series itself is not part of the scenario's saved JSON; a naive index is read in ``tz``.
+    """
+
+    kind: Literal["series"] = "series"
+    column: str = "value"
+    _data: pd.Series | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, data: pd.Series, **options) -> "_SeriesSpec":
+        """A spec holding ``data`` (values in ``unit``, DatetimeIndex)."""
+        if not isinstance(data, pd.Series) or not isinstance(data.index, pd.DatetimeIndex):
+            raise InputError(f"{cls._role}: a pandas Series with a DatetimeIndex is needed, got {type(data).__name__}")
+        spec = cls(**options)
+        spec._data = data
+        return spec
+
+    def raw_table(self) -> pd.DataFrame:
+        """The Series as a two-column table (time as ISO text with its offset, value)."""
+        if self._data is None:
+            raise InputError(f"{self._role}.kind: 'series' is given from Python only (socbal.simulate({self._role}=...))")
+        stamps = pd.Series(self._data.index.astype("string"), dtype="string")
+        return pd.DataFrame({self.time_column: stamps.to_numpy(), self.column: self._data.to_numpy(dtype=float)})
+
+
+def input_gaps(load: object, pv: object, start: pd.Timestamp, horizon_s: float) -> dict:
+    """Gaps the run meets in the user's load and PV data, by section (for summary.json); {} for other profiles."""
+    return {
+        name: spec.gaps_in(start, horizon_s) for name, spec in (("load", load), ("pv", pv)) if isinstance(spec, _ColumnSource)
+    }
 
 
 class FilePvSpec(_FileSpec):
-    """PV power from the user's file; small negative readings become 0."""
+    """PV power from the user's file; small negative readings become 0.
+
+    ``kwp`` is the size of the array the file was measured on; with
+    ``scale_to_kwp`` the power is scaled to an array of that size.
+    """
+
+    _role = "pv"
+    kwp: float | None = Field(default=None, gt=0)
+    scale_to_kwp: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _kwp_for_scaling(self) -> "FilePvSpec":
+        if self.scale_to_kwp is not None and self.kwp is None:
+            raise ValueError("scale_to_kwp needs kwp, the size of the array the file was measured on")
+        return self
+
+    def factor(self, power_w: pd.Series) -> float:
+        """``scale_to_kwp / kwp``, or 1."""
+        return self.scale_to_kwp / self.kwp if self.scale_to_kwp is not None and self.kwp else 1.0
+
+
+class FileLoadSpec(_FileSpec):
+    """Household load from the user's file; negative values are an error.
+
+    With ``scale_to_kwh_per_year`` the load is scaled so that the file's mean
+    power, over a year, gives that consumption.
+    """
+
+    _role = "load"
+    scale_to_kwh_per_year: float | None = Field(default=None, ge=0)
+
+    def factor(self, power_w: pd.Series) -> float:
+        """Target annual energy over the file's mean power times a year, or 1."""
+        return load_factor(self.scale_to_kwh_per_year, power_w)
+
+
+def load_factor(kwh_per_year: float | None, power_w: pd.Series) -> float:
+    """Factor that makes ``power_w``'s mean give ``kwh_per_year`` (1 when None)."""
+    if kwh_per_year is None:
+        return 1.0
+    mean_w = float(power_w.mean())
+    if not mean_w > 0:
+        raise InputError("load.scale_to_kwh_per_year: the file's load is 0 throughout; nothing to scale")
+    return kwh_per_year * 1000.0 / (mean_w * 8760.0)
+
+
+class SeriesPvSpec(_SeriesSpec):
+    """PV power in W from a pandas Series."""
 
     _role = "pv"
 
 
-class FileLoadSpec(_FileSpec):
-    """Household load from the user's file; negative values are an error."""
+class SeriesLoadSpec(_SeriesSpec):
+    """Household load in W from a pandas Series."""
 
     _role = "load"
 
@@ -143,5 +276,5 @@ class StochasticLoadSpec(StrictModel):
         return stochastic_load_w(self.annual_kwh, start, horizon_s, self.step_s, self.seed, self.profile, self.peak_share)
 
 
-PvSpec = Annotated[Union[PvlibPvSpec, ClearSkyPvSpec, FilePvSpec], Field(discriminator="kind")]
-LoadSpec = Annotated[Union[BdewLoadSpec, StochasticLoadSpec, FileLoadSpec], Field(discriminator="kind")]
+PvSpec = Annotated[Union[PvlibPvSpec, ClearSkyPvSpec, FilePvSpec, SeriesPvSpec], Field(discriminator="kind")]
+LoadSpec = Annotated[Union[BdewLoadSpec, StochasticLoadSpec, FileLoadSpec, SeriesLoadSpec], Field(discriminator="kind")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -19,6 +20,8 @@ from socbal.profiles.specs import (
     FileLoadSpec,
     FilePvSpec,
     PvlibPvSpec,
+    SeriesLoadSpec,
+    SeriesPvSpec,
     StochasticLoadSpec,
 )
 from socbal.scenario.fleet import FleetSpec
@@ -27,13 +30,19 @@ from socbal.tomlfile import read_toml
 from socbal.validation import DateTime, FloatPair, StrictModel
 
 LoadProfile = Annotated[
-    Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec],
+    Union[ConstantProfile, SyntheticHouseholdProfile, BdewLoadSpec, StochasticLoadSpec, FileLoadSpec, SeriesLoadSpec],
     Field(discriminator="kind"),
 ]
 PvProfile = Annotated[
-    Union[ConstantProfile, SyntheticClearSkyProfile, PvlibPvSpec, ClearSkyPvSpec, FilePvSpec],
+    Union[ConstantProfile, SyntheticClearSkyProfile, PvlibPvSpec, ClearSkyPvSpec, FilePvSpec, SeriesPvSpec],
     Field(discriminator="kind"),
 ]
+
+#: Smallest nameplate capacity accepted, Wh; below ``KWH_LOOKING_WH`` a capacity gets a "is this kWh?" warning.
+MIN_CAPACITY_WH = 10.0
+KWH_LOOKING_WH = 100.0
+
+log = logging.getLogger("socbal.scenario")
 
 #: A DC-DC module's efficiency over its load: (share of rated power 0-1, efficiency 0-1) points.
 DEFAULT_DCDC_CURVE = ((0.0, 0.80), (0.05, 0.90), (0.2, 0.955), (0.5, 0.97), (1.0, 0.96))
@@ -76,7 +85,9 @@ class PackSpec(PackPhysicsSpec):
     """One battery pack behind its own DC-DC module (the main unit's internal battery included)."""
 
     id: str = Field(min_length=1)
-    capacity_wh: float = Field(1920.0, gt=0, le=MAX_ENERGY_WH, description="Nameplate capacity, Wh")
+    capacity_wh: float = Field(
+        1920.0, gt=0, le=MAX_ENERGY_WH, description="Nameplate capacity, Wh (below 10 Wh is no storage pack)"
+    )
     soh_pct: float = Field(100.0, gt=0, le=100, description="State of health: usable share of capacity, %")
     soc_pct: float = Field(50.0, ge=0, le=100, description="Initial true SOC, %")
     max_charge_w: float = Field(1200.0, ge=0, le=MAX_POWER_W, description="DC-DC charge limit, W")
@@ -92,6 +103,13 @@ class PackSpec(PackPhysicsSpec):
         description="Usable capacity the BMS and the EMS believe, Wh (SOC estimate and weights); default: the true usable "
         "capacity (capacity_wh x soh_pct). A pack that aged more than its BMS knows has less true capacity than this.",
     )
+
+    @field_validator("capacity_wh")
+    @classmethod
+    def _capacity_in_wh(cls, value: float) -> float:
+        if value < MIN_CAPACITY_WH:
+            raise ValueError(f"must be at least {MIN_CAPACITY_WH:g} Wh; {value:g} looks like kWh: give {value * 1000:g}")
+        return value
 
     @property
     def usable_capacity_wh(self) -> float:
@@ -212,6 +230,16 @@ class Scenario(StrictModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _plausible_packs(self) -> "Scenario":
+        """Warn (one line each on stderr) about pack values that look like the wrong unit."""
+        for where, p in [("main", self.main), *((f"packs[{i}]", p) for i, p in enumerate(self.packs))]:
+            if p.capacity_wh < KWH_LOOKING_WH:
+                log.warning("%s.capacity_wh: %g Wh: is this kWh? then give %g", where, p.capacity_wh, p.capacity_wh * 1000)
+            if 0 < p.soc_pct < 1:
+                log.warning("%s.soc_pct: %g %%: is this a fraction? then give %g (percent)", where, p.soc_pct, p.soc_pct * 100)
+        return self
+
     @property
     def all_packs(self) -> list[PackSpec]:
         """The main unit's battery first, then the expansion packs."""
@@ -229,4 +257,4 @@ def scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | Non
     try:
         return Scenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as err:
-        raise InputError(f"{source}: {describe_validation_error(err)}") from None
+        raise InputError(f"{source}: {describe_validation_error(err, raw=raw)}") from None

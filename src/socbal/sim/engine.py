@@ -11,6 +11,7 @@ from socbal.device.params import DeviceModel, device_model
 from socbal.device.step import initial_state, step_scratch
 from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile
+from socbal.profiles.specs import input_gaps
 from socbal.scenario import Scenario
 from socbal.sim import kernel
 from socbal.sim.results import SimulationResult, build_result
@@ -37,7 +38,10 @@ def simulate(scenario: Scenario, progress: Callable[[int, int], None] | None = N
     is called after each; the result is the same.
     """
     inputs = kernel_inputs(scenario)
-    return build_result(scenario, run_loop(inputs, progress), inputs.soc_true0_pct, inputs.soc_est0_pct)
+    result = build_result(scenario, run_loop(inputs, progress), inputs.soc_true0_pct, inputs.soc_est0_pct)
+    run = scenario.run
+    result.summary["input_gaps"] = input_gaps(scenario.load, scenario.pv, pd.Timestamp(run.start), run.n_steps * run.step_s)
+    return result
 
 
 def run_loop(i: KernelInputs, progress: Callable[[int, int], None] | None = None) -> kernel.Records:

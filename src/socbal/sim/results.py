@@ -38,6 +38,22 @@ class SimulationResult:
         """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
         return save_results(out_dir, {"packs": self.packs, "device": self.device}, self.summary, self.scenario)
 
+    def pack_table(self, column: str) -> pd.DataFrame:
+        """One pack column as a wide frame: rows are the recorded intervals (indexed by their end time), one column per pack."""
+        wide = self.packs.pivot(index="timestamp", columns="pack_id", values=column)
+        wide.columns = wide.columns.astype(str)
+        wide.columns.name = None
+        wide.index = pd.DatetimeIndex(wide.index, name="timestamp")
+        return wide
+
+    def soc(self, estimated: bool = False) -> pd.DataFrame:
+        """True SOC in % per pack at the end of each recorded interval (``estimated``: the EMS's estimate)."""
+        return self.pack_table("soc_est_pct" if estimated else "soc_true_pct")
+
+    def power(self) -> pd.DataFrame:
+        """Mean DC power in W per pack over each recorded interval (> 0 discharges, < 0 charges)."""
+        return self.pack_table("power_w")
+
 
 def _state(power_w: np.ndarray) -> np.ndarray:
     """State name per mean power (W): discharging, charging or standby."""

@@ -9,11 +9,15 @@ Both simulations take the same packs and a load profile (W or A per step) and
 return a :class:`TopologyResult` with per-step arrays and totals.
 """
 
-from socbal.topology.ocv import CHEMISTRIES, SOC_GRID_PCT, Chemistry, cell_ocv_v, mean_cell_ocv_v
-from socbal.topology.pack_electrical import PackElectrical
-from socbal.topology.result import PACK_STATE_TEXT, TopologyResult
-from socbal.topology.series import usable_cycle_ah
-from socbal.topology.simulation import simulate_parallel, simulate_series
+from socbal import _jit_cache
+
+_jit_cache.configure()  # before any compiled module of this package is imported
+
+from socbal.topology.ocv import CHEMISTRIES, SOC_GRID_PCT, Chemistry, cell_ocv_v, mean_cell_ocv_v  # noqa: E402
+from socbal.topology.pack_electrical import PackElectrical  # noqa: E402
+from socbal.topology.result import PACK_STATE_TEXT, TopologyResult  # noqa: E402
+from socbal.topology.series import usable_cycle_ah  # noqa: E402
+from socbal.topology.simulation import simulate_parallel, simulate_series  # noqa: E402
 
 __all__ = [
     "CHEMISTRIES",

@@ -1,0 +1,196 @@
+"""The user's files as [load]/[pv] sections: what the run saw (energy, dates), reuse options and clear refusals."""
+
+import json
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import TypeAdapter
+
+from socbal.errors import InputError
+from socbal.profiles.specs import LoadSpec, PvSpec
+from socbal.scenario import scenario_from_dict
+from socbal.sim.engine import simulate
+
+LOAD = TypeAdapter(LoadSpec)
+PV = TypeAdapter(PvSpec)
+
+
+def write_week_csv(path, start="2023-01-02", days=14, unit_scale=1.0):
+    """Hourly load in W whose value is 100 W times the ISO weekday (Mon 100 ... Sun 700)."""
+    stamps = pd.date_range(start, periods=days * 24, freq="h")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": 100.0 * (stamps.day_of_week + 1) * unit_scale}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_simulation_sees_the_energy_and_dates_of_a_german_meter_file(tmp_path):
+    stamps = pd.date_range("2024-04-01", periods=3 * 96, freq="15min")
+    lines = ["Datum;Zeit;kWh"] + [f"{t:%d.%m.%Y};{t:%H:%M};0,125" for t in stamps]
+    (tmp_path / "meter.csv").write_text("\n".join(lines) + "\n")
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": "2024-04-02T00:00:00+02:00", "step_s": 900, "horizon_h": 24},
+            "load": {
+                "kind": "file",
+                "path": "meter.csv",
+                "column": "kWh",
+                "unit": "kWh",
+                "time_column": ["Datum", "Zeit"],
+                "tz": "Europe/Berlin",
+            },
+        },
+        base_dir=tmp_path,
+    )
+    result = simulate(scenario)
+    assert result.summary["energy_kwh"]["load"] == pytest.approx(24 * 4 * 0.125)
+    assert result.device["timestamp"].iloc[-1] == pd.Timestamp("2024-04-03 00:00", tz="Europe/Berlin")
+    assert result.summary["input_gaps"] == {"load": {"count": 0, "longest_h": 0.0, "gaps": []}}
+
+
+def test_gaps_the_run_meets_go_into_the_summary(tmp_path, caplog):
+    stamps = pd.date_range("2024-05-01", periods=96, freq="15min")
+    frame = pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": 400.0}).drop(index=range(40, 64))
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": "2024-05-01T00:00:00+00:00", "step_s": 900, "horizon_h": 24},
+            "load": {"kind": "file", "path": "p.csv", "column": "p"},
+        },
+        base_dir=tmp_path,
+    )
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        result = simulate(scenario)
+    assert result.summary["input_gaps"]["load"]["count"] == 1
+    assert result.summary["input_gaps"]["load"]["longest_h"] == 6.0
+    assert result.summary["input_gaps"]["load"]["gaps"][0]["start"] == "2024-05-01 10:00:00+00:00"
+    assert "load: 1 gap(s) longer than 3 steps" in caplog.text
+    assert result.summary["energy_kwh"]["load"] == pytest.approx(9.6)
+
+
+def test_a_measured_year_is_shifted_to_the_run_year_by_weekday(tmp_path):
+    path = write_week_csv(tmp_path / "w.csv")
+    spec = LOAD.validate_python({"kind": "file", "path": str(path), "column": "p", "shift_to_year": True})
+    start = pd.Timestamp("2026-03-02", tz="UTC")  # a Monday, years after the file
+    load = spec.series(start, 7 * 86400)
+    assert load.index[0] == start and len(load) == 7 * 24
+    by_day = load.groupby(load.index.day_of_week).mean()
+    assert list(by_day) == [100.0 * (d + 1) for d in range(7)]
+    with pytest.raises(InputError, match="set shift_to_year = true"):
+        LOAD.validate_python({"kind": "file", "path": str(path), "column": "p"}).series(start, 86400)
+
+
+def test_load_is_scaled_to_an_annual_consumption_and_pv_to_an_array_size(tmp_path):
+    path = write_week_csv(tmp_path / "w.csv")
+    spec = LOAD.validate_python({"kind": "file", "path": str(path), "column": "p", "scale_to_kwh_per_year": 3504.0})
+    load = spec.series(pd.Timestamp("2023-01-02", tz="UTC"), 14 * 86400)
+    assert load.mean() * 8760 / 1000 == pytest.approx(3504.0)
+    pv = PV.validate_python({"kind": "file", "path": str(path), "column": "p", "kwp": 2.0, "scale_to_kwp": 5.0})
+    assert pv.series(pd.Timestamp("2023-01-02", tz="UTC"), 86400).iloc[0] == 250.0
+    with pytest.raises(Exception, match="scale_to_kwp needs kwp"):
+        PV.validate_python({"kind": "file", "path": str(path), "column": "p", "scale_to_kwp": 5.0})
+
+
+def test_kw_read_as_w_gets_one_warning_line_and_an_impossible_peak_is_refused(tmp_path, caplog):
+    path = write_week_csv(tmp_path / "kw.csv", unit_scale=0.0035)  # 0.35 ... 2.45: kW written in a W column
+    spec = LOAD.validate_python({"kind": "file", "path": str(path), "column": "p"})
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        spec.series(pd.Timestamp("2023-01-02", tz="UTC"), 86400)
+    assert [r.getMessage() for r in caplog.records] == ["load.unit: median 1.4 W: is this kW? then set unit = 'kW'"]
+    huge = write_week_csv(tmp_path / "huge.csv", unit_scale=1e6)
+    with pytest.raises(InputError, match=r"load.unit: a peak of 7e\+08 W is not allowed"):
+        LOAD.validate_python({"kind": "file", "path": str(huge), "column": "p"}).series(
+            pd.Timestamp("2023-01-02", tz="UTC"), 86400
+        )
+
+
+def test_pv_in_kw_read_as_w_is_named(tmp_path, caplog):
+    path = write_week_csv(tmp_path / "pv.csv", unit_scale=0.002)  # peak 1.4: kW in a W column
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        PV.validate_python({"kind": "file", "path": str(path), "column": "p"}).series(pd.Timestamp("2023-01-02", tz="UTC"), 86400)
+    assert [r.getMessage() for r in caplog.records] == ["pv.unit: peak 1.4 W: is this kW? then set unit = 'kW'"]
+
+
+def test_pack_values_in_the_wrong_unit(caplog):
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        scenario_from_dict({"main": {"id": "main", "soc_pct": 0.4}, "packs": [{"id": "p1", "capacity_wh": 19.2}]})
+    assert [r.getMessage() for r in caplog.records] == [
+        "main.soc_pct: 0.4 %: is this a fraction? then give 40 (percent)",
+        "packs[0].capacity_wh: 19.2 Wh: is this kWh? then give 19200",
+    ]
+    with pytest.raises(
+        InputError, match="main.capacity_wh: value 1.92 is not allowed: must be at least 10 Wh; 1.92 looks like kWh"
+    ):
+        scenario_from_dict({"main": {"id": "main", "capacity_wh": 1.92}})
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("[load]\nkind = 'file'\npath = 'x.csv'\ncolumn = 'p'\n", "load.path: file 'x.csv' not found (relative to "),
+        ("[pv]\nkind = 'file'\npath = 'y.csv'\ncolumn = 'p'\n", "pv.path: file 'y.csv' not found (relative to "),
+        ("[load]\nkind = 'file'\npath = 'p.csv'\ncolumn = 'p'\ndayfirst = 'maybe'\n", "load.dayfirst: value 'maybe'"),
+        ("[load]\nkind = 'file'\npath = 'p.csv'\ncolumn = 'q'\n", "load column 'q' is not in the file; columns there: time, p"),
+        (
+            "[load]\nkind = 'file'\npath = 'p.csv'\ncolumn = 'p'\ntz = 'Europe/Berlin'\n",
+            "load.ambiguous: local time 2024-10-27 02:00:00",
+        ),
+    ],
+)
+def test_bad_file_sections_exit_2_with_one_line_naming_the_section(tmp_path, section, expected):
+    stamps = pd.date_range("2024-10-26", "2024-10-29", freq="h", inclusive="left")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": 100.0}).to_csv(tmp_path / "p.csv", index=False)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[run]\nstart = 2024-10-27T00:00:00+02:00\nhorizon_h = 24\n" + section)
+    out = subprocess.run(
+        [sys.executable, "-m", "socbal", "simulate", str(scenario), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2, out.stderr
+    assert expected in out.stderr and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert str(scenario) in out.stderr or "load column" in out.stderr or "ambiguous" in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_of_a_result_names_the_file_options(tmp_path):
+    path = write_week_csv(tmp_path / "w.csv")
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": "2023-01-02T00:00:00+00:00", "step_s": 3600, "horizon_h": 48},
+            "load": {"kind": "file", "path": str(path), "column": "p"},
+        }
+    )
+    dumped = json.loads(scenario.model_dump_json())
+    assert dumped["load"]["kind"] == "file" and dumped["load"]["dayfirst"] is None and dumped["load"]["fill"] == "interpolate"
+    assert np.isclose(simulate(scenario).summary["energy_kwh"]["load"], 24 * 0.1 + 24 * 0.2)
+
+
+def test_german_household_example_runs_on_its_meter_week_and_european_weather():
+    from pathlib import Path
+
+    from socbal.scenario import load_scenario
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    meter = pd.read_csv(examples / "data" / "household_meter_de.csv", sep=";", decimal=",")
+    result = simulate(load_scenario(examples / "german_household.toml"))
+    # 2026-06-01 is a Monday, as the file's first day (2025-06-02): the run sees the file's first week
+    assert result.summary["energy_kwh"]["load"] == pytest.approx(meter["Verbrauch [kWh]"][: 7 * 96].sum(), rel=1e-6)
+    assert result.device["timestamp"].iloc[0] == pd.Timestamp("2026-06-01 00:15", tz="Europe/Berlin")
+    assert 6.0 < result.summary["energy_kwh"]["pv"] / 7 / 1.6 < 7.5  # clear-sky June days, kWh per kWp
+
+
+def test_readme_home_assistant_section_reads_the_export(tmp_path):
+    from tests.profiles.test_formats import ha_history
+
+    (tmp_path / "history.csv").write_text(ha_history())
+    spec = LOAD.validate_python(
+        {"kind": "file", "path": str(tmp_path / "history.csv"), "column": "sensor.house_power", "step_s": 300}
+    )
+    load = spec.series(pd.Timestamp("2024-05-01 01:00", tz="UTC"), 3600)
+    assert len(load) == 12 and load.sum() * 300 / 3.6e6 == pytest.approx(0.9)  # 900 W for the hour

@@ -89,9 +89,9 @@ def trim_events(conn: sqlite3.Connection, retention_s: float, max_bytes: int, no
             break
         drop = max(1, int(rows * (1.0 - 0.9 * max_bytes / size)))
         deleted += conn.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (drop,)).rowcount
-        conn.execute("PRAGMA incremental_vacuum")
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
     if deleted:
-        conn.execute("PRAGMA incremental_vacuum")
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("event log: %d old events removed (retention), %.1f MB in use", deleted, db_bytes(conn) / 1e6)
     return deleted

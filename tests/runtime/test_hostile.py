@@ -22,16 +22,11 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from socbal.runtime.mqtt import MqttService
 from socbal.runtime.service import Runtime
-from socbal.sim.scenario import load_scenario
 
-from .conftest import EXAMPLES, LOOPBACK, free_port, runtime_config, stop_all, wait_until
+from .conftest import LOOPBACK, emulated_device, free_port, runtime_config, stop_all, wait_until
 
 BASE = "test/dev"
 pytestmark = pytest.mark.timeout(90)
-
-
-def emulated_device(**kwargs) -> EmulatedDevice:
-    return EmulatedDevice(load_scenario(EXAMPLES / "emulate_80_40.toml"), speed=60.0, watchdog_s=1.0, **kwargs)
 
 
 def driving(rt: Runtime, device: EmulatedDevice) -> bool:
@@ -329,6 +324,19 @@ def test_http_api_refuses_before_reading_and_bounds_everything(tmp_path, monkeyp
 # --- 6: stale data does not count as fresh at start ----------------------------------------------
 
 
+def record_setpoints(rt: Runtime) -> list[dict]:
+    """Every setpoint message the runtime sends from now on (its link's writes, recorded)."""
+    sent: list[dict] = []
+    write = rt.link.write
+
+    async def spy(setpoints_w, watchdog_s):
+        sent.append(dict(setpoints_w))
+        return await write(setpoints_w, watchdog_s)
+
+    rt.link.write = spy  # type: ignore[method-assign]
+    return sent
+
+
 def test_a_frozen_modbus_pack_gets_no_setpoint_at_start(tmp_path):
     port = free_port()
     cfg = runtime_config(tmp_path, modbus_port=port)
@@ -340,18 +348,12 @@ def test_a_frozen_modbus_pack_gets_no_setpoint_at_start(tmp_path):
         dev_task = asyncio.create_task(serve(device, stop_dev, host=LOOPBACK, modbus_port=port, tick_s=0.05))
         await asyncio.sleep(0.3)
         rt = Runtime(cfg)
-        sent: list[dict] = []
-        write = rt.link.write
-
-        async def spy(setpoints_w, watchdog_s):
-            sent.append(dict(setpoints_w))
-            return await write(setpoints_w, watchdog_s)
-
-        rt.link.write = spy  # type: ignore[method-assign]
+        sent = record_setpoints(rt)
         rt_task = asyncio.create_task(rt.run(stop_rt))
         try:
             await wait_until(lambda: any(s["main"] > 0 for s in sent), 10, "main driven")
             await asyncio.sleep(1.0)
+            assert all(s["p1"] == 0.0 for s in sent), [s for s in sent if s["p1"]][:3]
             assert rt.faults.active["p1"].startswith("missing")
         finally:
             await stop_all((stop_rt, stop_dev), (rt_task, dev_task))
@@ -370,14 +372,7 @@ def test_retained_mqtt_telemetry_without_a_fresh_timestamp_is_not_taken_as_live(
     async def scenario() -> None:
         await publish(broker.port, [(f"{BASE}/device/packs/p1/telemetry", json.dumps(old), True)])
         async with mqtt_rig(cfg, broker, device=device) as (rt, _):
-            sent: list[dict] = []
-            write = rt.link.write
-
-            async def spy(setpoints_w, watchdog_s):
-                sent.append(dict(setpoints_w))
-                return await write(setpoints_w, watchdog_s)
-
-            rt.link.write = spy  # type: ignore[method-assign]
+            sent = record_setpoints(rt)
             await wait_until(lambda: any(s["main"] > 0 for s in sent), 15, "main driven")
             # the same reading with a ts an hour old, sent live: stale
             await publish(broker.port, [(f"{BASE}/device/packs/p1/telemetry", json.dumps({**old, "ts": time.time() - 3600}))])

@@ -26,8 +26,7 @@ from socbal.runtime.payload import parse_json
 from socbal.runtime.service import Runtime
 from socbal.runtime.store import StateStore, trim_events
 
-from .conftest import LOOPBACK, free_port, runtime_config, stop_all, wait_until
-from .test_hostile import emulated_device
+from .conftest import LOOPBACK, emulated_device, free_port, runtime_config, stop_all, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

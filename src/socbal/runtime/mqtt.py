@@ -321,6 +321,7 @@ class MqttService:
         }
         self._command_rate = TokenBucket(self.mcfg.settings_rate_per_s, self.mcfg.settings_burst)
         self.rejects = ThrottledLog(log, sink=lambda text: store.log("rejected", text))
+        self._invalid = ThrottledLog(log)  # log lines only: the settings controller logs the event
         self.connects = 0  # successful connections so far (tests watch it)
         self.last_error: str | None = None
         settings.subscribe(self._on_settings_changed)
@@ -499,7 +500,7 @@ class MqttService:
         try:
             self.settings.propose(patch, source="mqtt")
         except InputError as err:  # already in the event log as "rejected"
-            log.warning("mqtt setting rejected: %s", shorten(str(err), 300))
+            self._invalid.warning(f"mqtt setting rejected: {shorten(str(err), 300)}")
 
     async def publish_settings(self) -> None:
         """Publish the settings in force after the next cycle to their state topics (retained)."""

@@ -29,7 +29,7 @@ from socbal.runtime.secrets import read_secret, read_token
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 from socbal.runtime.supervise import Supervisor
-from socbal.runtime.telemetry import FaultTracker, Telemetry, fault_code
+from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")
 
@@ -220,6 +220,14 @@ class Runtime:
                 return
             await asyncio.sleep(0.02)
 
+    def _warm_up(self) -> None:
+        """Plan a discharge and a charge once on made-up telemetry, so that compiled code is ready before the first cycle."""
+        now = time.monotonic()
+        packs = {p.id: PackReading(50.0, 0.0, p.max_discharge_w, p.max_charge_w, True, now) for p in self.cfg.packs}
+        for pv_w, load_w in ((0.0, 500.0), (2000.0, 0.0)):
+            tel = Telemetry(device=DeviceReading(pv_w, load_w, True, now), packs=dict(packs))
+            plan_cycle(self.cfg, self.settings.current, tel, now, {})
+
     async def _wait_for_link(self, stop: asyncio.Event) -> None:
         """Up to ``startup_wait_s``: read until the link answers (the first cycle then sees a connected link)."""
         loop = asyncio.get_running_loop()
@@ -242,6 +250,7 @@ class Runtime:
             if self.cfg.http.enabled:
                 self.supervisor.start("http", self._serve_http)
                 await self._wait_for_http()
+            self._warm_up()
             await self._wait_for_link(stop)
             loop = asyncio.get_running_loop()
             next_t = loop.time()

@@ -58,7 +58,7 @@ async def stop_all(events, tasks) -> None:
 def emulated_device(**kwargs):
     """The 80/40 % example device, in process, at 60x with a 1 s watchdog."""
     from socbal.runtime.emulator import EmulatedDevice
-    from socbal.sim.scenario import load_scenario
+    from socbal.scenario import load_scenario
 
     return EmulatedDevice(load_scenario(EXAMPLES / "emulate_80_40.toml"), speed=60.0, watchdog_s=1.0, **kwargs)
 

@@ -9,6 +9,7 @@ import ast
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
@@ -234,19 +235,40 @@ def test_parse_json_limits():
             parse_json(bad)
 
 
-def test_runtime_modules_import_one_way():
-    """No import circle among socbal.runtime's modules (TYPE_CHECKING imports included)."""
+def test_runtime_modules_import_only_those_listed_above_them():
+    """The package docstring's module list is the layer order: no module imports one listed below it (so no circle)."""
     folder = Path(socbal.runtime.__file__).parent
-    graph: dict[str, set[str]] = {}
-    for path in folder.glob("*.py"):
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("socbal.runtime."):
-                deps.add(node.module.split(".")[2])
-        graph[path.stem] = deps
+    order = re.findall(r"^- :mod:`\.(\w+)`", socbal.runtime.__doc__ or "", re.MULTILINE)
+    assert sorted(order) == sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    for i, name in enumerate(order):
+        tree = ast.parse((folder / f"{name}.py").read_text())  # TYPE_CHECKING imports count too
+        deps = {
+            n.module.split(".")[2]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("socbal.runtime.")
+        }
+        assert deps <= set(order[:i]), f"{name} imports {sorted(deps - set(order[:i]))}, listed below it"
 
-    def reaches(start: str, target: str, seen: set[str]) -> bool:
-        return any(d == target or (d not in seen and reaches(d, target, seen | {d})) for d in graph.get(start, ()))
 
-    circles = sorted(m for m in graph if reaches(m, m, {m}))
-    assert not circles, f"modules in an import circle: {circles}"
+def test_the_write_queue_is_bounded_and_keeps_what_it_accepted(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = StateStore(path, queue_max=5)
+    assert store.flush()
+    blocker = sqlite3.connect(str(path), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        accepted = [store.log("fault", f"while locked {i}") for i in range(40)]
+        t0 = time.monotonic()
+        assert not store.log("fault", "one more") and time.monotonic() - t0 < 0.05  # refused at once, never blocks
+        assert 5 <= sum(accepted) <= 7 and store.writer.dropped == 40 - sum(accepted) + 1
+        deadline = time.monotonic() + 5
+        while store.fault is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.fault is not None and "locked" in store.fault
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.flush(10) and store.fault is None
+    messages = [e["message"] for e in store.events()]
+    store.close()
+    assert messages == [f"while locked {i}" for i, ok in enumerate(accepted) if ok]

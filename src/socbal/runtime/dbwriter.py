@@ -82,6 +82,8 @@ class DbWriter:
                 self._queue.put_nowait(job)
             except queue.Full:
                 self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.error("event log: queue full (%d writes waiting); %d writes refused so far", self.pending, self.dropped)
                 return False
             self._submitted += 1
             return True

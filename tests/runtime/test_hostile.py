@@ -20,8 +20,9 @@ import pytest
 
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
-from socbal.runtime.mqtt import MqttService
+from socbal.runtime.mqtt import MqttService, UndatedReading, parse_pack_payload
 from socbal.runtime.service import Runtime
+from socbal.runtime.telemetry import pack_fault
 
 from .conftest import LOOPBACK, emulated_device, free_port, runtime_config, stop_all, wait_until
 
@@ -361,6 +362,18 @@ def test_a_frozen_modbus_pack_gets_no_setpoint_at_start(tmp_path):
 
     sent = asyncio.run(scenario())
     assert sent and all(s["p1"] == 0.0 for s in sent), [s for s in sent if s["p1"]][:3]
+
+
+def test_a_telemetry_timestamp_dates_the_reading():
+    body = {"soc_pct": 50, "power_w": 0, "max_discharge_w": 1200, "max_charge_w": 1200}
+    reading = parse_pack_payload(json.dumps({**body, "ts": 1000.0}).encode(), received_s=500.0, wall_s=1030.0)
+    assert reading.received_s == pytest.approx(470.0)  # 30 s old when it arrived
+    assert pack_fault(reading, 500.0, 5.0).startswith("stale")
+    with pytest.raises(ValueError, match="future"):
+        parse_pack_payload(json.dumps({**body, "ts": 2000.0}).encode(), received_s=500.0, wall_s=1030.0)
+    with pytest.raises(UndatedReading):
+        parse_pack_payload(json.dumps(body).encode(), received_s=500.0, require_ts=True)
+    assert parse_pack_payload(json.dumps(body).encode(), received_s=500.0).received_s == 500.0
 
 
 def test_retained_mqtt_telemetry_without_a_fresh_timestamp_is_not_taken_as_live(tmp_path, broker):

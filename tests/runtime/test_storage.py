@@ -73,6 +73,7 @@ def test_a_locked_database_does_not_stop_setpoints_and_loses_nothing(tmp_path):
     store.close()
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "stop"
+    assert not [e for e in events if e["kind"] == "link" or (e["kind"] == "fault" and not e["message"].startswith("eventlog"))]
     assert any(e["kind"] == "setting" and "backup_reserve_pct=22" in e["message"] for e in events)
     assert any(e["kind"] == "fault" and e["message"].startswith("eventlog:") for e in events)
     assert any(e["kind"] == "recovered" and e["message"].startswith("eventlog") for e in events)

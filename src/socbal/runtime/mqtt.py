@@ -108,10 +108,15 @@ def client_kwargs(cfg: MqttConfig, password: SecretStr | None, identifier: str, 
     return kwargs
 
 
-def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s: float, wall_s: float) -> dict:
+class UndatedReading(ValueError):
+    """A reading that must carry ``ts`` (a retained message: its age is unknown) but does not."""
+
+
+def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s: float, wall_s: float, require_ts: bool) -> dict:
     """The named numbers, the boolean ``flag`` (default true) and ``received_s`` of a JSON object payload.
 
-    An optional ``ts`` (Unix time, s) dates the reading: ``received_s`` is moved back by its age.
+    An optional ``ts`` (Unix time, s) dates the reading: ``received_s`` is moved back by its age;
+    without one, ``require_ts`` raises :class:`UndatedReading`.
     ``ValueError`` with a short reason on garbage (see :func:`~socbal.runtime.payload.parse_json`).
     """
     data = parse_json(payload)
@@ -128,6 +133,8 @@ def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s
         raise ValueError(f"{flag} must be true or false: {shorten(value)}")
     values[flag] = value
     ts = data.get("ts")
+    if ts is None and require_ts:
+        raise UndatedReading("retained telemetry without ts (its age is unknown)")
     if ts is not None:
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
             raise ValueError(f"ts must be a Unix time in seconds: {shorten(ts)}")
@@ -139,21 +146,18 @@ def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s
     return values
 
 
-def has_timestamp(payload: bytes) -> bool:
-    """Whether a telemetry payload carries ``ts`` (a retained message without one has no known age)."""
-    return b'"ts"' in payload
-
-
-def parse_pack_payload(payload: bytes, received_s: float, wall_s: float | None = None) -> PackReading:
+def parse_pack_payload(payload: bytes, received_s: float, wall_s: float | None = None, require_ts: bool = False) -> PackReading:
     """A pack telemetry message -> reading; raises ``ValueError`` with a short reason on garbage."""
-    values = _json_object(payload, PACK_FIELDS, "online", received_s, time.time() if wall_s is None else wall_s)
-    return PackReading(**values)
+    wall_s = time.time() if wall_s is None else wall_s
+    return PackReading(**_json_object(payload, PACK_FIELDS, "online", received_s, wall_s, require_ts))
 
 
-def parse_device_payload(payload: bytes, received_s: float, wall_s: float | None = None) -> DeviceReading:
+def parse_device_payload(
+    payload: bytes, received_s: float, wall_s: float | None = None, require_ts: bool = False
+) -> DeviceReading:
     """A device telemetry message -> reading; raises ``ValueError`` on garbage."""
-    values = _json_object(payload, ("pv_w", "load_w"), "grid_on", received_s, time.time() if wall_s is None else wall_s)
-    return DeviceReading(**values)
+    wall_s = time.time() if wall_s is None else wall_s
+    return DeviceReading(**_json_object(payload, ("pv_w", "load_w"), "grid_on", received_s, wall_s, require_ts))
 
 
 def discovery_messages(cfg: RuntimeConfig, topics: Topics, commands: bool = True) -> list[tuple[str, dict]]:
@@ -443,27 +447,27 @@ class MqttService:
         if self._is_command(message):
             self._handle_setting(str(topic), payload)
             return
-        if message.retain and not has_timestamp(payload):
-            self.rejects.warning(f"mqtt: {topic}: retained telemetry without ts ignored (its age is unknown)")
-            return
         now = time.monotonic()
-        if topic.matches(self.topics.pack_telemetry_filter):
-            pack_id = str(topic).split("/")[-2]
-            if pack_id not in self._packs:
+        try:
+            if topic.matches(self.topics.pack_telemetry_filter):
+                key = str(topic).split("/")[-2]
+                if key not in self._packs:
+                    return
+                self._packs[key] = parse_pack_payload(payload, now, require_ts=message.retain)
+            elif topic.matches(self.topics.device_telemetry):
+                key = "device"
+                self._device = parse_device_payload(payload, now, require_ts=message.retain)
+            else:
                 return
-            try:
-                self._packs[pack_id] = parse_pack_payload(payload, now)
-                self._errors.pop(pack_id, None)
-            except ValueError as err:
-                self._packs[pack_id] = None
-                self._errors[pack_id] = f"garbage: {err}"
-        elif topic.matches(self.topics.device_telemetry):
-            try:
-                self._device = parse_device_payload(payload, now)
-                self._errors.pop("device", None)
-            except ValueError as err:
+            self._errors.pop(key, None)
+        except UndatedReading as err:  # the reading held so far stays
+            self.rejects.warning(f"mqtt: {topic}: {err}: ignored")
+        except ValueError as err:
+            if key == "device":
                 self._device = None
-                self._errors["device"] = f"garbage: {err}"
+            else:
+                self._packs[key] = None
+            self._errors[key] = f"garbage: {err}"
 
     def _setting_patch(self, topic: str, payload: bytes) -> object:
         """The settings change a message asks for (validation names anything wrong); ``InputError`` when refused."""

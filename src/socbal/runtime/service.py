@@ -82,6 +82,7 @@ class Runtime:
         self.http_port: int | None = None
         self._server: ApiServer | None = None
         self._logged: tuple[dict[str, float], float] | None = None  # last logged setpoints and when
+        self._warm_up()
 
     @classmethod
     def from_config(cls, cfg: RuntimeConfig, reset_settings: bool = False) -> "Runtime":
@@ -221,7 +222,10 @@ class Runtime:
             await asyncio.sleep(0.02)
 
     def _warm_up(self) -> None:
-        """Plan a discharge and a charge once on made-up telemetry, so that compiled code is ready before the first cycle."""
+        """Plan a discharge and a charge once on made-up telemetry, so that compiled code is ready before the first cycle.
+
+        Done at construction, before the runtime starts: a first call compiles or loads the EMS (seconds).
+        """
         now = time.monotonic()
         packs = {p.id: PackReading(50.0, 0.0, p.max_discharge_w, p.max_charge_w, True, now) for p in self.cfg.packs}
         for pv_w, load_w in ((0.0, 500.0), (2000.0, 0.0)):
@@ -250,7 +254,6 @@ class Runtime:
             if self.cfg.http.enabled:
                 self.supervisor.start("http", self._serve_http)
                 await self._wait_for_http()
-            self._warm_up()
             await self._wait_for_link(stop)
             loop = asyncio.get_running_loop()
             next_t = loop.time()

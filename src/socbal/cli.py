@@ -507,6 +507,9 @@ def _run_until_signal(coro_factory) -> None:
 def run(
     config: Path = typer.Argument(..., help="Runtime config TOML (see examples/runtime_modbus.toml)."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    reset_settings: bool = typer.Option(
+        False, "--reset-settings", help="Forget settings changed at run time (stored in runtime.state_db); use the config's."
+    ),
 ) -> None:
     """Control a real or emulated device: read telemetry, run the EMS, write per-pack setpoints, every period."""
     import logging
@@ -518,7 +521,7 @@ def run(
         raise InputError(f"--log-level: value {log_level!r} is not allowed: use debug, info, warning or error")
     cfg = load_config(config)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = Runtime.from_config(cfg)
+    runtime = Runtime.from_config(cfg, reset_settings=reset_settings)
     typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s", err=True)
     _run_until_signal(runtime.run)
 

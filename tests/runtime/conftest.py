@@ -5,6 +5,7 @@ Everything listens on 127.0.0.1 only, and every fixture stops what it started.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -37,6 +38,29 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout_s} s")
+
+
+async def wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def stop_all(events, tasks) -> None:
+    """Set every stop event and wait (bounded) for every task to end."""
+    for e in events:
+        e.set()
+    await asyncio.wait(tasks, timeout=10)
+
+
+def emulated_device(**kwargs):
+    """The 80/40 % example device, in process, at 60x with a 1 s watchdog."""
+    from socbal.runtime.emulator import EmulatedDevice
+    from socbal.scenario import load_scenario
+
+    return EmulatedDevice(load_scenario(EXAMPLES / "emulate_80_40.toml"), speed=60.0, watchdog_s=1.0, **kwargs)
 
 
 def mosquitto_binary() -> str | None:
@@ -86,9 +110,15 @@ def broker(tmp_path):
 
 
 def runtime_config(
-    tmp_path: Path, link: str = "modbus", modbus_port: int | None = None, mqtt_port: int | None = None, **runtime
+    tmp_path: Path,
+    link: str = "modbus",
+    modbus_port: int | None = None,
+    mqtt_port: int | None = None,
+    mqtt: dict | None = None,
+    http: dict | None = None,
+    **runtime,
 ) -> RuntimeConfig:
-    """A two-pack (main, p1) config for tests: fast period, short age and watchdog."""
+    """A two-pack (main, p1) config for tests: fast period, short age and watchdog (``mqtt``/``http``: extra keys)."""
     raw: dict = {
         "name": "test",
         "link": link,
@@ -117,5 +147,8 @@ def runtime_config(
             "base_topic": "test/dev",
             "keepalive_s": 5,
             "client_id": f"rt-{mqtt_port}",
+            **(mqtt or {}),
         }
+    if http is not None:
+        raw["http"] = {"enabled": True, "host": LOOPBACK, "port": 0, **http}
     return config_from_dict(raw, base_dir=tmp_path)

@@ -20,22 +20,7 @@ from socbal.runtime.emulator import EmulatedDevice, serve
 from socbal.runtime.service import Runtime
 from socbal.scenario import load_scenario
 
-from .conftest import EXAMPLES, LOOPBACK, free_port, runtime_config, wait_for_port
-
-
-async def wait_until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for: {what}")
-        await asyncio.sleep(0.05)
-
-
-async def stop_all(events, tasks) -> None:
-    """Set every stop event and wait (bounded) for every task to end."""
-    for e in events:
-        e.set()
-    await asyncio.wait(tasks, timeout=10)
+from .conftest import EXAMPLES, LOOPBACK, free_port, runtime_config, stop_all, wait_for_port, wait_until
 
 
 def spread(plan) -> float:

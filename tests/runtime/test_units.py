@@ -18,12 +18,13 @@ from socbal.ems.models import Settings
 from socbal.errors import InputError
 from socbal.runtime.api import create_app
 from socbal.runtime.config import RegisterSpec, load_config
-from socbal.runtime.control import SettingsController, plan_cycle
+from socbal.runtime.control import plan_cycle
 from socbal.runtime.emulator import EmulatedDevice
 from socbal.runtime.modbus import decode, encode
 from socbal.runtime.mqtt import Topics, discovery_messages, parse_pack_payload
 from socbal.runtime.secrets import read_secret
 from socbal.runtime.service import Runtime
+from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, clamp_setpoint, pack_fault
 from socbal.scenario import load_scenario
@@ -193,7 +194,7 @@ def test_http_api_needs_the_token_to_write(tmp_path):
     cfg = runtime_config(tmp_path, modbus_port=1)
     rt = Runtime(cfg, api_token=SecretStr("tok-123"))
     try:
-        client = TestClient(create_app(rt, SecretStr("tok-123")))
+        client = TestClient(create_app(rt.state, rt.settings, rt.store, SecretStr("tok-123")))
         assert client.get("/settings").json()["backup_reserve_pct"] == 10
         assert client.patch("/settings", json={"backup_reserve_pct": 30}).status_code == 401
         assert (
@@ -206,10 +207,11 @@ def test_http_api_needs_the_token_to_write(tmp_path):
         r = client.patch("/settings", json={"backup_reserve_pct": 30, "strategy": "equal"}, headers=auth)
         assert r.status_code == 200 and r.json()["strategy"] == "equal"
         assert client.get("/events").status_code == 401
+        assert rt.store.flush()
         events = client.get("/events", headers=auth).json()
         assert [e["kind"] for e in events] == ["rejected", "setting"]
         assert all("tok-123" not in str(e) for e in events)
-        readonly = TestClient(create_app(rt, None))
+        readonly = TestClient(create_app(rt.state, rt.settings, rt.store, None))
         assert readonly.patch("/settings", json={"strategy": "spec"}, headers=auth).status_code == 403
     finally:
         rt.store.close()

@@ -4,68 +4,83 @@
 path               method  what
 =================  ======  ============================================================
 ``/health``        GET     ``{"ok": true}``
-``/status``        GET     last cycle: SOC, setpoints, faults, settings in force
+``/status``        GET     last cycle: SOC, setpoints, faults, settings in force, task health
 ``/settings``      GET     settings in force after the next cycle
 ``/settings``      PATCH   partial change, e.g. ``{"backup_reserve_pct": 20}``; token
-``/events``        GET     event log (``?after_id=&kind=&limit=``); token
+``/events``        GET     event log (``?after_id=&kind=&limit=``, oldest first); token
 =================  ======  ============================================================
 
-The token travels as ``Authorization: Bearer <token>``. Without a configured
-token the API is read-only: every write answers 403.
+The token travels as ``Authorization: Bearer <token>`` and is checked before
+the body is read (:mod:`.httpguard`); bodies are capped at ``http.max_body_bytes``
+and an ``/events`` answer at ``http.max_response_bytes`` (page on with
+``after_id`` = the last id). Without a configured token the API is read-only:
+every write answers 403. Bad query parameters answer 422.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import uvicorn
-from fastapi import Body, Depends, FastAPI, Header, HTTPException
+from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import SecretStr
 
-from socbal.errors import InputError
+from socbal.runtime.config import HttpConfig
+from socbal.runtime.httpguard import GuardMiddleware
+from socbal.runtime.payload import parse_json
+from socbal.runtime.settings import SettingsController
+from socbal.runtime.store import EventKind, StateStore
 
-if TYPE_CHECKING:  # pragma: no cover
-    from socbal.runtime.service import Runtime
+#: Largest id SQLite can hold.
+MAX_EVENT_ID = 2**63 - 1
 
 
-def create_app(runtime: "Runtime", token: SecretStr | None) -> FastAPI:
-    """The API over one runtime (its settings controller, store and status)."""
+def create_app(
+    status: Callable[[], dict],
+    settings: SettingsController,
+    store: StateStore,
+    token: SecretStr | None,
+    limits: HttpConfig | None = None,
+) -> FastAPI:
+    """The API over a runtime's status function, settings controller and event log."""
+    limits = limits or HttpConfig()
     app = FastAPI(title="socbal runtime", docs_url=None, redoc_url=None, openapi_url=None)
-
-    def require_token(authorization: str | None = Header(None)) -> None:
-        if token is None:
-            raise HTTPException(403, "no API token is configured: the API is read-only")
-        expected = f"Bearer {token.get_secret_value()}".encode()
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
-            raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+    app.add_middleware(
+        GuardMiddleware,
+        token=token,
+        max_body_bytes=limits.max_body_bytes,
+        open_paths=frozenset({"/health", "/status", "/settings"}),
+    )
 
     @app.get("/health")
     async def health() -> dict:
         return {"ok": True}
 
     @app.get("/status")
-    async def status() -> dict:
-        return runtime.state()
+    async def get_status() -> dict:
+        return status()
 
     @app.get("/settings")
     async def get_settings() -> dict:
-        return runtime.settings.latest.model_dump()
+        return settings.latest.model_dump()
 
-    @app.patch("/settings", dependencies=[Depends(require_token)])
-    async def patch_settings(change: object = Body(...)) -> dict:
+    @app.patch("/settings")
+    async def patch_settings(request: Request) -> dict:
         try:
-            new = runtime.settings.propose(change, source="http")
-        except InputError as err:
+            change = parse_json(await request.body(), limits.max_body_bytes)
+            new = settings.propose(change, source="http")
+        except ValueError as err:  # InputError included
             raise HTTPException(422, str(err)) from None
-        if runtime.mqtt is not None:
-            await runtime.mqtt.publish_settings()
         return new.model_dump()
 
-    @app.get("/events", dependencies=[Depends(require_token)])
-    async def events(after_id: int = 0, kind: str | None = None, limit: int = 200) -> list[dict]:
-        return runtime.store.events(after_id=after_id, kind=kind, limit=min(max(limit, 1), 10000))
+    @app.get("/events")
+    def events(
+        after_id: int = Query(0, ge=0, le=MAX_EVENT_ID),
+        kind: EventKind | None = None,
+        limit: int = Query(200, ge=1, le=10_000),
+    ) -> list[dict]:
+        return store.events(after_id=after_id, kind=kind, limit=limit, max_bytes=limits.max_response_bytes)
 
     return app
 
@@ -78,6 +93,18 @@ class ApiServer(uvicorn.Server):
         yield
 
 
-def api_server(app: FastAPI, host: str, port: int) -> ApiServer:
+def api_server(app: FastAPI, host: str, port: int, limits: HttpConfig | None = None) -> ApiServer:
     """An uvicorn server for ``app`` (start with ``await server.serve()``, stop with ``should_exit``)."""
-    return ApiServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False))
+    limits = limits or HttpConfig()
+    return ApiServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            limit_concurrency=limits.max_connections,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
+    )

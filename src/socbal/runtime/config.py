@@ -117,6 +117,13 @@ class MqttConfig(StrictModel):
     discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery")
     discovery_prefix: str = "homeassistant"
     device_name: str = "socbal"
+    max_payload_bytes: int = Field(4096, ge=256, le=1_000_000, description="Larger incoming messages are refused, bytes")
+    settings_rate_per_s: float = Field(2.0, gt=0, le=1000, description="Settings messages accepted per second on average")
+    settings_burst: int = Field(10, ge=1, le=10_000, description="Settings messages accepted in a burst")
+    settings_token_env: str | None = Field(
+        None, description="Environment variable holding a shared secret that settings messages must carry"
+    )
+    settings_token_file: FilePath | None = Field(None, description="File holding that shared secret")
 
 
 class HttpConfig(StrictModel):
@@ -127,6 +134,9 @@ class HttpConfig(StrictModel):
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     token_env: str | None = Field(None, description="Environment variable holding the API token")
     token_file: FilePath | None = Field(None, description="File holding the API token")
+    max_body_bytes: int = Field(65536, ge=1024, le=10_000_000, description="Larger request bodies are refused (413), bytes")
+    max_response_bytes: int = Field(1_000_000, ge=10_000, le=100_000_000, description="Most event-log JSON per response, bytes")
+    max_connections: int = Field(32, ge=1, le=10_000, description="Concurrent connections; more get 503")
 
 
 class PackConfig(PackPhysicsSpec):
@@ -150,6 +160,11 @@ class RuntimeSection(StrictModel):
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest retry delay (exponential backoff), s")
     setpoint_log_interval_s: float = Field(60.0, gt=0, description="Unchanged setpoints are logged at most this often, s")
     setpoint_log_deadband_w: float = Field(5.0, ge=0, description="A setpoint change above this is logged at once, W")
+    startup_wait_s: float = Field(5.0, ge=0, le=600, description="At start, wait up to this long for the link, s")
+    event_retention_days: float = Field(365.0, gt=0, le=36500, description="Events older than this are deleted, days")
+    event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
+    housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
+    db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
 
 
 class RuntimeConfig(StrictModel):
@@ -195,7 +210,13 @@ def _resolve_paths(cfg: RuntimeConfig, base_dir: Path) -> RuntimeConfig:
         tls = cfg.mqtt.tls
         if tls is not None:
             tls = tls.model_copy(update={k: fix(getattr(tls, k)) for k in ("ca_file", "cert_file", "key_file")})
-        updates["mqtt"] = cfg.mqtt.model_copy(update={"password_file": fix(cfg.mqtt.password_file), "tls": tls})
+        updates["mqtt"] = cfg.mqtt.model_copy(
+            update={
+                "password_file": fix(cfg.mqtt.password_file),
+                "settings_token_file": fix(cfg.mqtt.settings_token_file),
+                "tls": tls,
+            }
+        )
     updates["http"] = cfg.http.model_copy(update={"token_file": fix(cfg.http.token_file)})
     return cfg.model_copy(update=updates)
 

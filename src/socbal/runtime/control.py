@@ -1,4 +1,4 @@
-"""One control cycle as a pure function, and the settings that change at run time.
+"""One control cycle as a pure function.
 
 :func:`plan_cycle` turns a telemetry snapshot into per-pack setpoints: it drops
 packs whose telemetry is bad (offline: setpoint 0), asks the device dispatch for
@@ -10,11 +10,9 @@ no clock: the caller gives the time.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import ValidationError
 
 from socbal.device.dispatch import MODE_CODES, device_request
 from socbal.device.limits import charge_limit_w, discharge_limit_w
@@ -22,9 +20,7 @@ from socbal.device.main_unit import main_unit_supply_w
 from socbal.ems.decision import decide
 from socbal.ems.kernel import SOURCE_CODES, reserve_latched_next, total_soc_pct
 from socbal.ems.models import AllocateInput, PackState, Request, Settings, SourceName
-from socbal.errors import InputError, describe_validation_error
 from socbal.runtime.config import RuntimeConfig
-from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
 
 SOURCE_NAMES: dict[int, SourceName] = {code: name for name, code in SOURCE_CODES.items()}  # type: ignore[misc]
@@ -151,65 +147,3 @@ def plan_cycle(
     plan.served_w = decision.served_w
     plan.unserved_w = decision.unserved_w
     return plan
-
-
-class SettingsController:
-    """EMS settings that change at run time: validated, persisted at once, applied on the next cycle.
-
-    Thread-safe: the HTTP API and the MQTT service propose, the control loop applies.
-    """
-
-    def __init__(self, store: StateStore, initial: Settings, pack_ids: list[str]) -> None:
-        self.store = store
-        self.pack_ids = list(pack_ids)
-        persisted = store.load_settings()
-        if persisted is not None and self._priority_problem(persisted) is None:
-            initial = persisted
-        self.current = initial
-        self._pending: Settings | None = None
-        self._lock = threading.Lock()
-
-    def _priority_problem(self, s: Settings) -> str | None:
-        if s.priority is not None and sorted(s.priority) != sorted(self.pack_ids):
-            return f"settings.priority: value {s.priority!r} is not allowed: must list every pack id once: {self.pack_ids}"
-        return None
-
-    @property
-    def latest(self) -> Settings:
-        """The settings in force after the next cycle (pending change, else current)."""
-        with self._lock:
-            return self._pending or self.current
-
-    def propose(self, patch: object, source: str) -> Settings:
-        """Validate a partial change; on success persist it (with a ``setting`` event) and queue it.
-
-        Raises :class:`InputError` (and logs a ``rejected`` event) when the change is invalid.
-        """
-        with self._lock:
-            base = self._pending or self.current
-            try:
-                if not isinstance(patch, dict) or not patch:
-                    raise InputError(f"settings: a change must be a non-empty object, got {patch!r}")
-                try:
-                    new = Settings.model_validate({**base.model_dump(), **patch})
-                except ValidationError as err:
-                    raise InputError(describe_validation_error(err, prefix="settings")) from None
-                problem = self._priority_problem(new)
-                if problem:
-                    raise InputError(problem)
-            except InputError as err:
-                self.store.log("rejected", f"{source}: {err}", data={"source": source, "change": repr(patch)})
-                raise
-            changes = {k: v for k, v in new.model_dump().items() if v != base.model_dump()[k]}
-            text = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "no change"
-            self.store.save_settings(new, f"{source}: {text}", data={"source": source, "changes": changes})
-            self._pending = new
-            return new
-
-    def apply_pending(self) -> Settings | None:
-        """Make a queued change current (called at the start of a cycle); returns it, or ``None``."""
-        with self._lock:
-            if self._pending is None:
-                return None
-            self.current, self._pending = self._pending, None
-            return self.current

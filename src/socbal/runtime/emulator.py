@@ -28,10 +28,14 @@ from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
-from socbal.runtime.mqtt import Topics, client_kwargs
+from socbal.runtime.mqtt import Topics, client_kwargs, payload_bytes
+from socbal.runtime.payload import parse_json, shorten
+from socbal.runtime.ratelimit import ThrottledLog
+from socbal.runtime.supervise import Supervisor
 from socbal.scenario import Scenario
 
 log = logging.getLogger("socbal.runtime.emulator")
+_rejects = ThrottledLog(log)
 
 
 class EmulatedDevice:
@@ -206,16 +210,26 @@ class EmulatedDevice:
             )
         return out
 
-    def handle_setpoint_message(self, payload: bytes) -> None:
-        """A setpoints message from the runtime; garbage is ignored (the watchdog keeps counting)."""
+    def handle_setpoint_message(self, payload: bytes) -> bool:
+        """A setpoints message from the runtime; garbage is ignored (the watchdog keeps counting). True when accepted."""
         try:
-            data = json.loads(payload.decode("utf-8"))
-            packs = data["packs"]
-            setpoints = {self.ids.index(k): float(v) for k, v in packs.items() if k in self.ids}
+            data = parse_json(payload)
+            if not isinstance(data, dict) or not isinstance(data.get("packs"), dict):
+                raise ValueError("not an object with a packs object")
+            setpoints = {self.ids.index(k): _number(v) for k, v in data["packs"].items() if k in self.ids}
             watchdog = data.get("watchdog_s")
-            self.accept_setpoints(setpoints, float(watchdog) if watchdog is not None else None)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("ignoring a malformed setpoints message")
+            self.accept_setpoints(setpoints, _number(watchdog) if watchdog is not None else None)
+        except ValueError as err:
+            _rejects.warning(f"emulator: ignoring a malformed setpoints message ({err})")
+            return False
+        return True
+
+
+def _number(value: object) -> float:
+    """A JSON number as float; ``ValueError`` for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a number: {shorten(value)}")
+    return float(value)
 
 
 async def _modbus_action(device: EmulatedDevice, function_code, start_address, address, count, registers, set_values):
@@ -259,17 +273,27 @@ async def _mqtt_loop(device: EmulatedDevice, cfg: MqttConfig, password, topics: 
                 holder["client"] = client
                 backoff = 0.5
                 async for msg in client.messages:
-                    payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
-                    if msg.topic.matches(topics.setpoints):
-                        device.handle_setpoint_message(payload)
-                    elif msg.topic.matches(topics.status) and payload.strip() == b"offline":
-                        device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
+                    try:
+                        _handle_message(device, topics, msg)
+                    except Exception as err:  # noqa: BLE001 - no message may end the task
+                        _rejects.warning(f"emulator: {msg.topic}: message not handled ({type(err).__name__})")
         except (aiomqtt.MqttError, OSError):
             holder["client"] = None
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2.0, 10.0)
         finally:
             holder["client"] = None
+
+
+def _handle_message(device: EmulatedDevice, topics: Topics, msg: aiomqtt.Message) -> None:
+    payload = payload_bytes(msg)
+    if msg.topic.matches(topics.setpoints):
+        if msg.retain:  # setpoints act once, when sent
+            _rejects.warning("emulator: ignoring a retained setpoints message")
+        else:
+            device.handle_setpoint_message(payload)
+    elif msg.topic.matches(topics.status) and payload.strip() == b"offline":
+        device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
 
 
 async def serve(
@@ -284,9 +308,9 @@ async def serve(
 ) -> None:
     """Step the device every ``tick_s`` wall seconds and serve it until ``stop`` is set."""
     server = None
-    tasks: list[asyncio.Task] = []
     holder: dict = {"client": None}
     topics = Topics(mqtt.base_topic) if mqtt is not None else None
+    supervisor = Supervisor()
     try:
         if modbus_port is not None:
             server = modbus_server(device, host, modbus_port)
@@ -295,7 +319,8 @@ async def serve(
             except RuntimeError:
                 raise OSError(f"cannot listen for Modbus TCP on {host}:{modbus_port} (port in use?)") from None
         if mqtt is not None:
-            tasks.append(asyncio.create_task(_mqtt_loop(device, mqtt, mqtt_password, topics, holder)))
+            assert topics is not None
+            supervisor.start("mqtt", lambda: _mqtt_loop(device, mqtt, mqtt_password, topics, holder))
         if on_ready is not None:
             on_ready()
         loop = asyncio.get_running_loop()
@@ -307,15 +332,13 @@ async def serve(
             device.step(now - last)
             last = now
             client = holder["client"]
-            if client is not None:
+            if client is not None and topics is not None:
                 with contextlib.suppress(aiomqtt.MqttError):
+                    wall_s = time.time()
                     for topic, payload in device.telemetry_messages(topics):
-                        await client.publish(topic, json.dumps(payload), qos=0)
+                        await client.publish(topic, json.dumps({**payload, "ts": round(wall_s, 3)}), qos=0)
     finally:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.shutdown()
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
+        await supervisor.stop()

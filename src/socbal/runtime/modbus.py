@@ -4,7 +4,8 @@ The device exposes holding registers laid out by a :class:`~socbal.runtime.confi
 device-wide values (PV, load, grid, watchdog timeout) and one block per pack
 (SOC, power, limits, online flag, a telemetry counter, the setpoint). A pack's
 telemetry is as old as the last change of its counter: a pack whose counter
-stops moving has gone silent.
+stops moving has gone silent, and a pack counts as fresh only once its
+counter has been seen to move (a frozen pack is never taken for live at start).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class ModbusLink:
         self._client: AsyncModbusTcpClient | None = None
         self._backoff_s = reconnect_min_s
         self._next_try_s = 0.0
-        self._counters: dict[str, tuple[float, float]] = {}  # pack id -> (counter value, time it last changed)
+        # pack id -> (counter value, monotonic time it last changed; None: not seen to change yet)
+        self._counters: dict[str, tuple[float, float | None]] = {}
         self.last_error: str | None = None
 
     @property
@@ -149,8 +151,12 @@ class ModbusLink:
 
                 counter = pval(m.pack.counter)
                 last = self._counters.get(pack.id)
-                changed_s = now if last is None or last[0] != counter else last[1]
+                # a first reading says nothing about freshness: the pack waits for its counter to move
+                changed_s = None if last is None else (now if last[0] != counter else last[1])
                 self._counters[pack.id] = (counter, changed_s)
+                if changed_s is None:
+                    tel.errors[pack.id] = "missing: the telemetry counter has not moved since the runtime started"
+                    continue
                 tel.packs[pack.id] = PackReading(
                     soc_pct=pval(m.pack.soc_pct),
                     power_w=pval(m.pack.power_w),

@@ -26,29 +26,37 @@ topic                                 direction   payload
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import math
 import re
 import ssl
 import time
-from typing import TYPE_CHECKING
+from collections import deque
+from collections.abc import Callable
 
 import aiomqtt
 from pydantic import SecretStr
 
-from socbal.ems.models import STRATEGY_NAMES
+from socbal.ems.models import STRATEGY_NAMES, Settings
 from socbal.errors import InputError
 from socbal.runtime.config import MqttConfig, RuntimeConfig
+from socbal.runtime.payload import parse_json, shorten
+from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
+from socbal.runtime.settings import SettingsController
+from socbal.runtime.store import StateStore
 from socbal.runtime.telemetry import DeviceReading, PackReading, Telemetry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from socbal.runtime.control import SettingsController
-    from socbal.runtime.store import StateStore
 
 log = logging.getLogger("socbal.runtime.mqtt")
 
 PACK_FIELDS = ("soc_pct", "power_w", "max_discharge_w", "max_charge_w")
+#: A telemetry ``ts`` this far ahead of the runtime's clock is refused, s.
+MAX_CLOCK_SKEW_S = 5.0
+#: Commands (settings messages) waiting to be handled; more are dropped.
+MAX_QUEUED_COMMANDS = 100
+#: Distinct telemetry topics held at once (latest message per topic).
+MAX_TELEMETRY_TOPICS = 256
 
 
 class Topics:
@@ -70,6 +78,9 @@ class Topics:
 
     def pack_soc(self, pack_id: str) -> str:
         return f"{self.base}/packs/{pack_id}/soc_pct"
+
+    def pack_availability(self, pack_id: str) -> str:
+        return f"{self.base}/packs/{pack_id}/availability"
 
     def setting(self, name: str) -> str:
         return f"{self.base}/settings/{name}"
@@ -97,40 +108,65 @@ def client_kwargs(cfg: MqttConfig, password: SecretStr | None, identifier: str, 
     return kwargs
 
 
-def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str) -> tuple[dict[str, float], bool]:
-    """The named numbers and the boolean ``flag`` (default true) of a JSON object payload; ``ValueError`` on garbage."""
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"payload is not JSON ({err.__class__.__name__})") from None
+class UndatedReading(ValueError):
+    """A reading that must carry ``ts`` (a retained message: its age is unknown) but does not."""
+
+
+def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s: float, wall_s: float, require_ts: bool) -> dict:
+    """The named numbers, the boolean ``flag`` (default true) and ``received_s`` of a JSON object payload.
+
+    An optional ``ts`` (Unix time, s) dates the reading: ``received_s`` is moved back by its age;
+    without one, ``require_ts`` raises :class:`UndatedReading`.
+    ``ValueError`` with a short reason on garbage (see :func:`~socbal.runtime.payload.parse_json`).
+    """
+    data = parse_json(payload)
     if not isinstance(data, dict):
         raise ValueError(f"payload must be a JSON object, got {type(data).__name__}")
-    values = {}
+    values: dict = {}
     for name in numbers:
         v = data.get(name)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"{name} missing or not a number: {v!r}"[:120])
+            raise ValueError(f"{name} missing or not a number: {shorten(v)}")
         values[name] = float(v)
     value = data.get(flag, True)
     if not isinstance(value, bool):
-        raise ValueError(f"{flag} must be true or false: {value!r}"[:120])
-    return values, value
+        raise ValueError(f"{flag} must be true or false: {shorten(value)}")
+    values[flag] = value
+    ts = data.get("ts")
+    if ts is None and require_ts:
+        raise UndatedReading("retained telemetry without ts (its age is unknown)")
+    if ts is not None:
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
+            raise ValueError(f"ts must be a Unix time in seconds: {shorten(ts)}")
+        age_s = wall_s - float(ts)
+        if age_s < -MAX_CLOCK_SKEW_S:
+            raise ValueError(f"ts is {-age_s:.0f} s in the future (clock skew above {MAX_CLOCK_SKEW_S:g} s)")
+        received_s -= max(age_s, 0.0)
+    values["received_s"] = received_s
+    return values
 
 
-def parse_pack_payload(payload: bytes, received_s: float) -> PackReading:
+def parse_pack_payload(payload: bytes, received_s: float, wall_s: float | None = None, require_ts: bool = False) -> PackReading:
     """A pack telemetry message -> reading; raises ``ValueError`` with a short reason on garbage."""
-    values, online = _json_object(payload, PACK_FIELDS, "online")
-    return PackReading(online=online, received_s=received_s, **values)
+    wall_s = time.time() if wall_s is None else wall_s
+    return PackReading(**_json_object(payload, PACK_FIELDS, "online", received_s, wall_s, require_ts))
 
 
-def parse_device_payload(payload: bytes, received_s: float) -> DeviceReading:
+def parse_device_payload(
+    payload: bytes, received_s: float, wall_s: float | None = None, require_ts: bool = False
+) -> DeviceReading:
     """A device telemetry message -> reading; raises ``ValueError`` on garbage."""
-    values, grid_on = _json_object(payload, ("pv_w", "load_w"), "grid_on")
-    return DeviceReading(grid_on=grid_on, received_s=received_s, **values)
+    wall_s = time.time() if wall_s is None else wall_s
+    return DeviceReading(**_json_object(payload, ("pv_w", "load_w"), "grid_on", received_s, wall_s, require_ts))
 
 
-def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, dict]]:
-    """Home Assistant MQTT discovery: (config topic, payload) for pack SOC sensors, reserve number, strategy select."""
+def discovery_messages(cfg: RuntimeConfig, topics: Topics, commands: bool = True) -> list[tuple[str, dict]]:
+    """Home Assistant MQTT discovery: (config topic, payload) for pack SOC sensors, reserve number, strategy select.
+
+    A pack's SOC is available only while the runtime is online *and* the pack is
+    (its own availability topic), and expires when no value came for a while.
+    Without ``commands`` (a settings token is configured) the number and select are left out.
+    """
     m = cfg.mqtt
     assert m is not None
     node = re.sub(r"[^A-Za-z0-9_-]", "_", f"socbal_{cfg.name}")
@@ -141,6 +177,7 @@ def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, di
         "payload_not_available": "offline",
         "device": device,
     }
+    expire_s = max(10, int(math.ceil(3 * max(cfg.runtime.period_s, cfg.runtime.max_telemetry_age_s))))
     out: list[tuple[str, dict]] = []
     for p in cfg.packs:
         out.append(
@@ -153,10 +190,17 @@ def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, di
                     "unit_of_measurement": "%",
                     "device_class": "battery",
                     "state_class": "measurement",
-                    **common,
+                    "device": device,
+                    "availability": [{"topic": topics.status}, {"topic": topics.pack_availability(p.id)}],
+                    "availability_mode": "all",
+                    "payload_available": "online",
+                    "payload_not_available": "offline",
+                    "expire_after": expire_s,
                 },
             )
         )
+    if not commands:
+        return out
     out.append(
         (
             f"{m.discovery_prefix}/number/{node}/backup_reserve/config",
@@ -190,11 +234,73 @@ def discovery_messages(cfg: RuntimeConfig, topics: Topics) -> list[tuple[str, di
     return out
 
 
+def inbox_queue(
+    admit: Callable[[aiomqtt.Message], bool],
+    is_command: Callable[[aiomqtt.Message], bool],
+    max_commands: int = MAX_QUEUED_COMMANDS,
+) -> type[asyncio.Queue]:
+    """A queue class for :class:`aiomqtt.Client` that bounds what waits and never lets commands starve telemetry.
+
+    ``admit(message)`` runs as each message arrives (size, retain and rate checks) and
+    may refuse it. Telemetry keeps only the latest message per topic (at most
+    :data:`MAX_TELEMETRY_TOPICS` topics) and always comes out first; commands wait in
+    order, at most ``max_commands`` of them (more are refused by ``admit``'s caller).
+    """
+
+    class Inbox(asyncio.Queue):
+        def _init(self, maxsize: int) -> None:
+            self._telemetry: dict[str, aiomqtt.Message] = {}
+            self._commands: deque[aiomqtt.Message] = deque()
+
+        def qsize(self) -> int:
+            return len(self._telemetry) + len(self._commands)
+
+        def empty(self) -> bool:
+            return not self._telemetry and not self._commands
+
+        def _put(self, message: aiomqtt.Message) -> None:
+            if not admit(message):
+                return
+            if is_command(message):
+                if len(self._commands) < max_commands:
+                    self._commands.append(message)
+                return
+            topic = str(message.topic)
+            if topic in self._telemetry or len(self._telemetry) < MAX_TELEMETRY_TOPICS:
+                self._telemetry.pop(topic, None)
+                self._telemetry[topic] = message
+
+        def _get(self) -> aiomqtt.Message:
+            if self._telemetry:
+                return self._telemetry.pop(next(iter(self._telemetry)))
+            return self._commands.popleft()
+
+    return Inbox
+
+
+def payload_bytes(message: aiomqtt.Message) -> bytes:
+    """A message's payload as bytes."""
+    p = message.payload
+    return p if isinstance(p, bytes) else str(p if p is not None else "").encode()
+
+
 class MqttService:
-    """The runtime's MQTT connection; run :meth:`run` as a task. Also the device link when ``link = "mqtt"``."""
+    """The runtime's MQTT connection; run :meth:`run` as a (supervised) task. Also a device link (``link = "mqtt"``).
+
+    Incoming messages are bounded before anything reads them: payloads over
+    ``mqtt.max_payload_bytes`` are refused, settings messages are rate-limited,
+    retained settings messages are ignored (a command is acted on once, when sent),
+    and no message can end the task: each rejected one gives one (rate-limited)
+    log line and ``rejected`` event.
+    """
 
     def __init__(
-        self, cfg: RuntimeConfig, settings: "SettingsController", store: "StateStore", password: SecretStr | None = None
+        self,
+        cfg: RuntimeConfig,
+        settings: SettingsController,
+        store: StateStore,
+        password: SecretStr | None = None,
+        settings_token: SecretStr | None = None,
     ) -> None:
         assert cfg.mqtt is not None
         self.cfg = cfg
@@ -202,48 +308,83 @@ class MqttService:
         self.settings = settings
         self.store = store
         self.password = password
+        self.settings_token = settings_token
         self.topics = Topics(self.mcfg.base_topic)
         self._client: aiomqtt.Client | None = None
         self._device: DeviceReading | None = None
         self._packs: dict[str, PackReading | None] = {p.id: None for p in cfg.packs}
         self._errors: dict[str, str] = {}
         self._seq = 0
+        self._availability: dict[str, str] = {}  # pack id -> last published "online"/"offline"
+        self._settings_changed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._command_topics = {
+            self.topics.setting_set("backup_reserve_pct"),
+            self.topics.setting_set("strategy"),
+            self.topics.settings_set,
+        }
+        self._command_rate = TokenBucket(self.mcfg.settings_rate_per_s, self.mcfg.settings_burst)
+        self.rejects = ThrottledLog(log, sink=lambda text: store.log("rejected", text))
+        self._invalid = ThrottledLog(log)  # log lines only: the settings controller logs the event
         self.connects = 0  # successful connections so far (tests watch it)
         self.last_error: str | None = None
+        settings.subscribe(self._on_settings_changed)
 
     @property
     def connected(self) -> bool:
         return self._client is not None
+
+    def _is_command(self, message: aiomqtt.Message) -> bool:
+        return str(message.topic) in self._command_topics
+
+    def _admit(self, message: aiomqtt.Message) -> bool:
+        """Size, retain and rate checks, as the message arrives (before it is queued or parsed)."""
+        size = len(message.payload) if isinstance(message.payload, (bytes, str)) else 0
+        if size > self.mcfg.max_payload_bytes:
+            self.rejects.warning(
+                f"mqtt: {message.topic}: payload of {size} bytes refused (at most {self.mcfg.max_payload_bytes})"
+            )
+            return False
+        if not self._is_command(message):
+            return True
+        if message.retain:
+            self.rejects.warning(f"mqtt: {message.topic}: retained command ignored (commands act once, when sent)")
+            return False
+        if not self._command_rate.allow():
+            self.rejects.warning(f"mqtt: {message.topic}: settings rate limit ({self.mcfg.settings_rate_per_s:g}/s) exceeded")
+            return False
+        return True
+
+    def _client_kwargs(self, will: aiomqtt.Will) -> dict:
+        kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)
+        kwargs["queue_type"] = inbox_queue(self._admit, self._is_command)
+        return kwargs
 
     async def run(self) -> None:
         """Connect, subscribe, handle messages; on a lost broker retry with exponential backoff. Cancel to stop."""
         rt = self.cfg.runtime
         backoff = rt.reconnect_min_s
         will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
+        self._loop = asyncio.get_running_loop()
+        self._settings_changed = asyncio.Event()
         while True:
             try:
-                async with aiomqtt.Client(**client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)) as client:
+                async with aiomqtt.Client(**self._client_kwargs(will)) as client:
                     await client.subscribe(
-                        [
-                            (self.topics.device_telemetry, 0),
-                            (self.topics.pack_telemetry_filter, 0),
-                            (self.topics.setting_set("backup_reserve_pct"), 1),
-                            (self.topics.setting_set("strategy"), 1),
-                            (self.topics.settings_set, 1),
-                        ]
+                        [(self.topics.device_telemetry, 0), (self.topics.pack_telemetry_filter, 0)]
+                        + [(t, 1) for t in sorted(self._command_topics)]
                     )
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     if self.mcfg.discovery:
-                        for topic, payload in discovery_messages(self.cfg, self.topics):
+                        for topic, payload in discovery_messages(self.cfg, self.topics, commands=self.settings_token is None):
                             await client.publish(topic, json.dumps(payload), qos=1, retain=True)
                     self._client = client
+                    self._availability.clear()
                     self.connects += 1
                     self.last_error = None
                     backoff = rt.reconnect_min_s
                     self.store.log("link", f"mqtt: connected to {self.mcfg.host}:{self.mcfg.port}")
-                    await self.publish_settings()
-                    async for message in client.messages:
-                        await self._handle(message)
+                    await self._serve(client)
             except (aiomqtt.MqttError, OSError) as err:
                 was = self._client is not None
                 self._client = None
@@ -255,6 +396,43 @@ class MqttService:
             finally:
                 self._client = None
 
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Handle messages and republish settings when they change, until the connection ends."""
+        assert self._settings_changed is not None
+        self._settings_changed.set()  # publish the current settings once per connection
+        publisher = asyncio.create_task(self._publish_settings_on_change(), name="mqtt-settings")
+        try:
+            async for message in client.messages:
+                try:
+                    self._handle(message)
+                except Exception as err:  # noqa: BLE001 - no message may end the task
+                    self.rejects.warning(
+                        f"mqtt: {message.topic}: message not handled ({type(err).__name__}: {shorten(str(err))})"
+                    )
+        except (aiomqtt.MqttError, OSError):
+            raise
+        except BaseException:  # the task is dying (a bug, or cancelled): say so while the connection is still up
+            with_timeout = asyncio.wait_for(client.publish(self.topics.status, "offline", qos=1, retain=True), 1.0)
+            try:
+                await with_timeout
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        finally:
+            publisher.cancel()
+            await asyncio.wait([publisher], timeout=1.0)
+
+    def _on_settings_changed(self, _new: Settings) -> None:
+        if self._loop is not None and self._settings_changed is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settings_changed.set)
+
+    async def _publish_settings_on_change(self) -> None:
+        assert self._settings_changed is not None
+        while True:
+            await self._settings_changed.wait()
+            self._settings_changed.clear()
+            await self.publish_settings()
+
     async def close(self) -> None:
         """Say ``offline`` (retained) while still connected; then cancel the :meth:`run` task."""
         if self._client is not None:
@@ -263,52 +441,70 @@ class MqttService:
             except aiomqtt.MqttError:
                 pass
 
-    async def _handle(self, message: aiomqtt.Message) -> None:
+    def _handle(self, message: aiomqtt.Message) -> None:
         topic = message.topic
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+        payload = payload_bytes(message)
+        if self._is_command(message):
+            self._handle_setting(str(topic), payload)
+            return
         now = time.monotonic()
-        if topic.matches(self.topics.pack_telemetry_filter):
-            pack_id = str(topic).split("/")[-2]
-            if pack_id not in self._packs:
-                return
-            try:
-                self._packs[pack_id] = parse_pack_payload(payload, now)
-                self._errors.pop(pack_id, None)
-            except ValueError as err:
-                self._packs[pack_id] = None
-                self._errors[pack_id] = f"garbage: {err}"
-        elif topic.matches(self.topics.device_telemetry):
-            try:
-                self._device = parse_device_payload(payload, now)
-                self._errors.pop("device", None)
-            except ValueError as err:
-                self._device = None
-                self._errors["device"] = f"garbage: {err}"
-        else:
-            await self._handle_setting(str(topic), payload)
-
-    async def _handle_setting(self, topic: str, payload: bytes) -> None:
-        text = payload.decode("utf-8", errors="replace").strip()
         try:
-            if topic == self.topics.setting_set("backup_reserve_pct"):
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = text  # let validation name it
-                if isinstance(value, float) and not math.isfinite(value):
-                    value = text
-                patch = {"backup_reserve_pct": value}
-            elif topic == self.topics.setting_set("strategy"):
-                patch = {"strategy": text}
+            if topic.matches(self.topics.pack_telemetry_filter):
+                key = str(topic).split("/")[-2]
+                if key not in self._packs:
+                    return
+                self._packs[key] = parse_pack_payload(payload, now, require_ts=message.retain)
+            elif topic.matches(self.topics.device_telemetry):
+                key = "device"
+                self._device = parse_device_payload(payload, now, require_ts=message.retain)
             else:
-                try:
-                    patch = json.loads(text)
-                except json.JSONDecodeError:
-                    patch = text
-            self.settings.propose(patch, source="mqtt")
+                return
+            self._errors.pop(key, None)
+        except UndatedReading as err:  # the reading held so far stays
+            self.rejects.warning(f"mqtt: {topic}: {err}: ignored")
+        except ValueError as err:
+            if key == "device":
+                self._device = None
+            else:
+                self._packs[key] = None
+            self._errors[key] = f"garbage: {err}"
+
+    def _setting_patch(self, topic: str, payload: bytes) -> object:
+        """The settings change a message asks for (validation names anything wrong); ``InputError`` when refused."""
+        if topic != self.topics.settings_set:
+            if self.settings_token is not None:
+                raise InputError(
+                    f"{topic}: refused: a settings token is configured; send a JSON object with it to {self.topics.settings_set}"
+                )
+            text = payload.decode("utf-8", errors="replace").strip()
+            if topic == self.topics.setting_set("strategy"):
+                return {"strategy": text}
+            try:
+                value: object = float(text)
+            except ValueError:
+                value = text  # let validation name it
+            return {"backup_reserve_pct": value if isinstance(value, float) and math.isfinite(value) else text}
+        try:
+            patch = parse_json(payload, self.mcfg.max_payload_bytes)
+        except ValueError as err:
+            raise InputError(f"{topic}: {err}") from None
+        if self.settings_token is not None:
+            given = patch.pop("token", None) if isinstance(patch, dict) else None
+            expected = self.settings_token.get_secret_value().encode()
+            if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected):
+                raise InputError(f"{topic}: refused: missing or wrong settings token")
+        return patch
+
+    def _handle_setting(self, topic: str, payload: bytes) -> None:
+        try:
+            patch = self._setting_patch(topic, payload)
         except InputError as err:
-            log.warning("mqtt setting rejected: %s", err)
-        await self.publish_settings()
+            self.rejects.warning(f"mqtt: {err}")
+            return
+        try:
+            self.settings.propose(patch, source="mqtt")
+        except InputError as err:  # already in the event log as "rejected"
+            self._invalid.warning(f"mqtt setting rejected: {shorten(str(err), 300)}")
 
     async def publish_settings(self) -> None:
         """Publish the settings in force after the next cycle to their state topics (retained)."""
@@ -322,13 +518,19 @@ class MqttService:
             pass
 
     async def publish_state(self, state: dict) -> None:
-        """Publish the runtime state and each pack's SOC (for Home Assistant)."""
+        """Publish the runtime state, each online pack's SOC and every pack's availability (for Home Assistant)."""
         if self._client is None:
             return
         try:
             await self._client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            for pack_id, soc in state.get("soc_pct", {}).items():
-                await self._client.publish(self.topics.pack_soc(pack_id), f"{soc:.1f}", qos=0, retain=True)
+            soc = state.get("soc_pct", {})
+            for pack_id, value in soc.items():
+                await self._client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
+            for p in self.cfg.packs:
+                available = "online" if p.id in soc else "offline"
+                if self._availability.get(p.id) != available:
+                    await self._client.publish(self.topics.pack_availability(p.id), available, qos=1, retain=True)
+                    self._availability[p.id] = available
         except aiomqtt.MqttError:
             pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -30,3 +31,32 @@ def read_secret(what: str, env: str | None = None, file: Path | None = None) -> 
         except OSError as err:
             raise InputError(f"{what}: cannot read secret file {file}: {err.strerror}") from None
     return None
+
+
+#: RFC 6750 ``b64token``: what a bearer token may be made of.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def read_token(what: str, env: str | None = None, file: Path | None = None) -> SecretStr | None:
+    """Like :func:`read_secret`, for a bearer token: refuse one that could never match (never showing it).
+
+    Allowed: one or more of ``A-Z a-z 0-9 - . _ ~ + /``, then only ``=`` (RFC 6750).
+    Empty, surrounding or inner spaces, and non-ASCII characters are refused with one line.
+    """
+    secret = read_secret(what, env, file)
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    source = f"environment variable {env}" if env is not None else f"file {file}"
+    if not value:
+        problem = "it is empty"
+    elif value != value.strip():
+        problem = "it has surrounding spaces"
+    elif _TOKEN.fullmatch(value) is None:
+        bad = next((i for i, ch in enumerate(value) if _TOKEN.fullmatch(ch) is None and ch != "="), len(value) - 1)
+        problem = f"character {bad + 1} of {len(value)} is not allowed"
+    else:
+        return secret
+    raise InputError(
+        f"{what} from {source} is not allowed: {problem}; use 1 or more of A-Z a-z 0-9 - . _ ~ + / (then only =), no spaces"
+    )

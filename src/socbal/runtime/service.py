@@ -2,8 +2,12 @@
 
 Each cycle (every ``runtime.period_s``): apply a queued settings change, read
 telemetry, :func:`~socbal.runtime.control.plan_cycle`, log new/cleared faults
-and changed setpoints, write the setpoints, publish state. On stop every pack
-is commanded to 0.
+and changed setpoints, write the setpoints, publish state. The MQTT connection
+and the HTTP server are supervised tasks (restarted with backoff when they die,
+their health in :meth:`Runtime.state`); the event log is written off the event
+loop. At start the loop waits up to ``runtime.startup_wait_s`` for the link, and
+"missing telemetry" is not a fault while the runtime is ``starting``. On stop
+every pack is commanded to 0.
 """
 
 from __future__ import annotations
@@ -15,49 +19,85 @@ import time
 
 from pydantic import SecretStr
 
-from socbal.runtime.api import api_server, create_app
+from socbal.runtime.api import ApiServer, api_server, create_app
 from socbal.runtime.config import RuntimeConfig
-from socbal.runtime.control import CyclePlan, SettingsController, plan_cycle
+from socbal.runtime.control import CyclePlan, plan_cycle
+from socbal.runtime.link import DeviceLink
 from socbal.runtime.modbus import ModbusLink
 from socbal.runtime.mqtt import MqttService
-from socbal.runtime.secrets import read_secret
+from socbal.runtime.secrets import read_secret, read_token
+from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
-from socbal.runtime.telemetry import FaultTracker, Telemetry
+from socbal.runtime.supervise import Supervisor
+from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")
 
 
 class Runtime:
-    """One device under control. Build with :meth:`from_config`; run with ``await runtime.run(stop)``."""
+    """One device under control. Build with :meth:`from_config`; run with ``await runtime.run(stop)``.
 
-    def __init__(self, cfg: RuntimeConfig, mqtt_password: SecretStr | None = None, api_token: SecretStr | None = None) -> None:
+    Holds the state database's instance lock from construction until :meth:`run` ends
+    (or :meth:`close`): a second runtime on the same ``runtime.state_db`` is refused.
+    """
+
+    def __init__(
+        self,
+        cfg: RuntimeConfig,
+        mqtt_password: SecretStr | None = None,
+        api_token: SecretStr | None = None,
+        settings_token: SecretStr | None = None,
+        reset_settings: bool = False,
+    ) -> None:
         self.cfg = cfg
-        self.store = StateStore(cfg.runtime.state_db)
-        self.settings = SettingsController(self.store, cfg.settings, cfg.pack_ids)
+        rt = cfg.runtime
+        self.store = StateStore(
+            rt.state_db,
+            retention_days=rt.event_retention_days,
+            max_mb=rt.event_log_max_mb,
+            housekeeping_s=rt.housekeeping_s,
+            busy_timeout_s=rt.db_busy_timeout_s,
+        )
+        self.settings = SettingsController(self.store, cfg.settings, cfg.pack_ids, reset=reset_settings)
         self.api_token = api_token
-        self.mqtt = MqttService(cfg, self.settings, self.store, mqtt_password) if cfg.mqtt is not None else None
+        self.mqtt = MqttService(cfg, self.settings, self.store, mqtt_password, settings_token) if cfg.mqtt is not None else None
+        self.link: DeviceLink
         if cfg.link == "modbus":
             assert cfg.modbus is not None
-            self.link = ModbusLink(cfg.modbus, cfg.packs, cfg.runtime.reconnect_min_s, cfg.runtime.reconnect_max_s)
+            self.link = ModbusLink(cfg.modbus, cfg.packs, rt.reconnect_min_s, rt.reconnect_max_s)
         else:
+            assert self.mqtt is not None
             self.link = self.mqtt
+        self.supervisor = Supervisor(rt.reconnect_min_s, rt.reconnect_max_s, on_death=self._task_died)
         self.faults = FaultTracker()
+        self._unlogged: set[str] = set()  # faults seen while starting, not logged (so no "recovered" either)
+        self.phase = "starting"
+        self._started_s = time.monotonic()
         self.latched: dict[str, bool] = {}
         self.last_plan: CyclePlan | None = None
         self.last_telemetry: Telemetry | None = None
         self.cycles = 0
+        self.last_cycle_s = 0.0
+        self.max_cycle_s = 0.0
         self.http_port: int | None = None
+        self._server: ApiServer | None = None
         self._logged: tuple[dict[str, float], float] | None = None  # last logged setpoints and when
+        self._warm_up()
 
     @classmethod
-    def from_config(cls, cfg: RuntimeConfig) -> "Runtime":
-        """Resolve secrets (environment or file; :class:`InputError` when missing) and build the runtime."""
-        password = token = None
+    def from_config(cls, cfg: RuntimeConfig, reset_settings: bool = False) -> "Runtime":
+        """Resolve secrets (environment or file; :class:`InputError` when missing or unusable) and build the runtime."""
+        password = token = settings_token = None
         if cfg.mqtt is not None:
             password = read_secret("mqtt password", cfg.mqtt.password_env, cfg.mqtt.password_file)
+            settings_token = read_token("mqtt settings token", cfg.mqtt.settings_token_env, cfg.mqtt.settings_token_file)
         if cfg.http.enabled:
-            token = read_secret("http token", cfg.http.token_env, cfg.http.token_file)
-        return cls(cfg, mqtt_password=password, api_token=token)
+            token = read_token("http token", cfg.http.token_env, cfg.http.token_file)
+        return cls(cfg, mqtt_password=password, api_token=token, settings_token=settings_token, reset_settings=reset_settings)
+
+    def close(self) -> None:
+        """Close the state database and release its lock (for a runtime that never ran)."""
+        self.store.close()
 
     def state(self) -> dict:
         """What the runtime knows now (for MQTT state and the HTTP API); no secrets."""
@@ -65,17 +105,59 @@ class Runtime:
         s = self.settings.current
         return {
             "name": self.cfg.name,
+            "phase": self.phase,
             "cycles": self.cycles,
+            "cycle_s": {"last": round(self.last_cycle_s, 4), "max": round(self.max_cycle_s, 4)},
             "settings": {"backup_reserve_pct": s.backup_reserve_pct, "strategy": s.strategy},
             "soc_pct": dict(plan.soc_pct) if plan else {},
             "setpoints_w": dict(plan.setpoints_w) if plan else {},
             "request_w": plan.request_w if plan else 0.0,
             "online": plan.online if plan else [],
             "faults": dict(self.faults.active),
+            "tasks": self.supervisor.snapshot(),
+            "eventlog": {"pending": self.store.writer.pending, "dropped": self.store.writer.dropped, "fault": self.store.fault},
         }
+
+    def _task_died(self, name: str, reason: str) -> None:
+        self.store.log("fault", f"task {name} died: {reason}; restarting")
+
+    def _current_faults(self, plan: CyclePlan) -> dict[str, str]:
+        faults = dict(plan.faults)
+        if self.store.fault is not None:
+            faults["eventlog"] = self.store.fault
+        for name, health in self.supervisor.health.items():
+            if not health.running:
+                faults[f"task:{name}"] = f"task: {name} is down ({health.last_error}); restarting"
+        return faults
+
+    def _log_faults(self, faults: dict[str, str]) -> None:
+        if self.phase == "starting":
+            age_limit = self.cfg.runtime.startup_wait_s + self.cfg.runtime.max_telemetry_age_s
+            if not any(fault_code(m) == "missing" for m in faults.values()) or time.monotonic() - self._started_s > age_limit:
+                self.phase = "running"
+                self.faults.active = {k: v for k, v in self.faults.active.items() if k not in self._unlogged}
+                self._unlogged.clear()
+        new, cleared = self.faults.update(faults)
+        for key, message in new.items():
+            if self.phase == "starting" and fault_code(message) == "missing":
+                self._unlogged.add(key)
+                continue
+            self._unlogged.discard(key)
+            pack = key if key in self.cfg.pack_ids else None
+            text = message if message.startswith(f"{key}:") else f"{key}: {message}"
+            self.store.log("link" if key == "link" else "fault", text, pack_id=pack)
+            log.warning("fault %s: %s", key, message)
+        for key in cleared:
+            if key in self._unlogged:
+                self._unlogged.discard(key)
+                continue
+            pack = key if key in self.cfg.pack_ids else None
+            self.store.log("link" if key == "link" else "recovered", f"{key}: back to normal", pack_id=pack)
+            log.info("recovered: %s", key)
 
     async def cycle(self) -> CyclePlan:
         """One control cycle (see the module docstring)."""
+        started = time.monotonic()
         applied = self.settings.apply_pending()
         if applied is not None:
             log.info("settings applied: reserve %g %%, strategy %s", applied.backup_reserve_pct, applied.strategy)
@@ -85,19 +167,12 @@ class Runtime:
         self.latched = plan.latched
         self.last_telemetry = tel
         self.last_plan = plan
-        new, cleared = self.faults.update(plan.faults)
-        for key, message in new.items():
-            pack = key if key in self.cfg.pack_ids else None
-            text = message if message.startswith(f"{key}:") else f"{key}: {message}"
-            self.store.log("link" if key == "link" else "fault", text, pack_id=pack)
-            log.warning("fault %s: %s", key, message)
-        for key in cleared:
-            pack = key if key in self.cfg.pack_ids else None
-            self.store.log("link" if key == "link" else "recovered", f"{key}: back to normal", pack_id=pack)
-            log.info("recovered: %s", key)
+        self._log_faults(self._current_faults(plan))
         self._log_setpoints(plan)
         await self.link.write(plan.setpoints_w, self.cfg.runtime.watchdog_s)
         self.cycles += 1
+        self.last_cycle_s = time.monotonic() - started
+        self.max_cycle_s = max(self.max_cycle_s, self.last_cycle_s)
         if self.mqtt is not None:
             await self.mqtt.publish_state(self.state())
         return plan
@@ -118,25 +193,68 @@ class Runtime:
             data={"setpoints_w": plan.setpoints_w, "soc_pct": plan.soc_pct, "request_w": plan.request_w, "reasons": plan.reasons},
         )
 
+    def _announce_start(self) -> None:
+        period = self.cfg.runtime.period_s
+        text = f"runtime {self.cfg.name} started (link {self.cfg.link}, period {period:g} s)"
+        overrides = self.settings.stored_overrides()
+        if overrides:
+            which = ", ".join(f"{k}={v!r} (config {c!r})" for k, (v, c) in overrides.items())
+            note = (
+                f"settings from the stored state {self.store.path} override the config: {which}; "
+                "start with --reset-settings to use the config's"
+            )
+            log.warning("%s", note)
+            text = f"{text}; {note}"
+        self.store.log("start", text)
+
+    async def _serve_http(self) -> None:
+        http = self.cfg.http
+        app = create_app(self.state, self.settings, self.store, self.api_token, http)
+        self._server = api_server(app, http.host, http.port, http)
+        await self._server.serve()
+
+    async def _wait_for_http(self) -> None:
+        for _ in range(100):  # until it listens, to know the port
+            server = self._server
+            if server is not None and server.started:
+                self.http_port = server.servers[0].sockets[0].getsockname()[1]
+                return
+            await asyncio.sleep(0.02)
+
+    def _warm_up(self) -> None:
+        """Plan a discharge and a charge once on made-up telemetry, so that compiled code is ready before the first cycle.
+
+        Done at construction, before the runtime starts: a first call compiles or loads the EMS (seconds).
+        """
+        now = time.monotonic()
+        packs = {p.id: PackReading(50.0, 0.0, p.max_discharge_w, p.max_charge_w, True, now) for p in self.cfg.packs}
+        for pv_w, load_w in ((0.0, 500.0), (2000.0, 0.0)):
+            tel = Telemetry(device=DeviceReading(pv_w, load_w, True, now), packs=dict(packs))
+            plan_cycle(self.cfg, self.settings.current, tel, now, {})
+
+    async def _wait_for_link(self, stop: asyncio.Event) -> None:
+        """Up to ``startup_wait_s``: read until the link answers (the first cycle then sees a connected link)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.runtime.startup_wait_s
+        while not stop.is_set() and loop.time() < deadline:
+            if "link" not in (await self.link.read()).errors:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.05)
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``period_s`` until ``stop`` is set (or the task is cancelled); then shut down safely."""
         stop = stop or asyncio.Event()
         period = self.cfg.runtime.period_s
-        tasks: list[asyncio.Task] = []
-        server = None
-        self.store.log("start", f"runtime {self.cfg.name} started (link {self.cfg.link}, period {period:g} s)")
+        self._started_s = time.monotonic()
+        self._announce_start()
         try:
             if self.mqtt is not None:
-                tasks.append(asyncio.create_task(self.mqtt.run(), name="mqtt"))
+                self.supervisor.start("mqtt", self.mqtt.run)
             if self.cfg.http.enabled:
-                server = api_server(create_app(self, self.api_token), self.cfg.http.host, self.cfg.http.port)
-                tasks.append(asyncio.create_task(server.serve(), name="http"))
-                for _ in range(100):  # wait until it listens, to know the port
-                    if server.started or tasks[-1].done():
-                        break
-                    await asyncio.sleep(0.02)
-                if server.started:
-                    self.http_port = server.servers[0].sockets[0].getsockname()[1]
+                self.supervisor.start("http", self._serve_http)
+                await self._wait_for_http()
+            await self._wait_for_link(stop)
             loop = asyncio.get_running_loop()
             next_t = loop.time()
             while not stop.is_set():
@@ -155,21 +273,21 @@ class Runtime:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
         finally:
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.link.write({p.id: 0.0 for p in self.cfg.packs}, self.cfg.runtime.watchdog_s), timeout=2)
+        if self.mqtt is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.link.write({p.id: 0.0 for p in self.cfg.packs}, self.cfg.runtime.watchdog_s), timeout=2
-                )
-            if self.mqtt is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.mqtt.close(), timeout=2)
-            if server is not None:
-                server.should_exit = True
-            for t in tasks:
-                if t.get_name() != "http":
-                    t.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=5)
-            if isinstance(self.link, ModbusLink):
-                await self.link.close()
-            self.store.log("stop", f"runtime {self.cfg.name} stopped")
-            self.store.close()
+                await asyncio.wait_for(self.mqtt.close(), timeout=2)
+        self.supervisor.stopping()
+        http = self.supervisor.tasks.get("http")
+        if self._server is not None and http is not None:
+            self._server.should_exit = True
+            await asyncio.wait([http], timeout=5)
+        await self.supervisor.stop()
+        if isinstance(self.link, ModbusLink):
+            await self.link.close()
+        self.store.log("stop", f"runtime {self.cfg.name} stopped")
+        await asyncio.to_thread(self.store.close)

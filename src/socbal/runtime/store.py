@@ -1,19 +1,32 @@
-"""Settings store and event log in one SQLite file (stdlib ``sqlite3``).
+"""Settings store and event log in one SQLite file (stdlib ``sqlite3``), written off the event loop.
 
-Every write is one transaction, committed before the call returns (WAL journal,
-``synchronous=FULL``): a setting change and its event land together or not at
-all, and nothing committed is lost when the process stops or crashes.
+Writes go through a :class:`~socbal.runtime.dbwriter.DbWriter` (a dedicated
+thread, a bounded queue, retried until the database takes them): a setting
+change and its event commit together, in the order they were made, and nothing
+accepted is lost while the database is locked or failing. Reads (``events``,
+``load_settings``) use their own connection. Retention: events older than
+``retention_days`` go, and the oldest go while the file is over ``max_bytes``
+(then an incremental vacuum gives the space back). The file is locked against a
+second process (:class:`~socbal.runtime.instancelock.InstanceLock`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Literal, get_args
 
 from socbal.ems.models import Settings
+from socbal.errors import InputError
+from socbal.runtime.dbwriter import DbWriter
+from socbal.runtime.instancelock import InstanceLock
+from socbal.runtime.payload import shorten
+
+log = logging.getLogger("socbal.runtime.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -30,33 +43,122 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT
 );
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 """
 
 #: Event kinds written by the runtime.
-EVENT_KINDS = ("start", "stop", "setpoints", "fault", "recovered", "setting", "rejected", "link")
+EventKind = Literal["start", "stop", "setpoints", "fault", "recovered", "setting", "rejected", "link"]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+#: Longest event message kept, characters (untrusted text is cut to this).
+MAX_MESSAGE_CHARS = 500
+_INSERT_EVENT = "INSERT INTO events (ts, kind, pack_id, message, data) VALUES (?, ?, ?, ?, ?)"
+
+
+def _setup(conn: sqlite3.Connection) -> None:
+    """Pragmas and schema; an existing file without incremental auto-vacuum is converted once."""
+    fresh = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    if fresh:
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    elif conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        log.warning("event log: converting the state database to incremental vacuum (once)")
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("VACUUM")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA journal_size_limit=8388608")
+    conn.executescript(_SCHEMA)
+
+
+def db_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes the database's pages hold (free pages not counted)."""
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    used = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int(page * used)
+
+
+def trim_events(conn: sqlite3.Connection, retention_s: float, max_bytes: int, now_s: float | None = None) -> int:
+    """Delete events older than ``retention_s`` and, while over ``max_bytes``, the oldest; vacuum. Returns rows deleted."""
+    now_s = time.time() if now_s is None else now_s
+    deleted = conn.execute("DELETE FROM events WHERE ts < ?", (now_s - retention_s,)).rowcount
+    for _ in range(20):  # each round removes a share of the rows, sized by how far over the cap the file is
+        size = db_bytes(conn)
+        if size <= max_bytes:
+            break
+        rows = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        if rows == 0:
+            break
+        drop = max(1, int(rows * (1.0 - 0.9 * max_bytes / size)))
+        deleted += conn.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (drop,)).rowcount
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
+    if deleted:
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.info("event log: %d old events removed (retention), %.1f MB in use", deleted, db_bytes(conn) / 1e6)
+    return deleted
 
 
 class StateStore:
-    """Persisted settings plus an append-only event log; safe to share between threads."""
+    """Persisted settings plus the event log; every write is queued (see the module docstring)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        retention_days: float = 365.0,
+        max_mb: float = 200.0,
+        housekeeping_s: float = 3600.0,
+        busy_timeout_s: float = 0.25,
+        queue_max: int = 10_000,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        self.lock = InstanceLock(self.path)
+        try:
+            self._read_lock = threading.Lock()
+            self._reader = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=2.0)
+            _setup(self._reader)
+        except sqlite3.Error as err:
+            self.lock.release()
+            raise InputError(f"{self.path}: cannot open the state database: {err}") from None
+        except BaseException:
+            self.lock.release()
+            raise
+        retention_s, max_bytes = retention_days * 86400.0, int(max_mb * 1e6)
 
-    def close(self) -> None:
-        """Close the database (all writes are already committed)."""
-        with self._lock:
-            self._conn.close()
+        def housekeeping(conn: sqlite3.Connection) -> None:
+            trim_events(conn, retention_s, max_bytes)
+
+        self.writer = DbWriter(
+            self.path,
+            _setup,
+            queue_max=queue_max,
+            busy_timeout_s=busy_timeout_s,
+            housekeeping=housekeeping,
+            housekeeping_s=housekeeping_s,
+        )
+
+    @property
+    def fault(self) -> str | None:
+        """Why writes are failing right now (they are being retried), or ``None``."""
+        return self.writer.fault
+
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until every write so far is committed."""
+        return self.writer.flush(timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> bool:
+        """Commit what is queued (up to ``timeout_s``), close, and release the instance lock."""
+        try:
+            ok = self.writer.close(timeout_s)
+            with self._read_lock:
+                self._reader.close()
+            return ok
+        finally:
+            self.lock.release()
 
     def load_settings(self) -> Settings | None:
         """The persisted settings, or ``None`` when none were ever saved (or they no longer validate)."""
-        with self._lock:
-            row = self._conn.execute("SELECT json FROM settings WHERE id = 1").fetchone()
+        with self._read_lock:
+            row = self._reader.execute("SELECT json FROM settings WHERE id = 1").fetchone()
         if row is None:
             return None
         try:
@@ -64,38 +166,36 @@ class StateStore:
         except ValueError:
             return None
 
-    def save_settings(self, settings: Settings, message: str, data: dict | None = None) -> int:
-        """Persist ``settings`` and log a ``setting`` event in one transaction; returns the event id."""
+    def save_settings(self, settings: Settings, message: str, data: dict | None = None) -> bool:
+        """Queue: persist ``settings`` and log a ``setting`` event together; False when the queue is full."""
         now = time.time()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
+        return self.writer.submit(
+            [
+                (
                     "INSERT INTO settings (id, json, updated_at) VALUES (1, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
                     (settings.model_dump_json(), now),
-                )
-                cur = self._conn.execute(
-                    "INSERT INTO events (ts, kind, pack_id, message, data) VALUES (?, 'setting', NULL, ?, ?)",
-                    (now, message, json.dumps(data) if data is not None else None),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return int(cur.lastrowid)
+                ),
+                (_INSERT_EVENT, (now, "setting", None, shorten(message, MAX_MESSAGE_CHARS), _json(data))),
+            ]
+        )
 
-    def log(self, kind: str, message: str, pack_id: str | None = None, data: dict | None = None) -> int:
-        """Append one event (committed on return); returns its id."""
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO events (ts, kind, pack_id, message, data) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), kind, pack_id, message, json.dumps(data) if data is not None else None),
-            )
-        return int(cur.lastrowid)
+    def clear_settings(self, message: str) -> bool:
+        """Queue: forget the persisted settings (the config's apply at the next start) and log it."""
+        return self.writer.submit([("DELETE FROM settings", ()), (_INSERT_EVENT, (time.time(), "setting", None, message, None))])
 
-    def events(self, after_id: int = 0, kind: str | None = None, limit: int = 1000) -> list[dict]:
-        """Events with id > ``after_id`` (oldest first), optionally of one kind."""
+    def log(self, kind: str, message: str, pack_id: str | None = None, data: dict | None = None) -> bool:
+        """Queue one event (message cut to :data:`MAX_MESSAGE_CHARS`); False when the queue is full."""
+        return self.writer.submit(
+            [(_INSERT_EVENT, (time.time(), kind, pack_id, shorten(message, MAX_MESSAGE_CHARS), _json(data)))]
+        )
+
+    def events(self, after_id: int = 0, kind: str | None = None, limit: int = 1000, max_bytes: int | None = None) -> list[dict]:
+        """Committed events with id > ``after_id`` (oldest first), optionally of one kind.
+
+        At most ``limit`` rows, and (when ``max_bytes`` is given) no more than fit in
+        ``max_bytes`` of JSON (at least one); page on with the last id.
+        """
         sql = "SELECT id, ts, kind, pack_id, message, data FROM events WHERE id > ?"
         args: list = [after_id]
         if kind is not None:
@@ -103,16 +203,26 @@ class StateStore:
             args.append(kind)
         sql += " ORDER BY id LIMIT ?"
         args.append(int(limit))
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        return [
-            {
-                "id": r[0],
-                "ts": r[1],
-                "kind": r[2],
-                "pack_id": r[3],
-                "message": r[4],
-                "data": json.loads(r[5]) if r[5] is not None else None,
-            }
-            for r in rows
-        ]
+        out: list[dict] = []
+        used = 0
+        with self._read_lock:
+            for r in self._reader.execute(sql, args):
+                size = 80 + len(r[2]) + len(r[3] or "") + len(r[4]) + len(r[5] or "")
+                if max_bytes is not None and out and used + size > max_bytes:
+                    break
+                used += size
+                out.append(
+                    {
+                        "id": r[0],
+                        "ts": r[1],
+                        "kind": r[2],
+                        "pack_id": r[3],
+                        "message": r[4],
+                        "data": json.loads(r[5]) if r[5] is not None else None,
+                    }
+                )
+        return out
+
+
+def _json(data: dict | None) -> str | None:
+    return json.dumps(data) if data is not None else None

@@ -89,7 +89,7 @@ def pack_fault(reading: PackReading | None, now_s: float, max_age_s: float) -> s
             ("max_charge_w", 0.0, MAX_PLAUSIBLE_W),
         ),
     )
-    if fault is None and not reading.online:
+    if fault is None and reading is not None and not reading.online:
         return "offline: the device reports the pack offline"
     return fault
 

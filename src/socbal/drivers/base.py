@@ -187,8 +187,9 @@ class PacedDriver:
         """The setpoint within the device's limits, W."""
         return setpoint_w
 
-    async def _send(self, setpoint_w: float) -> float:
-        """Send one setpoint; return the setpoint now in force (it may differ, e.g. a mode change held back)."""
+    async def _send(self, setpoint_w: float) -> float | None:
+        """Send one setpoint; return the setpoint now in force (it may differ, e.g. a mode change held back),
+        or None where nothing had to be sent yet."""
         raise NotImplementedError
 
     async def write(self, setpoint_w: float) -> bool:
@@ -203,5 +204,8 @@ class PacedDriver:
         value = self.pacer.due()
         if value is None:
             return False
-        self.pacer.sent(await self._send(value))
+        in_force = await self._send(value)
+        if in_force is None:
+            return False
+        self.pacer.sent(in_force)
         return True

@@ -94,11 +94,13 @@ class ZendureDriver(PacedDriver):
         if response.status_code != 200:
             raise DriverError(f"{self.config.id}: /properties/write answered HTTP {response.status_code}")
 
-    async def _send(self, setpoint_w: float) -> float:
+    async def _send(self, setpoint_w: float) -> float | None:
         wanted = AC_MODE_OUTPUT if setpoint_w > 0 else AC_MODE_INPUT if setpoint_w < 0 else (self.ac_mode or AC_MODE_OUTPUT)
         now = self.clock()
         if self.ac_mode is not None and wanted != self.ac_mode:
             if now - self.mode_changed_s < self.config.mode_change_interval_s:
+                if self.pacer.sent_w == 0.0:
+                    return None  # already held at 0 W: wait for the mode interval
                 await self._post(self.body(self.ac_mode, 0))  # hold at 0 W until the mode may change
                 return 0.0
         await self._post(self.body(wanted, int(abs(setpoint_w))))

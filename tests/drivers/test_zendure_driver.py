@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from socbal.drivers.base import DriverError
-from socbal.drivers.zendure_http import MAX_BODY_BYTES, ZendureConfig, ZendureDriver
+from socbal.drivers.zendure_http import MAX_BODY_BYTES, MODEL_LIMITS_W, ZendureConfig, ZendureDriver, clamp_setpoint_w, write_body
 from socbal.emulators.zendure import ZendureEmulator
 from tests.emulators.harness import LOOPBACK, device, serving, until
 
@@ -104,18 +104,19 @@ def test_soc_scale_reads_tenths_of_a_percent():
     asyncio.run(scenario())
 
 
-MODELS = st.sampled_from(["solarflow-800", "solarflow-2400-ac"])
-
-
-@given(st.floats(-1e5, 1e5, allow_nan=False), MODELS, st.text(min_size=1, max_size=40))
+@given(st.floats(-1e5, 1e5, allow_nan=False), st.sampled_from(sorted(MODEL_LIMITS_W)), st.text(min_size=1, max_size=40))
 def test_body_is_never_a_negative_limit_and_fits_512_bytes(setpoint_w, model, serial):
-    drv = ZendureDriver(ZendureConfig(host="h", serial=serial, model=model))
-    value = drv.clamp_w(setpoint_w)
-    assert -drv.max_input_w <= value <= drv.max_output_w
-    mode = 2 if value > 0 else 1
-    body = drv.body(mode, int(abs(value)))
+    max_output_w, max_input_w = MODEL_LIMITS_W[model]
+    value = clamp_setpoint_w(setpoint_w, max_output_w, max_input_w)
+    assert -max_input_w <= value <= max_output_w
+    body = write_body(serial, 2 if value > 0 else 1, int(abs(value)))
     props = json.loads(body)["properties"]
     assert len(body) <= MAX_BODY_BYTES and props["smartMode"] == 1
     assert props.get("outputLimit", 0) >= 0 and props.get("inputLimit", 0) >= 0
-    with pytest.raises(DriverError):
-        drv.body(2, -1)
+    with pytest.raises(ValueError):
+        write_body(serial, 2, -1)
+
+
+def test_a_body_over_512_bytes_is_refused():
+    with pytest.raises(ValueError, match="512"):
+        write_body("S" * 500, 2, 100)

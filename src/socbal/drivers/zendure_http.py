@@ -38,6 +38,24 @@ MODEL_LIMITS_W: dict[str, tuple[float, float]] = {
 }
 
 
+def clamp_setpoint_w(setpoint_w: float, max_output_w: float, max_input_w: float) -> float:
+    """A setpoint within ``-max_input_w .. max_output_w``, whole watts."""
+    return float(round(max(-max_input_w, min(max_output_w, setpoint_w))))
+
+
+def write_body(serial: str, ac_mode: int, limit_w: int) -> bytes:
+    """``{"sn", "properties": {acMode, outputLimit | inputLimit, smartMode: 1}}`` as compact JSON;
+    ``ValueError`` for a negative limit or a body over the device's 512 bytes."""
+    if limit_w < 0:
+        raise ValueError(f"refusing a negative limit {limit_w} W")
+    key = "outputLimit" if ac_mode == AC_MODE_OUTPUT else "inputLimit"
+    props = {"acMode": ac_mode, key: limit_w, "smartMode": 1}
+    data = json.dumps({"sn": serial, "properties": props}, separators=(",", ":")).encode()
+    if len(data) > MAX_BODY_BYTES:
+        raise ValueError(f"write body is {len(data)} bytes, over the device's {MAX_BODY_BYTES}")
+    return data
+
+
 class ZendureConfig(DriverConfig):
     """``driver = "zendure-http"``: one SolarFlow on the local network (local API enabled)."""
 
@@ -73,18 +91,14 @@ class ZendureDriver(PacedDriver):
 
     def clamp_w(self, setpoint_w: float) -> float:
         """Within the model's output and AC input limits, whole watts."""
-        return float(round(max(-self.max_input_w, min(self.max_output_w, setpoint_w))))
+        return clamp_setpoint_w(setpoint_w, self.max_output_w, self.max_input_w)
 
     def body(self, ac_mode: int, limit_w: int) -> bytes:
-        """The write request body (checked against the 512-byte limit)."""
-        if limit_w < 0:
-            raise DriverError(f"{self.config.id}: refusing a negative limit {limit_w} W")
-        key = "outputLimit" if ac_mode == AC_MODE_OUTPUT else "inputLimit"
-        props = {"acMode": ac_mode, key: limit_w, "smartMode": 1}
-        data = json.dumps({"sn": self.config.serial, "properties": props}, separators=(",", ":")).encode()
-        if len(data) > MAX_BODY_BYTES:
-            raise DriverError(f"{self.config.id}: write body is {len(data)} bytes, over the device's {MAX_BODY_BYTES}")
-        return data
+        """The write request body for this device."""
+        try:
+            return write_body(self.config.serial, ac_mode, limit_w)
+        except ValueError as err:
+            raise DriverError(f"{self.config.id}: {err}") from None
 
     async def _post(self, data: bytes) -> None:
         try:

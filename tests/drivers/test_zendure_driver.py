@@ -77,9 +77,9 @@ def test_direction_change_waits_for_the_mode_interval_at_zero_and_pacing_counts(
 
 def test_reboot_is_an_outage_then_the_flash_values_come_back():
     async def scenario():
-        emu = ZendureEmulator(device(), serial=SERIAL, stale_echo_s=0.0, reboot_every_s=0.6, reboot_down_s=0.6)
+        emu = ZendureEmulator(device(), serial=SERIAL, stale_echo_s=0.0, reboot_every_s=1.0, reboot_down_s=1.0)
         async with serving(emu) as port:
-            drv = driver(port, timeout_s=0.2, retries=0)
+            drv = driver(port, timeout_s=0.5, retries=0)
             await drv.write(300.0)
             await until(lambda: emu.reboots == 1, timeout_s=3)
             with pytest.raises(DriverError):

@@ -92,6 +92,12 @@ class FirmwareDevice:
         self.writes = 0  # accepted commands
         self.settings = scenario.settings  # the firmware's EMS settings; a vendor write may change the reserve
         self.guard: Callable[[float], float] = lambda w: w  # vendor rule applied to the target (e.g. target SOC)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load the compiled EMS and pack physics now (a 1 us step), not while the first request waits."""
+        self._share(1.0)
+        self.packs.step(1e-6)
 
     @property
     def reserve_pct(self) -> float:

@@ -57,6 +57,7 @@ class Snapshot:
     battery_power_w: float  # + discharge / - charge, sum over the packs
     soc_pct: float  # capacity-weighted over all packs
     pack_soc_pct: tuple[float, ...]
+    pack_power_w: tuple[float, ...]  # + discharge / - charge, per pack
     setpoint_w: float  # the device setpoint the packs share now (after latency and ramp)
     commanded_w: float  # the last accepted command
     load_w: float
@@ -190,6 +191,7 @@ class FirmwareDevice:
             battery_power_w=battery,
             soc_pct=float(sum(s * c for s, c in zip(est, cap, strict=True)) / cap.sum()),
             pack_soc_pct=tuple(float(s) for s in est),
+            pack_power_w=tuple(float(p) for p in self.packs.power_w),
             setpoint_w=self.setpoint_w,
             commanded_w=self.commanded_w,
             load_w=load,

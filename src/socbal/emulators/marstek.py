@@ -7,8 +7,8 @@ default); any other value answers exception 3. Without a refresh for
 ``keepalive_timeout_s`` the unit drops to standby. The other 42xxx registers
 answer exception 2 while control is off, and the telemetry registers are read
 only (both this emulator's choice; unverified). A second connection is closed at
-once; each frame takes ``frame_s``. The firmware does not discharge below
-``min_soc_pct`` (11 %) nor below the scenario's reserve; ``venus-d`` stops the
+once; each frame takes ``frame_s``. The firmware does not discharge the battery below
+``min_soc_pct`` (11 %), nor a pack below the scenario's reserve; ``venus-d`` stops the
 whole battery when its first pack reaches the reserve.
 """
 
@@ -76,7 +76,7 @@ class MarstekEmulator:
     def _guard(self, target_w: float) -> float:
         if not self.controlled:
             return self.device.self_consumption_w() if self.regs[WORK_MODE] != 0 else 0.0
-        if target_w > 0 and min(self.device.snapshot().pack_soc_pct) <= self.min_soc_pct:
+        if target_w > 0 and self.device.snapshot().soc_pct <= self.min_soc_pct:
             return 0.0
         return target_w
 

@@ -128,7 +128,7 @@ class ZendureEmulator:
         dev = self.device
         packs = []
         for i, spec in enumerate(dev.packs.specs):
-            power = float(dev.packs.power_w[i])
+            power = snap.pack_power_w[i]
             current = round(-power / spec.nominal_voltage_v * 10) & 0xFFFF  # int16 two's complement, 0.1 A
             packs.append(
                 {

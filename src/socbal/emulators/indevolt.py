@@ -37,10 +37,10 @@ class IndevoltEmulator:
     """The device's OpenData state and its FastAPI app (``self.app``)."""
 
     def __init__(
-        self, device: FirmwareDevice, model: str = "sf2000", serial: str = "EMU-SF2000-0001", password: str | None = None
+        self, device: FirmwareDevice, model: str = "sf2000", serial: str | None = None, password: str | None = None
     ) -> None:
         self.device = device
-        self.serial = serial
+        self.serial = serial or "EMU-SF2000-0001"
         self.password = password
         self.max_power_w = pts.MAX_POWER_W[model]
         self.mode = pts.SELF_CONSUMPTION_MODE

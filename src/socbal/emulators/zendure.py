@@ -34,7 +34,7 @@ class ZendureEmulator:
     def __init__(
         self,
         device: FirmwareDevice,
-        serial: str = "EMU0000ZENDURE1",
+        serial: str | None = None,
         model: str = "solarflow-800",
         soc_scale: int = 1,
         stale_echo_s: float = 2.0,
@@ -42,7 +42,7 @@ class ZendureEmulator:
         reboot_down_s: float = 30.0,
     ) -> None:
         self.device = device
-        self.serial = serial
+        self.serial = serial or "EMU0000ZENDURE1"
         self.model = model
         self.scale = soc_scale
         self.stale_echo_s = stale_echo_s

@@ -67,7 +67,7 @@ def test_keepalive_is_kept_by_reads_and_its_loss_is_detected():
             t = await silent.read()
             assert emu.keepalive_lapses == 1 and "keep-alive" in (t.fault or "")
             assert emu.device.commanded_w == 0.0  # the unit dropped to standby by itself
-            silent.client.close()
+            await silent.close()
 
     asyncio.run(scenario())
 

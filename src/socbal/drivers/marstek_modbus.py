@@ -100,12 +100,15 @@ class MarstekDriver(PacedDriver):
         super().__init__(config.pacing, clock)
         self.config = config
         self.map = MAPS[config.model]
-        self.client = AsyncModbusTcpClient(config.host, port=config.port, timeout=config.timeout_s, retries=config.retries)
+        self.client: AsyncModbusTcpClient | None = None  # made on first use (it needs the running event loop)
         self.controlling = False  # socbal has switched RS485 control on
 
     async def _connected(self) -> AsyncModbusTcpClient:
+        cfg = self.config
+        if self.client is None:
+            self.client = AsyncModbusTcpClient(cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=cfg.retries)
         if not self.client.connected and not await self.client.connect():
-            raise DriverError(f"{self.config.id}: cannot connect to {self.config.host}:{self.config.port}")
+            raise DriverError(f"{cfg.id}: cannot connect to {cfg.host}:{cfg.port}")
         return self.client
 
     async def _read(self, address: int, count: int) -> list[int]:
@@ -189,4 +192,5 @@ class MarstekDriver(PacedDriver):
         except DriverError:
             pass
         finally:
-            self.client.close()
+            if self.client is not None:
+                self.client.close()

@@ -11,7 +11,7 @@ from socbal.emulators.http import serve_app
 from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.emulators.marstek import MarstekEmulator, serve_marstek
 from socbal.emulators.zendure import ZendureEmulator
-from socbal.sim.scenario import Scenario, scenario_from_dict
+from socbal.scenario import Scenario, scenario_from_dict
 from tests.runtime.conftest import LOOPBACK, free_port
 
 #: Quick actuator: the tests see a command's effect within a few ticks.

@@ -25,7 +25,7 @@ from pydantic import Field
 from socbal.ems.decision import decide
 from socbal.ems.models import AllocateInput, PackState, Request
 from socbal.runtime.emulator import EmulatedDevice
-from socbal.sim.scenario import Scenario
+from socbal.scenario import Scenario
 from socbal.validation import StrictModel
 
 

@@ -13,7 +13,7 @@ from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.emulators.marstek import MarstekEmulator, serve_marstek
 from socbal.emulators.meters import MeterKind, meter_app
 from socbal.emulators.zendure import ZendureEmulator
-from socbal.sim.scenario import Scenario
+from socbal.scenario import Scenario
 
 VendorProtocol = Literal["indevolt", "zendure", "marstek"]
 DEFAULT_PORT = {"indevolt": 8080, "zendure": 80, "marstek": 502}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from socbal.runtime.secrets import read_secret
@@ -27,6 +28,28 @@ from socbal.validation import FilePath, StrictModel
 
 class DriverError(RuntimeError):
     """The device did not answer, or answered with an error; the message says which and why."""
+
+
+async def http_call(client: httpx.AsyncClient, who: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request that must answer 200; :class:`DriverError` naming ``who`` and ``url`` otherwise."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.HTTPError as err:
+        raise DriverError(f"{who}: {url} failed: {err!r}") from None
+    if response.status_code != 200:
+        raise DriverError(f"{who}: {url} answered HTTP {response.status_code}")
+    return response
+
+
+def json_object(response: httpx.Response, who: str, what: str) -> dict[str, Any]:
+    """The answer as a JSON object; :class:`DriverError` where it is anything else."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise DriverError(f"{who}: {what} answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise DriverError(f"{who}: {what} answered {data!r}, not an object")
+    return data
 
 
 @dataclass(frozen=True)

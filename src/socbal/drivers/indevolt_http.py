@@ -19,7 +19,16 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field
 
-from socbal.drivers.base import DeviceTelemetry, DriverConfig, DriverError, PacedDriver, SecretFields, battery_state
+from socbal.drivers.base import (
+    DeviceTelemetry,
+    DriverConfig,
+    DriverError,
+    PacedDriver,
+    SecretFields,
+    battery_state,
+    http_call,
+    json_object,
+)
 
 #: Points (cJSON ``t``) of the SolidFlex/PowerFlex 2000 read and written here (open-data.md §6).
 BATTERY_POWER, BATTERY_STATE, TOTAL_SOC, BACKUP_SOC, WORKING_MODE, RATED_KWH = 6000, 6001, 6002, 6105, 7101, 142
@@ -82,20 +91,10 @@ class IndevoltDriver(PacedDriver):
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                response = await self._http.post(f"/rpc/{api}", params=_config_param(config))
-            except httpx.HTTPError as err:
-                raise DriverError(f"{self.config.id}: {api} failed: {err!r}") from None
+                response = await http_call(self._http, self.config.id, "POST", f"/rpc/{api}", params=_config_param(config))
             finally:
                 self._last_request_s = time.monotonic()
-        if response.status_code != 200:
-            raise DriverError(f"{self.config.id}: {api} answered HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise DriverError(f"{self.config.id}: {api} answered something that is not JSON") from None
-        if not isinstance(data, dict):
-            raise DriverError(f"{self.config.id}: {api} answered {data!r}, not an object")
-        return data
+        return json_object(response, self.config.id, api)
 
     async def _set(self, point: int, values: list[int]) -> None:
         data = await self._rpc("Indevolt.SetData", {"f": 16, "t": point, "v": values})

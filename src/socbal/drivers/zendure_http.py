@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field
 
-from socbal.drivers.base import DeviceTelemetry, DriverConfig, DriverError, PacedDriver, battery_state
+from socbal.drivers.base import DeviceTelemetry, DriverConfig, DriverError, PacedDriver, battery_state, http_call, json_object
 
 AC_MODE_INPUT, AC_MODE_OUTPUT = 1, 2  # acMode: 1 = charge from AC, 2 = discharge to AC
 MAX_BODY_BYTES = 512  # the local API's receive length
@@ -101,12 +101,8 @@ class ZendureDriver(PacedDriver):
             raise DriverError(f"{self.config.id}: {err}") from None
 
     async def _post(self, data: bytes) -> None:
-        try:
-            response = await self._http.post("/properties/write", content=data, headers={"Content-Type": "application/json"})
-        except httpx.HTTPError as err:
-            raise DriverError(f"{self.config.id}: /properties/write failed: {err!r}") from None
-        if response.status_code != 200:
-            raise DriverError(f"{self.config.id}: /properties/write answered HTTP {response.status_code}")
+        headers = {"Content-Type": "application/json"}
+        await http_call(self._http, self.config.id, "POST", "/properties/write", content=data, headers=headers)
 
     async def _send(self, setpoint_w: float) -> float | None:
         wanted = AC_MODE_OUTPUT if setpoint_w > 0 else AC_MODE_INPUT if setpoint_w < 0 else (self.ac_mode or AC_MODE_OUTPUT)
@@ -125,17 +121,8 @@ class ZendureDriver(PacedDriver):
 
     async def report(self) -> dict[str, Any]:
         """The raw ``/properties/report`` object."""
-        try:
-            response = await self._http.get("/properties/report")
-        except httpx.HTTPError as err:
-            raise DriverError(f"{self.config.id}: /properties/report failed: {err!r}") from None
-        if response.status_code != 200:
-            raise DriverError(f"{self.config.id}: /properties/report answered HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise DriverError(f"{self.config.id}: /properties/report is not JSON") from None
-        if not isinstance(data, dict) or not isinstance(data.get("properties"), dict):
+        data = json_object(await http_call(self._http, self.config.id, "GET", "/properties/report"), self.config.id, "report")
+        if not isinstance(data.get("properties"), dict):
             raise DriverError(f"{self.config.id}: /properties/report has no properties object")
         return data
 

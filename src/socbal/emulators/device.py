@@ -13,7 +13,6 @@ seconds (``clock``); the scenario's physics runs ``speed`` times faster.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pydantic import Field
 
 from socbal.ems.decision import decide
 from socbal.ems.models import AllocateInput, PackState, Request
-from socbal.runtime.emulator import EmulatedDevice
+from socbal.runtime.emulator import EmulatedDevice, ticks
 from socbal.scenario import Scenario
 from socbal.validation import StrictModel
 
@@ -208,13 +207,7 @@ async def run_device(
     device: FirmwareDevice, stop: asyncio.Event, tick_s: float = 0.1, on_tick: Callable[[], None] | None = None
 ) -> None:
     """Step ``device`` every ``tick_s`` wall seconds until ``stop`` is set; ``on_tick`` runs after each step."""
-    loop = asyncio.get_running_loop()
-    last = loop.time()
-    while not stop.is_set():
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=tick_s)
-        now = loop.time()
-        device.step(now - last)
-        last = now
+    async for dt_s in ticks(stop, tick_s):
+        device.step(dt_s)
         if on_tick is not None:
             on_tick()

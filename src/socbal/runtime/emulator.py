@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import numpy as np
@@ -272,6 +273,18 @@ async def _mqtt_loop(device: EmulatedDevice, cfg: MqttConfig, password, topics: 
             holder["client"] = None
 
 
+async def ticks(stop: asyncio.Event, tick_s: float) -> AsyncIterator[float]:
+    """Every ``tick_s`` wall seconds until ``stop`` is set: the wall seconds since the previous tick."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=tick_s)
+        now = loop.time()
+        yield now - last
+        last = now
+
+
 async def serve(
     device: EmulatedDevice,
     stop: asyncio.Event,
@@ -298,14 +311,8 @@ async def serve(
             tasks.append(asyncio.create_task(_mqtt_loop(device, mqtt, mqtt_password, topics, holder)))
         if on_ready is not None:
             on_ready()
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
-            now = loop.time()
-            device.step(now - last)
-            last = now
+        async for dt_s in ticks(stop, tick_s):
+            device.step(dt_s)
             client = holder["client"]
             if client is not None:
                 with contextlib.suppress(aiomqtt.MqttError):

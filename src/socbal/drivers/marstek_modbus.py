@@ -46,6 +46,11 @@ class Value:
         """Registers it takes."""
         return 2 if self.kind == "int32" else 1
 
+    @property
+    def datatype(self) -> AsyncModbusTcpClient.DATATYPE:
+        """pymodbus's data type for :meth:`convert_from_registers` / :meth:`convert_to_registers`."""
+        return AsyncModbusTcpClient.DATATYPE[self.kind.upper()]
+
 
 @dataclass(frozen=True)
 class MarstekMap:
@@ -83,10 +88,7 @@ class MarstekConfig(DriverConfig):
 
 
 def _decode(registers: list[int], value: Value) -> float:
-    kind = {"uint16": AsyncModbusTcpClient.DATATYPE.UINT16, "int16": AsyncModbusTcpClient.DATATYPE.INT16}.get(
-        value.kind, AsyncModbusTcpClient.DATATYPE.INT32
-    )
-    raw = AsyncModbusTcpClient.convert_from_registers(registers, kind, word_order="big")
+    raw = AsyncModbusTcpClient.convert_from_registers(registers, value.datatype, word_order="big")
     assert isinstance(raw, int)
     return raw * value.scale
 

@@ -110,13 +110,10 @@ class MarstekEmulator:
         return None
 
     def _put(self, value: mk.Value, number: float) -> None:
-        kind = {"uint16": ModbusTcpClient.DATATYPE.UINT16, "int16": ModbusTcpClient.DATATYPE.INT16}.get(
-            value.kind, ModbusTcpClient.DATATYPE.INT32
-        )
         raw = round(number / value.scale)
         if value.kind == "uint16":
             raw = min(max(raw, 0), 0xFFFF)
-        words = ModbusTcpClient.convert_to_registers(raw, kind, word_order="big")
+        words = ModbusTcpClient.convert_to_registers(raw, value.datatype, word_order="big")
         for k, w in enumerate(words):
             self.regs[value.address + k] = w
 

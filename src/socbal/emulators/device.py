@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from socbal.ems.decision import decide
@@ -79,6 +80,7 @@ class FirmwareDevice:
         self.clock = clock
         self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=1e9)  # the firmware itself feeds its packs
         specs = self.packs.specs
+        self.capacity_wh = np.array([p.ems_capacity_wh for p in specs])  # what the BMS and the firmware believe
         self.max_discharge_w = self.dynamics.max_power_w or sum(p.max_discharge_w for p in specs)
         self.max_charge_w = self.dynamics.max_power_w or sum(p.max_charge_w for p in specs)
         self.faults = Faults()
@@ -155,7 +157,7 @@ class FirmwareDevice:
             PackState(
                 id=p.id,
                 soc_pct=min(max(est[i], 0.0), 100.0),
-                capacity_wh=float(self.packs.capacity[i]),
+                capacity_wh=float(self.capacity_wh[i]),
                 max_discharge_w=p.max_discharge_w,
                 max_charge_w=p.max_charge_w,
                 reserve_latched=self._latched[i],
@@ -183,7 +185,7 @@ class FirmwareDevice:
 
     def _snapshot(self) -> Snapshot:
         est = self.packs.soc_estimated_pct()
-        cap = self.packs.capacity
+        cap = self.capacity_wh
         battery = float(self.packs.power_w.sum())
         load, pv = self.packs.now_load_w, self.packs.now_pv_w
         return Snapshot(

@@ -71,7 +71,7 @@ class IndevoltEmulator:
             pts.TOTAL_SOC: round(snap.soc_pct, 1),
             pts.BACKUP_SOC: round(dev.reserve_pct),
             pts.WORKING_MODE: self.mode,
-            pts.RATED_KWH: round(float(dev.packs.capacity.sum()) / 1000.0, 2),
+            pts.RATED_KWH: round(sum(p.capacity_wh for p in dev.packs.specs) / 1000.0, 2),
             11016: round(snap.grid_w),
             2101: round(max(-snap.battery_power_w - snap.pv_w, 0.0)),
             2108: round(max(snap.battery_power_w + snap.pv_w, 0.0)),

@@ -541,8 +541,14 @@ def emulate(
     watchdog_s: float = typer.Option(10.0, "--watchdog-s", help="Setpoints fall back to 0 after this long without one, s."),
     tick_s: float = typer.Option(0.2, "--tick-s", help="Wall-clock step of the emulation, s."),
     duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0, help="Stop after this many wall-clock seconds."),
+    protocol: str = typer.Option("socbal", "--protocol", help="socbal (its own Modbus map/MQTT), indevolt, zendure or marstek."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port of a vendor protocol (default 8080, 80, 502)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Vendor model, e.g. sf2000, solarflow-800, venus-e-v3."),
+    serial: Optional[str] = typer.Option(None, "--serial", help="Serial number the vendor device reports."),
+    meter: Optional[str] = typer.Option(None, "--meter", help="Also serve the grid meter: shelly-pro-3em or homewizard-p1."),
+    meter_port: int = typer.Option(8000, "--meter-port", help="Port of the --meter."),
 ) -> None:
-    """Serve a simulated device over Modbus TCP (and MQTT), stepped in real time or faster (--speed)."""
+    """Serve a simulated device over Modbus TCP (and MQTT), or a vendor protocol (--protocol), in real time or faster."""
     import asyncio
 
     from socbal.runtime.config import MqttConfig, RegisterMap, load_config
@@ -559,6 +565,10 @@ def emulate(
         if not low <= value <= high:
             raise InputError(f"{name}: value {value} is not allowed: must be {low:g}..{high:g}")
     spec = load_scenario(scenario)
+    if protocol != "socbal":
+        wants_mqtt = mqtt or mqtt_port is not None
+        _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt)
+        return
     reg_map, mqtt_cfg, password = RegisterMap(), None, None
     if config is not None:
         rcfg = load_config(config)
@@ -594,6 +604,44 @@ def emulate(
             tick_s=tick_s,
             on_ready=ready,
         )
+
+    _run_until_signal(main)
+
+
+def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt) -> None:
+    """``socbal emulate --protocol indevolt|zendure|marstek``: checks its options, then serves until stopped."""
+    import asyncio
+
+    from socbal.drivers import indevolt_http, marstek_modbus, zendure_http
+    from socbal.emulators import serve
+
+    models: dict[str, list[str]] = {
+        "indevolt": list(indevolt_http.MAX_POWER_W),
+        "zendure": list(zendure_http.MODEL_LIMITS_W),
+        "marstek": list(marstek_modbus.MAPS),
+    }
+    if protocol not in models:
+        raise InputError(f"--protocol: value {protocol!r} is not allowed: use socbal, indevolt, zendure or marstek")
+    if model is not None and model not in models[protocol]:
+        raise InputError(f"--model: value {model!r} is not allowed for {protocol}: use {', '.join(models[protocol])}")
+    if meter is not None and meter not in ("shelly-pro-3em", "homewizard-p1"):
+        raise InputError(f"--meter: value {meter!r} is not allowed: use shelly-pro-3em or homewizard-p1")
+    if wants_mqtt:
+        raise InputError("--mqtt: only with --protocol socbal")
+    port = port if port is not None else serve.DEFAULT_PORT[protocol]
+    for name, value in (("--port", port), ("--meter-port", meter_port)):
+        if not 1 <= value <= 65535:
+            raise InputError(f"{name}: value {value} is not allowed: must be 1..65535")
+    emulator = serve.build(protocol, spec, model, serial, speed)
+    where = f"{protocol} {host}:{port}" + (f", {meter} {host}:{meter_port}" if meter else "")
+
+    def ready() -> None:
+        typer.echo(f"emulating {spec.name} ({', '.join(emulator.device.packs.ids)}) on {where}; speed {speed:g}x", err=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        if duration_s is not None:
+            asyncio.get_running_loop().call_later(duration_s, stop.set)
+        await serve.serve_vendor(emulator, stop, host, port, tick_s, meter, meter_port, on_ready=ready)
 
     _run_until_signal(main)
 

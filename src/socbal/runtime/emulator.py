@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import numpy as np
@@ -296,6 +297,18 @@ def _handle_message(device: EmulatedDevice, topics: Topics, msg: aiomqtt.Message
         device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
 
 
+async def ticks(stop: asyncio.Event, tick_s: float) -> AsyncIterator[float]:
+    """Every ``tick_s`` wall seconds until ``stop`` is set: the wall seconds since the previous tick."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=tick_s)
+        now = loop.time()
+        yield now - last
+        last = now
+
+
 async def serve(
     device: EmulatedDevice,
     stop: asyncio.Event,
@@ -323,14 +336,8 @@ async def serve(
             supervisor.start("mqtt", lambda: _mqtt_loop(device, mqtt, mqtt_password, topics, holder))
         if on_ready is not None:
             on_ready()
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
-            now = loop.time()
-            device.step(now - last)
-            last = now
+        async for dt_s in ticks(stop, tick_s):
+            device.step(dt_s)
             client = holder["client"]
             if client is not None and topics is not None:
                 with contextlib.suppress(aiomqtt.MqttError):

@@ -1,0 +1,71 @@
+"""``socbal emulate --protocol …`` as a user starts it: a subprocess on loopback ports, checked with plain clients."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+from pymodbus.client import ModbusTcpClient
+from typer.testing import CliRunner
+
+from socbal.cli import app
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, free_port, wait_for_port
+
+
+def emulate(*args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "socbal", "emulate", str(EXAMPLES / "spec_example.toml"), "--host", LOOPBACK, *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_zendure_with_a_shelly_meter_serving_the_simulated_grid():
+    port, meter_port = free_port(), free_port()
+    proc = emulate("--protocol", "zendure", "--port", str(port), "--meter", "shelly-pro-3em", "--meter-port", str(meter_port))
+    try:
+        wait_for_port(port, 30)
+        wait_for_port(meter_port, 30)
+        report = httpx.get(f"http://{LOOPBACK}:{port}/properties/report", timeout=5).json()
+        assert [p["socLevel"] for p in report["packData"]] == [80, 40]
+        grid = httpx.get(f"http://{LOOPBACK}:{meter_port}/rpc/EM.GetStatus?id=0", timeout=5).json()["total_act_power"]
+        assert grid == pytest.approx(900, abs=1)  # the example's 900 W load, nothing from the battery yet
+    finally:
+        stop(proc)
+
+
+def test_marstek_and_indevolt_protocols():
+    mk_port, iv_port = free_port(), free_port()
+    marstek = emulate("--protocol", "marstek", "--port", str(mk_port), "--model", "venus-a")
+    indevolt = emulate("--protocol", "indevolt", "--port", str(iv_port))
+    try:
+        assert (
+            marstek.stderr is not None and "emulating" in marstek.stderr.readline()
+        )  # a port probe would take its one connection
+        with ModbusTcpClient(LOOPBACK, port=mk_port, timeout=5) as c:
+            assert c.read_holding_registers(34102, count=1, device_id=1).registers == [400]  # pack 2 SOC, 0.1 %
+        wait_for_port(iv_port, 30)
+        r = httpx.post(f"http://{LOOPBACK}:{iv_port}/rpc/Indevolt.GetData", params={"config": '{"t":[6002]}'}, timeout=5)
+        assert r.json() == {"6002": 60.0}
+    finally:
+        stop(marstek)
+        stop(indevolt)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--protocol", "sonnen"), "--protocol: value 'sonnen' is not allowed"),
+        (("--protocol", "marstek", "--model", "venus-x"), "--model: value 'venus-x' is not allowed for marstek"),
+        (("--protocol", "zendure", "--meter", "ferraris"), "--meter: value 'ferraris' is not allowed"),
+        (("--protocol", "zendure", "--mqtt"), "--mqtt: only with --protocol socbal"),
+        (("--protocol", "zendure", "--port", "70000"), "--port: value 70000 is not allowed"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(args, message):
+    result = CliRunner().invoke(app, ["emulate", str(EXAMPLES / "spec_example.toml"), *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -128,10 +128,18 @@ def test_default_strategy_brings_packs_to_the_reserve_together_and_never_widens_
     reserve, socs, caps, load = case
     energy_wh = sum((s - reserve) / 100 * c for s, c in zip(socs, caps))
     hours = min(energy_wh / load * 1.1 + 0.5, 200.0)
-    # Converters with one efficiency at every load: the balancing rule itself is under test, not the small extra
-    # spread (hundredths of a point) that packs at slightly different low loads get from a real efficiency curve.
+    # Lossless-shaped packs (one efficiency at every load, no resistance): the balancing rule itself is under test,
+    # not the small extra spread (hundredths of a point) that packs at slightly different loads get from real losses.
     packs = [
-        {"id": f"p{i}", "soc_pct": s, "capacity_wh": c, "standby_w": 0.0, "max_discharge_w": 2000, "dcdc_curve": [[0.0, 0.95]]}
+        {
+            "id": f"p{i}",
+            "soc_pct": s,
+            "capacity_wh": c,
+            "standby_w": 0.0,
+            "max_discharge_w": 2000,
+            "dcdc_curve": [[0.0, 0.95]],
+            "internal_resistance_ohm": 0.0,
+        }
         for i, (s, c) in enumerate(zip(socs, caps))
     ]
     r = run(

@@ -154,16 +154,18 @@ class RunSpec(StrictModel):
         steps = self.horizon_h * 3600.0 / self.step_s
         if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
             whole = max(1, round(steps)) * self.step_s / 3600.0
-            raise ValueError(
-                f"run.horizon_h: {self.horizon_h:g} h is not a whole number of steps of {self.step_s:g} s (nearest: {whole:g} h)"
+            raise field_problems(
+                [f"horizon_h: {self.horizon_h:g} h is not a whole number of steps of {self.step_s:g} s (nearest: {whole:g} h)"]
             )
         if self.record_every_s is not None:
             per_record = self.record_every_s / self.step_s
             if self.record_every_s < self.step_s or abs(per_record - round(per_record)) > 1e-6:
                 nearest = max(1, round(per_record)) * self.step_s
-                raise ValueError(
-                    f"run.record_every_s: {self.record_every_s:g} s is not a whole number of steps of {self.step_s:g} s "
-                    f"(nearest: {nearest:g} s)"
+                raise field_problems(
+                    [
+                        f"record_every_s: {self.record_every_s:g} s is not a whole number of steps of {self.step_s:g} s "
+                        f"(nearest: {nearest:g} s)"
+                    ]
                 )
         return self
 

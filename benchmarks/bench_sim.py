@@ -1,25 +1,34 @@
-"""Simulator and fleet benchmarks: prints figures (not a test). Run: python benchmarks/bench_sim.py
+"""Simulator and fleet benchmarks: prints figures (not a test). Run: OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sim.py
 
+0. The yardstick: a bare compiled kernel of proportional sharing (clip to the rating, fixed efficiency,
+   2 W standby) on the same pack-steps as the full model, interleaved with it in one process; the
+   full model's pack-step rate is reported as a ratio to the bare kernel's (only ratios measured in
+   one run compare on a shared machine), with a digest of the full model's records.
 1. One device (main unit + 5 packs, full model), a year at 1 s, recording every 15 min:
    wall time of a fresh process (imports and compile-cache load included) and pack-steps/s.
 2. The same device in the pure-Python reference path (NUMBA_DISABLE_JIT=1), short horizon: the ratio.
-3. A fleet of 10,000 devices x 6 packs, one day at 1 s, on all cores: wall time and peak memory.
+3. A fleet of 1,000 devices x 6 packs, one day at 1 s, on all cores: wall time and peak memory.
 4. The same fleet on a Dask LocalCluster of 2 workers: the overhead against 3.
 
 Each case runs in its own process, after a warm-up process that fills the compile cache.
-Options: --devices N (fleet size, default 10000), --hours H (single-device horizon, default 8760),
---cases 1234 (which of the four to run; 3 and 4 share the fleet, 4 needs 3).
+Options: --devices N (fleet size, default 1000), --hours H (single-device horizon, default 8760),
+--ratio-hours H (horizon of case 0, default 720), --repeats R (interleaved repeats of case 0, default 3),
+--cases 01234 (which to run; 3 and 4 share the fleet, 4 needs 3).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+
+import numpy as np
+from numba import njit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,6 +75,98 @@ def scenario(hours: float, record_every_s: float | None = 900.0, fleet: bool = F
     return scenario_from_dict(raw)
 
 
+@njit(cache=True, error_model="numpy")
+def bare_kernel(
+    load_w: np.ndarray,
+    pv_w: np.ndarray,
+    capacity_wh: np.ndarray,
+    rated_w: np.ndarray,
+    energy_wh: np.ndarray,
+    step_s: float,
+    n_steps: int,
+    steps_per_record: int,
+    records: np.ndarray,
+) -> None:
+    """The yardstick: share the net load (load - PV, W, per 1 s profile value) among the packs by
+    capacity, clip each share to its rating and its energy, fixed 95 % efficiency, 2 W standby; record
+    each pack's mean power per row. Updates ``energy_wh`` (Wh) and ``records[row, pack]`` in place."""
+    n = energy_wh.shape[0]
+    to_wh = step_s / 3600.0
+    total_capacity = capacity_wh.sum()
+    for k in range(n_steps):
+        t = min(int(k * step_s), load_w.shape[0] - 1)
+        request_w = load_w[t] - pv_w[min(int(k * step_s), pv_w.shape[0] - 1)]
+        row = k // steps_per_record
+        for i in range(n):
+            share_w = request_w * capacity_wh[i] / total_capacity
+            share_w = min(max(share_w, -rated_w[i]), rated_w[i])
+            cell_w = share_w / 0.95 if share_w > 0.0 else share_w * 0.95
+            energy = energy_wh[i] - (cell_w + 2.0) * to_wh
+            energy_wh[i] = min(max(energy, 0.0), capacity_wh[i])
+            records[row, i] += share_w
+
+
+def digest(records) -> str:
+    """Short hash of every recorded number (pack, device and statistics records): equal digests, identical results."""
+    h = hashlib.sha256()
+    for part in records:
+        h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()[:16]
+
+
+def ratio_case(hours: float, repeats: int) -> dict:
+    """The full model and the bare kernel on the same pack-steps, interleaved ``repeats`` times; best rates."""
+    from socbal.device.params import PARAM_CAPACITY_WH, PARAM_MAX_DISCHARGE_W
+    from socbal.sim import engine, kernel
+
+    spec = scenario(hours)
+    inputs = engine.kernel_inputs(spec)
+    engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile-cache load
+    clock = inputs.clock
+    n_packs = len(spec.all_packs)
+    pack_steps = clock.n_steps * n_packs
+    params = inputs.model.params
+    capacity = np.ascontiguousarray(params[:, PARAM_CAPACITY_WH])
+    rated = np.ascontiguousarray(params[:, PARAM_MAX_DISCHARGE_W])
+    # The bare kernel reads the same profiles, held at 1 s.
+    t_s = np.arange(0.0, clock.n_steps * clock.step_s, 1.0)
+    load = np.ascontiguousarray(
+        inputs.profiles.load_w[np.minimum((t_s / inputs.profiles.load_step_s).astype(np.int64), len(inputs.profiles.load_w) - 1)]
+    )
+    pv = np.ascontiguousarray(
+        inputs.profiles.pv_w[np.minimum((t_s / inputs.profiles.pv_step_s).astype(np.int64), len(inputs.profiles.pv_w) - 1)]
+    )
+    n_rec = (clock.n_steps + clock.steps_per_record - 1) // clock.steps_per_record
+    bare_kernel(load, pv, capacity, rated, 0.5 * capacity, clock.step_s, 1, 1, np.zeros((1, n_packs)))  # compile-cache load
+    full_s, bare_s, digests = [], [], set()
+    for _ in range(repeats):  # CPU time of this thread: a shared machine's other work does not count
+        t0 = time.thread_time()
+        records = engine.run_loop(inputs)
+        full_s.append(time.thread_time() - t0)
+        digests.add(digest(records))
+        t0 = time.thread_time()
+        bare_kernel(
+            load,
+            pv,
+            capacity,
+            rated,
+            0.5 * capacity,
+            clock.step_s,
+            clock.n_steps,
+            clock.steps_per_record,
+            np.zeros((n_rec, n_packs)),
+        )
+        bare_s.append(time.thread_time() - t0)
+    return dict(
+        pack_steps=pack_steps,
+        full_per_s=pack_steps / min(full_s),
+        bare_per_s=pack_steps / min(bare_s),
+        ratio=min(bare_s) / min(full_s),
+        ratios=[b / f for b, f in zip(bare_s, full_s)],
+        digest=",".join(sorted(digests)),
+    )
+
+
 def peak_mb() -> float:
     """Peak resident memory of this process, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -74,6 +175,8 @@ def peak_mb() -> float:
 def child(case: str, arg: float) -> dict:
     """One measured case, in this (fresh) process; returns its figures."""
     t0 = time.perf_counter()
+    if case == "ratio":
+        return ratio_case(arg, int(os.environ.get("SOCBAL_BENCH_REPEATS", "3")))
     if case == "device":
         from socbal.sim import engine, kernel
 
@@ -86,6 +189,7 @@ def child(case: str, arg: float) -> dict:
         t3 = time.perf_counter()
         engine.build_result(spec, records, inputs.soc_true0_pct, inputs.soc_est0_pct)
         t4 = time.perf_counter()
+        records_digest = digest(records)
         pack_steps = spec.run.n_steps * len(spec.all_packs)
         return dict(
             wall_s=t4 - t0,
@@ -96,6 +200,7 @@ def child(case: str, arg: float) -> dict:
             pack_steps=pack_steps,
             pack_steps_per_s=pack_steps / (t3 - t2),
             peak_mb=peak_mb(),
+            digest=records_digest,
         )
     if case in ("fleet", "dask"):
         from socbal.fleet.runner import run_fleet, run_fleet_dask
@@ -123,7 +228,7 @@ def measure(case: str, arg: float, env: dict | None = None) -> dict:
         [sys.executable, __file__, "--child", case, str(arg)],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})},
         check=False,
     )
     if out.returncode != 0:
@@ -133,10 +238,12 @@ def measure(case: str, arg: float, env: dict | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--devices", type=int, default=1_000)
     parser.add_argument("--hours", type=float, default=8760.0)
+    parser.add_argument("--ratio-hours", type=float, default=720.0)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--python-hours", type=float, default=0.5)
-    parser.add_argument("--cases", default="1234")
+    parser.add_argument("--cases", default="01234")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -148,13 +255,22 @@ def main() -> None:
     )
     measure("device", 0.01)  # warm-up: fill the compile caches
     measure("fleet", 2)
+    if "0" in args.cases:
+        r = measure("ratio", args.ratio_hours, env={"SOCBAL_BENCH_REPEATS": str(args.repeats)})
+        print(
+            f"0. full model / bare kernel, {args.ratio_hours:g} h at 1 s x 6 packs ({r['pack_steps'] / 1e6:.0f} M pack-steps), "
+            f"best of {args.repeats} interleaved, CPU time: full {r['full_per_s'] / 1e6:.1f} M pack-steps/s, bare "
+            f"{r['bare_per_s'] / 1e6:.1f} M pack-steps/s, ratio {r['ratio']:.2f} (per repeat: "
+            f"{', '.join(f'{x:.2f}' for x in r['ratios'])}); records digest {r['digest']}"
+        )
     if "1" in args.cases or "2" in args.cases:
         one = measure("device", args.hours)
         print(
             f"1. one device, 6 packs, {args.hours:g} h at 1 s ({one['pack_steps'] / 6 / 1e6:.1f} M steps), record 15 min: "
             f"{one['wall_s']:.2f} s wall in a fresh process (setup {one['setup_s']:.2f} s, compile-cache load "
             f"{one['cache_load_s']:.2f} s, loop {one['loop_s']:.2f} s, results {one['results_s']:.2f} s); "
-            f"{one['pack_steps_per_s'] / 1e6:.1f} M pack-steps/s in the loop; peak {one['peak_mb']:.0f} MB"
+            f"{one['pack_steps_per_s'] / 1e6:.1f} M pack-steps/s in the loop; peak {one['peak_mb']:.0f} MB; "
+            f"records digest {one['digest']}"
         )
         ref = measure("device", args.python_hours, env={"NUMBA_DISABLE_JIT": "1"})
         short = measure("device", args.python_hours)

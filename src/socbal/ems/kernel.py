@@ -185,7 +185,7 @@ def _water_fill(
     return served
 
 
-@inline_kernel
+@helper_kernel  # a call of its own: inlined it doubles the simulator's compile time for little loop time
 def _fill_tiers(
     magnitude_w: float,
     max_tier: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -65,6 +66,20 @@ def _writable(values: np.ndarray) -> np.ndarray:
     return values if values.flags.writeable and values.dtype == np.float64 else np.array(values, dtype=np.float64)
 
 
+def grid_hold_step_s(scenario: Scenario) -> float:
+    """The step (s) to hold the grid profile of outages at: the longest one that every outage starts and
+    ends on (a year at the run's 1 s step would be 252 MB of ones), a whole number of the run's steps.
+
+    Only for whole-second steps, where every step time ``k * step_s`` and its division are exact, so
+    :func:`socbal.profiles.holding.value_at` reads the same value as from the profile at the run's step.
+    """
+    run = scenario.run
+    if scenario.grid.file is not None or run.step_s != round(run.step_s):
+        return run.step_s
+    boundaries = [round(hour * 3600.0 / run.step_s) for outage in scenario.grid.outages_h for hour in outage]
+    return run.step_s * math.gcd(run.n_steps, *boundaries)
+
+
 def kernel_inputs(scenario: Scenario) -> KernelInputs:
     """Turn a scenario into the compiled loop's inputs (profiles read and held at their own step)."""
     packs = scenario.all_packs
@@ -73,7 +88,7 @@ def kernel_inputs(scenario: Scenario) -> KernelInputs:
     horizon_s = run.n_steps * run.step_s
     load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
     pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv")
-    grid_on, grid_step_s = grid_profile(scenario.grid, start, horizon_s, run.step_s)
+    grid_on, grid_step_s = grid_profile(scenario.grid, start, horizon_s, grid_hold_step_s(scenario))
     profiles = kernel.Profiles(_writable(load_w), load_step_s, _writable(pv_w), pv_step_s, _writable(grid_on), grid_step_s)
     soc_true = np.array([p.soc_pct for p in packs])
     soc_est = np.clip(soc_true + np.array([p.soc_estimate_error_pct for p in packs]), 0.0, 100.0)

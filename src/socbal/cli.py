@@ -324,30 +324,33 @@ def fleet(
 
 
 def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
-    """Write the report of a results folder and say where it went (unless quiet)."""
-    from socbal.report import REPORT_FILE, load_run, write_report
+    """Write the report of a results folder (one run or a fleet) and say where it went (unless quiet)."""
+    from socbal.report import REPORT_FILE, write_folder_report
 
-    run = load_run(results)
     if out is not None and out.is_dir():
         out = out / REPORT_FILE
-    with activity(f"writing the report of {run.label}"):
-        html, pngs = write_report(run, out, png=png)
+    with activity(f"writing the report of {results}"):
+        html, pngs = write_folder_report(results, out, png=png)
     _announce_report(html, pngs, quiet)
 
 
 @app.command(
     help=(
-        "Write a self-contained, interactive HTML report of a simulation's results; it works offline.\n\n"
-        "The page shows the SOC of every pack (true and estimated), the SOC spread with the backup reserve and the "
-        "spec's 3-15 % band, stacked per-pack power, the device's energy flows, per-pack cycles and the summary "
-        "tables. The main figures are also written as PNG files for papers and issues. It reads the recorded "
-        "results; nothing is re-simulated."
+        "Write a self-contained, interactive HTML report of a results folder; it works offline.\n\n"
+        "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
+        "and the worst devices; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
+        "self-consumption, round trip, losses by cause, cycles, time at reserve) and the summary tables, then, "
+        "for runs up to two weeks, the SOC of every pack (true and estimated), the SOC spread with the backup reserve "
+        "and the spec's 3-15 % band, stacked per-pack power, the energy flows and per-pack cycles; for longer runs "
+        "the SOC and spread per day (min-max band and mean), a week view at full resolution, monthly energy and time "
+        "at the reserve. The main figures are also written as PNG files for papers and issues. It reads the "
+        "recorded results; nothing is re-simulated."
     )
 )
 @input_errors_exit
 def report(
     results: Path = typer.Argument(
-        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json)."
+        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json) or socbal fleet."
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="HTML file to write (or a folder to write report.html into); default RESULTS/report.html."

@@ -649,5 +649,83 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
     _run_until_signal(main)
 
 
+def _int_list(name: str, text: str | None) -> list[int] | None:
+    """'0..3' or '0,1,3' as a list of integers; one clear error line otherwise."""
+    if text is None:
+        return None
+    try:
+        if ".." in text:
+            low, high = (int(v) for v in text.split(".."))
+            return list(range(low, high + 1))
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{name}: value {text!r} is not allowed: give a range like 0..3 or a list like 0,1,3") from None
+
+
+def _float_list(name: str, text: str | None) -> list[float] | None:
+    """'0.8,1.6,2.4' as a list of numbers; one clear error line otherwise."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{name}: value {text!r} is not allowed: give numbers separated by commas, e.g. 0.8,1.6") from None
+
+
+@app.command(
+    help=(
+        "Sizing study: should I add a pack? Simulate every combination of expansion-pack count, PV size and strategy "
+        "on the scenario's profiles and print, per combination, grid import, self-sufficiency, losses and cycles per "
+        "pack (scaled to a year) and the marginal gain of each added pack (kWh/yr saved per kWh of storage added).\n\n"
+        "Added packs copy the scenario's last expansion pack. Options override the scenario's [sweep] section; a "
+        "[tariff] section (flat or time-of-use import price, feed-in price) turns energy into money, and with a pack "
+        "price the payback per added pack. The results folder holds sweep.parquet, summary.json, scenario.json and "
+        "report.html. Combinations run over this machine's cores; with --dask on a Dask LocalCluster."
+    )
+)
+@input_errors_exit
+def sweep(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (ideally a year; see examples/sizing.toml)."),
+    packs: Optional[str] = typer.Option(None, "--packs", help="Expansion packs to try: a range 0..3 or a list 0,1,3."),
+    pv_kwp: Optional[str] = typer.Option(
+        None, "--pv-kwp", help="PV sizes to try, kWp, e.g. 0.8,1.6,2.4 (needs [pv] kind pvlib)."
+    ),
+    strategy: Optional[list[str]] = typer.Option(None, "--strategy", help="Strategy to try; repeat for several."),
+    pack_price: Optional[float] = typer.Option(None, "--pack-price", help="Price of one added pack (needs [tariff])."),
+    workers: int = typer.Option(0, "--workers", help="Processes (or Dask workers); 0: one per CPU."),
+    dask: bool = typer.Option(False, "--dask", help="Run on a Dask LocalCluster on this machine."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-sweep."),
+    quiet: QuietOption = False,
+) -> None:
+    """Sizing study (see the command help)."""
+    from socbal.report import REPORT_FILE, write_folder_report
+    from socbal.scenario import load_scenario
+    from socbal.sweep import run_sweep
+    from socbal.sweep.show import print_sweep
+
+    quiet = quiet or _output["quiet"]
+    if workers < 0:
+        raise InputError(f"--workers: value {workers} is not allowed: must be >= 0")
+    if pack_price is not None and pack_price < 0:
+        raise InputError(f"--pack-price: value {pack_price:g} is not allowed: must be >= 0")
+    spec = load_scenario(scenario)
+    with activity(f"sizing {spec.name}") as progress:
+        result = run_sweep(
+            spec,
+            packs=_int_list("--packs", packs),
+            pv_kwp=_float_list("--pv-kwp", pv_kwp),
+            strategies=strategy or None,
+            pack_price=pack_price,
+            workers=workers or None,
+            dask=dask,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    folder = _save_results(result, out, Path("results") / f"{spec.name}-sweep", print_sweep, quiet)
+    html, pngs = write_folder_report(folder, folder / REPORT_FILE)
+    _announce_report(html, pngs, quiet)
+
+
 def main() -> None:  # pragma: no cover - entry point for ``python -m socbal``
     app()

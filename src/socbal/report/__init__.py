@@ -57,6 +57,7 @@ from socbal.report.headline import headline, losses_kwh
 from socbal.report.page import ReportPage, table_html
 from socbal.report.png import render as write_png
 from socbal.report.png import write_pngs
+from socbal.report.sweeppage import sweep_report
 
 __all__ = [
     "FIGURES_DIR",
@@ -82,6 +83,7 @@ __all__ = [
     "soc_figure",
     "spread_figure",
     "summary_tables",
+    "sweep_report",
     "table_html",
     "fleet_report",
     "headline",

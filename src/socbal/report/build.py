@@ -31,6 +31,7 @@ from socbal.report.longrun import (
 )
 from socbal.report.page import ReportPage
 from socbal.report.png import write_pngs
+from socbal.report.sweeppage import is_sweep_folder, sweep_report
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +217,16 @@ def write_page(
 
 
 def write_folder_report(folder: str | Path, out: str | Path | None = None, png: bool = True) -> tuple[Path, list[Path]]:
-    """Write the report of a results folder, the page chosen by what it holds: a fleet or one device's run.
+    """Write the report of a results folder, the page chosen by what it holds: a fleet, a sweep or one device's run.
 
     ``out`` defaults to ``report.html`` in the folder; PNGs go to ``figures/`` beside it.
     """
     folder = Path(folder)
-    if folder.is_dir() and is_fleet_folder(folder):
-        html_path = Path(out) if out is not None else folder / REPORT_FILE
-        page = fleet_report(folder)
-        return write_page(page, html_path, html_path.parent / FIGURES_DIR if png else None)
+    pages = ((is_fleet_folder, fleet_report), (is_sweep_folder, sweep_report))
+    for holds, build in pages:
+        if folder.is_dir() and holds(folder):
+            html_path = Path(out) if out is not None else folder / REPORT_FILE
+            return write_page(build(folder), html_path, html_path.parent / FIGURES_DIR if png else None)
     return write_report(folder, out, png=png)
 
 

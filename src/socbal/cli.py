@@ -649,6 +649,25 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
     _run_until_signal(main)
 
 
+@app.command(
+    help=(
+        "Write the example scenarios shipped with socbal into DIR (default ./examples), to start from: "
+        "socbal init && socbal simulate examples/spec_example.toml. Existing files are kept unless --force."
+    )
+)
+@input_errors_exit
+def init(
+    folder: Path = typer.Argument(Path("examples"), metavar="DIR", help="Folder to write the examples into."),
+    force: bool = typer.Option(False, "--force", help="Overwrite example files that already exist."),
+) -> None:
+    """Write the shipped examples (see the command help)."""
+    from socbal.bundled import write_examples
+
+    written = write_examples(folder, force=force)
+    if not _output["quiet"]:
+        typer.echo(f"{len(written)} example scenarios written to {folder}/ ({', '.join(p.name for p in written[:4])}, …)")
+
+
 def _int_list(name: str, text: str | None) -> list[int] | None:
     """'0..3' or '0,1,3' as a list of integers; one clear error line otherwise."""
     if text is None:

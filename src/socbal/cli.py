@@ -38,6 +38,9 @@ JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print the summary (summary.json) as JSON on standard output instead of tables."),
 ]
+#: The Dask options shared by fleet and sweep.
+DaskOption = Annotated[bool, typer.Option("--dask", help="Run on a Dask LocalCluster on this machine.")]
+SchedulerOption = Annotated[Optional[str], typer.Option("--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT.")]
 
 log = logging.getLogger("socbal")
 
@@ -299,8 +302,8 @@ def fleet(
     scenario: Path = typer.Argument(..., help="Scenario TOML file with a [fleet] section (see examples/fleet.toml)."),
     devices: Optional[int] = typer.Option(None, "--devices", "-n", help="Number of devices; default [fleet] devices."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random draws; default [fleet] seed."),
-    dask: bool = typer.Option(False, "--dask", help="Run on a Dask LocalCluster on this machine."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
     quiet: QuietOption = False,
@@ -712,8 +715,8 @@ def sweep(
     strategy: Optional[list[str]] = typer.Option(None, "--strategy", help="Strategy to try; repeat for several."),
     pack_price: Optional[float] = typer.Option(None, "--pack-price", help="Price of one added pack (needs [tariff])."),
     workers: int = typer.Option(0, "--workers", help="Processes (or Dask workers); 0: one per CPU."),
-    dask: bool = typer.Option(False, "--dask", help="Run on a Dask LocalCluster on this machine."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-sweep."),
     quiet: QuietOption = False,
 ) -> None:

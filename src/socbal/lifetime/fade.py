@@ -9,8 +9,8 @@ Models: ``"lfp"`` is BLAST-Lite's Lfp_Gr_250AhPrismatic (large prismatic
 LFP/graphite), ``"nmc"`` its Nmc811_GrSi_LGM50_5Ah_Battery (NMC811/graphite-Si).
 BLAST-Lite is installed by hand: it pins numpy < 2, so after ``socbal[lifetime]``
 (which brings its import-time dependencies h5pyd and geopy) run
-``pip install --no-deps blast-lite`` (or ``socbal[blast]`` where numpy < 2 is fine); this module supplies the one numpy function it
-misses (``np.trapz``) to BLAST-Lite's modules only.
+``pip install --no-deps blast-lite`` (or ``socbal[blast]`` where numpy < 2 is fine); this module
+supplies the one numpy function it misses (``np.trapz``) to BLAST-Lite's modules only.
 """
 
 from __future__ import annotations

@@ -49,6 +49,21 @@ def _style(fig: go.Figure, title: str, x_title: str | None = None, y_title: str 
     return fig
 
 
+def add_spec_band(fig: go.Figure) -> go.Figure:
+    """Shade the spec's typical SOC spread (:data:`SPEC_SPREAD_BAND_PCT`) across the plot, labelled."""
+    low, high = SPEC_SPREAD_BAND_PCT
+    fig.add_hrect(
+        y0=low,
+        y1=high,
+        fillcolor="#2ca02c",
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
+        annotation_position="top left",
+    )
+    return fig
+
+
 # --- time axis and aggregation ------------------------------------------------------------------
 
 
@@ -170,16 +185,8 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     dev = aggregate(dev, max_points, {"spread_true_pct": "max", "spread_est_pct": "max", "at_reserve": "max"})
     x, x_title = time_axis(dev.index, run.start)
     fig = go.Figure()
-    low, high = SPEC_SPREAD_BAND_PCT
-    fig.add_hrect(
-        y0=low,
-        y1=high,
-        fillcolor="#2ca02c",
-        opacity=0.12,
-        line_width=0,
-        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
-        annotation_position="top left",
-    )
+    high = SPEC_SPREAD_BAND_PCT[1]
+    add_spec_band(fig)
     top = max(float(np.nanmax(dev[["spread_true_pct", "spread_est_pct"]].to_numpy(), initial=0.0)), high) * 1.08
     if (dev["at_reserve"] > 0).any():
         fig.add_trace(
@@ -511,16 +518,7 @@ def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike], max_poin
         max_points,
         "max",
     )
-    low, high = SPEC_SPREAD_BAND_PCT
-    spread.add_hrect(
-        y0=low,
-        y1=high,
-        fillcolor="#2ca02c",
-        opacity=0.12,
-        line_width=0,
-        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
-        annotation_position="top left",
-    )
+    add_spec_band(spread)
     figures = {"spread": spread}
     if all("total_soc_true_pct" in r.device for r in runs):
         figures["total_soc"] = _overlay(

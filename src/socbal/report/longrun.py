@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from socbal.report.data import RunData
-from socbal.report.figures import SPEC_SPREAD_BAND_PCT, WH_PER_KWH, _style, color, pack_wide
+from socbal.report.figures import WH_PER_KWH, _style, add_spec_band, color, pack_wide
 
 #: Runs longer than this are reported with the long-run figures, s.
 LONG_RUN_S = 14 * 86400.0
@@ -90,15 +90,7 @@ def spread_daily_figure(run: RunData) -> go.Figure:
     spread = run.device.set_index("time_s")["spread_true_pct"]
     daily = spread.groupby(_period_start(run, spread.index, "D")).agg(["min", "max", "mean"])
     fig = go.Figure()
-    low, high = SPEC_SPREAD_BAND_PCT
-    fig.add_hrect(
-        y0=low,
-        y1=high,
-        fillcolor="#2ca02c",
-        opacity=0.12,
-        line_width=0,
-        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
-    )
+    add_spec_band(fig)
     _band(fig, daily.index, daily["min"], daily["max"], daily["mean"], "spread, true SOC", _rgb("#d62728"))
     _style(fig, "SOC spread per day (band: the day's min–max; line: the day's mean)", "date", "spread, % points")
     return fig

@@ -726,7 +726,7 @@ def sweep(
     from socbal.sweep import run_sweep
     from socbal.sweep.show import print_sweep
 
-    quiet = quiet or _output["quiet"]
+    quiet = bool(quiet or _output["quiet"])
     if workers < 0:
         raise InputError(f"--workers: value {workers} is not allowed: must be >= 0")
     if pack_price is not None and pack_price < 0:

@@ -51,7 +51,8 @@ def sweep_cases(
     """
     sweep = scenario.sweep
     packs = packs or (sweep.packs if sweep and sweep.packs else [len(scenario.packs)])
-    kwps: list[float | None] = list(pv_kwp or (sweep.pv_kwp if sweep and sweep.pv_kwp else [None]))
+    given = pv_kwp or (sweep.pv_kwp if sweep and sweep.pv_kwp else None)
+    kwps: list[float | None] = list(given) if given else [None]  # None: the scenario's own PV
     strategies = strategies or (sweep.strategies if sweep and sweep.strategies else [scenario.settings.strategy])
     bad = [n for n in packs if not 0 <= n <= MAX_PACKS]
     if bad:

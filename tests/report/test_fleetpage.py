@@ -30,11 +30,11 @@ def fleet_dir(tmp_path):
             "first_reserve_h": np.where(np.arange(n) % 2, np.nan, 3.0),
             "unserved_kwh": np.zeros(n),
             "losses_kwh": rng.uniform(0.1, 0.2, n),
-            "cycles_max": rng.uniform(0.1, 0.3, n),
+            "throughput_efc_max": rng.uniform(0.1, 0.3, n),
         }
     )
     packs = pd.DataFrame(
-        {"device": np.repeat(np.arange(n), 2), "pack_id": ["a", "b"] * n, "equivalent_full_cycles": rng.uniform(0.1, 0.3, 2 * n)}
+        {"device": np.repeat(np.arange(n), 2), "pack_id": ["a", "b"] * n, "throughput_efc": rng.uniform(0.1, 0.3, 2 * n)}
     )
     folder = tmp_path / "fleet"
     folder.mkdir()

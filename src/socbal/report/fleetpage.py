@@ -22,7 +22,7 @@ FLEET_FILES = ("devices.parquet", "packs.parquet", "summary.json")
 #: Histograms on the page: (table, column, axis title).
 HISTOGRAMS = (
     ("devices", "max_spread_pct", "max SOC spread, % points"),
-    ("packs", "equivalent_full_cycles", "equivalent full cycles per pack"),
+    ("packs", "throughput_efc", "throughput EFC per pack"),
     ("devices", "losses_kwh", "losses (conversion + standby) per device, kWh"),
 )
 #: Columns of the worst-devices table, in order.
@@ -32,7 +32,7 @@ WORST_COLUMNS = (
     "first_reserve_h",
     "unserved_kwh",
     "losses_kwh",
-    "cycles_max",
+    "throughput_efc_max",
     "load_scale",
 )
 
@@ -51,7 +51,7 @@ def load_fleet(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     except (OSError, ValueError) as err:
         raise InputError(f"{folder}: cannot read the fleet results: {err}".splitlines()[0]) from None
     absent = [c for c in ("device", *WORST_COLUMNS) if c not in devices]
-    if absent or "equivalent_full_cycles" not in packs or devices.empty:
+    if absent or "throughput_efc" not in packs or devices.empty:
         raise InputError(
             f"{folder / 'devices.parquet'}: missing {', '.join(absent) or 'rows'}; expected the results of 'socbal fleet'"
         )

@@ -61,11 +61,11 @@ def headline(run: RunData) -> dict[str, float]:
 
 
 def per_pack(run: RunData) -> pd.DataFrame:
-    """Cycles, time at the reserve (h) and losses (kWh) of every pack, one row per pack."""
+    """Throughput EFC, time at the reserve (h) and losses (kWh) of every pack, one row per pack."""
     sums = run.packs.groupby("pack_id", observed=True)[["dcdc_loss_wh", "i2r_loss_wh", "standby_wh"]].sum() / WH_PER_KWH
     rows = {
         p["id"]: {
-            "cycles": float(p["equivalent_full_cycles"]),
+            "throughput EFC": float(p["throughput_efc"]),
             "at reserve h": float(p["reserve_standby_h"]),
             "DC-DC kWh": float(sums.loc[p["id"], "dcdc_loss_wh"]),
             "I²R kWh": float(sums.loc[p["id"], "i2r_loss_wh"]),
@@ -80,14 +80,14 @@ def headline_html(run: RunData) -> str:
     """The headline numbers as a row of boxes (an HTML fragment)."""
     h = headline(run)
     packs = run.summary["packs"]
-    cycles = [float(p["equivalent_full_cycles"]) for p in packs]
+    cycles = [float(p["throughput_efc"]) for p in packs]
     reserve_h = [float(p["reserve_standby_h"]) for p in packs]
     boxes = [
         ("self-sufficiency", f"{h['self_sufficiency_pct']:.1f} %", "of the load not from the grid"),
         ("self-consumption", f"{h['self_consumption_pct']:.1f} %", "of the PV used locally"),
         ("battery round trip", f"{h['round_trip_pct']:.1f} %", "bus side, stored change counted"),
         ("losses", f"{h['losses_kwh']:.2f} kWh", "DC-DC, I²R, standby, main unit"),
-        ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "equivalent full cycles"),
+        ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "throughput EFC (bus-side energy)"),
         ("time at reserve", f"{max(reserve_h):.1f} h", "longest of any pack"),
     ]
     return (

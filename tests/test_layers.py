@@ -18,12 +18,12 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "socbal"
 #: Layer of every sub-package (or top-level module), lowest first; a module may import its own
 #: layer and those below, never one above. Keep in step with CONTRIBUTING.md.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "validation", "tomlfile", "resultfiles", "_jit_cache", "jit"),
+    ("errors", "validation", "tomlfile", "resultfiles", "_jit_cache", "jit", "bundled"),
     ("ems", "profiles"),
     ("scenario",),
     ("device",),
     ("sim", "topology"),
-    ("fleet", "compare", "lifetime", "home", "runtime", "drivers", "emulators", "meters"),
+    ("fleet", "compare", "lifetime", "home", "runtime", "drivers", "emulators", "meters", "sweep"),
     ("report",),
     ("console", "cli", "api", "__main__", "__init__"),
 )

@@ -48,7 +48,7 @@ class Result(SimulationResult):
             if figure not in figures:
                 raise InputError(f"figure: value {figure!r} is not allowed: one of {', '.join(figures)}")
             return figures[figure]
-        main = {name: figures[name] for name in MAIN_FIGURES}
+        main = {name: figures[name] for name in MAIN_FIGURES if name in figures}  # those of the run's scale
         try:
             from IPython import get_ipython
             from IPython.display import display

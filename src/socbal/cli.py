@@ -38,6 +38,9 @@ JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print the summary (summary.json) as JSON on standard output instead of tables."),
 ]
+#: The Dask options shared by fleet and sweep.
+DaskOption = Annotated[bool, typer.Option("--dask", help="Run on a Dask LocalCluster on this machine.")]
+SchedulerOption = Annotated[Optional[str], typer.Option("--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT.")]
 
 log = logging.getLogger("socbal")
 
@@ -299,8 +302,8 @@ def fleet(
     scenario: Path = typer.Argument(..., help="Scenario TOML file with a [fleet] section (see examples/fleet.toml)."),
     devices: Optional[int] = typer.Option(None, "--devices", "-n", help="Number of devices; default [fleet] devices."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random draws; default [fleet] seed."),
-    dask: bool = typer.Option(False, "--dask", help="Run on a Dask LocalCluster on this machine."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT."),
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
     quiet: QuietOption = False,
@@ -324,30 +327,33 @@ def fleet(
 
 
 def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
-    """Write the report of a results folder and say where it went (unless quiet)."""
-    from socbal.report import REPORT_FILE, load_run, write_report
+    """Write the report of a results folder (one run or a fleet) and say where it went (unless quiet)."""
+    from socbal.report import REPORT_FILE, write_folder_report
 
-    run = load_run(results)
     if out is not None and out.is_dir():
         out = out / REPORT_FILE
-    with activity(f"writing the report of {run.label}"):
-        html, pngs = write_report(run, out, png=png)
+    with activity(f"writing the report of {results}"):
+        html, pngs = write_folder_report(results, out, png=png)
     _announce_report(html, pngs, quiet)
 
 
 @app.command(
     help=(
-        "Write a self-contained, interactive HTML report of a simulation's results; it works offline.\n\n"
-        "The page shows the SOC of every pack (true and estimated), the SOC spread with the backup reserve and the "
-        "spec's 3-15 % band, stacked per-pack power, the device's energy flows, per-pack cycles and the summary "
-        "tables. The main figures are also written as PNG files for papers and issues. It reads the recorded "
-        "results; nothing is re-simulated."
+        "Write a self-contained, interactive HTML report of a results folder; it works offline.\n\n"
+        "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
+        "and the worst devices; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
+        "self-consumption, round trip, losses by cause, cycles, time at reserve) and the summary tables, then, "
+        "for runs up to two weeks, the SOC of every pack (true and estimated), the SOC spread with the backup reserve "
+        "and the spec's 3-15 % band, stacked per-pack power, the energy flows and per-pack cycles; for longer runs "
+        "the SOC and spread per day (min-max band and mean), a week view at full resolution, monthly energy and time "
+        "at the reserve. The main figures are also written as PNG files for papers and issues. It reads the "
+        "recorded results; nothing is re-simulated."
     )
 )
 @input_errors_exit
 def report(
     results: Path = typer.Argument(
-        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json)."
+        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json) or socbal fleet."
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="HTML file to write (or a folder to write report.html into); default RESULTS/report.html."
@@ -644,6 +650,103 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
         await serve.serve_vendor(emulator, stop, host, port, tick_s, meter, meter_port, on_ready=ready)
 
     _run_until_signal(main)
+
+
+@app.command(
+    help=(
+        "Write the example scenarios shipped with socbal into DIR (default ./examples), to start from: "
+        "socbal init && socbal simulate examples/spec_example.toml. Existing files are kept unless --force."
+    )
+)
+@input_errors_exit
+def init(
+    folder: Path = typer.Argument(Path("examples"), metavar="DIR", help="Folder to write the examples into."),
+    force: bool = typer.Option(False, "--force", help="Overwrite example files that already exist."),
+) -> None:
+    """Write the shipped examples (see the command help)."""
+    from socbal.bundled import write_examples
+
+    written = write_examples(folder, force=force)
+    if not _output["quiet"]:
+        typer.echo(f"{len(written)} example scenarios written to {folder}/ ({', '.join(p.name for p in written[:4])}, …)")
+
+
+def _int_list(name: str, text: str | None) -> list[int] | None:
+    """'0..3' or '0,1,3' as a list of integers; one clear error line otherwise."""
+    if text is None:
+        return None
+    try:
+        if ".." in text:
+            low, high = (int(v) for v in text.split(".."))
+            return list(range(low, high + 1))
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{name}: value {text!r} is not allowed: give a range like 0..3 or a list like 0,1,3") from None
+
+
+def _float_list(name: str, text: str | None) -> list[float] | None:
+    """'0.8,1.6,2.4' as a list of numbers; one clear error line otherwise."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{name}: value {text!r} is not allowed: give numbers separated by commas, e.g. 0.8,1.6") from None
+
+
+@app.command(
+    help=(
+        "Sizing study: should I add a pack? Simulate every combination of expansion-pack count, PV size and strategy "
+        "on the scenario's profiles and print, per combination, grid import, self-sufficiency, losses and cycles per "
+        "pack (scaled to a year) and the marginal gain of each added pack (kWh/yr saved per kWh of storage added).\n\n"
+        "Added packs copy the scenario's last expansion pack. Options override the scenario's [sweep] section; a "
+        "[tariff] section (flat or time-of-use import price, feed-in price) turns energy into money, and with a pack "
+        "price the payback per added pack. The results folder holds sweep.parquet, summary.json, scenario.json and "
+        "report.html. Combinations run over this machine's cores; with --dask on a Dask LocalCluster."
+    )
+)
+@input_errors_exit
+def sweep(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file (ideally a year; see examples/sizing.toml)."),
+    packs: Optional[str] = typer.Option(None, "--packs", help="Expansion packs to try: a range 0..3 or a list 0,1,3."),
+    pv_kwp: Optional[str] = typer.Option(
+        None, "--pv-kwp", help="PV sizes to try, kWp, e.g. 0.8,1.6,2.4 (needs [pv] kind pvlib)."
+    ),
+    strategy: Optional[list[str]] = typer.Option(None, "--strategy", help="Strategy to try; repeat for several."),
+    pack_price: Optional[float] = typer.Option(None, "--pack-price", help="Price of one added pack (needs [tariff])."),
+    workers: int = typer.Option(0, "--workers", help="Processes (or Dask workers); 0: one per CPU."),
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-sweep."),
+    quiet: QuietOption = False,
+) -> None:
+    """Sizing study (see the command help)."""
+    from socbal.report import REPORT_FILE, write_folder_report
+    from socbal.scenario import load_scenario
+    from socbal.sweep import run_sweep
+    from socbal.sweep.show import print_sweep
+
+    quiet = bool(quiet or _output["quiet"])
+    if workers < 0:
+        raise InputError(f"--workers: value {workers} is not allowed: must be >= 0")
+    if pack_price is not None and pack_price < 0:
+        raise InputError(f"--pack-price: value {pack_price:g} is not allowed: must be >= 0")
+    spec = load_scenario(scenario)
+    with activity(f"sizing {spec.name}") as progress:
+        result = run_sweep(
+            spec,
+            packs=_int_list("--packs", packs),
+            pv_kwp=_float_list("--pv-kwp", pv_kwp),
+            strategies=strategy or None,
+            pack_price=pack_price,
+            workers=workers or None,
+            dask=dask,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    folder = _save_results(result, out, Path("results") / f"{spec.name}-sweep", print_sweep, quiet)
+    html, pngs = write_folder_report(folder, folder / REPORT_FILE)
+    _announce_report(html, pngs, quiet)
 
 
 def main() -> None:  # pragma: no cover - entry point for ``python -m socbal``

@@ -52,3 +52,24 @@ def report_dir(results_dir, tmp_path_factory) -> Path:
     shutil.copytree(results_dir, folder)
     write_report(folder)
     return folder
+
+
+LIFETIME = EXAMPLE.parent / "lifetime.toml"
+
+
+@pytest.fixture(scope="session")
+def year_dir(tmp_path_factory) -> Path:
+    """examples/lifetime.toml's device for a year, recorded every 15 min, at a coarse 900 s step (fast), saved."""
+    scenario = load_scenario(LIFETIME)
+    run = type(scenario.run).model_validate({**scenario.run.model_dump(), "step_s": 900.0})
+    scenario = scenario.model_copy(update={"run": run})
+    return simulate(scenario).save(tmp_path_factory.mktemp("year") / "year")
+
+
+@pytest.fixture(scope="session")
+def year_report(year_dir) -> Path:
+    """The one-year report (HTML only)."""
+    from socbal.report import write_report
+
+    html, _ = write_report(year_dir, png=False)
+    return html

@@ -119,3 +119,36 @@ def test_screenshot(report_dir, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1280, 2400)
     assert len(data) > 50_000, "a screenshot of a rendered page, not a blank one"
+
+
+# --- the one-year report ------------------------------------------------------------------------
+
+YEAR_FIGURES = 7  # soc and spread per day, week view, monthly energy, energy totals, monthly reserve, cycles
+OPEN_BUDGET_MS = 5000
+
+
+@pytest.fixture(scope="module")
+def year_rendered(year_report):
+    run = chromium(year_report.as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
+def test_year_report_opens_within_budget_without_console_messages(year_rendered):
+    """Every figure drawn, timed in the page (performance.now() when the last figure is drawn)."""
+    parser = PlotCounter()
+    parser.feed(year_rendered.stdout)
+    assert len(parser.plots) == YEAR_FIGURES and all(p["svg"] >= 1 and p["traces"] >= 1 for p in parser.plots)
+    plotted = re.search(r'data-plotted-ms="(\d+)"', year_rendered.stdout)
+    assert plotted, "the loader never finished drawing"
+    assert int(plotted.group(1)) < OPEN_BUDGET_MS
+    assert console_messages(year_rendered.stderr) == []
+
+
+def test_year_week_view_draws_the_week_at_full_resolution(year_rendered):
+    """The week view's SOC lines have a vertex per 15-min record of the shown week (about 672), not a daily point."""
+    dom = year_rendered.stdout
+    week = dom[dom.index('id="fig-week"') :]
+    lines = re.findall(r'class="js-line"[^>]*\sd="([^"]*)"', week[: week.index('id="fig-energy-monthly"')])
+    assert lines, "no line drawn in the week view"
+    assert max(path.count("L") for path in lines) > 7 * 96 * 0.6

@@ -7,10 +7,10 @@ ageing: ``capacity_frac = 1 - (1 - calendar_frac) - (1 - cycle_frac)``.
 
 Models: ``"lfp"`` is BLAST-Lite's Lfp_Gr_250AhPrismatic (large prismatic
 LFP/graphite), ``"nmc"`` its Nmc811_GrSi_LGM50_5Ah_Battery (NMC811/graphite-Si).
-BLAST-Lite is an optional extra (``socbal[lifetime]``); it pins numpy < 2, so
-with numpy 2 install it with ``pip install --no-deps blast-lite`` plus
-``pip install h5pyd geopy``; this module supplies the one numpy function it
-misses (``np.trapz``) to BLAST-Lite's modules only.
+BLAST-Lite is installed by hand: it pins numpy < 2, so after ``socbal[lifetime]``
+(which brings its import-time dependencies h5pyd and geopy) run
+``pip install --no-deps blast-lite`` (or ``socbal[blast]`` where numpy < 2 is fine); this module
+supplies the one numpy function it misses (``np.trapz``) to BLAST-Lite's modules only.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def _blast_models() -> types.ModuleType:
         import blast.models as models
     except ImportError as err:
         raise ImportError(
-            "capacity fade needs NREL's BLAST-Lite: pip install 'socbal[lifetime]' "
-            "(with numpy 2: pip install --no-deps blast-lite && pip install h5pyd geopy)"
+            "capacity fade needs NREL's BLAST-Lite: pip install 'socbal[lifetime]' && pip install --no-deps 'blast-lite>=1.1' "
+            "(it pins numpy < 2; --no-deps keeps numpy 2)"
         ) from err
     if not hasattr(np, "trapz"):
         compat = _NumpyWithTrapz("numpy_for_blast")

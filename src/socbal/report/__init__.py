@@ -3,6 +3,11 @@
 Reports read recorded results (a results folder, a ``SimulationResult``, or tidy
 DataFrames); they never re-run physics.
 
+Any results folder (the page chosen by what it holds: one run, or a fleet)::
+
+    from socbal.report import write_folder_report
+    write_folder_report("results/fleet-fleet")
+
 One run::
 
     from socbal.report import write_report
@@ -28,6 +33,7 @@ from socbal.report.build import (
     comparison_report,
     run_report,
     summary_tables,
+    write_folder_report,
     write_page,
     write_report,
 )
@@ -46,9 +52,12 @@ from socbal.report.figures import (
     soc_figure,
     spread_figure,
 )
+from socbal.report.fleetpage import fleet_report
+from socbal.report.headline import headline, losses_kwh
 from socbal.report.page import ReportPage, table_html
 from socbal.report.png import render as write_png
 from socbal.report.png import write_pngs
+from socbal.report.sweeppage import sweep_report
 
 __all__ = [
     "FIGURES_DIR",
@@ -74,7 +83,12 @@ __all__ = [
     "soc_figure",
     "spread_figure",
     "summary_tables",
+    "sweep_report",
     "table_html",
+    "fleet_report",
+    "headline",
+    "losses_kwh",
+    "write_folder_report",
     "write_page",
     "write_png",
     "write_pngs",

@@ -9,17 +9,37 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from socbal.report.data import RunData, RunLike, as_run, as_runs
-from socbal.report.figures import ENERGY_TOTALS, MAX_POINTS, comparison_figures, comparison_table, run_figures
+from socbal.report.figures import (
+    ENERGY_TOTALS,
+    MAX_POINTS,
+    comparison_figures,
+    comparison_table,
+    cycles_figure,
+    energy_totals_figure,
+    run_figures,
+)
+from socbal.report.fleetpage import fleet_report, is_fleet_folder
+from socbal.report.headline import headline_html, losses_kwh, per_pack
+from socbal.report.longrun import (
+    LONG_RUN_S,
+    monthly_energy_figure,
+    monthly_reserve_figure,
+    soc_daily_figure,
+    spread_daily_figure,
+    week_figure,
+    week_picker_html,
+)
 from socbal.report.page import ReportPage
 from socbal.report.png import write_pngs
+from socbal.report.sweeppage import is_sweep_folder, sweep_report
 
 log = logging.getLogger(__name__)
 
 #: File names ``write_report`` uses inside a results folder.
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
-#: The figures exported as PNG by default (the main ones).
-MAIN_FIGURES = ("soc", "spread", "power", "energy_flows")
+#: The figures exported as PNG by default (the main ones; those of the run's scale that exist).
+MAIN_FIGURES = ("soc", "spread", "power", "energy_flows", "energy_monthly")
 
 _SPREAD_ROWS = (
     ("initial", "initial_pct", "%"),
@@ -85,24 +105,23 @@ def _subtitle(run: RunData) -> str:
     return ", ".join(parts)
 
 
-def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
-    """The report page of one run: SOC, spread, power, energy flows, cycles and the summary tables."""
-    run = as_run(run)
-    log.debug(
-        "report of %s: %d recorded intervals, %d packs, at most %d points per curve",
-        run.label,
-        len(run.device),
-        len(run.pack_ids),
-        max_points,
+def _thinning_note(run: RunData, max_points: int) -> str:
+    """What the page did to the recorded intervals, in one sentence (nothing hidden)."""
+    n = len(run.device)
+    if n <= max_points:
+        return f"Every one of the {n} recorded intervals is drawn."
+    per_bin = -(-n // max_points)
+    return (
+        f"{n} recorded intervals, drawn as at most {max_points} points per curve: SOC, power and energy flows are "
+        f"averaged over bins of about {per_bin} intervals, the spread takes each bin's maximum and the reserve "
+        "shading each bin's any-pack-held flag. The tables and headline numbers use every interval."
     )
+
+
+def _short_run_sections(page: ReportPage, run: RunData, max_points: int) -> None:
+    """Hours to days: every curve over the whole run (binned to ``max_points``)."""
     figures = run_figures(run, max_points)
-    page = ReportPage(f"socbal report — {run.label}", subtitle=_subtitle(run))
-    description = run.scenario.get("description") if isinstance(run.scenario, dict) else None
-    if description:
-        page.add_text(description)
-    page.add_heading("Summary")
-    for caption, table in summary_tables(run.summary).items():
-        page.add_table(table, caption=caption, digits=3 if caption != "SOC spread" else 2)
+    page.add_text(_thinning_note(run, max_points))
     page.add_heading("State of charge")
     page.add_figure("soc", figures["soc"])
     page.add_figure("spread", figures["spread"])
@@ -117,6 +136,53 @@ def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
     page.add_figure("energy_totals", figures["energy_totals"])
     page.add_heading("Cycles")
     page.add_figure("cycles", figures["cycles"])
+
+
+def _long_run_sections(page: ReportPage, run: RunData) -> None:
+    """Weeks to years: daily bands, monthly bars and a full-resolution week view."""
+    n_days = run.duration_s / 86400.0
+    page.add_text(
+        f"A run of {n_days:.0f} days ({len(run.device)} recorded intervals): SOC and spread are drawn per day "
+        "(band: the day's lowest to highest value, line: the day's mean), energies and time at the reserve per "
+        "month; the week view below draws every recorded interval. Per-pack power over time is not drawn for long "
+        "runs (it is in the results' packs.parquet); the tables and headline numbers use every interval."
+    )
+    page.add_heading("State of charge")
+    page.add_figure("soc", soc_daily_figure(run))
+    page.add_figure("spread", spread_daily_figure(run))
+    page.add_heading("Week view")
+    page.add_figure("week", week_figure(run))
+    page.add_html(week_picker_html(run, "fig-week"))
+    page.add_heading("Energy")
+    page.add_figure("energy_monthly", monthly_energy_figure(run))
+    page.add_figure("energy_totals", energy_totals_figure(run))
+    page.add_heading("Reserve and cycles")
+    page.add_figure("reserve_monthly", monthly_reserve_figure(run))
+    page.add_figure("cycles", cycles_figure(run))
+
+
+def run_report(run: RunLike, max_points: int = MAX_POINTS) -> ReportPage:
+    """The report page of one run: headline numbers, summary tables, then the figures at the run's scale.
+
+    Runs up to two weeks show every curve over the whole run; longer runs daily bands, monthly
+    bars and a week view at full resolution (:mod:`socbal.report.longrun`).
+    """
+    run = as_run(run)
+    log.debug("report of %s: %d recorded intervals, %d packs", run.label, len(run.device), len(run.pack_ids))
+    page = ReportPage(f"socbal report — {run.label}", subtitle=_subtitle(run))
+    description = run.scenario.get("description") if isinstance(run.scenario, dict) else None
+    if description:
+        page.add_text(description)
+    page.add_html(headline_html(run))
+    page.add_heading("Summary")
+    for caption, table in summary_tables(run.summary).items():
+        page.add_table(table, caption=caption, digits=3 if caption != "SOC spread" else 2)
+    page.add_table(pd.DataFrame({"kWh": losses_kwh(run)}).rename_axis("loss"), caption="Losses by cause")
+    page.add_table(per_pack(run), caption="Per pack", digits=2)
+    if run.duration_s > LONG_RUN_S:
+        _long_run_sections(page, run)
+    else:
+        _short_run_sections(page, run, max_points)
     return page
 
 
@@ -148,6 +214,20 @@ def write_page(
         names = list(png_figures) if png_figures is not None else list(page.figures)
         pngs = write_pngs({n: page.figures[n] for n in names if n in page.figures}, png_dir)
     return html_path, pngs
+
+
+def write_folder_report(folder: str | Path, out: str | Path | None = None, png: bool = True) -> tuple[Path, list[Path]]:
+    """Write the report of a results folder, the page chosen by what it holds: a fleet, a sweep or one device's run.
+
+    ``out`` defaults to ``report.html`` in the folder; PNGs go to ``figures/`` beside it.
+    """
+    folder = Path(folder)
+    pages = ((is_fleet_folder, fleet_report), (is_sweep_folder, sweep_report))
+    for holds, build in pages:
+        if folder.is_dir() and holds(folder):
+            html_path = Path(out) if out is not None else folder / REPORT_FILE
+            return write_page(build(folder), html_path, html_path.parent / FIGURES_DIR if png else None)
+    return write_report(folder, out, png=png)
 
 
 def write_report(

@@ -41,6 +41,19 @@ class RunData:
         return [str(i) for i in pd.unique(ids)]
 
     @property
+    def start(self) -> pd.Timestamp | None:
+        """Calendar time of the run's start (from the recorded ``timestamp``), or None when undated."""
+        if "timestamp" not in self.device or self.device.empty:
+            return None
+        first = self.device.iloc[0]
+        return pd.Timestamp(first["timestamp"]) - pd.to_timedelta(float(first["time_s"]), unit="s")
+
+    @property
+    def duration_s(self) -> float:
+        """Recorded span of the run, s."""
+        return float(self.device["time_s"].iloc[-1]) if len(self.device) else 0.0
+
+    @property
     def reserve_pct(self) -> float:
         """The backup reserve setting, %."""
         return float(self.summary["backup_reserve_pct"])

@@ -49,12 +49,30 @@ def _style(fig: go.Figure, title: str, x_title: str | None = None, y_title: str 
     return fig
 
 
+def add_spec_band(fig: go.Figure) -> go.Figure:
+    """Shade the spec's typical SOC spread (:data:`SPEC_SPREAD_BAND_PCT`) across the plot, labelled."""
+    low, high = SPEC_SPREAD_BAND_PCT
+    fig.add_hrect(
+        y0=low,
+        y1=high,
+        fillcolor="#2ca02c",
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
+        annotation_position="top left",
+    )
+    return fig
+
+
 # --- time axis and aggregation ------------------------------------------------------------------
 
 
-def time_axis(time_s: np.ndarray | pd.Index) -> tuple[np.ndarray, str]:
-    """Elapsed time in a readable unit: (values, axis title). Hours up to 3 days, days beyond."""
+def time_axis(time_s: np.ndarray | pd.Index, start: pd.Timestamp | None = None) -> tuple[np.ndarray, str]:
+    """The x axis of a time series: calendar dates from ``start`` when the run has one, else elapsed
+    time in a readable unit (hours up to 3 days, days beyond). Returns (values, axis title)."""
     t = np.asarray(time_s, dtype=float)
+    if start is not None:
+        return (start + pd.to_timedelta(t, unit="s")).to_numpy(), "date"
     if t.size and t.max() > 72 * 3600.0:
         return t / 86400.0, "time since start, d"
     return t / 3600.0, "time since start, h"
@@ -123,7 +141,7 @@ def soc_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     run = as_run(run)
     true = aggregate(pack_wide(run, "soc_true_pct"), max_points)
     est = aggregate(pack_wide(run, "soc_est_pct"), max_points)
-    x, x_title = time_axis(true.index)
+    x, x_title = time_axis(true.index, run.start)
     fig = go.Figure()
     for i, pack in enumerate(true.columns):
         fig.add_trace(
@@ -150,17 +168,11 @@ def soc_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     return fig
 
 
-def _runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Start and end index (inclusive) of each run of True in ``mask``."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
-
-
-def spread_figure(run: RunLike, max_points: int = MAX_POINTS, max_shaded: int = 200) -> go.Figure:
+def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     """SOC spread (max - min over the packs) over time, with the spec's 3-15 % band and the reserve marked.
 
-    Shaded in grey: intervals in which at least one pack was held at the backup reserve; the
-    dotted vertical line is the first time a pack reached it.
+    Shaded in grey (every span, as a filled trace): bins in which at least one pack was held at
+    the backup reserve; the dotted vertical line is the first time a pack reached it.
     """
     run = as_run(run)
     dev = run.device.set_index("time_s")[["spread_true_pct", "spread_est_pct"]]
@@ -171,27 +183,22 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS, max_shaded: int = 
     )
     dev = dev.assign(at_reserve=at_reserve.reindex(dev.index).fillna(0.0).to_numpy())
     dev = aggregate(dev, max_points, {"spread_true_pct": "max", "spread_est_pct": "max", "at_reserve": "max"})
-    x, x_title = time_axis(dev.index)
-    scale = 86400.0 if x_title.endswith("d") else 3600.0
+    x, x_title = time_axis(dev.index, run.start)
     fig = go.Figure()
-    low, high = SPEC_SPREAD_BAND_PCT
-    fig.add_hrect(
-        y0=low,
-        y1=high,
-        fillcolor="#2ca02c",
-        opacity=0.12,
-        line_width=0,
-        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
-        annotation_position="top left",
-    )
-    spans = _runs_of(dev["at_reserve"].to_numpy() > 0)
-    if 0 < len(spans) <= max_shaded:
-        edges = np.concatenate([[0.0], x])
-        for a, b in spans:
-            fig.add_vrect(x0=edges[a], x1=edges[b + 1], fillcolor="#7f7f7f", opacity=0.15, line_width=0)
+    high = SPEC_SPREAD_BAND_PCT[1]
+    add_spec_band(fig)
+    top = max(float(np.nanmax(dev[["spread_true_pct", "spread_est_pct"]].to_numpy(), initial=0.0)), high) * 1.08
+    if (dev["at_reserve"] > 0).any():
         fig.add_trace(
             go.Scatter(
-                x=[None], y=[None], mode="markers", name="pack at reserve", marker=dict(color="#bfbfbf", size=12, symbol="square")
+                x=x,
+                y=np.where(dev["at_reserve"].to_numpy() > 0, top, 0.0),
+                name="pack at reserve",
+                mode="lines",
+                line=dict(width=0, shape="vh"),
+                fill="tozeroy",
+                fillcolor="rgba(127,127,127,0.18)",
+                hoverinfo="skip",
             )
         )
     fig.add_trace(
@@ -208,15 +215,15 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS, max_shaded: int = 
     )
     first_h = run.summary.get("spread", {}).get("first_reserve_h")
     if first_h is not None and math.isfinite(first_h):
+        first_x, _ = time_axis(np.array([first_h * 3600.0]), run.start)
         fig.add_vline(
-            x=first_h * 3600.0 / scale,
+            x=first_x[0] if run.start is None else pd.Timestamp(first_x[0]).isoformat(),
             line=dict(color="#444", width=1, dash="dot"),
             annotation_text=f"first pack at reserve ({run.reserve_pct:g} %)",
             annotation_position="top right",
         )
     _style(fig, "SOC spread (max − min over the packs)", x_title, "spread, % points")
-    top = max(float(np.nanmax(dev[["spread_true_pct", "spread_est_pct"]].to_numpy(), initial=0.0)), high)
-    fig.update_yaxes(range=[0, top * 1.08])
+    fig.update_yaxes(range=[0, top])
     return fig
 
 
@@ -224,7 +231,7 @@ def power_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     """Bus-side power of every pack, stacked: discharge above zero, charge below."""
     run = as_run(run)
     power = aggregate(pack_wide(run, "power_w"), max_points)
-    x, x_title = time_axis(power.index)
+    x, x_title = time_axis(power.index, run.start)
     fig = go.Figure()
     for direction, part in (("discharge", power.clip(lower=0.0)), ("charge", power.clip(upper=0.0))):
         if not (part.abs().to_numpy() > 1e-9).any():
@@ -253,7 +260,7 @@ def energy_flows_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure
     """Device energy flows over time as mean power per interval: PV, load, grid, batteries, losses."""
     run = as_run(run)
     flows = aggregate(_flows_w(run), max_points)
-    x, x_title = time_axis(flows.index)
+    x, x_title = time_axis(flows.index, run.start)
     styles = {
         "PV": ("#ffbf00", "solid"),
         "grid import (load)": ("#7f7f7f", "solid"),
@@ -488,9 +495,10 @@ def _overlay(runs: list[RunData], values, title: str, y_title: str, max_points: 
     """One line per run of a per-interval device quantity."""
     fig = go.Figure()
     x_title = "time since start, h"
-    for i, run in enumerate(runs):
+    for i, run in enumerate(runs):  # dates only when every run starts at the same time
+        start = run.start if len({r.start for r in runs}) == 1 else None
         series = aggregate(values(run), max_points, how)
-        x, x_title = time_axis(series.index)
+        x, x_title = time_axis(series.index, start)
         fig.add_trace(go.Scatter(x=x, y=series.to_numpy(), name=run.label, mode="lines", line=dict(color=color(i), width=2)))
     return _style(fig, title, x_title, y_title)
 
@@ -510,16 +518,7 @@ def comparison_figures(runs: Iterable[RunLike] | Mapping[str, RunLike], max_poin
         max_points,
         "max",
     )
-    low, high = SPEC_SPREAD_BAND_PCT
-    spread.add_hrect(
-        y0=low,
-        y1=high,
-        fillcolor="#2ca02c",
-        opacity=0.12,
-        line_width=0,
-        annotation_text=f"spec: typical spread {low:g}–{high:g} %",
-        annotation_position="top left",
-    )
+    add_spec_band(spread)
     figures = {"spread": spread}
     if all("total_soc_true_pct" in r.device for r in runs):
         figures["total_soc"] = _overlay(

@@ -1,7 +1,8 @@
 """Static PNG export of plotly figures through matplotlib (no browser needed).
 
 Renders the subset of plotly the report builders use: ``Scatter`` traces (lines, markers,
-dash patterns, ``stackgroup`` stacking), ``Bar`` traces (vertical or horizontal, grouped),
+dash patterns, ``stackgroup`` stacking, ``fill`` to zero or to the previous line, x as values or as
+``x0`` + ``dx``, dates), ``Bar`` traces (vertical or horizontal, grouped),
 subplots (axis domains), shapes from ``add_hline``/``add_vline``/``add_hrect``/``add_vrect``,
 annotations (subplot titles, line labels), axis titles and ranges, and the legend.
 Other trace types are skipped with a warning.
@@ -9,11 +10,13 @@ Other trace types are skipped with a warning.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from socbal.resultfiles import write_atomic
@@ -51,6 +54,46 @@ def _xy(values) -> np.ndarray:
     return np.asarray(values if values is not None else [], dtype=object)
 
 
+def _is_date(value) -> bool:
+    """True for a datetime, a numpy datetime64 or an ISO date string."""
+    if isinstance(value, (np.datetime64, pd.Timestamp, datetime.datetime, datetime.date)):
+        return True
+    return isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-"
+
+
+def _num(value) -> float:
+    """A plotly coordinate as a matplotlib number: dates become matplotlib date numbers."""
+    from matplotlib import dates
+
+    return float(dates.date2num(pd.Timestamp(value))) if _is_date(value) else float(value)
+
+
+def _trace_x(trace) -> np.ndarray:
+    """The x values of a trace (its ``x``, or ``x0`` + i ``dx``; dates in ms for ``dx``), as matplotlib numbers."""
+    if trace.x is None and trace.y is not None and trace.x0 is not None:
+        n = len(trace.y)
+        if _is_date(trace.x0):
+            return _num(trace.x0) + np.arange(n) * float(trace.dx or 1.0) / 86_400_000.0
+        return float(trace.x0) + np.arange(n) * float(trace.dx or 1.0)
+    x = _xy(trace.x)
+    if x.size and _is_date(x[0]):
+        return np.array([_num(v) for v in x], dtype=float)
+    return np.array([np.nan if v is None else v for v in x], dtype=float) if x.size else np.array([])
+
+
+def _colour(value):
+    """A plotly colour as matplotlib takes it: 'rgb(r,g,b)' and 'rgba(r,g,b,a)' become tuples, others pass."""
+    if isinstance(value, str) and value.startswith("rgb"):
+        parts = [float(v) for v in value[value.index("(") + 1 : value.index(")")].split(",")]
+        return tuple(v / 255.0 for v in parts[:3]) + tuple(parts[3:4])
+    return value
+
+
+def _labels(cats) -> list[str]:
+    """Bar category labels; dates as month and year."""
+    return [pd.Timestamp(c).strftime("%b %Y") if _is_date(c) else str(c) for c in cats]
+
+
 def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px: int | None = None, dpi: int = 150) -> Path:
     """Write ``figure`` as a PNG at ``path`` (atomically); returns the path."""
     import matplotlib
@@ -78,7 +121,9 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             if ya.title and ya.title.text:
                 ax.set_ylabel(_plain(ya.title.text))
             if xa.range is not None:
-                ax.set_xlim(*xa.range)
+                ax.set_xlim(*(_num(v) for v in xa.range))
+            if xa.type == "date" or (xa.range is not None and _is_date(xa.range[0])):
+                ax.xaxis_date()
             if ya.range is not None:
                 ax.set_ylim(*ya.range)
             if ya.autorange == "reversed":
@@ -87,6 +132,7 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
         return axes[key]
 
     stacks: dict[tuple, np.ndarray] = {}
+    previous: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # last line per axes, for fill="tonexty"
     bars: dict[tuple, list] = {}
     for trace in figure.data:
         if isinstance(trace, go.Bar):
@@ -97,15 +143,25 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
         if not isinstance(trace, go.Scatter):
             continue
         ax = ax_for(trace.xaxis, trace.yaxis)
-        x, y = _xy(trace.x), _xy(trace.y)
+        y = _xy(trace.y)
+        xf = _trace_x(trace)
         label = trace.name if trace.showlegend is not False else None
-        line_color = trace.line.color if trace.line and trace.line.color else None
-        if x.size == 0 or all(v is None for v in x):  # legend-only entry
+        line_color = _colour(trace.line.color) if trace.line and trace.line.color else None
+        if xf.size == 0 or np.isnan(xf).all():  # legend-only entry
             if label:
                 ax.plot([], [], "s", color=(trace.marker.color if trace.marker else None) or "#bbb", label=label)
             continue
-        xf = x.astype(float)
+        if _is_date(trace.x0) or (trace.x is not None and len(trace.x) and _is_date(trace.x[0])):
+            ax.xaxis_date()
         yf = np.array([np.nan if v is None else v for v in y], dtype=float)
+        axes_key = (trace.xaxis, trace.yaxis)
+        if trace.fill in ("tozeroy", "tonexty"):
+            base_x, base_y = previous.get(axes_key, (xf, np.zeros_like(yf)))
+            base = np.interp(xf, base_x, base_y) if trace.fill == "tonexty" else np.zeros_like(yf)
+            ax.fill_between(xf, base, yf, color=_colour(trace.fillcolor) or line_color or "#bbb", linewidth=0, label=label)
+        previous[axes_key] = (xf, yf)
+        if trace.fill in ("tozeroy", "tonexty") and (not trace.line or trace.line.width == 0):
+            continue
         if trace.stackgroup:
             key = (trace.xaxis, trace.yaxis, trace.stackgroup)
             base = stacks.get(key, np.zeros_like(yf))
@@ -140,10 +196,10 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             label = trace.name if trace.showlegend is not False and n > 1 else None
             if horizontal:
                 drawn = ax.barh(pos, vals, height=0.8 / n, color=colors, label=label)
-                ax.set_yticks(np.arange(len(cats)), [str(c) for c in cats])
+                ax.set_yticks(np.arange(len(cats)), _labels(cats))
             else:
                 drawn = ax.bar(pos, vals, width=0.8 / n, color=colors, label=label)
-                ax.set_xticks(np.arange(len(cats)), [str(c) for c in cats], rotation=20 if len(cats) > 4 else 0)
+                ax.set_xticks(np.arange(len(cats)), _labels(cats), rotation=20 if len(cats) > 4 else 0)
             if trace.text is not None and n == 1:
                 ax.bar_label(drawn, labels=[str(t) for t in trace.text], fontsize=7, padding=2)
         if group and group[0].orientation == "h" and ax.yaxis_inverted() is False:
@@ -163,7 +219,7 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             if y_is_data and not x_is_data:
                 ax.axhspan(shape.y0, shape.y1, **fill)
             elif x_is_data and not y_is_data:
-                ax.axvspan(shape.x0, shape.x1, **fill)
+                ax.axvspan(_num(shape.x0), _num(shape.x1), **fill)
         elif shape.type == "line":
             line = dict(
                 style,
@@ -173,7 +229,7 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
             if y_is_data and not x_is_data:
                 ax.axhline(shape.y0, **line)
             elif x_is_data and not y_is_data:
-                ax.axvline(shape.x0, **line)
+                ax.axvline(_num(shape.x0), **line)
     for note in layout.annotations or ():
         text = _plain(note.text)
         xref, yref = note.xref or "x", note.yref or "y"
@@ -192,8 +248,8 @@ def render(figure: go.Figure, path: str | Path, width_px: int = 1400, height_px:
         else:
             transform = ax.transData
         ax.text(
-            note.x,
-            note.y,
+            _num(note.x),
+            _num(note.y),
             text,
             transform=transform,
             fontsize=8,

@@ -16,7 +16,7 @@ from socbal.scenario.models import (
     load_scenario,
     scenario_from_dict,
 )
-from socbal.scenario.studies import CompareSpec, LifetimeSpec
+from socbal.scenario.studies import CompareSpec, LifetimeSpec, SweepSpec, TariffSpec
 
 __all__ = [
     "DEFAULT_DCDC_CURVE",
@@ -30,6 +30,8 @@ __all__ = [
     "PackSpec",
     "RunSpec",
     "Scenario",
+    "SweepSpec",
+    "TariffSpec",
     "load_scenario",
     "scenario_from_dict",
 ]

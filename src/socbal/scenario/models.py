@@ -25,7 +25,7 @@ from socbal.profiles.specs import (
     StochasticLoadSpec,
 )
 from socbal.scenario.fleet import FleetSpec
-from socbal.scenario.studies import CompareSpec, LifetimeSpec
+from socbal.scenario.studies import CompareSpec, LifetimeSpec, SweepSpec, TariffSpec
 from socbal.tomlfile import read_toml
 from socbal.validation import DateTime, FloatPair, StrictModel
 
@@ -201,6 +201,8 @@ class Scenario(StrictModel):
     compare: CompareSpec | None = Field(None, description="Settings of socbal compare (series and parallel runs)")
     fleet: FleetSpec | None = Field(None, description="Distributions of a fleet's devices (socbal fleet)")
     lifetime: LifetimeSpec | None = Field(None, description="Settings of socbal lifetime (fade model)")
+    sweep: SweepSpec | None = Field(None, description="Combinations of socbal sweep (packs, PV, strategies)")
+    tariff: TariffSpec | None = Field(None, description="Grid prices, to put energy into money (socbal sweep)")
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,101 @@
+"""The numbers a user asks first, computed from one run's recorded results (never re-simulated).
+
+Energies in kWh, shares and efficiencies in %, times in h.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from socbal.report.data import RunData
+
+WH_PER_KWH = 1000.0
+
+
+def _share_pct(part: float, whole: float) -> float:
+    """``part`` as % of ``whole``; NaN when ``whole`` is zero (nothing to share)."""
+    return 100.0 * part / whole if whole > 0 else float("nan")
+
+
+def losses_kwh(run: RunData) -> dict[str, float]:
+    """Losses over the run split by cause, kWh: DC-DC, I²R, pack standby, main unit (from the bus / from its battery)."""
+    packs, dev = run.packs, run.device
+    return {
+        "DC-DC": float(packs["dcdc_loss_wh"].sum()) / WH_PER_KWH,
+        "I²R": float(packs["i2r_loss_wh"].sum()) / WH_PER_KWH,
+        "pack standby": float(packs["standby_wh"].sum()) / WH_PER_KWH,
+        "main unit from the bus": float(dev.get("main_from_bus_wh", pd.Series(0.0)).sum()) / WH_PER_KWH,
+        "main unit from its battery": float(dev.get("main_from_battery_wh", pd.Series(0.0)).sum()) / WH_PER_KWH,
+    }
+
+
+def stored_change_kwh(run: RunData) -> float:
+    """Change of the energy stored in all packs from start to end (true SOC × usable capacity), kWh."""
+    return sum(
+        float(p["usable_capacity_kwh"]) * (float(p["final_soc_pct"]) - float(p["initial_soc_pct"])) / 100.0
+        for p in run.summary["packs"]
+    )
+
+
+def headline(run: RunData) -> dict[str, float]:
+    """Self-sufficiency, self-consumption and battery round trip (%), total losses (kWh).
+
+    - self-sufficiency: share of the household load not taken from the grid (nor left unserved);
+    - self-consumption: share of the PV energy used locally (neither exported nor curtailed);
+    - round trip: bus-side energy out of the packs over bus-side energy in, the energy still
+      stored at the end (or taken from the start) counted as in (or out).
+    """
+    e = run.summary["energy_kwh"]
+    load, pv = float(e.get("load", 0.0)), float(e.get("pv", 0.0))
+    from_grid = float(e.get("grid_import", 0.0)) + float(e.get("unserved", 0.0))
+    out_kwh, in_kwh = float(e.get("battery_discharge", 0.0)), float(e.get("battery_charge", 0.0))
+    stored = stored_change_kwh(run)
+    return {
+        "self_sufficiency_pct": _share_pct(load - from_grid, load),
+        "self_consumption_pct": _share_pct(pv - float(e.get("export", 0.0)) - float(e.get("pv_curtailed", 0.0)), pv),
+        "round_trip_pct": _share_pct(out_kwh + max(stored, 0.0), in_kwh + max(-stored, 0.0)),
+        "losses_kwh": sum(losses_kwh(run).values()),
+    }
+
+
+def per_pack(run: RunData) -> pd.DataFrame:
+    """Throughput EFC, time at the reserve (h) and losses (kWh) of every pack, one row per pack."""
+    sums = run.packs.groupby("pack_id", observed=True)[["dcdc_loss_wh", "i2r_loss_wh", "standby_wh"]].sum() / WH_PER_KWH
+    rows = {
+        p["id"]: {
+            "throughput EFC": float(p["throughput_efc"]),
+            "at reserve h": float(p["reserve_standby_h"]),
+            "DC-DC kWh": float(sums.loc[p["id"], "dcdc_loss_wh"]),
+            "I²R kWh": float(sums.loc[p["id"], "i2r_loss_wh"]),
+            "standby kWh": float(sums.loc[p["id"], "standby_wh"]),
+        }
+        for p in run.summary["packs"]
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("pack")
+
+
+def headline_html(run: RunData) -> str:
+    """The headline numbers as a row of boxes (an HTML fragment)."""
+    h = headline(run)
+    packs = run.summary["packs"]
+    cycles = [float(p["throughput_efc"]) for p in packs]
+    reserve_h = [float(p["reserve_standby_h"]) for p in packs]
+    boxes = [
+        ("self-sufficiency", f"{h['self_sufficiency_pct']:.1f} %", "of the load not from the grid"),
+        ("self-consumption", f"{h['self_consumption_pct']:.1f} %", "of the PV used locally"),
+        ("battery round trip", f"{h['round_trip_pct']:.1f} %", "bus side, stored change counted"),
+        ("losses", f"{h['losses_kwh']:.2f} kWh", "DC-DC, I²R, standby, main unit"),
+        ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "throughput EFC (bus-side energy)"),
+        ("time at reserve", f"{max(reserve_h):.1f} h", "longest of any pack"),
+    ]
+    return (
+        '<div class="headline">'
+        + "".join(
+            f"<div><span>{html.escape(label)}</span><b>{html.escape(value.replace('nan %', '—'))}</b>"
+            f"<span>{html.escape(note)}</span></div>"
+            for label, value, note in boxes
+        )
+        + "</div>"
+    )

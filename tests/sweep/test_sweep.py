@@ -1,0 +1,128 @@
+"""Sizing studies: the combinations, the monotonic facts of storage, marginal gains, money and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from socbal.cli import app
+from socbal.errors import InputError
+from socbal.scenario import TariffSpec, load_scenario, scenario_from_dict
+from socbal.sweep import marginal_gains, run_sweep, sweep_cases
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sizing.toml"
+
+
+def _week(tmp_path: Path) -> Path:
+    """examples/sizing.toml shortened to one June week at 300 s steps (fast)."""
+    text = EXAMPLE.read_text().replace("2026-01-01T00:00:00", "2026-06-01T00:00:00")
+    text = text.replace("step_s = 60", "step_s = 300").replace("horizon_h = 8760", "horizon_h = 168")
+    path = tmp_path / "week.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def week_sweep(tmp_path_factory):
+    scenario = load_scenario(_week(tmp_path_factory.mktemp("sweep")))
+    return scenario, run_sweep(scenario, packs=[0, 1, 2, 3], pv_kwp=[0.8, 2.4], workers=2)
+
+
+def test_cases_cover_every_combination_with_copied_packs():
+    scenario = load_scenario(EXAMPLE)
+    cases = sweep_cases(scenario, packs=[3, 0], pv_kwp=[0.8], strategies=["spec", "equal"])
+    assert [(c.strategy, c.pv_kwp, c.packs) for c in cases] == [
+        ("spec", 0.8, 0),
+        ("spec", 0.8, 3),
+        ("equal", 0.8, 0),
+        ("equal", 0.8, 3),
+    ]
+    three = cases[1].scenario
+    assert [p.id for p in three.packs] == ["pack-1", "added-1", "added-2"]
+    assert three.packs[2].capacity_wh == scenario.packs[0].capacity_wh and three.pv.kwp == 0.8
+    assert cases[2].scenario.settings.strategy == "equal"
+
+
+def test_more_storage_never_raises_grid_import_by_more_than_the_losses_it_adds(week_sweep):
+    """With the default strategy an added pack lowers grid import, or raises it by at most the losses it adds
+    (its BMS standby and its DC-DC module's losses): storage itself never costs grid energy."""
+    _, result = week_sweep
+    for _, part in result.table.groupby("pv_kwp"):
+        part = part.sort_values("packs")
+        more_import = np.diff(part["grid_import_kwh_yr"].to_numpy())
+        more_losses = np.diff(part["losses_kwh_yr"].to_numpy())
+        assert np.all(more_import <= more_losses + 1e-6), (more_import, more_losses)
+        assert np.all(more_losses > 0), "every added pack adds standby and conversion losses"
+    big_pv = result.table[result.table["pv_kwp"] == 2.4].sort_values("packs")
+    assert big_pv["grid_import_kwh_yr"].iloc[1] < big_pv["grid_import_kwh_yr"].iloc[0], "the first added pack helps"
+    assert big_pv["self_sufficiency_pct"].iloc[1] > big_pv["self_sufficiency_pct"].iloc[0]
+
+
+def test_marginal_gain_and_payback_follow_from_the_table(week_sweep):
+    _, result = week_sweep
+    t = result.table[result.table["pv_kwp"] == 2.4].sort_values("packs").reset_index(drop=True)
+    assert np.isnan(t.loc[0, "saved_kwh_yr"])
+    saved = t.loc[0, "grid_import_kwh_yr"] - t.loc[1, "grid_import_kwh_yr"]
+    assert t.loc[1, "saved_kwh_yr"] == pytest.approx(saved)
+    assert t.loc[1, "gain_kwh_yr_per_kwh"] == pytest.approx(saved / (t.loc[1, "storage_kwh"] - t.loc[0, "storage_kwh"]))
+    money = t.loc[0, "grid_cost_yr"] - t.loc[1, "grid_cost_yr"]
+    assert t.loc[1, "payback_yr"] == pytest.approx(600.0 / money)
+
+
+def test_time_of_use_prices_each_hour():
+    tariff = TariffSpec(time_of_use=[{"from_hour": 7, "price_per_kwh": 0.4}, {"from_hour": 22, "price_per_kwh": 0.2}])
+    price = tariff.import_price_by_hour()
+    assert price[:7] == [0.2] * 7 and price[7:22] == [0.4] * 15 and price[22:] == [0.2] * 2
+
+
+def test_marginal_gains_without_a_tariff_has_no_money_columns():
+    table = pd.DataFrame(
+        {
+            "packs": [0, 1],
+            "pv_kwp": [1.0, 1.0],
+            "strategy": ["spec"] * 2,
+            "storage_kwh": [2.0, 4.0],
+            "grid_import_kwh_yr": [100.0, 80.0],
+        }
+    )
+    out = marginal_gains(table, pack_price=500)
+    assert out.loc[1, "gain_kwh_yr_per_kwh"] == pytest.approx(10.0) and "payback_yr" not in out
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"import_price_per_kwh": 0.3, "time_of_use": [{"from_hour": 0, "price_per_kwh": 0.3}]}, "either import_price_per_kwh"),
+        ({"time_of_use": [{"from_hour": 5, "price_per_kwh": 0.3}, {"from_hour": 5, "price_per_kwh": 0.1}]}, "repeat"),
+    ],
+)
+def test_bad_tariff_is_one_clear_error(raw, message):
+    with pytest.raises(InputError, match=message):
+        scenario_from_dict({"tariff": raw})
+
+
+def test_pv_sizes_need_a_pv_with_kwp():
+    with pytest.raises(InputError, match="--pv-kwp: .*has no kwp"):
+        sweep_cases(scenario_from_dict({}), pv_kwp=[1.0])
+
+
+def test_cli_sweep_prints_saves_and_reports(tmp_path):
+    out = tmp_path / "out"
+    args = ["sweep", str(_week(tmp_path)), "--packs", "0..1", "--pv-kwp", "1.6", "--workers", "1", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "grid import" in result.stdout and "payback" in result.stdout
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert list(table["packs"]) == [0, 1]
+    assert json.loads((out / "summary.json").read_text())["currency"] == "EUR"
+    assert "socbal sizing" in (out / "report.html").read_text()
+
+
+def test_cli_bad_pack_range_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["sweep", str(EXAMPLE), "--packs", "zero..3"])
+    assert result.exit_code == 2 and "--packs: value 'zero..3' is not allowed" in result.stderr

@@ -195,9 +195,17 @@ def input_errors_exit(func: Callable) -> Callable:
 @input_errors_exit
 def allocate(
     file: Optional[Path] = typer.Argument(None, help="JSON input file; standard input when omitted or '-'."),
-    explain: bool = typer.Option(False, "--explain", help="Add each pack's weight, reason and reserve latch."),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Add each pack's weight, reason and reserve latch (for a home: each device's weight, limit, reason, "
+        "write and its state for the next decision).",
+    ),
 ) -> None:
-    """One EMS decision: pack states, settings and a request in (JSON), per-pack setpoints out (JSON)."""
+    """One EMS decision: pack states, settings and a request in (JSON), per-pack setpoints out (JSON).
+
+    With "devices" instead of "packs", one home decision: device states, circuits, home settings and the
+    home's battery request in, one setpoint per device out (README, "Homes with several devices")."""
     from socbal.ems.decision import decide
     from socbal.ems.models import AllocateInput
 
@@ -214,6 +222,14 @@ def allocate(
         raise InputError("input is nested too deeply: expected one JSON object of settings, packs and request") from None
     if not isinstance(raw, dict):
         raise InputError(f"input must be a JSON object, got {type(raw).__name__}")
+    if "devices" in raw:
+        from socbal.home.decision import decide_home
+        from socbal.home.models import HomeAllocateInput
+
+        if "packs" in raw:
+            raise InputError("input: give either packs or devices (one device, or a home), not both")
+        typer.echo(json.dumps(decide_home(HomeAllocateInput.model_validate(raw)).to_contract(explain=explain)))
+        return
     decision = decide(AllocateInput.model_validate(raw))
     typer.echo(json.dumps(decision.to_contract(explain=explain)))
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from socbal.jit import inline_kernel
+
 # Strategies: how the request is split among devices.
 STRATEGY_SOCBAL = 0  # weights by usable energy (room for charging), staging, anticipated handover
 STRATEGY_EQUAL = 1  # every eligible device the same share, all at once (baseline)
@@ -105,14 +107,11 @@ REASON_TEXT = {
 }
 
 _EPS_W = 1e-9
-
-#: Compiled without reference counting and inlined into its callers (numba's stubs do not know ``_nrt``).
-inlined = njit(cache=True, _nrt=False, inline="always")  # type: ignore[call-overload]
 #: Seconds that stand for "never" in the timers.
 NEVER_S = 1e12
 
 
-@inlined
+@inline_kernel
 def _water_fill_circuits(
     request_w: float,
     weight: np.ndarray,
@@ -199,7 +198,7 @@ def _water_fill_circuits(
     return given
 
 
-@inlined
+@inline_kernel
 def _fill_afresh(
     request_w: float,
     circuit_saved_w: np.ndarray,
@@ -222,7 +221,7 @@ def _fill_afresh(
     )
 
 
-@inlined
+@inline_kernel
 def _devices_needed(demand_w: float, share: float, order: np.ndarray, n_order: int, capacity_w: np.ndarray) -> int:
     """The fewest devices, taken in ``order``, that serve ``demand_w`` each at ``share`` of its capacity;
     ``n_order`` when even all of them cannot."""
@@ -234,7 +233,7 @@ def _devices_needed(demand_w: float, share: float, order: np.ndarray, n_order: i
     return n_order
 
 
-@inlined
+@inline_kernel
 def _sort_by_key_descending(order: np.ndarray, n_order: int, key: np.ndarray) -> None:
     """Insertion sort of ``order[:n_order]`` by ``key`` (largest first; stable, so input order breaks ties)."""
     for j in range(1, n_order):
@@ -246,7 +245,7 @@ def _sort_by_key_descending(order: np.ndarray, n_order: int, key: np.ndarray) ->
         order[k + 1] = item
 
 
-@inlined
+@inline_kernel
 def _eligibility(
     dev: np.ndarray,
     state: np.ndarray,
@@ -307,7 +306,7 @@ def _eligibility(
     return n_eligible
 
 
-@inlined
+@inline_kernel
 def _find_lagging(
     dev: np.ndarray,
     state: np.ndarray,
@@ -331,7 +330,7 @@ def _find_lagging(
         )
 
 
-@inlined
+@inline_kernel
 def _stage(
     dev: np.ndarray,
     state: np.ndarray,
@@ -412,7 +411,7 @@ def _stage(
             member[i] = False
 
 
-@inlined
+@inline_kernel
 def _join_staged_off(
     settings: np.ndarray, eligible: np.ndarray, lagging: np.ndarray, held: np.ndarray, member: np.ndarray
 ) -> bool:
@@ -428,7 +427,7 @@ def _join_staged_off(
     return joined
 
 
-@inlined
+@inline_kernel
 def decide_home_with_scratch(
     dev: np.ndarray,
     state: np.ndarray,
@@ -699,7 +698,7 @@ def decide_home_into(
     )
 
 
-@inlined
+@inline_kernel
 def advance_timers(state: np.ndarray, elapsed_s: float) -> None:
     """Add ``elapsed_s`` to every device's staging and write timers (in place), before the next decision."""
     for i in range(state.shape[0]):

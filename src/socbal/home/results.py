@@ -17,6 +17,7 @@ import pandas as pd
 
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS, HOME_STATS
 from socbal.resultfiles import save_results
+from socbal.sim.kernel import Records
 from socbal.sim.metrics import WH_PER_KWH
 from socbal.sim.results import SimulationResult, build_result
 
@@ -53,18 +54,10 @@ def _with_device(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def build_home_result(
-    scenario,
-    first: np.ndarray,
-    count: np.ndarray,
-    pack_rec: np.ndarray,
-    dev_rec: np.ndarray,
-    stats: np.ndarray,
-    home_rec: np.ndarray,
-    devices_rec: np.ndarray,
-    home_stats: np.ndarray,
-    soc_initial_pct: np.ndarray,
+    scenario, first: np.ndarray, count: np.ndarray, records, soc_initial_pct: np.ndarray, soc_est_initial_pct: np.ndarray
 ) -> HomeResult:
-    """Wrap the home loop's arrays as DataFrames and compute the home summary."""
+    """Wrap the home loop's records (:class:`socbal.home.loop.HomeRecords`) as DataFrames and compute the summary."""
+    home_rec, devices_rec, home_stats = records.home, records.devices, records.home_stats
     run = scenario.run
     n_rec = home_rec.shape[0]
     time_s = np.minimum((np.arange(n_rec) + 1) * run.steps_per_record, run.n_steps) * run.step_s
@@ -81,9 +74,8 @@ def build_home_result(
     device_results = {}
     for d, spec in enumerate(scenario.devices):
         a, b = first[d], first[d] + count[d]
-        device_results[spec.id] = build_result(
-            spec.one_device(run), pack_rec[:, a:b], dev_rec[:, d], stats[d], soc_initial_pct[a:b]
-        )
+        one = Records(records.pack[:, a:b], records.device[:, d], records.stats[d])
+        device_results[spec.id] = build_result(spec.one_device(run), one, soc_initial_pct[a:b], soc_est_initial_pct[a:b])
     packs = _with_device({did: r.packs for did, r in device_results.items()})
     flows = _with_device({did: r.device for did, r in device_results.items()})
     summary = summarize_home(scenario, home, devices, home_stats, device_results)
@@ -97,9 +89,7 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
     writes = devices.groupby("device_id", observed=True, sort=False)["writes"].sum()
     stat = dict(zip(HOME_STATS, home_stats))
     final_soc = devices.groupby("device_id", observed=True, sort=False)["soc_true_pct"].last()
-    losses = sum(
-        r.summary["energy_kwh"]["conversion_loss"] + r.summary["energy_kwh"]["standby"] for r in device_results.values()
-    )
+    losses = sum(r.summary["energy_kwh"]["conversion_loss"] + r.summary["energy_kwh"]["standby"] for r in device_results.values())
     home_summary = {
         "load_kwh": float(totals["load_wh"]) / WH_PER_KWH,
         "served_by_storage_kwh": float(totals["served_by_storage_wh"]) / WH_PER_KWH,

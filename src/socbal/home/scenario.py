@@ -8,7 +8,7 @@ of a one-device scenario (``settings``, ``device``, ``main``, ``packs``, ``pv``)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -17,15 +17,27 @@ from socbal.ems.models import MAX_POWER_W, Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.profiles.simple import ConstantProfile
-from socbal.sim.scenario import DeviceSpec, LoadProfile, PackSpec, PvProfile, RunSpec, Scenario
+from socbal.scenario import DeviceSpec, PackSpec, RunSpec, Scenario
+from socbal.scenario.models import LoadProfile, PvProfile
 from socbal.validation import StrictModel
 
 #: How a device shares its power between its packs: a socbal EMS strategy, or a model of a vendor's firmware.
-FirmwareName = Literal["spec", "droop", "reserve-aware", "equal", "priority", "stop-at-first-empty", "reserve-on-average"]
+FirmwareName = Literal[
+    "spec",
+    "soc-proportional",
+    "droop",
+    "reserve-aware",
+    "capacity-proportional",
+    "equal",
+    "priority",
+    "stop-at-first-empty",
+    "reserve-on-average",
+]
 #: Vendor models: ``stop-at-first-empty`` shares by capacity and stops the whole device when its first pack reaches
 #: the reserve; ``reserve-on-average`` shares by capacity, checks the reserve on the device's average SOC and lets
 #: each pack run to empty.
 VENDOR_FIRMWARE = ("stop-at-first-empty", "reserve-on-average")
+assert set(get_args(FirmwareName)) == set(EMS_STRATEGY_CODES) | set(VENDOR_FIRMWARE)
 
 
 class HomeSpec(HomeSettings):
@@ -81,7 +93,7 @@ class HomeDeviceSpec(StrictModel):
     @property
     def ems_strategy(self) -> str:
         """The EMS strategy its firmware shares with: its own, or capacity shares for a vendor model."""
-        return "equal" if self.firmware in VENDOR_FIRMWARE else self.firmware
+        return "capacity-proportional" if self.firmware in VENDOR_FIRMWARE else self.firmware
 
     def one_device(self, run: RunSpec) -> Scenario:
         """This device as a one-device scenario (its per-pack tables and summary use that shape)."""

@@ -54,7 +54,7 @@ def test_handover_with_a_slow_next_device_leaves_no_gap():
     soc = per_device(r, "weakest_pack_soc_est_pct")
     assert soc["unit1"].min() <= 10.5  # unit1 did run down to its reserve: there was a handover
     assert h["max_handover_gap_s"] < scenario.meter.period_s + latency
-    assert h["max_handover_gap_s"] <= 10.0  # in fact only while the next device's start is detected
+    assert h["max_handover_gap_s"] <= 30.0  # in fact only while the next device's start is detected (follow_s)
     # without staging ahead the next device starts only when the first stops: a gap of its start delay
     late = run("home_handover", home={"handover_lead_s": 0.0, "follow_s": 1e6}).summary["home"]
     assert late["max_handover_gap_s"] >= latency
@@ -79,11 +79,16 @@ def test_a_device_whose_first_pack_is_at_its_floor_is_empty_for_socbal():
     assert peers["avoidable_import_kwh"] > 0.1 * peers["load_kwh"]  # they keep commanding unit1 by its average
     unit1 = socbal_run.packs[socbal_run.packs.device_id == "unit1"]
     assert unit1["soc_true_pct"].min() >= reserve - 0.5  # stop-at-first-empty: no pack below the reserve
-    # reserve-on-average firmware: the device runs on, its first pack falls far below the reserve
-    avg = run("home_weakest_pack", devices={"unit1": {"firmware": "reserve-on-average"}})
-    packs = avg.packs[avg.packs.device_id == "unit1"]
-    assert packs["soc_true_pct"].min() < reserve - 5.0
-    assert avg.devices[avg.devices.device_id == "unit1"]["soc_true_pct"].iloc[-1] == pytest.approx(reserve, abs=1.0)
+    # reserve-on-average firmware: socbal still stops asking at the weakest pack's reserve ...
+    on_average = {"unit1": {"firmware": "reserve-on-average"}}
+    guarded = run("home_weakest_pack", devices=on_average).packs
+    assert guarded[guarded.device_id == "unit1"]["soc_true_pct"].min() >= reserve - 0.5
+    # ... the peers' integration drives it by its average SOC: its first pack falls far below the reserve
+    peers_avg = run("home_weakest_pack", home={"strategy": "power-limit-soc"}, devices=on_average)
+    packs = peers_avg.packs[peers_avg.packs.device_id == "unit1"]
+    assert packs["soc_true_pct"].min() < reserve - 3.0
+    averages = peers_avg.devices[peers_avg.devices.device_id == "unit1"]["soc_true_pct"]
+    assert averages.min() > reserve - 0.5  # while its average stays above the reserve
 
 
 def test_small_loads_run_on_one_device_and_staging_does_not_flap():
@@ -94,7 +99,7 @@ def test_small_loads_run_on_one_device_and_staging_does_not_flap():
     both = (staged > 30).all(axis=1)
     low = load_w < 1000
     assert (~both[low]).mean() > 0.9  # below 40 % of one rating: one device, nearly always
-    assert both[load_w > 2100].mean() > 0.5  # above 80 % of one device's rating: both
+    assert (load_w > 2000).sum() > 10 and both[load_w > 2000].mean() > 0.8  # above 80 % of one device's rating: both
     hours = r.summary["horizon_h"]
     assert h["staging_switches"] / hours < 30  # with the hold: not flapping every cycle
     flappy = run("home_staging", home={"hold_s": 0.0, "stage_down_pct": 79.0}).summary["home"]

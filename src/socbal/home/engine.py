@@ -91,7 +91,7 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
 
 def _device_model(model: loop.HomeModel, d: int) -> DeviceModel:
     """Device ``d``'s one-device model (views), for its initial state."""
-    a, b = model.first[d], model.first[d] + model.count[d]
+    a, b = model.first[d], model.first[d] + model.n_packs[d]
     return DeviceModel(
         model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.priority_rank[a:b], model.ems[d], model.device[d]
     )
@@ -104,7 +104,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
     n_circuits = len(model.circuit_max_w)
     starts = []
     for d in range(n_dev):
-        a, b = model.first[d], model.first[d] + model.count[d]
+        a, b = model.first[d], model.first[d] + model.n_packs[d]
         starts.append(initial_state(_device_model(model, d), i.soc_true0_pct[a:b], i.soc_est0_pct[a:b]))
     packs = DeviceState(*[np.concatenate([np.asarray(getattr(s, f)) for s in starts]) for f in DeviceState._fields])
     packs = packs._replace(backup_on=np.zeros(n_dev, dtype=np.bool_))
@@ -157,4 +157,4 @@ def simulate_home(scenario: HomeScenario, progress: Callable[[int, int], None] |
             progress(k_end, n_steps)
     sk.finish(records.pack, n_steps, i.clock.steps_per_record)
     loop.finish_home(records.home, records.devices, n_steps, i.clock.steps_per_record)
-    return build_home_result(scenario, i.model.first, i.model.count, records, i.soc_true0_pct, i.soc_est0_pct)
+    return build_home_result(scenario, i.model.first, i.model.n_packs, records, i.soc_true0_pct, i.soc_est0_pct)

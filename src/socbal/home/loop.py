@@ -2,7 +2,7 @@
 
 Plain arrays in and out, bundled in NamedTuples; :mod:`socbal.home.engine` builds them from a home
 scenario. The packs of all devices lie side by side in one set of pack arrays, device ``d`` owning
-``first[d] : first[d] + count[d]``; each step every device runs the one-device firmware step
+``first[d] : first[d] + n_packs[d]``; each step every device runs the one-device firmware step
 (:func:`socbal.device.step.firmware_step`) on views of its packs, with the battery power its
 setpoint, latency and ramp give, and its packs are recorded as the one-device loop records them.
 
@@ -103,7 +103,7 @@ class HomeModel(NamedTuple):
     """The home's fixed inputs: every device's packs side by side, per-device settings, home settings."""
 
     first: np.ndarray  # int64 [device]: its first pack
-    count: np.ndarray  # int64 [device]: its number of packs
+    n_packs: np.ndarray  # int64 [device]: its number of packs
     params: np.ndarray  # [pack, PARAM_*] (socbal.device.params)
     curve_load: np.ndarray
     curve_eff: np.ndarray
@@ -168,7 +168,7 @@ class HomeRecords(NamedTuple):
 def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
     """Device ``d`` as the one-device firmware step sees it: ``(DeviceModel, DeviceState, StepScratch)`` views."""
     a = model.first[d]
-    b = a + model.count[d]
+    b = a + model.n_packs[d]
     p = state.packs
     s = scratch.step
     return (
@@ -384,7 +384,7 @@ def advance_home(
                 dev[sk.D_STOPPED] += step_s
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
-            sk.record_packs(st, sc, records.pack[row, a : a + model.count[d]], first_of_row, step_s)
+            sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, step_s)
             dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
             dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
             dev[sk.D_TOTAL_SOC] = total_soc_pct(st.soc_true_pct, st.capacity_wh)
@@ -397,7 +397,7 @@ def advance_home(
                 headroom_dis_w += max(live[L_MAX_DISCHARGE_W] - max(battery, 0.0), 0.0)
             if live[L_ROOM_WH] > 0.0:
                 headroom_chg_w += max(live[L_MAX_CHARGE_W] - max(-battery, 0.0), 0.0)
-            state.history[d, k % h_len] = battery
+            state.history[d, k % h_len] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
             drow = records.devices[row, d]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w

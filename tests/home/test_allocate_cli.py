@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.core.test_cli import socbal
+from tests.test_cli import socbal
 
 HOME_INPUT = {
     "settings": {"strategy": "socbal", "staging": "auto"},

@@ -10,7 +10,7 @@ import pytest
 from socbal.home.engine import simulate_home
 from socbal.home.scenario import HomeScenario, home_scenario_from_dict
 from socbal.tomlfile import read_toml
-from tests.core.test_cli import socbal
+from tests.test_cli import socbal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -198,9 +198,17 @@ def input_errors_exit(func: Callable) -> Callable:
 @input_errors_exit
 def allocate(
     file: Optional[Path] = typer.Argument(None, help="JSON input file; standard input when omitted or '-'."),
-    explain: bool = typer.Option(False, "--explain", help="Add each pack's weight, reason and reserve latch."),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Add each pack's weight, reason and reserve latch (for a home: each device's weight, limit, reason, "
+        "write and its state for the next decision).",
+    ),
 ) -> None:
-    """One EMS decision: pack states, settings and a request in (JSON), per-pack setpoints out (JSON)."""
+    """One EMS decision: pack states, settings and a request in (JSON), per-pack setpoints out (JSON).
+
+    With "devices" instead of "packs", one home decision: device states, circuits, home settings and the
+    home's battery request in, one setpoint per device out (README, "Homes with several devices")."""
     from socbal.ems.decision import decide
     from socbal.ems.models import AllocateInput
 
@@ -217,15 +225,26 @@ def allocate(
         raise InputError("input is nested too deeply: expected one JSON object of settings, packs and request") from None
     if not isinstance(raw, dict):
         raise InputError(f"input must be a JSON object, got {type(raw).__name__}")
+    if "devices" in raw:
+        from socbal.home.decision import decide_home
+        from socbal.home.models import HomeAllocateInput
+
+        if "packs" in raw:
+            raise InputError("input: give either packs or devices (one device, or a home), not both")
+        typer.echo(json.dumps(decide_home(HomeAllocateInput.model_validate(raw)).to_contract(explain=explain)))
+        return
     decision = decide(AllocateInput.model_validate(raw))
     typer.echo(json.dumps(decision.to_contract(explain=explain)))
 
 
 @app.command(
     help=(
-        "Simulate one device through time; print a summary and write Parquet/JSON results.\n\n"
+        "Simulate one device, or a home of several devices (a scenario with [home]), through time; print a summary "
+        "and write Parquet/JSON results.\n\n"
         "The results folder holds packs.parquet (per pack and recorded interval), device.parquet (per interval), "
-        "summary.json (metrics) and scenario.json (the validated scenario). A spinner with the elapsed time shows "
+        "summary.json (metrics) and scenario.json (the validated scenario); for a home, home.parquet (per interval), "
+        "devices.parquet (per interval and device), packs.parquet and device_flows.parquet (every device's tables), "
+        "summary.json (its home object) and scenario.json. A spinner with the elapsed time shows "
         "on a terminal while the simulation runs; nothing of it in pipes, logs or with --quiet."
     )
 )
@@ -243,16 +262,36 @@ def simulate(
 ) -> None:
     """Simulate one scenario and save its results (see the command help)."""
     from socbal.console import print_summary
-    from socbal.scenario import load_scenario
+    from socbal.home.scenario import is_home
+    from socbal.scenario import scenario_from_dict
     from socbal.sim.engine import simulate as run_simulation
+    from socbal.tomlfile import read_toml
 
     quiet = quiet or _output["quiet"]
-    spec = load_scenario(scenario)
+    raw = read_toml(scenario, "scenario")
+    if is_home(raw):
+        if report:
+            raise InputError("--report: no report page for a home scenario yet; socbal simulate writes its results only")
+        _simulate_home(raw, scenario, out, quiet, as_json)
+        return
+    spec = scenario_from_dict(raw, source=str(scenario), base_dir=scenario.parent)
     with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating {spec.name}") as progress:
         result = run_simulation(spec, progress=progress)
     folder = _save_results(result, out, Path("results") / spec.name, lambda r: print_summary(r.summary), quiet, as_json)
     if report:
         _write_report(folder, None, png=True, quiet=quiet or as_json)
+
+
+def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_json: bool) -> None:
+    """``socbal simulate`` for a home scenario (it has [home])."""
+    from socbal.home.engine import simulate_home
+    from socbal.home.scenario import home_scenario_from_dict
+    from socbal.home.show import print_home_summary
+
+    spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
+    with activity(f"simulating the home {spec.name}") as progress:
+        result = simulate_home(spec, progress=progress)
+    _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
 
 
 def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool, as_json: bool = False) -> Path:

@@ -130,7 +130,6 @@ def advance(
     Compiled without Numba's reference counting, so the array views and calls in the loop cost
     no atomic operations; it must therefore never allocate.
     """
-    n = model.params.shape[0]
     device = model.device
     step_s = clock.step_s
     to_wh = step_s / 3600.0
@@ -200,43 +199,53 @@ def advance(
         if f.stopped:
             dev_rec[row, D_STOPPED] += step_s
 
-        for i in range(n):
-            bus_w = scratch.bus_w[i]
-            soc = state.soc_true_pct[i]
-            if bus_w > 0.0:
-                pack_rec[row, i, R_DISCHARGE] += bus_w * to_wh
-            else:
-                pack_rec[row, i, R_CHARGE] -= bus_w * to_wh
-            pack_rec[row, i, R_POWER] += bus_w
-            pack_rec[row, i, R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
-            pack_rec[row, i, R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
-            pack_rec[row, i, R_STANDBY] += scratch.standby_w[i] * to_wh
-            pack_rec[row, i, R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
-            if state.latched[i] and bus_w == 0.0:
-                pack_rec[row, i, R_RESERVE_S] += step_s
-            pack_rec[row, i, R_SOC_MEAN] += soc
-            if first_of_row or soc < pack_rec[row, i, R_SOC_MIN]:
-                pack_rec[row, i, R_SOC_MIN] = soc
-            if first_of_row or soc > pack_rec[row, i, R_SOC_MAX]:
-                pack_rec[row, i, R_SOC_MAX] = soc
-            pack_rec[row, i, R_SOC_TRUE] = soc
-            pack_rec[row, i, R_SOC_EST] = state.soc_est_pct[i]
-            pack_rec[row, i, R_REASON] = scratch.reason[i]
-
-        spread_true = _spread(state.soc_true_pct)
-        spread_est = _spread(state.soc_est_pct)
-        dev_rec[row, D_SPREAD_TRUE] = spread_true
-        dev_rec[row, D_SPREAD_EST] = spread_est
+        record_packs(state, scratch, pack_rec[row], first_of_row, step_s)
+        dev_rec[row, D_SPREAD_TRUE] = _spread(state.soc_true_pct)
+        dev_rec[row, D_SPREAD_EST] = _spread(state.soc_est_pct)
         dev_rec[row, D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
-        t_end = t + step_s
-        stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
-        stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], spread_est)
-        for j in range(N_THRESHOLDS):
-            if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
-                stats[S_BELOW_FIRST + j] = t_end
-        if np.isnan(stats[S_FIRST_RESERVE]) and state.latched.any():
-            stats[S_FIRST_RESERVE] = t_end
-            stats[S_SPREAD_AT_RESERVE] = spread_true
+        update_stats(state, stats, t + step_s)
+
+
+@inline_kernel
+def record_packs(state: DeviceState, scratch: StepScratch, rows: np.ndarray, first_of_row: bool, step_s: float) -> None:
+    """Add one step of every pack to its record row (``rows[pack, PACK column]``: energies, SOC extremes and means)."""
+    to_wh = step_s / 3600.0
+    for i in range(rows.shape[0]):
+        bus_w = scratch.bus_w[i]
+        soc = state.soc_true_pct[i]
+        if bus_w > 0.0:
+            rows[i, R_DISCHARGE] += bus_w * to_wh
+        else:
+            rows[i, R_CHARGE] -= bus_w * to_wh
+        rows[i, R_POWER] += bus_w
+        rows[i, R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
+        rows[i, R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
+        rows[i, R_STANDBY] += scratch.standby_w[i] * to_wh
+        rows[i, R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
+        if state.latched[i] and bus_w == 0.0:
+            rows[i, R_RESERVE_S] += step_s
+        rows[i, R_SOC_MEAN] += soc
+        if first_of_row or soc < rows[i, R_SOC_MIN]:
+            rows[i, R_SOC_MIN] = soc
+        if first_of_row or soc > rows[i, R_SOC_MAX]:
+            rows[i, R_SOC_MAX] = soc
+        rows[i, R_SOC_TRUE] = soc
+        rows[i, R_SOC_EST] = state.soc_est_pct[i]
+        rows[i, R_REASON] = scratch.reason[i]
+
+
+@inline_kernel
+def update_stats(state: DeviceState, stats: np.ndarray, t_end_s: float) -> None:
+    """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s``."""
+    spread_true = _spread(state.soc_true_pct)
+    stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
+    stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], _spread(state.soc_est_pct))
+    for j in range(N_THRESHOLDS):
+        if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
+            stats[S_BELOW_FIRST + j] = t_end_s
+    if np.isnan(stats[S_FIRST_RESERVE]) and state.latched.any():
+        stats[S_FIRST_RESERVE] = t_end_s
+        stats[S_SPREAD_AT_RESERVE] = spread_true
 
 
 @njit(cache=True)

@@ -1,0 +1,127 @@
+"""Home simulation benchmark: prints figures (not a test). Run: python benchmarks/bench_home.py
+
+1. A home of 3 devices x 4 packs (main unit + 3 packs each, DC-DC curves, estimators with sensor errors),
+   a synthetic household load and balcony PV on one device, a 2 s meter: --hours at 1 s (default a year),
+   recorded every 15 min: wall time of the loop (compile cache warm) and pack-steps/s.
+2. One device of 4 packs in the one-device loop, same horizon: pack-steps/s, and the ratio of the two
+   per pack-step (what the home layer costs: the meter, the home decision, device latency and ramps).
+3. --strategies: every home strategy on one demanding home (evening start, a load with appliance peaks above
+   one device's rating, a device whose firmware stops at its first empty pack, one that starts 60 s after
+   its setpoint) for --compare-hours: one table (README).
+
+Each case runs after a short warm-up run in the same process that fills the compile cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def device(did: str, soc0: float, pv_w: float = 0.0) -> dict:
+    """Main unit + 3 packs, 2400 W, with aged packs and sensor errors."""
+    packs = [
+        dict(id=f"p{i}", soc_pct=soc0 - 5 * i, soh_pct=96.0 - 4 * i, sensor_offset_w=0.5 * i, sensor_deadband_w=1.0)
+        for i in range(1, 4)
+    ]
+    out = dict(
+        id=did,
+        actuator_latency_s=2,
+        ramp_w_per_s=600,
+        min_write_interval_s=4,
+        device=dict(ac_output_limit_w=2400, pv_input_limit_w=2000),
+        main=dict(id="main", soc_pct=soc0, sensor_offset_w=1.0, sensor_deadband_w=1.0),
+        packs=packs,
+    )
+    if pv_w:
+        out["pv"] = dict(kind="synthetic-clear-sky", peak_w=pv_w)
+    return out
+
+
+def home_raw(hours: float, strategy: str = "socbal") -> dict:
+    return dict(
+        run=dict(step_s=1, horizon_h=hours, record_every_s=900),
+        home=dict(name="bench-home", strategy=strategy),
+        meter=dict(period_s=2, latency_s=1),
+        load=dict(kind="synthetic-household", daily_kwh=14),
+        devices=[device("unit1", 80, pv_w=1600), device("unit2", 60), device("unit3", 45)],
+    )
+
+
+def compare_raw(hours: float, strategy: str) -> dict:
+    """The home of the strategy table."""
+    weak = device("unit1", 40, pv_w=1600)
+    weak["firmware"] = "stop-at-first-empty"
+    weak["packs"][-1]["soc_pct"] = 14.0
+    slow = device("unit3", 55)
+    slow["actuator_latency_s"] = 60
+    slow["packs"] = slow["packs"][:1]
+    return dict(
+        run=dict(start="2026-06-01T16:00:00", step_s=1, horizon_h=hours, record_every_s=900),
+        home=dict(name="compare-home", strategy=strategy),
+        meter=dict(period_s=2, latency_s=1),
+        load=dict(kind="stochastic", annual_kwh=9000, step_s=60, seed=5, peak_share=0.4),
+        devices=[weak, device("unit2", 60), slow],
+    )
+
+
+def time_home(hours: float, strategy: str = "socbal", raw: dict | None = None):
+    from socbal.home.engine import simulate_home
+    from socbal.home.scenario import home_scenario_from_dict
+
+    scenario = home_scenario_from_dict(raw or home_raw(hours, strategy))
+    started = time.perf_counter()
+    result = simulate_home(scenario)
+    return time.perf_counter() - started, scenario.run.n_steps * sum(len(d.all_packs) for d in scenario.devices), result
+
+
+def time_one_device(hours: float):
+    from socbal.scenario import scenario_from_dict
+    from socbal.sim.engine import simulate
+
+    d = device("unit1", 80, pv_w=1600)
+    raw = dict(
+        name="bench-one",
+        run=dict(step_s=1, horizon_h=hours, record_every_s=900),
+        device=d["device"],
+        main=d["main"],
+        packs=d["packs"],
+        load=dict(kind="synthetic-household", daily_kwh=5),
+        pv=d["pv"],
+    )
+    scenario = scenario_from_dict(raw)
+    started = time.perf_counter()
+    simulate(scenario)
+    return time.perf_counter() - started, scenario.run.n_steps * 4
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8760.0, help="horizon of cases 1 and 2, h")
+    parser.add_argument("--strategies", action="store_true", help="also print the strategy table (case 3)")
+    parser.add_argument("--compare-hours", type=float, default=72.0, help="horizon of the strategy table, h")
+    args = parser.parse_args()
+    time_home(1.0)  # warm-up: compile or load the cache
+    time_one_device(1.0)
+    home_s, home_pack_steps, _ = time_home(args.hours)
+    one_s, one_pack_steps = time_one_device(args.hours)
+    home_rate = home_pack_steps / home_s
+    one_rate = one_pack_steps / one_s
+    print(f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s, {home_rate / 1e6:.1f} M pack-steps/s")
+    print(f"one device, 4 packs, {args.hours:g} h at 1 s: {one_s:.1f} s, {one_rate / 1e6:.1f} M pack-steps/s")
+    print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
+    if args.strategies:
+        print(f"\n| strategy ({args.compare_hours:g} h) | avoidable import kWh | cross-charge kWh | handover gap s | "
+              "writes/h (max) | losses kWh | grid import kWh |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        for strategy in ("socbal", "equal", "sequential", "power-limit-soc"):
+            _, _, r = time_home(args.compare_hours, raw=compare_raw(args.compare_hours, strategy))
+            h = r.summary["home"]
+            print(
+                f"| {strategy} | {h['avoidable_import_kwh']:.2f} | {h['cross_charge_kwh']:.3f} | {h['max_handover_gap_s']:.0f} | "
+                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['grid_import_kwh']:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

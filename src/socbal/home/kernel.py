@@ -1,0 +1,706 @@
+"""The home decision as plain array code, compiled with Numba: the home's battery request -> W per device.
+
+A home has one smart meter and several storage devices; each device balances its own packs
+in its firmware and takes one setpoint. This module splits the home's battery request among
+the devices. Like :mod:`socbal.ems.kernel` it is pure: no clock, no I/O, no globals besides
+the integer codes and column indices below. The memory kept from one cycle to the next
+(staging, hold and write timers, last written setpoint) is an explicit state matrix in and out.
+
+Sign convention: device (battery) power > 0 discharges, < 0 charges; W, Wh, % SOC, s.
+
+Inputs, one row per device (columns ``DEV_*``): believed usable energy above the device's
+reserve judged on its weakest pack (``DEV_USABLE_WH``), room below full (``DEV_ROOM_WH``),
+SOC, reserve, its limits now and its hardware rating per direction, its measured power, online,
+circuit and its minimum write interval. State, one row per device (columns ``ST_*``): staged on, seconds since its staging
+last changed, seconds since its last write, last written setpoint. Circuits: the most power,
+per direction, the devices on each may move together (W). Settings: a vector (``HS_*``).
+
+The helpers are compiled with ``_nrt=False, inline="always"`` and take their scratch from the
+caller, so the compiled home loop inlines them without allocation (see :mod:`socbal.ems.kernel`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from socbal.jit import inline_kernel
+
+# Strategies: how the request is split among devices.
+STRATEGY_SOCBAL = 0  # weights by usable energy (room for charging), staging, anticipated handover
+STRATEGY_EQUAL = 1  # every eligible device the same share, all at once (baseline)
+STRATEGY_SEQUENTIAL = 2  # one device at a time in SOC order, the next only when it stops (baseline)
+STRATEGY_POWER_LIMIT_SOC = 3  # weight = rated power x SOC on the average SOC, staged (the most used peer integration)
+STRATEGY_CODES = {
+    "socbal": STRATEGY_SOCBAL,
+    "equal": STRATEGY_EQUAL,
+    "sequential": STRATEGY_SEQUENTIAL,
+    "power-limit-soc": STRATEGY_POWER_LIMIT_SOC,
+}
+
+STAGING_AUTO = 0  # the fewest devices that keep each in its efficient range
+STAGING_ALWAYS_SHARE = 1  # every eligible device shares
+STAGING_CODES = {"auto": STAGING_AUTO, "always-share": STAGING_ALWAYS_SHARE}
+
+# Device input columns.
+DEV_USABLE_WH = 0  # believed energy above the reserve, judged on the weakest pack
+DEV_ROOM_WH = 1  # room below full
+DEV_SOC_PCT = 2  # the device's (average) SOC
+DEV_RESERVE_PCT = 3  # its backup reserve
+DEV_MAX_DISCHARGE_W = 4  # what it can discharge now (0 when it says it is empty)
+DEV_MAX_CHARGE_W = 5  # what it can charge now
+DEV_RATED_DISCHARGE_W = 6  # hardware rating: staging thresholds, power-limit-soc weights
+DEV_RATED_CHARGE_W = 7
+DEV_MEASURED_W = 8  # measured battery power, signed
+DEV_ONLINE = 9  # 1 online, 0 not (excluded)
+DEV_CIRCUIT = 10  # circuit index, -1 for none
+DEV_MIN_WRITE_S = 11  # it is not written more often (pacing)
+N_DEV = 12
+
+# State columns (in and out).
+ST_STAGED_ON = 0  # 1 staged on
+ST_SINCE_STAGE_S = 1  # seconds since its staging state last changed
+ST_SINCE_WRITE_S = 2  # seconds since its setpoint was last written
+ST_LAST_W = 3  # last written setpoint, signed
+N_ST = 4
+
+# Settings vector.
+HS_STRATEGY = 0
+HS_STAGING = 1
+HS_STAGE_UP_PCT = 2  # stage another device on when the staged ones would run above this % of their rating
+HS_STAGE_DOWN_PCT = 3  # stage one off when the rest could run below this % of their rating
+HS_HOLD_S = 4  # a device staged on stays on at least this long
+HS_SOC_LEAD_PCT = 5  # another device replaces a staged one only with this SOC lead (rotation)
+HS_HANDOVER_LEAD_S = 6  # a device counts for staging only with energy for this long at its limit (socbal)
+HS_DEADBAND_W = 7  # changes up to this are not written
+HS_RAMP_W_PER_S = 8  # a setpoint grows at most this fast (0: no limit)
+HS_FOLLOW_S = 9  # after this long since its write a device is expected to deliver its setpoint (socbal)
+HS_FOLLOW_TOL_W = 10  # ... within this
+N_HS = 11
+
+# Why a device got the setpoint it got (see ``REASON_TEXT``).
+REASON_SHARE = 0
+REASON_CAPPED_DEVICE = 1
+REASON_CAPPED_CIRCUIT = 2
+REASON_AT_RESERVE = 3
+REASON_FULL = 4
+REASON_STAGED_OFF = 5
+REASON_EXCLUDED = 6
+REASON_HELD = 7
+REASON_RAMPING = 8
+REASON_NOT_FOLLOWING = 9
+REASON_IDLE = 10
+REASON_WAITING = 11
+REASON_TEXT = {
+    REASON_SHARE: "share by weight",
+    REASON_CAPPED_DEVICE: "capped by the device's limit",
+    REASON_CAPPED_CIRCUIT: "capped by its circuit's limit",
+    REASON_AT_RESERVE: "at its reserve: its weakest pack has no usable energy, or the device says it is empty",
+    REASON_FULL: "full: no room, or the device takes no charge",
+    REASON_STAGED_OFF: "staged off: the others run in their efficient range",
+    REASON_EXCLUDED: "excluded: offline",
+    REASON_HELD: "held by pacing: its last setpoint stays (write interval or deadband)",
+    REASON_RAMPING: "ramping in: capped by the ramp limit, the others cover the rest",
+    REASON_NOT_FOLLOWING: "not following its setpoint yet: counted at what it delivers, the others cover the rest",
+    REASON_IDLE: "idle: no request",
+    REASON_WAITING: "waiting: sequential runs one device at a time",
+}
+
+_EPS_W = 1e-9
+#: Seconds that stand for "never" in the timers.
+NEVER_S = 1e12
+
+
+@inline_kernel
+def _water_fill_circuits(
+    request_w: float,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    member: np.ndarray,
+    circuit: np.ndarray,
+    circuit_room_w: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    active: np.ndarray,
+    use: np.ndarray,
+    circuit_weight: np.ndarray,
+) -> float:
+    """Share ``request_w`` among ``member`` devices by ``weight``, within each device's ``limit_w`` and each
+    circuit's ``circuit_room_w`` (which it reduces by what it gives); the power given, W.
+
+    Progressive filling: the constraint that binds at the lowest water level (a device's limit or a
+    circuit's room) is fixed first and the rest is shared among the others. Magnitudes only; every member
+    gets a value in ``power_w`` and a reason. ``active``, ``use``, ``circuit_weight`` are scratch.
+    """
+    m = weight.shape[0]
+    n_circuits = circuit_room_w.shape[0]
+    remaining = request_w
+    weight_sum = 0.0
+    for i in range(m):
+        active[i] = member[i]
+        if member[i]:
+            power_w[i] = 0.0
+            reason[i] = REASON_SHARE
+            weight_sum += weight[i]
+    for i in range(m):
+        use[i] = weight[i] if weight_sum > 0.0 else limit_w[i]  # all weights zero: share by limit
+    for _ in range(m + n_circuits + 1):
+        weight_sum = 0.0
+        for i in range(m):
+            if active[i]:
+                weight_sum += use[i]
+        if remaining <= _EPS_W or weight_sum <= 0.0:
+            break
+        level = remaining / weight_sum
+        bind = level
+        bind_device = -1
+        bind_circuit = -1
+        for i in range(m):
+            if active[i] and use[i] > 0.0 and limit_w[i] < bind * use[i]:
+                bind = limit_w[i] / use[i]
+                bind_device = i
+        for c in range(n_circuits):
+            circuit_weight[c] = 0.0
+        for i in range(m):
+            if active[i] and circuit[i] >= 0:
+                circuit_weight[circuit[i]] += use[i]
+        for c in range(n_circuits):
+            if circuit_weight[c] > 0.0 and max(circuit_room_w[c], 0.0) < bind * circuit_weight[c]:
+                bind = max(circuit_room_w[c], 0.0) / circuit_weight[c]
+                bind_circuit = c
+                bind_device = -1
+        if bind_circuit >= 0:
+            for i in range(m):
+                if active[i] and circuit[i] == bind_circuit:
+                    power_w[i] = bind * use[i]
+                    reason[i] = REASON_CAPPED_CIRCUIT
+                    remaining -= power_w[i]
+                    active[i] = False
+            circuit_room_w[bind_circuit] = 0.0
+        elif bind_device >= 0:
+            power_w[bind_device] = limit_w[bind_device]
+            reason[bind_device] = REASON_CAPPED_DEVICE
+            remaining -= limit_w[bind_device]
+            active[bind_device] = False
+            if circuit[bind_device] >= 0:
+                circuit_room_w[circuit[bind_device]] -= limit_w[bind_device]
+        else:
+            for i in range(m):
+                if active[i]:
+                    power_w[i] = level * use[i]
+                    if circuit[i] >= 0:
+                        circuit_room_w[circuit[i]] -= power_w[i]
+            break
+    given = 0.0
+    for i in range(m):
+        if member[i]:
+            given += power_w[i]
+    return given
+
+
+@inline_kernel
+def _fill_afresh(
+    request_w: float,
+    circuit_saved_w: np.ndarray,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    member: np.ndarray,
+    circuit: np.ndarray,
+    circuit_room_w: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    active: np.ndarray,
+    use: np.ndarray,
+    circuit_weight: np.ndarray,
+) -> float:
+    """:func:`_water_fill_circuits` with the circuits' room reset to ``circuit_saved_w`` first; the power given, W."""
+    for c in range(circuit_saved_w.shape[0]):
+        circuit_room_w[c] = circuit_saved_w[c]
+    return _water_fill_circuits(
+        request_w, weight, limit_w, member, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
+    )
+
+
+@inline_kernel
+def _devices_needed(demand_w: float, share: float, order: np.ndarray, n_order: int, capacity_w: np.ndarray) -> int:
+    """The fewest devices, taken in ``order``, that serve ``demand_w`` each at ``share`` of its capacity;
+    ``n_order`` when even all of them cannot."""
+    total = 0.0
+    for j in range(n_order):
+        if total >= demand_w - _EPS_W:
+            return j
+        total += share * capacity_w[order[j]]
+    return n_order
+
+
+@inline_kernel
+def _sort_by_key_descending(order: np.ndarray, n_order: int, key: np.ndarray) -> None:
+    """Insertion sort of ``order[:n_order]`` by ``key`` (largest first; stable, so input order breaks ties)."""
+    for j in range(1, n_order):
+        item = order[j]
+        k = j - 1
+        while k >= 0 and key[order[k]] < key[item]:
+            order[k + 1] = order[k]
+            k -= 1
+        order[k + 1] = item
+
+
+@inline_kernel
+def _eligibility(
+    dev: np.ndarray,
+    state: np.ndarray,
+    settings: np.ndarray,
+    discharging: bool,
+    cycle_s: float,
+    eligible: np.ndarray,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    own_limit: np.ndarray,
+    key: np.ndarray,
+    reason: np.ndarray,
+    order: np.ndarray,
+) -> int:
+    """Who may take part (online, energy or room, a limit in the request's direction), their weights, limits
+    (own, and within the ramp) and SOC keys (higher = served first); the eligible ones listed in ``order``,
+    their number returned."""
+    strategy = int(settings[HS_STRATEGY])
+    ramp = settings[HS_RAMP_W_PER_S]
+    n_eligible = 0
+    for i in range(dev.shape[0]):
+        rated = dev[i, DEV_RATED_DISCHARGE_W] if discharging else dev[i, DEV_RATED_CHARGE_W]
+        limit_w[i] = dev[i, DEV_MAX_DISCHARGE_W] if discharging else dev[i, DEV_MAX_CHARGE_W]
+        soc = dev[i, DEV_SOC_PCT]
+        key[i] = soc if discharging else 100.0 - soc
+        eligible[i] = False
+        weight[i] = 0.0
+        reason[i] = REASON_IDLE
+        if dev[i, DEV_ONLINE] < 0.5:
+            reason[i] = REASON_EXCLUDED
+        elif strategy == STRATEGY_POWER_LIMIT_SOC:  # as peers do: rated power, the average SOC against the reserve
+            limit_w[i] = rated
+            if discharging and (soc <= dev[i, DEV_RESERVE_PCT] or rated <= 0.0):
+                reason[i] = REASON_AT_RESERVE
+            elif not discharging and (soc >= 100.0 or rated <= 0.0):
+                reason[i] = REASON_FULL
+            else:
+                eligible[i] = True
+                weight[i] = rated * key[i]
+        elif discharging and (dev[i, DEV_USABLE_WH] <= 0.0 or limit_w[i] <= 0.0):
+            reason[i] = REASON_AT_RESERVE
+        elif not discharging and (dev[i, DEV_ROOM_WH] <= 0.0 or limit_w[i] <= 0.0):
+            reason[i] = REASON_FULL
+        else:
+            eligible[i] = True
+            if strategy == STRATEGY_EQUAL or strategy == STRATEGY_SEQUENTIAL:
+                weight[i] = 1.0
+            else:
+                weight[i] = dev[i, DEV_USABLE_WH] if discharging else dev[i, DEV_ROOM_WH]
+        own_limit[i] = limit_w[i]
+        if eligible[i] and ramp > 0.0:  # a setpoint grows from its last value in this direction by ramp x cycle
+            last = state[i, ST_LAST_W]
+            base = abs(last) if last != 0.0 and (last > 0.0) == discharging else 0.0
+            limit_w[i] = min(limit_w[i], base + ramp * cycle_s)
+        if eligible[i]:
+            order[n_eligible] = i
+            n_eligible += 1
+    return n_eligible
+
+
+@inline_kernel
+def _find_lagging(
+    dev: np.ndarray,
+    state: np.ndarray,
+    settings: np.ndarray,
+    discharging: bool,
+    eligible: np.ndarray,
+    lagging: np.ndarray,
+) -> None:
+    """socbal: the staged devices that have had ``follow_s`` to deliver their last setpoint and still deliver
+    less (by more than the tolerance)."""
+    for i in range(dev.shape[0]):
+        last = state[i, ST_LAST_W]
+        measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
+        lagging[i] = (
+            eligible[i]
+            and state[i, ST_STAGED_ON] > 0.5
+            and last != 0.0
+            and (last > 0.0) == discharging
+            and state[i, ST_SINCE_WRITE_S] >= settings[HS_FOLLOW_S]
+            and max(measured, 0.0) < abs(last) - settings[HS_FOLLOW_TOL_W]
+        )
+
+
+@inline_kernel
+def _stage(
+    dev: np.ndarray,
+    state: np.ndarray,
+    settings: np.ndarray,
+    discharging: bool,
+    demand: float,
+    n_eligible: int,
+    order: np.ndarray,
+    limit_w: np.ndarray,
+    key: np.ndarray,
+    lagging: np.ndarray,
+    member: np.ndarray,
+    rank_key: np.ndarray,
+    capacity_w: np.ndarray,
+) -> None:
+    """Which eligible devices run (``member``). ``rank_key`` and ``capacity_w`` are scratch.
+
+    ``auto``: the fewest devices, in SOC order (a staged one keeps its place unless another leads it by
+    ``soc_lead_pct``), that serve the demand at ``stage_up_pct`` of what each counts for; more devices stay
+    until they would run below ``stage_down_pct``. A device counts for its rating within its limit this cycle
+    (and, socbal, the power its energy sustains for ``handover_lead_s``; a device not following counts for what
+    it delivers). One is staged off only after its hold and only while the others already cover the demand.
+    """
+    strategy = int(settings[HS_STRATEGY])
+    m = dev.shape[0]
+    for i in range(m):
+        member[i] = False
+    if strategy == STRATEGY_SEQUENTIAL:  # one at a time: the running one until it stops, then the next in SOC order
+        current = -1
+        for j in range(n_eligible):
+            i = order[j]
+            if state[i, ST_STAGED_ON] > 0.5 and (current < 0 or key[i] > key[current]):
+                current = i
+        if current < 0 and n_eligible > 0:
+            _sort_by_key_descending(order, n_eligible, key)
+            current = order[0]
+        if current >= 0:
+            member[current] = True
+        return
+    if strategy == STRATEGY_EQUAL or int(settings[HS_STAGING]) == STAGING_ALWAYS_SHARE:
+        for j in range(n_eligible):
+            member[order[j]] = True
+        return
+    for j in range(n_eligible):
+        i = order[j]
+        rank_key[i] = key[i] + (settings[HS_SOC_LEAD_PCT] if state[i, ST_STAGED_ON] > 0.5 else 0.0)
+        rated = dev[i, DEV_RATED_DISCHARGE_W] if discharging else dev[i, DEV_RATED_CHARGE_W]
+        capacity_w[i] = min(rated, limit_w[i])
+        if strategy == STRATEGY_SOCBAL:
+            if settings[HS_HANDOVER_LEAD_S] > 0.0:
+                energy = dev[i, DEV_USABLE_WH] if discharging else dev[i, DEV_ROOM_WH]
+                capacity_w[i] = min(capacity_w[i], energy * 3600.0 / settings[HS_HANDOVER_LEAD_S])
+            if lagging[i]:
+                measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
+                capacity_w[i] = min(capacity_w[i], max(measured, 0.0))
+    _sort_by_key_descending(order, n_eligible, rank_key)
+    n_on = 0
+    for j in range(n_eligible):
+        if state[order[j], ST_STAGED_ON] > 0.5:
+            n_on += 1
+    k_up = _devices_needed(demand, settings[HS_STAGE_UP_PCT] / 100.0, order, n_eligible, capacity_w)
+    k_down = _devices_needed(demand, settings[HS_STAGE_DOWN_PCT] / 100.0, order, n_eligible, capacity_w)
+    target = min(max(n_on, k_up), k_down)
+    if demand > _EPS_W:
+        target = max(target, min(1, n_eligible))
+    for j in range(n_eligible):
+        i = order[j]
+        member[i] = j < target or state[i, ST_STAGED_ON] > 0.5
+    for j in range(n_eligible - 1, target - 1, -1):  # the last in the order leaves first
+        i = order[j]
+        if not member[i] or state[i, ST_SINCE_STAGE_S] < settings[HS_HOLD_S]:
+            continue
+        others_w = 0.0
+        for jj in range(n_eligible):
+            if member[order[jj]] and order[jj] != i:
+                others_w += capacity_w[order[jj]]
+        if others_w >= demand - _EPS_W:
+            member[i] = False
+
+
+@inline_kernel
+def _join_staged_off(
+    settings: np.ndarray, eligible: np.ndarray, lagging: np.ndarray, held: np.ndarray, member: np.ndarray
+) -> bool:
+    """Every eligible device that is not running, counted at what it delivers or held joins (not for
+    ``sequential``); whether any did."""
+    if int(settings[HS_STRATEGY]) == STRATEGY_SEQUENTIAL:
+        return False
+    joined = False
+    for i in range(member.shape[0]):
+        if eligible[i] and not member[i] and not lagging[i] and not held[i]:
+            member[i] = True
+            joined = True
+    return joined
+
+
+@inline_kernel
+def decide_home_with_scratch(
+    dev: np.ndarray,
+    state: np.ndarray,
+    circuit_max_discharge_w: np.ndarray,
+    circuit_max_charge_w: np.ndarray,
+    settings: np.ndarray,
+    request_w: float,
+    cycle_s: float,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    credited_w: np.ndarray,
+    state_out: np.ndarray,
+    flags: np.ndarray,
+    work: np.ndarray,
+    order: np.ndarray,
+    circuit: np.ndarray,
+    circuit_work: np.ndarray,
+) -> float:
+    """Split the home's battery request ``request_w`` (+ discharge, - charge, W) among the devices.
+
+    ``cycle_s`` is the time since the previous decision (for the ramp limit). Writes per device:
+    ``power_w`` (the setpoint, signed), ``reason`` (``REASON_*``), ``weight`` (its weight, 0 when not
+    sharing), ``limit_w`` (the most it could get this cycle: device, ramp), ``credited_w`` (what of it
+    counts as served: its setpoint, or what it delivers while not following yet; magnitude) and
+    ``state_out`` (the state for the next decision; the caller adds the elapsed time to the timers).
+    Returns the power served (W, magnitude, sum of ``credited_w``); never more than ``abs(request_w)``.
+
+    Steps: eligibility and limits; staging; (socbal) devices not following are counted at what they
+    deliver; water-filling among the running devices against device and circuit limits; if demand is
+    left that a staged-off device could serve, every eligible device joins; pacing (a device inside its
+    write interval, or whose new share is within the deadband of its last setpoint, keeps that setpoint
+    and the others share the rest, unless that would over-serve, overload a circuit or leave demand
+    unserved); one direction for every device.
+
+    Scratch from the caller (see :func:`home_scratch`): ``flags`` (bool, 5 x devices), ``work``
+    (float, 5 x devices), ``order`` and ``circuit`` (int, devices), ``circuit_work`` (float, 4 x circuits).
+    Circuit indices in ``dev`` must be below the circuits' count.
+    """
+    m = dev.shape[0]
+    socbal = int(settings[HS_STRATEGY]) == STRATEGY_SOCBAL
+    discharging = request_w > 0.0
+    demand = abs(request_w)
+    eligible = flags[0]
+    member = flags[1]
+    active = flags[2]
+    held = flags[3]
+    lagging = flags[4]
+    use = work[0]
+    key = work[1]
+    fresh = work[2]
+    own_limit = work[3]
+    paced = work[4]
+    circuit_room = circuit_work[0]
+    circuit_saved = circuit_work[1]
+    circuit_fill = circuit_work[2]
+    circuit_paced = circuit_work[3]
+    n_circuits = circuit_max_discharge_w.shape[0]
+    for i in range(m):
+        circuit[i] = int(dev[i, DEV_CIRCUIT])
+        for col in range(N_ST):
+            state_out[i, col] = state[i, col]
+        power_w[i] = 0.0
+        credited_w[i] = 0.0
+        held[i] = False
+        lagging[i] = False
+
+    n_eligible = _eligibility(
+        dev, state, settings, discharging, cycle_s, eligible, weight, limit_w, own_limit, key, reason, order
+    )
+    if socbal:
+        _find_lagging(dev, state, settings, discharging, eligible, lagging)
+    _stage(dev, state, settings, discharging, demand, n_eligible, order, limit_w, key, lagging, member, use, fresh)
+
+    # Devices not following (socbal): counted at what they deliver, asked for at most a ramp step more.
+    fixed_w = 0.0
+    for c in range(n_circuits):
+        circuit_room[c] = circuit_max_discharge_w[c] if discharging else circuit_max_charge_w[c]
+    for i in range(m):
+        if lagging[i] and member[i]:
+            member[i] = False
+            measured = max(dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W], 0.0)
+            # Its setpoint stays (no rewrite while it catches up) unless its limit or the demand is lower now.
+            power_w[i] = min(abs(state[i, ST_LAST_W]), limit_w[i], max(demand - fixed_w, 0.0))
+            if circuit[i] >= 0:
+                power_w[i] = min(power_w[i], max(circuit_room[circuit[i]], 0.0))
+                circuit_room[circuit[i]] -= power_w[i]
+            credited_w[i] = min(measured, power_w[i])
+            fixed_w += credited_w[i]
+            reason[i] = REASON_NOT_FOLLOWING
+        else:
+            lagging[i] = False
+    for c in range(n_circuits):
+        circuit_saved[c] = circuit_room[c]
+
+    # Water-filling; a staged-off device joins when the running ones leave demand unserved.
+    remaining_w = demand - fixed_w
+    given = _fill_afresh(
+        remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
+    )
+    if given < remaining_w - _EPS_W and _join_staged_off(settings, eligible, lagging, held, member):
+        given = _fill_afresh(
+            remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
+        )
+
+    # Pacing. A device inside its minimum write interval keeps its last setpoint; so does one whose new share is
+    # within the deadband of it (what that leaves unserved is at most the deadband per device so held). The others
+    # share the rest. Always written: from or to standby, direction changes, setpoints beyond the limit now, and held
+    # setpoints that would exceed the demand or a circuit's limit.
+    for attempt in range(2):  # 0: interval and deadband holds, 1: interval holds only
+        held_w = 0.0
+        any_held = False
+        allowance_w = 0.0  # what the deadband holds may leave unserved: the deadband per device held by it
+        for i in range(m):
+            last = state[i, ST_LAST_W]
+            held[i] = False
+            if not member[i] or last == 0.0 or (last > 0.0) != discharging or abs(last) > limit_w[i] + _EPS_W:
+                continue
+            if state[i, ST_SINCE_WRITE_S] < dev[i, DEV_MIN_WRITE_S]:
+                held[i] = True
+            elif attempt == 0 and abs(fresh[i] - abs(last)) <= settings[HS_DEADBAND_W]:
+                held[i] = True
+                allowance_w += settings[HS_DEADBAND_W]
+            if held[i]:
+                any_held = True
+                held_w += abs(last)
+        keep = any_held and demand > _EPS_W and held_w <= remaining_w + _EPS_W
+        if keep:  # the circuits' room left by the fixed and held devices
+            for c in range(n_circuits):
+                circuit_paced[c] = circuit_saved[c]
+            for i in range(m):
+                if held[i] and circuit[i] >= 0:
+                    circuit_paced[circuit[i]] -= abs(state[i, ST_LAST_W])
+            for c in range(n_circuits):
+                keep = keep and circuit_paced[c] >= -_EPS_W
+        if keep:
+            for i in range(m):
+                member[i] = member[i] and not held[i]
+            paced_w = _fill_afresh(
+                remaining_w - held_w,
+                circuit_paced,
+                weight,
+                limit_w,
+                member,
+                circuit,
+                circuit_room,
+                paced,
+                reason,
+                active,
+                use,
+                circuit_fill,
+            )
+            shortfall = paced_w < remaining_w - held_w - _EPS_W
+            if attempt == 1 and shortfall and _join_staged_off(settings, eligible, lagging, held, member):
+                paced_w = _fill_afresh(
+                    remaining_w - held_w,
+                    circuit_paced,
+                    weight,
+                    limit_w,
+                    member,
+                    circuit,
+                    circuit_room,
+                    paced,
+                    reason,
+                    active,
+                    use,
+                    circuit_fill,
+                )
+            keep = attempt == 1 or paced_w + held_w >= given - allowance_w - _EPS_W
+            for i in range(m):
+                if held[i]:
+                    member[i] = True
+            if keep:
+                for i in range(m):
+                    if held[i]:
+                        fresh[i] = abs(state[i, ST_LAST_W])
+                        reason[i] = REASON_HELD
+                    elif member[i]:
+                        fresh[i] = paced[i]
+                given = paced_w + held_w
+                break
+    if not keep:  # no hold: the shares of the water-filling above, reasons included
+        for i in range(m):
+            held[i] = False
+        given = _fill_afresh(
+            remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
+        )
+
+    # Setpoints, reasons, signs and the state out.
+    served = fixed_w + given
+    for i in range(m):
+        if member[i]:
+            power_w[i] = fresh[i]
+            credited_w[i] = fresh[i]
+            if reason[i] == REASON_CAPPED_DEVICE and fresh[i] < own_limit[i] - _EPS_W:
+                reason[i] = REASON_RAMPING
+            if fresh[i] <= 0.0 and reason[i] == REASON_SHARE:
+                reason[i] = REASON_IDLE
+        elif eligible[i] and not lagging[i]:
+            reason[i] = REASON_WAITING if int(settings[HS_STRATEGY]) == STRATEGY_SEQUENTIAL else REASON_STAGED_OFF
+        if not member[i] or held[i]:
+            weight[i] = 0.0
+        if eligible[i]:
+            on = member[i] or lagging[i]
+        else:  # an ineligible device is staged off, except that with no request the staging is kept
+            on = demand <= _EPS_W and dev[i, DEV_ONLINE] > 0.5 and state[i, ST_STAGED_ON] > 0.5
+        if on != (state[i, ST_STAGED_ON] > 0.5):
+            state_out[i, ST_STAGED_ON] = 1.0 if on else 0.0
+            state_out[i, ST_SINCE_STAGE_S] = 0.0
+        signed = power_w[i] if discharging else -power_w[i]
+        power_w[i] = signed + 0.0
+        if signed != state[i, ST_LAST_W]:
+            state_out[i, ST_LAST_W] = signed
+            state_out[i, ST_SINCE_WRITE_S] = 0.0
+    return served
+
+
+@njit(cache=True)
+def home_scratch(n_devices: int, n_circuits: int):
+    """Scratch for :func:`decide_home_with_scratch`: ``flags, work, order, circuit, circuit_work``."""
+    return (
+        np.zeros((5, n_devices), dtype=np.bool_),
+        np.zeros((5, n_devices)),
+        np.zeros(n_devices, dtype=np.int64),
+        np.zeros(n_devices, dtype=np.int64),
+        np.zeros((4, n_circuits)),
+    )
+
+
+@njit(cache=True)
+def decide_home_into(
+    dev: np.ndarray,
+    state: np.ndarray,
+    circuit_max_discharge_w: np.ndarray,
+    circuit_max_charge_w: np.ndarray,
+    settings: np.ndarray,
+    request_w: float,
+    cycle_s: float,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+    weight: np.ndarray,
+    limit_w: np.ndarray,
+    credited_w: np.ndarray,
+    state_out: np.ndarray,
+) -> float:
+    """:func:`decide_home_with_scratch` with its own scratch; the power served, W."""
+    flags, work, order, circuit, circuit_work = home_scratch(dev.shape[0], circuit_max_discharge_w.shape[0])
+    return decide_home_with_scratch(
+        dev,
+        state,
+        circuit_max_discharge_w,
+        circuit_max_charge_w,
+        settings,
+        request_w,
+        cycle_s,
+        power_w,
+        reason,
+        weight,
+        limit_w,
+        credited_w,
+        state_out,
+        flags,
+        work,
+        order,
+        circuit,
+        circuit_work,
+    )
+
+
+@inline_kernel
+def advance_timers(state: np.ndarray, elapsed_s: float) -> None:
+    """Add ``elapsed_s`` to every device's staging and write timers (in place), before the next decision."""
+    for i in range(state.shape[0]):
+        state[i, ST_SINCE_STAGE_S] += elapsed_s
+        state[i, ST_SINCE_WRITE_S] += elapsed_s

@@ -1,0 +1,144 @@
+"""A home scenario: one meter, a household load and several devices, each a one-device scenario with its
+dynamics (validated, from TOML; DESIGN.md "Home scenario (TOML) — the contract").
+
+A scenario whose top level has ``[home]`` is a home scenario; ``[[devices]]`` hold, inline, the sections
+of a one-device scenario (``settings``, ``device``, ``main``, ``packs``, ``pv``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import Field, ValidationError, model_validator
+
+from socbal.ems.kernel import STRATEGY_CODES as EMS_STRATEGY_CODES
+from socbal.ems.models import MAX_POWER_W, Settings, check_pack_ids
+from socbal.errors import InputError, describe_validation_error
+from socbal.home.models import Circuit, HomeSettings, check_references, field_error
+from socbal.profiles.simple import ConstantProfile
+from socbal.scenario import DeviceSpec, PackSpec, RunSpec, Scenario
+from socbal.scenario.models import LoadProfile, PvProfile
+from socbal.validation import StrictModel
+
+#: How a device shares its power between its packs: a socbal EMS strategy, or a model of a vendor's firmware.
+FirmwareName = Literal[
+    "spec",
+    "soc-proportional",
+    "droop",
+    "reserve-aware",
+    "capacity-proportional",
+    "equal",
+    "priority",
+    "stop-at-first-empty",
+    "reserve-on-average",
+]
+#: Vendor models: ``stop-at-first-empty`` shares by capacity and stops the whole device when its first pack reaches
+#: the reserve; ``reserve-on-average`` shares by capacity, checks the reserve on the device's average SOC and lets
+#: each pack run to empty.
+VENDOR_FIRMWARE = ("stop-at-first-empty", "reserve-on-average")
+assert set(get_args(FirmwareName)) == set(EMS_STRATEGY_CODES) | set(VENDOR_FIRMWARE)
+
+
+class HomeSpec(HomeSettings):
+    """The ``[home]`` table: the home's name, what it aims for at the meter, and how it splits its request."""
+
+    name: str = Field("home", min_length=1)
+    description: str = ""
+    grid_target_w: float = Field(
+        0.0, ge=-MAX_POWER_W, le=MAX_POWER_W, description="Grid power the controller aims for at the meter, W (+ import)"
+    )
+
+
+class MeterSpec(StrictModel):
+    """The smart meter: how often a reading comes and how old it is when it arrives."""
+
+    period_s: float = Field(2.0, gt=0, le=3600, description="A new reading every period_s, s")
+    latency_s: float = Field(1.0, ge=0, le=3600, description="Age of a reading when it arrives, s")
+
+
+class HomeDeviceSpec(StrictModel):
+    """One storage device of the home: a one-device scenario's sections plus its dynamics."""
+
+    id: str = Field(min_length=1)
+    circuit: str | None = Field(None, description="Id of the circuit it is on")
+    firmware: FirmwareName = Field(
+        "spec", description="How it shares between its packs: a socbal strategy, or stop-at-first-empty, reserve-on-average"
+    )
+    actuator_latency_s: float = Field(2.0, ge=0, le=3600, description="From a written setpoint to its effect, s")
+    ramp_w_per_s: float = Field(1000.0, gt=0, le=MAX_POWER_W, description="How fast the device follows its setpoint, W/s")
+    min_write_interval_s: float = Field(0.0, ge=0, le=3600, description="The controller writes it no faster, s")
+    settings: Settings = Field(default_factory=Settings)
+    device: DeviceSpec = Field(default_factory=DeviceSpec)
+    main: PackSpec = Field(default_factory=lambda: PackSpec(id="main"), description="The main unit's internal battery")
+    packs: list[PackSpec] = Field(default_factory=list, description="Expansion packs")
+    pv: PvProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="PV on its own input")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "HomeDeviceSpec":
+        check_pack_ids([p.id for p in self.all_packs], self.settings)
+        if self.device.mode != "follow-load":
+            raise field_error(("device", "mode"), self.device.mode, "in a home every device follows the home's setpoints")
+        if self.firmware in EMS_STRATEGY_CODES and self.settings.strategy not in ("spec", self.firmware):
+            raise field_error(
+                ("settings", "strategy"), self.settings.strategy, f"the firmware {self.firmware!r} already sets the strategy"
+            )
+        return self
+
+    @property
+    def all_packs(self) -> list[PackSpec]:
+        """The main unit's battery first, then the expansion packs."""
+        return [self.main, *self.packs]
+
+    @property
+    def ems_strategy(self) -> str:
+        """The EMS strategy its firmware shares with: its own, or capacity shares for a vendor model."""
+        return "capacity-proportional" if self.firmware in VENDOR_FIRMWARE else self.firmware
+
+    def one_device(self, run: RunSpec) -> Scenario:
+        """This device as a one-device scenario (its per-pack tables and summary use that shape)."""
+        return Scenario(
+            name=self.id,
+            run=run,
+            settings=self.settings.model_copy(update={"strategy": self.ems_strategy}),
+            device=self.device,
+            main=self.main,
+            packs=self.packs,
+            pv=self.pv,
+        )
+
+
+class HomeScenario(StrictModel):
+    """Everything a home simulation needs."""
+
+    run: RunSpec = Field(default_factory=RunSpec)
+    home: HomeSpec = Field(default_factory=HomeSpec)
+    meter: MeterSpec = Field(default_factory=MeterSpec)
+    load: LoadProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="Household load")
+    circuits: list[Circuit] = Field(default_factory=list)
+    devices: list[HomeDeviceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> "HomeScenario":
+        check_references(self.devices, self.circuits)
+        if self.meter.period_s < self.run.step_s:
+            raise field_error(("meter", "period_s"), self.meter.period_s, f"must be at least run.step_s ({self.run.step_s:g})")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The home's name (results folder, report)."""
+        return self.home.name
+
+
+def is_home(raw: dict) -> bool:
+    """Whether a scenario read from TOML is a home scenario (it has ``[home]``)."""
+    return "home" in raw
+
+
+def home_scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | None = None) -> HomeScenario:
+    """Validate a home scenario given as a dict; relative file paths resolve against ``base_dir``."""
+    try:
+        return HomeScenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
+    except ValidationError as err:
+        raise InputError(f"{source}: {describe_validation_error(err)}") from None

@@ -1,0 +1,54 @@
+"""Terminal output of a home run's summary (rich tables); never used by the library itself."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+#: The home metrics printed, with their labels and units.
+HOME_ROWS = (
+    ("household load", "load_kwh", "kWh"),
+    ("served by storage", "served_by_storage_kwh", "kWh"),
+    ("grid import", "grid_import_kwh", "kWh"),
+    ("export", "export_kwh", "kWh"),
+    ("avoidable import", "avoidable_import_kwh", "kWh"),
+    ("avoidable export", "avoidable_export_kwh", "kWh"),
+    ("cross-charging", "cross_charge_kwh", "kWh"),
+    ("longest handover gap", "max_handover_gap_s", "s"),
+    ("device SOC spread, max", "device_soc_spread_max_pct", "%"),
+    ("device SOC spread, final", "device_soc_spread_final_pct", "%"),
+    ("conversion and standby losses", "losses_kwh", "kWh"),
+    ("grid sign changes", "grid_sign_changes", ""),
+    ("staging switches", "staging_switches", ""),
+)
+
+
+def print_home_summary(summary: dict, console: Console | None = None) -> None:
+    """Print the home metrics and one row per device."""
+    console = console or Console()
+    h = summary["home"]
+    table = Table(
+        title=f"{summary['scenario']} — home strategy {summary['strategy']}, staging {summary['staging']}, "
+        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s"
+    )
+    table.add_column("home")
+    table.add_column("value", justify="right")
+    for label, key, unit in HOME_ROWS:
+        table.add_row(label, f"{h[key]:.3f} {unit}".strip() if isinstance(h[key], float) else f"{h[key]} {unit}".strip())
+    console.print(table)
+    devices = Table(show_header=True)
+    for column in ("device", "final SOC %", "discharge kWh", "charge kWh", "writes / h"):
+        devices.add_column(column, justify="left" if column == "device" else "right")
+    for did, d in h["devices"].items():
+        energy = d["energy_kwh"]
+        final = sum(p["final_soc_pct"] * p["usable_capacity_kwh"] for p in d["packs"]) / sum(
+            p["usable_capacity_kwh"] for p in d["packs"]
+        )
+        devices.add_row(
+            did,
+            f"{final:.1f}",
+            f"{energy['battery_discharge']:.3f}",
+            f"{energy['battery_charge']:.3f}",
+            f"{h['writes_per_device_per_h'][did]:.1f}",
+        )
+    console.print(devices)

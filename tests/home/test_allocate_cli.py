@@ -1,0 +1,62 @@
+"""``socbal allocate`` with a home input (devices instead of packs): the contract, --explain, clear errors."""
+
+import json
+
+import pytest
+
+from tests.test_cli import socbal
+
+HOME_INPUT = {
+    "settings": {"strategy": "socbal", "staging": "auto"},
+    "devices": [
+        {"id": "unit1", "soc_pct": 80, "capacity_wh": 5000, "max_discharge_w": 2400, "max_charge_w": 2400},
+        {"id": "unit2", "soc_pct": 40, "capacity_wh": 5000, "max_discharge_w": 2400, "max_charge_w": 2400},
+    ],
+    "request": {"discharge_w": 3000},
+}
+
+
+def test_home_contract():
+    out = socbal("allocate", stdin=json.dumps(HOME_INPUT))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "devices": [
+            {"id": "unit1", "power_w": 2100.0, "state": "discharging"},
+            {"id": "unit2", "power_w": 900.0, "state": "discharging"},
+        ],
+        "served_w": 3000.0,
+        "unserved_w": 0.0,
+    }
+
+
+def test_home_explain_gives_reasons_and_the_state_to_feed_back():
+    raw = dict(HOME_INPUT, request={"discharge_w": 600})
+    out = socbal("allocate", "--explain", stdin=json.dumps(raw))
+    assert out.returncode == 0, out.stderr
+    unit1, unit2 = json.loads(out.stdout)["devices"]
+    assert unit1["reason"] == "share by weight" and unit1["weight"] == pytest.approx(3500.0)
+    assert unit1["staged_on"] is True and unit1["written"] is True and unit1["last_setpoint_w"] == 600.0
+    assert unit2["power_w"] == 0.0 and unit2["reason"].startswith("staged off") and unit2["staged_on"] is False
+    # fed back, the state keeps unit1 running and unwritten for an unchanged request
+    nxt = json.loads(json.dumps(raw))
+    for dev, out_dev in zip(nxt["devices"], (unit1, unit2)):
+        dev.update({k: out_dev[k] for k in ("staged_on", "since_stage_change_s", "since_write_s", "last_setpoint_w")})
+        dev["since_write_s"] += 2.0
+        dev["since_stage_change_s"] += 2.0
+    again = json.loads(socbal("allocate", "--explain", stdin=json.dumps(nxt)).stdout)["devices"]
+    assert again[0]["power_w"] == 600.0 and again[0]["written"] is False
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"packs": []}, "packs or devices"),
+        ({"devices": [dict(HOME_INPUT["devices"][0], circuit="A")]}, "devices[0].circuit"),
+        ({"settings": {"strategy": "round-robin"}}, "settings.strategy"),
+        ({"request": {"discharge_w": -5}}, "request.discharge_w"),
+    ],
+)
+def test_home_bad_input_is_one_line_and_exit_2(change, field):
+    out = socbal("allocate", stdin=json.dumps(dict(HOME_INPUT, **change)))
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and field in out.stderr

@@ -1,0 +1,149 @@
+"""Invariants of the home decision over random devices, circuits, memory, settings and requests (hypothesis)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socbal.home import kernel
+from socbal.home.decision import decide_home
+from socbal.home.models import HomeAllocateInput
+
+TOL_W = 1e-6
+STRATEGIES = list(kernel.STRATEGY_CODES)
+
+
+@st.composite
+def home_inputs(draw):
+    """A random valid home allocate input as a dict."""
+    n_circuits = draw(st.integers(0, 2))
+    circuits = [{"id": f"c{c}", "max_w": draw(st.floats(0, 5000))} for c in range(n_circuits)]
+    devices = []
+    for i in range(draw(st.integers(1, 5))):
+        soc = draw(st.floats(0, 100))
+        max_dis = draw(st.one_of(st.just(0.0), st.floats(0, 3000)))
+        max_chg = draw(st.one_of(st.just(0.0), st.floats(0, 3000)))
+        last = draw(st.one_of(st.just(0.0), st.floats(-3000, 3000)))
+        devices.append(
+            {
+                "id": f"d{i}",
+                "soc_pct": soc,
+                "weakest_pack_soc_pct": draw(st.floats(0, soc)),
+                "capacity_wh": draw(st.floats(100, 20_000)),
+                "reserve_pct": draw(st.floats(5, 50)),
+                "max_discharge_w": max_dis,
+                "max_charge_w": max_chg,
+                "rated_discharge_w": max_dis + draw(st.floats(0, 1000)),
+                "rated_charge_w": max_chg + draw(st.floats(0, 1000)),
+                "online": draw(st.sampled_from([True, True, True, False])),
+                "circuit": draw(st.sampled_from([None] + [c["id"] for c in circuits])),
+                "measured_w": draw(st.one_of(st.just(last), st.just(0.0), st.floats(-3000, 3000))),
+                "min_write_interval_s": draw(st.sampled_from([0.0, 10.0])),
+                "staged_on": draw(st.booleans()),
+                "since_stage_change_s": draw(st.floats(0, 300)),
+                "since_write_s": draw(st.floats(0, 300)),
+                "last_setpoint_w": last,
+            }
+        )
+    up = draw(st.floats(20, 100))
+    home_settings = {
+        "strategy": draw(st.sampled_from(STRATEGIES)),
+        "staging": draw(st.sampled_from(["auto", "always-share"])),
+        "stage_up_pct": up,
+        "stage_down_pct": draw(st.floats(0, up * 0.99)),
+        "hold_s": draw(st.sampled_from([0.0, 60.0])),
+        "soc_lead_pct": draw(st.floats(0, 20)),
+        "handover_lead_s": draw(st.sampled_from([0.0, 300.0])),
+        "deadband_w": draw(st.sampled_from([0.0, 10.0, 50.0])),
+        "ramp_w_per_s": draw(st.sampled_from([0.0, 50.0, 400.0])),
+        "follow_s": draw(st.sampled_from([0.0, 5.0])),
+        "follow_tolerance_w": draw(st.sampled_from([0.0, 25.0])),
+    }
+    key = "discharge_w" if draw(st.booleans()) else "charge_w"
+    request = {key: draw(st.one_of(st.just(0.0), st.floats(0, 12_000)))}
+    return {
+        "settings": home_settings,
+        "devices": devices,
+        "circuits": circuits,
+        "request": request,
+        "cycle_s": draw(st.floats(0.5, 20)),
+    }
+
+
+def _decide(raw):
+    inp = HomeAllocateInput.model_validate(raw)
+    return inp, decide_home(inp)
+
+
+@settings(max_examples=500, deadline=None)
+@given(home_inputs())
+def test_balance_direction_limits_circuits_and_reserve(raw):
+    inp, d = _decide(raw)
+    discharging = inp.request.discharge_w is not None
+    requested = abs(inp.request.signed_w)
+    # served + unserved = request; served is what the devices' credited powers add up to, never more than asked
+    assert d.served_w + d.unserved_w == pytest.approx(requested, abs=TOL_W * max(1.0, requested))
+    assert d.served_w <= requested + TOL_W * max(1.0, requested)
+    assert sum(x.credited_w for x in d.devices) == pytest.approx(d.served_w, abs=1e-6 * max(1.0, requested))
+    plsoc = inp.settings.strategy == "power-limit-soc"
+    for dev_in, x in zip(inp.devices, d.devices):
+        # one direction per home: every setpoint moves in the request's direction, or is 0
+        assert (x.power_w >= 0.0) if discharging else (x.power_w <= 0.0)
+        assert x.credited_w <= abs(x.power_w) + TOL_W
+        limit = dev_in.max_discharge_w if discharging else dev_in.max_charge_w
+        if plsoc:  # the peer baseline commands the rated power
+            limit = dev_in.rated_discharge_w if discharging else dev_in.rated_charge_w
+        assert abs(x.power_w) <= limit + TOL_W
+        if not dev_in.online:
+            assert x.power_w == 0.0
+        if discharging and x.power_w > 0.0:
+            if plsoc:
+                assert dev_in.soc_pct > dev_in.reserve_pct  # the peers' rule: the average SOC
+            else:
+                assert dev_in.usable_wh > 0.0  # never below its weakest pack's reserve
+        if not discharging and x.power_w < 0.0:
+            assert dev_in.soc_pct < 100.0
+    for c in inp.circuits:
+        on_circuit = sum(abs(x.power_w) for dev_in, x in zip(inp.devices, d.devices) if dev_in.circuit == c.id)
+        assert on_circuit <= c.max_w + 1e-6 * max(1.0, c.max_w)
+
+
+@settings(max_examples=500, deadline=None)
+@given(home_inputs())
+def test_demand_is_left_unserved_only_when_no_device_could_take_more(raw):
+    inp, d = _decide(raw)
+    n_held = sum(x.reason == kernel.REASON_TEXT[kernel.REASON_HELD] for x in d.devices)
+    allowance = n_held * inp.settings.deadband_w + 1e-6 * max(1.0, abs(inp.request.signed_w))
+    if d.unserved_w <= allowance or inp.settings.strategy == "sequential":
+        return  # within the deadband of held setpoints, or the one-at-a-time baseline
+    circuit_of = {dev_in.id: dev_in.circuit for dev_in in inp.devices}
+    circuit_max = {c.id: c.max_w for c in inp.circuits}
+    circuit_load = {c.id: 0.0 for c in inp.circuits}
+    for x in d.devices:
+        if circuit_of[x.id] is not None:
+            circuit_load[circuit_of[x.id]] += abs(x.power_w)
+    for x in d.devices:
+        # staging never leaves demand unserved that a staged-off device could serve
+        assert x.reason != kernel.REASON_TEXT[kernel.REASON_STAGED_OFF]
+        c = circuit_of[x.id]
+        circuit_full = c is not None and circuit_load[c] >= circuit_max[c] - 1e-6 * max(1.0, circuit_max[c])
+        taking_part = x.reason in (
+            kernel.REASON_TEXT[kernel.REASON_SHARE],
+            kernel.REASON_TEXT[kernel.REASON_CAPPED_DEVICE],
+            kernel.REASON_TEXT[kernel.REASON_RAMPING],
+            kernel.REASON_TEXT[kernel.REASON_CAPPED_CIRCUIT],
+            kernel.REASON_TEXT[kernel.REASON_IDLE],
+        )
+        if taking_part:  # a device sharing the request is at its limit this cycle, or its circuit is full
+            assert abs(x.power_w) >= x.limit_w - 1e-6 * max(1.0, x.limit_w) or circuit_full
+
+
+@settings(max_examples=200, deadline=None)
+@given(home_inputs())
+def test_state_out_is_what_was_written(raw):
+    inp, d = _decide(raw)
+    for dev_in, x in zip(inp.devices, d.devices):
+        assert x.last_setpoint_w == x.power_w
+        assert x.written == (x.power_w != dev_in.last_setpoint_w)
+        assert (x.since_write_s == 0.0) if x.written else (x.since_write_s == dev_in.since_write_s)
+        changed = x.staged_on != dev_in.staged_on
+        assert (x.since_stage_change_s == 0.0) if changed else (x.since_stage_change_s == dev_in.since_stage_change_s)

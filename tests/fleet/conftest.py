@@ -18,6 +18,20 @@ def small_scenario(**fleet) -> object:
     return scenario_from_dict(raw)
 
 
+#: A [fleet] section with every spread off: each device is the scenario's own device.
+NO_SPREAD = dict(
+    capacity_spread_pct=0,
+    resistance_spread_pct=0,
+    old_pack_share=0,
+    new_soh_pct=None,
+    sensor_offset_std_w=0,
+    sensor_gain_error_std=0,
+    soc_estimate_error_std_pct=0,
+    initial_soc_pct=None,
+    load_scale_sigma=0,
+)
+
+
 @pytest.fixture
 def scenario():
     return small_scenario()

@@ -7,21 +7,11 @@ import pytest
 from socbal.fleet.runner import run_fleet, run_fleet_dask
 from socbal.sim.engine import simulate
 
-from .conftest import small_scenario
+from .conftest import NO_SPREAD, small_scenario
 
 
 def test_identical_devices_match_the_single_device_simulation():
-    scenario = small_scenario(
-        capacity_spread_pct=0,
-        resistance_spread_pct=0,
-        old_pack_share=0,
-        new_soh_pct=None,
-        sensor_offset_std_w=0,
-        sensor_gain_error_std=0,
-        soc_estimate_error_std_pct=0,
-        initial_soc_pct=None,
-        load_scale_sigma=0,
-    )
+    scenario = small_scenario(**NO_SPREAD)
     fleet = run_fleet(scenario, devices=3, seed=0)
     one = simulate(scenario).summary
     for _, device in fleet.devices.iterrows():

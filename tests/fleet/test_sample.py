@@ -8,7 +8,7 @@ from socbal.errors import InputError
 from socbal.fleet.runner import prepare_fleet
 from socbal.scenario import scenario_from_dict
 
-from .conftest import small_scenario
+from .conftest import NO_SPREAD, small_scenario
 
 
 def test_same_seed_same_devices_other_seed_other_devices(scenario):
@@ -33,17 +33,7 @@ def test_draws_follow_the_spec(scenario):
 
 
 def test_no_spread_repeats_the_scenario_device():
-    scenario = small_scenario(
-        capacity_spread_pct=0,
-        resistance_spread_pct=0,
-        old_pack_share=0,
-        new_soh_pct=None,
-        sensor_offset_std_w=0,
-        sensor_gain_error_std=0,
-        soc_estimate_error_std_pct=0,
-        initial_soc_pct=None,
-        load_scale_sigma=0,
-    )
+    scenario = small_scenario(**NO_SPREAD)
     base, draw, _, _ = prepare_fleet(scenario, devices=3, seed=0)
     for d in range(3):
         assert np.array_equal(draw.params[d], base.model.params)

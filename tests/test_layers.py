@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenario",),
     ("device",),
     ("sim", "topology"),
-    ("fleet", "compare", "lifetime", "home", "runtime", "drivers", "emulators", "meters", "sweep"),
+    ("fleet", "compare", "lifetime", "home", "runtime", "drivers", "emulators", "meters", "sweep", "homectl"),
     ("report",),
     ("console", "cli", "api", "__main__", "__init__"),
 )

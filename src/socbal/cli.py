@@ -547,24 +547,47 @@ def _run_until_signal(coro_factory) -> None:
     asyncio.run(main())
 
 
+def _run_home(cfg, log_level: str, reset_settings: bool) -> None:
+    """``socbal run`` on a home config: the live home controller until SIGINT/SIGTERM."""
+    import logging
+
+    from socbal.homectl.controller import HomeController
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))  # no line per device request
+    controller = HomeController.from_config(cfg, reset_settings=reset_settings)
+    devices = ", ".join(f"{d.id} ({d.driver})" for d in cfg.devices)
+    typer.echo(f"socbal run: home {cfg.name}, {devices}, meter {cfg.meter.kind}, period {cfg.home.period_s:g} s", err=True)
+    _run_until_signal(controller.run)
+
+
 @app.command()
 @input_errors_exit
 def run(
-    config: Path = typer.Argument(..., help="Runtime config TOML (see examples/runtime_modbus.toml)."),
+    config: Path = typer.Argument(
+        ...,
+        help="Runtime config TOML: one device (examples/runtime_modbus.toml) or a home (examples/run_home_mixed.toml).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     reset_settings: bool = typer.Option(
         False, "--reset-settings", help="Forget settings changed at run time (stored in runtime.state_db); use the config's."
     ),
 ) -> None:
-    """Control a real or emulated device: read telemetry, run the EMS, write per-pack setpoints, every period."""
+    """Control a real or emulated device (per-pack setpoints), or a home of several devices behind a smart meter."""
     import logging
 
-    from socbal.runtime.config import load_config
+    from socbal.homectl.config import home_config_from_dict, is_home_config
+    from socbal.runtime.config import config_from_dict
     from socbal.runtime.service import Runtime
+    from socbal.tomlfile import read_toml
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise InputError(f"--log-level: value {log_level!r} is not allowed: use debug, info, warning or error")
-    cfg = load_config(config)
+    raw = read_toml(config, "config")
+    if is_home_config(raw):
+        _run_home(home_config_from_dict(raw, str(config), config.parent), log_level, reset_settings)
+        return
+    cfg = config_from_dict(raw, source=str(config), base_dir=config.parent)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime.from_config(cfg, reset_settings=reset_settings)
     typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s", err=True)

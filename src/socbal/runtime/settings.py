@@ -11,34 +11,44 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from socbal.ems.models import Settings, check_pack_ids
+from socbal.ems.models import check_pack_ids
 from socbal.errors import InputError, describe_validation_error
 from socbal.runtime.payload import shorten
 from socbal.runtime.store import StateStore
 
 log = logging.getLogger("socbal.runtime.settings")
 
-Listener = Callable[[Settings], None]
+S = TypeVar("S", bound=BaseModel)
+Listener = Callable[[S], None]
+#: The problems of a settings model against the device it runs (empty when none).
+Check = Callable[[S], Sequence[str]]
 
 
-class SettingsController:
+class SettingsController(Generic[S]):
     """Thread-safe holder of the settings in force (see the module docstring).
 
-    ``reset`` forgets the persisted settings, so the config's ``initial`` apply.
+    ``reset`` forgets the persisted settings, so the config's ``initial`` apply. The settings are EMS
+    :class:`~socbal.ems.models.Settings` checked against ``pack_ids``, or any other model (the type of
+    ``initial``) with its own ``check``.
     """
 
-    def __init__(self, store: StateStore, initial: Settings, pack_ids: list[str], reset: bool = False) -> None:
+    def __init__(
+        self, store: StateStore, initial: S, pack_ids: Sequence[str] = (), reset: bool = False, check: Check[S] | None = None
+    ) -> None:
         self.store = store
         self.pack_ids = list(pack_ids)
         self.configured = initial
-        self._listeners: list[Listener] = []
+        self.model = type(initial)
+        self._check: Check[S] = check or (lambda s: check_pack_ids(self.pack_ids, s))  # type: ignore[arg-type]
+        self._listeners: list[Listener[S]] = []
         self._lock = threading.Lock()
-        self._pending: Settings | None = None
-        persisted = None if reset else store.load_settings()
+        self._pending: S | None = None
+        persisted = None if reset else store.load_settings(self.model)
         if reset:
             store.clear_settings("settings reset to the config's (--reset-settings)")
         self.current = persisted if persisted is not None and self._priority_problem(persisted) is None else initial
@@ -48,22 +58,22 @@ class SettingsController:
         cur, cfg = self.current.model_dump(), self.configured.model_dump()
         return {k: (cur[k], cfg[k]) for k in cur if cur[k] != cfg[k]}
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener[S]) -> None:
         """Call ``listener(new_settings)`` after every accepted change (in the proposer's thread; must not block)."""
         self._listeners.append(listener)
 
-    def _priority_problem(self, s: Settings) -> str | None:
-        """The first problem of ``s`` with the configured pack ids (the one rule, :func:`check_pack_ids`), or None."""
-        problems = check_pack_ids(self.pack_ids, s)
+    def _priority_problem(self, s: S) -> str | None:
+        """The first problem of ``s`` (with the configured pack ids: the one rule, :func:`check_pack_ids`), or None."""
+        problems = self._check(s)
         return problems[0] if problems else None
 
     @property
-    def latest(self) -> Settings:
+    def latest(self) -> S:
         """The settings in force after the next cycle (pending change, else current)."""
         with self._lock:
             return self._pending or self.current
 
-    def propose(self, patch: object, source: str) -> Settings:
+    def propose(self, patch: object, source: str) -> S:
         """Validate a partial change; on success queue its persistence (with a ``setting`` event) and apply it next cycle.
 
         Raises :class:`InputError` (and logs one ``rejected`` event, cut short) when the change is invalid,
@@ -75,7 +85,7 @@ class SettingsController:
                 if not isinstance(patch, dict) or not patch:
                     raise InputError(f"settings: a change must be a non-empty object, got {shorten(patch)}")
                 try:
-                    new = Settings.model_validate({**base.model_dump(), **patch})
+                    new = self.model.model_validate({**base.model_dump(), **patch})
                 except ValidationError as err:
                     raise InputError(describe_validation_error(err, prefix="settings")) from None
                 problem = self._priority_problem(new)
@@ -96,7 +106,7 @@ class SettingsController:
                 log.exception("settings listener failed")
         return new
 
-    def apply_pending(self) -> Settings | None:
+    def apply_pending(self) -> S | None:
         """Make a queued change current (called at the start of a cycle); returns it, or ``None``."""
         with self._lock:
             if self._pending is None:

@@ -18,7 +18,9 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+from pydantic import BaseModel
 
 from socbal.ems.models import Settings
 from socbal.errors import InputError
@@ -51,6 +53,7 @@ EventKind = Literal["start", "stop", "setpoints", "fault", "recovered", "setting
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 #: Longest event message kept, characters (untrusted text is cut to this).
 MAX_MESSAGE_CHARS = 500
+M = TypeVar("M", bound=BaseModel)
 _INSERT_EVENT = "INSERT INTO events (ts, kind, pack_id, message, data) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -155,18 +158,18 @@ class StateStore:
         finally:
             self.lock.release()
 
-    def load_settings(self) -> Settings | None:
-        """The persisted settings, or ``None`` when none were ever saved (or they no longer validate)."""
+    def load_settings(self, model: type[M] = Settings) -> M | None:  # type: ignore[assignment]
+        """The persisted settings (a ``model``), or ``None`` when none were ever saved (or they no longer validate)."""
         with self._read_lock:
             row = self._reader.execute("SELECT json FROM settings WHERE id = 1").fetchone()
         if row is None:
             return None
         try:
-            return Settings.model_validate_json(row[0])
+            return model.model_validate_json(row[0])
         except ValueError:
             return None
 
-    def save_settings(self, settings: Settings, message: str, data: dict | None = None) -> bool:
+    def save_settings(self, settings: BaseModel, message: str, data: dict | None = None) -> bool:
         """Queue: persist ``settings`` and log a ``setting`` event together; False when the queue is full."""
         now = time.time()
         return self.writer.submit(

@@ -1,0 +1,196 @@
+"""The home config of ``socbal run`` (TOML with ``[[devices]]``), validated once at the edge.
+
+Sections: ``[home]`` (the home decision's settings, the grid target and the control
+period; all changeable at run time), ``[meter]`` (kind and its settings, see
+:mod:`socbal.meters`), ``[[devices]]`` (each: ``driver`` and that driver's fields, see
+:mod:`socbal.drivers`, plus the facts the decision needs that the protocol does not
+report: capacity, reserve, limits, circuit, latency), ``[[circuits]]``, ``[fail_safe]``,
+``[store]`` (state database), ``[http]`` and ``[mqtt]`` (as for one device). Relative
+paths resolve against the config file's folder. Every error is one line naming the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from socbal.drivers.indevolt_http import IndevoltConfig
+from socbal.drivers.marstek_modbus import MarstekConfig
+from socbal.drivers.zendure_http import ZendureConfig
+from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W
+from socbal.errors import InputError, describe_validation_error
+from socbal.home.models import Circuit, HomeSettings, check_references
+from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
+from socbal.meters.mqtt_meter import MqttMeterConfig
+from socbal.meters.registry import meter_config
+from socbal.runtime.config import HttpConfig, MqttConfig
+from socbal.tomlfile import read_toml
+from socbal.validation import FilePath, StrictModel
+
+
+class HomeSection(HomeSettings):
+    """``[home]``: how the home splits its request (:class:`HomeSettings`), what it aims for, how often it decides."""
+
+    grid_target_w: float = Field(0.0, ge=-MAX_POWER_W, le=MAX_POWER_W, description="Grid power aimed for, W (+ import)")
+    period_s: float = Field(2.0, ge=0.2, le=60, description="Control period: one decision per period, s")
+
+    def decision_settings(self) -> HomeSettings:
+        """The home decision's own settings."""
+        return HomeSettings.model_validate({k: getattr(self, k) for k in HomeSettings.model_fields})
+
+
+class DeviceFacts(StrictModel):
+    """What the home decision needs to know of a device that its protocol does not report."""
+
+    capacity_wh: float = Field(gt=0, le=MAX_ENERGY_WH, description="Usable capacity of all its batteries, Wh")
+    reserve_pct: float | None = Field(
+        None, ge=0, le=100, description="Reserve, % SOC; default: what the device reports (Indevolt, Zendure), else 10"
+    )
+    max_discharge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="Cap on discharge, W (below the model's)")
+    max_charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="Cap on charge, W (below the model's)")
+    circuit: str | None = Field(None, min_length=1, description="Id of the [[circuits]] entry it is on")
+    latency_s: float = Field(
+        3.0, ge=0, le=120, description="Command to effect, s: the controller acts on a meter reading only this long after a write"
+    )
+
+
+class IndevoltDevice(IndevoltConfig, DeviceFacts):
+    """An Indevolt device in a home."""
+
+
+class ZendureDevice(ZendureConfig, DeviceFacts):
+    """A Zendure SolarFlow in a home."""
+
+
+class MarstekDevice(MarstekConfig, DeviceFacts):
+    """A Marstek Venus in a home."""
+
+
+HomeDevice = IndevoltDevice | ZendureDevice | MarstekDevice
+DEVICE_CLASSES: dict[str, type[IndevoltDevice] | type[ZendureDevice] | type[MarstekDevice]] = {
+    "indevolt-http": IndevoltDevice,
+    "zendure-http": ZendureDevice,
+    "marstek-modbus": MarstekDevice,
+}
+
+
+class FailSafe(StrictModel):
+    """``[fail_safe]``: what the controller does when the meter goes stale or a device does not follow."""
+
+    stale_meter: Literal["ramp-to-zero", "hand-back"] = Field(
+        "ramp-to-zero",
+        description="No fresh meter reading: command every device to 0 W, or hand each back to its own mode (never hold)",
+    )
+    follow_ratio: float = Field(0.05, gt=0, lt=1, description="A device delivering under this share of its command ...")
+    follow_cycles: int = Field(3, ge=1, le=1000, description="... for this many decisions in a row does not follow")
+    follow_min_w: float = Field(100.0, ge=0, le=MAX_POWER_W, description="Commands below this are not judged, W")
+    exclude_s: float = Field(300.0, gt=0, le=86400, description="A device that does not follow is left out this long, s")
+    near_reserve_pct: float = Field(
+        5.0, ge=0, le=100, description="Within this of its reserve (or of full) a device stopping is expected: not excluded, %"
+    )
+    offline_after: int = Field(2, ge=1, le=100, description="Failed reads in a row before a device counts as offline")
+
+
+class StoreSection(StrictModel):
+    """``[store]``: the SQLite state database (run-time settings and event log)."""
+
+    path: FilePath = Field(Path("socbal-home.sqlite"), description="SQLite file (relative to the config file)")
+    event_retention_days: float = Field(365.0, gt=0, le=36500, description="Events older than this are deleted, days")
+    event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
+    housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
+    db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
+    setpoint_log_interval_s: float = Field(60.0, gt=0, description="Unchanged setpoints are logged at most this often, s")
+    setpoint_log_deadband_w: float = Field(25.0, ge=0, description="A setpoint change above this is logged at once, W")
+
+
+class HomeRunConfig(StrictModel):
+    """Everything ``socbal run`` needs for a home."""
+
+    name: str = Field("home", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    home: HomeSection = Field(default_factory=HomeSection)
+    meter: ShellyConfig | HomeWizardConfig | MqttMeterConfig
+    devices: list[IndevoltDevice | ZendureDevice | MarstekDevice] = Field(min_length=1, max_length=16)
+    circuits: list[Circuit] = Field(default_factory=list)
+    fail_safe: FailSafe = Field(default_factory=FailSafe)
+    store: StoreSection = Field(default_factory=StoreSection)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    mqtt: MqttConfig | None = None
+
+    @model_validator(mode="after")
+    def _ids(self) -> "HomeRunConfig":
+        check_references(self.devices, self.circuits)
+        return self
+
+    @property
+    def device_ids(self) -> list[str]:
+        """Device ids in config order."""
+        return [d.id for d in self.devices]
+
+
+def _device(raw: object, i: int) -> HomeDevice:
+    where = f"devices[{i}]"
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: value {raw!r} is not allowed: each [[devices]] entry must be a table")
+    name = raw.get("driver")
+    cls = DEVICE_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        shown = "missing" if name is None else f"value {name!r} is not allowed"
+        raise InputError(f"{where}.driver: {shown}: use one of {', '.join(DEVICE_CLASSES)}")
+    entry = {"id": f"device{i + 1}", **raw}
+    try:
+        return cls.model_validate(entry)
+    except ValidationError as err:
+        raise InputError(describe_validation_error(err, where)) from None
+
+
+def _resolve(cfg: HomeRunConfig, base: Path) -> HomeRunConfig:
+    """Relative paths against the config file's folder."""
+
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    updates: dict[str, Any] = {
+        "store": cfg.store.model_copy(update={"path": fix(cfg.store.path)}),
+        "http": cfg.http.model_copy(update={"token_file": fix(cfg.http.token_file)}),
+        "devices": [
+            d.model_copy(update={"password_file": fix(d.password_file)}) if isinstance(d, IndevoltDevice) else d
+            for d in cfg.devices
+        ],
+    }
+    if cfg.mqtt is not None:
+        updates["mqtt"] = cfg.mqtt.model_copy(
+            update={"password_file": fix(cfg.mqtt.password_file), "settings_token_file": fix(cfg.mqtt.settings_token_file)}
+        )
+    return cfg.model_copy(update=updates)
+
+
+def is_home_config(raw: dict) -> bool:
+    """A runtime config with ``[[devices]]`` is a home config; one with ``[[packs]]`` drives one device."""
+    return "devices" in raw
+
+
+def home_config_from_dict(raw: dict, source: str = "config", base_dir: Path | None = None) -> HomeRunConfig:
+    """Validate a home config given as a dict; :class:`InputError` with one line naming the field."""
+    try:
+        devices = raw.get("devices")
+        if not isinstance(devices, list) or not devices:
+            raise InputError("devices: missing: give at least one [[devices]] entry")
+        parsed = [_device(d, i) for i, d in enumerate(devices)]
+        if "meter" not in raw:
+            raise InputError("meter: missing: give a [meter] section (kind = shelly-pro-3em, homewizard-p1 or mqtt)")
+        meter = meter_config(raw["meter"]) if isinstance(raw["meter"], dict) else raw["meter"]
+        try:
+            cfg = HomeRunConfig.model_validate({**raw, "devices": parsed, "meter": meter})
+        except ValidationError as err:
+            raise InputError(describe_validation_error(err, raw=raw)) from None
+    except InputError as err:
+        raise InputError(f"{source}: {err}") from None
+    return _resolve(cfg, base_dir or Path.cwd())
+
+
+def load_home_config(path: str | Path) -> HomeRunConfig:
+    """Read and validate a home config TOML file."""
+    path = Path(path)
+    return home_config_from_dict(read_toml(path, "config"), source=str(path), base_dir=path.parent)

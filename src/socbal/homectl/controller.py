@@ -1,0 +1,374 @@
+"""The live home controller: every period, the meter and every device read together, the home decision, the writes.
+
+A cycle reads the meter and all devices concurrently (each driver paces its own
+requests and sends a setpoint that became due). The decision runs only on a meter
+reading newer than the last setpoint change plus that device's latency (an older one
+does not show the command's effect yet). The home's battery request is the grid power
+minus ``home.grid_target_w`` plus what the reachable devices deliver now; the home
+decision (:func:`socbal.home.decision.decide_home`) splits it, and each share is offered
+to its driver (newest replaces pending; never a stale value). Fail-safes
+(``[fail_safe]``): a stale meter commands every device to 0 W or hands it back to its own
+mode (never holds the last value); a device that delivers under ``follow_ratio`` of its
+command for ``follow_cycles`` decisions is left out for ``exclude_s`` (not near its
+reserve); an unreachable device is offline; in both cases the others take its share and
+it rejoins when it is back. On stop every driver leaves its device as its ``on_close``
+says (0 W, its own mode, or the device's own expiry). Faults are logged once when they
+start and once when they clear; settings (``[home]``) change over HTTP and MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from pydantic import SecretStr
+
+from socbal.home.decision import HomeDecision, decide_home
+from socbal.home.models import DeviceState, HomeAllocateInput, HomeRequest
+from socbal.homectl.config import HomeRunConfig, HomeSection
+from socbal.homectl.devices import DeviceSlot
+from socbal.homectl.mqtt import HomeMqtt
+from socbal.meters.base import MeterError, MeterReading
+from socbal.meters.registry import open_meter
+from socbal.runtime.api import ApiServer, api_server, create_app
+from socbal.runtime.secrets import read_secret, read_token
+from socbal.runtime.settings import SettingsController
+from socbal.runtime.store import StateStore
+from socbal.runtime.supervise import Supervisor
+from socbal.runtime.telemetry import FaultTracker
+
+log = logging.getLogger("socbal.homectl")
+
+#: Restart backoff of the supervised tasks (MQTT, HTTP), s.
+RESTART_MIN_S, RESTART_MAX_S = 0.5, 30.0
+
+
+class HomeController:
+    """One home under control. Build with :meth:`from_config`; run with ``await controller.run(stop)``.
+
+    Holds the state database's instance lock from construction until :meth:`run` ends (or :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        cfg: HomeRunConfig,
+        api_token: SecretStr | None = None,
+        mqtt_password: SecretStr | None = None,
+        settings_token: SecretStr | None = None,
+        reset_settings: bool = False,
+    ) -> None:
+        self.cfg = cfg
+        st = cfg.store
+        self.store = StateStore(
+            st.path,
+            retention_days=st.event_retention_days,
+            max_mb=st.event_log_max_mb,
+            housekeeping_s=st.housekeeping_s,
+            busy_timeout_s=st.db_busy_timeout_s,
+        )
+        try:
+            self.settings: SettingsController[HomeSection] = SettingsController(
+                self.store, cfg.home, reset=reset_settings, check=lambda _s: ()
+            )
+            self.meter = open_meter(cfg.meter)
+            self.slots = [DeviceSlot(d, cfg.fail_safe) for d in cfg.devices]
+        except BaseException:
+            self.store.close()
+            raise
+        self.api_token = api_token
+        self.mqtt = HomeMqtt(cfg, self.settings, self.store, mqtt_password, settings_token) if cfg.mqtt is not None else None
+        self.supervisor = Supervisor(RESTART_MIN_S, RESTART_MAX_S, on_death=self._task_died)
+        self.faults = FaultTracker()
+        self.phase = "starting"
+        self.reading: MeterReading | None = None
+        self.meter_error: str | None = None
+        self.request_w = 0.0
+        self.decision: HomeDecision | None = None
+        self.cycles = 0
+        self.decisions = 0
+        self.last_cycle_s = 0.0
+        self.max_cycle_s = 0.0
+        self.http_port: int | None = None
+        self._server: ApiServer | None = None
+        self._started_s = time.monotonic()
+        self._decided_s = -math.inf
+        self._logged: tuple[dict[str, float], float] | None = None
+        self._warm_up()
+
+    @classmethod
+    def from_config(cls, cfg: HomeRunConfig, reset_settings: bool = False) -> "HomeController":
+        """Resolve secrets (environment or file; :class:`InputError` when missing) and build the controller."""
+        password = token = settings_token = None
+        if cfg.mqtt is not None:
+            password = read_secret("mqtt password", cfg.mqtt.password_env, cfg.mqtt.password_file)
+            settings_token = read_token("mqtt settings token", cfg.mqtt.settings_token_env, cfg.mqtt.settings_token_file)
+        if cfg.http.enabled:
+            token = read_token("http token", cfg.http.token_env, cfg.http.token_file)
+        return cls(cfg, api_token=token, mqtt_password=password, settings_token=settings_token, reset_settings=reset_settings)
+
+    def close(self) -> None:
+        """Close the state database and release its lock (for a controller that never ran)."""
+        self.store.close()
+
+    def _warm_up(self) -> None:
+        """One decision on made-up devices, so that the compiled kernel is loaded before the first cycle."""
+        devices = [
+            DeviceState(id=s.id, soc_pct=50.0, capacity_wh=1000.0, max_discharge_w=800.0, max_charge_w=800.0) for s in self.slots
+        ]
+        decide_home(HomeAllocateInput(devices=devices, request=HomeRequest(discharge_w=100.0)))
+
+    # --- state and events -------------------------------------------------------------------------
+
+    def device_state(self, slot: DeviceSlot, now_s: float) -> dict:
+        """One device's state (status, MQTT): SOC, weakest pack SOC, power, setpoint, state, online."""
+        tel = slot.telemetry
+        online = slot.reachable
+        return {
+            "soc_pct": round(tel.soc_pct, 2) if tel is not None and online else None,
+            "weakest_soc_pct": round(tel.weakest_soc_pct, 2) if tel is not None and online else None,
+            "pack_soc_pct": list(tel.pack_soc_pct) if tel is not None and online else [],
+            "power_w": round(tel.battery_power_w, 1) if tel is not None and online else None,
+            "setpoint_w": slot.sent_w,
+            "state": tel.state if tel is not None and online else "offline",
+            "online": online,
+            "excluded": slot.watch.excluded(now_s),
+            "handed_back": slot.handed_back,
+            "reason": slot.reason,
+            "writes": slot.driver.pacer.writes,
+            "fault": tel.fault if tel is not None else None,
+            "error": slot.error,
+        }
+
+    def state(self) -> dict:
+        """What the controller knows now (HTTP ``/status``, MQTT state); no secrets."""
+        now = time.monotonic()
+        s = self.settings.current
+        reading = self.reading
+        return {
+            "name": self.cfg.name,
+            "kind": "home",
+            "phase": self.phase,
+            "cycles": self.cycles,
+            "decisions": self.decisions,
+            "cycle_s": {"last": round(self.last_cycle_s, 4), "max": round(self.max_cycle_s, 4)},
+            "settings": s.model_dump(),
+            "meter": {
+                "grid_power_w": reading.grid_power_w if reading is not None else None,
+                "age_s": round(reading.age_s(now), 2) if reading is not None else None,
+                "error": self.meter_error,
+            },
+            "request_w": round(self.request_w, 1),
+            "devices": {slot.id: self.device_state(slot, now) for slot in self.slots},
+            "faults": dict(self.faults.active),
+            "tasks": self.supervisor.snapshot(),
+            "eventlog": {"pending": self.store.writer.pending, "dropped": self.store.writer.dropped, "fault": self.store.fault},
+        }
+
+    def _task_died(self, name: str, reason: str) -> None:
+        self.store.log("fault", f"task {name} died: {reason}; restarting")
+
+    def _current_faults(self, now_s: float) -> dict[str, str]:
+        faults: dict[str, str] = {}
+        if self.meter_error is not None:
+            faults["meter"] = self.meter_error
+        for slot in self.slots:
+            if slot.telemetry is None or not slot.reachable:
+                faults[slot.id] = f"offline: {slot.error or 'no telemetry yet'}"
+            elif slot.telemetry.fault is not None:
+                faults[slot.id] = f"device: {slot.telemetry.fault}"
+            if slot.watch.excluded(now_s):
+                faults[f"{slot.id}:follow"] = (
+                    f"not following: delivered under {self.cfg.fail_safe.follow_ratio:.0%} of its command for "
+                    f"{self.cfg.fail_safe.follow_cycles} decisions; left out for {self.cfg.fail_safe.exclude_s:g} s"
+                )
+        if self.store.fault is not None:
+            faults["eventlog"] = self.store.fault
+        for name, health in self.supervisor.health.items():
+            if not health.running:
+                faults[f"task:{name}"] = f"task: {name} is down ({health.last_error}); restarting"
+        return faults
+
+    def _log_faults(self, now_s: float) -> None:
+        faults = self._current_faults(now_s)
+        if self.phase == "starting":
+            if now_s - self._started_s < self.cfg.meter.stale_after_s and any(
+                "no telemetry yet" in m or "none yet" in m for m in faults.values()
+            ):
+                return  # still coming up: nothing has been read yet
+            self.phase = "running"
+        new, cleared = self.faults.update(faults)
+        ids = set(self.cfg.device_ids)
+        for key, message in new.items():
+            device = key.split(":")[0] if key.split(":")[0] in ids else None
+            self.store.log("fault", f"{key}: {message}", pack_id=device)
+            log.warning("fault %s: %s", key, message)
+        for key in cleared:
+            device = key.split(":")[0] if key.split(":")[0] in ids else None
+            self.store.log("recovered", f"{key}: back to normal", pack_id=device)
+            log.info("recovered: %s", key)
+
+    def _log_setpoints(self, now_s: float) -> None:
+        st = self.cfg.store
+        setpoints = {s.id: s.sent_w if s.sent_w is not None else 0.0 for s in self.slots}
+        if self._logged is not None:
+            last, when = self._logged
+            moved = any(abs(v - last.get(k, 0.0)) > st.setpoint_log_deadband_w for k, v in setpoints.items())
+            if not moved and now_s - when < st.setpoint_log_interval_s:
+                return
+        self._logged = (setpoints, now_s)
+        text = ", ".join(f"{k}={v:.0f} W" for k, v in setpoints.items())
+        data = {
+            "setpoints_w": setpoints,
+            "request_w": self.request_w,
+            "grid_power_w": self.reading.grid_power_w if self.reading is not None else None,
+            "reasons": {s.id: s.reason for s in self.slots},
+        }
+        self.store.log("setpoints", text, data=data)
+
+    # --- the cycle --------------------------------------------------------------------------------
+
+    async def _read_meter(self) -> None:
+        try:
+            self.reading = await self.meter.read()
+            self.meter_error = None
+        except MeterError as err:
+            self.meter_error = f"stale: {err}"
+        except Exception as err:  # noqa: BLE001 - a meter bug counts as no reading
+            self.meter_error = f"stale: meter: {err!r}"
+
+    def _effect_seen(self, reading: MeterReading) -> bool:
+        """Whether the reading is newer than every device's last setpoint change plus its latency."""
+        return all(reading.time_s >= s.changed_at_s + s.cfg.latency_s for s in self.slots if s.reachable)
+
+    async def _fail_safe(self) -> None:
+        """Stale meter: every device to 0 W, or handed back to its own mode (only what socbal commanded)."""
+        hand_back = self.cfg.fail_safe.stale_meter == "hand-back"
+        jobs: list[Coroutine[Any, Any, object]] = []
+        for slot in self.slots:
+            slot.reason = "meter stale: handed back to its own mode" if hand_back else "meter stale: 0 W"
+            if not slot.reachable or slot.sent_w is None:
+                continue
+            if hand_back and not slot.handed_back:
+                jobs.append(slot.hand_back())
+            elif not hand_back and slot.sent_w != 0.0:
+                jobs.append(slot.write(0.0))
+        await asyncio.gather(*jobs)
+
+    def _request(self, reading: MeterReading, target_w: float) -> HomeRequest:
+        measured = sum(s.telemetry.battery_power_w for s in self.slots if s.telemetry is not None and s.reachable)
+        self.request_w = reading.grid_power_w - target_w + measured
+        value = min(abs(self.request_w), 1e6)
+        return HomeRequest(discharge_w=value) if self.request_w >= 0 else HomeRequest(charge_w=value)
+
+    async def _decide(self, reading: MeterReading, now_s: float) -> None:
+        s = self.settings.current
+        for slot in self.slots:
+            slot.handed_back = False
+            if slot.judge_following(now_s, s.follow_s):
+                log.warning("%s does not follow its command: left out for %g s", slot.id, self.cfg.fail_safe.exclude_s)
+        inp = HomeAllocateInput(
+            settings=s.decision_settings(),
+            devices=[slot.state(now_s) for slot in self.slots],
+            circuits=self.cfg.circuits,
+            request=self._request(reading, s.grid_target_w),
+            cycle_s=min(max(now_s - self._decided_s, 0.01), s.period_s * 10),
+        )
+        self.decision = decide_home(inp)
+        self._decided_s = now_s
+        self.decisions += 1
+        jobs = []
+        for slot, d in zip(self.slots, self.decision.devices, strict=True):
+            if d.staged_on != slot.staged_on:
+                slot.staged_on, slot.stage_changed_s = d.staged_on, now_s
+            slot.reason = d.reason
+            if slot.reachable:
+                jobs.append(slot.write(d.power_w))
+        await asyncio.gather(*jobs)
+
+    async def cycle(self) -> None:
+        """One control cycle (see the module docstring)."""
+        started = time.monotonic()
+        self.settings.apply_pending()
+        await asyncio.gather(self._read_meter(), *(slot.read() for slot in self.slots))
+        now = time.monotonic()
+        reading = self.reading if self.meter_error is None else None
+        if reading is None:
+            await self._fail_safe()
+        elif self._effect_seen(reading):
+            await self._decide(reading, now)
+        self._log_faults(now)
+        self._log_setpoints(now)
+        self.cycles += 1
+        self.last_cycle_s = time.monotonic() - started
+        self.max_cycle_s = max(self.max_cycle_s, self.last_cycle_s)
+        if self.mqtt is not None:
+            await self.mqtt.publish_state(self.state())
+
+    # --- running ----------------------------------------------------------------------------------
+
+    async def _serve_http(self) -> None:
+        http = self.cfg.http
+        app = create_app(self.state, self.settings, self.store, self.api_token, http)
+        self._server = api_server(app, http.host, http.port, http)
+        await self._server.serve()
+
+    async def _wait_for_http(self) -> None:
+        for _ in range(100):  # until it listens, to know the port
+            server = self._server
+            if server is not None and server.started:
+                self.http_port = server.servers[0].sockets[0].getsockname()[1]
+                return
+            await asyncio.sleep(0.02)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run cycles every ``home.period_s`` until ``stop`` is set (or the task is cancelled); then leave every device safe."""
+        stop = stop or asyncio.Event()
+        self._started_s = time.monotonic()
+        drivers = ", ".join(f"{d.id} ({d.driver} {d.host}:{d.port})" for d in self.cfg.devices)
+        self.store.log("start", f"home {self.cfg.name} started: {drivers}; meter {self.cfg.meter.kind}")
+        try:
+            if self.mqtt is not None:
+                self.supervisor.start("mqtt", self.mqtt.run)
+            if self.cfg.http.enabled:
+                self.supervisor.start("http", self._serve_http)
+                await self._wait_for_http()
+            loop = asyncio.get_running_loop()
+            next_t = loop.time()
+            while not stop.is_set():
+                try:
+                    await self.cycle()
+                except Exception as err:  # noqa: BLE001 - a bug must not stop the loop; it is logged once
+                    new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
+                    if new:
+                        self.store.log("fault", f"internal: {err!r}")
+                    log.exception("home control cycle failed")
+                next_t += self.settings.current.period_s
+                delay = next_t - loop.time()
+                if delay < 0:  # running late: skip missed ticks rather than bunch them up
+                    next_t, delay = loop.time(), 0.0
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+        finally:
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        self.phase = "stopping"
+        await asyncio.gather(*(slot.close() for slot in self.slots))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.meter.close(), timeout=2)
+        if self.mqtt is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.mqtt.close(), timeout=2)
+        self.supervisor.stopping()
+        http = self.supervisor.tasks.get("http")
+        if self._server is not None and http is not None:
+            self._server.should_exit = True
+            await asyncio.wait([http], timeout=5)
+        await self.supervisor.stop()
+        self.store.log("stop", f"home {self.cfg.name} stopped; every device left to its own fallback")
+        await asyncio.to_thread(self.store.close)

@@ -1,0 +1,208 @@
+"""One device under the home controller: its driver, latest telemetry, reachability and whether it follows.
+
+A :class:`DeviceSlot` reads through its driver (the driver's pacing sends any setpoint
+that became due), counts failed reads (``fail_safe.offline_after`` in a row: offline),
+judges whether the device delivers what it was told (:class:`FollowWatch`) and turns
+all that into the :class:`~socbal.home.models.DeviceState` the home decision takes.
+Power in W (+ discharge / - charge), SOC in %, times on the monotonic clock in s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+
+from socbal.drivers.base import DeviceTelemetry, Driver, DriverError
+from socbal.drivers.registry import open_driver
+from socbal.ems.models import MAX_POWER_W
+from socbal.home.kernel import NEVER_S
+from socbal.home.models import DeviceState
+from socbal.homectl.config import FailSafe, HomeDevice
+
+#: Reserve assumed where neither the config nor the device gives one, % SOC.
+DEFAULT_RESERVE_PCT = 10.0
+
+
+@dataclass
+class FollowWatch:
+    """Counts decisions in a row where a device delivered under ``follow_ratio`` of its command."""
+
+    short_cycles: int = 0
+    excluded_until_s: float = -math.inf
+
+    def excluded(self, now_s: float) -> bool:
+        """Whether the device is left out now."""
+        return now_s < self.excluded_until_s
+
+    def judge(self, command_w: float, delivered_w: float, near_limit: bool, fs: FailSafe, now_s: float) -> bool:
+        """One judged decision; True when this one excludes the device (for ``fs.exclude_s``)."""
+        if near_limit or abs(command_w) < fs.follow_min_w:
+            self.short_cycles = 0
+            return False
+        along = delivered_w if command_w > 0 else -delivered_w  # what it delivers in the commanded direction
+        self.short_cycles = self.short_cycles + 1 if along < fs.follow_ratio * abs(command_w) else 0
+        if self.short_cycles < fs.follow_cycles:
+            return False
+        self.short_cycles = 0
+        self.excluded_until_s = now_s + fs.exclude_s
+        return True
+
+
+def telemetry_problem(tel: DeviceTelemetry) -> str | None:
+    """Why a reading cannot be used (a value out of range or not a number), or None."""
+    checks = [("soc_pct", tel.soc_pct, 0.0, 100.0), ("weakest_soc_pct", tel.weakest_soc_pct, 0.0, 100.0)]
+    checks += [("battery_power_w", tel.battery_power_w, -MAX_POWER_W, MAX_POWER_W)]
+    checks += [
+        (name, value, 0.0, MAX_POWER_W)
+        for name, value in (("max_discharge_w", tel.max_discharge_w), ("max_charge_w", tel.max_charge_w))
+    ]
+    for name, value, low, high in checks:
+        if not (math.isfinite(value) and low <= value <= high):
+            return f"{name} = {value!r} (allowed {low:g}..{high:g})"
+    return None
+
+
+class DeviceSlot:
+    """A device, its driver and what the controller knows of it (see the module docstring)."""
+
+    def __init__(self, cfg: HomeDevice, fail_safe: FailSafe) -> None:
+        self.cfg = cfg
+        self.fail_safe = fail_safe
+        self.driver: Driver = open_driver(cfg)
+        self.telemetry: DeviceTelemetry | None = None
+        self.error: str | None = None
+        self.failures = 0
+        self.watch = FollowWatch()
+        self.changed_at_s = -math.inf  # when a new setpoint value last went out
+        self._seen_w: float | None = None
+        self.staged_on = False  # the home decision's memory of this device
+        self.stage_changed_s = -math.inf
+        self.reason = "starting"
+        self.handed_back = False
+
+    @property
+    def id(self) -> str:
+        return self.cfg.id
+
+    @property
+    def reachable(self) -> bool:
+        """Telemetry arrived and fewer than ``offline_after`` reads in a row failed."""
+        return self.telemetry is not None and self.failures < self.fail_safe.offline_after
+
+    @property
+    def sent_w(self) -> float | None:
+        """The setpoint in force on the device as far as socbal knows, W (None: none sent)."""
+        return self.driver.pacer.sent_w
+
+    def _note_sent(self) -> None:
+        sent = self.driver.pacer.sent_w
+        if sent != self._seen_w:
+            self._seen_w = sent
+            self.changed_at_s = self.driver.pacer.sent_at_s
+
+    def _timeout_s(self) -> float:
+        return self.cfg.timeout_s * (self.cfg.retries + 1) + 2.0 * max(getattr(self.cfg, "min_request_interval_s", 0.0), 1.0)
+
+    async def read(self) -> None:
+        """Read the device (paced writes that became due go out first); a failure is counted, never raised."""
+        try:
+            tel = await asyncio.wait_for(self.driver.read(), self._timeout_s())
+        except (DriverError, OSError, asyncio.TimeoutError) as err:
+            self.failures += 1
+            self.error = str(err) or type(err).__name__
+            return
+        finally:
+            self._note_sent()
+        problem = telemetry_problem(tel)
+        if problem is not None:
+            self.failures += 1
+            self.error = f"invalid telemetry: {problem}"
+            return
+        self.telemetry, self.failures, self.error = tel, 0, None
+        sent = self.driver.pacer.sent_w
+        if tel.setpoint_w is None and sent is not None and sent != 0.0:
+            # The device no longer holds socbal's command (its own mode, control lost): rewrite it at the next offer.
+            self.driver.pacer.sent_w = None
+
+    async def write(self, setpoint_w: float) -> bool:
+        """Offer a setpoint through the driver's pacing; False (and counted) where the device did not take it."""
+        try:
+            sent = await asyncio.wait_for(self.driver.write(setpoint_w), self._timeout_s())
+        except (DriverError, OSError, asyncio.TimeoutError) as err:
+            self.failures += 1
+            self.error = str(err) or type(err).__name__
+            return False
+        finally:
+            self._note_sent()
+        return sent
+
+    async def hand_back(self) -> None:
+        """Give the device back to its own mode (the driver's ``on_close``); a fresh driver keeps reading it."""
+        await self.close()
+        self.driver = open_driver(self.cfg)
+        self._seen_w = None
+        self.handed_back = True
+
+    async def close(self) -> None:
+        """Leave the device as its driver's ``on_close`` says (best effort)."""
+        try:
+            await asyncio.wait_for(self.driver.close(), self._timeout_s())
+        except (DriverError, OSError, asyncio.TimeoutError):
+            pass
+
+    def reserve_pct(self) -> float:
+        """The configured reserve, else the one the device reports, else :data:`DEFAULT_RESERVE_PCT`."""
+        if self.cfg.reserve_pct is not None:
+            return self.cfg.reserve_pct
+        tel = self.telemetry
+        return tel.reserve_pct if tel is not None and tel.reserve_pct is not None else DEFAULT_RESERVE_PCT
+
+    def near_limit(self, command_w: float) -> bool:
+        """Near its reserve (discharging) or near full (charging): the device stopping there is expected."""
+        tel = self.telemetry
+        if tel is None:
+            return False
+        margin = self.fail_safe.near_reserve_pct
+        if command_w > 0:
+            return tel.weakest_soc_pct <= self.reserve_pct() + margin
+        return tel.soc_pct >= 100.0 - margin
+
+    def judge_following(self, now_s: float, settle_s: float) -> bool:
+        """Judge the command in force once it has had latency plus ``settle_s``; True when this excludes the device."""
+        sent, tel = self.sent_w, self.telemetry
+        if sent is None or tel is None or not self.reachable or now_s - self.changed_at_s < self.cfg.latency_s + settle_s:
+            return False
+        return self.watch.judge(sent, tel.battery_power_w, self.near_limit(sent), self.fail_safe, now_s)
+
+    def state(self, now_s: float) -> DeviceState:
+        """The device as the home decision sees it; offline when it is unreachable or excluded."""
+        tel = self.telemetry
+        cfg = self.cfg
+        usable = tel is not None and self.reachable and not self.watch.excluded(now_s)
+        soc = tel.soc_pct if tel is not None else 50.0
+        max_dis = tel.max_discharge_w if tel is not None else 0.0
+        max_chg = tel.max_charge_w if tel is not None else 0.0
+        if cfg.max_discharge_w is not None:
+            max_dis = min(max_dis, cfg.max_discharge_w)
+        if cfg.max_charge_w is not None:
+            max_chg = min(max_chg, cfg.max_charge_w)
+        pacer = self.driver.pacer
+        sent = pacer.sent_w if pacer.sent_w is not None else 0.0
+        return DeviceState(
+            id=cfg.id,
+            soc_pct=soc,
+            weakest_pack_soc_pct=min(tel.weakest_soc_pct, soc) if tel is not None else None,
+            capacity_wh=cfg.capacity_wh,
+            reserve_pct=self.reserve_pct(),
+            max_discharge_w=max_dis,
+            max_charge_w=max_chg,
+            online=usable,
+            circuit=cfg.circuit,
+            measured_w=max(-MAX_POWER_W, min(MAX_POWER_W, tel.battery_power_w)) if tel is not None else None,
+            min_write_interval_s=pacer.pacing.min_write_interval_s,
+            staged_on=self.staged_on,
+            since_stage_change_s=min(now_s - self.stage_changed_s, NEVER_S),
+            since_write_s=min(max(now_s - pacer.sent_at_s, 0.0), NEVER_S),
+            last_setpoint_w=sent,
+        )

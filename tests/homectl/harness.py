@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from socbal.emulators.http import serve_app
@@ -27,13 +27,14 @@ def grid_w(emulators: list[Emulator]) -> float:
 
 
 @contextlib.asynccontextmanager
-async def home(emulators: list[Emulator]) -> AsyncIterator[tuple[list[int], int]]:
-    """Serve every emulator and a Shelly Pro 3EM over their sum; yields (device ports, meter port)."""
+async def home(emulators: list[Emulator], meter: Callable[[], float] | None = None) -> AsyncIterator[tuple[list[int], int]]:
+    """Serve every emulator and a Shelly Pro 3EM (``meter``, default: the devices' summed grid power);
+    yields (device ports, meter port)."""
     async with contextlib.AsyncExitStack() as stack:
         ports = [await stack.enter_async_context(serving(e)) for e in emulators]
         stop, ready = asyncio.Event(), asyncio.Event()
         meter_port = free_port()
-        app = meter_app("shelly-pro-3em", lambda: grid_w(emulators))
+        app = meter_app("shelly-pro-3em", meter or (lambda: grid_w(emulators)))
         task = asyncio.create_task(serve_app(app, stop, LOOPBACK, meter_port, on_ready=ready.set))
         try:
             await asyncio.wait_for(ready.wait(), 10)
@@ -52,8 +53,6 @@ def device_entry(emulator: Emulator, port: int, device_id: str, **over) -> dict:
         entry.update(packs=len(emulator.device.packs.ids) - 1, min_request_interval_s=0.0)
     elif isinstance(emulator, ZendureEmulator):
         entry.update(serial=emulator.serial, model=emulator.model, mode_change_interval_s=0.0)
-    else:
-        entry.update(model=emulator.model)
     entry.update(over)
     return entry
 
@@ -69,3 +68,28 @@ def config(tmp_path: Path, devices: list[dict], meter_port: int, **sections) -> 
     }
     raw.update(sections)
     return home_config_from_dict(raw, base_dir=tmp_path)
+
+
+class MeterSwitch:
+    """The meter's answer: the home's grid power, or an HTTP 500 while ``broken``."""
+
+    def __init__(self, emulators: list[Emulator]) -> None:
+        self.emulators = emulators
+        self.broken = False
+
+    def __call__(self) -> float:
+        if self.broken:
+            raise RuntimeError("meter switched off by the test")
+        return grid_w(self.emulators)
+
+
+@contextlib.asynccontextmanager
+async def running(controller) -> AsyncIterator[None]:
+    """Run ``controller`` while the block runs; stop it (bounded) afterwards."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)

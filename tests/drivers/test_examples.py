@@ -1,4 +1,4 @@
-"""The per-vendor examples validate as [[devices]] and [meter] sections; bad entries name the field."""
+"""The per-vendor home examples validate; bad [[devices]] entries name the field."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 
 from socbal.drivers.registry import driver_config, open_driver
 from socbal.errors import InputError
-from socbal.meters.registry import meter_config
-from socbal.tomlfile import read_toml
+from socbal.homectl.config import load_home_config
 from tests.runtime.conftest import EXAMPLES
 
 
@@ -16,12 +15,11 @@ from tests.runtime.conftest import EXAMPLES
     [("home_indevolt", "indevolt-http", 5), ("home_zendure", "zendure-http", 10), ("home_marstek", "marstek-modbus", 2)],
 )
 def test_vendor_examples_validate(name, driver, interval_s):
-    raw = read_toml(EXAMPLES / f"{name}.toml", "home config")
-    (entry,) = raw["devices"]
-    cfg = driver_config(entry)
-    assert cfg.driver == driver and cfg.pacing.min_write_interval_s == interval_s
-    assert open_driver(cfg).config is cfg
-    meter_config(raw["meter"])
+    cfg = load_home_config(EXAMPLES / f"{name}.toml")
+    (entry,) = cfg.devices
+    assert entry.driver == driver and entry.pacing.min_write_interval_s == interval_s
+    assert entry.host == "127.0.0.1" and cfg.meter.host == "127.0.0.1"  # type: ignore[union-attr]
+    assert open_driver(entry).config is entry
 
 
 def test_a_partial_pacing_table_keeps_the_driver_defaults():

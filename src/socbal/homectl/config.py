@@ -24,7 +24,6 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
-from socbal.meters.registry import meter_config
 from socbal.runtime.config import HttpConfig, MqttConfig
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
@@ -129,18 +128,24 @@ class HomeRunConfig(StrictModel):
         return [d.id for d in self.devices]
 
 
-def _device(raw: object, i: int) -> HomeDevice:
-    where = f"devices[{i}]"
+METER_CLASSES: dict[str, type[ShellyConfig] | type[HomeWizardConfig] | type[MqttMeterConfig]] = {
+    "shelly-pro-3em": ShellyConfig,
+    "homewizard-p1": HomeWizardConfig,
+    "mqtt": MqttMeterConfig,
+}
+
+
+def _tagged(raw: object, where: str, tag: str, classes: dict[str, Any], defaults: dict | None = None) -> Any:
+    """One table validated by the class its ``tag`` field names (errors say ``where.field``, not the union's tag)."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: value {raw!r} is not allowed: each [[devices]] entry must be a table")
-    name = raw.get("driver")
-    cls = DEVICE_CLASSES.get(name) if isinstance(name, str) else None
+        raise InputError(f"{where}: value {raw!r} is not allowed: it must be a table")
+    name = raw.get(tag)
+    cls = classes.get(name) if isinstance(name, str) else None
     if cls is None:
         shown = "missing" if name is None else f"value {name!r} is not allowed"
-        raise InputError(f"{where}.driver: {shown}: use one of {', '.join(DEVICE_CLASSES)}")
-    entry = {"id": f"device{i + 1}", **raw}
+        raise InputError(f"{where}.{tag}: {shown}: use one of {', '.join(classes)}")
     try:
-        return cls.model_validate(entry)
+        return cls.model_validate({**(defaults or {}), **raw})
     except ValidationError as err:
         raise InputError(describe_validation_error(err, where)) from None
 
@@ -177,10 +182,10 @@ def home_config_from_dict(raw: dict, source: str = "config", base_dir: Path | No
         devices = raw.get("devices")
         if not isinstance(devices, list) or not devices:
             raise InputError("devices: missing: give at least one [[devices]] entry")
-        parsed = [_device(d, i) for i, d in enumerate(devices)]
+        parsed = [_tagged(d, f"devices[{i}]", "driver", DEVICE_CLASSES, {"id": f"device{i + 1}"}) for i, d in enumerate(devices)]
         if "meter" not in raw:
             raise InputError("meter: missing: give a [meter] section (kind = shelly-pro-3em, homewizard-p1 or mqtt)")
-        meter = meter_config(raw["meter"]) if isinstance(raw["meter"], dict) else raw["meter"]
+        meter = _tagged(raw["meter"], "meter", "kind", METER_CLASSES)
         try:
             cfg = HomeRunConfig.model_validate({**raw, "devices": parsed, "meter": meter})
         except ValidationError as err:

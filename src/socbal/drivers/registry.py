@@ -9,14 +9,18 @@ from pydantic import Field, TypeAdapter, ValidationError
 from socbal.drivers.base import Driver
 from socbal.drivers.indevolt_http import IndevoltConfig, IndevoltDriver
 from socbal.drivers.marstek_modbus import MarstekConfig, MarstekDriver
+from socbal.drivers.socbal_modbus import SocbalModbusConfig, SocbalModbusDriver
 from socbal.drivers.zendure_http import ZendureConfig, ZendureDriver
 from socbal.errors import InputError, describe_validation_error
 
-DeviceDriverConfig = Annotated[Union[IndevoltConfig, ZendureConfig, MarstekConfig], Field(discriminator="driver")]
-_ADAPTER: TypeAdapter[IndevoltConfig | ZendureConfig | MarstekConfig] = TypeAdapter(DeviceDriverConfig)
+AnyDriverConfig = IndevoltConfig | ZendureConfig | MarstekConfig | SocbalModbusConfig
+DeviceDriverConfig = Annotated[
+    Union[IndevoltConfig, ZendureConfig, MarstekConfig, SocbalModbusConfig], Field(discriminator="driver")
+]
+_ADAPTER: TypeAdapter[AnyDriverConfig] = TypeAdapter(DeviceDriverConfig)
 
 
-def driver_config(raw: dict, where: str = "devices") -> IndevoltConfig | ZendureConfig | MarstekConfig:
+def driver_config(raw: dict, where: str = "devices") -> AnyDriverConfig:
     """Validate one ``[[devices]]`` entry; raises :class:`InputError` naming the field."""
     try:
         return _ADAPTER.validate_python(raw)
@@ -24,10 +28,12 @@ def driver_config(raw: dict, where: str = "devices") -> IndevoltConfig | Zendure
         raise InputError(describe_validation_error(err, where)) from None
 
 
-def open_driver(config: IndevoltConfig | ZendureConfig | MarstekConfig) -> Driver:
+def open_driver(config: AnyDriverConfig) -> Driver:
     """The driver for a validated entry (no I/O until its first read or write)."""
     if isinstance(config, IndevoltConfig):
         return IndevoltDriver(config)
     if isinstance(config, ZendureConfig):
         return ZendureDriver(config)
+    if isinstance(config, SocbalModbusConfig):
+        return SocbalModbusDriver(config)
     return MarstekDriver(config)

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from socbal.drivers.indevolt_http import IndevoltConfig
 from socbal.drivers.marstek_modbus import MarstekConfig
+from socbal.drivers.socbal_modbus import SocbalModbusConfig
 from socbal.drivers.zendure_http import ZendureConfig
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W
 from socbal.errors import InputError, describe_validation_error
@@ -67,11 +68,26 @@ class MarstekDevice(MarstekConfig, DeviceFacts):
     """A Marstek Venus in a home."""
 
 
-HomeDevice = IndevoltDevice | ZendureDevice | MarstekDevice
-DEVICE_CLASSES: dict[str, type[IndevoltDevice] | type[ZendureDevice] | type[MarstekDevice]] = {
+class SocbalModbusDevice(SocbalModbusConfig, DeviceFacts):
+    """A socbal device (its own register map) in a home; its capacity defaults to its packs'."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capacity_from_packs(cls, raw: Any) -> Any:
+        packs = raw.get("packs") if isinstance(raw, dict) else None
+        if isinstance(packs, list) and "capacity_wh" not in raw:
+            total = sum(p.get("capacity_wh", 0) for p in packs if isinstance(p, dict))
+            if isinstance(total, int | float) and total > 0:
+                raw = {**raw, "capacity_wh": float(total)}
+        return raw
+
+
+HomeDevice = IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice
+DEVICE_CLASSES: dict[str, type[HomeDevice]] = {
     "indevolt-http": IndevoltDevice,
     "zendure-http": ZendureDevice,
     "marstek-modbus": MarstekDevice,
+    "socbal-modbus": SocbalModbusDevice,
 }
 
 
@@ -110,7 +126,7 @@ class HomeRunConfig(StrictModel):
     name: str = Field("home", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     home: HomeSection = Field(default_factory=HomeSection)
     meter: ShellyConfig | HomeWizardConfig | MqttMeterConfig
-    devices: list[IndevoltDevice | ZendureDevice | MarstekDevice] = Field(min_length=1, max_length=16)
+    devices: list[IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice] = Field(min_length=1, max_length=16)
     circuits: list[Circuit] = Field(default_factory=list)
     fail_safe: FailSafe = Field(default_factory=FailSafe)
     store: StoreSection = Field(default_factory=StoreSection)

@@ -196,10 +196,9 @@ class HomeController:
     def _log_faults(self, now_s: float) -> None:
         faults = self._current_faults(now_s)
         if self.phase == "starting":
-            if now_s - self._started_s < self.cfg.meter.stale_after_s and any(
-                "no telemetry yet" in m or "none yet" in m for m in faults.values()
-            ):
-                return  # still coming up: nothing has been read yet
+            unread = self.reading is None or any(slot.telemetry is None for slot in self.slots)
+            if unread and now_s - self._started_s < self.cfg.meter.stale_after_s:
+                return  # still coming up: not everything has answered once yet
             self.phase = "running"
         new, cleared = self.faults.update(faults)
         ids = set(self.cfg.device_ids)

@@ -124,7 +124,7 @@ def test_a_device_that_does_not_follow_is_excluded_and_its_share_goes_to_the_oth
                 await until(lambda: ctl.state()["devices"]["zen"]["excluded"], timeout_s=10)
                 await until(lambda: abs(grid_w(emus)) < 30, timeout_s=6)
                 assert emus[0].device.snapshot().battery_power_w == pytest.approx(1500, abs=30)
-                assert ctl.state()["devices"]["zen"]["setpoint_w"] == 0.0
+                await until(lambda: ctl.state()["devices"]["zen"]["setpoint_w"] == 0.0, timeout_s=2)  # told to stop
         faults = [e for e in events(ctl, "fault") if e["pack_id"] == "zen"]
         assert any("not following" in e["message"] for e in faults)
 

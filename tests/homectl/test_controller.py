@@ -105,6 +105,7 @@ def test_a_device_dropping_out_is_covered_by_the_other_and_rejoins(tmp_path):
                 await until(lambda: abs(grid_w(emus)) < 40, timeout_s=4)
                 await until(lambda: ctl.state()["devices"]["zen"]["online"], timeout_s=8)
                 await until(lambda: abs(grid_w(emus)) < 30 and emus[1].device.snapshot().battery_power_w > 300, timeout_s=8)
+                await until(lambda: any(e["pack_id"] == "zen" for e in events(ctl, "recovered")), timeout_s=5)
         faults = [e["message"] for e in events(ctl, "fault") if e["pack_id"] == "zen"]
         assert faults and faults[0].startswith("zen: offline")
         assert any(e["pack_id"] == "zen" for e in events(ctl, "recovered"))

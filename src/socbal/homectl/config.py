@@ -52,7 +52,11 @@ class DeviceFacts(StrictModel):
     max_charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="Cap on charge, W (below the model's)")
     circuit: str | None = Field(None, min_length=1, description="Id of the [[circuits]] entry it is on")
     latency_s: float = Field(
-        3.0, ge=0, le=120, description="Command to effect, s: the controller acts on a meter reading only this long after a write"
+        3.0,
+        ge=0,
+        le=120,
+        description="How long after a write its telemetry and the meter may disagree (report echo, meter delay), s: "
+        "no decision on a meter reading younger than that",
     )
 
 
@@ -106,6 +110,9 @@ class FailSafe(StrictModel):
         5.0, ge=0, le=100, description="Within this of its reserve (or of full) a device stopping is expected: not excluded, %"
     )
     offline_after: int = Field(2, ge=1, le=100, description="Failed reads in a row before a device counts as offline")
+    telemetry_max_age_s: float = Field(
+        15.0, gt=0, le=3600, description="A device whose last good reading is older than this counts as offline, s"
+    )
 
 
 class StoreSection(StrictModel):

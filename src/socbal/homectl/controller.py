@@ -1,9 +1,14 @@
 """The live home controller: every period, the meter and every device read together, the home decision, the writes.
 
-A cycle reads the meter and all devices concurrently (each driver paces its own
-requests and sends a setpoint that became due). The decision runs only on a meter
-reading newer than the last setpoint change plus that device's latency (an older one
-does not show the command's effect yet). The home's battery request is the grid power
+Each device has its own task (:meth:`DeviceSlot.run`): it reads the device as often as
+its driver allows and sends the newest setpoint the controller offered when the driver's
+pacing allows. A cycle reads the meter and decides on the latest telemetry of every
+device (a device silent for ``telemetry_max_age_s`` is offline). The decision runs at most once per meter
+reading, once every device has been read since it arrived, and only on a reading newer than
+every device's last setpoint change plus its ``latency_s``: until then the meter and the
+device's telemetry may disagree (a report that echoes the old value, the meter's own delay). A device that is slow to start is not
+waited for: the home decision counts it at what it delivers (``follow_s``) and the
+others cover the rest. The home's battery request is the grid power
 minus ``home.grid_target_w`` plus what the reachable devices deliver now; the home
 decision (:func:`socbal.home.decision.decide_home`) splits it, and each share is offered
 to its driver (newest replaces pending; never a stale value). Fail-safes
@@ -20,11 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections import deque
 
 from pydantic import SecretStr
 
@@ -97,6 +102,8 @@ class HomeController:
         self._server: ApiServer | None = None
         self._started_s = time.monotonic()
         self._decided_s = -math.inf
+        self._decided_on_s = -math.inf  # arrival time of the reading the last decision used
+        self._readings: deque[MeterReading] = deque(maxlen=32)  # the latest meter readings, oldest first
         self._logged: tuple[dict[str, float], float] | None = None
         self._warm_up()
 
@@ -240,23 +247,34 @@ class HomeController:
         except Exception as err:  # noqa: BLE001 - a meter bug counts as no reading
             self.meter_error = f"stale: meter: {err!r}"
 
-    def _effect_seen(self, reading: MeterReading) -> bool:
-        """Whether the reading is newer than every device's last setpoint change plus its latency."""
-        return all(reading.time_s >= s.changed_at_s + s.cfg.latency_s for s in self.slots if s.reachable)
-
-    async def _fail_safe(self) -> None:
+    def _fail_safe(self) -> None:
         """Stale meter: every device to 0 W, or handed back to its own mode (only what socbal commanded)."""
         hand_back = self.cfg.fail_safe.stale_meter == "hand-back"
-        jobs: list[Coroutine[Any, Any, object]] = []
         for slot in self.slots:
             slot.reason = "meter stale: handed back to its own mode" if hand_back else "meter stale: 0 W"
-            if not slot.reachable or slot.sent_w is None:
+            if slot.sent_w is None:
                 continue
-            if hand_back and not slot.handed_back:
-                jobs.append(slot.hand_back())
-            elif not hand_back and slot.sent_w != 0.0:
-                jobs.append(slot.write(0.0))
-        await asyncio.gather(*jobs)
+            if hand_back:
+                slot.ask_hand_back()
+            elif slot.sent_w != 0.0:
+                slot.offer(0.0)
+
+    def _to_decide_on(self) -> MeterReading | None:
+        """The newest meter reading not decided on yet that every reachable device has been read since (so the grid
+        and the devices' power describe the same moment) and that is newer than every device's last setpoint change
+        plus its latency; None when there is none (also while starting, until every device has answered once)."""
+        if any(s.telemetry is None for s in self.slots) and time.monotonic() - self._started_s < self.cfg.meter.stale_after_s:
+            return None
+        first_s = max((s.first_read_s for s in self.slots), default=-math.inf)  # readings before it: devices still free
+        live = [s.telemetry for s in self.slots if s.reachable and s.telemetry is not None]
+        read_s = min((t.time_s for t in live), default=math.inf)
+        settled_s = max((s.changed_at_s + s.cfg.latency_s for s in self.slots if s.reachable), default=-math.inf)
+        for reading in reversed(self._readings):
+            if reading.time_s <= self._decided_on_s:
+                return None
+            if max(settled_s, first_s) <= reading.time_s <= read_s:
+                return reading
+        return None
 
     def _request(self, reading: MeterReading, target_w: float) -> HomeRequest:
         measured = sum(s.telemetry.battery_power_w for s in self.slots if s.telemetry is not None and s.reachable)
@@ -264,7 +282,7 @@ class HomeController:
         value = min(abs(self.request_w), 1e6)
         return HomeRequest(discharge_w=value) if self.request_w >= 0 else HomeRequest(charge_w=value)
 
-    async def _decide(self, reading: MeterReading, now_s: float) -> None:
+    def _decide(self, reading: MeterReading, now_s: float) -> None:
         s = self.settings.current
         for slot in self.slots:
             slot.handed_back = False
@@ -278,28 +296,29 @@ class HomeController:
             cycle_s=min(max(now_s - self._decided_s, 0.01), s.period_s * 10),
         )
         self.decision = decide_home(inp)
-        self._decided_s = now_s
+        self._decided_s, self._decided_on_s = now_s, reading.time_s
         self.decisions += 1
-        jobs = []
         for slot, d in zip(self.slots, self.decision.devices, strict=True):
             if d.staged_on != slot.staged_on:
                 slot.staged_on, slot.stage_changed_s = d.staged_on, now_s
             slot.reason = d.reason
             if slot.reachable:
-                jobs.append(slot.write(d.power_w))
-        await asyncio.gather(*jobs)
+                slot.offer(d.power_w)
 
     async def cycle(self) -> None:
         """One control cycle (see the module docstring)."""
         started = time.monotonic()
         self.settings.apply_pending()
-        await asyncio.gather(self._read_meter(), *(slot.read() for slot in self.slots))
+        await self._read_meter()
         now = time.monotonic()
-        reading = self.reading if self.meter_error is None else None
-        if reading is None:
-            await self._fail_safe()
-        elif self._effect_seen(reading):
-            await self._decide(reading, now)
+        if self.meter_error is not None or self.reading is None:
+            self._fail_safe()
+        else:
+            if not self._readings or self._readings[-1] is not self.reading:
+                self._readings.append(self.reading)
+            reading = self._to_decide_on()
+            if reading is not None:
+                self._decide(reading, now)
         self._log_faults(now)
         self._log_setpoints(now)
         self.cycles += 1
@@ -331,6 +350,8 @@ class HomeController:
         drivers = ", ".join(f"{d.id} ({d.driver} {d.host}:{d.port})" for d in self.cfg.devices)
         self.store.log("start", f"home {self.cfg.name} started: {drivers}; meter {self.cfg.meter.kind}")
         try:
+            for slot in self.slots:
+                self.supervisor.start(f"device:{slot.id}", functools.partial(slot.run, self.cfg.home.period_s))
             if self.mqtt is not None:
                 self.supervisor.start("mqtt", self.mqtt.run)
             if self.cfg.http.enabled:
@@ -357,6 +378,11 @@ class HomeController:
 
     async def _shut_down(self) -> None:
         self.phase = "stopping"
+        self.supervisor.stopping()
+        devices = [t for name, t in self.supervisor.tasks.items() if name.startswith("device:")]
+        for task in devices:
+            task.cancel()
+        await asyncio.wait(devices, timeout=5) if devices else None
         await asyncio.gather(*(slot.close() for slot in self.slots))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.meter.close(), timeout=2)

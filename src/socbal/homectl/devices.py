@@ -10,7 +10,9 @@ Power in W (+ discharge / - charge), SOC in %, times on the monotonic clock in s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import time
 from dataclasses import dataclass
 
 from socbal.drivers.base import DeviceTelemetry, Driver, DriverError
@@ -76,10 +78,15 @@ class DeviceSlot:
         self.watch = FollowWatch()
         self.changed_at_s = -math.inf  # when a new setpoint value last went out
         self._seen_w: float | None = None
+        self.confirmed = False  # the device has reported socbal's command in force
+        self.first_read_s = math.inf  # when it first answered (monotonic s)
         self.staged_on = False  # the home decision's memory of this device
         self.stage_changed_s = -math.inf
         self.reason = "starting"
         self.handed_back = False
+        self._offer: float | None = None  # the controller's newest setpoint, not yet given to the driver
+        self._hand_back = False  # the controller asks for a hand-back
+        self._wake = asyncio.Event()
 
     @property
     def id(self) -> str:
@@ -87,8 +94,38 @@ class DeviceSlot:
 
     @property
     def reachable(self) -> bool:
-        """Telemetry arrived and fewer than ``offline_after`` reads in a row failed."""
-        return self.telemetry is not None and self.failures < self.fail_safe.offline_after
+        """Telemetry arrived, not older than ``telemetry_max_age_s``, and fewer than ``offline_after`` reads in a row failed."""
+        tel = self.telemetry
+        if tel is None or self.failures >= self.fail_safe.offline_after:
+            return False
+        return time.monotonic() - tel.time_s <= self.fail_safe.telemetry_max_age_s
+
+    def offer(self, setpoint_w: float) -> None:
+        """The controller's newest setpoint, W (it replaces one not sent yet); the device's own task sends it."""
+        self._offer = setpoint_w
+        self._wake.set()
+
+    def ask_hand_back(self) -> None:
+        """Ask the device's task to hand the device back to its own mode (once)."""
+        if not self.handed_back:
+            self._hand_back = True
+            self._wake.set()
+
+    async def run(self, poll_s: float) -> None:
+        """The device's own loop (one task per device, the only user of its driver): send what the controller
+        offered as soon as the driver's pacing allows, read the device, then wait ``poll_s`` or for a new offer.
+        The driver spaces its requests further where the vendor asks for it."""
+        while True:
+            if self._hand_back:
+                self._hand_back = False
+                await self.hand_back()
+            offer, self._offer = self._offer, None
+            if offer is not None:
+                await self.write(offer)
+            await self.read()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll_s)
+            self._wake.clear()
 
     @property
     def sent_w(self) -> float | None:
@@ -120,10 +157,24 @@ class DeviceSlot:
             self.error = f"invalid telemetry: {problem}"
             return
         self.telemetry, self.failures, self.error = tel, 0, None
-        sent = self.driver.pacer.sent_w
-        if tel.setpoint_w is None and sent is not None and sent != 0.0:
-            # The device no longer holds socbal's command (its own mode, control lost): rewrite it at the next offer.
+        self.first_read_s = min(self.first_read_s, tel.time_s)
+        if self._lost_command(tel):
+            # It held socbal's command and no longer does (its own mode, control lost, a reboot): rewrite it.
             self.driver.pacer.sent_w = None
+            self.confirmed = False
+        elif tel.setpoint_w is not None:
+            self.confirmed = True
+
+    def _lost_command(self, tel: DeviceTelemetry) -> bool:
+        """The device reported socbal's command before and now reports none, or (once its latency has passed, so
+        not an echo of the old one) a different one."""
+        sent = self.driver.pacer.sent_w
+        if not self.confirmed or sent is None:
+            return False
+        if tel.setpoint_w is None:
+            return sent != 0.0
+        settled = tel.time_s - self.changed_at_s > self.cfg.latency_s
+        return settled and abs(tel.setpoint_w - sent) > max(self.driver.pacer.pacing.deadband_w, 1.0)
 
     async def write(self, setpoint_w: float) -> bool:
         """Offer a setpoint through the driver's pacing; False (and counted) where the device did not take it."""
@@ -142,6 +193,7 @@ class DeviceSlot:
         await self.close()
         self.driver = open_driver(self.cfg)
         self._seen_w = None
+        self.confirmed = False
         self.handed_back = True
 
     async def close(self) -> None:

@@ -1,0 +1,214 @@
+"""End to end on 127.0.0.1: the live home controller against the emulated home (one Indevolt, one Zendure, one Marstek
+and a Shelly meter on one clock, :mod:`socbal.emulators.home`), no protocol mocked.
+
+Times are short so the tests stay fast: quick device dynamics, a 1 s meter, and, where energy must run out, pack
+physics sped up (the controller is then told each device's capacity in "wall-clock Wh", capacity / speed, so that its
+energy-based handover sees time as the packs do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from pathlib import Path
+
+import pytest
+
+from socbal.emulators.http import serve_app
+from socbal.emulators.meters import meter_app
+from socbal.homectl.config import HomeRunConfig, home_config_from_dict
+from socbal.homectl.controller import HomeController
+from tests.emulators.harness import until
+from tests.emulators.home_harness import HomeInThread, mixed_home
+from tests.homectl.harness import running
+from tests.homectl.test_controller import events
+from tests.runtime.conftest import LOOPBACK, free_port
+
+DRIVERS = {"indevolt": "indevolt-http", "zendure": "zendure-http", "marstek": "marstek-modbus"}
+#: Longest import the tests call a gap, W (as the home results' max_handover_gap_s).
+GAP_W = 50.0
+
+
+def home_config(tmp_path: Path, h: HomeInThread, meter_port: int | None = None, **sections) -> HomeRunConfig:
+    """A home config for the emulated home ``h``: every device on its port, quick pacing, the home's meter."""
+    devices = []
+    for spec in h.home.scenario.devices:
+        entry: dict = {"driver": DRIVERS[spec.protocol], "id": spec.id, "host": LOOPBACK, "port": h.port(spec.id)}
+        capacity = spec.main.capacity_wh + sum(p.capacity_wh for p in spec.packs)
+        # latency: how long the telemetry may disagree with the meter: the Zendure's report echoes old values for 2 s
+        latency_s = 0.3 + (2.0 if spec.protocol == "zendure" else 0.0)
+        entry.update(capacity_wh=capacity / h.home.speed, latency_s=latency_s, timeout_s=1.0)
+        limit_w = spec.device.ac_output_limit_w  # the emulated unit's limit, below its model's
+        entry.update(reserve_pct=spec.settings.backup_reserve_pct, max_discharge_w=limit_w, max_charge_w=limit_w)
+        entry["pacing"] = {"min_write_interval_s": 0.5}
+        if spec.protocol == "indevolt":
+            entry.update(packs=len(spec.packs))
+        elif spec.protocol == "zendure":
+            entry.update(serial=spec.serial, model="solarflow-800", mode_change_interval_s=0.0)
+        devices.append(entry)
+    raw: dict = {
+        "name": "e2e",
+        "home": {"period_s": 0.5, "hold_s": 5.0, "follow_s": 1.0, **sections.pop("home", {})},
+        "meter": {"kind": "shelly-pro-3em", "host": LOOPBACK, "port": meter_port or h.meter_port},
+        "devices": devices,
+        "store": {"path": str(tmp_path / "home.sqlite")},
+        **sections,
+    }
+    raw["meter"].update(period_s=h.home.scenario.meter.period_s, **raw.pop("meter_over", {}))
+    return home_config_from_dict(raw, base_dir=tmp_path)
+
+
+async def grid_trace(h: HomeInThread, seconds: float, poll_s: float = 0.1) -> list[tuple[float, float]]:
+    """(time, true grid power) every ``poll_s`` for ``seconds``."""
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        out.append((time.monotonic(), h.home.grid_w()))
+        await asyncio.sleep(poll_s)
+    return out
+
+
+def longest_import_s(trace: list[tuple[float, float]]) -> float:
+    """Longest run of grid import above :data:`GAP_W` in a trace, s."""
+    longest, start = 0.0, None
+    for t, w in trace:
+        if w > GAP_W:
+            start = t if start is None else start
+            longest = max(longest, t - start)
+        else:
+            start = None
+    return longest
+
+
+def test_load_above_one_device_brings_in_the_second_without_avoidable_import(tmp_path):
+    async def scenario():
+        with HomeInThread(mixed_home(load_w=1800)) as h:
+            ctl = HomeController(home_config(tmp_path, h))
+            async with running(ctl):
+                await until(lambda: ctl.decisions > 3 and abs(h.home.grid_w()) < 30, timeout_s=15)
+                await asyncio.sleep(2.0)  # settling
+                trace = await grid_trace(h, 4.0)
+                out = {k: d.battery_power_w for k, d in h.home.snapshot().devices.items()}
+            assert max(w for _, w in trace) < GAP_W  # settled: no avoidable import
+            assert sum(1 for w in out.values() if w > 100) >= 2  # no device alone can give 1800 W
+            assert all(w > -5 for w in out.values())  # one direction
+
+    asyncio.run(scenario())
+
+
+def test_a_device_dropping_out_mid_discharge_is_covered_by_the_others_and_rejoins(tmp_path):
+    async def scenario():
+        with HomeInThread(mixed_home(load_w=1500)) as h:
+            cfg = home_config(tmp_path, h, home={"staging": "always-share"}, fail_safe={"offline_after": 1})
+            ctl = HomeController(cfg)
+            async with running(ctl):
+                await until(lambda: h.home.devices["zendure"].setpoint_w > 100 and abs(h.home.grid_w()) < 30, timeout_s=15)
+                zendure, unit = h.home.devices["zendure"], h.home.emulators["zendure"]
+                unit.reboot_down_s, unit.booted_s, unit.reboot_every_s = 8.0, -1e9, 1e6  # it reboots now, once:
+                await until(lambda: unit.reboots == 1, timeout_s=2)  # unreachable 8 s, back with its flash values (0 W)
+                await until(lambda: not ctl.state()["devices"]["zendure"]["online"], timeout_s=6)  # 2 timed-out tries
+                await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=5)  # the others took its share
+                covered = await grid_trace(h, 1.5)
+                assert max(w for _, w in covered) < GAP_W and zendure.online() is False
+                await until(lambda: ctl.state()["devices"]["zendure"]["online"], timeout_s=10)
+                await until(lambda: zendure.setpoint_w > 100 and abs(h.home.grid_w()) < 30, timeout_s=8)  # rejoined
+        assert any(e["pack_id"] == "zendure" and "offline" in e["message"] for e in events(ctl, "fault"))
+        assert any(e["pack_id"] == "zendure" for e in events(ctl, "recovered"))
+
+    asyncio.run(scenario())
+
+
+def test_a_stale_meter_ramps_every_device_to_zero_within_the_timeout(tmp_path):
+    async def scenario():
+        with HomeInThread(mixed_home(load_w=1500)) as h:
+            broken = {"now": False}
+
+            def reading() -> float:
+                if broken["now"]:
+                    raise RuntimeError("meter switched off by the test")
+                return h.home.meter_w()
+
+            stop, ready = asyncio.Event(), asyncio.Event()
+            port = free_port()
+            task = asyncio.create_task(serve_app(meter_app("shelly-pro-3em", reading), stop, LOOPBACK, port, on_ready=ready.set))
+            try:
+                await asyncio.wait_for(ready.wait(), 10)
+                cfg = home_config(tmp_path, h, port, home={"staging": "always-share"}, meter_over={"stale_after_s": 2.0})
+                ctl = HomeController(cfg)
+                async with running(ctl):
+                    await until(lambda: sum(d.commanded_w > 50 for d in h.home.devices.values()) == 3, timeout_s=15)
+                    broken["now"] = True
+                    since = time.monotonic()
+                    await until(lambda: all(d.commanded_w == 0.0 for d in h.home.devices.values()), timeout_s=6)
+                    took_s = time.monotonic() - since
+                    assert ctl.state()["faults"]["meter"].startswith("stale:")
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+            # stale after 2 s; then one control period and the slowest write interval (0.5 s) at most
+            assert took_s <= cfg.meter.stale_after_s + cfg.home.period_s + 0.5 + 1.0
+
+    asyncio.run(scenario())
+
+
+def slow_starter_home() -> dict:
+    """A small Marstek (1000 Wh, 40 %) carrying a 700 W load alone, and an Indevolt at 30 % with a 6 s start delay
+    (the issue's 60 s at a tenth); with the packs 60 times faster the Marstek needs the Indevolt within ~20 s."""
+    raw = copy.deepcopy(mixed_home(load_w=700))
+    by_id = {d["id"]: d for d in raw["devices"]}
+    raw["devices"] = [by_id["marstek"], by_id["indevolt"]]
+    by_id["marstek"]["main"].update(soc_pct=40, capacity_wh=1000)
+    by_id["marstek"]["settings"]["backup_reserve_pct"] = 12
+    by_id["indevolt"]["main"]["soc_pct"] = 30
+    by_id["indevolt"]["actuator_latency_s"] = 6.0
+    return raw
+
+
+def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_periods(tmp_path):
+    async def scenario():
+        with HomeInThread(slow_starter_home(), speed=60.0) as h:
+            cfg = home_config(tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5})
+            ctl = HomeController(cfg)
+            marstek, indevolt = h.home.devices["marstek"], h.home.devices["indevolt"]
+            async with running(ctl):
+                await until(lambda: marstek.commanded_w > 650 and abs(h.home.grid_w()) < 30, timeout_s=20)
+                assert indevolt.commanded_w == 0.0  # the Marstek alone, first in SOC order
+                trace = await grid_trace(h, 16.0)
+                assert indevolt.true_state().battery_power_w > 500  # the Indevolt has taken over
+            gap = longest_import_s(trace)
+            print(f"handover: longest import above {GAP_W:g} W: {gap:.1f} s")
+            assert gap <= 3 * h.home.scenario.meter.period_s, f"handover gap {gap:.1f} s"
+
+    asyncio.run(scenario())
+
+
+def test_no_cross_charging_at_low_pv(tmp_path):
+    async def scenario():
+        with HomeInThread(mixed_home(load_w=500, zendure_pv_w=300)) as h:
+            ctl = HomeController(home_config(tmp_path, h, home={"staging": "always-share"}))
+            async with running(ctl):
+                await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=15)
+                powers = []
+                for _ in range(30):
+                    powers.append([d.battery_power_w for d in h.home.snapshot().devices.values()])
+                    await asyncio.sleep(0.1)
+        for row in powers:
+            assert not (max(row) > 20 and min(row) < -20), f"one device charges while another discharges: {row}"
+
+    asyncio.run(scenario())
+
+
+def test_marstek_keepalive_missed_in_the_home_is_detected_and_logged(tmp_path):
+    async def scenario():
+        with HomeInThread(mixed_home(load_w=1500)) as h:
+            h.home.emulators["marstek"].keepalive_timeout_s = 1.5  # shorter than the driver's keep-alive below
+            cfg = home_config(tmp_path, h, home={"staging": "always-share"})
+            entries = [d.model_copy(update={"pacing": d.pacing.model_copy(update={"keepalive_s": 30.0})}) for d in cfg.devices]
+            ctl = HomeController(cfg.model_copy(update={"devices": entries}))
+            async with running(ctl):
+                await until(lambda: h.home.emulators["marstek"].keepalive_lapses >= 1, timeout_s=15)
+                await until(lambda: any("RS485 control lost" in e["message"] for e in events(ctl, "fault")), timeout_s=5)
+                await until(lambda: h.home.emulators["marstek"].controlled, timeout_s=5)
+
+    asyncio.run(scenario())

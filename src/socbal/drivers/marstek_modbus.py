@@ -104,6 +104,7 @@ class MarstekDriver(PacedDriver):
         self.map = MAPS[config.model]
         self.client: AsyncModbusTcpClient | None = None  # made on first use (it needs the running event loop)
         self.controlling = False  # socbal has switched RS485 control on
+        self.control_lost = False  # a write found control off (reported once by the next read)
 
     async def _connected(self) -> AsyncModbusTcpClient:
         cfg = self.config
@@ -142,7 +143,10 @@ class MarstekDriver(PacedDriver):
         return float(round(max(-top, min(top, setpoint_w))))
 
     async def _send(self, setpoint_w: float) -> float:
-        """Keep-alive first (control on), then the power, then the force mode."""
+        """Keep-alive first (control on), then the power, then the force mode. A control found off first is
+        reported by the next read (a missed keep-alive is never hidden by the write that restores it)."""
+        if self.controlling and (await self._read(RS485_CONTROL, 1))[0] != CONTROL_ON:
+            self.control_lost = True
         await self._write(RS485_CONTROL, CONTROL_ON)
         self.controlling = True
         if setpoint_w > 0:
@@ -165,8 +169,9 @@ class MarstekDriver(PacedDriver):
         state = (await self._read(INVERTER_STATE, 1))[0]
         control = (await self._read(RS485_CONTROL, 1))[0]
         fault = None
-        if self.controlling and control != CONTROL_ON:
+        if self.controlling and (control != CONTROL_ON or self.control_lost):
             fault = "RS485 control lost (keep-alive missed): the unit is back in its own mode"
+            self.control_lost = control != CONTROL_ON
         elif state == 5:
             fault = "firmware update in progress"
         return DeviceTelemetry(

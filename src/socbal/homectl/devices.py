@@ -159,7 +159,10 @@ class DeviceSlot:
         self.telemetry, self.failures, self.error = tel, 0, None
         self.first_read_s = min(self.first_read_s, tel.time_s)
         if self._lost_command(tel):
-            # It held socbal's command and no longer does (its own mode, control lost, a reboot): rewrite it.
+            # It held socbal's command and no longer does (its own mode, control lost, a reboot): rewrite it; a device
+            # that keeps dropping what it is told does not follow.
+            sent = self.driver.pacer.sent_w or 0.0
+            self.watch.judge(sent, tel.battery_power_w, self.near_limit(sent), self.fail_safe, tel.time_s)
             self.driver.pacer.sent_w = None
             self.confirmed = False
         elif tel.setpoint_w is not None:

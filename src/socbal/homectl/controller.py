@@ -262,13 +262,15 @@ class HomeController:
     def _to_decide_on(self) -> MeterReading | None:
         """The newest meter reading not decided on yet that every reachable device has been read since (so the grid
         and the devices' power describe the same moment) and that is newer than every device's last setpoint change
-        plus its latency; None when there is none (also while starting, until every device has answered once)."""
+        plus its latency (or than the reading that showed the device delivering it); None when there is none (also
+        while starting, until every device has answered once)."""
         if any(s.telemetry is None for s in self.slots) and time.monotonic() - self._started_s < self.cfg.meter.stale_after_s:
             return None
         first_s = max((s.first_read_s for s in self.slots), default=-math.inf)  # readings before it: devices still free
         live = [s.telemetry for s in self.slots if s.reachable and s.telemetry is not None]
         read_s = min((t.time_s for t in live), default=math.inf)
-        settled_s = max((s.changed_at_s + s.cfg.latency_s for s in self.slots if s.reachable), default=-math.inf)
+        tolerance_w = self.settings.current.follow_tolerance_w
+        settled_s = max((s.settled_at_s(tolerance_w) for s in self.slots if s.reachable), default=-math.inf)
         for reading in reversed(self._readings):
             if reading.time_s <= self._decided_on_s:
                 return None

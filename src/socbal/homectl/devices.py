@@ -206,6 +206,17 @@ class DeviceSlot:
         except (DriverError, OSError, asyncio.TimeoutError):
             pass
 
+    def settled_at_s(self, tolerance_w: float) -> float:
+        """When the last setpoint change has shown in full: its latency after it, or sooner, the first reading after it
+        that reports the setpoint in force (not an echo of the old one) and delivers it within ``tolerance_w``."""
+        tel, sent = self.telemetry, self.sent_w
+        latest = self.changed_at_s + self.cfg.latency_s
+        if tel is None or sent is None or tel.time_s <= self.changed_at_s or tel.setpoint_w is None:
+            return latest
+        if abs(tel.setpoint_w - sent) <= 1.0 and abs(tel.battery_power_w - sent) <= tolerance_w:
+            return min(latest, tel.time_s)
+        return latest
+
     def reserve_pct(self) -> float:
         """The configured reserve, else the one the device reports, else :data:`DEFAULT_RESERVE_PCT`."""
         if self.cfg.reserve_pct is not None:

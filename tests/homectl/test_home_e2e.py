@@ -219,3 +219,25 @@ def test_marstek_keepalive_missed_in_the_home_is_detected_and_logged(tmp_path):
                 await until(lambda: h.home.emulators["marstek"].controlled, timeout_s=8)
 
     asyncio.run(scenario())
+
+
+def test_the_mixed_example_controls_the_emulated_example_home(tmp_path):
+    from socbal.homectl.config import load_home_config
+    from socbal.tomlfile import read_toml
+    from tests.runtime.conftest import EXAMPLES
+
+    async def scenario():
+        with HomeInThread(read_toml(EXAMPLES / "home_emulated.toml", "home")) as h:
+            cfg = load_home_config(EXAMPLES / "run_home_mixed.toml")
+            devices = [d.model_copy(update={"port": h.port(d.id)}) for d in cfg.devices]  # the same home on free ports
+            meter = cfg.meter.model_copy(update={"port": h.meter_port})
+            store = cfg.store.model_copy(update={"path": tmp_path / "home.sqlite"})
+            http = cfg.http.model_copy(update={"enabled": False})
+            ctl = HomeController(cfg.model_copy(update={"devices": devices, "meter": meter, "store": store, "http": http}))
+            async with running(ctl):
+                await until(lambda: ctl.decisions >= 2 and all(s.sent_w for s in ctl.slots if s.staged_on), timeout_s=20)
+                state = ctl.state()
+        assert all(d["online"] for d in state["devices"].values()) and not state["faults"]
+        assert sum(d["setpoint_w"] or 0.0 for d in state["devices"].values()) > 500  # its 1500 W load, less the PV
+
+    asyncio.run(scenario())

@@ -8,7 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from socbal.runtime import discovery
-from tests.runtime.ha_schema import energy_dashboard_problems, sensor_state_problem, validate_discovery
+from socbal.runtime.mqtt import Topics, discovery_messages
+
+from .conftest import runtime_config
+from .ha_schema import energy_dashboard_problems, sensor_state_problem, validate_discovery
 
 NODE = discovery.Node.create("homeassistant", "dev 1/ä", "socbal", "DC-DC storage EMS", ("socbal/dev1/runtime/status",))
 
@@ -87,3 +90,15 @@ def test_numeric_sensors_need_a_finite_number_as_state():
     _, payload = discovery.power_sensor(NODE, "p", "P", "s/p")
     assert sensor_state_problem(payload, "-250") is None
     assert sensor_state_problem(payload, "nan") is not None and sensor_state_problem(payload, "off") is not None
+
+
+@pytest.mark.parametrize("commands, grid", [(True, False), (False, True)])
+def test_the_runtime_announces_grid_entities_only_when_the_device_reports_grid_power(tmp_path, commands, grid):
+    cfg = runtime_config(tmp_path, link="mqtt", mqtt_port=1883)
+    msgs = dict(discovery_messages(cfg, Topics("test/dev"), commands=commands, grid=grid))
+    for topic, payload in msgs.items():
+        validate_discovery(topic, payload)
+    ids = {p["unique_id"].removeprefix("socbal_test_") for p in msgs.values()}
+    assert {"battery_power", "battery_in_energy", "battery_out_energy", "main_power", "p1_fault", "p1_online"} <= ids
+    assert ({"grid_power", "grid_import_energy", "grid_export_energy"} <= ids) == grid
+    assert ("backup_reserve" in ids) == ("strategy" in ids) == commands

@@ -10,7 +10,7 @@ The payloads follow Home Assistant's MQTT discovery schema (``homeassistant`` 20
 (``components/energy/validate.py``: device class ``energy``, unit Wh/kWh/MWh/MJ/GJ, state class
 ``total_increasing`` or ``total``, a numeric state that is never negative). Availability is
 the list form with ``availability_mode: all``: an entity is available only while every topic
-says ``online``.
+says ``online`` (:data:`ONLINE`; ``offline`` otherwise: HA's default payloads).
 """
 
 from __future__ import annotations
@@ -112,10 +112,7 @@ class Node:
             "unique_id": f"{self.node_id}_{safe_id(object_id)}",
             "device": self.device,
             "origin": self.origin,
-            "availability": [
-                {"topic": t, "payload_available": ONLINE, "payload_not_available": OFFLINE}
-                for t in (*self.availability, *extra_availability)
-            ],
+            "availability": [{"topic": t} for t in (*self.availability, *extra_availability)],
             "availability_mode": "all",
         }
         if entity_category is not None:

@@ -138,6 +138,7 @@ class StateStore:
         def housekeeping(conn: sqlite3.Connection) -> None:
             trim_events(conn, retention_s, max_bytes)
 
+        self._energy_lock = threading.Lock()  # the control loop saves, the HTTP API's threads read
         self._energy_waiting: list[tuple[int, dict[str, float]]] = []  # (ticket, totals) not yet known committed
         self._energy_committed = self.load_energy()
         self.writer = DbWriter(
@@ -206,18 +207,20 @@ class StateStore:
         """Queue: persist the energy totals (a stored total is never lowered); False when the queue is full."""
         now = time.time()
         totals = dict(totals_kwh)
-        ticket = self.writer.enqueue([(_SAVE_ENERGY, (name, kwh, now)) for name, kwh in totals.items()])
-        if ticket is None:
-            return False
-        self._energy_waiting.append((ticket, totals))
-        return True
+        with self._energy_lock:
+            ticket = self.writer.enqueue([(_SAVE_ENERGY, (name, kwh, now)) for name, kwh in totals.items()])
+            if ticket is None:
+                return False
+            self._energy_waiting.append((ticket, totals))
+            return True
 
     def committed_energy(self) -> dict[str, float]:
         """The latest energy totals saved with :meth:`save_energy` that are committed (at first: the persisted ones)."""
-        done = self.writer.committed
-        while self._energy_waiting and self._energy_waiting[0][0] <= done:
-            self._energy_committed.update(self._energy_waiting.pop(0)[1])
-        return dict(self._energy_committed)
+        with self._energy_lock:
+            done = self.writer.committed
+            while self._energy_waiting and self._energy_waiting[0][0] <= done:
+                self._energy_committed.update(self._energy_waiting.pop(0)[1])
+            return dict(self._energy_committed)
 
     def log(self, kind: str, message: str, pack_id: str | None = None, data: dict | None = None) -> bool:
         """Queue one event (message cut to :data:`MAX_MESSAGE_CHARS`); False when the queue is full."""

@@ -393,9 +393,7 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
 )
 @input_errors_exit
 def report(
-    results: Path = typer.Argument(
-        ..., help="Results folder written by socbal simulate, fleet, sweep, compare or lifetime."
-    ),
+    results: Path = typer.Argument(..., help="Results folder written by socbal simulate, fleet, sweep, compare or lifetime."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="HTML file to write (or a folder to write report.html into); default RESULTS/report.html."
     ),

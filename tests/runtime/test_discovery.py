@@ -86,6 +86,12 @@ def test_any_name_gives_config_topics_and_unique_ids_home_assistant_matches(name
     assert config["unique_id"].startswith(node.node_id) and config["name"] == name
 
 
+def test_a_device_reached_through_another_names_it_as_via_device():
+    member = discovery.Node.create("homeassistant", "home_dev2", "dev2", "m", ("s/status",), via=NODE)
+    config = validate_discovery(*discovery.soc_sensor(member, "soc", "SOC", "s/soc"))
+    assert config["device"]["via_device"] == NODE.node_id and config["device"]["identifiers"] == ["socbal_home_dev2"]
+
+
 def test_numeric_sensors_need_a_finite_number_as_state():
     _, payload = discovery.power_sensor(NODE, "p", "P", "s/p")
     assert sensor_state_problem(payload, "-250") is None

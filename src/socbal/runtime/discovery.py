@@ -78,8 +78,12 @@ class Node:
         device_name: str,
         model: str,
         availability: tuple[str, ...],
+        via: "Node | None" = None,
     ) -> "Node":
-        """A node for ``name`` (its id is ``socbal_<name>``), shown in HA as ``device_name``."""
+        """A node for ``name`` (its id is ``socbal_<name>``), shown in HA as ``device_name``.
+
+        ``via``: the node this device is reached through (e.g. a home controller's own node): HA's ``via_device``.
+        """
         node = safe_id(f"socbal_{name}")
         device = {
             "identifiers": [node],
@@ -88,6 +92,8 @@ class Node:
             "model": model,
             "sw_version": software()[0],
         }
+        if via is not None:
+            device["via_device"] = via.node_id
         return cls(prefix.rstrip("/"), node, device, origin_block(), tuple(availability))
 
     def config_topic(self, component: str, object_id: str) -> str:

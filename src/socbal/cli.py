@@ -366,7 +366,7 @@ def fleet(
 
 
 def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
-    """Write the report of a results folder (one run or a fleet) and say where it went (unless quiet)."""
+    """Write the report of a results folder (any kind socbal writes) and say where it went (unless quiet)."""
     from socbal.report import REPORT_FILE, write_folder_report
 
     if out is not None and out.is_dir():
@@ -380,7 +380,9 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
     help=(
         "Write a self-contained, interactive HTML report of a results folder; it works offline.\n\n"
         "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
-        "and the worst devices; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
+        "and the worst devices; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
+        "(socbal compare) and a lifetime study (socbal lifetime, written to lifetime.html) the page their --report "
+        "writes; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
         "self-consumption, round trip, losses by cause, cycles, time at reserve) and the summary tables, then, "
         "for runs up to two weeks, the SOC of every pack (true and estimated), the SOC spread with the backup reserve "
         "and the spec's 3-15 % band, stacked per-pack power, the energy flows and per-pack cycles; for longer runs "
@@ -391,9 +393,7 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
 )
 @input_errors_exit
 def report(
-    results: Path = typer.Argument(
-        ..., help="Results folder written by socbal simulate (packs.parquet, device.parquet, summary.json) or socbal fleet."
-    ),
+    results: Path = typer.Argument(..., help="Results folder written by socbal simulate, fleet, sweep, compare or lifetime."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="HTML file to write (or a folder to write report.html into); default RESULTS/report.html."
     ),

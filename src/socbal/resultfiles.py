@@ -1,4 +1,4 @@
-"""Writing result folders: every file atomically (temporary file, then rename), tables as Parquet.
+"""Writing result folders: every file atomically (temporary file, then rename), tables as Parquet; reading them back.
 
 Shared by every command that saves results (simulate, fleet, compare, lifetime, report).
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+
+from socbal.errors import InputError
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read the process umask (os.umask can only be read by setting it)
@@ -55,3 +57,20 @@ def save_results(out_dir: str | Path, tables: dict[str, pd.DataFrame], summary: 
     write_atomic(out / "summary.json", lambda f: f.write(json_bytes(summary)))
     write_atomic(out / "scenario.json", lambda f: f.write(scenario.model_dump_json(indent=2).encode()))
     return out
+
+
+def read_results(folder: str | Path, tables: tuple[str, ...], what: str) -> tuple[dict[str, pd.DataFrame], dict, dict]:
+    """The ``<name>.parquet`` tables, ``summary.json`` and ``scenario.json`` (as dicts) of a folder :func:`save_results` wrote.
+
+    ``what`` names the results for the one-line :class:`InputError` raised when a file is missing or unreadable.
+    """
+    folder = Path(folder)
+    try:
+        frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in tables}
+        summary = json.loads((folder / "summary.json").read_text())
+        scenario = json.loads((folder / "scenario.json").read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"{folder}: cannot read the {what}: {err}".splitlines()[0]) from None
+    if not isinstance(summary, dict) or not isinstance(scenario, dict):
+        raise InputError(f"{folder}: cannot read the {what}: summary.json and scenario.json must each hold a JSON object")
+    return frames, summary, scenario

@@ -22,8 +22,8 @@ import pandas as pd
 
 from socbal.compare.demand import DEMAND_DEFINITION
 from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_topologies
-from socbal.resultfiles import save_results
-from socbal.scenario import CompareSpec, Scenario
+from socbal.resultfiles import read_results, save_results
+from socbal.scenario import CompareSpec, Scenario, scenario_from_dict
 
 COMPARE_FILES = (
     "metrics.parquet",
@@ -34,6 +34,7 @@ COMPARE_FILES = (
     "summary.json",
     "scenario.json",
 )
+_TABLES = tuple(name.removesuffix(".parquet") for name in COMPARE_FILES if name.endswith(".parquet"))
 
 #: Rows of the printed comparison: (label, metrics column, unit, digits).
 METRIC_ROWS = (
@@ -100,8 +101,14 @@ class CompareResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the result files into ``out_dir``, each atomically (temporary file, then rename)."""
-        tables = {name: getattr(self, name) for name in ("metrics", "packs", "spread", "soc", "profile")}
+        tables = {name: getattr(self, name) for name in _TABLES}
         return save_results(out_dir, tables, self.summary, self.scenario)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "CompareResult":
+        """The comparison :meth:`save` wrote into ``folder``; :class:`InputError` (one line) when it cannot be read."""
+        frames, summary, scenario = read_results(folder, _TABLES, "comparison results")
+        return cls(scenario=scenario_from_dict(scenario, source=f"{folder}/scenario.json"), summary=summary, **frames)
 
 
 def compare_scenario(scenario: Scenario) -> CompareResult:

@@ -12,11 +12,20 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import rainflow
 
 from socbal.errors import InputError
 
 DEFAULT_DOD_BINS_PCT = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+
+
+def _rainflow():
+    """The ``rainflow`` package (the lifetime extra), imported when cycles are first counted, so that reading a
+    saved study (``socbal report``) needs only the report extra."""
+    try:
+        import rainflow
+    except ImportError:
+        raise InputError("counting rainflow cycles needs the rainflow package: pip install 'socbal[lifetime]'") from None
+    return rainflow
 
 
 def checked_soc_pct(soc_pct) -> np.ndarray:
@@ -40,7 +49,7 @@ def dod_histogram(soc_pct, bins_pct: Sequence[float] = DEFAULT_DOD_BINS_PCT) -> 
     """
     edges = np.asarray(bins_pct, dtype=float)
     depths, counts = [], []
-    for depth, _mean, count, _start, _end in rainflow.extract_cycles(checked_soc_pct(soc_pct)):
+    for depth, _mean, count, _start, _end in _rainflow().extract_cycles(checked_soc_pct(soc_pct)):
         depths.append(depth)
         counts.append(count)
     which = np.clip(np.searchsorted(edges, np.asarray(depths, dtype=float), side="left") - 1, 0, len(edges) - 2)
@@ -62,7 +71,7 @@ def cycle_summary(soc_pct: pd.DataFrame, step_s: float, high_pct: float = 90.0, 
     for pack in soc_pct.columns:
         soc = soc_pct[pack].to_numpy(float)
         high_s, low_s = time_at_soc_s(soc, step_s, high_pct, low_pct)
-        depths = [depth for depth, _count in rainflow.count_cycles(soc)]
+        depths = [depth for depth, _count in _rainflow().count_cycles(soc)]
         rows[pack] = {
             "soc_swing_efc": soc_swing_efc(soc),
             "time_high_s": high_s,

@@ -38,8 +38,8 @@ import pandas as pd
 from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
-from socbal.resultfiles import save_results
-from socbal.scenario import PackSpec, Scenario
+from socbal.resultfiles import read_results, save_results
+from socbal.scenario import PackSpec, Scenario, scenario_from_dict
 from socbal.sim.results import SimulationResult
 
 #: Strategies compared by default, in table order: every strategy the EMS has.
@@ -108,6 +108,18 @@ class LifetimeStudy:
             "strategies": _records(self.strategies),
             "packs": _records(self.packs),
         }
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "LifetimeStudy":
+        """The study :meth:`save` wrote into ``folder`` (without the simulation runs); :class:`InputError` when unreadable."""
+        tables = tuple(name.removesuffix(".parquet") for name in STUDY_FILES if name.endswith(".parquet"))
+        frames, summary, scenario = read_results(folder, tables, "lifetime results")
+        try:
+            settings = {k: summary[k] for k in ("years", "max_years", "chemistry", "temperature_c")}
+        except KeyError as err:
+            raise InputError(f"{folder}/summary.json: {err.args[0]} missing (not written by 'socbal lifetime')") from None
+        scenario_obj = scenario_from_dict(scenario, source=f"{folder}/scenario.json")
+        return cls(scenario=scenario_obj, runs={}, fade_error=summary.get("fade_error"), **settings, **frames)
 
     def save(self, out_dir: str | Path, runs: bool | None = None) -> Path:
         """Write the study's files into ``out_dir`` (each atomically); with ``runs`` (default

@@ -3,7 +3,8 @@
 Reports read recorded results (a results folder, a ``SimulationResult``, or tidy
 DataFrames); they never re-run physics.
 
-Any results folder (the page chosen by what it holds: one run, or a fleet)::
+Any results folder (the page chosen by what it holds: one run, a fleet, a sweep, a comparison or a
+lifetime study; see ``socbal.report.build.FOLDER_KINDS``)::
 
     from socbal.report import write_folder_report
     write_folder_report("results/fleet-fleet")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from socbal.report.data import RunData, RunLike, as_run, as_runs
+from socbal.compare.result import COMPARE_FILES, CompareResult
+from socbal.errors import InputError
+from socbal.lifetime.study import STUDY_FILES, LifetimeStudy
+from socbal.report.compare import comparison_page
+from socbal.report.data import RunData, RunLike, as_run, as_runs, load_run
 from socbal.report.figures import (
     ENERGY_TOTALS,
     MAX_POINTS,
@@ -18,8 +23,9 @@ from socbal.report.figures import (
     energy_totals_figure,
     run_figures,
 )
-from socbal.report.fleetpage import fleet_report, is_fleet_folder
+from socbal.report.fleetpage import FLEET_FILES, fleet_report
 from socbal.report.headline import headline_html, losses_kwh, per_pack
+from socbal.report.lifetime import LIFETIME_REPORT_FILE, lifetime_page
 from socbal.report.longrun import (
     LONG_RUN_S,
     monthly_energy_figure,
@@ -29,9 +35,9 @@ from socbal.report.longrun import (
     week_figure,
     week_picker_html,
 )
-from socbal.report.page import ReportPage
-from socbal.report.png import write_pngs
-from socbal.report.sweeppage import is_sweep_folder, sweep_report
+from socbal.report.page import ReportPage, write_page
+from socbal.report.sweeppage import SWEEP_FILES, sweep_report
+from socbal.sim.results import RESULT_FILES
 
 log = logging.getLogger(__name__)
 
@@ -204,30 +210,64 @@ def comparison_report(
     return page
 
 
-def write_page(
-    page: ReportPage, html_path: str | Path, png_dir: str | Path | None = None, png_figures: Iterable[str] | None = None
-) -> tuple[Path, list[Path]]:
-    """Write a page as HTML and, when ``png_dir`` is given, its figures (all, or ``png_figures``) as PNG."""
-    html_path = page.write(html_path)
-    pngs: list[Path] = []
-    if png_dir is not None:
-        names = list(png_figures) if png_figures is not None else list(page.figures)
-        pngs = write_pngs({n: page.figures[n] for n in names if n in page.figures}, png_dir)
-    return html_path, pngs
+@dataclass(frozen=True)
+class FolderKind:
+    """A kind of results folder: the command that writes it, the files that tell it apart, its page.
+
+    ``page(folder)`` builds the page; it is written to ``report_file`` in the folder (by default),
+    its figures (all, or ``png_figures``) as PNG under ``figures/`` beside it.
+    """
+
+    command: str
+    files: tuple[str, ...]
+    page: Callable[[Path], ReportPage]
+    report_file: str = REPORT_FILE
+    png_figures: tuple[str, ...] | None = None
+
+
+#: Every kind of results folder ``socbal report`` knows, tried in this order: the first whose files are all
+#: there wins, so a kind whose files include another's comes first. A home folder (socbal simulate HOME.toml)
+#: goes here, before the fleet: it also holds devices.parquet.
+FOLDER_KINDS: tuple[FolderKind, ...] = (
+    FolderKind("socbal fleet", FLEET_FILES, fleet_report),
+    FolderKind("socbal sweep", SWEEP_FILES, sweep_report),
+    FolderKind("socbal compare", COMPARE_FILES, lambda folder: comparison_page(CompareResult.load(folder))),
+    FolderKind("socbal lifetime", STUDY_FILES, lambda folder: lifetime_page(LifetimeStudy.load(folder)), LIFETIME_REPORT_FILE),
+    FolderKind("socbal simulate", RESULT_FILES[:3], lambda folder: run_report(load_run(folder)), png_figures=MAIN_FIGURES),
+)
+#: Files every kind shares, which say nothing about which kind a folder is.
+_COMMON_FILES = frozenset({"summary.json", "scenario.json", "packs.parquet"})
+
+
+def folder_kind(folder: str | Path) -> FolderKind:
+    """The kind of results folder ``folder`` is; :class:`InputError` (one line naming what was expected) otherwise."""
+    folder = Path(folder)
+    expected = "; ".join(f"{k.command}: {', '.join(k.files)}" for k in FOLDER_KINDS)
+    if not folder.exists():
+        raise InputError(f"results folder not found: {folder} (expected a folder written by one of {expected})")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder; expected a results folder holding the files of one of {expected}")
+    present = {p.name for p in folder.iterdir() if p.is_file()}
+    for kind in FOLDER_KINDS:
+        if set(kind.files) <= present:
+            return kind
+    partial = [k for k in FOLDER_KINDS if (set(k.files) - _COMMON_FILES) & present]
+    if len(partial) == 1:
+        missing = ", ".join(f for f in partial[0].files if f not in present)
+        raise InputError(f"{folder}: incomplete {partial[0].command} results: missing {missing}")
+    raise InputError(f"{folder}: not a results folder socbal knows; expected the files of one of {expected}")
 
 
 def write_folder_report(folder: str | Path, out: str | Path | None = None, png: bool = True) -> tuple[Path, list[Path]]:
-    """Write the report of a results folder, the page chosen by what it holds: a fleet, a sweep or one device's run.
+    """Write the report of a results folder, the page chosen by what it holds (:data:`FOLDER_KINDS`).
 
-    ``out`` defaults to ``report.html`` in the folder; PNGs go to ``figures/`` beside it.
+    ``out`` defaults to the kind's page file in the folder (``report.html``; ``lifetime.html`` for a
+    lifetime study, as ``socbal lifetime --report`` writes it); PNGs go to ``figures/`` beside it.
     """
     folder = Path(folder)
-    pages = ((is_fleet_folder, fleet_report), (is_sweep_folder, sweep_report))
-    for holds, build in pages:
-        if folder.is_dir() and holds(folder):
-            html_path = Path(out) if out is not None else folder / REPORT_FILE
-            return write_page(build(folder), html_path, html_path.parent / FIGURES_DIR if png else None)
-    return write_report(folder, out, png=png)
+    kind = folder_kind(folder)
+    html_path = Path(out) if out is not None else folder / kind.report_file
+    return write_page(kind.page(folder), html_path, html_path.parent / FIGURES_DIR if png else None, kind.png_figures)
 
 
 def write_report(

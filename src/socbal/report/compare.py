@@ -6,9 +6,8 @@ from pathlib import Path
 
 from socbal.compare.result import CompareResult
 from socbal.compare.runs import TOPOLOGY_LABELS
-from socbal.report.build import write_page
 from socbal.report.figures import lines_figure, metrics_figure
-from socbal.report.page import ReportPage
+from socbal.report.page import ReportPage, write_page
 
 #: File name of the page inside a comparison's results folder, and the folder of its PNG figures.
 COMPARE_REPORT_FILE = "report.html"

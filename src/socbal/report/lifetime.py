@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from socbal.lifetime.study import LifetimeStudy
-from socbal.report.build import write_page
 from socbal.report.figures import lines_figure, metrics_figure
-from socbal.report.page import ReportPage
+from socbal.report.page import ReportPage, write_page
+
+#: File name of the page inside a lifetime study's results folder.
+LIFETIME_REPORT_FILE = "lifetime.html"
 
 
 def lifetime_page(study: LifetimeStudy) -> ReportPage:
@@ -69,4 +71,5 @@ def lifetime_page(study: LifetimeStudy) -> ReportPage:
 
 def write_lifetime_page(study: LifetimeStudy, folder: Path, png: bool = True) -> tuple[Path, list[Path]]:
     """Write ``lifetime.html`` (and, with ``png``, its figures under ``figures/``) into ``folder``."""
-    return write_page(lifetime_page(study), Path(folder) / "lifetime.html", png_dir=Path(folder) / "figures" if png else None)
+    html_path = Path(folder) / LIFETIME_REPORT_FILE
+    return write_page(lifetime_page(study), html_path, png_dir=Path(folder) / "figures" if png else None)

@@ -16,12 +16,14 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from socbal.report.png import write_pngs
 from socbal.resultfiles import write_atomic
 
 log = logging.getLogger(__name__)
@@ -207,3 +209,15 @@ class ReportPage:
         write_atomic(path, lambda f: f.write(text))
         log.info("wrote %s (%.1f MB)", path, len(text) / 1e6)
         return path
+
+
+def write_page(
+    page: ReportPage, html_path: str | Path, png_dir: str | Path | None = None, png_figures: Iterable[str] | None = None
+) -> tuple[Path, list[Path]]:
+    """Write a page as HTML and, when ``png_dir`` is given, its figures (all, or ``png_figures``) as PNG."""
+    html_path = page.write(html_path)
+    pngs: list[Path] = []
+    if png_dir is not None:
+        names = list(png_figures) if png_figures is not None else list(page.figures)
+        pngs = write_pngs({n: page.figures[n] for n in names if n in page.figures}, png_dir)
+    return html_path, pngs

@@ -10,12 +10,14 @@ service to come.
 - :mod:`.dbwriter` * — a writer thread per SQLite file: bounded queue, retried writes, never blocks the caller.
 - :mod:`.instancelock` * — one process per state file.
 - :mod:`.httpguard` * — ASGI guard: token before body, capped bodies.
+- :mod:`.discovery` * — Home Assistant MQTT discovery payloads, one builder per entity kind.
+- :mod:`.energy` * — kWh totals integrated from power readings, never decreasing.
 - :mod:`.config` — the validated ``socbal run`` TOML (register map, MQTT, HTTP, packs, limits).
 - :mod:`.secrets` — passwords and tokens from environment variables or files, never logged.
 - :mod:`.telemetry` — telemetry records, validation (age, NaN, range) and the fail-safe clamp.
 - :mod:`.link` — the device-link protocol (read telemetry, write setpoints) that Modbus and MQTT implement.
 - :mod:`.control` — one control cycle as a pure function.
-- :mod:`.store` — settings store and event log (SQLite through :mod:`.dbwriter`, retention).
+- :mod:`.store` — settings store, event log and energy totals (SQLite through :mod:`.dbwriter`, retention).
 - :mod:`.settings` — settings changed at run time: validated, persisted, applied next cycle, announced to listeners.
 - :mod:`.modbus` — register codec and the Modbus TCP device link.
 - :mod:`.mqtt` — the MQTT service: device link over JSON topics, settings topics, HA discovery, a bounded inbox.

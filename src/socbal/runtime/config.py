@@ -165,6 +165,9 @@ class RuntimeSection(StrictModel):
     event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
     housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
     db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
+    energy_persist_s: float = Field(
+        10.0, ge=0, le=3600, description="Energy totals are saved (and then published) at most this often; 0: every cycle, s"
+    )
 
 
 class RuntimeConfig(StrictModel):

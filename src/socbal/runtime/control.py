@@ -10,6 +10,7 @@ no clock: the caller gives the time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ from socbal.ems.decision import decide
 from socbal.ems.kernel import SOURCE_CODES, reserve_latched_next, total_soc_pct
 from socbal.ems.models import AllocateInput, PackState, Request, Settings, SourceName
 from socbal.runtime.config import RuntimeConfig
-from socbal.runtime.telemetry import Telemetry, clamp_setpoint, device_fault, pack_fault
+from socbal.runtime.telemetry import MAX_PLAUSIBLE_W, Telemetry, clamp_setpoint, device_fault, pack_fault
 
 SOURCE_NAMES: dict[int, SourceName] = {code: name for name, code in SOURCE_CODES.items()}  # type: ignore[misc]
 
@@ -33,6 +34,8 @@ class CyclePlan:
     setpoints_w: dict[str, float]
     faults: dict[str, str] = field(default_factory=dict)  # pack id / "device" / "link" -> "<kind>: details"
     soc_pct: dict[str, float] = field(default_factory=dict)  # packs online only
+    power_w: dict[str, float] = field(default_factory=dict)  # measured pack power, packs online only
+    grid_w: float | None = None  # measured grid power (+ import), when the device reports it and its telemetry is good
     latched: dict[str, bool] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     request_w: float = 0.0
@@ -96,18 +99,21 @@ def plan_cycle(
             )
         )
         plan.soc_pct[p.id] = r.soc_pct
+        plan.power_w[p.id] = r.power_w
     dev_problem = tel.errors.get("device") or device_fault(tel.device, now_s, max_age)
     if dev_problem:
         plan.faults["device"] = dev_problem
         return plan
+    dev = tel.device
+    assert dev is not None  # device_fault reports a missing reading
+    if dev.grid_w is not None and math.isfinite(dev.grid_w) and abs(dev.grid_w) <= MAX_PLAUSIBLE_W:
+        plan.grid_w = dev.grid_w
     if not states:
         return plan
     caps = {p.id: p.capacity_wh for p in cfg.packs}
     online_soc = np.array([st.soc_pct for st in states])
     online_capacity = np.array([caps[st.id] for st in states])
     d = cfg.device
-    dev = tel.device
-    assert dev is not None  # device_fault reports a missing reading
     dispatch = device_request(
         float(dev.load_w),
         float(dev.pv_w),

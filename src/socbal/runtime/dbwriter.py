@@ -73,20 +73,30 @@ class DbWriter:
         with self._cond:
             return self._submitted - self._done
 
+    @property
+    def committed(self) -> int:
+        """Jobs committed so far (in the order they were queued): a job's ticket is committed once this reaches it."""
+        with self._cond:
+            return self._done
+
     def submit(self, job: Job) -> bool:
         """Queue ``job``; False (and counted in :attr:`dropped`) when the queue is full or the writer closed."""
+        return self.enqueue(job) is not None
+
+    def enqueue(self, job: Job) -> int | None:
+        """Queue ``job`` and return its ticket (see :attr:`committed`); ``None`` as :meth:`submit` returns False."""
         with self._cond:
             if self._closing:
-                return False
+                return None
             try:
                 self._queue.put_nowait(job)
             except queue.Full:
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("event log: queue full (%d writes waiting); %d writes refused so far", self.pending, self.dropped)
-                return False
+                return None
             self._submitted += 1
-            return True
+            return self._submitted
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until every job submitted so far is committed; False on timeout."""

@@ -5,20 +5,28 @@ One connection serves three purposes:
 - device link (``link = "mqtt"``): JSON telemetry in, JSON setpoints out;
 - settings at run time: ``<base>/settings/backup_reserve_pct/set`` (number),
   ``<base>/settings/strategy/set`` (name) and ``<base>/settings/set`` (JSON object);
-- state and Home Assistant MQTT discovery: a battery sensor per pack SOC, the
-  backup reserve as a number entity, the strategy as a select entity.
+- state and Home Assistant MQTT discovery (:func:`discovery_messages`, built with
+  :mod:`socbal.runtime.discovery`): per pack SOC, power, online and fault; battery
+  power and energy in/out (kWh, for the Energy dashboard); grid power and import/export
+  when the device reports ``grid_w``; the backup reserve (number) and strategy (select).
 
 Topics under ``base = mqtt.base_topic``:
 
 ====================================  ==========  =====================================================
 topic                                 direction   payload
 ====================================  ==========  =====================================================
-``<base>/device/telemetry``           device →    ``{"pv_w": W, "load_w": W, "grid_on": bool}``
+``<base>/device/telemetry``           device →    ``{"pv_w": W, "load_w": W, "grid_on": bool}``, optional ``"grid_w"``
 ``<base>/device/packs/<id>/telemetry``  device →  ``{"soc_pct", "power_w", "max_discharge_w", "max_charge_w", "online"}``
 ``<base>/device/setpoints``           → device    ``{"seq": n, "watchdog_s": s, "packs": {"<id>": W}}``
 ``<base>/runtime/status``             → all       ``online`` / ``offline`` (retained; last will ``offline``)
 ``<base>/state``                      → all       JSON: settings, SOC, setpoints, faults
 ``<base>/packs/<id>/soc_pct``         → HA        SOC, % (retained)
+``<base>/packs/<id>/power_w``         → HA        measured pack power, W, + discharge (retained)
+``<base>/packs/<id>/online|fault``    → HA        ``ON`` / ``OFF`` (retained)
+``<base>/packs/<id>/availability``    → HA        ``online`` / ``offline`` (retained)
+``<base>/battery/power_w``            → HA        all packs' measured power, W, + discharge (retained)
+``<base>/grid/power_w``               → HA        grid power, W, + import (retained; when reported)
+``<base>/energy/<name>_kwh``          → HA        ``battery_in|battery_out|grid_import|grid_export``, kWh (retained)
 ``<base>/settings/<name>``            → HA        current value (retained)
 ====================================  ==========  =====================================================
 """
@@ -30,7 +38,6 @@ import hmac
 import json
 import logging
 import math
-import re
 import ssl
 import time
 from collections import deque
@@ -41,6 +48,7 @@ from pydantic import SecretStr
 
 from socbal.ems.models import STRATEGY_NAMES, Settings
 from socbal.errors import InputError
+from socbal.runtime import discovery
 from socbal.runtime.config import MqttConfig, RuntimeConfig
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
@@ -72,6 +80,8 @@ class Topics:
         self.status = f"{b}/runtime/status"
         self.state = f"{b}/state"
         self.settings_set = f"{b}/settings/set"
+        self.battery_power = f"{b}/battery/power_w"
+        self.grid_power = f"{b}/grid/power_w"
 
     def pack_telemetry(self, pack_id: str) -> str:
         return f"{self.base}/device/packs/{pack_id}/telemetry"
@@ -81,6 +91,18 @@ class Topics:
 
     def pack_availability(self, pack_id: str) -> str:
         return f"{self.base}/packs/{pack_id}/availability"
+
+    def pack_power(self, pack_id: str) -> str:
+        return f"{self.base}/packs/{pack_id}/power_w"
+
+    def pack_online(self, pack_id: str) -> str:
+        return f"{self.base}/packs/{pack_id}/online"
+
+    def pack_fault(self, pack_id: str) -> str:
+        return f"{self.base}/packs/{pack_id}/fault"
+
+    def energy(self, name: str) -> str:
+        return f"{self.base}/energy/{name}_kwh"
 
     def setting(self, name: str) -> str:
         return f"{self.base}/settings/{name}"
@@ -112,8 +134,16 @@ class UndatedReading(ValueError):
     """A reading that must carry ``ts`` (a retained message: its age is unknown) but does not."""
 
 
-def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s: float, wall_s: float, require_ts: bool) -> dict:
-    """The named numbers, the boolean ``flag`` (default true) and ``received_s`` of a JSON object payload.
+def _json_object(
+    payload: bytes,
+    numbers: tuple[str, ...],
+    flag: str,
+    received_s: float,
+    wall_s: float,
+    require_ts: bool,
+    optional: tuple[str, ...] = (),
+) -> dict:
+    """The named numbers, the ``optional`` ones (``None`` when absent), the boolean ``flag`` (default true) and ``received_s``.
 
     An optional ``ts`` (Unix time, s) dates the reading: ``received_s`` is moved back by its age;
     without one, ``require_ts`` raises :class:`UndatedReading`.
@@ -123,11 +153,14 @@ def _json_object(payload: bytes, numbers: tuple[str, ...], flag: str, received_s
     if not isinstance(data, dict):
         raise ValueError(f"payload must be a JSON object, got {type(data).__name__}")
     values: dict = {}
-    for name in numbers:
+    for name in (*numbers, *optional):
         v = data.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if v is None and name in optional:
+            values[name] = None
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{name} missing or not a number: {shorten(v)}")
-        values[name] = float(v)
+        else:
+            values[name] = float(v)
     value = data.get(flag, True)
     if not isinstance(value, bool):
         raise ValueError(f"{flag} must be true or false: {shorten(value)}")
@@ -157,78 +190,74 @@ def parse_device_payload(
 ) -> DeviceReading:
     """A device telemetry message -> reading; raises ``ValueError`` on garbage."""
     wall_s = time.time() if wall_s is None else wall_s
-    return DeviceReading(**_json_object(payload, ("pv_w", "load_w"), "grid_on", received_s, wall_s, require_ts))
+    return DeviceReading(**_json_object(payload, ("pv_w", "load_w"), "grid_on", received_s, wall_s, require_ts, ("grid_w",)))
 
 
-def discovery_messages(cfg: RuntimeConfig, topics: Topics, commands: bool = True) -> list[tuple[str, dict]]:
-    """Home Assistant MQTT discovery: (config topic, payload) for pack SOC sensors, reserve number, strategy select.
+#: Energy totals the runtime keeps (kWh, never decreasing) and what each counts.
+ENERGY_NAMES = {
+    "battery_in": "Battery energy in",  # charged into the packs
+    "battery_out": "Battery energy out",  # discharged from the packs
+    "grid_import": "Grid energy import",
+    "grid_export": "Grid energy export",
+}
 
-    A pack's SOC is available only while the runtime is online *and* the pack is
-    (its own availability topic), and expires when no value came for a while.
-    Without ``commands`` (a settings token is configured) the number and select are left out.
+
+def discovery_messages(cfg: RuntimeConfig, topics: Topics, commands: bool = True, grid: bool = False) -> list[tuple[str, dict]]:
+    """Home Assistant MQTT discovery: (config topic, payload) for every entity of the device.
+
+    Per pack: SOC and power (available only while the runtime *and* the pack are online, and
+    expiring when no value came for a while), online (connectivity) and fault (problem)
+    binary sensors (diagnostic). For the device: battery power, energy into and out of the
+    battery (``total_increasing`` kWh, for the Energy dashboard's battery section), and with
+    ``grid`` (the device reports its grid power) grid power and grid import/export energy.
+    With ``commands`` (no settings token configured): the reserve number and strategy select.
     """
     m = cfg.mqtt
     assert m is not None
-    node = re.sub(r"[^A-Za-z0-9_-]", "_", f"socbal_{cfg.name}")
-    device = {"identifiers": [node], "name": m.device_name, "manufacturer": "socbal", "model": "DC-DC storage EMS"}
-    common = {
-        "availability_topic": topics.status,
-        "payload_available": "online",
-        "payload_not_available": "offline",
-        "device": device,
-    }
+    node = discovery.Node.create(m.discovery_prefix, cfg.name, m.device_name, "DC-DC storage EMS", (topics.status,))
     expire_s = max(10, int(math.ceil(3 * max(cfg.runtime.period_s, cfg.runtime.max_telemetry_age_s))))
     out: list[tuple[str, dict]] = []
     for p in cfg.packs:
-        out.append(
-            (
-                f"{m.discovery_prefix}/sensor/{node}/{p.id}_soc/config",
-                {
-                    "name": f"{p.id} SOC",
-                    "unique_id": f"{node}_{p.id}_soc",
-                    "state_topic": topics.pack_soc(p.id),
-                    "unit_of_measurement": "%",
-                    "device_class": "battery",
-                    "state_class": "measurement",
-                    "device": device,
-                    "availability": [{"topic": topics.status}, {"topic": topics.pack_availability(p.id)}],
-                    "availability_mode": "all",
-                    "payload_available": "online",
-                    "payload_not_available": "offline",
-                    "expire_after": expire_s,
-                },
-            )
-        )
+        pack_online = (topics.pack_availability(p.id),)
+        out += [
+            discovery.soc_sensor(
+                node, f"{p.id}_soc", f"{p.id} SOC", topics.pack_soc(p.id), expire_after_s=expire_s, extra_availability=pack_online
+            ),
+            discovery.power_sensor(
+                node,
+                f"{p.id}_power",
+                f"{p.id} power",
+                topics.pack_power(p.id),
+                expire_after_s=expire_s,
+                extra_availability=pack_online,
+            ),
+            discovery.binary_sensor(node, f"{p.id}_online", f"{p.id} online", topics.pack_online(p.id), "connectivity"),
+            discovery.binary_sensor(node, f"{p.id}_fault", f"{p.id} fault", topics.pack_fault(p.id), "problem"),
+        ]
+    out.append(discovery.power_sensor(node, "battery_power", "Battery power", topics.battery_power, expire_after_s=expire_s))
+    if grid:
+        out.append(discovery.power_sensor(node, "grid_power", "Grid power", topics.grid_power, expire_after_s=expire_s))
+    for name, title in ENERGY_NAMES.items():
+        if grid or not name.startswith("grid"):
+            out.append(discovery.energy_sensor(node, f"{name}_energy", title, topics.energy(name)))
     if not commands:
         return out
     out.append(
-        (
-            f"{m.discovery_prefix}/number/{node}/backup_reserve/config",
-            {
-                "name": "Backup reserve",
-                "unique_id": f"{node}_backup_reserve",
-                "command_topic": topics.setting_set("backup_reserve_pct"),
-                "state_topic": topics.setting("backup_reserve_pct"),
-                "min": 5,
-                "max": 100,
-                "step": 1,
-                "unit_of_measurement": "%",
-                "mode": "slider",
-                **common,
-            },
+        discovery.number(
+            node,
+            "backup_reserve",
+            "Backup reserve",
+            topics.setting_set("backup_reserve_pct"),
+            topics.setting("backup_reserve_pct"),
+            5,
+            100,
+            1,
+            unit="%",
         )
     )
     out.append(
-        (
-            f"{m.discovery_prefix}/select/{node}/strategy/config",
-            {
-                "name": "Strategy",
-                "unique_id": f"{node}_strategy",
-                "command_topic": topics.setting_set("strategy"),
-                "state_topic": topics.setting("strategy"),
-                "options": list(STRATEGY_NAMES),
-                **common,
-            },
+        discovery.select(
+            node, "strategy", "Strategy", topics.setting_set("strategy"), topics.setting("strategy"), list(STRATEGY_NAMES)
         )
     )
     return out
@@ -315,7 +344,8 @@ class MqttService:
         self._packs: dict[str, PackReading | None] = {p.id: None for p in cfg.packs}
         self._errors: dict[str, str] = {}
         self._seq = 0
-        self._availability: dict[str, str] = {}  # pack id -> last published "online"/"offline"
+        self._published: dict[str, str] = {}  # topic -> payload last published there (this connection)
+        self._grid = False  # the device reports grid power: its entities are announced
         self._settings_changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._command_topics = {
@@ -376,10 +406,9 @@ class MqttService:
                     )
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     if self.mcfg.discovery:
-                        for topic, payload in discovery_messages(self.cfg, self.topics, commands=self.settings_token is None):
-                            await client.publish(topic, json.dumps(payload), qos=1, retain=True)
+                        await self._publish_discovery(client)
                     self._client = client
-                    self._availability.clear()
+                    self._published.clear()
                     self.connects += 1
                     self.last_error = None
                     backoff = rt.reconnect_min_s
@@ -518,21 +547,54 @@ class MqttService:
             pass
 
     async def publish_state(self, state: dict) -> None:
-        """Publish the runtime state, each online pack's SOC and every pack's availability (for Home Assistant)."""
+        """Publish the runtime state and, for Home Assistant, each entity's value (see :func:`discovery_messages`).
+
+        Values that change every cycle (SOC, power) go out every cycle; the others (availability,
+        online, fault, energy totals) when they change. Grid entities are announced once the
+        state first carries grid energy.
+        """
         if self._client is None:
             return
         try:
             await self._client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            soc = state.get("soc_pct", {})
+            soc, power = state.get("soc_pct", {}), state.get("power_w", {})
             for pack_id, value in soc.items():
                 await self._client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
+            for pack_id, value in power.items():
+                await self._client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
+            for topic, value in (
+                (self.topics.battery_power, state.get("battery_power_w")),
+                (self.topics.grid_power, state.get("grid_w")),
+            ):
+                if value is not None:
+                    await self._client.publish(topic, f"{value:.0f}", qos=0, retain=True)
+            faults = state.get("faults", {})
             for p in self.cfg.packs:
-                available = "online" if p.id in soc else "offline"
-                if self._availability.get(p.id) != available:
-                    await self._client.publish(self.topics.pack_availability(p.id), available, qos=1, retain=True)
-                    self._availability[p.id] = available
+                await self._publish_changed(
+                    self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
+                )
+                await self._publish_changed(self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
+                await self._publish_changed(self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF)
+            energy = state.get("energy_kwh", {})
+            if "grid_import" in energy and not self._grid and self.mcfg.discovery:
+                self._grid = True
+                await self._publish_discovery(self._client)
+            for name, kwh in energy.items():
+                await self._publish_changed(self.topics.energy(name), f"{kwh:.3f}")
         except aiomqtt.MqttError:
             pass
+
+    async def _publish_changed(self, topic: str, payload: str) -> None:
+        """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
+        assert self._client is not None
+        if self._published.get(topic) != payload:
+            await self._client.publish(topic, payload, qos=1, retain=True)
+            self._published[topic] = payload
+
+    async def _publish_discovery(self, client: aiomqtt.Client) -> None:
+        """Every Home Assistant discovery config (retained)."""
+        for topic, payload in discovery_messages(self.cfg, self.topics, commands=self.settings_token is None, grid=self._grid):
+            await client.publish(topic, json.dumps(payload), qos=1, retain=True)
 
     # --- device link -------------------------------------------------------------------------------
 

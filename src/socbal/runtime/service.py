@@ -2,7 +2,8 @@
 
 Each cycle (every ``runtime.period_s``): apply a queued settings change, read
 telemetry, :func:`~socbal.runtime.control.plan_cycle`, log new/cleared faults
-and changed setpoints, write the setpoints, publish state. The MQTT connection
+and changed setpoints, count the battery and grid energy (saved every
+``runtime.energy_persist_s``), write the setpoints, publish state. The MQTT connection
 and the HTTP server are supervised tasks (restarted with backoff when they die,
 their health in :meth:`Runtime.state`); the event log is written off the event
 loop. At start the loop waits up to ``runtime.startup_wait_s`` for the link, and
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 
 from pydantic import SecretStr
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 from socbal.runtime.api import ApiServer, api_server, create_app
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.control import CyclePlan, plan_cycle
+from socbal.runtime.energy import EnergyMeter
 from socbal.runtime.link import DeviceLink
 from socbal.runtime.modbus import ModbusLink
 from socbal.runtime.mqtt import MqttService
@@ -32,6 +35,11 @@ from socbal.runtime.supervise import Supervisor
 from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")
+
+
+def battery_power_w(plan: CyclePlan | None) -> float | None:
+    """The packs' measured power together, W (+ discharge), or ``None`` when no pack reported."""
+    return sum(plan.power_w.values()) if plan is not None and plan.power_w else None
 
 
 class Runtime:
@@ -82,6 +90,8 @@ class Runtime:
         self.http_port: int | None = None
         self._server: ApiServer | None = None
         self._logged: tuple[dict[str, float], float] | None = None  # last logged setpoints and when
+        self.energy = EnergyMeter(self.store.load_energy(), max_gap_s=max(rt.max_telemetry_age_s, 2.0 * rt.period_s))
+        self._energy_saved_s = -math.inf
         self._warm_up()
 
     @classmethod
@@ -112,6 +122,10 @@ class Runtime:
             "soc_pct": dict(plan.soc_pct) if plan else {},
             "setpoints_w": dict(plan.setpoints_w) if plan else {},
             "request_w": plan.request_w if plan else 0.0,
+            "power_w": dict(plan.power_w) if plan else {},
+            "battery_power_w": battery_power_w(plan),
+            "grid_w": plan.grid_w if plan else None,
+            "energy_kwh": self.store.committed_energy(),
             "online": plan.online if plan else [],
             "faults": dict(self.faults.active),
             "tasks": self.supervisor.snapshot(),
@@ -169,6 +183,7 @@ class Runtime:
         self.last_plan = plan
         self._log_faults(self._current_faults(plan))
         self._log_setpoints(plan)
+        self._meter_energy(plan)
         await self.link.write(plan.setpoints_w, self.cfg.runtime.watchdog_s)
         self.cycles += 1
         self.last_cycle_s = time.monotonic() - started
@@ -176,6 +191,14 @@ class Runtime:
         if self.mqtt is not None:
             await self.mqtt.publish_state(self.state())
         return plan
+
+    def _meter_energy(self, plan: CyclePlan, final: bool = False) -> None:
+        """Count this cycle's battery and grid power into the energy totals; save them when due (or ``final``)."""
+        now = time.monotonic()
+        self.energy.update(now, {"battery": battery_power_w(plan), "grid": plan.grid_w})
+        due = final or now - self._energy_saved_s >= self.cfg.runtime.energy_persist_s
+        if self.energy.totals and due and self.store.save_energy(self.energy.totals):
+            self._energy_saved_s = now
 
     def _log_setpoints(self, plan: CyclePlan) -> None:
         rt = self.cfg.runtime
@@ -289,5 +312,7 @@ class Runtime:
         await self.supervisor.stop()
         if isinstance(self.link, ModbusLink):
             await self.link.close()
+        if self.last_plan is not None:
+            self._meter_energy(self.last_plan, final=True)
         self.store.log("stop", f"runtime {self.cfg.name} stopped")
         await asyncio.to_thread(self.store.close)

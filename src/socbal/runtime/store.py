@@ -1,4 +1,4 @@
-"""Settings store and event log in one SQLite file (stdlib ``sqlite3``), written off the event loop.
+"""Settings store, event log and energy totals in one SQLite file (stdlib ``sqlite3``), written off the event loop.
 
 Writes go through a :class:`~socbal.runtime.dbwriter.DbWriter` (a dedicated
 thread, a bounded queue, retried until the database takes them): a setting
@@ -6,7 +6,9 @@ change and its event commit together, in the order they were made, and nothing
 accepted is lost while the database is locked or failing. Reads (``events``,
 ``load_settings``) use their own connection. Retention: events older than
 ``retention_days`` go, and the oldest go while the file is over ``max_bytes``
-(then an incremental vacuum gives the space back). The file is locked against a
+(then an incremental vacuum gives the space back). Energy totals (kWh) are kept
+per name and never lowered; :meth:`StateStore.committed_energy` gives only totals
+already committed, so what is published never exceeds what a restart finds. The file is locked against a
 second process (:class:`~socbal.runtime.instancelock.InstanceLock`).
 """
 
@@ -46,7 +48,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS energy (
+    name TEXT PRIMARY KEY,
+    kwh REAL NOT NULL CHECK (kwh >= 0),
+    updated_at REAL NOT NULL
+);
 """
+_SAVE_ENERGY = (
+    "INSERT INTO energy (name, kwh, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT(name) DO UPDATE SET kwh = max(energy.kwh, excluded.kwh), updated_at = excluded.updated_at"
+)
 
 #: Event kinds written by the runtime.
 EventKind = Literal["start", "stop", "setpoints", "fault", "recovered", "setting", "rejected", "link"]
@@ -130,6 +141,9 @@ class StateStore:
         def housekeeping(conn: sqlite3.Connection) -> None:
             trim_events(conn, retention_s, max_bytes)
 
+        self._energy_lock = threading.Lock()  # the control loop saves, the HTTP API's threads read
+        self._energy_waiting: list[tuple[int, dict[str, float]]] = []  # (ticket, totals) not yet known committed
+        self._energy_committed = self.load_energy()
         self.writer = DbWriter(
             self.path,
             _setup,
@@ -186,6 +200,30 @@ class StateStore:
     def clear_settings(self, message: str) -> bool:
         """Queue: forget the persisted settings (the config's apply at the next start) and log it."""
         return self.writer.submit([("DELETE FROM settings", ()), (_INSERT_EVENT, (time.time(), "setting", None, message, None))])
+
+    def load_energy(self) -> dict[str, float]:
+        """The persisted energy totals, kWh by name (empty when none were saved)."""
+        with self._read_lock:
+            return {name: float(kwh) for name, kwh in self._reader.execute("SELECT name, kwh FROM energy")}
+
+    def save_energy(self, totals_kwh: dict[str, float]) -> bool:
+        """Queue: persist the energy totals (a stored total is never lowered); False when the queue is full."""
+        now = time.time()
+        totals = dict(totals_kwh)
+        with self._energy_lock:
+            ticket = self.writer.enqueue([(_SAVE_ENERGY, (name, kwh, now)) for name, kwh in totals.items()])
+            if ticket is None:
+                return False
+            self._energy_waiting.append((ticket, totals))
+            return True
+
+    def committed_energy(self) -> dict[str, float]:
+        """The latest energy totals saved with :meth:`save_energy` that are committed (at first: the persisted ones)."""
+        with self._energy_lock:
+            done = self.writer.committed
+            while self._energy_waiting and self._energy_waiting[0][0] <= done:
+                self._energy_committed.update(self._energy_waiting.pop(0)[1])
+            return dict(self._energy_committed)
 
     def log(self, kind: str, message: str, pack_id: str | None = None, data: dict | None = None) -> bool:
         """Queue one event (message cut to :data:`MAX_MESSAGE_CHARS`); False when the queue is full."""

@@ -30,12 +30,16 @@ class PackReading:
 
 @dataclass(frozen=True)
 class DeviceReading:
-    """Device-wide telemetry: PV, household load, grid (values not yet trusted)."""
+    """Device-wide telemetry: PV, household load, grid (values not yet trusted).
+
+    ``grid_w``: power from the grid at the device's meter, W (+ import / - export), when the device reports it.
+    """
 
     pv_w: float
     load_w: float
     grid_on: bool
     received_s: float
+    grid_w: float | None = None
 
 
 @dataclass

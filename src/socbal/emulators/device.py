@@ -28,6 +28,9 @@ from socbal.runtime.emulator import EmulatedDevice, ticks
 from socbal.scenario import Scenario
 from socbal.validation import StrictModel
 
+#: The lowest backup reserve socbal's EMS takes, % (``reserve-on-average`` lets each pack run down to it).
+EMS_MIN_RESERVE_PCT = 5.0
+
 
 class Dynamics(StrictModel):
     """How the emulated device follows a command and answers requests."""
@@ -35,10 +38,11 @@ class Dynamics(StrictModel):
     latency_s: float = Field(2.0, ge=0, le=600, description="Command to start of effect, s")
     ramp_w_per_s: float = Field(400.0, gt=0, le=1e6, description="How fast the device setpoint follows, W/s")
     min_request_interval_s: float = Field(0.0, ge=0, le=60, description="Requests closer than this get an error (0: none)")
-    firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average"] = Field(
+    firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average", "per-pack"] = Field(
         "balance",
         description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D; "
-        "reserve-on-average: the device stops discharging when its average SOC reaches the reserve",
+        "reserve-on-average: the device stops when its average SOC reaches the reserve, a pack may go below it; "
+        "per-pack: socbal's own device, each pack follows the setpoint written for it (with its watchdog)",
     )
     max_power_w: float | None = Field(None, gt=0, description="Device limit, W (default: what the packs can do)")
 
@@ -64,7 +68,7 @@ class Snapshot:
     commanded_w: float  # the last accepted command
     load_w: float
     pv_w: float
-    grid_w: float  # + import / - export: load - PV - battery
+    grid_w: float  # + import / - export at the device's meter: load - PV - battery (a home's: its whole grid)
 
 
 class FirmwareDevice:
@@ -80,7 +84,9 @@ class FirmwareDevice:
         self.scenario = scenario
         self.dynamics = dynamics or Dynamics()
         self.clock = clock
-        self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=1e9)  # the firmware itself feeds its packs
+        # the firmware feeds its packs itself, but for per-pack setpoints written from outside (10 s watchdog)
+        per_pack = self.dynamics.firmware == "per-pack"
+        self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=10.0 if per_pack else 1e9)
         specs = self.packs.specs
         self.capacity_wh = np.array([p.ems_capacity_wh for p in specs])  # what the BMS and the firmware believe
         self.max_discharge_w = self.dynamics.max_power_w or sum(p.max_discharge_w for p in specs)
@@ -98,6 +104,7 @@ class FirmwareDevice:
         self.guard: Callable[[float], float] = lambda w: w  # vendor rule applied to the target (e.g. target SOC)
         # What the device's own zero-export mode sees: load - PV, W (a home replaces it by its meter's view).
         self.net_demand_w: Callable[[], float] = lambda: self.packs.now_load_w - self.packs.now_pv_w
+        self.site_grid_w: Callable[[], float] | None = None  # the grid its own meter sees, W (None: its scenario's)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -173,19 +180,23 @@ class FirmwareDevice:
             )
             for i, p in enumerate(self.packs.specs)
         ]
-        decision = decide(AllocateInput(settings=self.settings, packs=states, request=request))
+        settings = self.settings
+        if self.dynamics.firmware == "reserve-on-average":  # its packs run down to the EMS's lowest reserve
+            settings = settings.model_copy(update={"backup_reserve_pct": EMS_MIN_RESERVE_PCT})
+        decision = decide(AllocateInput(settings=settings, packs=states, request=request))
         self._latched = [d.reserve_latched for d in decision.packs]
         return {i: d.power_w for i, d in enumerate(decision.packs)}
 
     def step(self, dt_s: float) -> None:
         """Advance by ``dt_s`` wall seconds: latency, ramp, the firmware's sharing, the pack physics."""
-        now = self.clock()
-        while self._queue and self._queue[0][0] <= now:
-            self._target_w = self._queue.popleft()[1]
-        target = self.guard(self._target_w)
-        step = self.dynamics.ramp_w_per_s * dt_s
-        self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
-        self.packs.accept_setpoints(self._share(self.setpoint_w))
+        if self.dynamics.firmware != "per-pack":
+            now = self.clock()
+            while self._queue and self._queue[0][0] <= now:
+                self._target_w = self._queue.popleft()[1]
+            target = self.guard(self._target_w)
+            step = self.dynamics.ramp_w_per_s * dt_s
+            self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
+            self.packs.accept_setpoints(self._share(self.setpoint_w))
         self.packs.step(dt_s)
         if self.faults.freeze_telemetry and self._frozen is None:
             self._frozen = self._snapshot()
@@ -206,7 +217,7 @@ class FirmwareDevice:
             commanded_w=self.commanded_w,
             load_w=load,
             pv_w=pv,
-            grid_w=load - pv - battery,
+            grid_w=self.site_grid_w() if self.site_grid_w is not None else load - pv - battery,
         )
 
     def snapshot(self) -> Snapshot:

@@ -15,6 +15,7 @@ from socbal.homectl.controller import HomeController
 from tests.emulators.harness import LOOPBACK, device, two_packs, until
 from tests.homectl.harness import config, device_entry, grid_w, home, running
 from tests.runtime.conftest import broker  # noqa: F401 - the fixture
+from tests.runtime.ha_schema import validate_discovery
 
 
 def test_discovery_per_device_values_and_token_settings(tmp_path, broker, monkeypatch):  # noqa: F811
@@ -38,12 +39,15 @@ def test_discovery_per_device_values_and_token_settings(tmp_path, broker, monkey
                 async with running(ctl):
                     await until(lambda: "test/home/devices/zen/setpoint_w" in seen and abs(grid_w(emus)) < 30, timeout_s=10)
                     configs = {t: json.loads(p) for t, p in seen.items() if t.startswith("homeassistant/") and p}
+                    for topic, payload in configs.items():
+                        validate_discovery(topic, payload)  # Home Assistant's own discovery rules
                     for dev in ("ind", "zen"):
                         node = f"socbal_testhome_{dev}"
                         for field in ("soc_pct", "weakest_soc_pct", "power_w", "setpoint_w", "state"):
                             entity = configs[f"homeassistant/sensor/{node}/{field}/config"]
                             assert entity["state_topic"] == f"test/home/devices/{dev}/{field}"
                             assert entity["device"]["identifiers"] == [node]
+                            assert entity["device"]["via_device"] == "socbal_testhome"  # reached through the home
                         assert configs[f"homeassistant/binary_sensor/{node}/online/config"]["device_class"] == "connectivity"
                     assert not any("/select/" in t or "/number/" in t for t in configs)  # a token: no HA command entities
                     assert seen["test/home/devices/ind/weakest_soc_pct"] == "40"  # the emptier of its two packs

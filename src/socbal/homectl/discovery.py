@@ -1,30 +1,24 @@
-"""Home Assistant MQTT discovery for a home: one HA device per storage device, plus the home's settings.
+"""Home Assistant MQTT discovery for a home: one HA device per storage device (via the home's), plus the home's settings.
 
-Per device: SOC, weakest pack SOC (battery sensors, %), battery power and setpoint (power
-sensors, W, + discharge), state (text) and online (connectivity). Each value's state topic is
-``<base>/devices/<id>/<field>`` (:func:`device_topic`); all but ``online`` are available only
-while the controller is online *and* the device is (``<base>/devices/<id>/availability``).
-With ``commands`` (no settings token: Home Assistant cannot send one) the home's strategy,
-staging and grid target become select/number entities.
+Per device: SOC and weakest pack SOC (%), battery power and setpoint (W, + discharge), state (text) and
+online (connectivity). Each value's state topic is ``<base>/devices/<id>/<field>`` (:func:`device_topic`);
+all but ``online`` are available only while the controller is online *and* the device is
+(``<base>/devices/<id>/availability``). With ``commands`` (no settings token: Home Assistant cannot send
+one) the home's strategy, staging and grid target become select/number entities of the home's own device.
+The payloads come from :mod:`socbal.runtime.discovery`'s builders (HA's discovery schema).
 """
 
 from __future__ import annotations
 
-import re
 from typing import get_args
 
 from socbal.home.models import HomeStrategyName, StagingName
 from socbal.homectl.config import HomeRunConfig
+from socbal.runtime import discovery
 from socbal.runtime.mqtt import Topics
 
-#: Per-device values published for Home Assistant: field -> (name, unit, device class).
-DEVICE_VALUES: dict[str, tuple[str, str | None, str | None]] = {
-    "soc_pct": ("SOC", "%", "battery"),
-    "weakest_soc_pct": ("Weakest pack SOC", "%", "battery"),
-    "power_w": ("Battery power", "W", "power"),
-    "setpoint_w": ("Setpoint", "W", "power"),
-    "state": ("State", None, None),
-}
+#: Per-device values published for Home Assistant (state topic field names), in discovery order.
+DEVICE_VALUES = ("soc_pct", "weakest_soc_pct", "power_w", "setpoint_w", "state")
 
 
 def device_topic(topics: Topics, device_id: str, field: str) -> str:
@@ -32,91 +26,47 @@ def device_topic(topics: Topics, device_id: str, field: str) -> str:
     return f"{topics.base}/devices/{device_id}/{field}"
 
 
-def _node(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(("socbal", *parts)))
-
-
-def home_discovery_messages(cfg: HomeRunConfig, topics: Topics, commands: bool = True) -> list[tuple[str, dict]]:
+def home_discovery_messages(cfg: HomeRunConfig, topics: Topics, commands: bool = True) -> list[discovery.Entity]:
     """(config topic, payload) for every entity (see the module docstring)."""
     m = cfg.mqtt
     assert m is not None
-    prefix = m.discovery_prefix
-    out: list[tuple[str, dict]] = []
-    home_node = _node(cfg.name)
+    home = discovery.Node.create(m.discovery_prefix, cfg.name, m.device_name, "home controller", (topics.status,))
+    out: list[discovery.Entity] = []
     for d in cfg.devices:
-        node = _node(cfg.name, d.id)
-        device = {
-            "identifiers": [node],
-            "name": f"{m.device_name} {d.id}",
-            "manufacturer": d.driver.split("-")[0].capitalize(),
-            "model": getattr(d, "model", d.driver),
-            "via_device": home_node,
-        }
-        availability = {
-            "availability": [{"topic": topics.status}, {"topic": device_topic(topics, d.id, "availability")}],
-            "availability_mode": "all",
-            "payload_available": "online",
-            "payload_not_available": "offline",
-        }
-        for field, (name, unit, device_class) in DEVICE_VALUES.items():
-            payload: dict = {
-                "name": name,
-                "unique_id": f"{node}_{field}",
-                "state_topic": device_topic(topics, d.id, field),
-                "device": device,
-                **availability,
-            }
-            if unit is not None:
-                payload.update(unit_of_measurement=unit, device_class=device_class, state_class="measurement")
-            out.append((f"{prefix}/sensor/{node}/{field}/config", payload))
-        out.append(
-            (
-                f"{prefix}/binary_sensor/{node}/online/config",
-                {
-                    "name": "Online",
-                    "unique_id": f"{node}_online",
-                    "state_topic": device_topic(topics, d.id, "online"),
-                    "payload_on": "ON",
-                    "payload_off": "OFF",
-                    "device_class": "connectivity",
-                    "device": device,
-                    "availability_topic": topics.status,
-                },
-            )
+        node = discovery.Node.create(
+            m.discovery_prefix, f"{cfg.name}_{d.id}", f"{m.device_name} {d.id}", d.driver, (topics.status,), via=home
         )
+        only_while_online = (device_topic(topics, d.id, "availability"),)
+
+        def topic(field: str, device_id: str = d.id) -> str:
+            return device_topic(topics, device_id, field)
+
+        out += [
+            discovery.soc_sensor(node, "soc_pct", "SOC", topic("soc_pct"), extra_availability=only_while_online),
+            discovery.soc_sensor(
+                node, "weakest_soc_pct", "Weakest pack SOC", topic("weakest_soc_pct"), extra_availability=only_while_online
+            ),
+            discovery.power_sensor(node, "power_w", "Battery power", topic("power_w"), extra_availability=only_while_online),
+            discovery.power_sensor(node, "setpoint_w", "Setpoint", topic("setpoint_w"), extra_availability=only_while_online),
+            discovery.sensor(node, "state", "State", topic("state"), extra_availability=only_while_online),
+            discovery.binary_sensor(node, "online", "Online", topic("online"), "connectivity"),
+        ]
     if not commands:
         return out
-    home_device = {"identifiers": [home_node], "name": m.device_name, "manufacturer": "socbal", "model": "home controller"}
-    common = {"availability_topic": topics.status, "device": home_device}
     for name, options in (("strategy", list(get_args(HomeStrategyName))), ("staging", list(get_args(StagingName)))):
-        out.append(
-            (
-                f"{prefix}/select/{home_node}/{name}/config",
-                {
-                    "name": name.capitalize(),
-                    "unique_id": f"{home_node}_{name}",
-                    "command_topic": topics.setting_set(name),
-                    "state_topic": topics.setting(name),
-                    "options": options,
-                    **common,
-                },
-            )
-        )
+        out.append(discovery.select(home, name, name.capitalize(), topics.setting_set(name), topics.setting(name), options))
     out.append(
-        (
-            f"{prefix}/number/{home_node}/grid_target_w/config",
-            {
-                "name": "Grid target",
-                "unique_id": f"{home_node}_grid_target_w",
-                "command_topic": topics.setting_set("grid_target_w"),
-                "state_topic": topics.setting("grid_target_w"),
-                "min": -2000,
-                "max": 2000,
-                "step": 10,
-                "unit_of_measurement": "W",
-                "mode": "box",
-                **common,
-            },
+        discovery.number(
+            home,
+            "grid_target_w",
+            "Grid target",
+            topics.setting_set("grid_target_w"),
+            topics.setting("grid_target_w"),
+            -2000,
+            2000,
+            10,
+            unit="W",
+            mode="box",
         )
     )
     return out

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from socbal.errors import InputError
 from socbal.homectl.config import HomeRunConfig, HomeSection
 from socbal.homectl.discovery import DEVICE_VALUES, device_topic, home_discovery_messages
+from socbal.runtime import discovery
 from socbal.runtime.mqtt import Topics, client_kwargs, inbox_queue, payload_bytes
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
@@ -153,7 +154,9 @@ class HomeMqtt:
                 await self._retain(
                     client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
                 )
-                await self._retain(client, device_topic(self.topics, device_id, "online"), "ON" if online else "OFF")
+                await self._retain(
+                    client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
+                )
                 for field in DEVICE_VALUES:
                     value = values.get(field)
                     if value is not None:

@@ -40,11 +40,11 @@ from socbal.homectl.devices import DeviceSlot
 from socbal.homectl.mqtt import HomeMqtt
 from socbal.meters.base import MeterError, MeterReading
 from socbal.meters.registry import open_meter
-from socbal.runtime.api import ApiServer, api_server, create_app
-from socbal.runtime.secrets import read_secret, read_token
+from socbal.runtime.api import ApiTask, create_app
+from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
-from socbal.runtime.supervise import Supervisor
+from socbal.runtime.supervise import Supervisor, run_periodically
 from socbal.runtime.telemetry import FaultTracker
 
 log = logging.getLogger("socbal.homectl")
@@ -99,7 +99,7 @@ class HomeController:
         self.last_cycle_s = 0.0
         self.max_cycle_s = 0.0
         self.http_port: int | None = None
-        self._server: ApiServer | None = None
+        self._api: ApiTask | None = None
         self._started_s = time.monotonic()
         self._decided_s = -math.inf
         self._decided_on_s = -math.inf  # arrival time of the reading the last decision used
@@ -110,12 +110,7 @@ class HomeController:
     @classmethod
     def from_config(cls, cfg: HomeRunConfig, reset_settings: bool = False) -> "HomeController":
         """Resolve secrets (environment or file; :class:`InputError` when missing) and build the controller."""
-        password = token = settings_token = None
-        if cfg.mqtt is not None:
-            password = read_secret("mqtt password", cfg.mqtt.password_env, cfg.mqtt.password_file)
-            settings_token = read_token("mqtt settings token", cfg.mqtt.settings_token_env, cfg.mqtt.settings_token_file)
-        if cfg.http.enabled:
-            token = read_token("http token", cfg.http.token_env, cfg.http.token_file)
+        password, settings_token, token = service_secrets(cfg.mqtt, cfg.http)
         return cls(cfg, api_token=token, mqtt_password=password, settings_token=settings_token, reset_settings=reset_settings)
 
     def close(self) -> None:
@@ -331,19 +326,12 @@ class HomeController:
 
     # --- running ----------------------------------------------------------------------------------
 
-    async def _serve_http(self) -> None:
-        http = self.cfg.http
-        app = create_app(self.state, self.settings, self.store, self.api_token, http)
-        self._server = api_server(app, http.host, http.port, http)
-        await self._server.serve()
-
-    async def _wait_for_http(self) -> None:
-        for _ in range(100):  # until it listens, to know the port
-            server = self._server
-            if server is not None and server.started:
-                self.http_port = server.servers[0].sockets[0].getsockname()[1]
-                return
-            await asyncio.sleep(0.02)
+    def _cycle_failed(self, err: Exception) -> None:
+        """A bug in a cycle: one fault event (not one per cycle), a traceback in the log."""
+        new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
+        if new:
+            self.store.log("fault", f"internal: {err!r}")
+        log.error("home control cycle failed", exc_info=err)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``home.period_s`` until ``stop`` is set (or the task is cancelled); then leave every device safe."""
@@ -357,24 +345,12 @@ class HomeController:
             if self.mqtt is not None:
                 self.supervisor.start("mqtt", self.mqtt.run)
             if self.cfg.http.enabled:
-                self.supervisor.start("http", self._serve_http)
-                await self._wait_for_http()
-            loop = asyncio.get_running_loop()
-            next_t = loop.time()
-            while not stop.is_set():
-                try:
-                    await self.cycle()
-                except Exception as err:  # noqa: BLE001 - a bug must not stop the loop; it is logged once
-                    new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
-                    if new:
-                        self.store.log("fault", f"internal: {err!r}")
-                    log.exception("home control cycle failed")
-                next_t += self.settings.current.period_s
-                delay = next_t - loop.time()
-                if delay < 0:  # running late: skip missed ticks rather than bunch them up
-                    next_t, delay = loop.time(), 0.0
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                self._api = ApiTask(
+                    create_app(self.state, self.settings, self.store, self.api_token, self.cfg.http), self.cfg.http
+                )
+                self.supervisor.start("http", self._api.serve)
+                self.http_port = await self._api.wait_listening()
+            await run_periodically(stop, lambda: self.settings.current.period_s, self.cycle, self._cycle_failed)
         finally:
             await self._shut_down()
 
@@ -392,10 +368,8 @@ class HomeController:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.mqtt.close(), timeout=2)
         self.supervisor.stopping()
-        http = self.supervisor.tasks.get("http")
-        if self._server is not None and http is not None:
-            self._server.should_exit = True
-            await asyncio.wait([http], timeout=5)
+        if self._api is not None:
+            await self._api.stop(self.supervisor.tasks.get("http"))
         await self.supervisor.stop()
         self.store.log("stop", f"home {self.cfg.name} stopped; every device left to its own fallback")
         await asyncio.to_thread(self.store.close)

@@ -23,7 +23,7 @@ from socbal.errors import InputError
 from socbal.homectl.config import HomeRunConfig, HomeSection
 from socbal.homectl.discovery import DEVICE_VALUES, device_topic, home_discovery_messages
 from socbal.runtime import discovery
-from socbal.runtime.mqtt import Topics, client_kwargs, inbox_queue, payload_bytes
+from socbal.runtime.mqtt import Topics, admit_message, client_kwargs, inbox_queue, payload_bytes
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
 from socbal.runtime.settings import SettingsController
@@ -66,17 +66,7 @@ class HomeMqtt:
         return str(message.topic) in self._commands
 
     def _admit(self, message: aiomqtt.Message) -> bool:
-        size = len(message.payload) if isinstance(message.payload, (bytes, str)) else 0
-        if size > self.mcfg.max_payload_bytes:
-            self.rejects.warning(f"mqtt: {message.topic}: payload of {size} bytes refused")
-            return False
-        if message.retain:
-            self.rejects.warning(f"mqtt: {message.topic}: retained command ignored (commands act once, when sent)")
-            return False
-        if not self._rate.allow():
-            self.rejects.warning(f"mqtt: {message.topic}: settings rate limit exceeded")
-            return False
-        return True
+        return admit_message(message, True, self.mcfg, self._rate, self.rejects)
 
     async def run(self) -> None:
         """Connect, announce, take settings messages; reconnect with backoff. Cancel to stop."""

@@ -19,6 +19,7 @@ every write answers 403. Bad query parameters answer 422.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 
@@ -108,3 +109,35 @@ def api_server(app: FastAPI, host: str, port: int, limits: HttpConfig | None = N
             h11_max_incomplete_event_size=16 * 1024,
         )
     )
+
+
+class ApiTask:
+    """The HTTP API of a live runtime as a supervised task: :meth:`serve` runs it, :meth:`wait_listening` learns its
+    port (``http.port = 0`` picks a free one), :meth:`stop` ends it."""
+
+    def __init__(self, app: FastAPI, http: HttpConfig) -> None:
+        self.app = app
+        self.http = http
+        self.server: ApiServer | None = None
+        self.port: int | None = None
+
+    async def serve(self) -> None:
+        """Serve until stopped (a fresh server each time the supervisor restarts it)."""
+        self.server = api_server(self.app, self.http.host, self.http.port, self.http)
+        await self.server.serve()
+
+    async def wait_listening(self, timeout_s: float = 2.0) -> int | None:
+        """The port once the server listens (None if it did not within ``timeout_s``)."""
+        for _ in range(max(int(timeout_s / 0.02), 1)):
+            server = self.server
+            if server is not None and server.started:
+                self.port = server.servers[0].sockets[0].getsockname()[1]
+                return self.port
+            await asyncio.sleep(0.02)
+        return None
+
+    async def stop(self, task: asyncio.Task | None, timeout_s: float = 5.0) -> None:
+        """Ask the server to exit and wait for its task."""
+        if self.server is not None and task is not None:
+            self.server.should_exit = True
+            await asyncio.wait([task], timeout=timeout_s)

@@ -307,6 +307,24 @@ def inbox_queue(
     return Inbox
 
 
+def admit_message(message: aiomqtt.Message, command: bool, cfg: MqttConfig, rate: TokenBucket, rejects: ThrottledLog) -> bool:
+    """Whether an arriving message may be queued: not over ``cfg.max_payload_bytes``; a ``command`` also not retained
+    (commands act once, when sent) and within the settings rate. Each refusal is one (rate-limited) ``rejects`` line."""
+    size = len(message.payload) if isinstance(message.payload, (bytes, str)) else 0
+    if size > cfg.max_payload_bytes:
+        rejects.warning(f"mqtt: {message.topic}: payload of {size} bytes refused (at most {cfg.max_payload_bytes})")
+        return False
+    if not command:
+        return True
+    if message.retain:
+        rejects.warning(f"mqtt: {message.topic}: retained command ignored (commands act once, when sent)")
+        return False
+    if not rate.allow():
+        rejects.warning(f"mqtt: {message.topic}: settings rate limit ({cfg.settings_rate_per_s:g}/s) exceeded")
+        return False
+    return True
+
+
 def payload_bytes(message: aiomqtt.Message) -> bytes:
     """A message's payload as bytes."""
     p = message.payload
@@ -369,21 +387,7 @@ class MqttService:
 
     def _admit(self, message: aiomqtt.Message) -> bool:
         """Size, retain and rate checks, as the message arrives (before it is queued or parsed)."""
-        size = len(message.payload) if isinstance(message.payload, (bytes, str)) else 0
-        if size > self.mcfg.max_payload_bytes:
-            self.rejects.warning(
-                f"mqtt: {message.topic}: payload of {size} bytes refused (at most {self.mcfg.max_payload_bytes})"
-            )
-            return False
-        if not self._is_command(message):
-            return True
-        if message.retain:
-            self.rejects.warning(f"mqtt: {message.topic}: retained command ignored (commands act once, when sent)")
-            return False
-        if not self._command_rate.allow():
-            self.rejects.warning(f"mqtt: {message.topic}: settings rate limit ({self.mcfg.settings_rate_per_s:g}/s) exceeded")
-            return False
-        return True
+        return admit_message(message, self._is_command(message), self.mcfg, self._command_rate, self.rejects)
 
     def _client_kwargs(self, will: aiomqtt.Will) -> dict:
         kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)

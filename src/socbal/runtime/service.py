@@ -21,17 +21,17 @@ import time
 
 from pydantic import SecretStr
 
-from socbal.runtime.api import ApiServer, api_server, create_app
+from socbal.runtime.api import ApiTask, create_app
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.control import CyclePlan, plan_cycle
 from socbal.runtime.energy import EnergyMeter
 from socbal.runtime.link import DeviceLink
 from socbal.runtime.modbus import ModbusLink
 from socbal.runtime.mqtt import MqttService
-from socbal.runtime.secrets import read_secret, read_token
+from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
-from socbal.runtime.supervise import Supervisor
+from socbal.runtime.supervise import Supervisor, run_periodically
 from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")
@@ -88,7 +88,7 @@ class Runtime:
         self.last_cycle_s = 0.0
         self.max_cycle_s = 0.0
         self.http_port: int | None = None
-        self._server: ApiServer | None = None
+        self._api: ApiTask | None = None
         self._logged: tuple[dict[str, float], float] | None = None  # last logged setpoints and when
         self.energy = EnergyMeter(self.store.load_energy(), max_gap_s=max(rt.max_telemetry_age_s, 2.0 * rt.period_s))
         self._energy_saved_s = -math.inf
@@ -97,12 +97,7 @@ class Runtime:
     @classmethod
     def from_config(cls, cfg: RuntimeConfig, reset_settings: bool = False) -> "Runtime":
         """Resolve secrets (environment or file; :class:`InputError` when missing or unusable) and build the runtime."""
-        password = token = settings_token = None
-        if cfg.mqtt is not None:
-            password = read_secret("mqtt password", cfg.mqtt.password_env, cfg.mqtt.password_file)
-            settings_token = read_token("mqtt settings token", cfg.mqtt.settings_token_env, cfg.mqtt.settings_token_file)
-        if cfg.http.enabled:
-            token = read_token("http token", cfg.http.token_env, cfg.http.token_file)
+        password, settings_token, token = service_secrets(cfg.mqtt, cfg.http)
         return cls(cfg, mqtt_password=password, api_token=token, settings_token=settings_token, reset_settings=reset_settings)
 
     def close(self) -> None:
@@ -230,20 +225,6 @@ class Runtime:
             text = f"{text}; {note}"
         self.store.log("start", text)
 
-    async def _serve_http(self) -> None:
-        http = self.cfg.http
-        app = create_app(self.state, self.settings, self.store, self.api_token, http)
-        self._server = api_server(app, http.host, http.port, http)
-        await self._server.serve()
-
-    async def _wait_for_http(self) -> None:
-        for _ in range(100):  # until it listens, to know the port
-            server = self._server
-            if server is not None and server.started:
-                self.http_port = server.servers[0].sockets[0].getsockname()[1]
-                return
-            await asyncio.sleep(0.02)
-
     def _warm_up(self) -> None:
         """Plan a discharge and a charge once on made-up telemetry, so that compiled code is ready before the first cycle.
 
@@ -265,6 +246,13 @@ class Runtime:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.05)
 
+    def _cycle_failed(self, err: Exception) -> None:
+        """A bug in a cycle: one fault event (not one per cycle), a traceback in the log."""
+        new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
+        if new:
+            self.store.log("fault", f"internal: {err!r}")
+        log.error("control cycle failed", exc_info=err)
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``period_s`` until ``stop`` is set (or the task is cancelled); then shut down safely."""
         stop = stop or asyncio.Event()
@@ -275,26 +263,13 @@ class Runtime:
             if self.mqtt is not None:
                 self.supervisor.start("mqtt", self.mqtt.run)
             if self.cfg.http.enabled:
-                self.supervisor.start("http", self._serve_http)
-                await self._wait_for_http()
+                self._api = ApiTask(
+                    create_app(self.state, self.settings, self.store, self.api_token, self.cfg.http), self.cfg.http
+                )
+                self.supervisor.start("http", self._api.serve)
+                self.http_port = await self._api.wait_listening()
             await self._wait_for_link(stop)
-            loop = asyncio.get_running_loop()
-            next_t = loop.time()
-            while not stop.is_set():
-                try:
-                    await self.cycle()
-                except Exception as err:  # noqa: BLE001 - a bug must not stop the loop; it is logged once
-                    new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
-                    if new:
-                        self.store.log("fault", f"internal: {err!r}")
-                    log.exception("control cycle failed")
-                next_t += period
-                delay = next_t - loop.time()
-                if delay < 0:  # running late: skip missed ticks rather than bunch them up
-                    next_t = loop.time()
-                    delay = 0.0
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+            await run_periodically(stop, lambda: period, self.cycle, self._cycle_failed)
         finally:
             await self._shut_down()
 
@@ -305,10 +280,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.mqtt.close(), timeout=2)
         self.supervisor.stopping()
-        http = self.supervisor.tasks.get("http")
-        if self._server is not None and http is not None:
-            self._server.should_exit = True
-            await asyncio.wait([http], timeout=5)
+        if self._api is not None:
+            await self._api.stop(self.supervisor.tasks.get("http"))
         await self.supervisor.stop()
         if isinstance(self.link, ModbusLink):
             await self.link.close()

@@ -98,3 +98,26 @@ class Supervisor:
                 t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout_s)
+
+
+async def run_periodically(
+    stop: asyncio.Event,
+    period_s: Callable[[], float],
+    body: Callable[[], Awaitable[object]],
+    on_error: Callable[[Exception], None],
+) -> None:
+    """Await ``body()`` every ``period_s()`` seconds until ``stop`` is set. An exception goes to ``on_error`` and the
+    loop goes on (a bug must not stop a control loop); a late round skips the missed ticks rather than bunching them."""
+    loop = asyncio.get_running_loop()
+    next_t = loop.time()
+    while not stop.is_set():
+        try:
+            await body()
+        except Exception as err:  # noqa: BLE001 - see the docstring
+            on_error(err)
+        next_t += period_s()
+        delay = next_t - loop.time()
+        if delay < 0:
+            next_t, delay = loop.time(), 0.0
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -261,7 +261,8 @@ class HomeController:
         while starting, until every device has answered once)."""
         if any(s.telemetry is None for s in self.slots) and time.monotonic() - self._started_s < self.cfg.meter.stale_after_s:
             return None
-        first_s = max((s.first_read_s for s in self.slots), default=-math.inf)  # readings before it: devices still free
+        # Readings from before the last device first answered show the devices still in their own modes.
+        first_s = max((s.first_read_s for s in self.slots if math.isfinite(s.first_read_s)), default=-math.inf)
         live = [s.telemetry for s in self.slots if s.reachable and s.telemetry is not None]
         read_s = min((t.time_s for t in live), default=math.inf)
         tolerance_w = self.settings.current.follow_tolerance_w

@@ -20,6 +20,7 @@ from socbal.emulators.zendure import ZendureEmulator
 from socbal.homectl.controller import HomeController
 from tests.emulators.harness import device, two_packs, until
 from tests.homectl.harness import MeterSwitch, config, device_entry, grid_w, home, running
+from tests.runtime.conftest import free_port
 
 
 def events(controller: HomeController, kind: str) -> list[dict]:
@@ -168,5 +169,20 @@ def test_settings_over_http_with_a_token_move_the_grid_target(tmp_path, monkeypa
                     status = (await client.get("/status")).json()
                     assert status["kind"] == "home" and status["devices"]["ind"]["online"] is True
         assert any("grid_target_w=300" in e["message"] for e in events(ctl, "setting"))
+
+    asyncio.run(scenario())
+
+
+def test_a_device_that_never_answers_is_offline_and_the_others_carry_on(tmp_path):
+    async def scenario():
+        emus = [IndevoltEmulator(device(two_packs(load_w=900)))]
+        async with home(emus) as (ports, meter_port):
+            silent = {"driver": "marstek-modbus", "id": "gone", "host": "127.0.0.1", "port": free_port(), "capacity_wh": 2000}
+            ctl = HomeController(config(tmp_path, [device_entry(emus[0], ports[0], "ind"), silent], meter_port))
+            async with running(ctl):
+                await until(lambda: ctl.decisions > 2 and abs(grid_w(emus)) < 30, timeout_s=10)
+                assert emus[0].device.snapshot().battery_power_w == pytest.approx(900, abs=30)
+                await until(lambda: any(e["pack_id"] == "gone" for e in events(ctl, "fault")), timeout_s=5)
+        assert not ctl.state()["devices"]["gone"]["online"]
 
     asyncio.run(scenario())

@@ -35,8 +35,10 @@ class Dynamics(StrictModel):
     latency_s: float = Field(2.0, ge=0, le=600, description="Command to start of effect, s")
     ramp_w_per_s: float = Field(400.0, gt=0, le=1e6, description="How fast the device setpoint follows, W/s")
     min_request_interval_s: float = Field(0.0, ge=0, le=60, description="Requests closer than this get an error (0: none)")
-    firmware: Literal["balance", "stop-at-first-cutoff"] = Field(
-        "balance", description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D"
+    firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average"] = Field(
+        "balance",
+        description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D; "
+        "reserve-on-average: the device stops discharging when its average SOC reaches the reserve",
     )
     max_power_w: float | None = Field(None, gt=0, description="Device limit, W (default: what the packs can do)")
 
@@ -94,6 +96,8 @@ class FirmwareDevice:
         self.writes = 0  # accepted commands
         self.settings = scenario.settings  # the firmware's EMS settings; a vendor write may change the reserve
         self.guard: Callable[[float], float] = lambda w: w  # vendor rule applied to the target (e.g. target SOC)
+        # What the device's own zero-export mode sees: load - PV, W (a home replaces it by its meter's view).
+        self.net_demand_w: Callable[[], float] = lambda: self.packs.now_load_w - self.packs.now_pv_w
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -141,8 +145,7 @@ class FirmwareDevice:
 
     def self_consumption_w(self) -> float:
         """The setpoint of the device's own zero-export mode: cover the load, store PV surplus."""
-        net = self.packs.now_load_w - self.packs.now_pv_w
-        return max(-self.max_charge_w, min(self.max_discharge_w, net))
+        return max(-self.max_charge_w, min(self.max_discharge_w, self.net_demand_w()))
 
     def _share(self, device_w: float) -> dict[int, float]:
         """Per-pack setpoints for a device setpoint, as the firmware shares it."""
@@ -150,8 +153,14 @@ class FirmwareDevice:
         if device_w == 0.0:
             return dict.fromkeys(range(n), 0.0)
         est = self.packs.soc_estimated_pct()
-        if self.dynamics.firmware == "stop-at-first-cutoff" and device_w > 0 and min(est) <= self.reserve_pct:
-            return dict.fromkeys(range(n), 0.0)
+        if device_w > 0 and self.dynamics.firmware != "balance":
+            judged = (
+                min(est)
+                if self.dynamics.firmware == "stop-at-first-cutoff"
+                else float(np.dot(est, self.capacity_wh) / self.capacity_wh.sum())
+            )
+            if judged <= self.reserve_pct:
+                return dict.fromkeys(range(n), 0.0)
         request = Request(discharge_w=device_w) if device_w > 0 else Request(charge_w=-device_w, source="pv+ac")
         states = [
             PackState(
@@ -203,6 +212,14 @@ class FirmwareDevice:
     def snapshot(self) -> Snapshot:
         """The telemetry in force (frozen while ``freeze_telemetry``)."""
         return self._frozen or self._snapshot()
+
+    def true_state(self) -> Snapshot:
+        """The device as it is now, whatever its telemetry shows (a meter sees this)."""
+        return self._snapshot()
+
+    def ac_output_w(self) -> float:
+        """What the device gives its home now, W: battery + its own PV (< 0 while it charges from AC)."""
+        return float(self.packs.power_w.sum()) + self.packs.now_pv_w
 
 
 async def run_device(

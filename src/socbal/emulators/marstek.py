@@ -186,6 +186,23 @@ class _OneConnectionServer(ModbusTcpServer):
             conn.close()
 
 
+async def listen_marstek(emulator: MarstekEmulator, host: str, port: int) -> _OneConnectionServer:
+    """Start serving the Venus's registers on ``host:port`` (in the background); shut it down with ``shutdown()``."""
+    server = emulator.server(host, port)
+    try:
+        await server.serve_forever(background=True)
+    except RuntimeError:
+        raise OSError(f"cannot listen for Modbus TCP on {host}:{port} (port in use?)") from None
+    return server
+
+
+def marstek_tick(emulator: MarstekEmulator, server: _OneConnectionServer) -> None:
+    """After each device step: the keep-alive check, fresh registers, and no connection while the unit is away."""
+    emulator.tick()
+    if not emulator.device.online():
+        server.drop_all()
+
+
 async def serve_marstek(
     emulator: MarstekEmulator,
     stop: asyncio.Event,
@@ -195,20 +212,10 @@ async def serve_marstek(
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Serve the Venus on ``host:port`` and step its device until ``stop`` is set."""
-    server = emulator.server(host, port)
-    try:
-        await server.serve_forever(background=True)
-    except RuntimeError:
-        raise OSError(f"cannot listen for Modbus TCP on {host}:{port} (port in use?)") from None
-
-    def tick() -> None:
-        emulator.tick()
-        if not emulator.device.online():
-            server.drop_all()
-
+    server = await listen_marstek(emulator, host, port)
     try:
         if on_ready is not None:
             on_ready()
-        await run_device(emulator.device, stop, tick_s, tick)
+        await run_device(emulator.device, stop, tick_s, lambda: marstek_tick(emulator, server))
     finally:
         await server.shutdown()

@@ -22,16 +22,20 @@ DEFAULT_MODEL = {"indevolt": "sf2000", "zendure": "solarflow-800", "marstek": "v
 MIN_REQUEST_INTERVAL_S = {"indevolt": 1.0, "zendure": 0.0, "marstek": 0.0}
 
 
-def build(protocol: VendorProtocol, scenario: Scenario, model: str | None, serial: str | None, speed: float):
-    """The vendor emulator over a firmware device with that vendor's default dynamics."""
-    dynamics = Dynamics(min_request_interval_s=MIN_REQUEST_INTERVAL_S[protocol])
-    device = FirmwareDevice(scenario, dynamics, speed=speed)
+def vendor_emulator(protocol: VendorProtocol, device: FirmwareDevice, model: str | None = None, serial: str | None = None):
+    """``device`` served as the vendor's device (``model``: default :data:`DEFAULT_MODEL`)."""
     model = model or DEFAULT_MODEL[protocol]
     if protocol == "indevolt":
         return IndevoltEmulator(device, model=model, serial=serial)
     if protocol == "zendure":
         return ZendureEmulator(device, model=model, serial=serial)
     return MarstekEmulator(device, model=model, frame_s=0.15)
+
+
+def build(protocol: VendorProtocol, scenario: Scenario, model: str | None, serial: str | None, speed: float):
+    """The vendor emulator over a firmware device with that vendor's default dynamics."""
+    dynamics = Dynamics(min_request_interval_s=MIN_REQUEST_INTERVAL_S[protocol])
+    return vendor_emulator(protocol, FirmwareDevice(scenario, dynamics, speed=speed), model, serial)
 
 
 async def serve_vendor(

@@ -38,6 +38,19 @@ FirmwareName = Literal[
 #: each pack run to empty.
 VENDOR_FIRMWARE = ("stop-at-first-empty", "reserve-on-average")
 assert set(get_args(FirmwareName)) == set(EMS_STRATEGY_CODES) | set(VENDOR_FIRMWARE)
+#: The vendor protocol ``socbal emulate HOME.toml`` serves a device over (the simulator ignores it).
+ProtocolName = Literal["indevolt", "zendure", "marstek"]
+
+
+def protocol_models() -> dict[str, list[str]]:
+    """The device models each vendor protocol knows (from its driver)."""
+    from socbal.drivers import indevolt_http, marstek_modbus, zendure_http
+
+    return {
+        "indevolt": list(indevolt_http.MAX_POWER_W),
+        "zendure": list(zendure_http.MODEL_LIMITS_W),
+        "marstek": list(marstek_modbus.MAPS),
+    }
 
 
 class HomeSpec(HomeSettings):
@@ -73,10 +86,24 @@ class HomeDeviceSpec(StrictModel):
     main: PackSpec = Field(default_factory=lambda: PackSpec(id="main"), description="The main unit's internal battery")
     packs: list[PackSpec] = Field(default_factory=list, description="Expansion packs")
     pv: PvProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="PV on its own input")
+    protocol: ProtocolName | None = Field(None, description="Vendor protocol socbal emulate serves it over")
+    port: int | None = Field(None, ge=1, le=65535, description="TCP port socbal emulate serves it on")
+    model: str | None = Field(None, min_length=1, description="Vendor model, e.g. sf2000, solarflow-800, venus-e-v3")
+    serial: str | None = Field(None, min_length=1, max_length=64, description="Serial number the emulated device reports")
 
     @model_validator(mode="after")
     def _consistent(self) -> "HomeDeviceSpec":
         check_pack_ids([p.id for p in self.all_packs], self.settings)
+        if self.protocol is None:
+            for name in ("port", "model", "serial"):
+                if getattr(self, name) is not None:
+                    raise field_error((name,), getattr(self, name), "only with a protocol (indevolt, zendure or marstek)")
+        else:
+            if self.port is None:
+                raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
+            models = protocol_models()[self.protocol]
+            if self.model is not None and self.model not in models:
+                raise field_error(("model",), self.model, f"not a model of {self.protocol}: use {', '.join(models)}")
         if self.device.mode != "follow-load":
             raise field_error(("device", "mode"), self.device.mode, "in a home every device follows the home's setpoints")
         if self.firmware in EMS_STRATEGY_CODES and self.settings.strategy not in ("spec", self.firmware):
@@ -121,6 +148,13 @@ class HomeScenario(StrictModel):
     @model_validator(mode="after")
     def _references(self) -> "HomeScenario":
         check_references(self.devices, self.circuits)
+        used: dict[int, str] = {}
+        for i, d in enumerate(self.devices):
+            if d.port is not None and d.port in used:
+                message = f"already the port of device {used[d.port]!r}: one port per device"
+                raise field_error(("devices", i, "port"), d.port, message)
+            if d.port is not None:
+                used[d.port] = d.id
         if self.meter.period_s < self.run.step_s:
             raise field_error(("meter", "period_s"), self.meter.period_s, f"must be at least run.step_s ({self.run.step_s:g})")
         return self

@@ -1,0 +1,178 @@
+"""An emulated home (one Indevolt, one Zendure, one Marstek, a Shelly meter) seen from plain clients written from
+the vendor documentation: OpenData JSON-RPC and zenSDK over httpx, Modbus TCP holding registers over pymodbus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+
+from socbal.emulators.home import EmulatedHome
+from socbal.errors import InputError
+from socbal.home.scenario import home_scenario_from_dict
+from tests.emulators.harness import until
+from tests.emulators.home_harness import SN, mixed_home, serving_home, with_free_ports
+from tests.runtime.conftest import LOOPBACK
+
+INDEVOLT_MIN_GAP_S = 1.05  # the OpenData documentation's 1 s minimum between requests
+
+
+async def indevolt(c: httpx.AsyncClient, api: str, config: dict) -> httpx.Response:
+    await asyncio.sleep(INDEVOLT_MIN_GAP_S)
+    return await c.post(f"/rpc/{api}", params={"config": json.dumps(config)})
+
+
+async def shelly_w(c: httpx.AsyncClient, port: int) -> float:
+    r = await c.get(f"http://{LOOPBACK}:{port}/rpc/EM.GetStatus", params={"id": 0})
+    return r.json()["total_act_power"]
+
+
+async def marstek_client(port: int) -> AsyncModbusTcpClient:
+    client = AsyncModbusTcpClient(LOOPBACK, port=port, timeout=2, retries=0)
+    assert await client.connect()
+    return client
+
+
+async def take_control(c: httpx.AsyncClient, mk: AsyncModbusTcpClient) -> None:
+    """Indevolt real-time mode in standby; Marstek RS485 control (0x55AA) in standby: nobody follows the meter."""
+    assert (await indevolt(c, "Indevolt.SetData", {"f": 16, "t": 47005, "v": [4]})).json() == {"result": True}
+    assert (await indevolt(c, "Indevolt.SetData", {"f": 16, "t": 47015, "v": [0, 0, 5]})).json() == {"result": True}
+    for address, value in ((42000, 0x55AA), (42010, 0)):
+        assert not (await mk.write_register(address, value, device_id=1)).isError()
+
+
+def test_each_device_answers_its_own_protocol_on_its_port():
+    async def scenario():
+        home = EmulatedHome(with_free_ports(mixed_home(load_w=900, zendure_pv_w=200)))
+        async with serving_home(home) as meter_port:
+            assert meter_port is not None
+            async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{home.ports['indevolt']}", timeout=5) as iv:
+                r = await iv.post("/rpc/Indevolt.GetData", params={"config": json.dumps({"t": [6002, 9000, 142]})})
+                assert r.json() == {"6002": 80.0, "9000": 80.0, "142": 2.0}  # SOC %, main battery SOC %, rated kWh
+            async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{home.ports['zendure']}", timeout=5) as zd:
+                report = (await zd.get("/properties/report")).json()
+                assert report["sn"] == SN and [p["socLevel"] for p in report["packData"]] == [70]
+                assert report["properties"]["solarInputPower"] == 200
+            mk = await marstek_client(home.ports["marstek"])
+            try:
+                assert (await mk.read_holding_registers(34002, count=1, device_id=1)).registers == [600]  # 0.1 %
+            finally:
+                mk.close()
+            async with httpx.AsyncClient(timeout=5) as c:
+                # Indevolt and Marstek start in their own zero-export mode and cover what the Zendure's PV leaves
+                await until(lambda: abs(home.meter_w()) < 5, timeout_s=10)
+                assert abs(await shelly_w(c, meter_port)) < 5
+                assert home.snapshot().ac_output_w["zendure"] == pytest.approx(200, abs=1)
+
+    asyncio.run(scenario())
+
+
+def test_a_command_on_each_device_lowers_the_meter_by_that_much_after_its_latency():
+    async def scenario():
+        raw = mixed_home(load_w=2500, zendure_pv_w=300)
+        for dev in raw["devices"]:
+            dev["actuator_latency_s"], dev["ramp_w_per_s"] = 1.0, 1000  # 1 s, then 0.5 s of ramp for 500 W
+        home = EmulatedHome(with_free_ports(raw))
+        async with (
+            serving_home(home) as meter_port,
+            httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{home.ports['indevolt']}", timeout=5) as c,
+        ):
+            assert meter_port is not None
+            mk = await marstek_client(home.ports["marstek"])
+            try:
+                await take_control(c, mk)
+                await until(lambda: home.meter_w() == pytest.approx(2200, abs=2), timeout_s=10)  # load - Zendure PV
+                expected = 2200.0
+                zendure = f"http://{LOOPBACK}:{home.ports['zendure']}/properties/write"
+                commands = (
+                    ("zendure", 500, lambda: c.post(zendure, json={"sn": SN, "properties": {"acMode": 2, "outputLimit": 500}})),
+                    ("indevolt", 400, lambda: indevolt(c, "Indevolt.SetData", {"f": 16, "t": 47015, "v": [2, 400, 5]})),
+                    ("marstek", 600, None),
+                )
+                for dev_id, power_w, send in commands:
+                    before = home.grid_w()
+                    if send is None:
+                        await mk.write_register(42021, power_w, device_id=1)
+                        assert not (await mk.write_register(42010, 2, device_id=1)).isError()
+                    else:
+                        assert (await send()).status_code == 200
+                    assert home.grid_w() == pytest.approx(before, abs=2)  # not yet: the actuator latency
+                    expected -= power_w
+                    await until(lambda e=expected: abs(home.meter_w() - e) < 3, timeout_s=8)
+                    assert await shelly_w(c, meter_port) == pytest.approx(expected, abs=3), dev_id
+                    assert home.devices[dev_id].true_state().battery_power_w == pytest.approx(power_w, abs=3)
+            finally:
+                mk.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_dropped_out_device_is_unreachable_for_its_seconds_then_back():
+    async def scenario():
+        home = EmulatedHome(with_free_ports(mixed_home()))
+        async with serving_home(home), httpx.AsyncClient(timeout=0.3) as c:
+            report = f"http://{LOOPBACK}:{home.ports['zendure']}/properties/report"
+            home.devices["zendure"].drop_out(1.0)
+            home.devices["marstek"].drop_out(1.0)
+            with pytest.raises(httpx.TimeoutException):
+                await c.get(report)
+            mk = AsyncModbusTcpClient(LOOPBACK, port=home.ports["marstek"], timeout=0.3, retries=0, reconnect_delay=0)
+            await mk.connect()
+            await asyncio.sleep(0.2)
+            assert not mk.connected  # refused while away
+            mk.close()
+            # the others keep answering
+            assert (await c.get(f"http://{LOOPBACK}:{home.ports['indevolt']}/rpc/Sys.GetConfig")).status_code == 200
+            await asyncio.sleep(1.0)
+            assert (await c.get(report)).status_code == 200
+            mk = await marstek_client(home.ports["marstek"])
+            try:
+                assert (await mk.read_holding_registers(34002, count=1, device_id=1)).registers == [600]
+            finally:
+                mk.close()
+
+    asyncio.run(scenario())
+
+
+def test_two_devices_on_one_port_are_refused_with_one_line():
+    raw = mixed_home()
+    for dev in raw["devices"]:
+        dev["port"] = 18500
+    with pytest.raises(InputError) as err:
+        home_scenario_from_dict(raw)
+    assert str(err.value) == (
+        "scenario: devices[1].port: value 18500 is not allowed: already the port of device 'indevolt': one port per device"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"protocol": "sonnen"}, "devices[0].protocol: value 'sonnen' is not allowed"),
+        ({"model": "venus-e-v3"}, "devices[0].model: value 'venus-e-v3' is not allowed: not a model of indevolt: use sf2000"),
+        ({"port": 70000}, "devices[0].port: value 70000 is not allowed"),
+        ({"protocol": None, "port": 18501}, "devices[0].port: value 18501 is not allowed: only with a protocol"),
+    ],
+)
+def test_bad_protocol_fields_name_the_field(change, message):
+    raw = mixed_home()
+    raw["devices"][0].update(change)
+    with pytest.raises(InputError) as err:
+        home_scenario_from_dict(raw)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_home_without_protocols_cannot_be_emulated_and_the_meter_port_must_be_free():
+    raw = mixed_home()
+    for key in ("protocol", "port", "model", "serial"):
+        raw["devices"][2].pop(key, None)
+    with pytest.raises(InputError, match="devices: 'marstek' has no protocol"):
+        EmulatedHome(home_scenario_from_dict(raw))
+    home = EmulatedHome(with_free_ports(mixed_home()))
+    from socbal.emulators.home import serve_home
+
+    with pytest.raises(InputError, match="meter_port: value .* already the port of device 'zendure'"):
+        asyncio.run(serve_home(home, asyncio.Event(), meter="homewizard-p1", meter_port=home.ports["zendure"]))

@@ -574,8 +574,8 @@ def run(
 @app.command()
 @input_errors_exit
 def emulate(
-    scenario: Path = typer.Argument(..., help="Scenario TOML file (the device to emulate, see examples/)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address the Modbus server listens on."),
+    scenario: Path = typer.Argument(..., help="Scenario TOML file: one device, or a home (see examples/home_emulated.toml)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the servers listen on."),
     modbus_port: int = typer.Option(5020, "--modbus-port", help="Modbus TCP port; 0 disables Modbus."),
     config: Optional[Path] = typer.Option(None, "--config", help="Runtime config: take its register map and [mqtt] section."),
     mqtt: bool = typer.Option(False, "--mqtt", help="Also publish over MQTT (broker from --config, else --mqtt-port)."),
@@ -593,7 +593,8 @@ def emulate(
     meter: Optional[str] = typer.Option(None, "--meter", help="Also serve the grid meter: shelly-pro-3em or homewizard-p1."),
     meter_port: int = typer.Option(8000, "--meter-port", help="Port of the --meter."),
 ) -> None:
-    """Serve a simulated device over Modbus TCP (and MQTT), or a vendor protocol (--protocol), in real time or faster."""
+    """Serve a simulated device over Modbus TCP (and MQTT), or a vendor protocol (--protocol), or a home (each device
+    on its own protocol and port), in real time or faster."""
     import asyncio
 
     from socbal.runtime.config import MqttConfig, RegisterMap, load_config
@@ -609,6 +610,18 @@ def emulate(
     ):
         if not low <= value <= high:
             raise InputError(f"{name}: value {value} is not allowed: must be {low:g}..{high:g}")
+    from socbal.home.scenario import is_home
+    from socbal.tomlfile import read_toml
+
+    raw = read_toml(scenario, "scenario")
+    if is_home(raw):
+        given = {"--protocol": protocol != "socbal", "--port": port, "--model": model, "--serial": serial, "--config": config}
+        given |= {"--mqtt": mqtt or mqtt_port is not None}
+        for name, value in given.items():
+            if value:
+                raise InputError(f"{name}: not for a home scenario: each [[devices]] entry has its own protocol, port, model")
+        _emulate_home(raw, scenario, host, meter, meter_port, speed, tick_s, duration_s)
+        return
     spec = load_scenario(scenario)
     if protocol != "socbal":
         wants_mqtt = mqtt or mqtt_port is not None
@@ -653,6 +666,40 @@ def emulate(
     _run_until_signal(main)
 
 
+def _check_meter(meter: Optional[str], meter_port: int) -> None:
+    """``--meter`` names a known meter and ``--meter-port`` is a TCP port."""
+    if meter is not None and meter not in ("shelly-pro-3em", "homewizard-p1"):
+        raise InputError(f"--meter: value {meter!r} is not allowed: use shelly-pro-3em or homewizard-p1")
+    if not 1 <= meter_port <= 65535:
+        raise InputError(f"--meter-port: value {meter_port} is not allowed: must be 1..65535")
+
+
+def _emulate_home(raw: dict, path: Path, host, meter, meter_port, speed, tick_s, duration_s) -> None:
+    """``socbal emulate HOME.toml``: every device on its protocol and port, one clock, the meter (``--meter``)."""
+    import asyncio
+
+    from socbal.emulators.home import EmulatedHome, serve_home
+    from socbal.home.scenario import home_scenario_from_dict
+
+    _check_meter(meter, meter_port)
+    home = EmulatedHome(home_scenario_from_dict(raw, source=str(path), base_dir=path.parent), speed=speed)
+    if meter is not None and meter_port in home.ports.values():
+        dev_id = next(i for i, p in home.ports.items() if p == meter_port)
+        raise InputError(f"--meter-port: value {meter_port} is not allowed: already the port of device {dev_id!r}")
+    where = [f"{i} {home.protocols[i]} {host}:{p}" for i, p in home.ports.items()]
+    where += [f"{meter} {host}:{meter_port}"] if meter else []
+
+    def ready() -> None:
+        typer.echo(f"emulating the home {home.scenario.name}: {', '.join(where)}; speed {speed:g}x", err=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        if duration_s is not None:
+            asyncio.get_running_loop().call_later(duration_s, stop.set)
+        await serve_home(home, stop, host, meter, meter_port if meter else None, tick_s, on_ready=ready)
+
+    _run_until_signal(main)
+
+
 def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt) -> None:
     """``socbal emulate --protocol indevolt|zendure|marstek``: checks its options, then serves until stopped."""
     import asyncio
@@ -669,14 +716,12 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
         raise InputError(f"--protocol: value {protocol!r} is not allowed: use socbal, indevolt, zendure or marstek")
     if model is not None and model not in models[protocol]:
         raise InputError(f"--model: value {model!r} is not allowed for {protocol}: use {', '.join(models[protocol])}")
-    if meter is not None and meter not in ("shelly-pro-3em", "homewizard-p1"):
-        raise InputError(f"--meter: value {meter!r} is not allowed: use shelly-pro-3em or homewizard-p1")
+    _check_meter(meter, meter_port)
     if wants_mqtt:
         raise InputError("--mqtt: only with --protocol socbal")
     port = port if port is not None else serve.DEFAULT_PORT[protocol]
-    for name, value in (("--port", port), ("--meter-port", meter_port)):
-        if not 1 <= value <= 65535:
-            raise InputError(f"{name}: value {value} is not allowed: must be 1..65535")
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port: value {port} is not allowed: must be 1..65535")
     emulator = serve.build(protocol, spec, model, serial, speed)
     where = f"{protocol} {host}:{port}" + (f", {meter} {host}:{meter_port}" if meter else "")
 

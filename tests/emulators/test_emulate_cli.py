@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -69,3 +70,64 @@ def test_marstek_and_indevolt_protocols():
 def test_bad_options_exit_2_with_one_line(args, message):
     result = CliRunner().invoke(app, ["emulate", str(EXAMPLES / "spec_example.toml"), *args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def home_file(tmp_path, meter_port: int | None = None) -> tuple[Path, dict[str, int]]:
+    """The shipped home_emulated.toml with each device on a free port (and the meter's port kept free)."""
+    text = (EXAMPLES / "home_emulated.toml").read_text()
+    ports = {}
+    for dev_id, old in (("indevolt", 18080), ("zendure", 18081), ("marstek", 15020)):
+        ports[dev_id] = meter_port if dev_id == "zendure" and meter_port else free_port()
+        text = text.replace(f"port = {old}\n", f"port = {ports[dev_id]}\n")
+    path = tmp_path / "home.toml"
+    path.write_text(text)
+    return path, ports
+
+
+def test_a_home_serves_each_device_on_its_protocol_and_the_meter_then_stops_by_itself(tmp_path):
+    path, ports = home_file(tmp_path)
+    meter_port = free_port()
+    cmd = [sys.executable, "-m", "socbal", "emulate", str(path), "--host", LOOPBACK, "--meter", "homewizard-p1"]
+    proc = subprocess.Popen(
+        [*cmd, "--meter-port", str(meter_port), "--duration-s", "10"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # a port probe would take the Marstek's one connection
+        assert "emulating the home home-emulated" in line and f"marstek marstek {LOOPBACK}:{ports['marstek']}" in line
+        with ModbusTcpClient(LOOPBACK, port=ports["marstek"], timeout=5) as c:
+            assert c.read_holding_registers(34002, count=1, device_id=1).registers == [500]  # 50 %, 0.1 %
+        report = httpx.get(f"http://{LOOPBACK}:{ports['zendure']}/properties/report", timeout=5).json()
+        assert report["sn"] == "EMU0000ZENDURE1" and report["properties"]["solarInputPower"] == 400
+        r = httpx.post(
+            f"http://{LOOPBACK}:{ports['indevolt']}/rpc/Indevolt.GetData", params={"config": '{"t":[6002]}'}, timeout=5
+        )
+        assert r.json() == {"6002": 70.0}
+        meter_w = httpx.get(f"http://{LOOPBACK}:{meter_port}/api/v1/data", timeout=5).json()["active_power_w"]
+        assert -1500 <= meter_w <= 1100  # the 1500 W load less the Zendure's 400 W PV, less what the others cover
+        assert proc.wait(timeout=40) == 0  # --duration-s 10: stops by itself
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--protocol", "zendure"), "--protocol: not for a home scenario"),
+        (("--port", "9000"), "--port: not for a home scenario"),
+        (
+            ("--meter", "shelly-pro-3em", "--meter-port", "ZENDURE"),
+            "--meter-port: value {port} is not allowed: already the port of device 'zendure'",
+        ),
+    ],
+)
+def test_bad_home_options_exit_2_with_one_line(tmp_path, args, message):
+    port = free_port()
+    path, _ = home_file(tmp_path, meter_port=port)
+    args = tuple(str(port) if a == "ZENDURE" else a for a in args)
+    result = CliRunner().invoke(app, ["emulate", str(path), *args])
+    assert result.exit_code == 2 and message.format(port=port) in result.output and "Traceback" not in result.output

@@ -615,10 +615,10 @@ def emulate(
 
     raw = read_toml(scenario, "scenario")
     if is_home(raw):
-        given = {"--protocol": protocol != "socbal", "--port": port, "--model": model, "--serial": serial, "--config": config}
-        given |= {"--mqtt": mqtt or mqtt_port is not None}
-        for name, value in given.items():
-            if value:
+        given: dict[str, object] = {"--protocol": protocol != "socbal", "--port": port, "--model": model, "--serial": serial}
+        given |= {"--config": config, "--mqtt": mqtt or mqtt_port is not None}
+        for name, flag in given.items():
+            if flag:
                 raise InputError(f"{name}: not for a home scenario: each [[devices]] entry has its own protocol, port, model")
         _emulate_home(raw, scenario, host, meter, meter_port, speed, tick_s, duration_s)
         return

@@ -4,6 +4,7 @@ the vendor documentation: OpenData JSON-RPC and zenSDK over httpx, Modbus TCP ho
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 
 import httpx
@@ -12,10 +13,12 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from socbal.emulators.home import EmulatedHome
 from socbal.errors import InputError
+from socbal.home.engine import simulate_home
 from socbal.home.scenario import home_scenario_from_dict
+from socbal.tomlfile import read_toml
 from tests.emulators.harness import until
 from tests.emulators.home_harness import SN, mixed_home, serving_home, with_free_ports
-from tests.runtime.conftest import LOOPBACK
+from tests.runtime.conftest import EXAMPLES, LOOPBACK
 
 INDEVOLT_MIN_GAP_S = 1.05  # the OpenData documentation's 1 s minimum between requests
 
@@ -176,3 +179,16 @@ def test_a_home_without_protocols_cannot_be_emulated_and_the_meter_port_must_be_
 
     with pytest.raises(InputError, match="meter_port: value .* already the port of device 'zendure'"):
         asyncio.run(serve_home(home, asyncio.Event(), meter="homewizard-p1", meter_port=home.ports["zendure"]))
+
+
+def test_the_simulator_ignores_protocol_port_model_and_serial():
+    path = EXAMPLES / "home_emulated.toml"
+    raw = read_toml(path, "scenario")
+    plain = copy.deepcopy(raw)
+    for dev in plain["devices"]:
+        for key in ("protocol", "port", "model", "serial"):
+            dev.pop(key, None)
+    served = simulate_home(home_scenario_from_dict(raw, base_dir=path.parent)).summary["home"]
+    without = simulate_home(home_scenario_from_dict(plain, base_dir=path.parent)).summary["home"]
+    assert json.dumps(without, sort_keys=True) == json.dumps(served, sort_keys=True)  # NaN where no reserve was reached
+    assert served["served_by_storage_kwh"] > 1.0

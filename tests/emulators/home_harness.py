@@ -121,6 +121,11 @@ class HomeInThread:
         """``http://127.0.0.1:PORT`` of the meter."""
         return f"http://{LOOPBACK}:{self.meter_port}"
 
+    def wait_stopped(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the home to stop (``max_s`` or an error); True once it has."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
     def _run(self) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from socbal.home.engine import simulate_home
 from socbal.home.scenario import home_scenario_from_dict
 from socbal.tomlfile import read_toml
 from tests.emulators.harness import until
-from tests.emulators.home_harness import SN, mixed_home, serving_home, with_free_ports
+from tests.emulators.home_harness import SN, HomeInThread, mixed_home, serving_home, with_free_ports
 from tests.runtime.conftest import EXAMPLES, LOOPBACK
 
 INDEVOLT_MIN_GAP_S = 1.05  # the OpenData documentation's 1 s minimum between requests
@@ -192,3 +192,12 @@ def test_the_simulator_ignores_protocol_port_model_and_serial():
     without = simulate_home(home_scenario_from_dict(plain, base_dir=path.parent)).summary["home"]
     assert json.dumps(without, sort_keys=True) == json.dumps(served, sort_keys=True)  # NaN where no reserve was reached
     assert served["served_by_storage_kwh"] > 1.0
+
+
+def test_the_threaded_harness_serves_the_home_and_stops_by_itself():
+    with HomeInThread(mixed_home(load_w=700), meter="homewizard-p1", max_s=3.0) as h:
+        assert httpx.get(f"{h.url('zendure')}/properties/report", timeout=5).json()["sn"] == SN
+        assert isinstance(httpx.get(f"{h.meter_url}/api/v1/data", timeout=5).json()["active_power_w"], int)
+        assert h.wait_stopped(6)  # max_s: it stops by itself
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{h.url('zendure')}/properties/report", timeout=1)

@@ -64,7 +64,7 @@ class Snapshot:
     commanded_w: float  # the last accepted command
     load_w: float
     pv_w: float
-    grid_w: float  # + import / - export: load - PV - battery
+    grid_w: float  # + import / - export at the device's meter: load - PV - battery (a home's: its whole grid)
 
 
 class FirmwareDevice:
@@ -98,6 +98,7 @@ class FirmwareDevice:
         self.guard: Callable[[float], float] = lambda w: w  # vendor rule applied to the target (e.g. target SOC)
         # What the device's own zero-export mode sees: load - PV, W (a home replaces it by its meter's view).
         self.net_demand_w: Callable[[], float] = lambda: self.packs.now_load_w - self.packs.now_pv_w
+        self.site_grid_w: Callable[[], float] | None = None  # the grid its own meter sees, W (None: its scenario's)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -206,7 +207,7 @@ class FirmwareDevice:
             commanded_w=self.commanded_w,
             load_w=load,
             pv_w=pv,
-            grid_w=load - pv - battery,
+            grid_w=self.site_grid_w() if self.site_grid_w is not None else load - pv - battery,
         )
 
     def snapshot(self) -> Snapshot:

@@ -89,16 +89,6 @@ class EmulatedHome:
         self.emulators: dict[str, VendorEmulator] = {}
         self.ports: dict[str, int] = {}
         self.protocols: dict[str, str] = {}
-        n = len(scenario.devices)
-        for spec in scenario.devices:
-            assert spec.protocol is not None and spec.port is not None
-            dev = FirmwareDevice(spec.one_device(scenario.run), device_dynamics(spec), speed=speed, clock=clock)
-            dev.max_discharge_w = min(dev.max_discharge_w, spec.device.ac_output_limit_w)
-            dev.net_demand_w = self._own_mode_demand(dev, n)
-            self.devices[spec.id] = dev
-            self.emulators[spec.id] = vendor_emulator(spec.protocol, dev, spec.model, spec.serial)
-            self.ports[spec.id] = spec.port
-            self.protocols[spec.id] = spec.protocol
         run = scenario.run
         start = pd.Timestamp(run.start)
         self.horizon_s = run.n_steps * run.step_s
@@ -107,6 +97,17 @@ class EmulatedHome:
         )
         self.sim_time_s = 0.0
         self.load_w = value_at(self.load_profile_w, self.load_step_s, 0.0)
+        n = len(scenario.devices)
+        for spec in scenario.devices:
+            assert spec.protocol is not None and spec.port is not None
+            dev = FirmwareDevice(spec.one_device(scenario.run), device_dynamics(spec), speed=speed, clock=clock)
+            dev.max_discharge_w = min(dev.max_discharge_w, spec.device.ac_output_limit_w)
+            dev.net_demand_w = self._own_mode_demand(dev, n)
+            dev.site_grid_w = self.grid_w  # e.g. Indevolt's meter point 11016
+            self.devices[spec.id] = dev
+            self.emulators[spec.id] = vendor_emulator(spec.protocol, dev, spec.model, spec.serial)
+            self.ports[spec.id] = spec.port
+            self.protocols[spec.id] = spec.protocol
         self._history: deque[tuple[float, float]] = deque([(clock(), self.grid_w())])
         self._reading_w = self.grid_w()
         self._read_at_s = clock()

@@ -6,19 +6,20 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import socket
 
 import httpx
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from socbal.emulators.home import EmulatedHome
+from socbal.emulators.home import EmulatedHome, serve_home
 from socbal.errors import InputError
 from socbal.home.engine import simulate_home
 from socbal.home.scenario import home_scenario_from_dict
 from socbal.tomlfile import read_toml
 from tests.emulators.harness import until
 from tests.emulators.home_harness import SN, HomeInThread, mixed_home, serving_home, with_free_ports
-from tests.runtime.conftest import EXAMPLES, LOOPBACK
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, free_port
 
 INDEVOLT_MIN_GAP_S = 1.05  # the OpenData documentation's 1 s minimum between requests
 
@@ -177,8 +178,6 @@ def test_a_home_without_protocols_cannot_be_emulated_and_the_meter_port_must_be_
     with pytest.raises(InputError, match="devices: 'marstek' has no protocol"):
         EmulatedHome(home_scenario_from_dict(raw))
     home = EmulatedHome(with_free_ports(mixed_home()))
-    from socbal.emulators.home import serve_home
-
     with pytest.raises(InputError, match="meter_port: value .* already the port of device 'zendure'"):
         asyncio.run(serve_home(home, asyncio.Event(), meter="homewizard-p1", meter_port=home.ports["zendure"]))
 
@@ -203,3 +202,17 @@ def test_the_threaded_harness_serves_the_home_and_stops_by_itself():
         assert h.wait_stopped(6)  # max_s: it stops by itself
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{h.url('zendure')}/properties/report", timeout=1)
+
+
+@pytest.mark.parametrize("taken", ["zendure", "marstek"])
+def test_a_taken_port_is_an_oserror_and_nothing_is_left_listening(taken):
+    home = EmulatedHome(with_free_ports(mixed_home()))
+    meter_port = free_port()
+    with socket.socket() as blocker:
+        blocker.bind((LOOPBACK, home.ports[taken]))
+        blocker.listen()
+        with pytest.raises(OSError, match=f"{home.ports[taken]}"):
+            asyncio.run(asyncio.wait_for(serve_home(home, asyncio.Event(), LOOPBACK, "shelly-pro-3em", meter_port), 20))
+    for port in [meter_port, *(p for i, p in home.ports.items() if i != taken)]:
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, port))  # free again

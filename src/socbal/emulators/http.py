@@ -40,7 +40,14 @@ async def serve_app(
 ) -> None:
     """Serve ``app`` on ``host:port`` (and step ``device``, if any) until ``stop`` is set."""
     server = api_server(app, host, port)
-    task = asyncio.create_task(server.serve())
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind
+            pass
+
+    task = asyncio.create_task(serve())
     try:
         while not server.started:
             if task.done():

@@ -7,6 +7,8 @@ import copy
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from socbal.emulators.home import EmulatedHome
 from socbal.home.scenario import home_scenario_from_dict
@@ -139,3 +141,22 @@ def test_frozen_telemetry_and_ignored_writes_do_not_fool_the_meter():
     assert not home.devices["z1"].command(300)
     run(home, clock, 1.5)
     assert home.meter_w() == pytest.approx(600, abs=2)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    commands=st.lists(st.tuples(st.sampled_from(["z0", "z1"]), st.floats(-800, 800), st.integers(1, 12)), min_size=1, max_size=6),
+    period_s=st.sampled_from([1, 2, 3]),
+    latency_s=st.sampled_from([0, 1, 2]),
+)
+def test_the_grid_balances_and_the_meter_only_ever_shows_a_past_grid(commands, period_s, latency_s):
+    home, clock = home_of(zendures(period_s=period_s, latency_s=latency_s))
+    past = {round(home.grid_w(), 6)}
+    for dev_id, power_w, steps in commands:
+        home.devices[dev_id].command(power_w)
+        for _ in range(steps):
+            run(home, clock, DT_S)
+            snap = home.snapshot()
+            assert snap.grid_w == pytest.approx(snap.load_w - sum(snap.ac_output_w.values()), abs=1e-6)
+            past.add(round(snap.grid_w, 6))
+            assert round(snap.meter_w, 6) in past

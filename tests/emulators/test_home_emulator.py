@@ -34,7 +34,7 @@ async def shelly_w(c: httpx.AsyncClient, port: int) -> float:
     return r.json()["total_act_power"]
 
 
-async def marstek_client(port: int) -> AsyncModbusTcpClient:
+async def modbus_client(port: int) -> AsyncModbusTcpClient:
     client = AsyncModbusTcpClient(LOOPBACK, port=port, timeout=2, retries=0)
     assert await client.connect()
     return client
@@ -62,7 +62,7 @@ def test_each_device_answers_its_own_protocol_on_its_port():
                 report = (await zd.get("/properties/report")).json()
                 assert report["sn"] == SN and [p["socLevel"] for p in report["packData"]] == [70]
                 assert report["properties"]["solarInputPower"] == 200
-            mk = await marstek_client(home.ports["marstek"])
+            mk = await modbus_client(home.ports["marstek"])
             try:
                 assert (await mk.read_holding_registers(34002, count=1, device_id=1)).registers == [600]  # 0.1 %
             finally:
@@ -87,7 +87,7 @@ def test_a_command_on_each_device_lowers_the_meter_by_that_much_after_its_latenc
             httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{home.ports['indevolt']}", timeout=5) as c,
         ):
             assert meter_port is not None
-            mk = await marstek_client(home.ports["marstek"])
+            mk = await modbus_client(home.ports["marstek"])
             try:
                 await take_control(c, mk)
                 await until(lambda: home.meter_w() == pytest.approx(2200, abs=2), timeout_s=10)  # load - Zendure PV
@@ -134,7 +134,7 @@ def test_a_dropped_out_device_is_unreachable_for_its_seconds_then_back():
             assert (await c.get(f"http://{LOOPBACK}:{home.ports['indevolt']}/rpc/Sys.GetConfig")).status_code == 200
             await asyncio.sleep(1.0)
             assert (await c.get(report)).status_code == 200
-            mk = await marstek_client(home.ports["marstek"])
+            mk = await modbus_client(home.ports["marstek"])
             try:
                 assert (await mk.read_holding_registers(34002, count=1, device_id=1)).registers == [600]
             finally:
@@ -160,6 +160,10 @@ def test_two_devices_on_one_port_are_refused_with_one_line():
         ({"protocol": "sonnen"}, "devices[0].protocol: value 'sonnen' is not allowed"),
         ({"model": "venus-e-v3"}, "devices[0].model: value 'venus-e-v3' is not allowed: not a model of indevolt: use sf2000"),
         ({"port": 70000}, "devices[0].port: value 70000 is not allowed"),
+        (
+            {"protocol": "socbal-modbus"},
+            "devices[0].model: value 'sf2000' is not allowed: not a model of socbal-modbus: it has no models",
+        ),
         ({"protocol": None, "port": 18501}, "devices[0].port: value 18501 is not allowed: only with a protocol"),
     ],
 )
@@ -216,3 +220,54 @@ def test_a_taken_port_is_an_oserror_and_nothing_is_left_listening(taken):
     for port in [meter_port, *(p for i, p in home.ports.items() if i != taken)]:
         with socket.socket() as probe:
             probe.bind((LOOPBACK, port))  # free again
+
+
+def test_socbal_own_device_in_a_home_takes_per_pack_setpoints_with_its_watchdog():
+    """The default register map (examples/runtime_modbus.toml): pack blocks at 100 + 20 i, SOC u16 0.1 % at +0,
+    power s16 at +1, setpoint s32 (big-endian words) at +10; the watchdog timeout, s, at 10."""
+    raw = mixed_home(load_w=1000)
+    own = raw["devices"][0]
+    raw["devices"] = [
+        {
+            **{k: v for k, v in own.items() if k != "model"},
+            "id": "own",
+            "protocol": "socbal-modbus",
+            "packs": [{"id": "p1", "soc_pct": 40, "capacity_wh": 2000, "max_discharge_w": 1200}],
+        }
+    ]
+
+    async def scenario():
+        home = EmulatedHome(with_free_ports(raw))
+        async with serving_home(home) as meter_port, httpx.AsyncClient(timeout=5) as c:
+            assert meter_port is not None
+            mk = await modbus_client(home.ports["own"])  # a plain Modbus client; several connections are fine
+            try:
+                soc = [(await mk.read_holding_registers(100 + 20 * i, count=1, device_id=1)).registers[0] for i in (0, 1)]
+                assert soc == [800, 400]
+                assert not (await mk.write_register(10, 2, device_id=1)).isError()  # watchdog 2 s
+                assert not (await mk.write_registers(110, [0, 300], device_id=1)).isError()
+                assert not (await mk.write_registers(130, [0, 200], device_id=1)).isError()
+                await until(lambda: abs(home.meter_w() - 500) < 3, timeout_s=5)
+                assert await shelly_w(c, meter_port) == pytest.approx(500, abs=3)
+                power = [(await mk.read_holding_registers(101 + 20 * i, count=1, device_id=1)).registers[0] for i in (0, 1)]
+                assert power == [300, 200]
+                await until(lambda: abs(home.meter_w() - 1000) < 3, timeout_s=5)  # no write for 2 s: the watchdog, 0 W
+                home.devices["own"].faults.ignore_writes = True
+                assert not (await mk.write_registers(110, [0xFFFF, 0xFFFF - 299], device_id=1)).isError()  # -300 W
+                await asyncio.sleep(0.3)
+                assert home.devices["own"].true_state().battery_power_w == pytest.approx(0, abs=1)
+            finally:
+                mk.close()
+            home.devices["own"].drop_out(0.6)
+            await asyncio.sleep(0.2)
+            refused = AsyncModbusTcpClient(LOOPBACK, port=home.ports["own"], timeout=0.3, retries=0, reconnect_delay=0)
+            await refused.connect()
+            await asyncio.sleep(0.1)
+            assert not refused.connected
+            refused.close()
+            await asyncio.sleep(0.5)
+            mk = await modbus_client(home.ports["own"])
+            assert (await mk.read_holding_registers(100, count=1, device_id=1)).registers == [800]
+            mk.close()
+
+    asyncio.run(scenario())

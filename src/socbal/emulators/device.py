@@ -35,10 +35,11 @@ class Dynamics(StrictModel):
     latency_s: float = Field(2.0, ge=0, le=600, description="Command to start of effect, s")
     ramp_w_per_s: float = Field(400.0, gt=0, le=1e6, description="How fast the device setpoint follows, W/s")
     min_request_interval_s: float = Field(0.0, ge=0, le=60, description="Requests closer than this get an error (0: none)")
-    firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average"] = Field(
+    firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average", "per-pack"] = Field(
         "balance",
         description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D; "
-        "reserve-on-average: the device stops discharging when its average SOC reaches the reserve",
+        "reserve-on-average: the device stops discharging when its average SOC reaches the reserve; "
+        "per-pack: socbal's own device, each pack follows the setpoint written for it (with its watchdog)",
     )
     max_power_w: float | None = Field(None, gt=0, description="Device limit, W (default: what the packs can do)")
 
@@ -80,7 +81,9 @@ class FirmwareDevice:
         self.scenario = scenario
         self.dynamics = dynamics or Dynamics()
         self.clock = clock
-        self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=1e9)  # the firmware itself feeds its packs
+        # the firmware feeds its packs itself, but for per-pack setpoints written from outside (10 s watchdog)
+        per_pack = self.dynamics.firmware == "per-pack"
+        self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=10.0 if per_pack else 1e9)
         specs = self.packs.specs
         self.capacity_wh = np.array([p.ems_capacity_wh for p in specs])  # what the BMS and the firmware believe
         self.max_discharge_w = self.dynamics.max_power_w or sum(p.max_discharge_w for p in specs)
@@ -180,13 +183,14 @@ class FirmwareDevice:
 
     def step(self, dt_s: float) -> None:
         """Advance by ``dt_s`` wall seconds: latency, ramp, the firmware's sharing, the pack physics."""
-        now = self.clock()
-        while self._queue and self._queue[0][0] <= now:
-            self._target_w = self._queue.popleft()[1]
-        target = self.guard(self._target_w)
-        step = self.dynamics.ramp_w_per_s * dt_s
-        self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
-        self.packs.accept_setpoints(self._share(self.setpoint_w))
+        if self.dynamics.firmware != "per-pack":
+            now = self.clock()
+            while self._queue and self._queue[0][0] <= now:
+                self._target_w = self._queue.popleft()[1]
+            target = self.guard(self._target_w)
+            step = self.dynamics.ramp_w_per_s * dt_s
+            self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
+            self.packs.accept_setpoints(self._share(self.setpoint_w))
         self.packs.step(dt_s)
         if self.faults.freeze_telemetry and self._frozen is None:
             self._frozen = self._snapshot()

@@ -5,7 +5,9 @@ Each ``[[devices]]`` entry with ``protocol`` / ``port`` becomes a :class:`~socba
 (its packs, its PV, its ``actuator_latency_s`` / ``ramp_w_per_s``, its ``firmware`` mapped onto
 :class:`~socbal.emulators.device.Dynamics`, its AC output limit) behind that vendor's emulator. The home's grid
 is ``load - sum of the devices' AC output`` (W, + import); the meter shows it as the scenario's ``[meter]``
-says: a new reading every ``period_s``, ``latency_s`` old. A device in its own automatic mode (Indevolt
+says: a new reading every ``period_s``, ``latency_s`` old. ``protocol = "socbal-modbus"`` is socbal's own
+device (:mod:`.socbal_modbus`: per-pack setpoints and a watchdog; the entry's latency, ramp and firmware do not
+apply, the driver is its firmware). A device in its own automatic mode (Indevolt
 self-consumption, Marstek not under RS485 control) regulates that grid to zero, each taking ``grid / n`` of
 it (n devices in the home). Dynamics, rate limits, faults and the meter period run on the wall clock;
 ``speed`` makes the profiles and the pack physics run that many times faster.
@@ -29,23 +31,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from socbal.emulators.device import Dynamics, FirmwareDevice, Snapshot
 from socbal.emulators.http import serve_app
 from socbal.emulators.indevolt import IndevoltEmulator
-from socbal.emulators.marstek import MarstekEmulator, listen_marstek
+from socbal.emulators.marstek import MarstekEmulator
 from socbal.emulators.meters import MeterKind, meter_app
+from socbal.emulators.modbus import DeviceModbusServer, listen_modbus
 from socbal.emulators.serve import MIN_REQUEST_INTERVAL_S, vendor_emulator
+from socbal.emulators.socbal_modbus import SocbalModbusEmulator
 from socbal.emulators.zendure import ZendureEmulator
 from socbal.errors import InputError
 from socbal.home.scenario import HomeDeviceSpec, HomeScenario
 from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.emulator import ticks
 
-VendorEmulator = IndevoltEmulator | ZendureEmulator | MarstekEmulator
+VendorEmulator = IndevoltEmulator | ZendureEmulator | MarstekEmulator | SocbalModbusEmulator
+ModbusEmulator = MarstekEmulator | SocbalModbusEmulator
 #: The home scenario's vendor firmware models as the emulated firmware runs them (others: socbal's EMS strategy).
 FIRMWARE = {"stop-at-first-empty": "stop-at-first-cutoff", "reserve-on-average": "reserve-on-average"}
 
@@ -64,11 +68,12 @@ class HomeSnapshot:
 def device_dynamics(spec: HomeDeviceSpec) -> Dynamics:
     """The emulated dynamics of a home's device: its latency, ramp and firmware, its vendor's request limit."""
     assert spec.protocol is not None
+    firmware = "per-pack" if spec.protocol == "socbal-modbus" else FIRMWARE.get(spec.firmware, "balance")
     return Dynamics(
         latency_s=spec.actuator_latency_s,
         ramp_w_per_s=spec.ramp_w_per_s,
         min_request_interval_s=MIN_REQUEST_INTERVAL_S[spec.protocol],
-        firmware=FIRMWARE.get(spec.firmware, "balance"),  # type: ignore[arg-type]
+        firmware=firmware,  # type: ignore[arg-type]
     )
 
 
@@ -80,7 +85,7 @@ class EmulatedHome:
         if unserved:
             raise InputError(
                 f"devices: {', '.join(repr(i) for i in unserved)} has no protocol: "
-                "to emulate a home give each [[devices]] entry protocol (indevolt, zendure or marstek) and port"
+                "to emulate a home give each [[devices]] entry protocol (indevolt, zendure, marstek, socbal-modbus) and port"
             )
         self.scenario = scenario
         self.speed = speed
@@ -105,7 +110,10 @@ class EmulatedHome:
             dev.net_demand_w = self._own_mode_demand(dev, n)
             dev.site_grid_w = self.grid_w  # e.g. Indevolt's meter point 11016
             self.devices[spec.id] = dev
-            self.emulators[spec.id] = vendor_emulator(spec.protocol, dev, spec.model, spec.serial)
+            if spec.protocol == "socbal-modbus":
+                self.emulators[spec.id] = SocbalModbusEmulator(dev)
+            else:
+                self.emulators[spec.id] = vendor_emulator(spec.protocol, dev, spec.model, spec.serial)
             self.ports[spec.id] = spec.port
             self.protocols[spec.id] = spec.protocol
         self._history: deque[tuple[float, float]] = deque([(clock(), self.grid_w())])
@@ -131,7 +139,7 @@ class EmulatedHome:
         for dev in self.devices.values():
             dev.step(dt_s)
         for emu in self.emulators.values():
-            if isinstance(emu, ZendureEmulator | MarstekEmulator):
+            if not isinstance(emu, IndevoltEmulator):
                 emu.tick()
         self.sim_time_s += dt_s * self.speed
         now = self.clock()
@@ -173,7 +181,7 @@ async def serve_home(
             if port == meter_port:
                 raise InputError(f"meter_port: value {meter_port} is not allowed: already the port of device {dev_id!r}")
     halt = asyncio.Event()
-    apps = [(e.app, home.ports[i]) for i, e in home.emulators.items() if not isinstance(e, MarstekEmulator)]
+    apps = [(e.app, home.ports[i]) for i, e in home.emulators.items() if isinstance(e, IndevoltEmulator | ZendureEmulator)]
     if meter is not None:
         assert meter_port is not None
         apps.append((meter_app(meter, home.meter_w), meter_port))
@@ -186,16 +194,16 @@ async def serve_home(
         if waiting == 0:
             started.set()
 
-    marstek: dict[str, Any] = {}
+    modbus: dict[str, DeviceModbusServer] = {}
     tasks: list[asyncio.Task] = []
     try:
         for dev_id, emu in home.emulators.items():
-            if isinstance(emu, MarstekEmulator):
-                marstek[dev_id] = await listen_marstek(emu, host, home.ports[dev_id])
+            if isinstance(emu, ModbusEmulator):
+                modbus[dev_id] = await listen_modbus(emu, host, home.ports[dev_id])
         if not apps:
             started.set()
         tasks = [asyncio.create_task(serve_app(app, halt, host, port, on_ready=listening)) for app, port in apps]
-        tasks.append(asyncio.create_task(_step_home(home, marstek, halt, started, tick_s, on_ready)))
+        tasks.append(asyncio.create_task(_step_home(home, modbus, halt, started, tick_s, on_ready)))
         tasks.append(asyncio.create_task(stop.wait()))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -206,18 +214,18 @@ async def serve_home(
         for task in tasks[-2:]:  # the stepper and the stop watcher; the servers stop by themselves on halt
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for server in marstek.values():
+        for server in modbus.values():
             with contextlib.suppress(Exception):
                 await server.shutdown()
 
 
-async def _step_home(home, marstek, halt, started, tick_s, on_ready) -> None:
+async def _step_home(home, modbus, halt, started, tick_s, on_ready) -> None:
     """Wait until every server listens, say so, then step the home until ``halt``."""
     await started.wait()
     if on_ready is not None:
         on_ready()
     async for dt_s in ticks(halt, tick_s):
         home.step(dt_s)
-        for dev_id, server in marstek.items():
+        for dev_id, server in modbus.items():
             if not home.devices[dev_id].online():
                 server.drop_all()

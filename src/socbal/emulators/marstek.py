@@ -20,14 +20,13 @@ from collections.abc import Callable
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
-from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator.simdata import SimData
 from pymodbus.simulator.simdevice import SimDevice
 from pymodbus.simulator.simutils import DataType
 
 from socbal.drivers import marstek_modbus as mk
 from socbal.emulators.device import FirmwareDevice, run_device
+from socbal.emulators.modbus import DeviceModbusServer, listen_modbus, modbus_tick
 
 WORK_MODE = 43000
 ANTI_FEED = 1
@@ -155,52 +154,11 @@ class MarstekEmulator:
                 return code
         return None
 
-    def server(self, host: str, port: int) -> _OneConnectionServer:
+    def server(self, host: str, port: int) -> DeviceModbusServer:
         """A Modbus TCP server that takes one connection at a time (answers every unit id)."""
         blocks = [SimData(start, count=count, values=0, datatype=DataType.REGISTERS) for start, count in BLOCKS]
         sim = SimDevice(id=0, simdata=blocks, action=functools.partial(self._action))
-        return _OneConnectionServer(self, sim, address=(host, port))
-
-
-class _RefusedHandler(ServerRequestHandler):
-    """A connection the unit does not take: closed as soon as it is made."""
-
-    def callback_connected(self) -> None:
-        self.close()
-
-
-class _OneConnectionServer(ModbusTcpServer):
-    def __init__(self, emulator: MarstekEmulator, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.emulator = emulator
-
-    def callback_new_connection(self):
-        if self.active_connections or not self.emulator.device.online():
-            self.emulator.refused_connections += 1
-            return _RefusedHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
-        return super().callback_new_connection()
-
-    def drop_all(self) -> None:
-        """Close every connection (the unit went away)."""
-        for conn in list(self.active_connections.values()):
-            conn.close()
-
-
-async def listen_marstek(emulator: MarstekEmulator, host: str, port: int) -> _OneConnectionServer:
-    """Start serving the Venus's registers on ``host:port`` (in the background); shut it down with ``shutdown()``."""
-    server = emulator.server(host, port)
-    try:
-        await server.serve_forever(background=True)
-    except RuntimeError:
-        raise OSError(f"cannot listen for Modbus TCP on {host}:{port} (port in use?)") from None
-    return server
-
-
-def marstek_tick(emulator: MarstekEmulator, server: _OneConnectionServer) -> None:
-    """After each device step: the keep-alive check, fresh registers, and no connection while the unit is away."""
-    emulator.tick()
-    if not emulator.device.online():
-        server.drop_all()
+        return DeviceModbusServer(self, True, sim, address=(host, port))
 
 
 async def serve_marstek(
@@ -212,10 +170,10 @@ async def serve_marstek(
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Serve the Venus on ``host:port`` and step its device until ``stop`` is set."""
-    server = await listen_marstek(emulator, host, port)
+    server = await listen_modbus(emulator, host, port)
     try:
         if on_ready is not None:
             on_ready()
-        await run_device(emulator.device, stop, tick_s, lambda: marstek_tick(emulator, server))
+        await run_device(emulator.device, stop, tick_s, lambda: modbus_tick(emulator, server))
     finally:
         await server.shutdown()

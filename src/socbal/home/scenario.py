@@ -39,7 +39,7 @@ FirmwareName = Literal[
 VENDOR_FIRMWARE = ("stop-at-first-empty", "reserve-on-average")
 assert set(get_args(FirmwareName)) == set(EMS_STRATEGY_CODES) | set(VENDOR_FIRMWARE)
 #: The vendor protocol ``socbal emulate HOME.toml`` serves a device over (the simulator ignores it).
-ProtocolName = Literal["indevolt", "zendure", "marstek"]
+ProtocolName = Literal["indevolt", "zendure", "marstek", "socbal-modbus"]
 
 
 def protocol_models() -> dict[str, list[str]]:
@@ -50,6 +50,7 @@ def protocol_models() -> dict[str, list[str]]:
         "indevolt": list(indevolt_http.MAX_POWER_W),
         "zendure": list(zendure_http.MODEL_LIMITS_W),
         "marstek": list(marstek_modbus.MAPS),
+        "socbal-modbus": [],  # socbal's own register map, one model
     }
 
 
@@ -97,13 +98,16 @@ class HomeDeviceSpec(StrictModel):
         if self.protocol is None:
             for name in ("port", "model", "serial"):
                 if getattr(self, name) is not None:
-                    raise field_error((name,), getattr(self, name), "only with a protocol (indevolt, zendure or marstek)")
+                    raise field_error(
+                        (name,), getattr(self, name), "only with a protocol (indevolt, zendure, marstek or socbal-modbus)"
+                    )
         else:
             if self.port is None:
                 raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
             models = protocol_models()[self.protocol]
             if self.model is not None and self.model not in models:
-                raise field_error(("model",), self.model, f"not a model of {self.protocol}: use {', '.join(models)}")
+                allowed = f"use {', '.join(models)}" if models else "it has no models"
+                raise field_error(("model",), self.model, f"not a model of {self.protocol}: {allowed}")
         if self.device.mode != "follow-load":
             raise field_error(("device", "mode"), self.device.mode, "in a home every device follows the home's setpoints")
         if self.firmware in EMS_STRATEGY_CODES and self.settings.strategy not in ("spec", self.firmware):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socbal.emulators.home import EmulatedHome
+from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.home.scenario import home_scenario_from_dict
 from tests.emulators.home_harness import mixed_home
 
@@ -126,6 +127,23 @@ def test_stop_at_first_empty_firmware_stops_the_whole_device_at_its_first_pack_r
     state = home.devices["z0"].true_state()
     assert state.pack_soc_pct[1] <= 10.6 and state.pack_soc_pct[0] > 50  # p1 at its reserve, main far above
     assert (abs(state.battery_power_w) < 1) is stops
+
+
+def test_reserve_on_average_firmware_runs_a_pack_below_the_reserve_while_the_average_is_above():
+    raw = mixed_home(load_w=1000)
+    raw["devices"] = raw["devices"][:1]  # the Indevolt (the Zendure's own firmware stops at its weakest pack)
+    dev = raw["devices"][0]
+    dev["firmware"] = "reserve-on-average"
+    dev["main"]["soc_pct"] = 30
+    dev["packs"] = [{"id": "p1", "soc_pct": 10.5, "capacity_wh": 2000, "max_discharge_w": 800}]
+    home, clock = home_of(raw, speed=200.0)
+    indevolt = home.emulators["indevolt"]
+    assert isinstance(indevolt, IndevoltEmulator)
+    assert indevolt.set_point(47005, [4]) and indevolt.set_point(47015, [2, 600, 5])  # real-time: discharge 600 W
+    run(home, clock, 3.0)
+    state = home.devices["indevolt"].true_state()
+    assert state.pack_soc_pct[1] < 9.5 and state.soc_pct > 10  # p1 below the 10 % reserve, the average above
+    assert state.battery_power_w > 100
 
 
 def test_frozen_telemetry_and_ignored_writes_do_not_fool_the_meter():

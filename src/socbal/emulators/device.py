@@ -28,6 +28,9 @@ from socbal.runtime.emulator import EmulatedDevice, ticks
 from socbal.scenario import Scenario
 from socbal.validation import StrictModel
 
+#: The lowest backup reserve socbal's EMS takes, % (``reserve-on-average`` lets each pack run down to it).
+EMS_MIN_RESERVE_PCT = 5.0
+
 
 class Dynamics(StrictModel):
     """How the emulated device follows a command and answers requests."""
@@ -38,7 +41,7 @@ class Dynamics(StrictModel):
     firmware: Literal["balance", "stop-at-first-cutoff", "reserve-on-average", "per-pack"] = Field(
         "balance",
         description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D; "
-        "reserve-on-average: the device stops discharging when its average SOC reaches the reserve; "
+        "reserve-on-average: the device stops when its average SOC reaches the reserve, a pack may go below it; "
         "per-pack: socbal's own device, each pack follows the setpoint written for it (with its watchdog)",
     )
     max_power_w: float | None = Field(None, gt=0, description="Device limit, W (default: what the packs can do)")
@@ -177,7 +180,10 @@ class FirmwareDevice:
             )
             for i, p in enumerate(self.packs.specs)
         ]
-        decision = decide(AllocateInput(settings=self.settings, packs=states, request=request))
+        settings = self.settings
+        if self.dynamics.firmware == "reserve-on-average":  # its packs run down to the EMS's lowest reserve
+            settings = settings.model_copy(update={"backup_reserve_pct": EMS_MIN_RESERVE_PCT})
+        decision = decide(AllocateInput(settings=settings, packs=states, request=request))
         self._latched = [d.reserve_latched for d in decision.packs]
         return {i: d.power_w for i, d in enumerate(decision.packs)}
 

@@ -153,3 +153,15 @@ def test_simulate_out_that_is_a_file_names_the_option(tmp_path):
 def test_simulate_missing_file_is_a_clear_error(tmp_path):
     out = socbal("simulate", str(tmp_path / "nope.toml"))
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["../escaped", "", "/tmp/socbal-abs-name"])
+def test_simulate_refuses_a_name_that_would_write_outside_results(tmp_path, name):
+    """The scenario's name is the default results folder: a path there would write (and overwrite) anywhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    scenario = work / "s.toml"
+    scenario.write_text(f"name = {name!r}\n[run]\nhorizon_h = 1\n")
+    out = subprocess.run([sys.executable, "-m", "socbal", "simulate", str(scenario)], cwd=work, capture_output=True, text=True)
+    assert out.returncode == 2 and "name: value" in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["s.toml", "work"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W, Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error, field_problems
@@ -41,6 +42,9 @@ PvProfile = Annotated[
 #: Smallest nameplate capacity accepted, Wh; below ``KWH_LOOKING_WH`` a capacity gets a "is this kWh?" warning.
 MIN_CAPACITY_WH = 10.0
 KWH_LOOKING_WH = 100.0
+
+#: What a scenario name may be: it names the default results folder (``results/<name>``), so never a path.
+NAME_PATTERN = re.compile(r"[^./\\\s\x00-\x1f\x7f](?:[^/\\\x00-\x1f\x7f]{0,98}[^/\\\s\x00-\x1f\x7f])?")
 
 log = logging.getLogger("socbal.scenario")
 
@@ -188,7 +192,7 @@ class RunSpec(StrictModel):
 class Scenario(StrictModel):
     """Everything a simulation needs."""
 
-    name: str = "scenario"
+    name: str = Field("scenario", description="Name of the run; the default results folder is results/<name>")
     description: str = ""
     run: RunSpec = Field(default_factory=RunSpec)
     settings: Settings = Field(default_factory=Settings)
@@ -203,6 +207,18 @@ class Scenario(StrictModel):
     lifetime: LifetimeSpec | None = Field(None, description="Settings of socbal lifetime (fade model)")
     sweep: SweepSpec | None = Field(None, description="Combinations of socbal sweep (packs, PV, strategies)")
     tariff: TariffSpec | None = Field(None, description="Grid prices, to put energy into money (socbal sweep)")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, name: str, info: ValidationInfo) -> str:
+        """A user's scenario (read with a ``base_dir``, from a file or a dict) names its default results folder
+        ``results/<name>``: never a path, a hidden or an empty name (internal copies, a home's devices, name none)."""
+        if info.context is not None and not NAME_PATTERN.fullmatch(name):
+            raise ValueError(
+                "must be 1-100 characters, no '/', '\\' or control characters, not starting with '.' or a space "
+                "and not ending with a space (it names the results folder results/<name>)"
+            )
+        return name
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,34 @@
+"""Scenario validation: what a user's scenario may name and hold."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from socbal.errors import InputError
+from socbal.scenario import scenario_from_dict
+
+
+@given(st.text(max_size=120))
+def test_an_accepted_name_is_one_folder_inside_results(name):
+    """The default results folder is results/<name>: whatever name is accepted stays one plain folder inside it."""
+    try:
+        scenario = scenario_from_dict({"name": name})
+    except InputError as err:
+        assert str(err).startswith("scenario: name: value ")
+        return
+    folder = Path("results") / scenario.name
+    assert folder.parent == Path("results") and folder.name == name and not name.startswith(".")
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../escaped", "/tmp/abs", "a\\b", " x", "x ", "a\nb", "x" * 101])
+def test_a_name_that_is_a_path_is_refused_in_one_line(name):
+    with pytest.raises(InputError, match=r"^scenario: name: value .* \(it names the results folder") as err:
+        scenario_from_dict({"name": name})
+    assert "\n" not in str(err.value).replace(repr(name), "")
+
+
+@pytest.mark.parametrize("name", ["spec-example-80-40", "Haushalt Müller", "SF800 #1", "v1.2+aux", "x" * 100])
+def test_ordinary_names_are_kept(name):
+    assert scenario_from_dict({"name": name}).name == name

@@ -165,3 +165,33 @@ def test_simulate_refuses_a_name_that_would_write_outside_results(tmp_path, name
     out = subprocess.run([sys.executable, "-m", "socbal", "simulate", str(scenario)], cwd=work, capture_output=True, text=True)
     assert out.returncode == 2 and "name: value" in out.stderr and "Traceback" not in out.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["s.toml", "work"]
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (b"", "is empty"),
+        (b"# only a comment\n\n", "is empty"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", "not a UTF-8 text file"),
+        (b"\x00\x00\x00", "not valid TOML"),
+    ],
+)
+def test_simulate_empty_or_binary_scenario_is_one_line_and_writes_nothing(tmp_path, content, expected):
+    """An empty file used to run a default device for 24 h and exit 0: a scenario that says nothing is a mistake."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_bytes(content)
+    out = socbal("simulate", str(scenario), "--out", str(tmp_path / "out"))
+    assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_scenario_with_a_byte_order_mark_reads_as_without(tmp_path):
+    from socbal.tomlfile import read_toml
+
+    (tmp_path / "bom.toml").write_bytes("\ufeffname = 'x'\n[run]\nhorizon_h = 1\n".encode())
+    assert read_toml(tmp_path / "bom.toml", "scenario") == {"name": "x", "run": {"horizon_h": 1}}
+
+
+def test_a_folder_as_scenario_is_one_line(tmp_path):
+    out = socbal("simulate", str(tmp_path))
+    assert out.returncode == 2 and "is a folder" in out.stderr and "Traceback" not in out.stderr

@@ -195,3 +195,30 @@ def test_scenario_with_a_byte_order_mark_reads_as_without(tmp_path):
 def test_a_folder_as_scenario_is_one_line(tmp_path):
     out = socbal("simulate", str(tmp_path))
     assert out.returncode == 2 and "is a folder" in out.stderr and "Traceback" not in out.stderr
+
+
+def _request_text(discharge: str) -> str:
+    """The spec input as JSON text with ``discharge`` written verbatim as the request's discharge_w."""
+    return json.dumps(SPEC_INPUT).replace('"discharge_w": 900', f'"discharge_w": {discharge}')
+
+
+@pytest.mark.parametrize(
+    "stdin,expected",
+    [
+        # a 5000-digit integer raised Python's int-conversion ValueError as a traceback
+        (_request_text("9" * 5000), "request.discharge_w: value inf"),
+        (_request_text("9" * 30), "request.discharge_w: value 1e+30"),
+        # a repeated key silently took the last value: 100 W served instead of the 900 W the first one asks
+        (_request_text('900, "discharge_w": 100'), "'discharge_w' comes twice"),
+    ],
+)
+def test_allocate_huge_integer_or_repeated_key_is_one_line(stdin, expected):
+    out = socbal("allocate", stdin=stdin)
+    assert out.returncode == 2 and out.stdout == ""
+    assert expected in out.stderr and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_allocate_reads_a_byte_order_mark():
+    out = socbal("allocate", stdin="\ufeff" + json.dumps(SPEC_INPUT))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["served_w"] == 900.0

@@ -211,12 +211,13 @@ def allocate(
     home's battery request in, one setpoint per device out (README, "Homes with several devices")."""
     from socbal.ems.decision import decide
     from socbal.ems.models import AllocateInput
+    from socbal.validation import json_loads
 
     if file is not None and str(file) != "-" and not file.is_file():
         raise InputError(f"input file not found: {file} (expected a JSON file, or '-' for standard input)")
     data = sys.stdin.buffer.read() if file is None or str(file) == "-" else file.read_bytes()
     try:
-        raw = json.loads(data.decode("utf-8"))
+        raw = json_loads(data)
     except UnicodeDecodeError as err:
         raise InputError(f"input is not UTF-8 text (byte {err.start}): expected a JSON object") from None
     except json.JSONDecodeError as err:

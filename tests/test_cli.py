@@ -222,3 +222,17 @@ def test_allocate_reads_a_byte_order_mark():
     out = socbal("allocate", stdin="\ufeff" + json.dumps(SPEC_INPUT))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["served_w"] == 900.0
+
+
+def test_no_help_text_shows_a_markup_escape():
+    """Help is plain text (rich markup is off), so a '\\[' written to escape markup shows as a stray backslash."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from socbal.cli import app
+
+    group = get_command(app)
+    for name in group.list_commands(None):  # type: ignore[arg-type]
+        out = CliRunner().invoke(app, [name, "--help"])
+        assert out.exit_code == 0, (name, out.output)
+        assert "\\[" not in out.output, (name, out.output)

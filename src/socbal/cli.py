@@ -466,7 +466,7 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
         "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
         "served and losses per year, and per pack SOC-swing equivalent full cycles (sum of |SOC change| / 200 %), "
         "deep cycles and time at high and low SOC. "
-        "The optional \\[lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
+        "The optional [lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
         "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
         "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
     )

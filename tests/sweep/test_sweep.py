@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,37 @@ def test_cli_sweep_prints_saves_and_reports(tmp_path):
 def test_cli_bad_pack_range_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["sweep", str(EXAMPLE), "--packs", "zero..3"])
     assert result.exit_code == 2 and "--packs: value 'zero..3' is not allowed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        # '3..0' is an empty range: it used to fall back to the scenario's own pack count and exit 0
+        (["--packs", "3..0"], "--packs: the range or list is empty"),
+        (["--packs", ","], "--packs: the range or list is empty"),
+        (["--pv-kwp", "nan"], "--pv-kwp: values [nan] are not allowed"),
+        (["--pv-kwp", "inf"], "--pv-kwp: values [inf] are not allowed"),
+        (["--pack-price", "nan"], "--pack-price: value nan is not allowed"),
+        (["--strategy", "bogus"], "--strategy: value 'bogus' is not allowed: one of spec,"),
+    ],
+)
+def test_cli_empty_or_non_finite_options_exit_2_before_simulating(tmp_path, options, message):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(EXAMPLE), *options, "-o", str(out)])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "sweep, field",
+    [({"packs": [-1]}, "sweep.packs[0]"), ({"packs": [13]}, "sweep.packs[0]"), ({"strategies": ["x"]}, "sweep.strategies[0]")],
+)
+def test_bad_sweep_section_is_refused_when_the_scenario_is_read(sweep, field):
+    with pytest.raises(InputError, match=rf"^scenario: {re.escape(field)}: value "):
+        scenario_from_dict({"sweep": sweep})
+
+
+def test_a_short_horizon_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="socbal.sweep"):
+        sweep_cases(scenario_from_dict({"run": {"horizon_h": 24}}))
+    assert "scaled to a year" in caplog.text

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from socbal.ems.models import StrategyName
 from socbal.validation import StrictModel
+
+#: Most expansion packs a sweep may ask for.
+MAX_SWEEP_PACKS = 12
 
 
 class CompareSpec(StrictModel):
@@ -82,7 +86,11 @@ class SweepSpec(StrictModel):
     ``pack_price``: price of one added pack, for the payback (in the tariff's currency).
     """
 
-    packs: list[int] | None = Field(None, min_length=1, description="Numbers of expansion packs, e.g. [0, 1, 2, 3]")
-    pv_kwp: list[float] | None = Field(None, min_length=1, description="PV peak powers to try, kWp")
-    strategies: list[str] | None = Field(None, min_length=1, description="EMS strategies to try")
+    packs: list[Annotated[int, Field(ge=0, le=MAX_SWEEP_PACKS)]] | None = Field(
+        None, min_length=1, description=f"Numbers of expansion packs, e.g. [0, 1, 2, 3] (0-{MAX_SWEEP_PACKS})"
+    )
+    pv_kwp: list[Annotated[float, Field(gt=0, le=1000)]] | None = Field(
+        None, min_length=1, description="PV peak powers to try, kWp"
+    )
+    strategies: list[StrategyName] | None = Field(None, min_length=1, description="EMS strategies to try")
     pack_price: float | None = Field(None, ge=0, description="Price of one added pack (for the payback)")

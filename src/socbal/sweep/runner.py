@@ -6,6 +6,7 @@ differ in pack count (the arrays' shape), so each runs as its own simulation, on
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Callable, Optional
 
 import pandas as pd
 
+from socbal.errors import InputError
 from socbal.resultfiles import save_results
 from socbal.scenario import Scenario, TariffSpec
 from socbal.sweep.cases import Case, sweep_cases
@@ -68,6 +70,8 @@ def run_sweep(
     or on the Dask scheduler at ``scheduler``. ``pack_price`` (default ``[sweep] pack_price``)
     gives the payback per added pack when the scenario has a ``[tariff]``.
     """
+    if pack_price is not None and not (math.isfinite(pack_price) and pack_price >= 0):
+        raise InputError(f"--pack-price: value {pack_price:g} is not allowed: must be a number >= 0")
     cases = sweep_cases(scenario, packs, pv_kwp, strategies)
     tariff = scenario.tariff
     rows: list[dict] = []

@@ -1,5 +1,6 @@
 """Scenario validation: what a user's scenario may name and hold."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,25 @@ def test_a_name_that_is_a_path_is_refused_in_one_line(name):
 @pytest.mark.parametrize("name", ["spec-example-80-40", "Haushalt Müller", "SF800 #1", "v1.2+aux", "x" * 100])
 def test_ordinary_names_are_kept(name):
     assert scenario_from_dict({"name": name}).name == name
+
+
+def test_a_fractional_soh_and_a_capped_fixed_output_are_warned_about(caplog):
+    """soh_pct = 0.85 meant 85 % and left a pack of 16 Wh, emptied by its own standby; a fixed output above the
+    output limit was capped without a word."""
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        scenario_from_dict(
+            {
+                "device": {"mode": "fixed-output", "fixed_output_w": 5000, "ac_output_limit_w": 2400},
+                "packs": [{"id": "p1", "soh_pct": 0.85}],
+            }
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "packs[0].soh_pct: 0.85 %: is this a fraction? then give 85 (percent)",
+        "device.fixed_output_w: 5000 W is above ac_output_limit_w (2400 W): the output is capped at 2400 W",
+    ]
+
+
+def test_plausible_values_are_not_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        scenario_from_dict({"device": {"mode": "fixed-output", "fixed_output_w": 800}, "packs": [{"id": "p1", "soh_pct": 85}]})
+    assert caplog.records == []

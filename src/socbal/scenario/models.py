@@ -252,12 +252,23 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _plausible_packs(self) -> "Scenario":
-        """Warn (one line each on stderr) about pack values that look like the wrong unit."""
+        """Warn (one line each on stderr) about pack values that look like the wrong unit, and a fixed output the
+        device's output limit caps."""
         for where, p in [("main", self.main), *((f"packs[{i}]", p) for i, p in enumerate(self.packs))]:
             if p.capacity_wh < KWH_LOOKING_WH:
                 log.warning("%s.capacity_wh: %g Wh: is this kWh? then give %g", where, p.capacity_wh, p.capacity_wh * 1000)
-            if 0 < p.soc_pct < 1:
-                log.warning("%s.soc_pct: %g %%: is this a fraction? then give %g (percent)", where, p.soc_pct, p.soc_pct * 100)
+            for name in ("soc_pct", "soh_pct"):
+                value = getattr(p, name)
+                if 0 < value < 1:
+                    log.warning("%s.%s: %g %%: is this a fraction? then give %g (percent)", where, name, value, value * 100)
+        device = self.device
+        if device.mode == "fixed-output" and device.fixed_output_w > device.ac_output_limit_w:
+            log.warning(
+                "device.fixed_output_w: %g W is above ac_output_limit_w (%g W): the output is capped at %g W",
+                device.fixed_output_w,
+                device.ac_output_limit_w,
+                device.ac_output_limit_w,
+            )
         return self
 
     @property

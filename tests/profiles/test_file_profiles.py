@@ -194,3 +194,8 @@ def test_readme_home_assistant_section_reads_the_export(tmp_path):
     )
     load = spec.series(pd.Timestamp("2024-05-01 01:00", tz="UTC"), 3600)
     assert len(load) == 12 and load.sum() * 300 / 3.6e6 == pytest.approx(0.9)  # 900 W for the hour
+
+
+def test_a_folder_given_as_a_profile_file_is_named_a_folder(tmp_path):
+    with pytest.raises(InputError, match=r"load.path: file '\.' is a folder, expected a file \(relative to "):
+        scenario_from_dict({"load": {"kind": "file", "path": ".", "column": "p"}}, base_dir=tmp_path)

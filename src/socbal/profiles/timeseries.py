@@ -68,7 +68,10 @@ def resolve_path(path: Path, info) -> Path:
     full = path if path.is_absolute() or base_dir is None else Path(base_dir) / path
     if not full.is_file():
         where = f" (relative to {base_dir})" if base_dir is not None and not path.is_absolute() else ""
-        raise PydanticCustomError("file_not_found", "file {path} not found{where}", {"path": repr(str(path)), "where": where})
+        what = "is a folder, expected a file" if full.is_dir() else "not found"
+        raise PydanticCustomError(
+            "file_not_found", "file {path} {what}{where}", {"path": repr(str(path)), "what": what, "where": where}
+        )
     return full
 
 

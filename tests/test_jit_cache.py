@@ -13,7 +13,7 @@ def test_is_compiled_looks_for_the_function_in_this_cache(tmp_path, monkeypatch)
     (tmp_path / "sim_abc").mkdir()
     (tmp_path / "sim_abc" / "kernel.advance-120.py311.nbi").write_bytes(b"")
     assert _jit_cache.is_compiled("kernel.advance")
-    assert not _jit_cache.is_compiled("kernel.run_devices")
+    assert not _jit_cache.is_compiled("kernel.allocate_into")
 
 
 def test_the_cache_key_changes_with_every_module_compiled_through_socbal_jit(tmp_path, monkeypatch):

@@ -358,7 +358,7 @@ def fleet(
     if workers < 1:
         raise InputError(f"--workers: value {workers} is not allowed: must be >= 1")
     spec = load_scenario(scenario)
-    with activity(_first_run_note("kernel.run_devices", "the fleet loop") + f"simulating the {spec.name} fleet"):
+    with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating the {spec.name} fleet"):
         if dask or scheduler is not None:
             result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers)
         else:

@@ -1,10 +1,22 @@
 """The Numba options of socbal's compiled code, in one place (and typed, so mypy sees plain functions).
 
-``inline_kernel`` is for the small per-step helpers (EMS, pack physics, dispatch, profiles): they are
-compiled without reference counting (``_nrt=False``, so they must never allocate) and inlined into
-the loops that call them, which then pay no call and no atomic reference-count update per step;
-``helper_kernel`` is the same without inlining, for rarely taken paths that should not grow the loop.
-``loop_kernel`` is for those loops themselves (no reference counting either, numpy's error model).
+Every helper is compiled once per signature as a function of its own, without reference counting
+(``_nrt=False``, so it must never allocate); LLVM then inlines it into the compiled loops that call it
+(``forceinline``), which pay no call and no atomic reference-count update per step. Numba's own IR
+inlining (``inline="always"``) would give the same machine code but re-types the callee's IR at every
+call site: it made the first run's compile several times longer.
+
+- ``inline_kernel``: a small per-step helper (EMS, pack physics, dispatch, profiles), callable from
+  Python as well;
+- ``compiled_only_kernel``: the same for helpers that only compiled code calls: it gets no Python
+  entry point (calling it from Python would crash the interpreter), which saves a wrapper per function
+  in the first run's compile;
+- ``helper_kernel``: a rarely taken path that stays a call of its own, so it does not grow the loop;
+- ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
+  threads can run several at once (the fleet).
+
+Only the loops are cached: a cached loop holds the machine code of every helper it calls, so caching
+the helpers as well would only write their code to disk a second time.
 """
 
 from __future__ import annotations
@@ -15,24 +27,38 @@ from numba import njit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "inline": "always"}
-_HELPER_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False}
-_LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
+_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True}
+_NO_WRAPPERS: dict[str, Any] = {"cache": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, **_NO_WRAPPERS}
+_LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 
 
 def inline_kernel(func: F) -> F:
-    """Compile ``func`` as an allocation-free helper, inlined into its compiled callers."""
+    """Compile ``func`` as an allocation-free helper that LLVM inlines into its compiled callers."""
     compiled: F = njit(**_INLINE_OPTIONS)(func)
     return compiled
 
 
+def compiled_only_kernel(func: F) -> F:
+    """:func:`inline_kernel` for a helper that only compiled code calls (no Python entry point)."""
+    compiled: F = njit(**{**_INLINE_OPTIONS, **_NO_WRAPPERS})(func)
+    return compiled
+
+
 def helper_kernel(func: F) -> F:
-    """Compile ``func`` as an allocation-free helper that stays a call of its own (not inlined)."""
+    """Compile ``func`` as an allocation-free helper that stays a call of its own (not inlined; compiled callers only)."""
     compiled: F = njit(**_HELPER_OPTIONS)(func)
     return compiled
 
 
 def loop_kernel(func: F) -> F:
-    """Compile ``func`` as an allocation-free loop (it may call :func:`inline_kernel` helpers)."""
+    """Compile ``func`` as an allocation-free, cached loop (it may call the helpers above)."""
     compiled: F = njit(**_LOOP_OPTIONS)(func)
     return compiled
+
+
+def python_function(compiled: F) -> F:
+    """The plain Python function behind a compiled one: for the few scalar calls of a run's set-up, where
+    compiling a set-up function of its own would cost the first run more than its loop saves."""
+    plain: F = getattr(compiled, "py_func", compiled)
+    return plain

@@ -5,8 +5,8 @@ the device's common bus; battery-side power ``battery_w`` is what leaves (+) or
 enters (-) the cells. The difference is the conversion loss (DC-DC efficiency
 curve plus I^2 R in the pack), always >= 0.
 
-The functions never allocate: they are compiled with ``_nrt=False, inline="always"`` and
-inlined into the simulator's loop (see :mod:`socbal.ems.kernel` for why).
+The functions never allocate: they are compiled without reference counting and inlined by LLVM
+into the simulator's loop (see :mod:`socbal.jit`).
 """
 
 from __future__ import annotations

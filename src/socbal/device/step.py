@@ -2,8 +2,9 @@
 
 The one-device simulator calls :func:`firmware_step` after the device's own dispatch has
 decided the battery request; a home simulation calls it with the request its home decision
-gives each device. State and scratch are plain arrays bundled in NamedTuples; nothing
-allocates (compiled with :func:`socbal.jit.inline_kernel`).
+gives each device. State and scratch are plain arrays bundled in NamedTuples; nothing in a
+step allocates (see :mod:`socbal.jit`); the set-up (:func:`state_from_energy`, :func:`step_scratch`)
+is plain numpy, so it costs the first run no compile.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from socbal.device.limits import charge_limit_w, discharge_limit_w
 from socbal.device.main_unit import main_unit_supply_w
@@ -40,7 +40,7 @@ from socbal.device.params import (
 )
 from socbal.device.physics import cut_off, estimator_step, recalibrate, step_pack
 from socbal.ems.kernel import allocate_with_scratch, reserve_latched_next
-from socbal.jit import inline_kernel
+from socbal.jit import compiled_only_kernel, inline_kernel, python_function
 
 #: Bus supply this far (W) below the main unit's bus draw means nothing on the bus can feed it.
 _MAIN_UNIT_EPS_W = 1e-6
@@ -103,7 +103,6 @@ def initial_state(model: DeviceModel, soc_true_pct: np.ndarray, soc_est_pct: np.
     )  # fmt: skip
 
 
-@njit(cache=True)
 def state_from_energy(
     capacity_wh: np.ndarray,
     believed_capacity_wh: np.ndarray,
@@ -115,10 +114,10 @@ def state_from_energy(
     """A fresh state (new arrays) from the packs' true and estimated energies, Wh."""
     n = energy_wh.shape[0]
     state = DeviceState(
-        capacity_wh.copy(),
-        believed_capacity_wh.copy(),
-        energy_wh.copy(),
-        energy_est_wh.copy(),
+        np.array(capacity_wh, dtype=np.float64),
+        np.array(believed_capacity_wh, dtype=np.float64),
+        np.array(energy_wh, dtype=np.float64),
+        np.array(energy_est_wh, dtype=np.float64),
         100.0 * energy_wh / capacity_wh,
         100.0 * energy_est_wh / believed_capacity_wh,
         np.zeros(n, dtype=np.bool_),
@@ -126,36 +125,21 @@ def state_from_energy(
         np.zeros(n, dtype=np.bool_),
         np.zeros(1, dtype=np.bool_),
     )
+    latched_next = python_function(reserve_latched_next)
+    cut = python_function(cut_off)
     for i in range(n):
-        state.latched[i] = reserve_latched_next(state.soc_est_pct[i], False, reserve_pct, hysteresis_pct)
-        state.empty[i], state.full[i] = cut_off(energy_wh[i], capacity_wh[i])
+        state.latched[i] = latched_next(state.soc_est_pct[i], False, reserve_pct, hysteresis_pct)
+        state.empty[i], state.full[i] = cut(energy_wh[i], capacity_wh[i])
     return state
 
 
-@njit(cache=True)
 def step_scratch(n_packs: int) -> StepScratch:
-    """Empty scratch for ``n_packs`` packs."""
-    return StepScratch(
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs, dtype=np.int64),
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs, dtype=np.int64),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-    )
+    """Empty scratch for ``n_packs`` packs (``reason`` and ``tier`` int64, ``eligible, member, active`` bool)."""
+    types = {"reason": np.int64, "tier": np.int64, "eligible": np.bool_, "member": np.bool_, "active": np.bool_}
+    return StepScratch(*(np.zeros(n_packs, dtype=types.get(name, np.float64)) for name in StepScratch._fields))
 
 
-@inline_kernel
+@compiled_only_kernel
 def firmware_step(
     model: DeviceModel,
     state: DeviceState,
@@ -240,7 +224,7 @@ def firmware_step(
     if stopped:  # nothing on the bus can feed the main unit: the device stops, the main unit goes to deep standby
         for i in range(n):
             scratch.power_w[i] = 0.0
-        from_grid, from_bus, from_battery = main_unit_supply_w(False, grid_on, aux, active_w, standby_w)
+        from_grid, from_bus, from_battery = main_unit_supply_w(operating and not stopped, grid_on, aux, active_w, standby_w)
 
     discharged_w, charged_w, from_battery = step_packs(model, state, scratch, from_battery, step_s)
     return StepFlows(discharged_w, charged_w, from_grid, from_bus, from_battery, stopped)

@@ -8,10 +8,9 @@ Sign convention: pack power is positive when the pack discharges (energy
 leaves the pack) and negative when it charges. All powers are in W, SOC and
 the reserve in percent (0-100), capacities in Wh.
 
-Speed: the per-call helpers are compiled with ``_nrt=False, inline="always"``: they
-never allocate, and they are inlined into the simulator's loop (itself compiled
-without reference counting), so a decision there costs no calls and no atomic
-reference-count updates. :func:`allocate_with_scratch` takes its scratch arrays
+Speed: the per-call helpers never allocate (compiled without reference counting) and
+LLVM inlines them into the simulator's loop (see :mod:`socbal.jit`), so a decision there
+costs no calls and no atomic reference-count updates. :func:`allocate_with_scratch` takes its scratch arrays
 from the caller; :func:`allocate_into` allocates them and runs the same code.
 """
 
@@ -20,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.jit import helper_kernel, inline_kernel
+from socbal.jit import compiled_only_kernel, helper_kernel, inline_kernel
 
 # Strategy codes: how SOCs turn into power shares (weight w = capacity * f unless said otherwise).
 STRATEGY_SPEC = 0  # f = e / (1 + e / SPEC_SOFTENING_PCT), e = SOC - reserve on discharge, 100 - SOC on charge
@@ -104,7 +103,7 @@ def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     return energy / capacity
 
 
-@inline_kernel
+@compiled_only_kernel
 def pack_weight(
     strategy: int, capacity_wh: float, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool
 ) -> float:
@@ -127,7 +126,7 @@ def pack_weight(
     return capacity_wh * headroom
 
 
-@inline_kernel
+@compiled_only_kernel
 def _water_fill(
     request_w: float,
     weight: np.ndarray,
@@ -188,7 +187,6 @@ def _water_fill(
 @helper_kernel  # a call of its own: inlined it doubles the simulator's compile time for little loop time
 def _fill_tiers(
     magnitude_w: float,
-    max_tier: int,
     eligible: np.ndarray,
     tier: np.ndarray,
     weight: np.ndarray,
@@ -201,6 +199,10 @@ def _fill_tiers(
 ) -> float:
     """Fill the tiers in ascending order, each by water-filling among its eligible packs; the power served, W."""
     n = weight.shape[0]
+    max_tier = 0
+    for i in range(n):
+        if eligible[i]:
+            max_tier = max(max_tier, tier[i])
     served = 0.0
     for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
         any_member = False
@@ -219,7 +221,6 @@ def _switch_off_low_loads(
     magnitude_w: float,
     served_w: float,
     min_module_load_pct: float,
-    max_tier: int,
     capacity_wh: np.ndarray,
     eligible: np.ndarray,
     tier: np.ndarray,
@@ -270,7 +271,7 @@ def _switch_off_low_loads(
                 reason[i] = REASON_NOT_NEEDED
         power_w[drop] = 0.0
         reason[drop] = REASON_LOW_LOAD
-        served_w = _fill_tiers(magnitude_w, max_tier, eligible, tier, weight, limit, member, power_w, reason, active, use)
+        served_w = _fill_tiers(magnitude_w, eligible, tier, weight, limit, member, power_w, reason, active, use)
     return served_w
 
 
@@ -347,7 +348,7 @@ def allocate_into(
     )
 
 
-@inline_kernel
+@compiled_only_kernel
 def allocate_with_scratch(
     soc_pct: np.ndarray,
     capacity_wh: np.ndarray,
@@ -381,7 +382,6 @@ def allocate_with_scratch(
     discharging = request_w > 0.0
     magnitude = abs(request_w)
     ac_stopped = (not discharging) and source == SOURCE_AC and total_soc_pct(soc_pct, capacity_wh) >= reserve_pct
-    max_tier = 0
     for i in range(n):
         power_w[i] = 0.0
         weight[i] = 0.0
@@ -405,17 +405,14 @@ def allocate_with_scratch(
             tier[i] = n
         if strategy == STRATEGY_PRIORITY:
             tier[i] += priority_rank[i]
-        if eligible[i] and tier[i] > max_tier:
-            max_tier = tier[i]
     served = 0.0
     if magnitude > 0.0:
-        served = _fill_tiers(magnitude, max_tier, eligible, tier, weight, limit, member, power_w, reason, active, use)
+        served = _fill_tiers(magnitude, eligible, tier, weight, limit, member, power_w, reason, active, use)
         if min_module_load_pct > 0.0:
             served = _switch_off_low_loads(
                 magnitude,
                 served,
                 min_module_load_pct,
-                max_tier,
                 capacity_wh,
                 eligible,
                 tier,

@@ -6,7 +6,6 @@ Both runners call the same compiled loop on the same draws, so they give identic
 from __future__ import annotations
 
 import math
-import threading
 from typing import Optional
 
 import numpy as np
@@ -18,9 +17,6 @@ from socbal.fleet.results import FleetResult, build_fleet_result
 from socbal.fleet.sample import FleetDraw, draw_fleet
 from socbal.scenario import FleetSpec
 from socbal.sim.engine import KernelInputs, kernel_inputs
-
-#: One compiled fleet call at a time per process (Numba's thread pool is not re-entrant).
-_KERNEL_LOCK = threading.Lock()
 
 
 def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None):
@@ -37,22 +33,18 @@ def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] =
 
 
 def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate the devices of ``draw`` in this process; returns ``(pack_out, dev_out, stats)``."""
-    import numba
-
-    with _KERNEL_LOCK:
-        if threads is not None:
-            # numba.config sets its options through globals(), which mypy cannot see
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
-        return run_devices(
-            base.model,
-            draw.params,
-            draw.soc_true0_pct / 100.0 * draw.params[:, :, PARAM_CAPACITY_WH],
-            draw.soc_est0_pct / 100.0 * draw.params[:, :, PARAM_BELIEVED_CAPACITY_WH],
-            base.profiles,
-            draw.load_scale,
-            base.clock,
-        )
+    """Simulate the devices of ``draw`` in this process on ``threads`` threads (default: one per core);
+    returns ``(pack_out, dev_out, stats)``."""
+    return run_devices(
+        base.model,
+        draw.params,
+        draw.soc_true0_pct / 100.0 * draw.params[:, :, PARAM_CAPACITY_WH],
+        draw.soc_est0_pct / 100.0 * draw.params[:, :, PARAM_BELIEVED_CAPACITY_WH],
+        base.profiles,
+        draw.load_scale,
+        base.clock,
+        threads,
+    )
 
 
 def run_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None) -> FleetResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from socbal.device.dispatch import device_request
 from socbal.device.params import (
@@ -26,7 +25,7 @@ from socbal.device.params import (
 )
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import total_soc_pct
-from socbal.jit import inline_kernel, loop_kernel
+from socbal.jit import compiled_only_kernel, loop_kernel, python_function
 from socbal.profiles.holding import value_at
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 
@@ -103,7 +102,7 @@ class Records(NamedTuple):
     stats: np.ndarray
 
 
-@inline_kernel
+@compiled_only_kernel
 def _spread(values: np.ndarray) -> float:
     """Max minus min of ``values``."""
     high = values[0]
@@ -206,7 +205,7 @@ def advance(
         update_stats(state, stats, t + step_s)
 
 
-@inline_kernel
+@compiled_only_kernel
 def record_packs(state: DeviceState, scratch: StepScratch, rows: np.ndarray, first_of_row: bool, step_s: float) -> None:
     """Add one step of every pack to its record row (``rows[pack, PACK column]``: energies, SOC extremes and means)."""
     to_wh = step_s / 3600.0
@@ -234,7 +233,7 @@ def record_packs(state: DeviceState, scratch: StepScratch, rows: np.ndarray, fir
         rows[i, R_REASON] = scratch.reason[i]
 
 
-@inline_kernel
+@compiled_only_kernel
 def update_stats(state: DeviceState, stats: np.ndarray, t_end_s: float) -> None:
     """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s``."""
     spread_true = _spread(state.soc_true_pct)
@@ -248,16 +247,14 @@ def update_stats(state: DeviceState, stats: np.ndarray, t_end_s: float) -> None:
         stats[S_SPREAD_AT_RESERVE] = spread_true
 
 
-@njit(cache=True)
 def initial_stats(state: DeviceState) -> np.ndarray:
     """The run statistics before the first step (spreads, thresholds already met, a pack starting at the reserve)."""
+    spread = python_function(_spread)
     stats = np.full(N_STATS, np.nan)
-    spread0 = _spread(state.soc_true_pct)
+    spread0 = spread(state.soc_true_pct)
     stats[S_MAX_SPREAD_TRUE] = spread0
-    stats[S_MAX_SPREAD_EST] = _spread(state.soc_est_pct)
-    for j in range(N_THRESHOLDS):
-        if spread0 < THRESHOLDS[j]:
-            stats[S_BELOW_FIRST + j] = 0.0
+    stats[S_MAX_SPREAD_EST] = spread(state.soc_est_pct)
+    stats[S_BELOW_FIRST : S_BELOW_FIRST + N_THRESHOLDS][spread0 < THRESHOLDS] = 0.0
     if state.latched.any():
         stats[S_FIRST_RESERVE] = 0.0
         stats[S_SPREAD_AT_RESERVE] = spread0
@@ -271,11 +268,8 @@ def empty_records(state: DeviceState, clock: Clock) -> Records:
     return Records(np.zeros((n_rec, n, N_PACK_COLUMNS)), np.zeros((n_rec, N_DEVICE_COLUMNS)), initial_stats(state))
 
 
-@njit(cache=True)
 def finish(pack_rec: np.ndarray, n_steps: int, steps_per_record: int) -> None:
     """Turn the per-row sums of SOC and power into means (in place), once every step has run."""
-    for row in range(pack_rec.shape[0]):
-        steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)
-        for i in range(pack_rec.shape[1]):
-            pack_rec[row, i, R_SOC_MEAN] /= steps_in_row
-            pack_rec[row, i, R_POWER] /= steps_in_row
+    steps_in_row = np.minimum(steps_per_record, n_steps - np.arange(pack_rec.shape[0]) * steps_per_record)
+    for column in (R_SOC_MEAN, R_POWER):
+        pack_rec[:, :, column] /= steps_in_row[:, None]

@@ -17,7 +17,6 @@ from the caller; :func:`allocate_into` allocates them and runs the same code.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from socbal.jit import compiled_only_kernel, helper_kernel, inline_kernel
 
@@ -275,20 +274,12 @@ def _switch_off_low_loads(
     return served_w
 
 
-@njit(cache=True)
-def allocate_scratch(n_packs: int):
+def allocate_scratch(n_packs: int) -> tuple[np.ndarray, ...]:
     """Scratch for :func:`allocate_with_scratch`: ``eligible, member, active`` (bool), ``limit, use`` (W), ``tier``."""
-    return (
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs, dtype=np.bool_),
-        np.zeros(n_packs),
-        np.zeros(n_packs),
-        np.zeros(n_packs, dtype=np.int64),
-    )
+    flags = [np.zeros(n_packs, dtype=np.bool_) for _ in range(3)]
+    return (*flags, np.zeros(n_packs), np.zeros(n_packs), np.zeros(n_packs, dtype=np.int64))
 
 
-@njit(cache=True)
 def allocate_into(
     soc_pct: np.ndarray,
     capacity_wh: np.ndarray,
@@ -348,7 +339,7 @@ def allocate_into(
     )
 
 
-@compiled_only_kernel
+@inline_kernel
 def allocate_with_scratch(
     soc_pct: np.ndarray,
     capacity_wh: np.ndarray,
@@ -376,7 +367,8 @@ def allocate_with_scratch(
 ) -> float:
     """:func:`allocate_into` with caller-owned scratch (see :func:`allocate_scratch`): no allocation per call.
 
-    This is the decision itself; the simulator's hot loop calls it directly.
+    This is the decision itself; the simulator's hot loop calls it directly, :func:`allocate_into` from Python
+    (so ``socbal allocate`` compiles nothing else).
     """
     n = soc_pct.shape[0]
     discharging = request_w > 0.0

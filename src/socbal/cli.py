@@ -131,7 +131,7 @@ def _first_run_note(qualname: str, what: str) -> str:
 
     if is_compiled(qualname):
         return ""
-    note = f"compiling {what} (first run only, about half a minute)"
+    note = f"compiling {what} (first run only, about 15 s)"
     if not _output["quiet"] and not sys.stderr.isatty():
         typer.echo(f"{note} ...", err=True)
     return f"{note}, then "

@@ -46,3 +46,25 @@ def test_dask_local_cluster_of_two_workers_gives_identical_results(scenario):
     pd.testing.assert_frame_equal(plain.devices, on_dask.devices, check_exact=True)
     pd.testing.assert_frame_equal(plain.packs, on_dask.packs, check_exact=True)
     assert plain.summary == on_dask.summary
+
+
+def test_a_fleet_device_records_bit_for_bit_what_the_one_device_loop_records_over_one_row():
+    from socbal.device.params import PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
+    from socbal.fleet.kernel import run_device
+    from socbal.sim import engine, kernel
+
+    inputs = engine.kernel_inputs(small_scenario(**NO_SPREAD))
+    clock = inputs.clock
+    one_row = engine.run_loop(inputs._replace(clock=kernel.Clock(clock.step_s, clock.n_steps, clock.n_steps)))
+    params = inputs.model.params
+    fleet_device = run_device(
+        inputs.model,
+        params,
+        inputs.soc_true0_pct / 100.0 * params[:, PARAM_CAPACITY_WH],
+        inputs.soc_est0_pct / 100.0 * params[:, PARAM_BELIEVED_CAPACITY_WH],
+        inputs.profiles,
+        1.0,
+        clock,
+    )
+    for ours, theirs in zip(fleet_device, one_row):
+        np.testing.assert_array_equal(ours, theirs)

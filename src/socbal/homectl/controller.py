@@ -179,10 +179,11 @@ class HomeController:
         if self.meter_error is not None:
             faults["meter"] = self.meter_error
         for slot in self.slots:
+            device_fault = slot.take_fault()
             if slot.telemetry is None or not slot.reachable:
                 faults[slot.id] = f"offline: {slot.error or 'no telemetry yet'}"
-            elif slot.telemetry.fault is not None:
-                faults[slot.id] = f"device: {slot.telemetry.fault}"
+            elif device_fault is not None:
+                faults[slot.id] = f"device: {device_fault}"
             if slot.watch.excluded(now_s):
                 faults[f"{slot.id}:follow"] = (
                     f"not following: delivered under {self.cfg.fail_safe.follow_ratio:.0%} of its command for "
@@ -196,12 +197,12 @@ class HomeController:
         return faults
 
     def _log_faults(self, now_s: float) -> None:
-        faults = self._current_faults(now_s)
         if self.phase == "starting":
             unread = self.reading is None or any(slot.telemetry is None for slot in self.slots)
             if unread and now_s - self._started_s < self.cfg.meter.stale_after_s:
                 return  # still coming up: not everything has answered once yet
             self.phase = "running"
+        faults = self._current_faults(now_s)
         new, cleared = self.faults.update(faults)
         ids = set(self.cfg.device_ids)
         for key, message in new.items():

@@ -84,6 +84,7 @@ class DeviceSlot:
         self.stage_changed_s = -math.inf
         self.reason = "starting"
         self.handed_back = False
+        self.fault_seen: str | None = None  # a device fault read since the controller last looked (one read is enough)
         self._offer: float | None = None  # the controller's newest setpoint, not yet given to the driver
         self._hand_back = False  # the controller asks for a hand-back
         self._wake = asyncio.Event()
@@ -157,6 +158,7 @@ class DeviceSlot:
             self.error = f"invalid telemetry: {problem}"
             return
         self.telemetry, self.failures, self.error = tel, 0, None
+        self.fault_seen = tel.fault or self.fault_seen
         self.first_read_s = min(self.first_read_s, tel.time_s)
         if self._lost_command(tel):
             # It held socbal's command and no longer does (its own mode, control lost, a reboot): rewrite it; a device
@@ -167,6 +169,11 @@ class DeviceSlot:
             self.confirmed = False
         elif tel.setpoint_w is not None:
             self.confirmed = True
+
+    def take_fault(self) -> str | None:
+        """The device's fault now, or one it reported since the last call (so a fault lasting one read is not missed)."""
+        seen, self.fault_seen = self.fault_seen, None
+        return (self.telemetry.fault if self.telemetry is not None else None) or seen
 
     def _lost_command(self, tel: DeviceTelemetry) -> bool:
         """The device reported socbal's command before and now reports none, or (once its latency has passed, so

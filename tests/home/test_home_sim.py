@@ -171,6 +171,8 @@ def test_simulate_cli_writes_the_home_results(tmp_path):
         ("[[devices]]\nid = 'unit1'\ncircuit = 'X'\n", "circuit"),
         ("[meter]\nperiod_s = 0.5\n", "meter.period_s"),
         ("[home]\nstrategy = 'round-robin'\n", "home.strategy"),
+        ("[home]\nname = '../elsewhere'\n", "home.name"),  # the name is the results folder: never a path
+        ("[home]\nname = ''\n", "home.name"),
     ],
 )
 def test_bad_home_scenario_is_one_line_and_exit_2(tmp_path, patch, field):

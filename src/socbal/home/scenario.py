@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.kernel import STRATEGY_CODES as EMS_STRATEGY_CODES
 from socbal.ems.models import MAX_POWER_W, Settings, check_pack_ids
@@ -18,7 +18,7 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.profiles.simple import ConstantProfile
 from socbal.scenario import DeviceSpec, PackSpec, RunSpec, Scenario
-from socbal.scenario.models import LoadProfile, PvProfile
+from socbal.scenario.models import LoadProfile, PvProfile, check_folder_name
 from socbal.validation import StrictModel
 
 #: How a device shares its power between its packs: a socbal EMS strategy, or a model of a vendor's firmware.
@@ -57,11 +57,13 @@ def protocol_models() -> dict[str, list[str]]:
 class HomeSpec(HomeSettings):
     """The ``[home]`` table: the home's name, what it aims for at the meter, and how it splits its request."""
 
-    name: str = Field("home", min_length=1)
+    name: str = Field("home", description="Name of the home; the default results folder is results/<name>")
     description: str = ""
     grid_target_w: float = Field(
         0.0, ge=-MAX_POWER_W, le=MAX_POWER_W, description="Grid power the controller aims for at the meter, W (+ import)"
     )
+
+    _name_is_a_folder_name = field_validator("name")(check_folder_name)
 
 
 class MeterSpec(StrictModel):

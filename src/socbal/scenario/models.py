@@ -48,6 +48,17 @@ NAME_PATTERN = re.compile(r"[^./\\\s\x00-\x1f\x7f](?:[^/\\\x00-\x1f\x7f]{0,98}[^
 
 log = logging.getLogger("socbal.scenario")
 
+
+def check_folder_name(name: str) -> str:
+    """``name`` if it can name a results folder ``results/<name>`` (never a path, hidden or empty); else ValueError."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            "must be 1-100 characters, no '/', '\\' or control characters, not starting with '.' or a space "
+            "and not ending with a space (it names the results folder results/<name>)"
+        )
+    return name
+
+
 #: A DC-DC module's efficiency over its load: (share of rated power 0-1, efficiency 0-1) points.
 DEFAULT_DCDC_CURVE = ((0.0, 0.80), (0.05, 0.90), (0.2, 0.955), (0.5, 0.97), (1.0, 0.96))
 
@@ -213,12 +224,7 @@ class Scenario(StrictModel):
     def _name_is_a_folder_name(cls, name: str, info: ValidationInfo) -> str:
         """A user's scenario (read with a ``base_dir``, from a file or a dict) names its default results folder
         ``results/<name>``: never a path, a hidden or an empty name (internal copies, a home's devices, name none)."""
-        if info.context is not None and not NAME_PATTERN.fullmatch(name):
-            raise ValueError(
-                "must be 1-100 characters, no '/', '\\' or control characters, not starting with '.' or a space "
-                "and not ending with a space (it names the results folder results/<name>)"
-            )
-        return name
+        return check_folder_name(name) if info.context is not None else name
 
     @model_validator(mode="before")
     @classmethod

@@ -150,6 +150,13 @@ def test_simulate_out_that_is_a_file_names_the_option(tmp_path):
     assert out.returncode == 2 and "--out" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_simulate_out_the_system_refuses_names_the_option_and_the_reason():
+    out = socbal("simulate", str(EXAMPLES / "spec_example.toml"), "--out", "/proc/socbal-results")  # no folder there
+    line = out.stderr.strip()
+    assert out.returncode == 2 and len(line.splitlines()) == 1 and "Errno" not in line
+    assert line.startswith("error: --out '/proc/socbal-results': ")
+
+
 def test_simulate_missing_file_is_a_clear_error(tmp_path):
     out = socbal("simulate", str(tmp_path / "nope.toml"))
     assert out.returncode == 2 and "not found" in out.stderr

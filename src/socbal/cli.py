@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import logging
 import sys
@@ -177,6 +178,22 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_INPUT_ERROR)
 
 
+def describe_os_error(err: OSError, func: Callable, arguments: dict) -> str:
+    """One line for a file error, naming the command's option or argument whose path (``arguments``) it is, is
+    inside or holds: ``--out '/proc/x': No such file or directory``."""
+    if err.filename is None or err.strerror is None:
+        return str(err)
+    failed = Path(str(err.filename))
+    where = f" ({str(failed)!r})"
+    params = inspect.signature(func).parameters
+    for name, value in arguments.items():
+        if isinstance(value, Path) and (failed == value or value in failed.parents or failed in value.parents):
+            is_option = name in params and isinstance(params[name].default, typer.models.OptionInfo)
+            label = f"--{name.replace('_', '-')}" if is_option else name.upper()
+            return f"{label} {str(value)!r}: {err.strerror}{where if failed != value else ''}"
+    return f"{str(failed)!r}: {err.strerror}"
+
+
 def input_errors_exit(func: Callable) -> Callable:
     """Turn input errors raised by ``func`` into one stderr line and exit status 2."""
 
@@ -186,8 +203,10 @@ def input_errors_exit(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except ValidationError as err:
             fail(describe_validation_error(err))
-        except (InputError, OSError) as err:
+        except InputError as err:
             fail(str(err))
+        except OSError as err:
+            fail(describe_os_error(err, func, kwargs))
         except MemoryError:
             fail("out of memory: shorten run.horizon_h or record less often (a larger run.record_every_s)")
 

@@ -25,6 +25,7 @@ from socbal.report.figures import (
 )
 from socbal.report.fleetpage import FLEET_FILES, fleet_report
 from socbal.report.headline import headline_html, losses_kwh, per_pack
+from socbal.report.homepage import HOME_FILES, home_report
 from socbal.report.lifetime import LIFETIME_REPORT_FILE, lifetime_page
 from socbal.report.longrun import (
     LONG_RUN_S,
@@ -226,9 +227,10 @@ class FolderKind:
 
 
 #: Every kind of results folder ``socbal report`` knows, tried in this order: the first whose files are all
-#: there wins, so a kind whose files include another's comes first. A home folder (socbal simulate HOME.toml)
-#: goes here, before the fleet: it also holds devices.parquet.
+#: there wins, so a kind whose files include another's comes first: a home folder (socbal simulate HOME.toml)
+#: before the fleet, as it also holds devices.parquet.
 FOLDER_KINDS: tuple[FolderKind, ...] = (
+    FolderKind("socbal simulate HOME.toml", HOME_FILES, home_report),
     FolderKind("socbal fleet", FLEET_FILES, fleet_report),
     FolderKind("socbal sweep", SWEEP_FILES, sweep_report),
     FolderKind("socbal compare", COMPARE_FILES, lambda folder: comparison_page(CompareResult.load(folder))),

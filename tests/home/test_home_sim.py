@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from socbal.home.engine import simulate_home
-from socbal.home.scenario import HomeScenario, home_scenario_from_dict
+from socbal.home.scenario import HomeScenario, MeterOutage, MeterSpec, home_scenario_from_dict
 from socbal.tomlfile import read_toml
 from tests.test_cli import socbal
 
@@ -183,3 +184,33 @@ def test_bad_home_scenario_is_one_line_and_exit_2(tmp_path, patch, field):
     out = socbal("simulate", str(f), "--out", str(tmp_path / "r"))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and field in out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_stale_meter_brings_every_device_to_zero_and_control_resumes_after():
+    """[meter] outages: no reading for 300 s from 600 s; stale_after_s = 10: every device is commanded 0 W once the
+    newest reading is 10 s old and ramps there after its latency; with the meter back the devices serve again."""
+    scenario = load("home_two_units")
+    meter = scenario.meter.model_copy(update={"stale_after_s": 10.0, "outages": [MeterOutage(start_s=600, duration_s=300)]})
+    run_spec = scenario.run.model_copy(update={"record_every_s": 1.0})
+    r = simulate_home(scenario.model_copy(update={"meter": meter, "run": run_spec}))
+    power = per_device(r, "battery_power_w")
+    setpoint = per_device(r, "setpoint_w")
+    last_reading_s = 600 - scenario.meter.period_s  # the last reading taken before the outage, at most one period before
+    stale_s = last_reading_s + scenario.meter.period_s + 10.0  # stale at the latest this long after the start
+    latency_s = max(d.actuator_latency_s for d in scenario.devices)
+    ramp_s = max(power.max()) / min(d.ramp_w_per_s for d in scenario.devices)
+    assert (power.loc[60:600].min() > 1000.0).all()  # serving the 3000 W load before
+    assert (setpoint.loc[stale_s + 1 : 900] == 0.0).all().all()  # commanded 0 W once stale, held there
+    held = power.loc[stale_s + latency_s + ramp_s + 2 : 900]
+    assert (held.abs() < 15.0).all().all()  # at 0 W (each main unit's own draw from its battery aside)
+    assert (power.loc[600 : stale_s - 2].min() > 1000.0).all()  # not stopped before the reading is stale
+    assert (power.loc[960:].min() > 1000.0).all()  # the meter is back: they serve again
+    stale = r.summary["home"]["meter_stale_s"]
+    assert 300 - 10 - 2 * scenario.meter.period_s <= stale <= 300  # stale from 10 s after the last reading to the next
+    assert r.summary["home"]["avoidable_import_kwh"] > 0.9 * 3.0 * (300 - 10 - 2 * 5) / 3600  # the grid covered meanwhile
+    assert run("home_two_units").summary["home"]["meter_stale_s"] == 0.0
+
+
+def test_stale_after_must_leave_room_for_a_reading():
+    with pytest.raises(ValidationError, match="stale_after_s"):
+        MeterSpec(period_s=10, latency_s=1, stale_after_s=10)

@@ -76,6 +76,8 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         float(scenario.home.grid_target_w),
         max(1, int(round(scenario.meter.period_s / run.step_s))),
         int(round(scenario.meter.latency_s / run.step_s)),
+        float(scenario.meter.stale_after_s),
+        np.array([[o.start_s, o.start_s + o.duration_s] for o in scenario.meter.outages], dtype=np.float64).reshape(-1, 2),
     )
     profiles = loop.HomeProfiles(
         np.array(load_w, dtype=np.float64),
@@ -119,7 +121,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
         np.zeros(n_dev, dtype=np.int64),
         decision,
         np.zeros((n_dev + 1, model.latency_steps + 1)),
-        np.zeros(2),
+        np.zeros(loop.N_RUNS),
     )
     hflags, hwork, _, _, circuit_work = hk.home_scratch(n_dev, n_circuits)
     scratch = loop.HomeScratch(

@@ -734,6 +734,19 @@ def decide_home_into(
 
 
 @inline_kernel
+def stop_every_device(state: np.ndarray, state_out: np.ndarray) -> None:
+    """The fail-safe of a stale meter: every device's setpoint 0 W (written where it was not); staging and the
+    other memory kept, so the interlock still knows the direction each one stopped from."""
+    for i in range(state.shape[0]):
+        for col in range(N_ST):
+            state_out[i, col] = state[i, col]
+        if state[i, ST_LAST_W] != 0.0:
+            state_out[i, ST_LAST_MOVING_W] = state[i, ST_LAST_W]
+            state_out[i, ST_LAST_W] = 0.0
+            state_out[i, ST_SINCE_WRITE_S] = 0.0
+
+
+@inline_kernel
 def advance_timers(state: np.ndarray, elapsed_s: float) -> None:
     """Add ``elapsed_s`` to every device's staging and write timers (in place), before the next decision."""
     for i in range(state.shape[0]):

@@ -89,9 +89,23 @@ N_DROW = len(DEVICE_ROW_COLUMNS)
 (DR_SOC_TRUE, DR_SOC_EST, DR_WEAKEST, DR_BATTERY_W, DR_SETPOINT_W, DR_AC_OUTPUT_W, DR_WRITES, DR_STAGED_S) = range(N_DROW)
 
 # Whole-run home statistics.
-HOME_STATS = ("max_handover_gap_s", "device_soc_spread_max_pct", "grid_sign_changes", "setpoint_sign_changes", "staging_switches")
+HOME_STATS = (
+    "max_handover_gap_s",
+    "device_soc_spread_max_pct",
+    "grid_sign_changes",
+    "setpoint_sign_changes",
+    "staging_switches",
+    "meter_stale_s",  # time with the newest reading older than stale_after_s (the devices held at 0 W)
+)
 N_HSTATS = len(HOME_STATS)
-S_GAP, S_SPREAD_MAX, S_GRID_SIGNS, S_SETPOINT_SIGNS, S_STAGE_SWITCHES = range(N_HSTATS)
+S_GAP, S_SPREAD_MAX, S_GRID_SIGNS, S_SETPOINT_SIGNS, S_STAGE_SWITCHES, S_STALE = range(N_HSTATS)
+
+# Running values of the whole home (``HomeState.runs``).
+R_GAP_S = 0  # current run of avoidable import, s
+R_GRID_SIGN = 1  # sign of the last grid power beyond the threshold
+R_READING_T_S = 2  # when the newest reading the controller got was taken, s
+R_FAILED_SAFE = 3  # 1 while the devices are held at 0 W for a stale meter
+N_RUNS = 4
 
 #: Avoidable import above this counts towards a handover gap, W.
 GAP_THRESHOLD_W = 50.0
@@ -116,6 +130,8 @@ class HomeModel(NamedTuple):
     grid_target_w: float
     period_steps: int  # the meter's period
     latency_steps: int  # the age of a reading when it arrives
+    stale_after_s: float  # a reading older than this is stale: every device to 0 W
+    meter_outages_s: np.ndarray  # [outage, 2]: start and end of each window without readings, s
 
 
 class HomeProfiles(NamedTuple):
@@ -138,7 +154,7 @@ class HomeState(NamedTuple):
     pending_n: np.ndarray  # int64 [device]
     decision: np.ndarray  # [2, device, ST_*]: the home decision's memory (in, out)
     history: np.ndarray  # [device + 1, latency + 1]: recent battery powers and grid power (for the meter's latency)
-    runs: np.ndarray  # [2]: current gap length (s), sign of the last grid reading beyond the threshold
+    runs: np.ndarray  # [N_RUNS]: R_* (handover gap, grid sign, newest reading, fail-safe)
 
 
 class HomeScratch(NamedTuple):
@@ -299,7 +315,16 @@ def _decide(
         scratch.hout[1], scratch.hout[2], scratch.hout[3], decision_out, scratch.hflags, scratch.hwork, scratch.hints[1],
         scratch.hints[2], scratch.circuits[2:],
     )  # fmt: skip
-    for d in range(n_dev):
+    _apply_decision(model, state, records, t_end, row)
+
+
+@inline_kernel
+def _apply_decision(model: HomeModel, state: HomeState, records: HomeRecords, t_end: float, row: int) -> None:
+    """Write every setpoint the decision changed (to take effect after the device's latency), count the writes,
+    sign changes and staging switches, and make the decision's state out the next one's state in."""
+    decision_in = state.decision[0]
+    decision_out = state.decision[1]
+    for d in range(model.first.shape[0]):
         old = decision_in[d, hk.ST_LAST_W]
         new = decision_out[d, hk.ST_LAST_W]
         if (decision_out[d, hk.ST_STAGED_ON] > 0.5) != (decision_in[d, hk.ST_STAGED_ON] > 0.5):
@@ -312,6 +337,15 @@ def _decide(
                 records.home_stats[S_SETPOINT_SIGNS] += 1.0
             _write_setpoint(d, t_end + model.dyn[d, DYN_LATENCY_S], new, state)
             records.devices[row, d, DR_WRITES] += 1.0
+
+
+@inline_kernel
+def _in_outage(outages_s: np.ndarray, t: float) -> bool:
+    """Whether a reading taken at ``t`` (s) falls in a meter outage (lost)."""
+    for j in range(outages_s.shape[0]):
+        if outages_s[j, 0] <= t < outages_s[j, 1]:
+            return True
+    return False
 
 
 @loop_kernel
@@ -418,15 +452,26 @@ def advance_home(
         hrow[H_CROSS] += min(discharging_w, charging_w) * to_wh
         hrow[H_GRID_W] += grid
         # Handover gap: consecutive steps of avoidable import; oscillation: sign changes of the grid power.
-        state.runs[0] = state.runs[0] + step_s if avoidable_import > GAP_THRESHOLD_W else 0.0
-        records.home_stats[S_GAP] = max(records.home_stats[S_GAP], state.runs[0])
+        state.runs[R_GAP_S] = state.runs[R_GAP_S] + step_s if avoidable_import > GAP_THRESHOLD_W else 0.0
+        records.home_stats[S_GAP] = max(records.home_stats[S_GAP], state.runs[R_GAP_S])
         if abs(grid) > SIGN_THRESHOLD_W:
             sign = 1.0 if grid > 0.0 else -1.0
-            if state.runs[1] != 0.0 and sign != state.runs[1]:
+            if state.runs[R_GRID_SIGN] != 0.0 and sign != state.runs[R_GRID_SIGN]:
                 records.home_stats[S_GRID_SIGNS] += 1.0
-            state.runs[1] = sign
+            state.runs[R_GRID_SIGN] = sign
+        # The controller: a reading taken latency_steps ago arrives every period_steps, unless the meter was out then.
         if k >= model.latency_steps and (k - model.latency_steps) % model.period_steps == 0:
-            _decide(model, state, scratch, records, k, t_end, step_s, row)
+            taken_s = t_end - model.latency_steps * step_s
+            if not _in_outage(model.meter_outages_s, taken_s - step_s):
+                state.runs[R_READING_T_S] = taken_s
+                state.runs[R_FAILED_SAFE] = 0.0
+                _decide(model, state, scratch, records, k, t_end, step_s, row)
+        if t_end - state.runs[R_READING_T_S] > model.stale_after_s + 1e-9:  # fail-safe: every device to 0 W, once
+            records.home_stats[S_STALE] += step_s
+            if state.runs[R_FAILED_SAFE] == 0.0:
+                state.runs[R_FAILED_SAFE] = 1.0
+                hk.stop_every_device(state.decision[0], state.decision[1])
+                _apply_decision(model, state, records, t_end, row)
         spread_low = 100.0
         spread_high = 0.0
         for d in range(n_dev):

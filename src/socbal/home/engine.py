@@ -131,7 +131,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
         hflags,
         hwork,
         np.zeros((3, n_dev), dtype=np.int64),
-        np.concatenate([np.zeros((2, n_circuits)), circuit_work]),
+        np.concatenate([np.zeros((4, n_circuits)), circuit_work]),
     )
     clock = i.clock
     n_rec = (clock.n_steps + clock.steps_per_record - 1) // clock.steps_per_record

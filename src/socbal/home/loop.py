@@ -51,7 +51,9 @@ L_ROOM_WH = 6
 L_SOC_EST_PCT = 7
 L_PV_W = 8  # PV on its input this step, after the input limit
 L_WRITES = 9  # setpoints written so far
-N_LIVE = 10
+L_CHARGE_HEADROOM_W = 10  # what it could still charge this step, within its room not yet counted (avoidable export)
+L_COUNTED_ROOM_WH = 11  # room already counted towards avoidable export in the current run of PV export
+N_LIVE = 12
 
 #: Setpoints in flight per device (written, not yet taken up); older ones are taken up early when it is full.
 PENDING = 64
@@ -62,8 +64,8 @@ HOME_COLUMNS = (
     "grid_import_wh",
     "export_wh",
     "served_by_storage_wh",  # battery discharge that stayed in the house
-    "avoidable_import_wh",  # import while a device had usable energy and unused discharge headroom
-    "avoidable_export_wh",  # export while a device had room and unused charge headroom
+    "avoidable_import_wh",  # import beyond the grid target while a device had usable energy and discharge headroom
+    "avoidable_export_wh",  # PV exported beyond the grid target while a device could have charged it (circuits counted)
     "cross_charge_wh",  # charge into some devices' batteries while others' discharged
     "grid_w",  # mean grid power, + import
     "request_w",  # mean battery request the controller saw
@@ -166,7 +168,7 @@ class HomeScratch(NamedTuple):
     hflags: np.ndarray  # bool [5, device]
     hwork: np.ndarray  # [5, device]
     hints: np.ndarray  # int64 [3, device]: reason, order, circuit
-    circuits: np.ndarray  # [6, circuit]: discharge and charge room, then the decision's scratch
+    circuits: np.ndarray  # [8, circuit]: discharge and charge room, charge headroom and its cap, the decision's scratch
 
 
 class HomeRecords(NamedTuple):
@@ -313,7 +315,7 @@ def _decide(
     hk.decide_home_with_scratch(
         hdev, decision_in, circ_dis, circ_chg, model.home_settings, request, period_s, scratch.hout[0], scratch.hints[0],
         scratch.hout[1], scratch.hout[2], scratch.hout[3], decision_out, scratch.hflags, scratch.hwork, scratch.hints[1],
-        scratch.hints[2], scratch.circuits[2:],
+        scratch.hints[2], scratch.circuits[4:],
     )  # fmt: skip
     _apply_decision(model, state, records, t_end, row)
 
@@ -337,6 +339,34 @@ def _apply_decision(model: HomeModel, state: HomeState, records: HomeRecords, t_
                 records.home_stats[S_SETPOINT_SIGNS] += 1.0
             _write_setpoint(d, t_end + model.dyn[d, DYN_LATENCY_S], new, state)
             records.devices[row, d, DR_WRITES] += 1.0
+
+
+@inline_kernel
+def _count_room(
+    model: HomeModel,
+    state: HomeState,
+    circuit_headroom_w: np.ndarray,
+    circuit_cap_w: np.ndarray,
+    pv_exported_w: float,
+    avoidable_export_w: float,
+    headroom_w: float,
+    to_wh: float,
+) -> None:
+    """Count this step's avoidable export against the devices' room, in proportion to the headroom each offered
+    (within its circuit's cap), so a nearly full device is not counted for more than its room; the count restarts
+    when no PV is exported."""
+    for d in range(model.first.shape[0]):
+        live = state.live[d]
+        if pv_exported_w <= 0.0:
+            live[L_COUNTED_ROOM_WH] = 0.0
+            continue
+        if avoidable_export_w <= 0.0:
+            continue
+        offered = live[L_CHARGE_HEADROOM_W]
+        c = int(model.dyn[d, DYN_CIRCUIT])
+        if c >= 0 and circuit_headroom_w[c] > 0.0:
+            offered *= min(max(circuit_cap_w[c], 0.0) / circuit_headroom_w[c], 1.0)
+        live[L_COUNTED_ROOM_WH] += offered * avoidable_export_w / headroom_w * to_wh
 
 
 @inline_kernel
@@ -370,6 +400,11 @@ def advance_home(
     step_s = clock.step_s
     to_wh = step_s / 3600.0
     h_len = state.history.shape[1]
+    n_circuits = model.circuit_max_w.shape[0]
+    circuit_headroom_w = scratch.circuits[2]
+    circuit_cap_w = scratch.circuits[3]
+    intended_import_w = max(model.grid_target_w, 0.0)
+    intended_export_w = max(-model.grid_target_w, 0.0)
     for k in range(k_start, k_end):
         t = k * step_s
         t_end = t + step_s
@@ -381,6 +416,10 @@ def advance_home(
         charging_w = 0.0
         headroom_dis_w = 0.0
         headroom_chg_w = 0.0
+        pv_fed_w = 0.0  # PV that left the devices towards the house (after their own charging and main units)
+        for c in range(n_circuits):
+            circuit_headroom_w[c] = 0.0
+            circuit_cap_w[c] = model.circuit_max_w[c]
         for d in range(n_dev):
             m, st, sc = _views(model, state, scratch, d)
             live = state.live[d]
@@ -429,26 +468,42 @@ def advance_home(
                 charging_w -= battery
             if live[L_USABLE_WH] > 0.0:
                 headroom_dis_w += max(live[L_MAX_DISCHARGE_W] - max(battery, 0.0), 0.0)
-            if live[L_ROOM_WH] > 0.0:
-                headroom_chg_w += max(live[L_MAX_CHARGE_W] - max(-battery, 0.0), 0.0)
+            pv_fed_w += max(pv_w - curtailed - f.charged_w - main_bus, 0.0)
+            # Charge headroom: what it could still charge within its limits now (its AC charger and its own PV) and
+            # within the room not yet counted in this run of export; on a circuit, all of its devices together within
+            # the circuit's limit (their PV gives room).
+            room_left_wh = max(live[L_ROOM_WH] - live[L_COUNTED_ROOM_WH], 0.0)
+            headroom = min(max(live[L_MAX_CHARGE_W] - max(-battery, 0.0), 0.0), room_left_wh / to_wh)
+            live[L_CHARGE_HEADROOM_W] = headroom
+            c = int(model.dyn[d, DYN_CIRCUIT])
+            if c >= 0:
+                circuit_headroom_w[c] += headroom
+                circuit_cap_w[c] += pv_w - max(-battery, 0.0)
+            else:
+                headroom_chg_w += headroom
             state.history[d, k % h_len] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
             drow = records.devices[row, d]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
                 drow[DR_STAGED_S] += step_s
+        for c in range(n_circuits):
+            headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w
         state.history[n_dev, k % h_len] = grid
         grid_import = max(grid, 0.0)
         export = max(-grid, 0.0)
-        avoidable_import = min(grid_import, headroom_dis_w)
+        avoidable_import = min(max(grid_import - intended_import_w, 0.0), headroom_dis_w)
+        pv_exported = max(min(export, pv_fed_w) - intended_export_w, 0.0)
+        avoidable_export = min(pv_exported, headroom_chg_w)
+        _count_room(model, state, circuit_headroom_w, circuit_cap_w, pv_exported, avoidable_export, headroom_chg_w, to_wh)
         hrow = records.home[row]
         hrow[H_LOAD] += load * to_wh
         hrow[H_IMPORT] += grid_import * to_wh
         hrow[H_EXPORT] += export * to_wh
         hrow[H_SERVED] += max(discharging_w - export, 0.0) * to_wh
         hrow[H_AVOIDABLE_IMPORT] += avoidable_import * to_wh
-        hrow[H_AVOIDABLE_EXPORT] += min(export, headroom_chg_w) * to_wh
+        hrow[H_AVOIDABLE_EXPORT] += avoidable_export * to_wh
         hrow[H_CROSS] += min(discharging_w, charging_w) * to_wh
         hrow[H_GRID_W] += grid
         # Handover gap: consecutive steps of avoidable import; oscillation: sign changes of the grid power.

@@ -7,7 +7,14 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from socbal.device.params import EMS_RESERVE_PCT, DeviceModel, device_model, pack_matrix
+from socbal.device.params import (
+    EMS_RESERVE_PCT,
+    PARAM_MAX_CHARGE_W,
+    PARAM_MAX_DISCHARGE_W,
+    DeviceModel,
+    device_model,
+    pack_matrix,
+)
 from socbal.device.step import DeviceState, initial_state, step_scratch
 from socbal.home import kernel as hk
 from socbal.home import loop
@@ -54,6 +61,9 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         dyn[d, loop.DYN_MIN_WRITE_S] = spec.min_write_interval_s
         dyn[d, loop.DYN_CIRCUIT] = -1 if spec.circuit is None else circuit_ids.index(spec.circuit)
         dyn[d, loop.DYN_RESERVE_PCT] = spec.settings.backup_reserve_pct
+        own = params[first[d] : first[d] + count[d]]
+        dyn[d, loop.DYN_RATED_DISCHARGE_W] = own[:, PARAM_MAX_DISCHARGE_W].sum()
+        dyn[d, loop.DYN_RATED_CHARGE_W] = own[:, PARAM_MAX_CHARGE_W].sum()
         if spec.firmware == "reserve-on-average":
             ems[d, EMS_RESERVE_PCT] = 0.0  # its packs run to empty; the device checks the reserve on the average
         pv_series.append(held_profile(spec.pv.series(start, horizon_s), start, horizon_s, f"devices.{spec.id}.pv"))

@@ -38,7 +38,9 @@ DYN_FIRMWARE = 2
 DYN_MIN_WRITE_S = 3
 DYN_CIRCUIT = 4  # circuit index, -1 none
 DYN_RESERVE_PCT = 5  # the device's backup reserve (its packs' EMS may use another: reserve-on-average)
-N_DYN = 6
+DYN_RATED_DISCHARGE_W = 6  # its packs' rated discharge power together (staging thresholds)
+DYN_RATED_CHARGE_W = 7
+N_DYN = 8
 
 # Per-device running values (columns of ``live``).
 L_TARGET_W = 0  # the setpoint the device has taken up (after its latency)
@@ -53,7 +55,10 @@ L_PV_W = 8  # PV on its input this step, after the input limit
 L_WRITES = 9  # setpoints written so far
 L_CHARGE_HEADROOM_W = 10  # what it could still charge this step, within its room not yet counted (avoidable export)
 L_COUNTED_ROOM_WH = 11  # room already counted towards avoidable export in the current run of PV export
-N_LIVE = 12
+L_PACKS_DISCHARGE_W = 12  # what its packs can discharge (its firmware's stop rule), before its AC limits
+L_PACKS_CHARGE_W = 13
+L_WEAKEST_PCT = 14  # estimated SOC of its emptiest pack
+N_LIVE = 15
 
 #: Setpoints in flight per device (written, not yet taken up); older ones are taken up early when it is full.
 PENDING = 64
@@ -207,31 +212,42 @@ def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
 
 
 @inline_kernel
-def _device_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, pv_w: float, live_row: np.ndarray) -> None:
-    """A device's own view into ``live_row``: estimated SOC, usable energy judged on its weakest pack, room, and
-    what it can discharge and charge now (its packs, its firmware's stop rule, its AC limits with its PV)."""
+def _pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray) -> None:
+    """A device's own view of its packs into ``live_row``: estimated SOC, its weakest pack, usable energy judged on
+    that pack, room, and what its packs can discharge and charge (its firmware's stop rule included)."""
     pack_floor = 0.0 if firmware == FW_RESERVE_ON_AVERAGE else reserve_pct
     capacity = 0.0
+    energy = 0.0
     weakest = 100.0
     discharge_w = 0.0
     charge_w = 0.0
     for i in range(m.params.shape[0]):
+        soc = st.soc_est_pct[i]
         capacity += st.believed_capacity_wh[i]
-        weakest = min(weakest, st.soc_est_pct[i])
-        if st.soc_est_pct[i] > pack_floor and not st.latched[i] and not st.empty[i]:
+        energy += soc * st.believed_capacity_wh[i]
+        weakest = min(weakest, soc)
+        if soc > pack_floor and not st.latched[i] and not st.empty[i]:
             discharge_w += m.params[i, dp.PARAM_MAX_DISCHARGE_W]
-        if st.soc_est_pct[i] < 100.0 and not st.full[i]:
+        if soc < 100.0 and not st.full[i]:
             charge_w += m.params[i, dp.PARAM_MAX_CHARGE_W]
-    soc = total_soc_pct(st.soc_est_pct, st.believed_capacity_wh)
+    soc = energy / capacity if capacity > 0.0 else 0.0  # as total_soc_pct
     if (firmware == FW_STOP_AT_FIRST_EMPTY and weakest <= reserve_pct) or (
         firmware == FW_RESERVE_ON_AVERAGE and soc <= reserve_pct
     ):
         discharge_w = 0.0
-    live_row[L_MAX_DISCHARGE_W] = max(min(discharge_w, m.device[dp.DEV_AC_OUTPUT_LIMIT_W] - pv_w), 0.0)
-    live_row[L_MAX_CHARGE_W] = min(charge_w, m.device[dp.DEV_AC_CHARGE_LIMIT_W] + pv_w)
+    live_row[L_PACKS_DISCHARGE_W] = discharge_w
+    live_row[L_PACKS_CHARGE_W] = charge_w
     live_row[L_USABLE_WH] = capacity * max(weakest - reserve_pct, 0.0) / 100.0
     live_row[L_ROOM_WH] = capacity * (100.0 - soc) / 100.0
     live_row[L_SOC_EST_PCT] = soc
+    live_row[L_WEAKEST_PCT] = weakest
+
+
+@inline_kernel
+def _ac_limits(device_row: np.ndarray, pv_w: float, live_row: np.ndarray) -> None:
+    """What the device can discharge and charge now: its packs' limits within its AC limits, with its PV."""
+    live_row[L_MAX_DISCHARGE_W] = max(min(live_row[L_PACKS_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W] - pv_w), 0.0)
+    live_row[L_MAX_CHARGE_W] = min(live_row[L_PACKS_CHARGE_W], device_row[dp.DEV_AC_CHARGE_LIMIT_W] + pv_w)
 
 
 @inline_kernel
@@ -284,22 +300,18 @@ def _decide(
         circ_chg[c] = model.circuit_max_w[c]
     hdev = scratch.hdev
     for d in range(n_dev):
-        m, st, _ = _views(model, state, scratch, d)
         live = state.live[d]
-        _device_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live[L_PV_W], live)
-        rated_dis = 0.0
-        rated_chg = 0.0
-        for i in range(m.params.shape[0]):
-            rated_dis += m.params[i, dp.PARAM_MAX_DISCHARGE_W]
-            rated_chg += m.params[i, dp.PARAM_MAX_CHARGE_W]
+        device_row = model.device[d]
+        _ac_limits(device_row, live[L_PV_W], live)  # the pack view is the one at the end of this step
         hdev[d, hk.DEV_USABLE_WH] = live[L_USABLE_WH]
         hdev[d, hk.DEV_ROOM_WH] = live[L_ROOM_WH]
         hdev[d, hk.DEV_SOC_PCT] = live[L_SOC_EST_PCT]
         hdev[d, hk.DEV_RESERVE_PCT] = model.dyn[d, DYN_RESERVE_PCT]
         hdev[d, hk.DEV_MAX_DISCHARGE_W] = live[L_MAX_DISCHARGE_W]
         hdev[d, hk.DEV_MAX_CHARGE_W] = live[L_MAX_CHARGE_W]
-        hdev[d, hk.DEV_RATED_DISCHARGE_W] = min(rated_dis, m.device[dp.DEV_AC_OUTPUT_LIMIT_W])
-        hdev[d, hk.DEV_RATED_CHARGE_W] = min(rated_chg, m.device[dp.DEV_AC_CHARGE_LIMIT_W] + live[L_PV_W])
+        hdev[d, hk.DEV_RATED_DISCHARGE_W] = min(model.dyn[d, DYN_RATED_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W])
+        charger_w = device_row[dp.DEV_AC_CHARGE_LIMIT_W] + live[L_PV_W]
+        hdev[d, hk.DEV_RATED_CHARGE_W] = min(model.dyn[d, DYN_RATED_CHARGE_W], charger_w)
         hdev[d, hk.DEV_MEASURED_W] = state.history[d, seen]
         hdev[d, hk.DEV_ONLINE] = 1.0
         hdev[d, hk.DEV_CIRCUIT] = model.dyn[d, DYN_CIRCUIT]
@@ -405,11 +417,15 @@ def advance_home(
     circuit_cap_w = scratch.circuits[3]
     intended_import_w = max(model.grid_target_w, 0.0)
     intended_export_w = max(-model.grid_target_w, 0.0)
+    for d in range(n_dev):  # the devices' view of their packs as the previous step left them
+        m, st, _ = _views(model, state, scratch, d)
+        _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], state.live[d])
     for k in range(k_start, k_end):
         t = k * step_s
         t_end = t + step_s
         row = k // clock.steps_per_record
         first_of_row = k % clock.steps_per_record == 0
+        last_of_row = (k + 1) % clock.steps_per_record == 0 or k == k_end - 1  # end-of-interval values: written then
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         net_w = 0.0  # the devices' net AC power into the house
         discharging_w = 0.0
@@ -420,6 +436,8 @@ def advance_home(
         for c in range(n_circuits):
             circuit_headroom_w[c] = 0.0
             circuit_cap_w[c] = model.circuit_max_w[c]
+        spread_low = 100.0
+        spread_high = 0.0
         for d in range(n_dev):
             m, st, sc = _views(model, state, scratch, d)
             live = state.live[d]
@@ -428,8 +446,7 @@ def advance_home(
             )
             live[L_PV_W] = pv_w
             _take_up_setpoints(d, t, model.dyn[d, DYN_RAMP_W_PER_S] * step_s, state)
-            firmware = int(model.dyn[d, DYN_FIRMWARE])
-            _device_view(m, st, firmware, model.dyn[d, DYN_RESERVE_PCT], pv_w, live)
+            _ac_limits(m.device, pv_w, live)
             request_w = min(max(live[L_APPLIED_W], -live[L_MAX_CHARGE_W]), live[L_MAX_DISCHARGE_W])
             source = SOURCE_PV_AC if request_w < -pv_w else SOURCE_PV
             f = firmware_step(m, st, sc, request_w, source, request_w != 0.0 or pv_w > 0.0, True, pv_w, step_s)
@@ -458,9 +475,15 @@ def advance_home(
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
             sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, step_s)
-            dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
-            dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
-            dev[sk.D_TOTAL_SOC] = total_soc_pct(st.soc_true_pct, st.capacity_wh)
+            soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
+            spread_low = min(spread_low, soc_true)
+            spread_high = max(spread_high, soc_true)
+            drow = records.devices[row, d]
+            if last_of_row:
+                dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
+                dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
+                dev[sk.D_TOTAL_SOC] = soc_true
+                drow[DR_SOC_TRUE] = soc_true
             sk.update_stats(st, records.stats[d], t_end)
             if battery > 0.0:
                 discharging_w += battery
@@ -482,11 +505,14 @@ def advance_home(
             else:
                 headroom_chg_w += headroom
             state.history[d, k % h_len] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
-            drow = records.devices[row, d]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
                 drow[DR_STAGED_S] += step_s
+            _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live)  # for the next step
+            if last_of_row:
+                drow[DR_SOC_EST] = live[L_SOC_EST_PCT]
+                drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
         for c in range(n_circuits):
             headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w
@@ -527,21 +553,9 @@ def advance_home(
                 state.runs[R_FAILED_SAFE] = 1.0
                 hk.stop_every_device(state.decision[0], state.decision[1])
                 _apply_decision(model, state, records, t_end, row)
-        spread_low = 100.0
-        spread_high = 0.0
-        for d in range(n_dev):
-            m, st, _ = _views(model, state, scratch, d)
-            soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
-            spread_low = min(spread_low, soc_true)
-            spread_high = max(spread_high, soc_true)
-            weakest = 100.0
-            for i in range(m.params.shape[0]):
-                weakest = min(weakest, st.soc_est_pct[i])
-            drow = records.devices[row, d]
-            drow[DR_SOC_TRUE] = soc_true
-            drow[DR_SOC_EST] = total_soc_pct(st.soc_est_pct, st.believed_capacity_wh)
-            drow[DR_WEAKEST] = weakest
-            drow[DR_SETPOINT_W] = state.decision[0, d, hk.ST_LAST_W]
+        if last_of_row:
+            for d in range(n_dev):
+                records.devices[row, d, DR_SETPOINT_W] = state.decision[0, d, hk.ST_LAST_W]
         hrow[H_SPREAD] = spread_high - spread_low
         records.home_stats[S_SPREAD_MAX] = max(records.home_stats[S_SPREAD_MAX], spread_high - spread_low)
 

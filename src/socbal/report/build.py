@@ -22,6 +22,7 @@ from socbal.report.figures import (
     cycles_figure,
     energy_totals_figure,
     run_figures,
+    thinning_sentence,
 )
 from socbal.report.fleetpage import FLEET_FILES, fleet_report
 from socbal.report.headline import headline_html, losses_kwh, per_pack
@@ -114,14 +115,11 @@ def _subtitle(run: RunData) -> str:
 
 def _thinning_note(run: RunData, max_points: int) -> str:
     """What the page did to the recorded intervals, in one sentence (nothing hidden)."""
-    n = len(run.device)
-    if n <= max_points:
-        return f"Every one of the {n} recorded intervals is drawn."
-    per_bin = -(-n // max_points)
-    return (
-        f"{n} recorded intervals, drawn as at most {max_points} points per curve: SOC, power and energy flows are "
-        f"averaged over bins of about {per_bin} intervals, the spread takes each bin's maximum and the reserve "
-        "shading each bin's any-pack-held flag. The tables and headline numbers use every interval."
+    return thinning_sentence(
+        len(run.device),
+        max_points,
+        "SOC, power and energy flows are averaged over bins of about {per_bin} intervals, the spread takes each bin's "
+        "maximum and the reserve shading each bin's any-pack-held flag",
     )
 
 

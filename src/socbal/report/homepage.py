@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from socbal.errors import InputError
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS
 from socbal.home.show import HOME_ROWS
-from socbal.report.figures import MAX_POINTS, _interval_h, _style, aggregate, color, time_axis
+from socbal.report.figures import MAX_POINTS, _interval_h, _style, aggregate, color, thinning_sentence, time_axis
 from socbal.report.page import ReportPage
 
 #: Files a home results folder holds (beside packs.parquet, device_flows.parquet and scenario.json).
@@ -95,56 +95,50 @@ def load_home(folder: str | Path) -> HomeRunData:
 
 def thinning_note(run: HomeRunData, max_points: int) -> str:
     """What the page did to the recorded intervals, in one sentence (nothing hidden)."""
-    n = len(run.home)
-    if n <= max_points:
-        return f"Every one of the {n} recorded intervals is drawn."
-    per_bin = -(-n // max_points)
-    return (
-        f"{n} recorded intervals, drawn as at most {max_points} points per curve: SOC, power, setpoints and the grid "
-        f"are averaged over bins of about {per_bin} intervals, the weakest pack and the energies of the pains are "
-        "taken per bin as its lowest value and its mean power, the device SOC spread as its maximum. The tables and "
-        "headline numbers use every interval."
+    return thinning_sentence(
+        len(run.home),
+        max_points,
+        "SOC, power, setpoints and the grid are averaged over bins of about {per_bin} intervals, the weakest pack "
+        "and the energies of the pains are taken per bin as its lowest value and its mean power, the device SOC "
+        "spread as its maximum",
     )
 
 
-def device_soc_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
-    """Every device's true SOC (solid) and its weakest pack's estimated SOC (dotted); each device's reserve."""
-    soc = aggregate(run.device_wide("soc_true_pct"), max_points)
-    weakest = aggregate(run.device_wide("weakest_pack_soc_est_pct"), max_points, "min")
-    x, x_title = time_axis(soc.index, run.start)
+def _per_device_figure(
+    run: HomeRunData, columns: tuple[str, str], how: tuple[str, str], names: tuple[str, str], max_points: int
+) -> tuple[go.Figure, str]:
+    """Two devices columns per device, binned (``how`` each): the first solid, the second thinner and dashed
+    (``names``: the legend's suffixes); returns the figure and the x axis title."""
+    solid = aggregate(run.device_wide(columns[0]), max_points, how[0])
+    dashed = aggregate(run.device_wide(columns[1]), max_points, how[1])
+    x, x_title = time_axis(solid.index, run.start)
     fig = go.Figure()
     for i, did in enumerate(run.device_ids):
-        fig.add_trace(go.Scatter(x=x, y=soc[did], name=f"{did} SOC", legendgroup=did, line=dict(color=color(i), width=2)))
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=weakest[did], name=f"{did} weakest pack", legendgroup=did, line=dict(color=color(i), width=1.5, dash="dot")
-            )
-        )
+        for frame, name, line in ((solid, names[0], dict(width=2)), (dashed, names[1], dict(width=1.4, dash="dash"))):
+            fig.add_trace(go.Scatter(x=x, y=frame[did], name=f"{did} {name}", legendgroup=did, line=dict(color=color(i), **line)))
+    return fig, x_title
+
+
+def device_soc_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
+    """Every device's true SOC (solid) and its weakest pack's estimated SOC (dashed, the bin's lowest); each reserve."""
+    columns = ("soc_true_pct", "weakest_pack_soc_est_pct")
+    fig, x_title = _per_device_figure(run, columns, ("mean", "min"), ("SOC", "weakest pack"), max_points)
     for reserve in sorted({run.reserve_pct(did) for did in run.device_ids}):
         fig.add_hline(
             y=reserve,
-            line=dict(color="#444", width=1, dash="dash"),
+            line=dict(color="#444", width=1, dash="dot"),
             annotation_text=f"backup reserve {reserve:g} %",
             annotation_position="bottom right",
         )
-    _style(fig, "SOC per device (solid: true, capacity-weighted; dotted: its weakest pack, estimated)", x_title, "SOC, %")
+    _style(fig, "SOC per device (solid: true, capacity-weighted; dashed: its weakest pack, estimated)", x_title, "SOC, %")
     fig.update_yaxes(range=[0, 100])
     return fig
 
 
 def device_power_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
     """Every device's battery power (solid, mean per interval) and its setpoint (dashed, last written)."""
-    power = aggregate(run.device_wide("battery_power_w"), max_points)
-    setpoint = aggregate(run.device_wide("setpoint_w"), max_points)
-    x, x_title = time_axis(power.index, run.start)
-    fig = go.Figure()
-    for i, did in enumerate(run.device_ids):
-        fig.add_trace(go.Scatter(x=x, y=power[did], name=f"{did} battery", legendgroup=did, line=dict(color=color(i), width=2)))
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=setpoint[did], name=f"{did} setpoint", legendgroup=did, line=dict(color=color(i), width=1.2, dash="dash")
-            )
-        )
+    columns = ("battery_power_w", "setpoint_w")
+    fig, x_title = _per_device_figure(run, columns, ("mean", "mean"), ("battery", "setpoint"), max_points)
     fig.add_hline(y=0.0, line=dict(color="#444", width=1))
     _style(fig, "Battery power and setpoint per device (+ discharge, − charge)", x_title, "power, W")
     return fig

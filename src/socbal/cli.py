@@ -290,9 +290,9 @@ def simulate(
     quiet = quiet or _output["quiet"]
     raw = read_toml(scenario, "scenario")
     if is_home(raw):
+        folder = _simulate_home(raw, scenario, out, quiet, as_json)
         if report:
-            raise InputError("--report: no report page for a home scenario yet; socbal simulate writes its results only")
-        _simulate_home(raw, scenario, out, quiet, as_json)
+            _write_report(folder, None, png=True, quiet=quiet or as_json)
         return
     spec = scenario_from_dict(raw, source=str(scenario), base_dir=scenario.parent)
     with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating {spec.name}") as progress:
@@ -302,8 +302,8 @@ def simulate(
         _write_report(folder, None, png=True, quiet=quiet or as_json)
 
 
-def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_json: bool) -> None:
-    """``socbal simulate`` for a home scenario (it has [home])."""
+def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_json: bool) -> Path:
+    """``socbal simulate`` for a home scenario (it has [home]); the results folder."""
     from socbal.home.engine import simulate_home
     from socbal.home.scenario import home_scenario_from_dict
     from socbal.home.show import print_home_summary
@@ -311,7 +311,7 @@ def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_j
     spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
     with activity(f"simulating the home {spec.name}") as progress:
         result = simulate_home(spec, progress=progress)
-    _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
+    return _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
 
 
 def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool, as_json: bool = False) -> Path:
@@ -402,7 +402,9 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
         "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
         "and the worst devices; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
         "(socbal compare) and a lifetime study (socbal lifetime, written to lifetime.html) the page their --report "
-        "writes; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
+        "writes; a home (socbal simulate HOME.toml) the pains' metrics (avoidable import and export, cross-charging, "
+        "longest handover gap, writes per device per hour, device SOC spread), then per device SOC and power with its "
+        "setpoints and the home's grid power; one device's run (socbal simulate) the headline numbers (self-sufficiency, "
         "self-consumption, round trip, losses by cause, cycles, time at reserve) and the summary tables, then, "
         "for runs up to two weeks, the SOC of every pack (true and estimated), the SOC spread with the backup reserve "
         "and the spec's 3-15 % band, stacked per-pack power, the energy flows and per-pack cycles; for longer runs "

@@ -29,6 +29,7 @@ def carry(devices: list[dict], d: HomeDecision, elapsed_s: float, measured: dict
             since_stage_change_s=x.since_stage_change_s + elapsed_s,
             since_write_s=x.since_write_s + elapsed_s,
             last_setpoint_w=x.last_setpoint_w,
+            last_moving_setpoint_w=x.last_moving_setpoint_w,
             measured_w=(measured or {}).get(x.id, x.last_setpoint_w),
         )
         out.append(nxt)

@@ -42,6 +42,7 @@ def home_inputs(draw):
                 "since_stage_change_s": draw(st.floats(0, 300)),
                 "since_write_s": draw(st.floats(0, 300)),
                 "last_setpoint_w": last,
+                "last_moving_setpoint_w": last or draw(st.one_of(st.just(0.0), st.floats(-3000, 3000))),
             }
         )
     up = draw(st.floats(20, 100))
@@ -145,5 +146,32 @@ def test_state_out_is_what_was_written(raw):
         assert x.last_setpoint_w == x.power_w
         assert x.written == (x.power_w != dev_in.last_setpoint_w)
         assert (x.since_write_s == 0.0) if x.written else (x.since_write_s == dev_in.since_write_s)
+        moving = x.power_w if x.power_w != 0.0 else (dev_in.last_setpoint_w if x.written else dev_in.last_moving_setpoint_w)
+        assert x.last_moving_setpoint_w == moving  # the direction a device at 0 W last moved in
         changed = x.staged_on != dev_in.staged_on
         assert (x.since_stage_change_s == 0.0) if changed else (x.since_stage_change_s == dev_in.since_stage_change_s)
+
+
+@settings(max_examples=500, deadline=None)
+@given(home_inputs())
+def test_socbal_never_commands_a_direction_against_a_device_still_moving_the_old_way(raw):
+    """The direction-change interlock: while any online device's last setpoint, its measured power (beyond
+    follow_tolerance_w) or its stop less than follow_s ago points against the request, every setpoint is 0."""
+    raw["settings"]["strategy"] = "socbal"
+    inp, d = _decide(raw)
+    sign = 1.0 if inp.request.discharge_w is not None else -1.0  # the request's direction
+    s = inp.settings
+
+    def old_way(dev_in) -> bool:
+        measured = dev_in.last_setpoint_w if dev_in.measured_w is None else dev_in.measured_w
+        recent_stop = dev_in.last_setpoint_w == 0.0 and dev_in.since_write_s < s.follow_s
+        return dev_in.online and (
+            sign * dev_in.last_setpoint_w < 0.0
+            or sign * measured < -s.follow_tolerance_w
+            or (recent_stop and sign * dev_in.last_moving_setpoint_w < 0.0)
+        )
+
+    if any(old_way(dev_in) for dev_in in inp.devices):
+        assert all(x.power_w == 0.0 for x in d.devices)
+        assert d.served_w == 0.0
+        assert all(x.written == (dev_in.last_setpoint_w != 0.0) for dev_in, x in zip(inp.devices, d.devices))

@@ -135,8 +135,35 @@ def test_pacing_holds_inside_the_write_interval_and_within_the_deadband():
 
 def test_a_direction_change_is_always_written():
     devices = [device("a", 50, staged_on=True, last_setpoint_w=800, since_write_s=1, min_write_interval_s=10)]
-    powers, d = decide(devices, {"charge_w": 300})
+    powers, d = decide(devices, {"charge_w": 300}, strategy="equal")
     assert powers == pytest.approx({"a": -300.0}) and d.devices[0].written
+    powers, d = decide(devices, {"charge_w": 300})  # socbal: the stop first, inside the write interval too
+    assert powers == {"a": 0.0} and d.devices[0].written and "direction change" in d.devices[0].reason
+
+
+def test_a_direction_change_waits_until_every_device_is_at_zero():
+    """socbal's interlock: nobody is commanded the new way while a device still moves the old way, measured or
+    commanded, or was stopped from it less than follow_s ago."""
+    devices = [
+        device("a", 60, staged_on=True, last_setpoint_w=900, since_write_s=30),
+        device("b", 50, staged_on=True, last_setpoint_w=700, since_write_s=30),
+    ]
+    request = {"charge_w": 1000}
+    powers, d = decide(devices, request)
+    assert powers == {"a": 0.0, "b": 0.0} and d.served_w == 0.0 and d.unserved_w == 1000.0
+    assert all(x.written and x.last_moving_setpoint_w > 0 for x in d.devices)
+    stopped, stop = devices, d
+    # 10 s later: a is at 0 W, b still delivers 300 W (it does not follow): still nobody charges
+    powers, d = decide(carry(stopped, stop, 10.0, measured={"a": 0.0, "b": 300.0}), request)
+    assert powers == {"a": 0.0, "b": 0.0} and not any(x.written for x in d.devices)
+    # both measured at 0, but stopped only 4 s ago (< follow_s = 5): a stop may still be in flight
+    assert decide(carry(stopped, stop, 4.0, measured={"a": 0.0, "b": 0.0}), request)[0] == {"a": 0.0, "b": 0.0}
+    powers, d = decide(carry(stopped, stop, 6.0, measured={"a": 0.0, "b": 0.0}), request)
+    assert sum(powers.values()) == pytest.approx(-1000.0) and all(p < 0.0 for p in powers.values())
+    # within follow_tolerance_w of 0 counts as stopped
+    devices = [device("a", 60, measured_w=20.0), device("b", 50, measured_w=30.0)]
+    assert decide(devices, request)[0] == {"a": 0.0, "b": 0.0}
+    assert sum(decide(devices, request, follow_tolerance_w=40.0)[0].values()) == pytest.approx(-1000.0)
 
 
 def test_no_request_sets_every_device_to_zero():

@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from socbal.home.engine import simulate_home
-from socbal.home.scenario import HomeScenario, home_scenario_from_dict
+from socbal.home.scenario import HomeScenario, MeterOutage, MeterSpec, home_scenario_from_dict
 from socbal.tomlfile import read_toml
 from tests.test_cli import socbal
 
@@ -185,3 +186,85 @@ def test_bad_home_scenario_is_one_line_and_exit_2(tmp_path, patch, field):
     out = socbal("simulate", str(f), "--out", str(tmp_path / "r"))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and field in out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_stale_meter_brings_every_device_to_zero_and_control_resumes_after():
+    """[meter] outages: no reading for 300 s from 600 s; stale_after_s = 10: every device is commanded 0 W once the
+    newest reading is 10 s old and ramps there after its latency; with the meter back the devices serve again."""
+    scenario = load("home_two_units")
+    meter = scenario.meter.model_copy(update={"stale_after_s": 10.0, "outages": [MeterOutage(start_s=600, duration_s=300)]})
+    run_spec = scenario.run.model_copy(update={"record_every_s": 1.0})
+    r = simulate_home(scenario.model_copy(update={"meter": meter, "run": run_spec}))
+    power = per_device(r, "battery_power_w")
+    setpoint = per_device(r, "setpoint_w")
+    last_reading_s = 600 - scenario.meter.period_s  # the last reading taken before the outage, at most one period before
+    stale_s = last_reading_s + scenario.meter.period_s + 10.0  # stale at the latest this long after the start
+    latency_s = max(d.actuator_latency_s for d in scenario.devices)
+    ramp_s = max(power.max()) / min(d.ramp_w_per_s for d in scenario.devices)
+    assert (power.loc[60:600].min() > 1000.0).all()  # serving the 3000 W load before
+    assert (setpoint.loc[stale_s + 1 : 900] == 0.0).all().all()  # commanded 0 W once stale, held there
+    held = power.loc[stale_s + latency_s + ramp_s + 2 : 900]
+    assert (held.abs() < 15.0).all().all()  # at 0 W (each main unit's own draw from its battery aside)
+    assert (power.loc[600 : stale_s - 2].min() > 1000.0).all()  # not stopped before the reading is stale
+    assert (power.loc[960:].min() > 1000.0).all()  # the meter is back: they serve again
+    stale = r.summary["home"]["meter_stale_s"]
+    assert 300 - 10 - 2 * scenario.meter.period_s <= stale <= 300  # stale from 10 s after the last reading to the next
+    assert r.summary["home"]["avoidable_import_kwh"] > 0.9 * 3.0 * (300 - 10 - 2 * 5) / 3600  # the grid covered meanwhile
+    assert run("home_two_units").summary["home"]["meter_stale_s"] == 0.0
+
+
+def test_stale_after_must_leave_room_for_a_reading():
+    with pytest.raises(ValidationError, match="stale_after_s"):
+        MeterSpec(period_s=10, latency_s=1, stale_after_s=10)
+
+
+def _pv_home(ac_charge_limit_w: float, outage: bool = True, pv_w: float = 1500.0, load: dict | None = None) -> dict:
+    """unit1 full with PV on its input, unit2 nearly empty (its AC charger limit given); the meter out 600-900 s."""
+    unit = {"actuator_latency_s": 2, "ramp_w_per_s": 1000, "device": {"ac_output_limit_w": 2400}}
+    return {
+        "run": {"start": "2026-06-01T12:00:00", "step_s": 1, "horizon_h": 0.5, "record_every_s": 60},
+        "home": {"name": "pv-export"},
+        "meter": {"period_s": 2, "latency_s": 1, "stale_after_s": 10, "outages": [{"start_s": 600, "duration_s": 300}] * outage},
+        "load": load or {"kind": "constant", "power_w": 200},
+        "devices": [
+            {**unit, "id": "unit1", "main": {"id": "main", "soc_pct": 100}, "pv": {"kind": "constant", "power_w": pv_w}},
+            {
+                **unit,
+                "id": "unit2",
+                "device": {"ac_output_limit_w": 2400, "ac_charge_limit_w": ac_charge_limit_w},
+                "main": {"id": "main", "soc_pct": 20},
+            },
+        ],
+    }
+
+
+def test_avoidable_export_counts_only_pv_a_device_could_have_charged():
+    """With the meter out, unit1's PV surplus is exported: avoidable while unit2 could charge it through its AC
+    charger; not with that charger off (ac_charge_limit_w = 0), nor battery power exported when a load stops."""
+    charger_on = simulate_home(home_scenario_from_dict(_pv_home(1200.0))).summary["home"]
+    charger_off = simulate_home(home_scenario_from_dict(_pv_home(0.0))).summary["home"]
+    surplus_kwh = (1500 - 200 - 10) / 1000 * 300 / 3600  # PV less load and unit1's main unit, over the outage
+    assert charger_on["avoidable_export_kwh"] > 0.8 * surplus_kwh
+    assert charger_off["export_kwh"] > charger_on["export_kwh"]  # unit2 never takes PV: more goes out
+    # only unit1's own PV into the little room its standby drain makes counts (it is not counted for more than that)
+    drained_kwh = sum(charger_off["devices"]["unit1"]["energy_kwh"][k] for k in ("standby", "main_unit"))
+    assert charger_off["avoidable_export_kwh"] <= drained_kwh
+    assert charger_off["avoidable_export_kwh"] < 0.02 * charger_on["avoidable_export_kwh"]
+    # No PV: a stochastic load's peaks end with the batteries briefly exporting; no PV, so nothing avoidable
+    night = _pv_home(1200.0, outage=False, pv_w=0.0, load={"kind": "stochastic", "annual_kwh": 9000, "step_s": 60, "seed": 5})
+    night["devices"][0]["main"]["soc_pct"] = 80
+    night["devices"][1]["main"]["soc_pct"] = 60
+    h = simulate_home(home_scenario_from_dict(night)).summary["home"]
+    assert h["export_kwh"] > 0.0 and h["avoidable_export_kwh"] == 0.0
+
+
+def test_avoidable_export_is_within_the_circuit_and_beyond_the_grid_target():
+    raw = _pv_home(1200.0)
+    raw["circuits"] = [{"id": "A", "max_w": 100}]
+    raw["devices"][1]["circuit"] = "A"  # unit2 can draw at most 100 W over its circuit
+    capped = simulate_home(home_scenario_from_dict(raw)).home.set_index("time_s")["avoidable_export_wh"]
+    outage_wh = capped.loc[660:960].sum()  # the stale part of the outage, recorded per minute
+    assert 0.8 * 100 * 240 / 3600 < outage_wh <= 100 * 300 / 3600 + 2.0  # within 100 W (+ unit1's tiny room)
+    raw = _pv_home(1200.0)
+    raw["home"]["grid_target_w"] = -2000  # the owner wants to export up to 2000 W
+    assert simulate_home(home_scenario_from_dict(raw)).summary["home"]["avoidable_export_kwh"] == 0.0

@@ -73,3 +73,30 @@ def year_report(year_dir) -> Path:
 
     html, _ = write_report(year_dir, png=False)
     return html
+
+
+HOME_EXAMPLE = EXAMPLE.parent / "home_weakest_pack.toml"
+
+
+@pytest.fixture(scope="session")
+def home_dir(tmp_path_factory) -> Path:
+    """examples/home_weakest_pack.toml (two devices, one with a pack at its floor; 30 recorded intervals), saved."""
+    from socbal.home.engine import simulate_home
+    from socbal.home.scenario import home_scenario_from_dict
+    from socbal.tomlfile import read_toml
+
+    scenario = home_scenario_from_dict(read_toml(HOME_EXAMPLE, "scenario"), base_dir=HOME_EXAMPLE.parent)
+    return simulate_home(scenario).save(tmp_path_factory.mktemp("home") / "home")
+
+
+@pytest.fixture(scope="session")
+def home_report_dir(home_dir, tmp_path_factory) -> Path:
+    """A copy of the home results folder with its report written (HTML and PNGs), as socbal report writes it."""
+    import shutil
+
+    from socbal.report import write_folder_report
+
+    folder = tmp_path_factory.mktemp("home-reported") / "home"
+    shutil.copytree(home_dir, folder)
+    write_folder_report(folder)
+    return folder

@@ -152,3 +152,17 @@ def test_year_week_view_draws_the_week_at_full_resolution(year_rendered):
     lines = re.findall(r'class="js-line"[^>]*\sd="([^"]*)"', week[: week.index('id="fig-energy-monthly"')])
     assert lines, "no line drawn in the week view"
     assert max(path.count("L") for path in lines) > 7 * 96 * 0.6
+
+
+# --- the home report ----------------------------------------------------------------------------
+
+HOME_FIGURES = 5  # pains, device SOC, device power, writes, grid
+
+
+def test_home_report_renders_every_plot_without_console_messages(home_report_dir):
+    run = chromium((home_report_dir / "report.html").as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    parser = PlotCounter()
+    parser.feed(run.stdout)
+    assert len(parser.plots) == HOME_FIGURES and all(p["svg"] >= 1 and p["traces"] >= 1 for p in parser.plots)
+    assert console_messages(run.stderr) == []

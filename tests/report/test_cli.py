@@ -35,7 +35,10 @@ def test_report_out_and_no_png(results_dir, tmp_path):
     "make, expected",
     [
         (lambda p: p / "missing", "results folder not found: {p}"),
-        (lambda p: p, "{p}: not a results folder socbal knows; expected the files of one of socbal fleet"),
+        (
+            lambda p: p,
+            "{p}: not a results folder socbal knows; expected the files of one of socbal simulate HOME.toml: home.parquet",
+        ),
         (lambda p: (p / "f.txt").write_text("x") and p / "f.txt", "{p}: not a folder"),
     ],
 )

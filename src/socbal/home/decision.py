@@ -23,10 +23,11 @@ class DeviceDecision:
     credited_w: float  # what of its setpoint counts as served, W (magnitude)
     reason: str
     written: bool  # its setpoint changed: the driver writes it
-    staged_on: bool  # feed these four back as DeviceState fields in the next decision
+    staged_on: bool  # feed these five back as DeviceState fields in the next decision
     since_stage_change_s: float
     since_write_s: float
     last_setpoint_w: float
+    last_moving_setpoint_w: float
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class HomeDecision:
                     since_stage_change_s=d.since_stage_change_s,
                     since_write_s=d.since_write_s,
                     last_setpoint_w=d.last_setpoint_w,
+                    last_moving_setpoint_w=d.last_moving_setpoint_w,
                 )
             devices.append(item)
         return {"devices": devices, "served_w": self.served_w, "unserved_w": self.unserved_w}
@@ -96,6 +98,7 @@ def device_matrix(devices: list[DeviceState], circuit_ids: list[str]) -> tuple[n
         state[i, kernel.ST_SINCE_STAGE_S] = d.since_stage_change_s
         state[i, kernel.ST_SINCE_WRITE_S] = d.since_write_s
         state[i, kernel.ST_LAST_W] = d.last_setpoint_w
+        state[i, kernel.ST_LAST_MOVING_W] = d.last_moving_setpoint_w
     return dev, state
 
 
@@ -139,6 +142,7 @@ def decide_home(inp: HomeAllocateInput) -> HomeDecision:
             since_stage_change_s=float(state_out[i, kernel.ST_SINCE_STAGE_S]),
             since_write_s=float(state_out[i, kernel.ST_SINCE_WRITE_S]),
             last_setpoint_w=float(state_out[i, kernel.ST_LAST_W]) + 0.0,
+            last_moving_setpoint_w=float(state_out[i, kernel.ST_LAST_MOVING_W]) + 0.0,
         )
         for i, d in enumerate(inp.devices)
     )

@@ -7,7 +7,14 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from socbal.device.params import EMS_RESERVE_PCT, DeviceModel, device_model, pack_matrix
+from socbal.device.params import (
+    EMS_RESERVE_PCT,
+    PARAM_MAX_CHARGE_W,
+    PARAM_MAX_DISCHARGE_W,
+    DeviceModel,
+    device_model,
+    pack_matrix,
+)
 from socbal.device.step import DeviceState, initial_state, step_scratch
 from socbal.home import kernel as hk
 from socbal.home import loop
@@ -54,6 +61,9 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         dyn[d, loop.DYN_MIN_WRITE_S] = spec.min_write_interval_s
         dyn[d, loop.DYN_CIRCUIT] = -1 if spec.circuit is None else circuit_ids.index(spec.circuit)
         dyn[d, loop.DYN_RESERVE_PCT] = spec.settings.backup_reserve_pct
+        own = params[first[d] : first[d] + count[d]]
+        dyn[d, loop.DYN_RATED_DISCHARGE_W] = own[:, PARAM_MAX_DISCHARGE_W].sum()
+        dyn[d, loop.DYN_RATED_CHARGE_W] = own[:, PARAM_MAX_CHARGE_W].sum()
         if spec.firmware == "reserve-on-average":
             ems[d, EMS_RESERVE_PCT] = 0.0  # its packs run to empty; the device checks the reserve on the average
         pv_series.append(held_profile(spec.pv.series(start, horizon_s), start, horizon_s, f"devices.{spec.id}.pv"))
@@ -76,6 +86,8 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         float(scenario.home.grid_target_w),
         max(1, int(round(scenario.meter.period_s / run.step_s))),
         int(round(scenario.meter.latency_s / run.step_s)),
+        float(scenario.meter.stale_after_s),
+        np.array([[o.start_s, o.start_s + o.duration_s] for o in scenario.meter.outages], dtype=np.float64).reshape(-1, 2),
     )
     profiles = loop.HomeProfiles(
         np.array(load_w, dtype=np.float64),
@@ -119,7 +131,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
         np.zeros(n_dev, dtype=np.int64),
         decision,
         np.zeros((n_dev + 1, model.latency_steps + 1)),
-        np.zeros(2),
+        np.zeros(loop.N_RUNS),
     )
     hflags, hwork, _, _, circuit_work = hk.home_scratch(n_dev, n_circuits)
     scratch = loop.HomeScratch(
@@ -129,7 +141,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
         hflags,
         hwork,
         np.zeros((3, n_dev), dtype=np.int64),
-        np.concatenate([np.zeros((2, n_circuits)), circuit_work]),
+        np.concatenate([np.zeros((4, n_circuits)), circuit_work]),
     )
     clock = i.clock
     n_rec = (clock.n_steps + clock.steps_per_record - 1) // clock.steps_per_record

@@ -12,7 +12,7 @@ Inputs, one row per device (columns ``DEV_*``): believed usable energy above the
 reserve judged on its weakest pack (``DEV_USABLE_WH``), room below full (``DEV_ROOM_WH``),
 SOC, reserve, its limits now and its hardware rating per direction, its measured power, online,
 circuit and its minimum write interval. State, one row per device (columns ``ST_*``): staged on, seconds since its staging
-last changed, seconds since its last write, last written setpoint. Circuits: the most power,
+last changed, seconds since its last write, last written setpoint, last non-zero setpoint. Circuits: the most power,
 per direction, the devices on each may move together (W). Settings: a vector (``HS_*``).
 
 The helpers are compiled with ``_nrt=False, inline="always"`` and take their scratch from the
@@ -62,7 +62,8 @@ ST_STAGED_ON = 0  # 1 staged on
 ST_SINCE_STAGE_S = 1  # seconds since its staging state last changed
 ST_SINCE_WRITE_S = 2  # seconds since its setpoint was last written
 ST_LAST_W = 3  # last written setpoint, signed
-N_ST = 4
+ST_LAST_MOVING_W = 4  # the last non-zero setpoint, signed: the direction a device at 0 W last moved in
+N_ST = 5
 
 # Settings vector.
 HS_STRATEGY = 0
@@ -91,6 +92,7 @@ REASON_RAMPING = 8
 REASON_NOT_FOLLOWING = 9
 REASON_IDLE = 10
 REASON_WAITING = 11
+REASON_INTERLOCK = 12
 REASON_TEXT = {
     REASON_SHARE: "share by weight",
     REASON_CAPPED_DEVICE: "capped by the device's limit",
@@ -104,6 +106,7 @@ REASON_TEXT = {
     REASON_NOT_FOLLOWING: "not following its setpoint yet: counted at what it delivers, the others cover the rest",
     REASON_IDLE: "idle: no request",
     REASON_WAITING: "waiting: sequential runs one device at a time",
+    REASON_INTERLOCK: "direction change: every device goes to 0 W before any is commanded the other way",
 }
 
 _EPS_W = 1e-9
@@ -412,6 +415,23 @@ def _stage(
 
 
 @inline_kernel
+def _moving_the_other_way(dev: np.ndarray, state: np.ndarray, settings: np.ndarray, discharging: bool) -> bool:
+    """socbal's direction-change interlock: whether some online device may still move its batteries against the
+    request's direction: its last setpoint points that way, it is measured that way beyond ``follow_tolerance_w``,
+    or it was stopped from that way less than ``follow_s`` ago (its stop may not have taken effect yet)."""
+    sign = -1.0 if discharging else 1.0  # > 0 after this: the old direction
+    for i in range(dev.shape[0]):
+        if dev[i, DEV_ONLINE] < 0.5:
+            continue
+        last = sign * state[i, ST_LAST_W]
+        if last > 0.0 or sign * dev[i, DEV_MEASURED_W] > settings[HS_FOLLOW_TOL_W]:
+            return True
+        if last == 0.0 and sign * state[i, ST_LAST_MOVING_W] > 0.0 and state[i, ST_SINCE_WRITE_S] < settings[HS_FOLLOW_S]:
+            return True
+    return False
+
+
+@inline_kernel
 def _join_staged_off(
     settings: np.ndarray, eligible: np.ndarray, lagging: np.ndarray, held: np.ndarray, member: np.ndarray
 ) -> bool:
@@ -457,6 +477,9 @@ def decide_home_with_scratch(
     ``state_out`` (the state for the next decision; the caller adds the elapsed time to the timers).
     Returns the power served (W, magnitude, sum of ``credited_w``); never more than ``abs(request_w)``.
 
+    socbal first applies the direction-change interlock: while some online device may still move against the
+    request (:func:`_moving_the_other_way`), every device is commanded 0 W and nothing is served.
+
     Steps: eligibility and limits; staging; (socbal) devices not following are counted at what they
     deliver; water-filling among the running devices against device and circuit limits; if demand is
     left that a staged-off device could serve, every eligible device joins; pacing (a device inside its
@@ -495,6 +518,17 @@ def decide_home_with_scratch(
         credited_w[i] = 0.0
         held[i] = False
         lagging[i] = False
+
+    if socbal and _moving_the_other_way(dev, state, settings, discharging):
+        for i in range(m):
+            reason[i] = REASON_EXCLUDED if dev[i, DEV_ONLINE] < 0.5 else REASON_INTERLOCK if demand > _EPS_W else REASON_IDLE
+            weight[i] = 0.0
+            limit_w[i] = 0.0
+            if state[i, ST_LAST_W] != 0.0:
+                state_out[i, ST_LAST_MOVING_W] = state[i, ST_LAST_W]
+                state_out[i, ST_LAST_W] = 0.0
+                state_out[i, ST_SINCE_WRITE_S] = 0.0
+        return 0.0
 
     n_eligible = _eligibility(
         dev, state, settings, discharging, cycle_s, eligible, weight, limit_w, own_limit, key, reason, order
@@ -641,6 +675,7 @@ def decide_home_with_scratch(
         signed = power_w[i] if discharging else -power_w[i]
         power_w[i] = signed + 0.0
         if signed != state[i, ST_LAST_W]:
+            state_out[i, ST_LAST_MOVING_W] = signed if signed != 0.0 else state[i, ST_LAST_W]
             state_out[i, ST_LAST_W] = signed
             state_out[i, ST_SINCE_WRITE_S] = 0.0
     return served
@@ -696,6 +731,19 @@ def decide_home_into(
         circuit,
         circuit_work,
     )
+
+
+@inline_kernel
+def stop_every_device(state: np.ndarray, state_out: np.ndarray) -> None:
+    """The fail-safe of a stale meter: every device's setpoint 0 W (written where it was not); staging and the
+    other memory kept, so the interlock still knows the direction each one stopped from."""
+    for i in range(state.shape[0]):
+        for col in range(N_ST):
+            state_out[i, col] = state[i, col]
+        if state[i, ST_LAST_W] != 0.0:
+            state_out[i, ST_LAST_MOVING_W] = state[i, ST_LAST_W]
+            state_out[i, ST_LAST_W] = 0.0
+            state_out[i, ST_SINCE_WRITE_S] = 0.0
 
 
 @inline_kernel

@@ -38,7 +38,9 @@ DYN_FIRMWARE = 2
 DYN_MIN_WRITE_S = 3
 DYN_CIRCUIT = 4  # circuit index, -1 none
 DYN_RESERVE_PCT = 5  # the device's backup reserve (its packs' EMS may use another: reserve-on-average)
-N_DYN = 6
+DYN_RATED_DISCHARGE_W = 6  # its packs' rated discharge power together (staging thresholds)
+DYN_RATED_CHARGE_W = 7
+N_DYN = 8
 
 # Per-device running values (columns of ``live``).
 L_TARGET_W = 0  # the setpoint the device has taken up (after its latency)
@@ -51,7 +53,12 @@ L_ROOM_WH = 6
 L_SOC_EST_PCT = 7
 L_PV_W = 8  # PV on its input this step, after the input limit
 L_WRITES = 9  # setpoints written so far
-N_LIVE = 10
+L_CHARGE_HEADROOM_W = 10  # what it could still charge this step, within its room not yet counted (avoidable export)
+L_COUNTED_ROOM_WH = 11  # room already counted towards avoidable export in the current run of PV export
+L_PACKS_DISCHARGE_W = 12  # what its packs can discharge (its firmware's stop rule), before its AC limits
+L_PACKS_CHARGE_W = 13
+L_WEAKEST_PCT = 14  # estimated SOC of its emptiest pack
+N_LIVE = 15
 
 #: Setpoints in flight per device (written, not yet taken up); older ones are taken up early when it is full.
 PENDING = 64
@@ -62,8 +69,8 @@ HOME_COLUMNS = (
     "grid_import_wh",
     "export_wh",
     "served_by_storage_wh",  # battery discharge that stayed in the house
-    "avoidable_import_wh",  # import while a device had usable energy and unused discharge headroom
-    "avoidable_export_wh",  # export while a device had room and unused charge headroom
+    "avoidable_import_wh",  # import beyond the grid target while a device had usable energy and discharge headroom
+    "avoidable_export_wh",  # PV exported beyond the grid target while a device could have charged it (circuits counted)
     "cross_charge_wh",  # charge into some devices' batteries while others' discharged
     "grid_w",  # mean grid power, + import
     "request_w",  # mean battery request the controller saw
@@ -89,9 +96,23 @@ N_DROW = len(DEVICE_ROW_COLUMNS)
 (DR_SOC_TRUE, DR_SOC_EST, DR_WEAKEST, DR_BATTERY_W, DR_SETPOINT_W, DR_AC_OUTPUT_W, DR_WRITES, DR_STAGED_S) = range(N_DROW)
 
 # Whole-run home statistics.
-HOME_STATS = ("max_handover_gap_s", "device_soc_spread_max_pct", "grid_sign_changes", "setpoint_sign_changes", "staging_switches")
+HOME_STATS = (
+    "max_handover_gap_s",
+    "device_soc_spread_max_pct",
+    "grid_sign_changes",
+    "setpoint_sign_changes",
+    "staging_switches",
+    "meter_stale_s",  # time with the newest reading older than stale_after_s (the devices held at 0 W)
+)
 N_HSTATS = len(HOME_STATS)
-S_GAP, S_SPREAD_MAX, S_GRID_SIGNS, S_SETPOINT_SIGNS, S_STAGE_SWITCHES = range(N_HSTATS)
+S_GAP, S_SPREAD_MAX, S_GRID_SIGNS, S_SETPOINT_SIGNS, S_STAGE_SWITCHES, S_STALE = range(N_HSTATS)
+
+# Running values of the whole home (``HomeState.runs``).
+R_GAP_S = 0  # current run of avoidable import, s
+R_GRID_SIGN = 1  # sign of the last grid power beyond the threshold
+R_READING_T_S = 2  # when the newest reading the controller got was taken, s
+R_FAILED_SAFE = 3  # 1 while the devices are held at 0 W for a stale meter
+N_RUNS = 4
 
 #: Avoidable import above this counts towards a handover gap, W.
 GAP_THRESHOLD_W = 50.0
@@ -116,6 +137,8 @@ class HomeModel(NamedTuple):
     grid_target_w: float
     period_steps: int  # the meter's period
     latency_steps: int  # the age of a reading when it arrives
+    stale_after_s: float  # a reading older than this is stale: every device to 0 W
+    meter_outages_s: np.ndarray  # [outage, 2]: start and end of each window without readings, s
 
 
 class HomeProfiles(NamedTuple):
@@ -138,7 +161,7 @@ class HomeState(NamedTuple):
     pending_n: np.ndarray  # int64 [device]
     decision: np.ndarray  # [2, device, ST_*]: the home decision's memory (in, out)
     history: np.ndarray  # [device + 1, latency + 1]: recent battery powers and grid power (for the meter's latency)
-    runs: np.ndarray  # [2]: current gap length (s), sign of the last grid reading beyond the threshold
+    runs: np.ndarray  # [N_RUNS]: R_* (handover gap, grid sign, newest reading, fail-safe)
 
 
 class HomeScratch(NamedTuple):
@@ -150,7 +173,7 @@ class HomeScratch(NamedTuple):
     hflags: np.ndarray  # bool [5, device]
     hwork: np.ndarray  # [5, device]
     hints: np.ndarray  # int64 [3, device]: reason, order, circuit
-    circuits: np.ndarray  # [6, circuit]: discharge and charge room, then the decision's scratch
+    circuits: np.ndarray  # [8, circuit]: discharge and charge room, charge headroom and its cap, the decision's scratch
 
 
 class HomeRecords(NamedTuple):
@@ -189,31 +212,42 @@ def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
 
 
 @inline_kernel
-def _device_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, pv_w: float, live_row: np.ndarray) -> None:
-    """A device's own view into ``live_row``: estimated SOC, usable energy judged on its weakest pack, room, and
-    what it can discharge and charge now (its packs, its firmware's stop rule, its AC limits with its PV)."""
+def _pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray) -> None:
+    """A device's own view of its packs into ``live_row``: estimated SOC, its weakest pack, usable energy judged on
+    that pack, room, and what its packs can discharge and charge (its firmware's stop rule included)."""
     pack_floor = 0.0 if firmware == FW_RESERVE_ON_AVERAGE else reserve_pct
     capacity = 0.0
+    energy = 0.0
     weakest = 100.0
     discharge_w = 0.0
     charge_w = 0.0
     for i in range(m.params.shape[0]):
+        soc = st.soc_est_pct[i]
         capacity += st.believed_capacity_wh[i]
-        weakest = min(weakest, st.soc_est_pct[i])
-        if st.soc_est_pct[i] > pack_floor and not st.latched[i] and not st.empty[i]:
+        energy += soc * st.believed_capacity_wh[i]
+        weakest = min(weakest, soc)
+        if soc > pack_floor and not st.latched[i] and not st.empty[i]:
             discharge_w += m.params[i, dp.PARAM_MAX_DISCHARGE_W]
-        if st.soc_est_pct[i] < 100.0 and not st.full[i]:
+        if soc < 100.0 and not st.full[i]:
             charge_w += m.params[i, dp.PARAM_MAX_CHARGE_W]
-    soc = total_soc_pct(st.soc_est_pct, st.believed_capacity_wh)
+    soc = energy / capacity if capacity > 0.0 else 0.0  # as total_soc_pct
     if (firmware == FW_STOP_AT_FIRST_EMPTY and weakest <= reserve_pct) or (
         firmware == FW_RESERVE_ON_AVERAGE and soc <= reserve_pct
     ):
         discharge_w = 0.0
-    live_row[L_MAX_DISCHARGE_W] = max(min(discharge_w, m.device[dp.DEV_AC_OUTPUT_LIMIT_W] - pv_w), 0.0)
-    live_row[L_MAX_CHARGE_W] = min(charge_w, m.device[dp.DEV_AC_CHARGE_LIMIT_W] + pv_w)
+    live_row[L_PACKS_DISCHARGE_W] = discharge_w
+    live_row[L_PACKS_CHARGE_W] = charge_w
     live_row[L_USABLE_WH] = capacity * max(weakest - reserve_pct, 0.0) / 100.0
     live_row[L_ROOM_WH] = capacity * (100.0 - soc) / 100.0
     live_row[L_SOC_EST_PCT] = soc
+    live_row[L_WEAKEST_PCT] = weakest
+
+
+@inline_kernel
+def _ac_limits(device_row: np.ndarray, pv_w: float, live_row: np.ndarray) -> None:
+    """What the device can discharge and charge now: its packs' limits within its AC limits, with its PV."""
+    live_row[L_MAX_DISCHARGE_W] = max(min(live_row[L_PACKS_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W] - pv_w), 0.0)
+    live_row[L_MAX_CHARGE_W] = min(live_row[L_PACKS_CHARGE_W], device_row[dp.DEV_AC_CHARGE_LIMIT_W] + pv_w)
 
 
 @inline_kernel
@@ -266,22 +300,18 @@ def _decide(
         circ_chg[c] = model.circuit_max_w[c]
     hdev = scratch.hdev
     for d in range(n_dev):
-        m, st, _ = _views(model, state, scratch, d)
         live = state.live[d]
-        _device_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live[L_PV_W], live)
-        rated_dis = 0.0
-        rated_chg = 0.0
-        for i in range(m.params.shape[0]):
-            rated_dis += m.params[i, dp.PARAM_MAX_DISCHARGE_W]
-            rated_chg += m.params[i, dp.PARAM_MAX_CHARGE_W]
+        device_row = model.device[d]
+        _ac_limits(device_row, live[L_PV_W], live)  # the pack view is the one at the end of this step
         hdev[d, hk.DEV_USABLE_WH] = live[L_USABLE_WH]
         hdev[d, hk.DEV_ROOM_WH] = live[L_ROOM_WH]
         hdev[d, hk.DEV_SOC_PCT] = live[L_SOC_EST_PCT]
         hdev[d, hk.DEV_RESERVE_PCT] = model.dyn[d, DYN_RESERVE_PCT]
         hdev[d, hk.DEV_MAX_DISCHARGE_W] = live[L_MAX_DISCHARGE_W]
         hdev[d, hk.DEV_MAX_CHARGE_W] = live[L_MAX_CHARGE_W]
-        hdev[d, hk.DEV_RATED_DISCHARGE_W] = min(rated_dis, m.device[dp.DEV_AC_OUTPUT_LIMIT_W])
-        hdev[d, hk.DEV_RATED_CHARGE_W] = min(rated_chg, m.device[dp.DEV_AC_CHARGE_LIMIT_W] + live[L_PV_W])
+        hdev[d, hk.DEV_RATED_DISCHARGE_W] = min(model.dyn[d, DYN_RATED_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W])
+        charger_w = device_row[dp.DEV_AC_CHARGE_LIMIT_W] + live[L_PV_W]
+        hdev[d, hk.DEV_RATED_CHARGE_W] = min(model.dyn[d, DYN_RATED_CHARGE_W], charger_w)
         hdev[d, hk.DEV_MEASURED_W] = state.history[d, seen]
         hdev[d, hk.DEV_ONLINE] = 1.0
         hdev[d, hk.DEV_CIRCUIT] = model.dyn[d, DYN_CIRCUIT]
@@ -297,9 +327,18 @@ def _decide(
     hk.decide_home_with_scratch(
         hdev, decision_in, circ_dis, circ_chg, model.home_settings, request, period_s, scratch.hout[0], scratch.hints[0],
         scratch.hout[1], scratch.hout[2], scratch.hout[3], decision_out, scratch.hflags, scratch.hwork, scratch.hints[1],
-        scratch.hints[2], scratch.circuits[2:],
+        scratch.hints[2], scratch.circuits[4:],
     )  # fmt: skip
-    for d in range(n_dev):
+    _apply_decision(model, state, records, t_end, row)
+
+
+@inline_kernel
+def _apply_decision(model: HomeModel, state: HomeState, records: HomeRecords, t_end: float, row: int) -> None:
+    """Write every setpoint the decision changed (to take effect after the device's latency), count the writes,
+    sign changes and staging switches, and make the decision's state out the next one's state in."""
+    decision_in = state.decision[0]
+    decision_out = state.decision[1]
+    for d in range(model.first.shape[0]):
         old = decision_in[d, hk.ST_LAST_W]
         new = decision_out[d, hk.ST_LAST_W]
         if (decision_out[d, hk.ST_STAGED_ON] > 0.5) != (decision_in[d, hk.ST_STAGED_ON] > 0.5):
@@ -312,6 +351,43 @@ def _decide(
                 records.home_stats[S_SETPOINT_SIGNS] += 1.0
             _write_setpoint(d, t_end + model.dyn[d, DYN_LATENCY_S], new, state)
             records.devices[row, d, DR_WRITES] += 1.0
+
+
+@inline_kernel
+def _count_room(
+    model: HomeModel,
+    state: HomeState,
+    circuit_headroom_w: np.ndarray,
+    circuit_cap_w: np.ndarray,
+    pv_exported_w: float,
+    avoidable_export_w: float,
+    headroom_w: float,
+    to_wh: float,
+) -> None:
+    """Count this step's avoidable export against the devices' room, in proportion to the headroom each offered
+    (within its circuit's cap), so a nearly full device is not counted for more than its room; the count restarts
+    when no PV is exported."""
+    for d in range(model.first.shape[0]):
+        live = state.live[d]
+        if pv_exported_w <= 0.0:
+            live[L_COUNTED_ROOM_WH] = 0.0
+            continue
+        if avoidable_export_w <= 0.0:
+            continue
+        offered = live[L_CHARGE_HEADROOM_W]
+        c = int(model.dyn[d, DYN_CIRCUIT])
+        if c >= 0 and circuit_headroom_w[c] > 0.0:
+            offered *= min(max(circuit_cap_w[c], 0.0) / circuit_headroom_w[c], 1.0)
+        live[L_COUNTED_ROOM_WH] += offered * avoidable_export_w / headroom_w * to_wh
+
+
+@inline_kernel
+def _in_outage(outages_s: np.ndarray, t: float) -> bool:
+    """Whether a reading taken at ``t`` (s) falls in a meter outage (lost)."""
+    for j in range(outages_s.shape[0]):
+        if outages_s[j, 0] <= t < outages_s[j, 1]:
+            return True
+    return False
 
 
 @loop_kernel
@@ -336,17 +412,32 @@ def advance_home(
     step_s = clock.step_s
     to_wh = step_s / 3600.0
     h_len = state.history.shape[1]
+    n_circuits = model.circuit_max_w.shape[0]
+    circuit_headroom_w = scratch.circuits[2]
+    circuit_cap_w = scratch.circuits[3]
+    intended_import_w = max(model.grid_target_w, 0.0)
+    intended_export_w = max(-model.grid_target_w, 0.0)
+    for d in range(n_dev):  # the devices' view of their packs as the previous step left them
+        m, st, _ = _views(model, state, scratch, d)
+        _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], state.live[d])
     for k in range(k_start, k_end):
         t = k * step_s
         t_end = t + step_s
         row = k // clock.steps_per_record
         first_of_row = k % clock.steps_per_record == 0
+        last_of_row = (k + 1) % clock.steps_per_record == 0 or k == k_end - 1  # end-of-interval values: written then
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         net_w = 0.0  # the devices' net AC power into the house
         discharging_w = 0.0
         charging_w = 0.0
         headroom_dis_w = 0.0
         headroom_chg_w = 0.0
+        pv_fed_w = 0.0  # PV that left the devices towards the house (after their own charging and main units)
+        for c in range(n_circuits):
+            circuit_headroom_w[c] = 0.0
+            circuit_cap_w[c] = model.circuit_max_w[c]
+        spread_low = 100.0
+        spread_high = 0.0
         for d in range(n_dev):
             m, st, sc = _views(model, state, scratch, d)
             live = state.live[d]
@@ -355,8 +446,7 @@ def advance_home(
             )
             live[L_PV_W] = pv_w
             _take_up_setpoints(d, t, model.dyn[d, DYN_RAMP_W_PER_S] * step_s, state)
-            firmware = int(model.dyn[d, DYN_FIRMWARE])
-            _device_view(m, st, firmware, model.dyn[d, DYN_RESERVE_PCT], pv_w, live)
+            _ac_limits(m.device, pv_w, live)
             request_w = min(max(live[L_APPLIED_W], -live[L_MAX_CHARGE_W]), live[L_MAX_DISCHARGE_W])
             source = SOURCE_PV_AC if request_w < -pv_w else SOURCE_PV
             f = firmware_step(m, st, sc, request_w, source, request_w != 0.0 or pv_w > 0.0, True, pv_w, step_s)
@@ -385,9 +475,15 @@ def advance_home(
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
             sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, step_s)
-            dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
-            dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
-            dev[sk.D_TOTAL_SOC] = total_soc_pct(st.soc_true_pct, st.capacity_wh)
+            soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
+            spread_low = min(spread_low, soc_true)
+            spread_high = max(spread_high, soc_true)
+            drow = records.devices[row, d]
+            if last_of_row:
+                dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
+                dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
+                dev[sk.D_TOTAL_SOC] = soc_true
+                drow[DR_SOC_TRUE] = soc_true
             sk.update_stats(st, records.stats[d], t_end)
             if battery > 0.0:
                 discharging_w += battery
@@ -395,53 +491,71 @@ def advance_home(
                 charging_w -= battery
             if live[L_USABLE_WH] > 0.0:
                 headroom_dis_w += max(live[L_MAX_DISCHARGE_W] - max(battery, 0.0), 0.0)
-            if live[L_ROOM_WH] > 0.0:
-                headroom_chg_w += max(live[L_MAX_CHARGE_W] - max(-battery, 0.0), 0.0)
+            pv_fed_w += max(pv_w - curtailed - f.charged_w - main_bus, 0.0)
+            # Charge headroom: what it could still charge within its limits now (its AC charger and its own PV) and
+            # within the room not yet counted in this run of export; on a circuit, all of its devices together within
+            # the circuit's limit (their PV gives room).
+            room_left_wh = max(live[L_ROOM_WH] - live[L_COUNTED_ROOM_WH], 0.0)
+            headroom = min(max(live[L_MAX_CHARGE_W] - max(-battery, 0.0), 0.0), room_left_wh / to_wh)
+            live[L_CHARGE_HEADROOM_W] = headroom
+            c = int(model.dyn[d, DYN_CIRCUIT])
+            if c >= 0:
+                circuit_headroom_w[c] += headroom
+                circuit_cap_w[c] += pv_w - max(-battery, 0.0)
+            else:
+                headroom_chg_w += headroom
             state.history[d, k % h_len] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
-            drow = records.devices[row, d]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
                 drow[DR_STAGED_S] += step_s
+            _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live)  # for the next step
+            if last_of_row:
+                drow[DR_SOC_EST] = live[L_SOC_EST_PCT]
+                drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
+        for c in range(n_circuits):
+            headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w
         state.history[n_dev, k % h_len] = grid
         grid_import = max(grid, 0.0)
         export = max(-grid, 0.0)
-        avoidable_import = min(grid_import, headroom_dis_w)
+        avoidable_import = min(max(grid_import - intended_import_w, 0.0), headroom_dis_w)
+        pv_exported = max(min(export, pv_fed_w) - intended_export_w, 0.0)
+        avoidable_export = min(pv_exported, headroom_chg_w)
+        _count_room(model, state, circuit_headroom_w, circuit_cap_w, pv_exported, avoidable_export, headroom_chg_w, to_wh)
         hrow = records.home[row]
         hrow[H_LOAD] += load * to_wh
         hrow[H_IMPORT] += grid_import * to_wh
         hrow[H_EXPORT] += export * to_wh
         hrow[H_SERVED] += max(discharging_w - export, 0.0) * to_wh
         hrow[H_AVOIDABLE_IMPORT] += avoidable_import * to_wh
-        hrow[H_AVOIDABLE_EXPORT] += min(export, headroom_chg_w) * to_wh
+        hrow[H_AVOIDABLE_EXPORT] += avoidable_export * to_wh
         hrow[H_CROSS] += min(discharging_w, charging_w) * to_wh
         hrow[H_GRID_W] += grid
         # Handover gap: consecutive steps of avoidable import; oscillation: sign changes of the grid power.
-        state.runs[0] = state.runs[0] + step_s if avoidable_import > GAP_THRESHOLD_W else 0.0
-        records.home_stats[S_GAP] = max(records.home_stats[S_GAP], state.runs[0])
+        state.runs[R_GAP_S] = state.runs[R_GAP_S] + step_s if avoidable_import > GAP_THRESHOLD_W else 0.0
+        records.home_stats[S_GAP] = max(records.home_stats[S_GAP], state.runs[R_GAP_S])
         if abs(grid) > SIGN_THRESHOLD_W:
             sign = 1.0 if grid > 0.0 else -1.0
-            if state.runs[1] != 0.0 and sign != state.runs[1]:
+            if state.runs[R_GRID_SIGN] != 0.0 and sign != state.runs[R_GRID_SIGN]:
                 records.home_stats[S_GRID_SIGNS] += 1.0
-            state.runs[1] = sign
+            state.runs[R_GRID_SIGN] = sign
+        # The controller: a reading taken latency_steps ago arrives every period_steps, unless the meter was out then.
         if k >= model.latency_steps and (k - model.latency_steps) % model.period_steps == 0:
-            _decide(model, state, scratch, records, k, t_end, step_s, row)
-        spread_low = 100.0
-        spread_high = 0.0
-        for d in range(n_dev):
-            m, st, _ = _views(model, state, scratch, d)
-            soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
-            spread_low = min(spread_low, soc_true)
-            spread_high = max(spread_high, soc_true)
-            weakest = 100.0
-            for i in range(m.params.shape[0]):
-                weakest = min(weakest, st.soc_est_pct[i])
-            drow = records.devices[row, d]
-            drow[DR_SOC_TRUE] = soc_true
-            drow[DR_SOC_EST] = total_soc_pct(st.soc_est_pct, st.believed_capacity_wh)
-            drow[DR_WEAKEST] = weakest
-            drow[DR_SETPOINT_W] = state.decision[0, d, hk.ST_LAST_W]
+            taken_s = t_end - model.latency_steps * step_s
+            if not _in_outage(model.meter_outages_s, taken_s - step_s):
+                state.runs[R_READING_T_S] = taken_s
+                state.runs[R_FAILED_SAFE] = 0.0
+                _decide(model, state, scratch, records, k, t_end, step_s, row)
+        if t_end - state.runs[R_READING_T_S] > model.stale_after_s + 1e-9:  # fail-safe: every device to 0 W, once
+            records.home_stats[S_STALE] += step_s
+            if state.runs[R_FAILED_SAFE] == 0.0:
+                state.runs[R_FAILED_SAFE] = 1.0
+                hk.stop_every_device(state.decision[0], state.decision[1])
+                _apply_decision(model, state, records, t_end, row)
+        if last_of_row:
+            for d in range(n_dev):
+                records.devices[row, d, DR_SETPOINT_W] = state.decision[0, d, hk.ST_LAST_W]
         hrow[H_SPREAD] = spread_high - spread_low
         records.home_stats[S_SPREAD_MAX] = max(records.home_stats[S_SPREAD_MAX], spread_high - spread_low)
 

@@ -103,6 +103,12 @@ class DeviceState(StrictModel):
     )
     since_write_s: float = Field(NEVER_S, ge=0, description="Seconds since its last write (default: long ago)")
     last_setpoint_w: float = Field(0.0, ge=-MAX_POWER_W, le=MAX_POWER_W, description="Last written setpoint, W (+ discharge)")
+    last_moving_setpoint_w: float = Field(
+        0.0,
+        ge=-MAX_POWER_W,
+        le=MAX_POWER_W,
+        description="Last non-zero setpoint written, W (+ discharge): the direction a device stopped from (interlock)",
+    )
 
     @model_validator(mode="after")
     def _weakest_not_above_average(self) -> "DeviceState":

@@ -105,6 +105,7 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
         "grid_sign_changes": int(stat["grid_sign_changes"]),
         "setpoint_sign_changes": int(stat["setpoint_sign_changes"]),
         "staging_switches": int(stat["staging_switches"]),
+        "meter_stale_s": float(stat["meter_stale_s"]),
         "losses_kwh": float(losses),
         "devices": {did: r.summary for did, r in device_results.items()},
     }

@@ -66,11 +66,35 @@ class HomeSpec(HomeSettings):
     _name_is_a_folder_name = field_validator("name")(check_folder_name)
 
 
+class MeterOutage(StrictModel):
+    """A window in which the meter delivers no reading (readings taken in it are lost)."""
+
+    start_s: float = Field(ge=0, le=366 * 24 * 3600.0, description="Seconds after the run's start")
+    duration_s: float = Field(gt=0, le=366 * 24 * 3600.0, description="How long it lasts, s")
+
+
 class MeterSpec(StrictModel):
-    """The smart meter: how often a reading comes and how old it is when it arrives."""
+    """The smart meter: how often a reading comes, how old it is when it arrives, when it is stale."""
 
     period_s: float = Field(2.0, gt=0, le=3600, description="A new reading every period_s, s")
     latency_s: float = Field(1.0, ge=0, le=3600, description="Age of a reading when it arrives, s")
+    stale_after_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A reading older than this is stale: the controller writes 0 W to every device (fail-safe), s",
+    )
+    outages: list[MeterOutage] = Field(default_factory=list, description="Windows in which the meter delivers no reading")
+
+    @model_validator(mode="after")
+    def _stale_after_a_period(self) -> "MeterSpec":
+        if self.stale_after_s <= self.period_s + self.latency_s:
+            raise field_error(
+                ("stale_after_s",),
+                self.stale_after_s,
+                f"must be above period_s + latency_s ({self.period_s + self.latency_s:g} s), or every reading is stale",
+            )
+        return self
 
 
 class HomeDeviceSpec(StrictModel):

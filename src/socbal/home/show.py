@@ -20,6 +20,7 @@ HOME_ROWS = (
     ("conversion and standby losses", "losses_kwh", "kWh"),
     ("grid sign changes", "grid_sign_changes", ""),
     ("staging switches", "staging_switches", ""),
+    ("meter stale (every device at 0 W)", "meter_stale_s", "s"),
 )
 
 

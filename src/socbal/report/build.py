@@ -22,9 +22,11 @@ from socbal.report.figures import (
     cycles_figure,
     energy_totals_figure,
     run_figures,
+    thinning_sentence,
 )
 from socbal.report.fleetpage import FLEET_FILES, fleet_report
 from socbal.report.headline import headline_html, losses_kwh, per_pack
+from socbal.report.homepage import HOME_FILES, home_report
 from socbal.report.lifetime import LIFETIME_REPORT_FILE, lifetime_page
 from socbal.report.longrun import (
     LONG_RUN_S,
@@ -113,14 +115,11 @@ def _subtitle(run: RunData) -> str:
 
 def _thinning_note(run: RunData, max_points: int) -> str:
     """What the page did to the recorded intervals, in one sentence (nothing hidden)."""
-    n = len(run.device)
-    if n <= max_points:
-        return f"Every one of the {n} recorded intervals is drawn."
-    per_bin = -(-n // max_points)
-    return (
-        f"{n} recorded intervals, drawn as at most {max_points} points per curve: SOC, power and energy flows are "
-        f"averaged over bins of about {per_bin} intervals, the spread takes each bin's maximum and the reserve "
-        "shading each bin's any-pack-held flag. The tables and headline numbers use every interval."
+    return thinning_sentence(
+        len(run.device),
+        max_points,
+        "SOC, power and energy flows are averaged over bins of about {per_bin} intervals, the spread takes each bin's "
+        "maximum and the reserve shading each bin's any-pack-held flag",
     )
 
 
@@ -226,9 +225,10 @@ class FolderKind:
 
 
 #: Every kind of results folder ``socbal report`` knows, tried in this order: the first whose files are all
-#: there wins, so a kind whose files include another's comes first. A home folder (socbal simulate HOME.toml)
-#: goes here, before the fleet: it also holds devices.parquet.
+#: there wins, so a kind whose files include another's comes first: a home folder (socbal simulate HOME.toml)
+#: before the fleet, as it also holds devices.parquet.
 FOLDER_KINDS: tuple[FolderKind, ...] = (
+    FolderKind("socbal simulate HOME.toml", HOME_FILES, home_report),
     FolderKind("socbal fleet", FLEET_FILES, fleet_report),
     FolderKind("socbal sweep", SWEEP_FILES, sweep_report),
     FolderKind("socbal compare", COMPARE_FILES, lambda folder: comparison_page(CompareResult.load(folder))),

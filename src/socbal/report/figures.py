@@ -85,6 +85,18 @@ def _bins(n: int, max_points: int) -> np.ndarray:
     return (np.arange(n) * max_points) // n
 
 
+def thinning_sentence(n: int, max_points: int, how: str) -> str:
+    """What a page did to its ``n`` recorded intervals, in one sentence: ``how`` says, with ``{per_bin}`` for the
+    intervals per bin, how each curve was binned (nothing hidden)."""
+    if n <= max_points:
+        return f"Every one of the {n} recorded intervals is drawn."
+    per_bin = -(-n // max_points)
+    return (
+        f"{n} recorded intervals, drawn as at most {max_points} points per curve: {how.format(per_bin=per_bin)}. "
+        "The tables and headline numbers use every interval."
+    )
+
+
 def aggregate(frame: pd.DataFrame, max_points: int = MAX_POINTS, how: str | Mapping[str, str] = "mean") -> pd.DataFrame:
     """Aggregate a time-indexed frame (index ``time_s``) into at most ``max_points`` rows.
 

@@ -309,7 +309,7 @@ def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_j
     from socbal.home.show import print_home_summary
 
     spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
-    with activity(f"simulating the home {spec.name}") as progress:
+    with activity(_first_run_note("loop.advance_home", "the home simulator") + f"simulating the home {spec.name}") as progress:
         result = simulate_home(spec, progress=progress)
     return _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
 

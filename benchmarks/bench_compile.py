@@ -3,7 +3,7 @@
 Each command runs in a fresh process with an empty Numba cache (a first run), then again with the
 cache it filled (a later run); the compile cost is the difference of their CPU times (user + system,
 so other work on a shared machine counts less than in wall time). Best of ``--repeats`` runs each.
-Options: --repeats R (default 3), --commands simulate,fleet,allocate (which to run).
+Options: --repeats R (default 3), --commands simulate,fleet,allocate,home (which to run).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def commands(work: str) -> dict[str, list[str]]:
         "simulate": ["simulate", "examples/spec_example.toml", "--out", os.path.join(work, "sim")],
         "fleet": ["fleet", "examples/fleet.toml", "--devices", "2", "--seed", "1", "--out", os.path.join(work, "fleet")],
         "allocate": ["allocate", request],
+        "home": ["simulate", "examples/home_two_units.toml", "--out", os.path.join(work, "home")],
     }
 
 
@@ -59,7 +60,7 @@ def cpu_s(args: list[str], cache_dir: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--commands", default="simulate,fleet,allocate")
+    parser.add_argument("--commands", default="simulate,fleet,allocate,home")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as work:

@@ -126,13 +126,14 @@ def _root(
     configure_logging(quiet, verbose)
 
 
-def _first_run_note(qualname: str, what: str) -> str:
-    """A note for the progress line (and one stderr line off a terminal) when ``qualname`` is not compiled yet."""
+def _first_run_note(qualname: str, what: str, about_s: int = 15) -> str:
+    """A note for the progress line (and one stderr line off a terminal) when ``qualname`` is not compiled yet;
+    ``about_s``: its compile's CPU time, s (``benchmarks/bench_compile.py``)."""
     from socbal._jit_cache import is_compiled
 
     if is_compiled(qualname):
         return ""
-    note = f"compiling {what} (first run only, about 15 s)"
+    note = f"compiling {what} (first run only, about {about_s} s)"
     if not _output["quiet"] and not sys.stderr.isatty():
         typer.echo(f"{note} ...", err=True)
     return f"{note}, then "
@@ -309,7 +310,9 @@ def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_j
     from socbal.home.show import print_home_summary
 
     spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
-    with activity(_first_run_note("loop.advance_home", "the home simulator") + f"simulating the home {spec.name}") as progress:
+    with activity(
+        _first_run_note("loop.advance_home", "the home simulator", 45) + f"simulating the home {spec.name}"
+    ) as progress:
         result = simulate_home(spec, progress=progress)
     return _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
 

@@ -25,7 +25,7 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
-from socbal.runtime.config import HttpConfig, MqttConfig
+from socbal.runtime.config import EventLogLimits, HttpConfig, MqttConfig
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 
@@ -115,14 +115,10 @@ class FailSafe(StrictModel):
     )
 
 
-class StoreSection(StrictModel):
+class StoreSection(EventLogLimits):
     """``[store]``: the SQLite state database (run-time settings and event log)."""
 
     path: FilePath = Field(Path("socbal-home.sqlite"), description="SQLite file (relative to the config file)")
-    event_retention_days: float = Field(365.0, gt=0, le=36500, description="Events older than this are deleted, days")
-    event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
-    housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
-    db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
     setpoint_log_interval_s: float = Field(60.0, gt=0, description="Unchanged setpoints are logged at most this often, s")
     setpoint_log_deadband_w: float = Field(25.0, ge=0, description="A setpoint change above this is logged at once, W")
 

@@ -68,14 +68,7 @@ class HomeController:
         reset_settings: bool = False,
     ) -> None:
         self.cfg = cfg
-        st = cfg.store
-        self.store = StateStore(
-            st.path,
-            retention_days=st.event_retention_days,
-            max_mb=st.event_log_max_mb,
-            housekeeping_s=st.housekeeping_s,
-            busy_timeout_s=st.db_busy_timeout_s,
-        )
+        self.store = StateStore.with_limits(cfg.store.path, cfg.store)
         try:
             self.settings: SettingsController[HomeSection] = SettingsController(
                 self.store, cfg.home, reset=reset_settings, check=lambda _s: ()

@@ -149,7 +149,16 @@ class PackConfig(PackPhysicsSpec):
     max_charge_w: float = Field(ge=0, description="Hard cap: never command more charge than this, W")
 
 
-class RuntimeSection(StrictModel):
+class EventLogLimits(StrictModel):
+    """How the state database keeps its event log (the per-pack runtime's ``[runtime]`` and a home's ``[store]``)."""
+
+    event_retention_days: float = Field(365.0, gt=0, le=36500, description="Events older than this are deleted, days")
+    event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
+    housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
+    db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
+
+
+class RuntimeSection(EventLogLimits):
     """Timing, fail-safe and state."""
 
     period_s: float = Field(1.0, ge=0.05, le=60, description="Control period, s")
@@ -161,10 +170,6 @@ class RuntimeSection(StrictModel):
     setpoint_log_interval_s: float = Field(60.0, gt=0, description="Unchanged setpoints are logged at most this often, s")
     setpoint_log_deadband_w: float = Field(5.0, ge=0, description="A setpoint change above this is logged at once, W")
     startup_wait_s: float = Field(5.0, ge=0, le=600, description="At start, wait up to this long for the link, s")
-    event_retention_days: float = Field(365.0, gt=0, le=36500, description="Events older than this are deleted, days")
-    event_log_max_mb: float = Field(200.0, ge=1, le=1_000_000, description="Oldest events are deleted above this size, MB")
-    housekeeping_s: float = Field(3600.0, ge=1, le=86400 * 7, description="How often retention runs, s")
-    db_busy_timeout_s: float = Field(0.25, gt=0, le=60, description="Longest wait for a locked database per write try, s")
     energy_persist_s: float = Field(
         10.0, ge=0, le=3600, description="Energy totals are saved (and then published) at most this often; 0: every cycle, s"
     )

@@ -59,13 +59,7 @@ class Runtime:
     ) -> None:
         self.cfg = cfg
         rt = cfg.runtime
-        self.store = StateStore(
-            rt.state_db,
-            retention_days=rt.event_retention_days,
-            max_mb=rt.event_log_max_mb,
-            housekeeping_s=rt.housekeeping_s,
-            busy_timeout_s=rt.db_busy_timeout_s,
-        )
+        self.store = StateStore.with_limits(rt.state_db, rt)
         self.settings = SettingsController(self.store, cfg.settings, cfg.pack_ids, reset=reset_settings)
         self.api_token = api_token
         self.mqtt = MqttService(cfg, self.settings, self.store, mqtt_password, settings_token) if cfg.mqtt is not None else None

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 from pydantic import BaseModel
 
@@ -29,6 +29,9 @@ from socbal.errors import InputError
 from socbal.runtime.dbwriter import DbWriter
 from socbal.runtime.instancelock import InstanceLock
 from socbal.runtime.payload import shorten
+
+if TYPE_CHECKING:
+    from socbal.runtime.config import EventLogLimits
 
 log = logging.getLogger("socbal.runtime.store")
 
@@ -113,6 +116,17 @@ def trim_events(conn: sqlite3.Connection, retention_s: float, max_bytes: int, no
 
 class StateStore:
     """Persisted settings plus the event log; every write is queued (see the module docstring)."""
+
+    @classmethod
+    def with_limits(cls, path: str | Path, limits: EventLogLimits) -> StateStore:
+        """The store at ``path`` with a config section's event-log retention, size, housekeeping and busy timeout."""
+        return cls(
+            path,
+            retention_days=limits.event_retention_days,
+            max_mb=limits.event_log_max_mb,
+            housekeeping_s=limits.housekeeping_s,
+            busy_timeout_s=limits.db_busy_timeout_s,
+        )
 
     def __init__(
         self,

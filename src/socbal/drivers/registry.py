@@ -10,12 +10,13 @@ from socbal.drivers.base import Driver
 from socbal.drivers.indevolt_http import IndevoltConfig, IndevoltDriver
 from socbal.drivers.marstek_modbus import MarstekConfig, MarstekDriver
 from socbal.drivers.socbal_modbus import SocbalModbusConfig, SocbalModbusDriver
+from socbal.drivers.socbal_mqtt import SocbalMqttConfig, SocbalMqttDriver
 from socbal.drivers.zendure_http import ZendureConfig, ZendureDriver
 from socbal.errors import InputError, describe_validation_error
 
-AnyDriverConfig = IndevoltConfig | ZendureConfig | MarstekConfig | SocbalModbusConfig
+AnyDriverConfig = IndevoltConfig | ZendureConfig | MarstekConfig | SocbalModbusConfig | SocbalMqttConfig
 DeviceDriverConfig = Annotated[
-    Union[IndevoltConfig, ZendureConfig, MarstekConfig, SocbalModbusConfig], Field(discriminator="driver")
+    Union[IndevoltConfig, ZendureConfig, MarstekConfig, SocbalModbusConfig, SocbalMqttConfig], Field(discriminator="driver")
 ]
 _ADAPTER: TypeAdapter[AnyDriverConfig] = TypeAdapter(DeviceDriverConfig)
 
@@ -36,4 +37,6 @@ def open_driver(config: AnyDriverConfig) -> Driver:
         return ZendureDriver(config)
     if isinstance(config, SocbalModbusConfig):
         return SocbalModbusDriver(config)
+    if isinstance(config, SocbalMqttConfig):
+        return SocbalMqttDriver(config)
     return MarstekDriver(config)

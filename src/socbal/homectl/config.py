@@ -11,6 +11,7 @@ paths resolve against the config file's folder. Every error is one line naming t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +20,14 @@ from pydantic import Field, ValidationError, model_validator
 from socbal.drivers.indevolt_http import IndevoltConfig
 from socbal.drivers.marstek_modbus import MarstekConfig
 from socbal.drivers.socbal_modbus import SocbalModbusConfig
+from socbal.drivers.socbal_mqtt import SocbalMqttConfig
 from socbal.drivers.zendure_http import ZendureConfig
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W
 from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
-from socbal.runtime.config import EventLogLimits, HttpConfig, MqttConfig
+from socbal.runtime.config import TLS_FILES, EventLogLimits, HttpConfig, MqttConfig
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 
@@ -72,8 +74,8 @@ class MarstekDevice(MarstekConfig, DeviceFacts):
     """A Marstek Venus in a home."""
 
 
-class SocbalModbusDevice(SocbalModbusConfig, DeviceFacts):
-    """A socbal device (its own register map) in a home; its capacity defaults to its packs'."""
+class CapacityFromPacks(DeviceFacts):
+    """A device whose ``[[devices.packs]]`` are configured: its capacity defaults to theirs."""
 
     @model_validator(mode="before")
     @classmethod
@@ -86,12 +88,21 @@ class SocbalModbusDevice(SocbalModbusConfig, DeviceFacts):
         return raw
 
 
-HomeDevice = IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice
+class SocbalModbusDevice(SocbalModbusConfig, CapacityFromPacks):
+    """A socbal device (its own register map) in a home; its capacity defaults to its packs'."""
+
+
+class SocbalMqttDevice(SocbalMqttConfig, CapacityFromPacks):
+    """A socbal device (its own MQTT topics) in a home; its capacity defaults to its packs'."""
+
+
+HomeDevice = IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice | SocbalMqttDevice
 DEVICE_CLASSES: dict[str, type[HomeDevice]] = {
     "indevolt-http": IndevoltDevice,
     "zendure-http": ZendureDevice,
     "marstek-modbus": MarstekDevice,
     "socbal-modbus": SocbalModbusDevice,
+    "socbal-mqtt": SocbalMqttDevice,
 }
 
 
@@ -129,7 +140,9 @@ class HomeRunConfig(StrictModel):
     name: str = Field("home", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     home: HomeSection = Field(default_factory=HomeSection)
     meter: ShellyConfig | HomeWizardConfig | MqttMeterConfig
-    devices: list[IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice] = Field(min_length=1, max_length=16)
+    devices: list[IndevoltDevice | ZendureDevice | MarstekDevice | SocbalModbusDevice | SocbalMqttDevice] = Field(
+        min_length=1, max_length=16
+    )
     circuits: list[Circuit] = Field(default_factory=list)
     fail_safe: FailSafe = Field(default_factory=FailSafe)
     store: StoreSection = Field(default_factory=StoreSection)
@@ -169,6 +182,16 @@ def _tagged(raw: object, where: str, tag: str, classes: dict[str, Any], defaults
         raise InputError(describe_validation_error(err, where)) from None
 
 
+def _resolve_device(device: HomeDevice, fix: Callable[[Path | None], Path | None]) -> HomeDevice:
+    """A device entry's secret and TLS files against the config file's folder."""
+    if isinstance(device, SocbalMqttDevice) and device.tls is not None:
+        tls = device.tls
+        device = device.model_copy(update={"tls": tls.model_copy(update={k: fix(getattr(tls, k)) for k in TLS_FILES})})
+    if isinstance(device, IndevoltDevice | SocbalMqttDevice):
+        device = device.model_copy(update={"password_file": fix(device.password_file)})
+    return device
+
+
 def _resolve(cfg: HomeRunConfig, base: Path) -> HomeRunConfig:
     """Relative paths against the config file's folder."""
 
@@ -178,10 +201,7 @@ def _resolve(cfg: HomeRunConfig, base: Path) -> HomeRunConfig:
     updates: dict[str, Any] = {
         "store": cfg.store.model_copy(update={"path": fix(cfg.store.path)}),
         "http": cfg.http.model_copy(update={"token_file": fix(cfg.http.token_file)}),
-        "devices": [
-            d.model_copy(update={"password_file": fix(d.password_file)}) if isinstance(d, IndevoltDevice) else d
-            for d in cfg.devices
-        ],
+        "devices": [_resolve_device(d, fix) for d in cfg.devices],
     }
     if cfg.mqtt is not None:
         updates["mqtt"] = cfg.mqtt.model_copy(

@@ -93,6 +93,10 @@ class ModbusConfig(StrictModel):
     map: RegisterMap = Field(default_factory=RegisterMap)
 
 
+#: The file fields of :class:`TlsConfig` (resolved against the config file's folder).
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
 class TlsConfig(StrictModel):
     """TLS for the MQTT connection."""
 
@@ -217,7 +221,7 @@ def _resolve_paths(cfg: RuntimeConfig, base_dir: Path) -> RuntimeConfig:
     if cfg.mqtt is not None:
         tls = cfg.mqtt.tls
         if tls is not None:
-            tls = tls.model_copy(update={k: fix(getattr(tls, k)) for k in ("ca_file", "cert_file", "key_file")})
+            tls = tls.model_copy(update={k: fix(getattr(tls, k)) for k in TLS_FILES})
         updates["mqtt"] = cfg.mqtt.model_copy(
             update={
                 "password_file": fix(cfg.mqtt.password_file),

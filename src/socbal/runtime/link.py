@@ -10,6 +10,8 @@ from socbal.runtime.telemetry import Telemetry
 class DeviceLink(Protocol):
     """Telemetry in, setpoints out. Implementations never raise on I/O: a lost link shows in ``errors["link"]``."""
 
+    last_error: str | None  # why the link last failed (None while it works)
+
     async def read(self) -> Telemetry:
         """The latest telemetry (with ``errors["link"]`` while the device cannot be reached)."""
         ...

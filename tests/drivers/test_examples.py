@@ -12,7 +12,12 @@ from tests.runtime.conftest import EXAMPLES
 
 @pytest.mark.parametrize(
     ("name", "driver", "interval_s"),
-    [("home_indevolt", "indevolt-http", 5), ("home_zendure", "zendure-http", 10), ("home_marstek", "marstek-modbus", 2)],
+    [
+        ("home_indevolt", "indevolt-http", 5),
+        ("home_zendure", "zendure-http", 10),
+        ("home_marstek", "marstek-modbus", 2),
+        ("home_socbal_mqtt", "socbal-mqtt", 1),
+    ],
 )
 def test_vendor_examples_validate(name, driver, interval_s):
     cfg = load_home_config(EXAMPLES / f"{name}.toml")

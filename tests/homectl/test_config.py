@@ -74,7 +74,7 @@ def test_the_one_device_config_still_goes_to_the_per_pack_runtime(tmp_path):
     assert result.exit_code == 2 and "packs[0].capacity_wh" in result.output  # the per-pack runtime's own validation
 
 
-@pytest.mark.parametrize("name", ["home_indevolt", "home_zendure", "home_marstek", "run_home_mixed"])
+@pytest.mark.parametrize("name", ["home_indevolt", "home_zendure", "home_marstek", "home_socbal_mqtt", "run_home_mixed"])
 def test_the_home_examples_are_home_configs(name):
     from socbal.tomlfile import read_toml
 

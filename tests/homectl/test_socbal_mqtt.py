@@ -9,15 +9,14 @@ import asyncio
 import contextlib
 import json
 import math
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
+from typer.testing import CliRunner
 
+from socbal.cli import app
 from socbal.drivers.base import DriverError
 from socbal.drivers.registry import open_driver
 from socbal.drivers.socbal_mqtt import SocbalMqttDriver
@@ -30,7 +29,7 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from tests.emulators.harness import two_packs, until
 from tests.homectl.harness import config, running
-from tests.runtime.conftest import LOOPBACK, broker, free_port  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port  # noqa: F401 - the fixture
 
 BASE = "test/own"
 PACKS = [
@@ -256,14 +255,22 @@ def test_bad_entries_name_the_field_value_and_what_is_allowed(over, message):
         home_config_from_dict(raw, source="home.toml")
 
 
+def test_a_base_topic_is_one_devices_own(tmp_path):
+    raw = {"meter": {"kind": "shelly-pro-3em", "host": LOOPBACK}, "devices": [entry(1883), {**entry(1883), "id": "twin"}]}
+    with pytest.raises(InputError, match=r"devices\[1\]\.base_topic: value 'test/own' is not allowed: is taken by device 'own'"):
+        home_config_from_dict(raw)
+    home_config_from_dict({**raw, "devices": [entry(1883), {**entry(1884), "id": "twin"}]})  # another broker: fine
+    with pytest.raises(InputError, match=r"devices\[0\]\.base_topic: .* is taken by the home's own \[mqtt\]"):
+        home_config_from_dict({**raw, "devices": [entry(1883)], "mqtt": {"host": LOOPBACK, "port": 1883, "base_topic": BASE}})
+
+
 def test_socbal_run_stops_on_a_bad_entry_with_exit_2_and_one_line(tmp_path):
     path = tmp_path / "home.toml"
-    text = (Path(__file__).resolve().parents[2] / "examples" / "home_socbal_mqtt.toml").read_text()
-    path.write_text(text.replace("port = 1883", "port = 70000"))
-    result = subprocess.run([sys.executable, "-m", "socbal", "run", str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "devices[0].port: value 70000 is not allowed" in lines[0], result.stderr
+    path.write_text((EXAMPLES / "home_socbal_mqtt.toml").read_text().replace("port = 1883", "port = 70000"))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert "devices[0].port: value 70000 is not allowed: Input should be less than or equal to 65535" in line
 
 
 def test_a_home_shares_a_load_between_a_socbal_mqtt_and_a_socbal_modbus_device(tmp_path, broker):  # noqa: F811

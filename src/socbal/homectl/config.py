@@ -24,7 +24,7 @@ from socbal.drivers.socbal_mqtt import SocbalMqttConfig
 from socbal.drivers.zendure_http import ZendureConfig
 from socbal.ems.models import MAX_ENERGY_WH, MAX_POWER_W
 from socbal.errors import InputError, describe_validation_error
-from socbal.home.models import Circuit, HomeSettings, check_references
+from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
 from socbal.runtime.config import TLS_FILES, EventLogLimits, HttpConfig, MqttConfig
@@ -152,7 +152,24 @@ class HomeRunConfig(StrictModel):
     @model_validator(mode="after")
     def _ids(self) -> "HomeRunConfig":
         check_references(self.devices, self.circuits)
+        self._own_topics()
         return self
+
+    def _own_topics(self) -> None:
+        """Each socbal-mqtt device has a base topic of its own on its broker, not the home's ``[mqtt]`` one (whose
+        ``runtime/status`` says ``offline`` when the home stops: the device would stop with it)."""
+        taken: dict[tuple[str, int, str], str] = {}
+        if self.mqtt is not None:
+            taken[(self.mqtt.host, self.mqtt.port, self.mqtt.base_topic.rstrip("/"))] = "the home's own [mqtt]"
+        for i, d in enumerate(self.devices):
+            if not isinstance(d, SocbalMqttDevice):
+                continue
+            key = (d.host, d.port, d.base_topic.rstrip("/"))
+            if key in taken:
+                raise field_error(
+                    ("devices", i, "base_topic"), d.base_topic, f"is taken by {taken[key]} on that broker; give each its own"
+                )
+            taken[key] = f"device {d.id!r}"
 
     @property
     def device_ids(self) -> list[str]:

@@ -255,6 +255,18 @@ def test_bad_entries_name_the_field_value_and_what_is_allowed(over, message):
         home_config_from_dict(raw, source="home.toml")
 
 
+def test_unusable_secrets_stop_the_start_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_MQTT_PASSWORD", raising=False)
+    with pytest.raises(InputError, match="own: mqtt password: environment variable NO_SUCH_MQTT_PASSWORD is not set"):
+        driver(1883, username="socbal", password_env="NO_SUCH_MQTT_PASSWORD")
+    missing = tmp_path / "missing-ca.pem"
+    with pytest.raises(InputError, match=f"own: tls.ca_file: file {missing} does not exist"):
+        driver(1883, tls={"ca_file": str(missing)})
+    (tmp_path / "garbage.pem").write_text("not a certificate")
+    with pytest.raises(InputError, match="own: tls: the CA, certificate or key file is not usable"):
+        driver(1883, tls={"ca_file": str(tmp_path / "garbage.pem")})
+
+
 def test_a_base_topic_is_one_devices_own(tmp_path):
     raw = {"meter": {"kind": "shelly-pro-3em", "host": LOOPBACK}, "devices": [entry(1883), {**entry(1883), "id": "twin"}]}
     with pytest.raises(InputError, match=r"devices\[1\]\.base_topic: value 'test/own' is not allowed: is taken by device 'own'"):

@@ -47,8 +47,10 @@ class MqttDeviceLink:
         reconnect_max_s: float = 5.0,
     ) -> None:
         self.broker = broker
-        self.password = password
         self.topics = Topics(broker.base_topic)
+        will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
+        self._client_kwargs = client_kwargs(broker, password, broker.client_id, will)  # OSError: a TLS file is unusable
+        self._client_kwargs["queue_type"] = inbox_queue(lambda _m: True, lambda _m: False)  # the newest per topic waits
         self.publish_timeout_s = publish_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
@@ -71,12 +73,9 @@ class MqttDeviceLink:
     async def _run(self) -> None:
         """Connect, subscribe, take messages; on a lost broker retry with exponential backoff. Cancel to stop."""
         backoff = self.reconnect_min_s
-        will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
-        kwargs = client_kwargs(self.broker, self.password, self.broker.client_id, will)
-        kwargs["queue_type"] = inbox_queue(lambda _m: True, lambda _m: False)  # the newest message per topic waits
         while True:
             try:
-                async with aiomqtt.Client(**kwargs) as client:
+                async with aiomqtt.Client(**self._client_kwargs) as client:
                     await client.subscribe([(self.topics.pack_telemetry_filter, 0), (self.topics.device_status, 1)])
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     self._client, self.last_error = client, None

@@ -18,7 +18,8 @@ from pydantic import Field
 from socbal.drivers.base import DeviceTelemetry, SecretFields
 from socbal.drivers.mqtt_link import MqttDeviceLink
 from socbal.drivers.socbal_packs import SocbalPacksConfig, SocbalPacksDriver
-from socbal.runtime.config import MqttConfig, TlsConfig
+from socbal.errors import InputError
+from socbal.runtime.config import TLS_FILES, MqttConfig, TlsConfig
 from socbal.runtime.telemetry import PackReading
 
 
@@ -60,7 +61,14 @@ class SocbalMqttDriver(SocbalPacksDriver):
 
     def __init__(self, config: SocbalMqttConfig, clock: Callable[[], float] = time.monotonic) -> None:
         password = config.password(f"{config.id}: mqtt password")
-        link = MqttDeviceLink(config.broker(), password, [p.id for p in config.packs], config.timeout_s)
+        for name in TLS_FILES:
+            path = getattr(config.tls, name, None)
+            if path is not None and not path.is_file():
+                raise InputError(f"{config.id}: tls.{name}: file {path} does not exist")
+        try:
+            link = MqttDeviceLink(config.broker(), password, [p.id for p in config.packs], config.timeout_s)
+        except OSError as err:  # ssl.SSLError too
+            raise InputError(f"{config.id}: tls: the CA, certificate or key file is not usable: {err}") from None
         super().__init__(config, link, clock)
         self._first_read = True
 

@@ -12,7 +12,6 @@ are bounded as in :class:`socbal.runtime.mqtt.MqttService`: size cap, no retaine
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 
@@ -23,9 +22,8 @@ from socbal.errors import InputError
 from socbal.homectl.config import HomeRunConfig, HomeSection
 from socbal.homectl.discovery import DEVICE_VALUES, device_topic, home_discovery_messages
 from socbal.runtime import discovery
-from socbal.runtime.mqtt import Topics, admit_message, client_kwargs, inbox_queue, payload_bytes
-from socbal.runtime.payload import parse_json, shorten
-from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
+from socbal.runtime.mqtt import SettingsBroker, payload_bytes
+from socbal.runtime.payload import shorten
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 
@@ -36,7 +34,7 @@ PLAIN_SETTINGS = ("strategy", "staging", "grid_target_w")
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.5, 30.0
 
 
-class HomeMqtt:
+class HomeMqtt(SettingsBroker):
     """The home controller's broker connection; run :meth:`run` as a supervised task."""
 
     def __init__(
@@ -48,36 +46,19 @@ class HomeMqtt:
         settings_token: SecretStr | None = None,
     ) -> None:
         assert cfg.mqtt is not None
+        super().__init__(cfg.mqtt, store, password, settings_token, log)
         self.cfg = cfg
-        self.mcfg = cfg.mqtt
         self.settings = settings
-        self.store = store
-        self.password = password
-        self.settings_token = settings_token
-        self.topics = Topics(self.mcfg.base_topic)
-        self._commands = {self.topics.settings_set, *(self.topics.setting_set(n) for n in PLAIN_SETTINGS)}
-        self._rate = TokenBucket(self.mcfg.settings_rate_per_s, self.mcfg.settings_burst)
-        self.rejects = ThrottledLog(log, sink=lambda text: store.log("rejected", text))
-        self._client: aiomqtt.Client | None = None
-        self._published: dict[str, str] = {}  # retained topic -> last payload (unchanged values are not resent)
-        self.connects = 0
-
-    def _is_command(self, message: aiomqtt.Message) -> bool:
-        return str(message.topic) in self._commands
-
-    def _admit(self, message: aiomqtt.Message) -> bool:
-        return admit_message(message, True, self.mcfg, self._rate, self.rejects)
+        self._command_topics = {self.topics.settings_set, *(self.topics.setting_set(n) for n in PLAIN_SETTINGS)}
 
     async def run(self) -> None:
         """Connect, announce, take settings messages; reconnect with backoff. Cancel to stop."""
         backoff = RECONNECT_MIN_S
-        will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
-        kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)
-        kwargs["queue_type"] = inbox_queue(self._admit, self._is_command)
+        kwargs = self._client_kwargs(aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True))
         while True:
             try:
                 async with aiomqtt.Client(**kwargs) as client:
-                    await client.subscribe([(t, 1) for t in sorted(self._commands)])
+                    await client.subscribe([(t, 1) for t in sorted(self._command_topics)])
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     if self.mcfg.discovery:
                         for topic, payload in home_discovery_messages(self.cfg, self.topics, self.settings_token is None):
@@ -94,43 +75,20 @@ class HomeMqtt:
             finally:
                 self._client = None
 
-    def _patch(self, topic: str, payload: bytes) -> object:
-        """The settings change a message asks for; :class:`InputError` when it is refused."""
-        if topic != self.topics.settings_set:
-            if self.settings_token is not None:
-                raise InputError(
-                    f"{topic}: refused: a settings token is configured; send JSON with it to {self.topics.settings_set}"
-                )
-            name = topic.rsplit("/", 2)[-2]
-            text = payload.decode("utf-8", errors="replace").strip()
-            if name == "grid_target_w":
-                try:
-                    return {name: float(text)}
-                except ValueError:
-                    return {name: text}  # validation names it
-            return {name: text}
-        try:
-            patch = parse_json(payload, self.mcfg.max_payload_bytes)
-        except ValueError as err:
-            raise InputError(f"{topic}: {err}") from None
-        if self.settings_token is not None:
-            given = patch.pop("token", None) if isinstance(patch, dict) else None
-            if not isinstance(given, str) or not hmac.compare_digest(
-                given.encode(), self.settings_token.get_secret_value().encode()
-            ):
-                raise InputError(f"{topic}: refused: missing or wrong settings token")
-        return patch
+    def _plain_patch(self, topic: str, text: str) -> object:
+        name = topic.rsplit("/", 2)[-2]
+        if name == "grid_target_w":
+            try:
+                return {name: float(text)}
+            except ValueError:
+                return {name: text}  # validation names it
+        return {name: text}
 
     def _handle(self, topic: str, payload: bytes) -> None:
         try:
-            self.settings.propose(self._patch(topic, payload), source="mqtt")
+            self.settings.propose(self._settings_patch(topic, payload), source="mqtt")
         except InputError as err:  # a wrong token is logged here; an invalid value by the settings controller
             self.rejects.warning(f"mqtt: {shorten(str(err), 300)}")
-
-    async def _retain(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
-        if self._published.get(topic) != payload:
-            await client.publish(topic, payload, qos=1, retain=True)
-            self._published[topic] = payload
 
     async def publish_state(self, state: dict) -> None:
         """The controller's state, each device's values and availability, and the settings (retained)."""
@@ -141,28 +99,20 @@ class HomeMqtt:
             await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
             for device_id, values in state["devices"].items():
                 online = bool(values["online"])
-                await self._retain(
+                await self._publish_changed(
                     client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
                 )
-                await self._retain(
+                await self._publish_changed(
                     client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
                 )
                 for field in DEVICE_VALUES:
                     value = values.get(field)
                     if value is not None:
                         text = value if isinstance(value, str) else f"{value:g}"
-                        await self._retain(client, device_topic(self.topics, device_id, field), text)
+                        await self._publish_changed(client, device_topic(self.topics, device_id, field), text)
             s = self.settings.latest
             for name in PLAIN_SETTINGS:
                 value = getattr(s, name)
-                await self._retain(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")
+                await self._publish_changed(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")
         except aiomqtt.MqttError:
             pass
-
-    async def close(self) -> None:
-        """Say ``offline`` (retained) while still connected."""
-        if self._client is not None:
-            try:
-                await self._client.publish(self.topics.status, "offline", qos=1, retain=True, timeout=2)
-            except aiomqtt.MqttError:
-                pass

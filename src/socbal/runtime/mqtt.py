@@ -331,7 +331,79 @@ def payload_bytes(message: aiomqtt.Message) -> bytes:
     return p if isinstance(p, bytes) else str(p if p is not None else "").encode()
 
 
-class MqttService:
+class SettingsBroker:
+    """What the runtime's and the home's broker connections share: the topics, the bounded inbox (size cap, no
+    retained commands, the settings rate), settings messages (the token check), retained values published only
+    when they change, and ``offline`` on the status topic at close. Subclasses fill ``_command_topics`` and
+    :meth:`_plain_patch` (the single-value ``<base>/settings/<name>/set`` topics)."""
+
+    def __init__(
+        self, mcfg: MqttConfig, store: StateStore, password: SecretStr | None, settings_token: SecretStr | None, logger
+    ) -> None:
+        self.mcfg = mcfg
+        self.store = store
+        self.password = password
+        self.settings_token = settings_token
+        self.topics = Topics(mcfg.base_topic)
+        self._command_topics: set[str] = set()
+        self._command_rate = TokenBucket(mcfg.settings_rate_per_s, mcfg.settings_burst)
+        self.rejects = ThrottledLog(logger, sink=lambda text: store.log("rejected", text))
+        self._client: aiomqtt.Client | None = None
+        self._published: dict[str, str] = {}  # retained topic -> payload last published there (this connection)
+        self.connects = 0  # successful connections so far (tests watch it)
+
+    def _is_command(self, message: aiomqtt.Message) -> bool:
+        return str(message.topic) in self._command_topics
+
+    def _admit(self, message: aiomqtt.Message) -> bool:
+        """Size, retain and rate checks, as the message arrives (before it is queued or parsed)."""
+        return admit_message(message, self._is_command(message), self.mcfg, self._command_rate, self.rejects)
+
+    def _client_kwargs(self, will: aiomqtt.Will) -> dict:
+        kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)
+        kwargs["queue_type"] = inbox_queue(self._admit, self._is_command)
+        return kwargs
+
+    def _plain_patch(self, topic: str, text: str) -> object:
+        """The settings change a single-value ``<base>/settings/<name>/set`` message asks for."""
+        raise NotImplementedError
+
+    def _settings_patch(self, topic: str, payload: bytes) -> object:
+        """The settings change a message asks for (validation names anything wrong); ``InputError`` when refused:
+        with a settings token, only a JSON object carrying it on ``<base>/settings/set``."""
+        if topic != self.topics.settings_set:
+            if self.settings_token is not None:
+                raise InputError(
+                    f"{topic}: refused: a settings token is configured; send a JSON object with it to {self.topics.settings_set}"
+                )
+            return self._plain_patch(topic, payload.decode("utf-8", errors="replace").strip())
+        try:
+            patch = parse_json(payload, self.mcfg.max_payload_bytes)
+        except ValueError as err:
+            raise InputError(f"{topic}: {err}") from None
+        if self.settings_token is not None:
+            given = patch.pop("token", None) if isinstance(patch, dict) else None
+            expected = self.settings_token.get_secret_value().encode()
+            if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected):
+                raise InputError(f"{topic}: refused: missing or wrong settings token")
+        return patch
+
+    async def _publish_changed(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
+        """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
+        if self._published.get(topic) != payload:
+            await client.publish(topic, payload, qos=1, retain=True)
+            self._published[topic] = payload
+
+    async def close(self) -> None:
+        """Say ``offline`` (retained) while still connected; then cancel the ``run`` task."""
+        if self._client is not None:
+            try:
+                await self._client.publish(self.topics.status, "offline", qos=1, retain=True, timeout=2)
+            except aiomqtt.MqttError:
+                pass
+
+
+class MqttService(SettingsBroker):
     """The runtime's MQTT connection; run :meth:`run` as a (supervised) task. Also a device link (``link = "mqtt"``).
 
     Incoming messages are bounded before anything reads them: payloads over
@@ -350,19 +422,13 @@ class MqttService:
         settings_token: SecretStr | None = None,
     ) -> None:
         assert cfg.mqtt is not None
+        super().__init__(cfg.mqtt, store, password, settings_token, log)
         self.cfg = cfg
-        self.mcfg = cfg.mqtt
         self.settings = settings
-        self.store = store
-        self.password = password
-        self.settings_token = settings_token
-        self.topics = Topics(self.mcfg.base_topic)
-        self._client: aiomqtt.Client | None = None
         self._device: DeviceReading | None = None
         self._packs: dict[str, PackReading | None] = {p.id: None for p in cfg.packs}
         self._errors: dict[str, str] = {}
         self._seq = 0
-        self._published: dict[str, str] = {}  # topic -> payload last published there (this connection)
         self._grid = False  # the device reports grid power: its entities are announced
         self._settings_changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -371,28 +437,13 @@ class MqttService:
             self.topics.setting_set("strategy"),
             self.topics.settings_set,
         }
-        self._command_rate = TokenBucket(self.mcfg.settings_rate_per_s, self.mcfg.settings_burst)
-        self.rejects = ThrottledLog(log, sink=lambda text: store.log("rejected", text))
         self._invalid = ThrottledLog(log)  # log lines only: the settings controller logs the event
-        self.connects = 0  # successful connections so far (tests watch it)
         self.last_error: str | None = None
         settings.subscribe(self._on_settings_changed)
 
     @property
     def connected(self) -> bool:
         return self._client is not None
-
-    def _is_command(self, message: aiomqtt.Message) -> bool:
-        return str(message.topic) in self._command_topics
-
-    def _admit(self, message: aiomqtt.Message) -> bool:
-        """Size, retain and rate checks, as the message arrives (before it is queued or parsed)."""
-        return admit_message(message, self._is_command(message), self.mcfg, self._command_rate, self.rejects)
-
-    def _client_kwargs(self, will: aiomqtt.Will) -> dict:
-        kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)
-        kwargs["queue_type"] = inbox_queue(self._admit, self._is_command)
-        return kwargs
 
     async def run(self) -> None:
         """Connect, subscribe, handle messages; on a lost broker retry with exponential backoff. Cancel to stop."""
@@ -466,14 +517,6 @@ class MqttService:
             self._settings_changed.clear()
             await self.publish_settings()
 
-    async def close(self) -> None:
-        """Say ``offline`` (retained) while still connected; then cancel the :meth:`run` task."""
-        if self._client is not None:
-            try:
-                await self._client.publish(self.topics.status, "offline", qos=1, retain=True, timeout=2)
-            except aiomqtt.MqttError:
-                pass
-
     def _handle(self, message: aiomqtt.Message) -> None:
         topic = message.topic
         payload = payload_bytes(message)
@@ -502,35 +545,18 @@ class MqttService:
                 self._packs[key] = None
             self._errors[key] = f"garbage: {err}"
 
-    def _setting_patch(self, topic: str, payload: bytes) -> object:
-        """The settings change a message asks for (validation names anything wrong); ``InputError`` when refused."""
-        if topic != self.topics.settings_set:
-            if self.settings_token is not None:
-                raise InputError(
-                    f"{topic}: refused: a settings token is configured; send a JSON object with it to {self.topics.settings_set}"
-                )
-            text = payload.decode("utf-8", errors="replace").strip()
-            if topic == self.topics.setting_set("strategy"):
-                return {"strategy": text}
-            try:
-                value: object = float(text)
-            except ValueError:
-                value = text  # let validation name it
-            return {"backup_reserve_pct": value if isinstance(value, float) and math.isfinite(value) else text}
+    def _plain_patch(self, topic: str, text: str) -> object:
+        if topic == self.topics.setting_set("strategy"):
+            return {"strategy": text}
         try:
-            patch = parse_json(payload, self.mcfg.max_payload_bytes)
-        except ValueError as err:
-            raise InputError(f"{topic}: {err}") from None
-        if self.settings_token is not None:
-            given = patch.pop("token", None) if isinstance(patch, dict) else None
-            expected = self.settings_token.get_secret_value().encode()
-            if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected):
-                raise InputError(f"{topic}: refused: missing or wrong settings token")
-        return patch
+            value: object = float(text)
+        except ValueError:
+            value = text  # let validation name it
+        return {"backup_reserve_pct": value if isinstance(value, float) and math.isfinite(value) else text}
 
     def _handle_setting(self, topic: str, payload: bytes) -> None:
         try:
-            patch = self._setting_patch(topic, payload)
+            patch = self._settings_patch(topic, payload)
         except InputError as err:
             self.rejects.warning(f"mqtt: {err}")
             return
@@ -557,43 +583,39 @@ class MqttService:
         online, fault, energy totals) when they change. Grid entities are announced once the
         state first carries grid energy.
         """
-        if self._client is None:
+        client = self._client
+        if client is None:
             return
         try:
-            await self._client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
+            await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
             soc, power = state.get("soc_pct", {}), state.get("power_w", {})
             for pack_id, value in soc.items():
-                await self._client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
+                await client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
             for pack_id, value in power.items():
-                await self._client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
+                await client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
             for topic, value in (
                 (self.topics.battery_power, state.get("battery_power_w")),
                 (self.topics.grid_power, state.get("grid_w")),
             ):
                 if value is not None:
-                    await self._client.publish(topic, f"{value:.0f}", qos=0, retain=True)
+                    await client.publish(topic, f"{value:.0f}", qos=0, retain=True)
             faults = state.get("faults", {})
             for p in self.cfg.packs:
                 await self._publish_changed(
-                    self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
+                    client, self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
                 )
-                await self._publish_changed(self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
-                await self._publish_changed(self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF)
+                await self._publish_changed(client, self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
+                await self._publish_changed(
+                    client, self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF
+                )
             energy = state.get("energy_kwh", {})
             if "grid_import" in energy and not self._grid and self.mcfg.discovery:
                 self._grid = True
-                await self._publish_discovery(self._client)
+                await self._publish_discovery(client)
             for name, kwh in energy.items():
-                await self._publish_changed(self.topics.energy(name), f"{kwh:.3f}")
+                await self._publish_changed(client, self.topics.energy(name), f"{kwh:.3f}")
         except aiomqtt.MqttError:
             pass
-
-    async def _publish_changed(self, topic: str, payload: str) -> None:
-        """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
-        assert self._client is not None
-        if self._published.get(topic) != payload:
-            await self._client.publish(topic, payload, qos=1, retain=True)
-            self._published[topic] = payload
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         """Every Home Assistant discovery config (retained)."""

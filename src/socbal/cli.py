@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypedDict
+from typing import Annotated, Callable, Optional, TypedDict, cast
 
 import typer
 from pydantic import ValidationError
@@ -687,10 +687,13 @@ def emulate(
         mqtt_cfg = MqttConfig(host=mqtt_host, port=mqtt_port or 1883, client_id="socbal-emulator", base_topic=base_topic)
     if len(spec.all_packs) * reg_map.pack_stride + reg_map.pack_base > 65000:
         raise InputError("too many packs for the register map")
+    _check_meter(meter, meter_port)
     device = EmulatedDevice(spec, reg_map, speed=speed, watchdog_s=watchdog_s)
     where = [f"modbus {host}:{modbus_port}"] if modbus_port else []
     if mqtt_cfg is not None:
         where.append(f"mqtt {mqtt_cfg.host}:{mqtt_cfg.port} {mqtt_cfg.base_topic}")
+    if meter is not None:
+        where.append(f"{meter} {host}:{meter_port}")
 
     def ready() -> None:
         typer.echo(
@@ -700,16 +703,25 @@ def emulate(
     async def main(stop: asyncio.Event) -> None:
         if duration_s is not None:
             asyncio.get_running_loop().call_later(duration_s, stop.set)
-        await serve(
-            device,
-            stop,
-            host=host,
-            modbus_port=modbus_port or None,
-            mqtt=mqtt_cfg,
-            mqtt_password=password,
-            tick_s=tick_s,
-            on_ready=ready,
-        )
+        runs = [
+            serve(
+                device,
+                stop,
+                host=host,
+                modbus_port=modbus_port or None,
+                mqtt=mqtt_cfg,
+                mqtt_password=password,
+                tick_s=tick_s,
+                on_ready=ready,
+            )
+        ]
+        if meter is not None:  # the device's grid: its load - PV - battery
+            from socbal.emulators.http import serve_app
+            from socbal.emulators.meters import MeterKind, meter_app
+
+            kind = cast(MeterKind, meter)  # checked by _check_meter
+            runs.append(serve_app(meter_app(kind, device.grid_w), stop, host, meter_port))
+        await asyncio.gather(*runs)
 
     _run_until_signal(main)
 

@@ -9,10 +9,13 @@ import asyncio
 import contextlib
 import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
 import aiomqtt
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -29,7 +32,7 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from tests.emulators.harness import two_packs, until
 from tests.homectl.harness import config, running
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port, wait_for_port  # noqa: F401 - the fixture
 
 BASE = "test/own"
 PACKS = [
@@ -320,3 +323,17 @@ def test_a_home_shares_a_load_between_a_socbal_mqtt_and_a_socbal_modbus_device(t
                 await asyncio.wait(tasks, timeout=10)
 
     asyncio.run(scenario())
+
+
+def test_socbal_emulate_serves_its_own_device_and_the_meter_of_its_grid():
+    port, meter_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "socbal", "emulate", str(EXAMPLES / "emulate_80_40.toml"), "--host", LOOPBACK]
+    cmd += ["--modbus-port", str(port), "--meter", "shelly-pro-3em", "--meter-port", str(meter_port), "--duration-s", "60"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(meter_port, 30)
+        grid = httpx.get(f"http://{LOOPBACK}:{meter_port}/rpc/EM.GetStatus?id=0", timeout=5).json()["total_act_power"]
+        assert grid == pytest.approx(900, abs=1)  # the example's 900 W load, nothing from its packs yet
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -98,6 +98,10 @@ class EmulatedDevice:
         """SOC each pack's BMS reports, %."""
         return [float(x) for x in self.state.soc_est_pct]
 
+    def grid_w(self) -> float:
+        """The device's grid power now, W (+ import): its load - PV - the packs' power."""
+        return float(self.now_load_w - self.now_pv_w - self.power_w.sum())
+
     def accept_setpoints(self, setpoints: dict[int, float], watchdog_s: float | None = None) -> None:
         """New setpoints from the runtime (pack index -> W); resets the watchdog."""
         for i, w in setpoints.items():

@@ -102,9 +102,10 @@ async def schema_device(port: int) -> AsyncIterator[SchemaDevice]:
                 await task
 
 
-async def fresh_read(drv: SocbalMqttDriver, after_s: float):
+async def fresh_read(drv: SocbalMqttDriver, after_s: float, timeout_s: float = 5.0):
     """The driver's first reading of both packs taken after ``after_s`` (monotonic), polling (errors until it arrives)."""
-    for _ in range(100):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         with contextlib.suppress(DriverError):
             tel = await drv.read()
             if tel.time_s > after_s and len(tel.pack_soc_pct) == 2:
@@ -237,6 +238,26 @@ def test_socbal_emulator_obeys_the_setpoint_and_falls_back_by_itself(broker):  #
             drv.link._task.cancel()  # type: ignore[union-attr] - socbal dies without a word: only the watchdog is left
             await until(lambda: own.watchdog_tripped, timeout_s=4)
             assert not own.effective_setpoints(time.monotonic()).any()
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_broker_fails_the_reads_and_the_link_comes_back_by_itself(broker):  # noqa: F811
+    async def scenario():
+        async with emulated(broker.port) as own:
+            drv = driver(broker.port)
+            await fresh_read(drv, -math.inf)
+            broker.stop()
+            await until(lambda: drv.link.last_error is not None, timeout_s=5)
+            with pytest.raises(DriverError, match="link: mqtt broker"):
+                await drv.read()
+            assert not await drv.link.write({"main": 500.0, "p1": 500.0}, 2)  # nothing is queued for later
+            broker.start()  # same port: the link reconnects with its backoff, the emulator too
+            await until(lambda: drv.link.connects == 2, timeout_s=10)
+            await fresh_read(drv, time.monotonic(), timeout_s=15)
+            await drv.write(1000.0)
+            await until(lambda: abs(float(own.power_w.sum()) - 1000.0) < 60, timeout_s=5)
+            await drv.close()
 
     asyncio.run(scenario())
 

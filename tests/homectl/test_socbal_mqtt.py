@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import math
+import socket
 import subprocess
 import sys
 import time
@@ -235,9 +236,19 @@ def test_socbal_emulator_obeys_the_setpoint_and_falls_back_by_itself(broker):  #
             await fresh_read(drv, -math.inf)
             await drv.write(-800.0)
             await until(lambda: float(own.power_w.sum()) < -700, timeout_s=5)
-            drv.link._task.cancel()  # type: ignore[union-attr] - socbal dies without a word: only the watchdog is left
+            drv.link._task.cancel()  # type: ignore[union-attr] - it hangs up cleanly but says nothing: only the watchdog is left
             await until(lambda: own.watchdog_tripped, timeout_s=4)
-            assert not own.effective_setpoints(time.monotonic()).any()
+            assert not own.runtime_offline and not own.effective_setpoints(time.monotonic()).any()
+
+            drv = driver(broker.port)
+            await fresh_read(drv, -math.inf)
+            await drv.write(900.0)
+            await until(lambda: float(own.power_w.sum()) > 800, timeout_s=5)
+            cut_s = time.monotonic()
+            drv.link._client._client.socket().shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr] - its connection dies
+            await until(lambda: own.runtime_offline, timeout_s=2)  # the broker sends socbal's last will: 0 W at once
+            assert not own.effective_setpoints(time.monotonic()).any() and time.monotonic() - cut_s < 1.5
+            drv.link._task.cancel()  # type: ignore[union-attr]
 
     asyncio.run(scenario())
 

@@ -4,7 +4,8 @@ The packs are shared and the watchdog written as :mod:`socbal.drivers.socbal_pac
 transport: :class:`~socbal.drivers.mqtt_link.MqttDeviceLink` on the device's broker and ``base_topic``. A dead
 socbal leaves the device safe twice over: its last will on ``<base>/runtime/status`` (``offline``, sent by the
 broker as soon as socbal's connection drops, or about 1.5 × ``keepalive_s`` after its host went silent) stops the
-packs at once, and every setpoint expires after ``watchdog_s``. A reading's time is when its oldest pack telemetry was taken (``ts``, else its arrival).
+packs at once, and every setpoint expires after ``watchdog_s``. A reading's time is when its oldest pack telemetry
+was taken (``ts``, else its arrival).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiomqtt
 import httpx
@@ -27,7 +28,7 @@ from socbal.drivers.socbal_mqtt import SocbalMqttDriver
 from socbal.emulators.http import serve_app
 from socbal.emulators.meters import meter_app
 from socbal.errors import InputError
-from socbal.homectl.config import SocbalMqttDevice, home_config_from_dict
+from socbal.homectl.config import SocbalMqttDevice, home_config_from_dict, load_home_config
 from socbal.homectl.controller import HomeController
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
@@ -282,6 +283,7 @@ def test_a_lost_broker_fails_the_reads_and_the_link_comes_back_by_itself(broker)
         ({"pacing": {"keepalive_s": 5}}, r"devices\[0\]: pacing\.keepalive_s must be below watchdog_s"),
         ({"tls": {"ca": "x.pem"}}, r"devices\[0\]\.tls\.ca: unknown field"),
         ({"host": ""}, r"devices\[0\]\.host: value '' is not allowed"),
+        ({"password_env": "PW"}, r"devices\[0\]: password_env / password_file need a username"),
     ],
 )
 def test_bad_entries_name_the_field_value_and_what_is_allowed(over, message):
@@ -300,6 +302,21 @@ def test_unusable_secrets_stop_the_start_with_one_line(tmp_path, monkeypatch):
     (tmp_path / "garbage.pem").write_text("not a certificate")
     with pytest.raises(InputError, match="own: tls: the CA, certificate or key file is not usable"):
         driver(1883, tls={"ca_file": str(tmp_path / "garbage.pem")})
+
+
+def test_secret_and_tls_files_are_relative_to_the_config_file(tmp_path):
+    text = (EXAMPLES / "home_socbal_mqtt.toml").read_text().replace("# [devices.tls]", "[devices.tls]")
+    text = text.replace(
+        '# ca_file = "/etc/ssl/certs/ca-certificates.crt"', 'ca_file = "certs/ca.pem"\ncert_file = "certs/me.pem"'
+    )
+    text = text.replace('# username = "socbal"', 'username = "socbal"').replace(
+        '# password_env = "SOCBAL_MQTT_PASSWORD" # or ', ""
+    )
+    (tmp_path / "home.toml").write_text(text)
+    (device,) = load_home_config(tmp_path / "home.toml").devices
+    assert isinstance(device, SocbalMqttDevice) and device.tls is not None
+    assert device.tls.ca_file == tmp_path / "certs/ca.pem" and device.tls.cert_file == tmp_path / "certs/me.pem"
+    assert device.password_file == Path("/run/secrets/mqtt_password")  # absolute: kept
 
 
 def test_a_base_topic_is_one_devices_own(tmp_path):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from socbal.drivers.base import DeviceTelemetry, SecretFields
 from socbal.drivers.mqtt_link import MqttDeviceLink
@@ -37,6 +37,12 @@ class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
     username: str | None = Field(None, min_length=1, description="MQTT user (with password_env or password_file)")
     tls: TlsConfig | None = Field(None, description="TLS to the broker (CA, client certificate and key)")
     keepalive_s: int = Field(10, ge=5, le=3600, description="MQTT keep-alive; the broker sends the last will after ~1.5x, s")
+
+    @model_validator(mode="after")
+    def _password_has_a_user(self) -> "SocbalMqttConfig":
+        if self.username is None and (self.password_env is not None or self.password_file is not None):
+            raise ValueError("password_env / password_file need a username (the broker would never see the password)")
+        return self
 
     def broker(self) -> MqttConfig:
         """The broker connection as the runtime's ``[mqtt]`` section has it."""

@@ -338,7 +338,12 @@ class SettingsBroker:
     :meth:`_plain_patch` (the single-value ``<base>/settings/<name>/set`` topics)."""
 
     def __init__(
-        self, mcfg: MqttConfig, store: StateStore, password: SecretStr | None, settings_token: SecretStr | None, logger
+        self,
+        mcfg: MqttConfig,
+        store: StateStore,
+        password: SecretStr | None,
+        settings_token: SecretStr | None,
+        logger: logging.Logger,
     ) -> None:
         self.mcfg = mcfg
         self.store = store

@@ -284,6 +284,7 @@ def test_a_lost_broker_fails_the_reads_and_the_link_comes_back_by_itself(broker)
         ({"tls": {"ca": "x.pem"}}, r"devices\[0\]\.tls\.ca: unknown field"),
         ({"host": ""}, r"devices\[0\]\.host: value '' is not allowed"),
         ({"password_env": "PW"}, r"devices\[0\]: password_env / password_file need a username"),
+        ({"retries": 3}, r"devices\[0\]: retries = 3 does nothing for socbal-mqtt"),
     ],
 )
 def test_bad_entries_name_the_field_value_and_what_is_allowed(over, message):

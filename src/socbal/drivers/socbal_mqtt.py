@@ -44,6 +44,14 @@ class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
             raise ValueError("password_env / password_file need a username (the broker would never see the password)")
         return self
 
+    @model_validator(mode="after")
+    def _no_request_retries(self) -> "SocbalMqttConfig":
+        if "retries" in self.model_fields_set:
+            raise ValueError(
+                f"retries = {self.retries} does nothing for socbal-mqtt (no request to retry: the link reconnects itself); remove it"
+            )
+        return self
+
     def broker(self) -> MqttConfig:
         """The broker connection as the runtime's ``[mqtt]`` section has it."""
         return MqttConfig(

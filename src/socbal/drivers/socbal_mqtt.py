@@ -48,7 +48,7 @@ class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
     def _no_request_retries(self) -> "SocbalMqttConfig":
         if "retries" in self.model_fields_set:
             raise ValueError(
-                f"retries = {self.retries} does nothing for socbal-mqtt (no request to retry: the link reconnects itself); remove it"
+                f"retries = {self.retries} does nothing for socbal-mqtt (no request to retry; the link reconnects): remove it"
             )
         return self
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from socbal.emulators.http import serve_app
@@ -164,28 +167,76 @@ def slow_starter_home() -> dict:
     return raw
 
 
+def slow_starter_config(tmp_path: Path, h: HomeInThread) -> HomeRunConfig:
+    """The controller for :func:`slow_starter_home`: handover 10 s ahead, the slow starter counted at what it delivers
+    after 0.5 s, and judged not following only after 10 decisions (about 10 meter periods after its latency and
+    ``follow_s``: longer than its 6 s start delay, as a slow starter's config must say)."""
+    return home_config(
+        tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5}, fail_safe={"follow_cycles": 10}
+    )
+
+
+@dataclass(frozen=True)
+class HandoverSample:
+    """The emulated home during a handover, every 0.1 s: true grid and battery power (W), and the decisions so far."""
+
+    time_s: float
+    grid_w: float
+    marstek_w: float
+    marstek_commanded_w: float
+    indevolt_w: float
+    indevolt_commanded_w: float
+    decisions: int
+
+
+async def trace_handover(h: HomeInThread, ctl: HomeController, max_s: float = 40.0) -> list[HandoverSample]:
+    """Under ``ctl``, from the Marstek carrying the load alone until the Indevolt carries it alone (then 2 s more)."""
+    marstek, indevolt = h.home.devices["marstek"], h.home.devices["indevolt"]
+    # the Marstek alone under control (the Indevolt out of its own mode, commanded 0 W), first in SOC order
+    await until(lambda: ctl.decisions > 2 and indevolt.commanded_w == 0.0 and marstek.commanded_w > 650, timeout_s=40)
+    await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=10)
+    samples: list[HandoverSample] = []
+    end, taken = time.monotonic() + max_s, math.inf
+    while time.monotonic() < min(end, taken + 2.0):
+        m, i = marstek.true_state(), indevolt.true_state()
+        now = time.monotonic()
+        samples.append(
+            HandoverSample(
+                now, h.home.grid_w(), m.battery_power_w, m.commanded_w, i.battery_power_w, i.commanded_w, ctl.decisions
+            )
+        )
+        if i.battery_power_w > 600 and m.battery_power_w < 50:
+            taken = min(taken, now)
+        await asyncio.sleep(0.1)
+    return samples
+
+
+def imported_wh(samples: list[HandoverSample]) -> float:
+    """Energy imported over the samples, Wh (wall clock)."""
+    return sum(max(a.grid_w, 0.0) * (b.time_s - a.time_s) for a, b in itertools.pairwise(samples)) / 3600.0
+
+
 def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_periods(tmp_path):
     async def scenario():
         with HomeInThread(slow_starter_home(), speed=60.0) as h:
-            cfg = home_config(tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5})
-            ctl = HomeController(cfg)
-            marstek, indevolt = h.home.devices["marstek"], h.home.devices["indevolt"]
+            ctl = HomeController(slow_starter_config(tmp_path, h))
             async with running(ctl):
-                await until(lambda: marstek.commanded_w > 650 and abs(h.home.grid_w()) < 30, timeout_s=40)
-                assert indevolt.commanded_w == 0.0  # the Marstek alone, first in SOC order
-                trace = []
-                end = time.monotonic() + 30.0
-                while time.monotonic() < end and indevolt.true_state().battery_power_w < 500:
-                    trace.append((time.monotonic(), h.home.grid_w()))
-                    await asyncio.sleep(0.1)
-                trace += await grid_trace(h, 2.0)
-                assert indevolt.true_state().battery_power_w > 500  # the Indevolt has taken over
-            gap = longest_import_s(trace)
-            print(f"handover: longest import above {GAP_W:g} W: {gap:.1f} s")
-            # Without anticipation the gap is the 6 s start delay plus the time to notice it. Measured 2.8-5.3 s (the
-            # longer on a loaded machine): the Indevolt's 1 s request spacing makes a decision every ~2-4 s here, and
-            # the slow starter is counted at what it delivers only from the decision after it joined.
-            assert gap <= 6 * h.home.scenario.meter.period_s, f"handover gap {gap:.1f} s"
+                samples = await trace_handover(h, ctl)
+        period_s = h.home.scenario.meter.period_s
+        assert samples[-1].indevolt_w > 600 and samples[-1].marstek_w < 50, "the Indevolt did not take over within 40 s"
+        starting = [(s.time_s, s.grid_w) for s in samples if s.time_s <= next(t.time_s for t in samples if t.indevolt_w > 500)]
+        whole = [(s.time_s, s.grid_w) for s in samples]
+        print(
+            f"handover: longest import above {GAP_W:g} W: {longest_import_s(starting):.1f} s while the Indevolt starts, "
+            f"{longest_import_s(whole):.1f} s in all; {imported_wh(samples):.2f} Wh imported"
+        )
+        # Make-before-break: the Marstek keeps covering until the Indevolt delivers (before: the Marstek was released at
+        # the Indevolt's first command, 3.5 s of ~480 W import). Measured: none.
+        assert longest_import_s(starting) <= period_s
+        # Then the Marstek runs empty while the Indevolt's later, larger share is still in its 6 s delay: that import
+        # is physical. Measured 3.6-5.0 s, 0.22 Wh (before: 3.5-4.3 s longest, about 0.64 Wh, in three gaps).
+        assert longest_import_s(whole) <= 6.0 + period_s
+        assert imported_wh(samples) <= 0.45
 
     asyncio.run(scenario())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 
 import aiomqtt
 import httpx
@@ -69,6 +70,27 @@ def test_http_meter_period_staleness_and_timestamp(kind):
         with pytest.raises(MeterError, match="no reading newer than 0.5 s"):
             await meter.read()
         await meter.close()
+
+    asyncio.run(scenario())
+
+
+def test_http_meter_polls_a_period_after_the_previous_poll_began_not_after_its_answer():
+    # A meter that takes 0.15 s to answer, period 0.3 s: a caller that asks again 0.3 s after the first poll began
+    # gets a new reading (timing the period from the answer would give one every 0.45 s, or, for a controller asking
+    # every half period, one every 1.5 periods).
+    async def scenario():
+        def slow_grid() -> float:
+            time.sleep(0.15)
+            return 100.0
+
+        async with serving_meter("shelly-pro-3em", slow_grid) as (app, port):
+            meter = open_meter(meter_config({"kind": "shelly-pro-3em", "host": LOOPBACK, "port": port, "period_s": 0.3}))
+            began = time.monotonic()
+            first = await meter.read()
+            await asyncio.sleep(max(began + 0.3 - time.monotonic(), 0.0))
+            second = await meter.read()
+            assert second is not first and app.state.requests == 2
+            await meter.close()
 
     asyncio.run(scenario())
 

@@ -4,17 +4,21 @@ Each device has its own task (:meth:`DeviceSlot.run`): it reads the device as of
 its driver allows and sends the newest setpoint the controller offered when the driver's
 pacing allows. A cycle reads the meter and decides on the latest telemetry of every
 device (a device silent for ``telemetry_max_age_s`` is offline). The decision runs at most once per meter
-reading, once every device has been read since it arrived, and only on a reading newer than
-every device's last setpoint change plus its ``latency_s``: until then the meter and the
-device's telemetry may disagree (a report that echoes the old value, the meter's own delay). A device that is slow to start is not
+reading, on a reading newer than every device's last setpoint change plus its ``latency_s`` (until then the
+meter and the device's telemetry may disagree: a report that echoes the old value, the meter's own delay) and
+that every device still in motion has been read since; a device steady at its setpoint counts at what it
+reports, however slowly its driver may poll it (:mod:`socbal.homectl.timing`), so an Indevolt's request spacing
+holds decisions back only while its output moves. A device that is slow to start is not
 waited for: the home decision counts it at what it delivers (``follow_s``) and the
-others cover the rest. The home's battery request is the grid power
+others cover the rest; from its first command on, the devices the decision lowers keep covering what it does not
+deliver yet (make-before-break, :mod:`socbal.homectl.handover`). The home's battery request is the grid power
 minus ``home.grid_target_w`` plus what the reachable devices deliver now; the home
 decision (:func:`socbal.home.decision.decide_home`) splits it, and each share is offered
 to its driver (newest replaces pending; never a stale value). Fail-safes
 (``[fail_safe]``): a stale meter commands every device to 0 W or hands it back to its own
 mode (never holds the last value); a device that delivers under ``follow_ratio`` of its
-command for ``follow_cycles`` decisions is left out for ``exclude_s`` (not near its
+command for ``follow_cycles`` decisions (about one per meter period; for a slow starter its ``latency_s``,
+``follow_s`` and that many periods must exceed its start delay) is left out for ``exclude_s`` (not near its
 reserve); an unreachable device is offline; in both cases the others take its share and
 it rejoins when it is back. On stop every driver leaves its device as its ``on_close``
 says (0 W, its own mode, or the device's own expiry). Faults are logged once when they
@@ -37,7 +41,9 @@ from socbal.home.decision import HomeDecision, decide_home
 from socbal.home.models import DeviceState, HomeAllocateInput, HomeRequest
 from socbal.homectl.config import HomeRunConfig, HomeSection
 from socbal.homectl.devices import DeviceSlot
+from socbal.homectl.handover import HOLDABLE, make_before_break
 from socbal.homectl.mqtt import HomeMqtt
+from socbal.homectl.timing import reading_to_decide_on
 from socbal.meters.base import MeterError, MeterReading
 from socbal.meters.registry import open_meter
 from socbal.runtime.api import ApiTask, create_app
@@ -51,6 +57,8 @@ log = logging.getLogger("socbal.homectl")
 
 #: Restart backoff of the supervised tasks (MQTT, HTTP), s.
 RESTART_MIN_S, RESTART_MAX_S = 0.5, 30.0
+#: A device's reason while it keeps part of its old setpoint for a device that does not deliver yet.
+HELD_FOR_HANDOVER = "handing over: keeps covering what a rising device does not deliver yet (make-before-break)"
 
 
 class HomeController:
@@ -249,24 +257,18 @@ class HomeController:
                 slot.offer(0.0)
 
     def _to_decide_on(self) -> MeterReading | None:
-        """The newest meter reading not decided on yet that every reachable device has been read since (so the grid
-        and the devices' power describe the same moment) and that is newer than every device's last setpoint change
-        plus its latency (or than the reading that showed the device delivering it); None when there is none (also
-        while starting, until every device has answered once)."""
+        """The newest meter reading not decided on yet that every reachable device's telemetry may be added to
+        (:func:`~socbal.homectl.timing.reading_to_decide_on`: newer than every device's last setpoint change plus its
+        latency; a device in motion read since it); None when there is none (also while
+        starting, until every device has answered once, and for readings from before the last one first answered:
+        those show the devices still in their own modes)."""
         if any(s.telemetry is None for s in self.slots) and time.monotonic() - self._started_s < self.cfg.meter.stale_after_s:
             return None
-        # Readings from before the last device first answered show the devices still in their own modes.
         first_s = max((s.first_read_s for s in self.slots if math.isfinite(s.first_read_s)), default=-math.inf)
-        live = [s.telemetry for s in self.slots if s.reachable and s.telemetry is not None]
-        read_s = min((t.time_s for t in live), default=math.inf)
         tolerance_w = self.settings.current.follow_tolerance_w
-        settled_s = max((s.settled_at_s(tolerance_w) for s in self.slots if s.reachable), default=-math.inf)
-        for reading in reversed(self._readings):
-            if reading.time_s <= self._decided_on_s:
-                return None
-            if max(settled_s, first_s) <= reading.time_s <= read_s:
-                return reading
-        return None
+        timings = [s.timing(tolerance_w) for s in self.slots if s.reachable]
+        not_before_s = max(self._decided_on_s, math.nextafter(first_s, -math.inf))
+        return reading_to_decide_on(self._readings, timings, not_before_s)
 
     def _request(self, reading: MeterReading, target_w: float) -> HomeRequest:
         measured = sum(s.telemetry.battery_power_w for s in self.slots if s.telemetry is not None and s.reachable)
@@ -290,12 +292,14 @@ class HomeController:
         self.decision = decide_home(inp)
         self._decided_s, self._decided_on_s = now_s, reading.time_s
         self.decisions += 1
-        for slot, d in zip(self.slots, self.decision.devices, strict=True):
+        reasons = [d.reason for d in self.decision.devices]
+        offers = make_before_break(inp.devices, [d.power_w for d in self.decision.devices], reasons, s.follow_tolerance_w)
+        for slot, d, offer_w in zip(self.slots, self.decision.devices, offers, strict=True):
             if d.staged_on != slot.staged_on:
                 slot.staged_on, slot.stage_changed_s = d.staged_on, now_s
-            slot.reason = d.reason
+            slot.reason = HELD_FOR_HANDOVER if d.reason in HOLDABLE and offer_w != d.power_w else d.reason
             if slot.reachable:
-                slot.offer(d.power_w)
+                slot.offer(offer_w)
 
     async def cycle(self) -> None:
         """One control cycle (see the module docstring)."""

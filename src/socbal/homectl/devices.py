@@ -21,6 +21,7 @@ from socbal.ems.models import MAX_POWER_W
 from socbal.home.kernel import NEVER_S
 from socbal.home.models import DeviceState
 from socbal.homectl.config import FailSafe, HomeDevice
+from socbal.homectl.timing import DeviceTiming
 
 #: Reserve assumed where neither the config nor the device gives one, % SOC.
 DEFAULT_RESERVE_PCT = 10.0
@@ -223,6 +224,20 @@ class DeviceSlot:
         if abs(tel.setpoint_w - sent) <= 1.0 and abs(tel.battery_power_w - sent) <= tolerance_w:
             return min(latest, tel.time_s)
         return latest
+
+    def timing(self, tolerance_w: float) -> DeviceTiming:
+        """What the controller's reading gate needs of this device (see :mod:`socbal.homectl.timing`)."""
+        tel, sent = self.telemetry, self.sent_w
+        settled = self.settled_at_s(tolerance_w)
+        read = tel.time_s if tel is not None else -math.inf
+        steady = (
+            tel is not None
+            and sent is not None
+            and read >= settled
+            and abs(tel.battery_power_w - sent) <= tolerance_w
+            and (tel.setpoint_w is None or abs(tel.setpoint_w - sent) <= 1.0)
+        )
+        return DeviceTiming(read_s=read, settled_s=settled, steady=steady)
 
     def reserve_pct(self) -> float:
         """The configured reserve, else the one the device reports, else :data:`DEFAULT_RESERVE_PCT`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,6 +54,10 @@ class Meter(Protocol):
         ...
 
 
+#: How much sooner than a period after the previous poll a polled meter may be polled again (share of the period).
+POLL_EARLY = 0.1
+
+
 class PolledHttpMeter:
     """A meter read by one HTTP GET per period: subclasses give :attr:`path` and :meth:`grid_power_w`."""
 
@@ -64,6 +69,7 @@ class PolledHttpMeter:
         self.last: MeterReading | None = None
         self.last_error: str | None = None
         self.requests = 0
+        self._polled_s = -math.inf  # when the last poll began (monotonic s)
 
     def grid_power_w(self, data: object) -> float:
         """The grid power in an answer, W; ``KeyError``/``TypeError``/``ValueError`` where it is missing."""
@@ -77,9 +83,12 @@ class PolledHttpMeter:
         return MeterReading(grid_power_w=value, time_s=time.monotonic())
 
     async def read(self) -> MeterReading:
-        """Poll when a period has passed since the last reading; a failed poll leaves the last one until it is stale."""
+        """Poll when a period has passed since the last poll began (less :data:`POLL_EARLY`, so a caller polling every
+        half period, a little late once, still gets a reading every period, not every 1.5); a failed poll leaves the
+        last reading until it is stale."""
         now = time.monotonic()
-        if self.last is None or now - self.last.time_s >= self.config.period_s:
+        if now - self._polled_s >= self.config.period_s * (1.0 - POLL_EARLY):
+            self._polled_s = now
             try:
                 self.last = await self._fetch()
                 self.last_error = None

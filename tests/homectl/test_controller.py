@@ -186,3 +186,25 @@ def test_a_device_that_never_answers_is_offline_and_the_others_carry_on(tmp_path
         assert not ctl.state()["devices"]["gone"]["online"]
 
     asyncio.run(scenario())
+
+
+def test_a_slowly_polled_device_steady_at_its_setpoint_does_not_hold_decisions_back(tmp_path):
+    async def scenario():
+        emus = [IndevoltEmulator(device(two_packs(load_w=600))), MarstekEmulator(device(two_packs(load_w=400)))]
+        async with home(emus) as (ports, meter_port):
+            slow = device_entry(emus[0], ports[0], "ind", min_request_interval_s=2.0)  # one request every 2 s
+            cfg = config(tmp_path, [slow, device_entry(emus[1], ports[1], "mar")], meter_port, home={"staging": "always-share"})
+            ctl = HomeController(cfg)
+            indevolt = ctl.slots[0]
+            async with running(ctl):
+                await until(lambda: abs(grid_w(emus)) < 30 and ctl.decisions > 3, timeout_s=20)
+                await asyncio.sleep(2.5)  # the last writes shown: both steady at their setpoints
+                reads, decisions, end = set(), ctl.decisions, time.monotonic() + 4.0
+                while time.monotonic() < end:
+                    reads.add(indevolt.telemetry.time_s)
+                    await asyncio.sleep(0.05)
+                decisions = ctl.decisions - decisions
+        # Waiting for the Indevolt to be read after each meter reading, there was at most one decision per read of it.
+        assert len(reads) <= 3 and decisions > 2 * len(reads), (len(reads), decisions)
+
+    asyncio.run(scenario())

@@ -5,11 +5,14 @@ The home decision trusts a device to deliver its new setpoint from the moment it
 not at what it delivers only from a later decision (``follow_s``). In a handover that releases the outgoing device at
 once while the incoming one may take seconds to start (latency, start delay): the home imports until a later
 decision notices. :func:`make_before_break` adjusts the decision's setpoints before they are offered: every device
-whose new setpoint is above what it delivers (by more than ``tolerance_w``) leaves a shortfall, and the devices the
-decision lowers keep that much of their old setpoints (shared in proportion to how much each is lowered, never above
+the decision raises (by more than ``tolerance_w``) leaves a shortfall, the part of its raise it does not deliver yet
+(its new setpoint less the larger of its old setpoint and what it delivers), and the devices the decision lowers keep
+that much of their old setpoints (shared in proportion to how much each is lowered, never above
 its old setpoint nor its limit now). Devices at their reserve, full, offline, on a circuit, or stopped by the direction
 interlock are never held; nothing is held while the setpoints point both ways. Once the rising device delivers, the
-next decision releases the others (a brief over-supply, never an import).
+next decision releases the others (a brief over-supply, never an import); a later decision that keeps it where it is
+holds nothing, so a device that never quite delivers its setpoint (PV behind its battery) holds nobody for long: the
+home decision itself counts a device that lags at what it delivers.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ def make_before_break(
     for i, (state, power, reason) in enumerate(zip(devices, out, reasons, strict=True)):
         new_w, old_w = sign * power, sign * state.last_setpoint_w
         measured_w = max(sign * (state.measured_w if state.measured_w is not None else state.last_setpoint_w), 0.0)
-        if new_w > measured_w + tolerance_w:
-            shortfall_w += new_w - measured_w
+        if new_w > old_w + tolerance_w:  # raised now: what of the raise it does not deliver yet
+            shortfall_w += max(new_w - max(measured_w, old_w), 0.0)
         elif state.online and state.circuit is None and reason in HOLDABLE and old_w > new_w:
             limit_w = state.max_discharge_w if sign > 0 else state.max_charge_w
             release_w[i] = max(min(old_w, limit_w) - new_w, 0.0)

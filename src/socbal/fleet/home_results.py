@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 
 from socbal.fleet.home_sample import HomeFleetDraw
+from socbal.fleet.results import percentile_row
 from socbal.resultfiles import save_results
 
 #: Per-home metrics, in the order the runner fills them.
 HOME_METRICS = (
     "load_kwh",
     "pv_kwh",
+    "pv_curtailed_kwh",
     "grid_import_kwh",
     "export_kwh",
     "net_import_kwh",
@@ -65,7 +67,6 @@ DISTRIBUTION = (
     ("losses_kwh", "losses (conversion + standby), kWh"),
     ("net_import_storage_corrected_kwh", "net import, storage-corrected, kWh"),
 )
-PERCENTILES = (5, 25, 50, 75, 95, 100)
 
 
 @dataclass
@@ -100,14 +101,7 @@ def build_home_fleet_result(
     devices.insert(0, "soh_pct_mean", soh_mean[kept])
     devices.insert(0, "device_id", pd.Categorical(np.array(ids)[np.nonzero(kept)[1]], categories=ids))
     devices.insert(0, "home", np.nonzero(kept)[0])
-    distribution = {}
-    for column, label in DISTRIBUTION:
-        values = homes[column].to_numpy()
-        distribution[column] = {
-            "label": label,
-            "mean": float(values.mean()),
-            **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES},
-        }
+    distribution = {column: percentile_row(homes[column].to_numpy(), label) for column, label in DISTRIBUTION}
     summary = {
         "scenario": scenario.name,
         "homes": n_homes,

@@ -143,6 +143,7 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
     values = {
         "load_kwh": home[loop.H_LOAD] / WH_PER_KWH,
         "pv_kwh": dev[:, sk.D_PV].sum() / WH_PER_KWH,
+        "pv_curtailed_kwh": dev[:, sk.D_CURTAILED].sum() / WH_PER_KWH,
         "grid_import_kwh": grid_import,
         "export_kwh": export,
         "net_import_kwh": grid_import - export,

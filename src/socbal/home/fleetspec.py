@@ -10,17 +10,11 @@ from typing import Annotated
 
 from pydantic import Field, Strict, field_validator
 
+from socbal.scenario.fleet import FleetSpec, _ordered_range
 from socbal.validation import FloatPair, StrictModel
 
 #: A TOML array of two integers.
 IntPair = Annotated[tuple[int, int], Strict(False)]
-
-
-def _ordered(value, low: float, high: float):
-    """Check a ``[from, to]`` range: ordered and inside ``[low, high]``."""
-    if value is not None and not (low <= value[0] <= value[1] <= high):
-        raise ValueError(f"must be [from, to] with {low:g} <= from <= to <= {high:g}")
-    return value
 
 
 class HomeFleetSpec(StrictModel):
@@ -39,19 +33,15 @@ class HomeFleetSpec(StrictModel):
         None, description="Range of the number of devices per home (uniform; a home keeps its first N); default: all"
     )
 
-    @field_validator("soh_pct")
-    @classmethod
-    def _soh_range(cls, value):
-        if value is not None and value[0] <= 0:
-            raise ValueError("must be [from, to] with 0 < from <= to <= 100")
-        return _ordered(value, 0.0, 100.0)
+    # the device fleet's rule for SOH ranges
+    _soh_range = field_validator("soh_pct")(FleetSpec._soh_range.__func__)  # type: ignore[attr-defined]
 
     @field_validator("initial_soc_pct")
     @classmethod
     def _soc_range(cls, value):
-        return _ordered(value, 0.0, 100.0)
+        return _ordered_range(value, 0.0, 100.0)
 
     @field_validator("device_count")
     @classmethod
     def _count_range(cls, value):
-        return _ordered(value, 1, 1000)
+        return _ordered_range(value, 1, 1000)

@@ -440,7 +440,8 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
     help=(
         "Write a self-contained, interactive HTML report of a results folder; it works offline.\n\n"
         "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
-        "and the worst devices; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
+        "and the worst devices; a home fleet (socbal fleet HOME.toml) the pains' percentiles and histograms and the homes "
+        "with the most avoidable import; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
         "(socbal compare) and a lifetime study (socbal lifetime, written to lifetime.html) the page their --report "
         "writes; a home (socbal simulate HOME.toml) the pains' metrics (avoidable import and export, cross-charging, "
         "longest handover gap, writes per device per hour, device SOC spread), then per device SOC and power with its "

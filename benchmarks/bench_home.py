@@ -7,7 +7,8 @@
    per pack-step (what the home layer costs: the meter, the home decision, device latency and ramps).
 3. --strategies: every home strategy on one demanding home (evening start, a load with appliance peaks above
    one device's rating, a device whose firmware stops at its first empty pack, one that starts 60 s after
-   its setpoint) for --compare-hours: one table (README).
+   its setpoint) for --compare-hours: one table (README). Totals differ also by the energy left in the packs at the
+   end: the table shows the change in stored energy and the net import corrected for it (net import - stored change).
 
 Each case runs after a short warm-up run in the same process that fills the compile cache.
 """
@@ -112,14 +113,17 @@ def main() -> None:
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     if args.strategies:
         print(f"\n| strategy ({args.compare_hours:g} h) | avoidable import kWh | cross-charge kWh | handover gap s | "
-              "writes/h (max) | losses kWh | grid import kWh |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|")
+              "writes/h (max) | losses kWh | main units kWh | grid import kWh | export kWh | stored change kWh | "
+              "net import kWh | net import, storage-corrected kWh |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for strategy in ("socbal", "equal", "sequential", "power-limit-soc"):
             _, _, r = time_home(args.compare_hours, raw=compare_raw(args.compare_hours, strategy))
             h = r.summary["home"]
             print(
                 f"| {strategy} | {h['avoidable_import_kwh']:.2f} | {h['cross_charge_kwh']:.3f} | {h['max_handover_gap_s']:.0f} | "
-                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['grid_import_kwh']:.2f} |"
+                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['main_unit_kwh']:.2f} | "
+                f"{h['grid_import_kwh']:.2f} | {h['export_kwh']:.2f} | {h['stored_change_kwh']:+.2f} | "
+                f"{h['net_import_kwh']:.2f} | {h['net_import_storage_corrected_kwh']:.2f} |"
             )
 
 

@@ -356,13 +356,18 @@ def _announce_report(html: Path, pngs: list[Path], quiet: bool) -> None:
         "The results folder holds devices.parquet (one row per device), packs.parquet (one row per device and pack), "
         "summary.json (percentiles) and scenario.json. The devices run over this machine's cores; with --dask on a "
         "Dask LocalCluster, with --scheduler tcp://HOST:PORT on that cluster. The same seed gives the same results "
-        "on every runner."
+        "on every runner.\n\n"
+        "A home scenario (with [home], see examples/home_fleet.toml) gives a fleet of homes: --homes homes drawn from "
+        "its [fleet] section, each run over the home loop; the folder holds homes.parquet (one row per home: the home "
+        "pains and energies), devices.parquet (one row per home and device), summary.json (percentiles of the pains) "
+        "and scenario.json."
     )
 )
 @input_errors_exit
 def fleet(
     scenario: Path = typer.Argument(..., help="Scenario TOML file with a [fleet] section (see examples/fleet.toml)."),
     devices: Optional[int] = typer.Option(None, "--devices", "-n", help="Number of devices; default [fleet] devices."),
+    homes: Optional[int] = typer.Option(None, "--homes", help="Number of homes (a home scenario); default [fleet] homes."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random draws; default [fleet] seed."),
     dask: DaskOption = False,
     scheduler: SchedulerOption = None,
@@ -379,6 +384,8 @@ def fleet(
     quiet = quiet or _output["quiet"]
     if workers < 1:
         raise InputError(f"--workers: value {workers} is not allowed: must be >= 1")
+    if _home_fleet(scenario, devices, homes, seed, dask or scheduler is not None, scheduler, workers, out, quiet, as_json):
+        return
     spec = load_scenario(scenario)
     with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating the {spec.name} fleet"):
         if dask or scheduler is not None:
@@ -386,6 +393,36 @@ def fleet(
         else:
             result = run_fleet(spec, devices, seed)
     _save_results(result, out, Path("results") / f"{spec.name}-fleet", lambda r: print_distribution(r.summary), quiet, as_json)
+
+
+def _home_fleet(
+    path: Path, devices: Optional[int], homes: Optional[int], seed: Optional[int], on_dask: bool, scheduler: Optional[str],
+    workers: int, out: Optional[Path], quiet: bool, as_json: bool,
+) -> bool:  # fmt: skip
+    """``socbal fleet`` for a home scenario (it has [home]): run and save the home fleet; False for any other scenario."""
+    from socbal.home.scenario import home_scenario_from_dict, is_home
+    from socbal.tomlfile import read_toml
+
+    raw = read_toml(path, "scenario")
+    if not is_home(raw):
+        if homes is not None:
+            raise InputError(f"--homes: value {homes} is not allowed: only for a home scenario (with [home]); use --devices")
+        return False
+    if devices is not None:
+        raise InputError(f"--devices: value {devices} is not allowed for a home scenario: give the number of homes, --homes")
+    from socbal.console import print_distribution
+    from socbal.fleet.home_runner import run_home_fleet, run_home_fleet_dask
+
+    spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
+    note = _first_run_note("loop.advance_home", "the home simulator", 45)
+    with activity(note + f"simulating the {spec.name} home fleet"):
+        if on_dask:
+            result = run_home_fleet_dask(spec, homes, seed, scheduler=scheduler, workers=workers)
+        else:
+            result = run_home_fleet(spec, homes, seed)
+    default = Path("results") / f"{spec.name}-fleet"
+    _save_results(result, out, default, lambda r: print_distribution(r.summary), quiet, as_json)
+    return True
 
 
 def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) -> None:
@@ -403,7 +440,8 @@ def _write_report(results: Path, out: Optional[Path], png: bool, quiet: bool) ->
     help=(
         "Write a self-contained, interactive HTML report of a results folder; it works offline.\n\n"
         "The page is chosen by what the folder holds: a fleet (socbal fleet) gets the distributions over the devices "
-        "and the worst devices; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
+        "and the worst devices; a home fleet (socbal fleet HOME.toml) the pains' percentiles and histograms and the homes "
+        "with the most avoidable import; a sizing study (socbal sweep) its table and the gain of each added pack; a comparison "
         "(socbal compare) and a lifetime study (socbal lifetime, written to lifetime.html) the page their --report "
         "writes; a home (socbal simulate HOME.toml) the pains' metrics (avoidable import and export, cross-charging, "
         "longest handover gap, writes per device per hour, device SOC spread), then per device SOC and power with its "

@@ -123,14 +123,17 @@ def print_comparison(result: CompareResult, console: Console | None = None) -> N
 
 
 def print_distribution(summary: dict, console: Console | None = None) -> None:
-    """Print a fleet run's metric percentiles (:class:`socbal.fleet.results.FleetResult` summary)."""
+    """Print a fleet run's metric percentiles (the summary of a :class:`socbal.fleet.results.FleetResult` or a
+    :class:`socbal.fleet.home_results.HomeFleetResult`)."""
     from socbal.fleet.results import PERCENTILES
 
     console = console or output_console()
-    title = (
-        f"{summary['scenario']} — {summary['devices']} devices × {summary['packs_per_device']} packs, "
-        f"{summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
+    members = (
+        f"{summary['homes']} homes of up to {summary['max_devices']} devices, home strategy {summary['strategy']}"
+        if "homes" in summary
+        else f"{summary['devices']} devices × {summary['packs_per_device']} packs"
     )
+    title = f"{summary['scenario']} — {members}, {summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
     columns = ["metric", *("max" if q == 100 else f"p{q}" for q in PERCENTILES), "mean"]
     rows = (
         (row["label"], *(num(row[f"p{q}"], 3) for q in PERCENTILES), num(row["mean"], 3))

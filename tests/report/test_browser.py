@@ -166,3 +166,21 @@ def test_home_report_renders_every_plot_without_console_messages(home_report_dir
     parser.feed(run.stdout)
     assert len(parser.plots) == HOME_FIGURES and all(p["svg"] >= 1 and p["traces"] >= 1 for p in parser.plots)
     assert console_messages(run.stderr) == []
+
+
+# --- the home fleet report ----------------------------------------------------------------------
+
+
+def test_home_fleet_report_renders_its_histograms_without_console_messages(tmp_path):
+    from socbal.fleet.home_runner import run_home_fleet
+    from socbal.report import write_folder_report
+    from tests.fleet.test_home_fleet import small_home
+
+    folder = run_home_fleet(small_home(hours=0.5), homes=8, seed=2).save(tmp_path / "h-fleet")
+    html, _ = write_folder_report(folder, png=False)
+    run = chromium(html.as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    parser = PlotCounter()
+    parser.feed(run.stdout)
+    assert len(parser.plots) == 1 and parser.plots[0]["svg"] >= 1 and parser.plots[0]["traces"] == 4
+    assert console_messages(run.stderr) == []

@@ -7,9 +7,6 @@ device per core; the fleet compiles nothing beyond the one-device loop ``socbal 
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from socbal.device.params import (
@@ -20,6 +17,7 @@ from socbal.device.params import (
     DeviceModel,
 )
 from socbal.device.step import state_from_energy, step_scratch
+from socbal.fleet.pool import thread_map
 from socbal.sim import kernel
 
 
@@ -77,6 +75,5 @@ def run_devices(
         records = run_device(model, params[d], energy0_wh[d], energy_est0_wh[d], profiles, float(load_scale[d]), clock)
         pack_out[d], dev_out[d], stats_out[d] = records.pack[0], records.device[0], records.stats
 
-    with ThreadPoolExecutor(max_workers=max(1, threads or os.cpu_count() or 1)) as pool:
-        list(pool.map(one, range(n_devices)))  # list(): re-raises a device's error here
+    thread_map(one, n_devices, threads)
     return pack_out, dev_out, stats_out

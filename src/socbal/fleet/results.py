@@ -40,6 +40,11 @@ DISTRIBUTION = (
 PERCENTILES = (5, 25, 50, 75, 95, 100)
 
 
+def percentile_row(values: np.ndarray, label: str) -> dict:
+    """One metric's distribution over a fleet: its label, mean and :data:`PERCENTILES`."""
+    return {"label": label, "mean": float(values.mean()), **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES}}
+
+
 @dataclass
 class FleetResult:
     """What a fleet run produced (see the module docstring for the columns)."""
@@ -106,12 +111,7 @@ def build_fleet_result(
     tables = {"devices": devices, "packs": packs}
     distribution = {}
     for table, column, label in DISTRIBUTION:
-        values = tables[table][column].to_numpy()
-        distribution[column] = {
-            "label": label,
-            "mean": float(values.mean()),
-            **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES},
-        }
+        distribution[column] = percentile_row(tables[table][column].to_numpy(), label)
     summary = {
         "scenario": scenario.name,
         "devices": n_devices,

@@ -5,7 +5,6 @@ Both runners call the same compiled loop on the same draws, so they give identic
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
@@ -13,6 +12,7 @@ import numpy as np
 from socbal.device.params import PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
 from socbal.errors import InputError
 from socbal.fleet.kernel import run_devices
+from socbal.fleet.pool import run_on_dask
 from socbal.fleet.results import FleetResult, build_fleet_result
 from socbal.fleet.sample import FleetDraw, draw_fleet
 from socbal.scenario import FleetSpec
@@ -67,28 +67,7 @@ def run_fleet_dask(
     The devices are split into ``chunks`` contiguous pieces (default: two per worker thread); the
     workers need socbal installed. Results are identical to :func:`run_fleet` for the same seed.
     """
-    from dask.distributed import Client, LocalCluster
-
     base, draw, devices, seed = prepare_fleet(scenario, devices, seed)
-    if scheduler is not None:
-        client = Client(scheduler)
-        cluster = None
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        threads = max(1, sum(client.nthreads().values()))
-        n_chunks = min(devices, chunks or 2 * threads)
-        edges = [math.floor(i * devices / n_chunks) for i in range(n_chunks + 1)]
-        per_worker = max(1, threads // max(1, len(client.nthreads())))
-        base_future = client.scatter([base], broadcast=True)[0]
-        futures = [
-            client.submit(run_chunk, base_future, draw.chunk(a, b), per_worker, pure=False) for a, b in zip(edges[:-1], edges[1:])
-        ]
-        parts = client.gather(futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    parts = run_on_dask(run_chunk, base, draw.chunk, devices, scheduler, workers, chunks)
     pack_out, dev_out, stats = (np.concatenate([p[k] for p in parts]) for k in range(3))
     return build_fleet_result(scenario, draw, pack_out, dev_out, stats, seed=seed)

@@ -68,7 +68,8 @@ HOME_COLUMNS = (
     "load_wh",
     "grid_import_wh",
     "export_wh",
-    "served_by_storage_wh",  # battery discharge that stayed in the house
+    "served_by_storage_wh",  # the load's share of the storage's AC output (AC pool shared in proportion; <= load)
+    "storage_ac_wh",  # the devices' AC output from their batteries: battery - own charging - main unit, <= AC output
     "avoidable_import_wh",  # import beyond the grid target while a device had usable energy and discharge headroom
     "avoidable_export_wh",  # PV exported beyond the grid target while a device could have charged it (circuits counted)
     "cross_charge_wh",  # charge into some devices' batteries while others' discharged
@@ -77,9 +78,8 @@ HOME_COLUMNS = (
     "device_soc_spread_pct",  # max - min of the devices' true SOC at the end of the interval
 )
 N_HOME = len(HOME_COLUMNS)
-(H_LOAD, H_IMPORT, H_EXPORT, H_SERVED, H_AVOIDABLE_IMPORT, H_AVOIDABLE_EXPORT, H_CROSS, H_GRID_W, H_REQUEST_W, H_SPREAD) = range(
-    N_HOME
-)
+(H_LOAD, H_IMPORT, H_EXPORT, H_SERVED, H_STORAGE_AC, H_AVOIDABLE_IMPORT, H_AVOIDABLE_EXPORT, H_CROSS, H_GRID_W, H_REQUEST_W,
+ H_SPREAD) = range(N_HOME)  # fmt: skip
 
 # Per device and recorded interval: devices_rec[row, device, column].
 DEVICE_ROW_COLUMNS = (
@@ -433,6 +433,8 @@ def advance_home(
         headroom_dis_w = 0.0
         headroom_chg_w = 0.0
         pv_fed_w = 0.0  # PV that left the devices towards the house (after their own charging and main units)
+        storage_ac_w = 0.0  # AC output from the devices' batteries
+        ac_out_w = 0.0  # the devices' AC output (PV + batteries)
         for c in range(n_circuits):
             circuit_headroom_w[c] = 0.0
             circuit_cap_w[c] = model.circuit_max_w[c]
@@ -457,6 +459,8 @@ def advance_home(
             curtailed = max(ac_w - m.device[dp.DEV_AC_OUTPUT_LIMIT_W], 0.0)
             ac_w -= curtailed
             net_w += ac_w - f.main_from_grid_w
+            storage_ac_w += max(min(ac_w, f.discharged_w - f.charged_w - main_bus), 0.0)
+            ac_out_w += max(ac_w, 0.0)
             battery = f.discharged_w - f.charged_w
             live[L_BATTERY_W] = battery
             dev = records.device[row, d]
@@ -527,7 +531,10 @@ def advance_home(
         hrow[H_LOAD] += load * to_wh
         hrow[H_IMPORT] += grid_import * to_wh
         hrow[H_EXPORT] += export * to_wh
-        hrow[H_SERVED] += max(discharging_w - export, 0.0) * to_wh
+        pool_w = grid_import + ac_out_w  # what flows into the house's AC: load, export and device draws share it
+        if pool_w > 0.0:
+            hrow[H_SERVED] += load * storage_ac_w / pool_w * to_wh
+        hrow[H_STORAGE_AC] += storage_ac_w * to_wh
         hrow[H_AVOIDABLE_IMPORT] += avoidable_import * to_wh
         hrow[H_AVOIDABLE_EXPORT] += avoidable_export * to_wh
         hrow[H_CROSS] += min(discharging_w, charging_w) * to_wh

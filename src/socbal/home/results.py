@@ -82,6 +82,29 @@ def build_home_result(
     return HomeResult(scenario, home, devices, packs, flows, device_results, summary)
 
 
+def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, float]:
+    """The devices' energies over the run, summed over the devices (kWh): PV, AC in and out, battery (bus side),
+    main units, losses and the energy stored in the cells at the start and the end."""
+    keys = {
+        "pv_kwh": "pv",
+        "pv_curtailed_kwh": "pv_curtailed",
+        "ac_delivered_kwh": "ac_output",
+        "ac_drawn_kwh": "grid_to_device",
+        "battery_discharge_kwh": "battery_discharge",
+        "battery_charge_kwh": "battery_charge",
+        "main_unit_kwh": "main_unit",
+        "conversion_loss_kwh": "conversion_loss",
+        "standby_kwh": "standby",
+    }
+    out = {name: float(sum(r.summary["energy_kwh"][key] for r in device_results.values())) for name, key in keys.items()}
+    out["losses_kwh"] = out["conversion_loss_kwh"] + out["standby_kwh"]
+    packs = [p for r in device_results.values() for p in r.summary["packs"]]
+    out["stored_initial_kwh"] = float(sum(p["initial_soc_pct"] / 100.0 * p["usable_capacity_kwh"] for p in packs))
+    out["stored_final_kwh"] = float(sum(p["final_soc_pct"] / 100.0 * p["usable_capacity_kwh"] for p in packs))
+    out["stored_change_kwh"] = out["stored_final_kwh"] - out["stored_initial_kwh"]
+    return out
+
+
 def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_stats: np.ndarray, device_results: dict) -> dict:
     """The home run's summary: the ``home`` object of the contract plus run settings."""
     totals = home.sum(numeric_only=True)
@@ -89,12 +112,18 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
     writes = devices.groupby("device_id", observed=True, sort=False)["writes"].sum()
     stat = dict(zip(HOME_STATS, home_stats))
     final_soc = devices.groupby("device_id", observed=True, sort=False)["soc_true_pct"].last()
-    losses = sum(r.summary["energy_kwh"]["conversion_loss"] + r.summary["energy_kwh"]["standby"] for r in device_results.values())
+    flows = device_energy_kwh(device_results)
+    grid_import_kwh = float(totals["grid_import_wh"]) / WH_PER_KWH
+    export_kwh = float(totals["export_wh"]) / WH_PER_KWH
     home_summary = {
         "load_kwh": float(totals["load_wh"]) / WH_PER_KWH,
         "served_by_storage_kwh": float(totals["served_by_storage_wh"]) / WH_PER_KWH,
-        "grid_import_kwh": float(totals["grid_import_wh"]) / WH_PER_KWH,
-        "export_kwh": float(totals["export_wh"]) / WH_PER_KWH,
+        "storage_ac_kwh": float(totals["storage_ac_wh"]) / WH_PER_KWH,
+        "grid_import_kwh": grid_import_kwh,
+        "export_kwh": export_kwh,
+        "net_import_kwh": grid_import_kwh - export_kwh,
+        "net_import_storage_corrected_kwh": grid_import_kwh - export_kwh - flows["stored_change_kwh"],
+        **flows,
         "avoidable_import_kwh": float(totals["avoidable_import_wh"]) / WH_PER_KWH,
         "avoidable_export_kwh": float(totals["avoidable_export_wh"]) / WH_PER_KWH,
         "cross_charge_kwh": float(totals["cross_charge_wh"]) / WH_PER_KWH,
@@ -106,7 +135,6 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
         "setpoint_sign_changes": int(stat["setpoint_sign_changes"]),
         "staging_switches": int(stat["staging_switches"]),
         "meter_stale_s": float(stat["meter_stale_s"]),
-        "losses_kwh": float(losses),
         "devices": {did: r.summary for did, r in device_results.items()},
     }
     return {

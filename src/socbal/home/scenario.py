@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from socbal.ems.kernel import STRATEGY_CODES as EMS_STRATEGY_CODES
 from socbal.ems.models import MAX_POWER_W, Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error
+from socbal.home.fleetspec import HomeFleetSpec
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.profiles.simple import ConstantProfile
 from socbal.scenario import DeviceSpec, PackSpec, RunSpec, Scenario
@@ -174,6 +175,7 @@ class HomeScenario(StrictModel):
     load: LoadProfile = Field(default_factory=lambda: ConstantProfile(power_w=0.0), description="Household load")
     circuits: list[Circuit] = Field(default_factory=list)
     devices: list[HomeDeviceSpec] = Field(min_length=1)
+    fleet: HomeFleetSpec | None = Field(None, description="How the homes of socbal fleet differ (ignored by simulate)")
 
     @model_validator(mode="after")
     def _references(self) -> "HomeScenario":

@@ -8,9 +8,13 @@ from rich.table import Table
 #: The home metrics printed, with their labels and units.
 HOME_ROWS = (
     ("household load", "load_kwh", "kWh"),
+    ("PV on the devices' inputs", "pv_kwh", "kWh"),
     ("served by storage", "served_by_storage_kwh", "kWh"),
+    ("storage output at AC", "storage_ac_kwh", "kWh"),
     ("grid import", "grid_import_kwh", "kWh"),
     ("export", "export_kwh", "kWh"),
+    ("change in stored energy", "stored_change_kwh", "kWh"),
+    ("net import, storage-corrected", "net_import_storage_corrected_kwh", "kWh"),
     ("avoidable import", "avoidable_import_kwh", "kWh"),
     ("avoidable export", "avoidable_export_kwh", "kWh"),
     ("cross-charging", "cross_charge_kwh", "kWh"),
@@ -18,6 +22,7 @@ HOME_ROWS = (
     ("device SOC spread, max", "device_soc_spread_max_pct", "%"),
     ("device SOC spread, final", "device_soc_spread_final_pct", "%"),
     ("conversion and standby losses", "losses_kwh", "kWh"),
+    ("main units' own draw", "main_unit_kwh", "kWh"),
     ("grid sign changes", "grid_sign_changes", ""),
     ("staging switches", "staging_switches", ""),
     ("meter stale (every device at 0 W)", "meter_stale_s", "s"),

@@ -26,6 +26,7 @@ from socbal.report.figures import (
 )
 from socbal.report.fleetpage import FLEET_FILES, fleet_report
 from socbal.report.headline import headline_html, losses_kwh, per_pack
+from socbal.report.homefleetpage import HOME_FLEET_FILES, home_fleet_report
 from socbal.report.homepage import HOME_FILES, home_report
 from socbal.report.lifetime import LIFETIME_REPORT_FILE, lifetime_page
 from socbal.report.longrun import (
@@ -229,6 +230,7 @@ class FolderKind:
 #: before the fleet, as it also holds devices.parquet.
 FOLDER_KINDS: tuple[FolderKind, ...] = (
     FolderKind("socbal simulate HOME.toml", HOME_FILES, home_report),
+    FolderKind("socbal fleet HOME.toml", HOME_FLEET_FILES, home_fleet_report),
     FolderKind("socbal fleet", FLEET_FILES, fleet_report),
     FolderKind("socbal sweep", SWEEP_FILES, sweep_report),
     FolderKind("socbal compare", COMPARE_FILES, lambda folder: comparison_page(CompareResult.load(folder))),

@@ -58,12 +58,11 @@ def load_fleet(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return devices, packs, summary
 
 
-def histograms_figure(devices: pd.DataFrame, packs: pd.DataFrame) -> go.Figure:
-    """One histogram per metric of :data:`HISTOGRAMS` (count of devices, or of packs for cycles), as bars of
-    ``numpy.histogram`` counts so that the PNG export draws them too."""
-    tables = {"devices": devices, "packs": packs}
-    fig = make_subplots(rows=1, cols=len(HISTOGRAMS), subplot_titles=[title for *_, title in HISTOGRAMS])
-    for k, (table, column, title) in enumerate(HISTOGRAMS):
+def histograms(tables: dict[str, pd.DataFrame], specs: tuple[tuple[str, str, str], ...]) -> go.Figure:
+    """One histogram per ``(table, column, axis title)`` of ``specs`` (count of that table's rows), as bars of
+    ``numpy.histogram`` counts so that the PNG export draws them too; style it after (hovermode "closest")."""
+    fig = make_subplots(rows=1, cols=len(specs), subplot_titles=[title for *_, title in specs])
+    for k, (table, column, title) in enumerate(specs):
         values = tables[table][column].dropna().to_numpy(dtype=float)
         counts, edges = np.histogram(values, bins=min(30, max(1, len(np.unique(values)))))
         fig.add_trace(
@@ -80,11 +79,26 @@ def histograms_figure(devices: pd.DataFrame, packs: pd.DataFrame) -> go.Figure:
             col=k + 1,
         )
         fig.update_yaxes(title_text=f"{table}", row=1, col=k + 1)
+    return fig
+
+
+def histograms_figure(devices: pd.DataFrame, packs: pd.DataFrame) -> go.Figure:
+    """The fleet's :data:`HISTOGRAMS` (count of devices, or of packs for cycles), the spec's spread band marked."""
+    fig = histograms({"devices": devices, "packs": packs}, HISTOGRAMS)
     low, high = SPEC_SPREAD_BAND_PCT
     fig.add_vrect(x0=low, x1=high, fillcolor="#2ca02c", opacity=0.12, line_width=0, row=1, col=1)
     _style(fig, "Distributions over the fleet (green: the spec's typical spread 3–15 %)", None, None, 420)
     fig.update_layout(hovermode="closest", bargap=0.05)
     return fig
+
+
+def add_distribution(page: ReportPage, summary: dict, caption: str) -> None:
+    """A "Distribution" section: the summary's percentiles per metric (a fleet's or a home fleet's summary)."""
+    page.add_heading("Distribution")
+    rows = summary.get("distribution", {})
+    if rows:
+        table = pd.DataFrame({r["label"]: {k: v for k, v in r.items() if k != "label"} for r in rows.values()}).T
+        page.add_table(table.rename_axis("metric"), caption=caption)
 
 
 def fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
@@ -96,11 +110,7 @@ def fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
         subtitle=f"{len(devices)} devices × {summary.get('packs_per_device', '?')} packs, "
         f"{summary.get('horizon_h', float('nan')):g} h at {summary.get('step_s', float('nan')):g} s, seed {summary.get('seed')}",
     )
-    page.add_heading("Distribution")
-    rows = summary.get("distribution", {})
-    if rows:
-        table = pd.DataFrame({r["label"]: {k: v for k, v in r.items() if k != "label"} for r in rows.values()}).T
-        page.add_table(table.rename_axis("metric"), caption="Percentiles over the fleet")
+    add_distribution(page, summary, "Percentiles over the fleet")
     page.add_figure("histograms", histograms_figure(devices, packs))
     page.add_heading("Worst devices")
     shown = devices.sort_values("max_spread_pct", ascending=False).head(worst).set_index("device")[list(WORST_COLUMNS)]

@@ -17,6 +17,7 @@ from socbal.device.physics import battery_side_w
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import Settings, prioritises_low_packs
+from socbal.jit import python_function
 from socbal.scenario import DeviceSpec, PackSpec
 
 # Columns of the pack parameter matrix.
@@ -96,11 +97,12 @@ def pack_matrix(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def refresh_rated_cell_w(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray) -> None:
     """Fill ``PARAM_RATED_CELL_W`` of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
     flat = params.reshape(-1, N_PARAMS)
+    battery_side = python_function(battery_side_w)  # a few scalar calls: compiling them would cost more
     n_packs = curve_load.shape[0]
     for row in range(flat.shape[0]):
         i = row % n_packs
         rated = flat[row, PARAM_MAX_DISCHARGE_W]
-        flat[row, PARAM_RATED_CELL_W] = battery_side_w(
+        flat[row, PARAM_RATED_CELL_W] = battery_side(
             rated, rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
         )
 

@@ -3,9 +3,10 @@
 0. The yardstick: a bare compiled kernel of proportional sharing (clip to the rating, fixed efficiency,
    2 W standby) on the same pack-steps as the full model, interleaved with it in one process; the
    full model's pack-step rate is reported as a ratio to the bare kernel's (only ratios measured in
-   one run compare on a shared machine), with a digest of the full model's records. The compiler vectorises
-   the bare kernel over the packs (nothing in it branches per pack), the full model it cannot: without that
-   (NUMBA_LOOP_VECTORIZE=0 NUMBA_SLP_VECTORIZE=0) the bare kernel runs at a little over half its rate.
+   one run compare on a shared machine), with a digest of the full model's records. The bare kernel is
+   compiled twice in the process: as LLVM vectorises it over the packs (nothing in it branches per pack),
+   and with LLVM's loop and SLP vectorisers off for it alone (one pack at a time, as the full model runs,
+   which LLVM cannot vectorise); both ratios are printed, with the nanoseconds per pack-step of each.
 1. One device (main unit + 5 packs, full model), a year at 1 s, recording every 15 min:
    wall time of a fresh process (imports and compile-cache load included) and pack-steps/s.
 2. The same device in the pure-Python reference path (NUMBA_DISABLE_JIT=1), short horizon: the ratio.
@@ -137,6 +138,7 @@ def ratio_case(hours: float, repeats: int) -> dict:
     """The full model and the bare kernel (vectorised and not) on the same pack-steps, interleaved ``repeats``
     times; best rates (CPU time of this thread: a shared machine's other work does not count)."""
     from socbal.device.params import PARAM_CAPACITY_WH, PARAM_MAX_DISCHARGE_W
+    from socbal.profiles.holding import values_at
     from socbal.sim import engine, kernel
 
     spec = scenario(hours)
@@ -151,8 +153,8 @@ def ratio_case(hours: float, repeats: int) -> dict:
     # The bare kernel reads the same profiles, held at 1 s.
     t_s = np.arange(0.0, clock.n_steps * clock.step_s, 1.0)
     profiles = inputs.profiles
-    load = np.ascontiguousarray(profiles.load_w[np.minimum((t_s / profiles.load_step_s).astype(np.int64), len(profiles.load_w) - 1)])
-    pv = np.ascontiguousarray(profiles.pv_w[np.minimum((t_s / profiles.pv_step_s).astype(np.int64), len(profiles.pv_w) - 1)])
+    load = np.ascontiguousarray(values_at(profiles.load_w, profiles.load_step_s, t_s))
+    pv = np.ascontiguousarray(values_at(profiles.pv_w, profiles.pv_step_s, t_s))
     n_rec = (clock.n_steps + clock.steps_per_record - 1) // clock.steps_per_record
     bare = dict(zip(("vectorised", "scalar"), compiled_bare_kernels()))
     times: dict[str, list[float]] = {"full": [], "vectorised": [], "scalar": []}

@@ -32,7 +32,10 @@ PARAM_SENSOR_GAIN_ERROR = 7
 PARAM_SENSOR_DEADBAND_W = 8
 PARAM_BELIEVED_CAPACITY_WH = 9  # usable capacity the BMS and the EMS believe (SOC estimate, weights)
 PARAM_RATED_CELL_W = 10  # battery-side power at rated discharge, W (computed once)
-N_PARAMS = 11
+PARAM_SOC_PER_WH = 11  # 100 / true capacity: % SOC per Wh in the cells (computed once: no division per step)
+PARAM_EST_SOC_PER_WH = 12  # 100 / believed capacity: % estimated SOC per Wh of the estimate (computed once)
+PARAM_BELIEVED_PER_TRUE = 13  # believed / true capacity (computed once)
+N_PARAMS = 14
 
 # Slots of the device settings vector.
 DEV_MODE = 0
@@ -105,6 +108,9 @@ def refresh_rated_cell_w(params: np.ndarray, curve_load: np.ndarray, curve_eff: 
         flat[row, PARAM_RATED_CELL_W] = battery_side(
             rated, rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
         )
+    flat[:, PARAM_SOC_PER_WH] = 100.0 / flat[:, PARAM_CAPACITY_WH]
+    flat[:, PARAM_EST_SOC_PER_WH] = 100.0 / flat[:, PARAM_BELIEVED_CAPACITY_WH]
+    flat[:, PARAM_BELIEVED_PER_TRUE] = flat[:, PARAM_BELIEVED_CAPACITY_WH] / flat[:, PARAM_CAPACITY_WH]
 
 
 def ems_vector(settings: Settings) -> np.ndarray:

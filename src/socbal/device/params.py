@@ -93,12 +93,13 @@ def pack_matrix(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         pad = width - len(loads)  # extend past the curve's end, holding its last efficiency
         curve_load[i] = loads + [loads[-1] + k for k in range(1, pad + 1)]
         curve_eff[i] = effs + [effs[-1]] * pad
-    refresh_rated_cell_w(params, curve_load, curve_eff)
+    refresh_derived(params, curve_load, curve_eff)
     return params, curve_load, curve_eff
 
 
-def refresh_rated_cell_w(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray) -> None:
-    """Fill ``PARAM_RATED_CELL_W`` of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
+def refresh_derived(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray) -> None:
+    """Fill the columns computed from the others (``PARAM_RATED_CELL_W`` and the reciprocals the loop multiplies
+    by instead of dividing) of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
     flat = params.reshape(-1, N_PARAMS)
     battery_side = python_function(battery_side_w)  # a few scalar calls: compiling them would cost more
     n_packs = curve_load.shape[0]

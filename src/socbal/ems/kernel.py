@@ -404,23 +404,22 @@ def allocate_with_scratch(
         served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
     elif magnitude > 0.0:
         served = _fill_tiers(magnitude, eligible, tier, weight, limit, member, power_w, reason, active, use)
-    if magnitude > 0.0:
-        if min_module_load_pct > 0.0:
-            served = _switch_off_low_loads(
-                magnitude,
-                served,
-                min_module_load_pct,
-                capacity_wh,
-                eligible,
-                tier,
-                weight,
-                limit,
-                member,
-                power_w,
-                reason,
-                active,
-                use,
-            )
+    if magnitude > 0.0 and min_module_load_pct > 0.0:
+        served = _switch_off_low_loads(
+            magnitude,
+            served,
+            min_module_load_pct,
+            capacity_wh,
+            eligible,
+            tier,
+            weight,
+            limit,
+            member,
+            power_w,
+            reason,
+            active,
+            use,
+        )
     if not discharging:
         for i in range(n):
             power_w[i] = -power_w[i]

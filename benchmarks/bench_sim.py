@@ -3,9 +3,10 @@
 0. The yardstick: a bare compiled kernel of proportional sharing (clip to the rating, fixed efficiency,
    2 W standby) on the same pack-steps as the full model, interleaved with it in one process; the
    full model's pack-step rate is reported as a ratio to the bare kernel's (only ratios measured in
-   one run compare on a shared machine), with a digest of the full model's records. The compiler vectorises
-   the bare kernel over the packs (nothing in it branches per pack), the full model it cannot: without that
-   (NUMBA_LOOP_VECTORIZE=0 NUMBA_SLP_VECTORIZE=0) the bare kernel runs at a little over half its rate.
+   one run compare on a shared machine), with a digest of the full model's records. The bare kernel is
+   compiled twice in the process: as LLVM vectorises it over the packs (nothing in it branches per pack),
+   and with LLVM's loop and SLP vectorisers off for it alone (one pack at a time, as the full model runs,
+   which LLVM cannot vectorise); both ratios are printed, with the nanoseconds per pack-step of each.
 1. One device (main unit + 5 packs, full model), a year at 1 s, recording every 15 min:
    wall time of a fresh process (imports and compile-cache load included) and pack-steps/s.
 2. The same device in the pure-Python reference path (NUMBA_DISABLE_JIT=1), short horizon: the ratio.
@@ -77,7 +78,6 @@ def scenario(hours: float, record_every_s: float | None = 900.0, fleet: bool = F
     return scenario_from_dict(raw)
 
 
-@njit(cache=True, error_model="numpy")
 def bare_kernel(
     load_w: np.ndarray,
     pv_w: np.ndarray,
@@ -108,6 +108,24 @@ def bare_kernel(
             records[row, i] += share_w
 
 
+def compiled_bare_kernels():
+    """The bare kernel compiled twice in this process: as LLVM vectorises it over the packs, and without
+    vectorisation (the same machine code per pack as the full model, which LLVM cannot vectorise)."""
+    from numba.core import config
+
+    vectorised = njit(cache=False, error_model="numpy")(bare_kernel)
+    scalar = njit(cache=False, error_model="numpy")(bare_kernel)
+    saved = config.LOOP_VECTORIZE, config.SLP_VECTORIZE
+    tiny = (np.zeros(1), np.zeros(1), np.ones(1), np.ones(1), np.ones(1), 1.0, 1, 1, np.zeros((1, 1)))
+    vectorised(*tiny)
+    try:  # the pass managers read these settings when each function is compiled
+        config.LOOP_VECTORIZE, config.SLP_VECTORIZE = False, False
+        scalar(*tiny)
+    finally:
+        config.LOOP_VECTORIZE, config.SLP_VECTORIZE = saved
+    return vectorised, scalar
+
+
 def digest(records) -> str:
     """Short hash of every recorded number (pack, device and statistics records): equal digests, identical results."""
     h = hashlib.sha256()
@@ -117,8 +135,10 @@ def digest(records) -> str:
 
 
 def ratio_case(hours: float, repeats: int) -> dict:
-    """The full model and the bare kernel on the same pack-steps, interleaved ``repeats`` times; best rates."""
+    """The full model and the bare kernel (vectorised and not) on the same pack-steps, interleaved ``repeats``
+    times; best rates (CPU time of this thread: a shared machine's other work does not count)."""
     from socbal.device.params import PARAM_CAPACITY_WH, PARAM_MAX_DISCHARGE_W
+    from socbal.profiles.holding import values_at
     from socbal.sim import engine, kernel
 
     spec = scenario(hours)
@@ -132,40 +152,43 @@ def ratio_case(hours: float, repeats: int) -> dict:
     rated = np.ascontiguousarray(params[:, PARAM_MAX_DISCHARGE_W])
     # The bare kernel reads the same profiles, held at 1 s.
     t_s = np.arange(0.0, clock.n_steps * clock.step_s, 1.0)
-    load = np.ascontiguousarray(
-        inputs.profiles.load_w[np.minimum((t_s / inputs.profiles.load_step_s).astype(np.int64), len(inputs.profiles.load_w) - 1)]
-    )
-    pv = np.ascontiguousarray(
-        inputs.profiles.pv_w[np.minimum((t_s / inputs.profiles.pv_step_s).astype(np.int64), len(inputs.profiles.pv_w) - 1)]
-    )
+    profiles = inputs.profiles
+    load = np.ascontiguousarray(values_at(profiles.load_w, profiles.load_step_s, t_s))
+    pv = np.ascontiguousarray(values_at(profiles.pv_w, profiles.pv_step_s, t_s))
     n_rec = (clock.n_steps + clock.steps_per_record - 1) // clock.steps_per_record
-    bare_kernel(load, pv, capacity, rated, 0.5 * capacity, clock.step_s, 1, 1, np.zeros((1, n_packs)))  # compile-cache load
-    full_s, bare_s, digests = [], [], set()
-    for _ in range(repeats):  # CPU time of this thread: a shared machine's other work does not count
+    bare = dict(zip(("vectorised", "scalar"), compiled_bare_kernels()))
+    times: dict[str, list[float]] = {"full": [], "vectorised": [], "scalar": []}
+    digests = set()
+    for _ in range(repeats):
         t0 = time.thread_time()
         records = engine.run_loop(inputs)
-        full_s.append(time.thread_time() - t0)
+        times["full"].append(time.thread_time() - t0)
         digests.add(digest(records))
-        t0 = time.thread_time()
-        bare_kernel(
-            load,
-            pv,
-            capacity,
-            rated,
-            0.5 * capacity,
-            clock.step_s,
-            clock.n_steps,
-            clock.steps_per_record,
-            np.zeros((n_rec, n_packs)),
-        )
-        bare_s.append(time.thread_time() - t0)
+        for name, run in bare.items():
+            rows = np.zeros((n_rec, n_packs))
+            t0 = time.thread_time()
+            run(load, pv, capacity, rated, 0.5 * capacity, clock.step_s, clock.n_steps, clock.steps_per_record, rows)
+            times[name].append(time.thread_time() - t0)
+    best = {name: min(t) for name, t in times.items()}
     return dict(
         pack_steps=pack_steps,
-        full_per_s=pack_steps / min(full_s),
-        bare_per_s=pack_steps / min(bare_s),
-        ratio=min(bare_s) / min(full_s),
-        ratios=[b / f for b, f in zip(bare_s, full_s)],
+        ns_per_pack_step={name: 1e9 * t / pack_steps for name, t in best.items()},
+        per_s={name: pack_steps / t for name, t in best.items()},
+        ratio_vectorised=best["vectorised"] / best["full"],
+        ratio_scalar=best["scalar"] / best["full"],
         digest=",".join(sorted(digests)),
+    )
+
+
+def ratio_line(r: dict, hours: float, repeats: int) -> str:
+    """Case 0's figures as one line."""
+    rate, ns = r["per_s"], r["ns_per_pack_step"]
+    return (
+        f"0. full model / bare kernel, {hours:g} h at 1 s x 6 packs ({r['pack_steps'] / 1e6:.0f} M pack-steps), best of "
+        f"{repeats} interleaved, CPU time: full {rate['full'] / 1e6:.1f} M pack-steps/s ({ns['full']:.1f} ns), bare "
+        f"{rate['scalar'] / 1e6:.0f} M ({ns['scalar']:.2f} ns) not vectorised, {rate['vectorised'] / 1e6:.0f} M "
+        f"({ns['vectorised']:.2f} ns) vectorised: ratio {r['ratio_scalar']:.3f} against the scalar bare kernel, "
+        f"{r['ratio_vectorised']:.3f} against the vectorised one; records digest {r['digest']}"
     )
 
 
@@ -259,12 +282,7 @@ def main() -> None:
     measure("fleet", 2)
     if "0" in args.cases:
         r = measure("ratio", args.ratio_hours, env={"SOCBAL_BENCH_REPEATS": str(args.repeats)})
-        print(
-            f"0. full model / bare kernel, {args.ratio_hours:g} h at 1 s x 6 packs ({r['pack_steps'] / 1e6:.0f} M pack-steps), "
-            f"best of {args.repeats} interleaved, CPU time: full {r['full_per_s'] / 1e6:.1f} M pack-steps/s, bare "
-            f"{r['bare_per_s'] / 1e6:.1f} M pack-steps/s, ratio {r['ratio']:.2f} (per repeat: "
-            f"{', '.join(f'{x:.2f}' for x in r['ratios'])}); records digest {r['digest']}"
-        )
+        print(ratio_line(r, args.ratio_hours, args.repeats))
     if "1" in args.cases or "2" in args.cases:
         one = measure("device", args.hours)
         print(

@@ -61,3 +61,15 @@ def test_bad_fleet_size_or_seed(scenario):
         prepare_fleet(scenario, devices=0)
     with pytest.raises(InputError, match="seed"):
         prepare_fleet(scenario, seed=-1)
+
+
+def test_every_drawn_device_has_the_reciprocals_of_its_own_capacities(scenario):
+    """The loop multiplies by these columns instead of dividing by the capacities: a fleet that draws other
+    capacities must recompute them, or every SOC of the device would be computed from the scenario's packs."""
+    base, draw, _, _ = prepare_fleet(scenario, devices=20, seed=3)
+    p = draw.params
+    assert not np.array_equal(p[:, :, kernel.PARAM_CAPACITY_WH], np.broadcast_to(base.model.params[:, 0], p.shape[:2]))
+    np.testing.assert_allclose(p[:, :, kernel.PARAM_SOC_PER_WH], 100.0 / p[:, :, kernel.PARAM_CAPACITY_WH], rtol=1e-15)
+    believed = p[:, :, kernel.PARAM_BELIEVED_CAPACITY_WH]
+    np.testing.assert_allclose(p[:, :, kernel.PARAM_EST_SOC_PER_WH], 100.0 / believed, rtol=1e-15)
+    np.testing.assert_allclose(p[:, :, kernel.PARAM_BELIEVED_PER_TRUE], believed / p[:, :, kernel.PARAM_CAPACITY_WH], rtol=1e-15)

@@ -38,7 +38,7 @@ def discharge_limit_w(
     """
     if cut_off_empty:
         return 0.0
-    above_reserve_wh = (soc_pct - reserve_pct) / 100.0 * capacity_wh
+    above_reserve_wh = (soc_pct - reserve_pct) * 0.01 * capacity_wh
     return bus_limit_for_energy_w(
         above_reserve_wh, period_s, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v, rated_cell_w
     )
@@ -51,5 +51,5 @@ def charge_limit_w(
     """Largest bus-side charge (W, >= 0) for ``period_s``: the room to 100 % plus the pack's own draw meanwhile."""
     if cut_off_full:
         return 0.0
-    room_w = (100.0 - soc_pct) / 100.0 * capacity_wh * SECONDS_PER_HOUR / period_s
+    room_w = (100.0 - soc_pct) * 0.01 * capacity_wh * (SECONDS_PER_HOUR / period_s)
     return max(min(rated_w, (room_w + own_draw_w) * CHARGE_ROOM_MARGIN), 0.0)

@@ -17,6 +17,7 @@ from socbal.device.physics import battery_side_w
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import Settings, prioritises_low_packs
+from socbal.jit import python_function
 from socbal.scenario import DeviceSpec, PackSpec
 
 # Columns of the pack parameter matrix.
@@ -31,7 +32,10 @@ PARAM_SENSOR_GAIN_ERROR = 7
 PARAM_SENSOR_DEADBAND_W = 8
 PARAM_BELIEVED_CAPACITY_WH = 9  # usable capacity the BMS and the EMS believe (SOC estimate, weights)
 PARAM_RATED_CELL_W = 10  # battery-side power at rated discharge, W (computed once)
-N_PARAMS = 11
+PARAM_SOC_PER_WH = 11  # 100 / true capacity: % SOC per Wh in the cells (computed once: no division per step)
+PARAM_EST_SOC_PER_WH = 12  # 100 / believed capacity: % estimated SOC per Wh of the estimate (computed once)
+PARAM_BELIEVED_PER_TRUE = 13  # believed / true capacity (computed once)
+N_PARAMS = 14
 
 # Slots of the device settings vector.
 DEV_MODE = 0
@@ -89,20 +93,25 @@ def pack_matrix(packs: list[PackSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         pad = width - len(loads)  # extend past the curve's end, holding its last efficiency
         curve_load[i] = loads + [loads[-1] + k for k in range(1, pad + 1)]
         curve_eff[i] = effs + [effs[-1]] * pad
-    refresh_rated_cell_w(params, curve_load, curve_eff)
+    refresh_derived(params, curve_load, curve_eff)
     return params, curve_load, curve_eff
 
 
-def refresh_rated_cell_w(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray) -> None:
-    """Fill ``PARAM_RATED_CELL_W`` of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
+def refresh_derived(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.ndarray) -> None:
+    """Fill the columns computed from the others (``PARAM_RATED_CELL_W`` and the reciprocals the loop multiplies
+    by instead of dividing) of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
     flat = params.reshape(-1, N_PARAMS)
+    battery_side = python_function(battery_side_w)  # a few scalar calls: compiling them would cost more
     n_packs = curve_load.shape[0]
     for row in range(flat.shape[0]):
         i = row % n_packs
         rated = flat[row, PARAM_MAX_DISCHARGE_W]
-        flat[row, PARAM_RATED_CELL_W] = battery_side_w(
+        flat[row, PARAM_RATED_CELL_W] = battery_side(
             rated, rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
         )
+    flat[:, PARAM_SOC_PER_WH] = 100.0 / flat[:, PARAM_CAPACITY_WH]
+    flat[:, PARAM_EST_SOC_PER_WH] = 100.0 / flat[:, PARAM_BELIEVED_CAPACITY_WH]
+    flat[:, PARAM_BELIEVED_PER_TRUE] = flat[:, PARAM_BELIEVED_CAPACITY_WH] / flat[:, PARAM_CAPACITY_WH]
 
 
 def ems_vector(settings: Settings) -> np.ndarray:

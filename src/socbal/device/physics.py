@@ -78,7 +78,7 @@ def bus_limit_for_energy_w(
     ``rated_cell_w``, when given (>= 0), is ``battery_side_w(rated_w, ...)`` computed once by
     the caller: a budget that covers it returns ``rated_w`` at once (the same result, faster).
     """
-    budget_w = max(energy_wh, 0.0) * SECONDS_PER_HOUR / step_s
+    budget_w = max(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)
     if 0.0 <= rated_cell_w <= budget_w:
         return rated_w
     bus_w = min(rated_w, budget_w)
@@ -126,7 +126,7 @@ def step_pack(
     if loss_w < 0.0:  # only after clamping: attribute nothing to losses, deliver what the cells give
         bus_w = battery_w
         loss_w = 0.0
-    return energy_wh - (battery_w + standby) / to_rate, bus_w, battery_w, loss_w, min(i2r_w, loss_w), standby
+    return energy_wh - (battery_w + standby) * (step_s / SECONDS_PER_HOUR), bus_w, battery_w, loss_w, min(i2r_w, loss_w), standby
 
 
 @inline_kernel
@@ -148,7 +148,7 @@ def estimator_step(
     measured_w = cell_w * (1.0 + gain_error) + offset_w
     if abs(measured_w) < deadband_w:
         measured_w = 0.0
-    return min(max(energy_est_wh - measured_w * step_s / SECONDS_PER_HOUR, 0.0), capacity_wh)
+    return min(max(energy_est_wh - measured_w * (step_s / SECONDS_PER_HOUR), 0.0), capacity_wh)
 
 
 #: Until the cells are truly full, the BMS holds the estimate at or below this SOC, %.
@@ -160,14 +160,17 @@ EMPTY_CUTOFF_PCT = 0.01
 
 
 @inline_kernel
-def recalibrate(energy_est_wh: float, energy_true_wh: float, capacity_wh: float, believed_capacity_wh: float) -> float:
+def recalibrate(
+    energy_est_wh: float, energy_true_wh: float, capacity_wh: float, believed_capacity_wh: float, believed_per_true: float
+) -> float:
     """The estimate (Wh of ``believed_capacity_wh``) after the BMS's full and empty checks on the cells.
 
     At full charge or at the empty cut-off (both detected from the cells, e.g. by voltage) the
     estimate is reset to the true SOC; before full, an estimate that runs ahead of the cells is
-    held below ``ESTIMATE_HOLD_PCT``, so it cannot stop charging short of full.
+    held below ``ESTIMATE_HOLD_PCT``, so it cannot stop charging short of full. ``believed_per_true`` is
+    ``believed_capacity_wh / capacity_wh`` (computed once).
     """
-    true_as_believed_wh = energy_true_wh / capacity_wh * believed_capacity_wh  # the true SOC, in believed Wh
+    true_as_believed_wh = energy_true_wh * believed_per_true  # the true SOC, in believed Wh
     if energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh or energy_true_wh <= EMPTY_CUTOFF_PCT / 100.0 * capacity_wh:
         return true_as_believed_wh
     if energy_est_wh <= true_as_believed_wh:  # only an estimate running ahead of the cells is held back

@@ -26,7 +26,9 @@ from socbal.device.params import (
     EMS_RESERVE_PCT,
     EMS_STRATEGY,
     PARAM_BELIEVED_CAPACITY_WH,
+    PARAM_BELIEVED_PER_TRUE,
     PARAM_CAPACITY_WH,
+    PARAM_EST_SOC_PER_WH,
     PARAM_MAX_CHARGE_W,
     PARAM_MAX_DISCHARGE_W,
     PARAM_RATED_CELL_W,
@@ -34,6 +36,7 @@ from socbal.device.params import (
     PARAM_SENSOR_DEADBAND_W,
     PARAM_SENSOR_GAIN_ERROR,
     PARAM_SENSOR_OFFSET_W,
+    PARAM_SOC_PER_WH,
     PARAM_STANDBY_W,
     PARAM_VOLTAGE_V,
     DeviceModel,
@@ -272,9 +275,11 @@ def step_packs(
             params[i, PARAM_SENSOR_DEADBAND_W],
         )
         state.energy_wh[i] = energy_after
-        state.energy_est_wh[i] = recalibrate(estimate, energy_after, state.capacity_wh[i], state.believed_capacity_wh[i])
-        state.soc_true_pct[i] = 100.0 * energy_after / state.capacity_wh[i]
-        state.soc_est_pct[i] = 100.0 * state.energy_est_wh[i] / state.believed_capacity_wh[i]
+        state.energy_est_wh[i] = recalibrate(
+            estimate, energy_after, state.capacity_wh[i], state.believed_capacity_wh[i], params[i, PARAM_BELIEVED_PER_TRUE]
+        )
+        state.soc_true_pct[i] = energy_after * params[i, PARAM_SOC_PER_WH]
+        state.soc_est_pct[i] = state.energy_est_wh[i] * params[i, PARAM_EST_SOC_PER_WH]
         state.empty[i], state.full[i] = cut_off(energy_after, state.capacity_wh[i])
         state.latched[i] = reserve_latched_next(state.soc_est_pct[i], state.latched[i], reserve, hysteresis)
         # An empty main battery cannot feed the main unit: it gets what is there (own standby first).

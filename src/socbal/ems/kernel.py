@@ -374,6 +374,7 @@ def allocate_with_scratch(
     discharging = request_w > 0.0
     magnitude = abs(request_w)
     ac_stopped = (not discharging) and source == SOURCE_AC and total_soc_pct(soc_pct, capacity_wh) >= reserve_pct
+    any_tier = False  # an eligible pack in a tier above the first
     for i in range(n):
         power_w[i] = 0.0
         weight[i] = 0.0
@@ -397,25 +398,28 @@ def allocate_with_scratch(
             tier[i] = n
         if strategy == STRATEGY_PRIORITY:
             tier[i] += priority_rank[i]
+        any_tier = any_tier or (eligible[i] and tier[i] > 0)
     served = 0.0
-    if magnitude > 0.0:
+    if magnitude > 0.0 and not any_tier:  # the common case: one tier, shared by water-filling among the eligible packs
+        served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
+    elif magnitude > 0.0:
         served = _fill_tiers(magnitude, eligible, tier, weight, limit, member, power_w, reason, active, use)
-        if min_module_load_pct > 0.0:
-            served = _switch_off_low_loads(
-                magnitude,
-                served,
-                min_module_load_pct,
-                capacity_wh,
-                eligible,
-                tier,
-                weight,
-                limit,
-                member,
-                power_w,
-                reason,
-                active,
-                use,
-            )
+    if magnitude > 0.0 and min_module_load_pct > 0.0:
+        served = _switch_off_low_loads(
+            magnitude,
+            served,
+            min_module_load_pct,
+            capacity_wh,
+            eligible,
+            tier,
+            weight,
+            limit,
+            member,
+            power_w,
+            reason,
+            active,
+            use,
+        )
     if not discharging:
         for i in range(n):
             power_w[i] = -power_w[i]

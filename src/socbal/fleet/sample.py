@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from socbal.device import params as kernel
-from socbal.device.params import refresh_rated_cell_w
+from socbal.device.params import refresh_derived
 from socbal.scenario import FleetSpec
 from socbal.sim.engine import KernelInputs
 
@@ -71,7 +71,7 @@ def draw_fleet(base: KernelInputs, packs: list, spec: FleetSpec, devices: int, s
         params[:, :, kernel.PARAM_SENSOR_GAIN_ERROR] + spec.sensor_gain_error_std * z_gain, -0.2, 0.2
     )
 
-    refresh_rated_cell_w(params, base.model.curve_load, base.model.curve_eff)  # resistances changed
+    refresh_derived(params, base.model.curve_load, base.model.curve_eff)  # capacities and resistances changed
 
     soc_true = np.broadcast_to(base.soc_true0_pct, shape).copy()
     if spec.initial_soc_pct is not None:

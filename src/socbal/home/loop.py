@@ -478,17 +478,18 @@ def advance_home(
                 dev[sk.D_STOPPED] += step_s
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
-            sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, step_s)
+            sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, last_of_row, step_s)
+            spread_true, spread_est = sk._spreads(st.soc_true_pct, st.soc_est_pct)
             soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
             spread_low = min(spread_low, soc_true)
             spread_high = max(spread_high, soc_true)
             drow = records.devices[row, d]
             if last_of_row:
-                dev[sk.D_SPREAD_TRUE] = sk._spread(st.soc_true_pct)
-                dev[sk.D_SPREAD_EST] = sk._spread(st.soc_est_pct)
+                dev[sk.D_SPREAD_TRUE] = spread_true
+                dev[sk.D_SPREAD_EST] = spread_est
                 dev[sk.D_TOTAL_SOC] = soc_true
                 drow[DR_SOC_TRUE] = soc_true
-            sk.update_stats(st, records.stats[d], t_end)
+            sk.update_stats(st, records.stats[d], spread_true, spread_est, t_end)
             if battery > 0.0:
                 discharging_w += battery
             else:

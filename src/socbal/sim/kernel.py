@@ -103,14 +103,16 @@ class Records(NamedTuple):
 
 
 @compiled_only_kernel
-def _spread(values: np.ndarray) -> float:
-    """Max minus min of ``values``."""
-    high = values[0]
-    low = values[0]
-    for i in range(1, values.shape[0]):
-        high = max(high, values[i])
-        low = min(low, values[i])
-    return high - low
+def _spreads(soc_true_pct: np.ndarray, soc_est_pct: np.ndarray) -> tuple[float, float]:
+    """``(spread_true, spread_est)``: max minus min of each SOC array (same length), in one pass."""
+    high_true = low_true = soc_true_pct[0]
+    high_est = low_est = soc_est_pct[0]
+    for i in range(1, soc_true_pct.shape[0]):
+        high_true = max(high_true, soc_true_pct[i])
+        low_true = min(low_true, soc_true_pct[i])
+        high_est = max(high_est, soc_est_pct[i])
+        low_est = min(low_est, soc_est_pct[i])
+    return high_true - low_true, high_est - low_est
 
 
 @loop_kernel
@@ -136,11 +138,15 @@ def advance(
     pack_rec = records.pack
     dev_rec = records.device
     stats = records.stats
+    steps_per_record = clock.steps_per_record
+    row = k_start // steps_per_record
+    in_row = k_start % steps_per_record  # steps of this row already recorded
 
     for k in range(k_start, k_end):
         t = k * step_s
-        row = k // clock.steps_per_record
-        first_of_row = k % clock.steps_per_record == 0
+        first_of_row = in_row == 0
+        # Values held at a row's last step are written only then (or where this chunk of steps ends).
+        last_of_row = in_row == steps_per_record - 1 or k == k_end - 1
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         grid = value_at(profiles.grid_on, profiles.grid_step_s, t) > 0.5
         d = device_request(
@@ -198,16 +204,25 @@ def advance(
         if f.stopped:
             dev_rec[row, D_STOPPED] += step_s
 
-        record_packs(state, scratch, pack_rec[row], first_of_row, step_s)
-        dev_rec[row, D_SPREAD_TRUE] = _spread(state.soc_true_pct)
-        dev_rec[row, D_SPREAD_EST] = _spread(state.soc_est_pct)
-        dev_rec[row, D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
-        update_stats(state, stats, t + step_s)
+        record_packs(state, scratch, pack_rec[row], first_of_row, last_of_row, step_s)
+        spread_true, spread_est = _spreads(state.soc_true_pct, state.soc_est_pct)
+        if last_of_row:
+            dev_rec[row, D_SPREAD_TRUE] = spread_true
+            dev_rec[row, D_SPREAD_EST] = spread_est
+            dev_rec[row, D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
+        update_stats(state, stats, spread_true, spread_est, t + step_s)
+        in_row += 1
+        if in_row == steps_per_record:
+            in_row = 0
+            row += 1
 
 
 @compiled_only_kernel
-def record_packs(state: DeviceState, scratch: StepScratch, rows: np.ndarray, first_of_row: bool, step_s: float) -> None:
-    """Add one step of every pack to its record row (``rows[pack, PACK column]``: energies, SOC extremes and means)."""
+def record_packs(
+    state: DeviceState, scratch: StepScratch, rows: np.ndarray, first_of_row: bool, last_of_row: bool, step_s: float
+) -> None:
+    """Add one step of every pack to its record row (``rows[pack, PACK column]``: energies, SOC extremes and means;
+    the SOCs and the EMS's reason at the row's end only at its ``last_of_row`` step)."""
     to_wh = step_s / 3600.0
     for i in range(rows.shape[0]):
         bus_w = scratch.bus_w[i]
@@ -228,17 +243,17 @@ def record_packs(state: DeviceState, scratch: StepScratch, rows: np.ndarray, fir
             rows[i, R_SOC_MIN] = soc
         if first_of_row or soc > rows[i, R_SOC_MAX]:
             rows[i, R_SOC_MAX] = soc
-        rows[i, R_SOC_TRUE] = soc
-        rows[i, R_SOC_EST] = state.soc_est_pct[i]
-        rows[i, R_REASON] = scratch.reason[i]
+        if last_of_row:
+            rows[i, R_SOC_TRUE] = soc
+            rows[i, R_SOC_EST] = state.soc_est_pct[i]
+            rows[i, R_REASON] = scratch.reason[i]
 
 
 @compiled_only_kernel
-def update_stats(state: DeviceState, stats: np.ndarray, t_end_s: float) -> None:
-    """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s``."""
-    spread_true = _spread(state.soc_true_pct)
+def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spread_est: float, t_end_s: float) -> None:
+    """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s`` with these SOC spreads (%)."""
     stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
-    stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], _spread(state.soc_est_pct))
+    stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], spread_est)
     for j in range(N_THRESHOLDS):
         if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
             stats[S_BELOW_FIRST + j] = t_end_s
@@ -249,11 +264,10 @@ def update_stats(state: DeviceState, stats: np.ndarray, t_end_s: float) -> None:
 
 def initial_stats(state: DeviceState) -> np.ndarray:
     """The run statistics before the first step (spreads, thresholds already met, a pack starting at the reserve)."""
-    spread = python_function(_spread)
     stats = np.full(N_STATS, np.nan)
-    spread0 = spread(state.soc_true_pct)
+    spread0, spread_est0 = python_function(_spreads)(state.soc_true_pct, state.soc_est_pct)
     stats[S_MAX_SPREAD_TRUE] = spread0
-    stats[S_MAX_SPREAD_EST] = spread(state.soc_est_pct)
+    stats[S_MAX_SPREAD_EST] = spread_est0
     stats[S_BELOW_FIRST : S_BELOW_FIRST + N_THRESHOLDS][spread0 < THRESHOLDS] = 0.0
     if state.latched.any():
         stats[S_FIRST_RESERVE] = 0.0

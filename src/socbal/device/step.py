@@ -230,6 +230,8 @@ def firmware_step(
         from_grid, from_bus, from_battery = main_unit_supply_w(operating and not stopped, grid_on, aux, active_w, standby_w)
 
     discharged_w, charged_w, from_battery = step_packs(model, state, scratch, from_battery, step_s)
+    if from_bus > 0.0 and bus_request_w > 0.0:  # a pack that ran empty within the step gave less than its setpoint:
+        from_bus = min(from_bus, max(pv_w + discharged_w - charged_w, 0.0))  # the main unit gets only what was there
     return StepFlows(discharged_w, charged_w, from_grid, from_bus, from_battery, stopped)
 
 

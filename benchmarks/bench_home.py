@@ -9,13 +9,18 @@
    one device's rating, a device whose firmware stops at its first empty pack, one that starts 60 s after
    its setpoint) for --compare-hours: one table (README).
 
-Each case runs after a short warm-up run in the same process that fills the compile cache.
+Each case runs after a short warm-up run in the same process that fills the compile cache, and prints a digest of
+its results (every table and the summary): equal digests, identical results.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import time
+
+import numpy as np
 
 
 def device(did: str, soc0: float, pv_w: float = 0.0) -> dict:
@@ -65,6 +70,15 @@ def compare_raw(hours: float, strategy: str) -> dict:
     )
 
 
+def digest(result) -> str:
+    """Short hash of a home result: every number of its tables (home, devices, packs, device flows) and its summary."""
+    h = hashlib.sha256()
+    for table in (result.home, result.devices, result.packs, result.device_flows):
+        h.update(np.ascontiguousarray(table.select_dtypes("number").to_numpy(dtype=np.float64)).tobytes())
+    h.update(json.dumps(result.summary, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
 def time_home(hours: float, strategy: str = "socbal", raw: dict | None = None):
     from socbal.home.engine import simulate_home
     from socbal.home.scenario import home_scenario_from_dict
@@ -103,24 +117,28 @@ def main() -> None:
     args = parser.parse_args()
     time_home(1.0)  # warm-up: compile or load the cache
     time_one_device(1.0)
-    home_s, home_pack_steps, _ = time_home(args.hours)
+    home_s, home_pack_steps, home_result = time_home(args.hours)
     one_s, one_pack_steps = time_one_device(args.hours)
     home_rate = home_pack_steps / home_s
     one_rate = one_pack_steps / one_s
-    print(f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s, {home_rate / 1e6:.1f} M pack-steps/s")
+    print(f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s, {home_rate / 1e6:.1f} M pack-steps/s "
+          f"(digest {digest(home_result)})")
     print(f"one device, 4 packs, {args.hours:g} h at 1 s: {one_s:.1f} s, {one_rate / 1e6:.1f} M pack-steps/s")
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     if args.strategies:
         print(f"\n| strategy ({args.compare_hours:g} h) | avoidable import kWh | cross-charge kWh | handover gap s | "
               "writes/h (max) | losses kWh | grid import kWh |")  # fmt: skip
         print("|---|---|---|---|---|---|---|")
+        digests = []
         for strategy in ("socbal", "equal", "sequential", "power-limit-soc"):
             _, _, r = time_home(args.compare_hours, raw=compare_raw(args.compare_hours, strategy))
             h = r.summary["home"]
+            digests.append(f"{strategy} {digest(r)}")
             print(
                 f"| {strategy} | {h['avoidable_import_kwh']:.2f} | {h['cross_charge_kwh']:.3f} | {h['max_handover_gap_s']:.0f} | "
                 f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['grid_import_kwh']:.2f} |"
             )
+        print("digests: " + ", ".join(digests))
 
 
 if __name__ == "__main__":

@@ -128,8 +128,10 @@ def main() -> None:
         one_s = min(one_s, run_s)
     home_rate = home_pack_steps / home_s
     one_rate = one_pack_steps / one_s
-    print(f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s CPU, {home_rate / 1e6:.1f} M pack-steps/s "
-          f"(digest {digest(home_result)})")
+    print(
+        f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s CPU, {home_rate / 1e6:.1f} M pack-steps/s "
+        f"(digest {digest(home_result)})"
+    )
     print(f"one device, 4 packs, {args.hours:g} h at 1 s: {one_s:.1f} s CPU, {one_rate / 1e6:.1f} M pack-steps/s")
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     if args.strategies:

@@ -127,7 +127,8 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
     live = np.zeros((n_dev, loop.N_LIVE))
     view = python_function(loop.pack_view)  # a few scalar sums once: not worth a compiled entry point
     for d in range(n_dev):
-        view(_device_model(model, d), starts[d], int(model.dyn[d, loop.DYN_FIRMWARE]), model.dyn[d, loop.DYN_RESERVE_PCT], live[d])
+        firmware = int(model.dyn[d, loop.DYN_FIRMWARE])
+        view(_device_model(model, d), starts[d], firmware, model.dyn[d, loop.DYN_RESERVE_PCT], live[d])
     state = loop.HomeState(
         packs,
         live,

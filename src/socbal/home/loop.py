@@ -21,9 +21,7 @@ from socbal.device.params import DeviceModel
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import SOURCE_PV, SOURCE_PV_AC, total_soc_pct
 from socbal.home import kernel as hk
-from numba import njit
-
-from socbal.jit import compiled_only_kernel, loop_kernel
+from socbal.jit import compiled_only_kernel, ir_inline_kernel, loop_kernel
 from socbal.profiles.holding import value_at
 from socbal.sim import kernel as sk
 
@@ -282,7 +280,7 @@ def _write_setpoint(d: int, effect_t: float, setpoint_w: float, state: HomeState
     state.live[d, L_WRITES] += 1.0
 
 
-@njit(inline="always")
+@ir_inline_kernel  # one call site; the home decision it calls is a call of its own
 def _decide(
     model: HomeModel, state: HomeState, scratch: HomeScratch, records: HomeRecords, k: int, t_end: float, step_s: float, row: int
 ) -> None:

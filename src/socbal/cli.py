@@ -311,7 +311,7 @@ def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_j
 
     spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
     with activity(
-        _first_run_note("loop.advance_home", "the home simulator", 45) + f"simulating the home {spec.name}"
+        _first_run_note("loop.advance_home", "the home simulator", 43) + f"simulating the home {spec.name}"
     ) as progress:
         result = simulate_home(spec, progress=progress)
     return _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)

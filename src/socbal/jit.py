@@ -12,6 +12,8 @@ call site: it made the first run's compile several times longer.
   entry point (calling it from Python would crash the interpreter), which saves a wrapper per function
   in the first run's compile;
 - ``helper_kernel``: a rarely taken path that stays a call of its own, so it does not grow the loop;
+- ``ir_inline_kernel``: a helper with a single call site whose callees are calls of their own (the home
+  controller): Numba inlines its IR there, so it gets no compiled copy and no LLVM pass of its own;
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 
@@ -30,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True}
 _NO_WRAPPERS: dict[str, Any] = {"cache": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 _HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, **_NO_WRAPPERS}
+_IR_INLINE_OPTIONS: dict[str, Any] = {"inline": "always"}
 _LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 
 
@@ -48,6 +51,12 @@ def compiled_only_kernel(func: F) -> F:
 def helper_kernel(func: F) -> F:
     """Compile ``func`` as an allocation-free helper that stays a call of its own (not inlined; compiled callers only)."""
     compiled: F = njit(**_HELPER_OPTIONS)(func)
+    return compiled
+
+
+def ir_inline_kernel(func: F) -> F:
+    """Compile ``func`` only inlined into its one compiled caller (Numba's IR inlining; no function of its own)."""
+    compiled: F = njit(**_IR_INLINE_OPTIONS)(func)
     return compiled
 
 

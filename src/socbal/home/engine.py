@@ -21,6 +21,7 @@ from socbal.home import loop
 from socbal.home.decision import settings_vector
 from socbal.home.results import HomeResult, build_home_result
 from socbal.home.scenario import HomeScenario
+from socbal.jit import python_function
 from socbal.profiles.holding import held_profile
 from socbal.sim import kernel as sk
 
@@ -123,9 +124,14 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
     decision = np.zeros((2, n_dev, hk.N_ST))
     decision[0, :, hk.ST_SINCE_STAGE_S] = hk.NEVER_S
     decision[0, :, hk.ST_SINCE_WRITE_S] = hk.NEVER_S
+    live = np.zeros((n_dev, loop.N_LIVE))
+    view = python_function(loop.pack_view)  # a few scalar sums once: not worth a compiled entry point
+    for d in range(n_dev):
+        firmware = int(model.dyn[d, loop.DYN_FIRMWARE])
+        view(_device_model(model, d), starts[d], firmware, model.dyn[d, loop.DYN_RESERVE_PCT], live[d])
     state = loop.HomeState(
         packs,
-        np.zeros((n_dev, loop.N_LIVE)),
+        live,
         np.zeros((n_dev, loop.PENDING)),
         np.zeros((n_dev, loop.PENDING)),
         np.zeros(n_dev, dtype=np.int64),
@@ -133,7 +139,7 @@ def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.
         np.zeros((n_dev + 1, model.latency_steps + 1)),
         np.zeros(loop.N_RUNS),
     )
-    hflags, hwork, _, _, circuit_work = hk.home_scratch(n_dev, n_circuits)
+    hflags, hwork, _, _, circuit_work = python_function(hk.home_scratch)(n_dev, n_circuits)  # plain numpy: no compile
     scratch = loop.HomeScratch(
         step_scratch(len(i.soc_true0_pct)),
         np.zeros((n_dev, hk.N_DEV)),

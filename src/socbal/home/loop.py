@@ -15,14 +15,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from socbal.device import params as dp
 from socbal.device.params import DeviceModel
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import SOURCE_PV, SOURCE_PV_AC, total_soc_pct
 from socbal.home import kernel as hk
-from socbal.jit import inline_kernel, loop_kernel
+from socbal.jit import compiled_only_kernel, ir_inline_kernel, loop_kernel
 from socbal.profiles.holding import value_at
 from socbal.sim import kernel as sk
 
@@ -187,7 +186,7 @@ class HomeRecords(NamedTuple):
     home_stats: np.ndarray  # [HOME_STATS]
 
 
-@inline_kernel
+@compiled_only_kernel
 def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
     """Device ``d`` as the one-device firmware step sees it: ``(DeviceModel, DeviceState, StepScratch)`` views."""
     a = model.first[d]
@@ -211,8 +210,8 @@ def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
     )  # fmt: skip
 
 
-@inline_kernel
-def _pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray) -> None:
+@compiled_only_kernel
+def pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray) -> None:
     """A device's own view of its packs into ``live_row``: estimated SOC, its weakest pack, usable energy judged on
     that pack, room, and what its packs can discharge and charge (its firmware's stop rule included)."""
     pack_floor = 0.0 if firmware == FW_RESERVE_ON_AVERAGE else reserve_pct
@@ -243,14 +242,14 @@ def _pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: floa
     live_row[L_WEAKEST_PCT] = weakest
 
 
-@inline_kernel
+@compiled_only_kernel
 def _ac_limits(device_row: np.ndarray, pv_w: float, live_row: np.ndarray) -> None:
     """What the device can discharge and charge now: its packs' limits within its AC limits, with its PV."""
     live_row[L_MAX_DISCHARGE_W] = max(min(live_row[L_PACKS_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W] - pv_w), 0.0)
     live_row[L_MAX_CHARGE_W] = min(live_row[L_PACKS_CHARGE_W], device_row[dp.DEV_AC_CHARGE_LIMIT_W] + pv_w)
 
 
-@inline_kernel
+@compiled_only_kernel
 def _take_up_setpoints(d: int, t: float, ramp_step_w: float, state: HomeState) -> None:
     """Device ``d`` takes up the setpoints whose latency has passed and ramps its applied power towards them."""
     n = state.pending_n[d]
@@ -266,7 +265,7 @@ def _take_up_setpoints(d: int, t: float, ramp_step_w: float, state: HomeState) -
     state.live[d, L_APPLIED_W] += min(max(gap, -ramp_step_w), ramp_step_w)
 
 
-@inline_kernel
+@compiled_only_kernel
 def _write_setpoint(d: int, effect_t: float, setpoint_w: float, state: HomeState) -> None:
     """Queue device ``d``'s new setpoint to take effect at ``effect_t`` (the oldest is taken up early when full)."""
     if state.pending_n[d] == state.pending_t.shape[1]:
@@ -281,7 +280,7 @@ def _write_setpoint(d: int, effect_t: float, setpoint_w: float, state: HomeState
     state.live[d, L_WRITES] += 1.0
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site; the home decision it calls is a call of its own
 def _decide(
     model: HomeModel, state: HomeState, scratch: HomeScratch, records: HomeRecords, k: int, t_end: float, step_s: float, row: int
 ) -> None:
@@ -332,7 +331,7 @@ def _decide(
     _apply_decision(model, state, records, t_end, row)
 
 
-@inline_kernel
+@compiled_only_kernel
 def _apply_decision(model: HomeModel, state: HomeState, records: HomeRecords, t_end: float, row: int) -> None:
     """Write every setpoint the decision changed (to take effect after the device's latency), count the writes,
     sign changes and staging switches, and make the decision's state out the next one's state in."""
@@ -353,7 +352,7 @@ def _apply_decision(model: HomeModel, state: HomeState, records: HomeRecords, t_
             records.devices[row, d, DR_WRITES] += 1.0
 
 
-@inline_kernel
+@compiled_only_kernel
 def _count_room(
     model: HomeModel,
     state: HomeState,
@@ -381,7 +380,7 @@ def _count_room(
         live[L_COUNTED_ROOM_WH] += offered * avoidable_export_w / headroom_w * to_wh
 
 
-@inline_kernel
+@compiled_only_kernel
 def _in_outage(outages_s: np.ndarray, t: float) -> bool:
     """Whether a reading taken at ``t`` (s) falls in a meter outage (lost)."""
     for j in range(outages_s.shape[0]):
@@ -406,7 +405,9 @@ def advance_home(
     Each step every device takes up the setpoints whose latency has passed and ramps its applied power
     towards them; its firmware serves that power (:func:`firmware_step`); the grid balances the house.
     The meter reads the grid every ``period_steps`` steps; a reading ``latency_steps`` old reaches the
-    controller (:func:`_decide`). Compiled without reference counting: it never allocates.
+    controller (:func:`_decide`). ``state.live`` holds each device's view of its packs as the previous step left
+    them (:func:`pack_view`; :func:`socbal.home.engine.prepare_home` computes the first). Compiled without reference
+    counting: it never allocates.
     """
     n_dev = model.first.shape[0]
     step_s = clock.step_s
@@ -417,9 +418,6 @@ def advance_home(
     circuit_cap_w = scratch.circuits[3]
     intended_import_w = max(model.grid_target_w, 0.0)
     intended_export_w = max(-model.grid_target_w, 0.0)
-    for d in range(n_dev):  # the devices' view of their packs as the previous step left them
-        m, st, _ = _views(model, state, scratch, d)
-        _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], state.live[d])
     for k in range(k_start, k_end):
         t = k * step_s
         t_end = t + step_s
@@ -514,7 +512,7 @@ def advance_home(
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
                 drow[DR_STAGED_S] += step_s
-            _pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live)  # for the next step
+            pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live)  # for the next step
             if last_of_row:
                 drow[DR_SOC_EST] = live[L_SOC_EST_PCT]
                 drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
@@ -568,13 +566,10 @@ def advance_home(
         records.home_stats[S_SPREAD_MAX] = max(records.home_stats[S_SPREAD_MAX], spread_high - spread_low)
 
 
-@njit(cache=True)
 def finish_home(home_rec: np.ndarray, devices_rec: np.ndarray, n_steps: int, steps_per_record: int) -> None:
-    """Turn the per-row sums of powers into means (in place), once every step has run."""
-    for row in range(home_rec.shape[0]):
-        steps_in_row = min(steps_per_record, n_steps - row * steps_per_record)
-        home_rec[row, H_GRID_W] /= steps_in_row
-        home_rec[row, H_REQUEST_W] /= steps_in_row
-        for d in range(devices_rec.shape[1]):
-            devices_rec[row, d, DR_BATTERY_W] /= steps_in_row
-            devices_rec[row, d, DR_AC_OUTPUT_W] /= steps_in_row
+    """Turn the per-row sums of powers into means (in place), once every step has run (plain numpy: no compile)."""
+    steps_in_row = np.minimum(steps_per_record, n_steps - np.arange(home_rec.shape[0]) * steps_per_record)
+    for column in (H_GRID_W, H_REQUEST_W):
+        home_rec[:, column] /= steps_in_row
+    for column in (DR_BATTERY_W, DR_AC_OUTPUT_W):
+        devices_rec[:, :, column] /= steps_in_row[:, None]

@@ -110,7 +110,7 @@ def test_a_device_dropping_out_mid_discharge_is_covered_by_the_others_and_rejoin
                 unit.reboot_down_s, unit.booted_s, unit.reboot_every_s = 8.0, -1e9, 1e6  # it reboots now, once:
                 await until(lambda: unit.reboots == 1, timeout_s=2)  # unreachable 8 s, back with its flash values (0 W)
                 await until(lambda: not ctl.state()["devices"]["zendure"]["online"], timeout_s=6)  # 2 timed-out tries
-                await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=10)  # the others took its share (5 s was short on a loaded machine)
+                await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=10)  # the others took its share (5 s: short under load)
                 covered = await grid_trace(h, 1.5)
                 assert max(w for _, w in covered) < GAP_W and zendure.online() is False
                 await until(lambda: ctl.state()["devices"]["zendure"]["online"], timeout_s=10)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from socbal.topology import CHEMISTRIES, SOC_GRID_PCT, cell_ocv_v, mean_cell_ocv_v
-from socbal.topology.ocv import cell_ocv_table_v
+from socbal.topology.ocv import cell_ocv_table_v, energy_fraction
 
 CUT_OFFS_V = {"nmc": (2.5, 4.2), "lfp": (2.0, 3.6)}  # the source parameter sets' voltage limits
 
@@ -43,3 +43,17 @@ def test_mean_ocv_is_the_integral_of_the_interpolated_curve(chemistry):
 def test_unknown_chemistry_names_the_choices():
     with pytest.raises(ValueError, match="'lco' is not known: choose one of lfp, nmc"):
         cell_ocv_v("lco", 50)
+
+
+@pytest.mark.parametrize("chemistry", CHEMISTRIES)
+def test_energy_fraction_is_the_ocv_integrated_from_empty_over_the_whole(chemistry):
+    soc = np.array([0.0, 0.5, 3.0, 4.0, 30.0, 50.0, 97.5, 100.0, 120.0, -5.0])
+    fine = np.linspace(0.0, 100.0, 200_001)
+    volts = cell_ocv_v(chemistry, fine)
+    whole = np.trapezoid(volts, fine)
+    expected = [np.trapezoid(volts[fine <= s], fine[fine <= s]) / whole for s in np.clip(soc, 0, 100)]
+    np.testing.assert_allclose(energy_fraction(chemistry, soc), expected, atol=1e-6)
+    assert energy_fraction(chemistry, 0.0) == 0.0 and energy_fraction(chemistry, 100.0) == pytest.approx(1.0, abs=1e-15)
+    # Low SOC sits below the mean voltage: less energy than capacity x SOC; the curve of energy rises with SOC.
+    assert energy_fraction(chemistry, 30.0) < 0.30
+    assert np.all(np.diff(energy_fraction(chemistry, np.linspace(0, 100, 1001))) > 0)

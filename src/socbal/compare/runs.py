@@ -64,6 +64,7 @@ class TopologyRun:
     circulating_a: np.ndarray  # (n) current from pack to pack instead of to or from the bus
     conversion_w: np.ndarray  # (n) DC-DC conversion loss, all packs
     standby_w: np.ndarray  # (n) standby draw from the packs (main unit's included)
+    stored_wh: np.ndarray  # (n+1) energy the packs hold, Wh, as the topology's own model counts it (see stored_energy_wh)
     first_pack_stop_s: float  # first moment a pack stopped taking part; NaN: never
     first_pack_stop: str  # "<pack id>: <why>", "" when never
 
@@ -96,6 +97,16 @@ def electrical_packs(scenario: Scenario) -> list[PackElectrical]:
     return packs
 
 
+def stored_energy_wh(packs: list[PackElectrical], soc_pct: np.ndarray) -> np.ndarray:
+    """Energy the directly connected packs hold at each row of ``soc_pct`` (rows, p), Wh.
+
+    Series and parallel move charge at the packs' OCV, so a pack's energy is the OCV
+    integrated over its SOC (:meth:`PackElectrical.stored_energy_wh`), not usable
+    capacity x SOC: LFP at 30 % holds about 6 % less than that; the two agree only at 0 and 100 %.
+    """
+    return np.sum([pack.stored_energy_wh(soc_pct[:, i]) for i, pack in enumerate(packs)], axis=0)
+
+
 def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: list[str]) -> TopologyRun:
     """A series or parallel result as a :class:`TopologyRun` (no conversion, no standby)."""
     n = result.served_power_w.shape[0]
@@ -119,6 +130,7 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
         circulating_a=result.circulating_current_a,
         conversion_w=np.zeros(n),
         standby_w=np.zeros(n),
+        stored_wh=stored_energy_wh(packs, result.soc_pct),
         first_pack_stop_s=result.time_to_first_stop_s,
         first_pack_stop=first,
     )
@@ -174,6 +186,8 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         circulating_a=circulating,
         conversion_w=dcdc_loss_w.sum(axis=1),
         standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w + main_bus_w,
+        # The DC-DC pack model counts energy: SOC = stored energy / usable capacity.
+        stored_wh=soc @ np.array([s.usable_capacity_wh for s in specs]) / 100.0,
         first_pack_stop_s=first_s,
         first_pack_stop=first,
     )
@@ -202,8 +216,12 @@ def _spread_pct(soc_pct: np.ndarray) -> np.ndarray:
     return np.ptp(soc_pct, axis=1)
 
 
-def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float, capacity_wh: np.ndarray) -> dict:
-    """The comparison metrics of one run (units in the names; NaN: the event never happened)."""
+def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
+    """The comparison metrics of one run (units in the names; NaN: the event never happened).
+
+    ``balance_residual_wh`` is what the energy bookkeeping leaves open: stored at the start
+    - stored at the end - (delivered - absorbed + heat + conversion + standby).
+    """
     to_wh = step_s / 3600.0
     gap = demand_w - run.served_w
     short = np.abs(gap) > np.maximum(SHORTFALL_MIN_W, SHORTFALL_SHARE * np.abs(demand_w))
@@ -211,19 +229,23 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float, capacity_
     heat_w = run.pack_heat_w.sum(axis=1)
     circulating_a = run.circulating_a
     spread = _spread_pct(run.soc_pct)
-    stored = run.soc_pct / 100.0 * capacity_wh
+    stored = run.stored_wh
+    total_loss_wh = float((heat_w + run.conversion_w).sum() * to_wh)  # standby apart: see the module
+    delivered_wh = float(np.clip(run.served_w, 0, None).sum() * to_wh)
+    absorbed_wh = float(np.clip(-run.served_w, 0, None).sum() * to_wh)
+    standby_wh = float(run.standby_w.sum() * to_wh)
     return {
         "topology": run.topology,
         "requested_discharge_wh": float(np.clip(demand_w, 0, None).sum() * to_wh),
         "requested_charge_wh": float(np.clip(-demand_w, 0, None).sum() * to_wh),
-        "delivered_wh": float(np.clip(run.served_w, 0, None).sum() * to_wh),
-        "absorbed_wh": float(np.clip(-run.served_w, 0, None).sum() * to_wh),
+        "delivered_wh": delivered_wh,
+        "absorbed_wh": absorbed_wh,
         "unserved_discharge_wh": float(np.clip(gap, 0, None)[demand_w > 0].sum() * to_wh),
         "unserved_charge_wh": float(np.clip(-gap, 0, None)[demand_w < 0].sum() * to_wh),
         "pack_heat_wh": float(heat_w.sum() * to_wh),
         "conversion_loss_wh": float(run.conversion_w.sum() * to_wh),
-        "standby_wh": float(run.standby_w.sum() * to_wh),
-        "total_loss_wh": float((heat_w + run.conversion_w).sum() * to_wh),  # standby apart: see the module
+        "standby_wh": standby_wh,
+        "total_loss_wh": total_loss_wh,
         "peak_pack_heat_w": float(np.max(heat_w, initial=0.0)),
         "peak_circulating_current_a": float(np.max(circulating_a, initial=0.0)),
         "circulating_charge_ah": float(circulating_a.sum() * step_s / 3600.0),
@@ -231,8 +253,9 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float, capacity_
         "max_spread_pct": float(spread.max()),
         "mean_spread_pct": float(spread.mean()),
         "final_spread_pct": float(spread[-1]),
-        "stored_start_wh": float(stored[0].sum()),
-        "stored_end_wh": float(stored[-1].sum()),
+        "stored_start_wh": float(stored[0]),
+        "stored_end_wh": float(stored[-1]),
+        "balance_residual_wh": float(stored[0] - stored[-1] - (delivered_wh - absorbed_wh + total_loss_wh + standby_wh)),
         "time_to_first_stop_h": float(first_short[0] * step_s / 3600.0) if first_short.size else math.nan,
         "first_pack_stop_h": run.first_pack_stop_s / 3600.0,
         "first_pack_stop": run.first_pack_stop,

@@ -79,6 +79,23 @@ def cell_ocv_v(chemistry: Chemistry, soc_pct: ArrayLike) -> np.ndarray:
     return np.interp(np.asarray(soc_pct, dtype=np.float64), SOC_GRID_PCT, _table(chemistry))
 
 
+def energy_fraction(chemistry: Chemistry, soc_pct: ArrayLike) -> np.ndarray:
+    """Share (0-1) of a cell's energy between empty and full, at zero current, that it holds at ``soc_pct``.
+
+    The integral of the interpolated OCV from 0 to ``soc_pct`` over its integral to 100 %
+    (exact for the piecewise-linear curve). A pack of ``capacity_wh`` holds
+    ``capacity_wh * energy_fraction(chemistry, soc_pct)``: charge moved at the OCV,
+    not ``capacity_wh * soc_pct / 100`` (equal only at 0 and 100 %). SOC outside
+    0-100 is clipped.
+    """
+    volts = _table(chemistry)
+    soc = np.clip(np.asarray(soc_pct, dtype=np.float64), 0.0, 100.0)
+    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (volts[1:] + volts[:-1]) * np.diff(SOC_GRID_PCT))])
+    k = np.clip(np.searchsorted(SOC_GRID_PCT, soc, side="right") - 1, 0, SOC_GRID_PCT.size - 2)
+    partial = (soc - SOC_GRID_PCT[k]) * 0.5 * (volts[k] + np.interp(soc, SOC_GRID_PCT, volts))
+    return (cumulative[k] + partial) / cumulative[-1]
+
+
 def mean_cell_ocv_v(chemistry: Chemistry) -> float:
     """Charge-weighted mean cell OCV in V over 0-100 % SOC: energy per charge at zero current.
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
 
 from socbal.errors import InputError
-from socbal.topology.ocv import SOC_GRID_PCT, Chemistry, cell_ocv_table_v, cell_ocv_v, mean_cell_ocv_v
+from socbal.topology.ocv import SOC_GRID_PCT, Chemistry, cell_ocv_table_v, cell_ocv_v, energy_fraction, mean_cell_ocv_v
 
 #: Cells in series of a typical 48 V home-storage pack (51.2 V LFP, 51.8 V NMC).
 DEFAULT_CELLS_IN_SERIES: dict[str, int] = {"lfp": 16, "nmc": 14}
@@ -75,6 +76,10 @@ class PackElectrical(BaseModel):
     def capacity_wh(self) -> float:
         """Energy between empty and full at zero current, Wh."""
         return self.capacity_ah * self.nominal_voltage_v
+
+    def stored_energy_wh(self, soc_pct: ArrayLike) -> np.ndarray:
+        """Energy the pack holds at ``soc_pct`` (any shape), Wh: what it gives at zero current down to 0 % SOC."""
+        return self.capacity_wh * energy_fraction(self.chemistry, soc_pct)
 
     @property
     def ocv_v(self) -> float:

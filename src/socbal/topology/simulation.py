@@ -1,9 +1,13 @@
 """Steps a series string or a parallel bank through a load profile: the public entry points.
 
 Each step is cut into sub-steps: currents are held constant (explicit Euler)
-until the step ends or the first pack reaches its floor (``floor_soc_pct``, 0 %
-unless given) or 100 %, which it then hits exactly; the circuit is solved again
-for the rest of the step. A string and a
+until the step ends, the first pack reaches its floor (``floor_soc_pct``, 0 %
+unless given) or 100 %, which it then hits exactly, or a pack's OCV would move
+by more than :data:`OCV_STEP_SHARE` of itself; the circuit is solved again
+for the rest of the step. The last bound keeps the held currents true where the
+OCV curve is steep (near empty and full): two parallel LFP packs at 0 and 100 %
+exchange about 100 A that falls within seconds, which one 60 s Euler step would
+overshoot, and it bounds the energy error of holding the OCV over a sub-step. A string and a
 bank differ only in the circuit at one moment, ``series.solve_string`` and
 ``parallel.solve_bus``, which both read
 
@@ -36,6 +40,20 @@ _TOPOLOGY_CODES = {"parallel": _PARALLEL, "series": _SERIES}
 
 #: Sub-steps allowed per step per pack: each ends when a pack reaches its floor or full.
 SUBSTEPS_PER_PACK = 4
+#: Largest change of a pack's OCV within one sub-step, as a share of that OCV.
+OCV_STEP_SHARE = 0.002
+#: Sub-steps per step that may be cut by the OCV bound; past them the step ends with longer sub-steps.
+OCV_SUBSTEPS = 2000
+
+
+@njit(cache=True)
+def _ocv_slope_v_per_pct(soc_pct: float, grid_pct: np.ndarray, table_v: np.ndarray) -> float:
+    """The steeper of the two OCV table segments around ``soc_pct``, V per % SOC (>= 0)."""
+    k = min(max(np.searchsorted(grid_pct, soc_pct) - 1, 0), grid_pct.shape[0] - 2)
+    slope = (table_v[k + 1] - table_v[k]) / (grid_pct[k + 1] - grid_pct[k])
+    if k + 2 < grid_pct.shape[0]:
+        slope = max(slope, (table_v[k + 2] - table_v[k + 1]) / (grid_pct[k + 2] - grid_pct[k + 1]))
+    return slope
 
 
 @njit(cache=True)
@@ -58,7 +76,8 @@ def run_steps(
 
     Returns (time of the first stop in s or NaN, its pack or -1, its PACK_* code);
     a stop is any pack leaving ``PACK_ON_BUS``. A step that needs more than
-    ``max_substeps`` sub-steps leaves its rest unsimulated (it shows as unserved).
+    ``max_substeps`` sub-steps besides its :data:`OCV_SUBSTEPS` OCV-bounded ones leaves
+    its rest unsimulated (it shows as unserved).
     """
     n_steps = load.shape[0]
     n = soc0_pct.shape[0]
@@ -74,7 +93,8 @@ def run_steps(
         t_left = step_s
         charge_as[:] = 0.0
         served_j = loss_j = circulating_as = voltage_vs = terminal_as = t_on = 0.0
-        for _ in range(max_substeps):
+        ocv_cuts = 0
+        for _ in range(max_substeps + OCV_SUBSTEPS):
             for i in range(n):
                 ocv_v[i] = np.interp(soc[i], grid_pct, ocv_table_v[i])
             if topology == _PARALLEL:
@@ -92,10 +112,20 @@ def run_steps(
                         break
             dt = t_left
             hit = -1
+            ocv_cut = False
+            if ocv_cuts < OCV_SUBSTEPS:
+                for i in range(n):
+                    pct_per_s = abs(current_a[i]) / capacity_as[i] * 100.0
+                    if pct_per_s > 0.0:
+                        slope = _ocv_slope_v_per_pct(soc[i], grid_pct, ocv_table_v[i])
+                        t_ocv = OCV_STEP_SHARE * ocv_v[i] / (slope * pct_per_s) if slope > 0.0 else np.inf
+                        if t_ocv < dt:
+                            dt, ocv_cut = t_ocv, True
             for i in range(n):
                 t_hit = _time_to_bound_s(soc[i], floor_pct, capacity_as[i], current_a[i])
                 if t_hit < dt:
-                    dt, hit = t_hit, i
+                    dt, hit, ocv_cut = t_hit, i, False
+            ocv_cuts += ocv_cut
             for i in range(n):
                 # Never below the floor by rounding (a pack below it from the start can only charge).
                 low = min(soc[i], floor_pct)

@@ -11,6 +11,7 @@ import numpy as np
 
 from socbal.device.params import PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
 from socbal.errors import InputError
+from socbal.fleet.budget import check_fleet_budget
 from socbal.fleet.kernel import run_devices
 from socbal.fleet.pool import run_on_dask
 from socbal.fleet.results import FleetResult, build_fleet_result
@@ -19,15 +20,21 @@ from socbal.scenario import FleetSpec
 from socbal.sim.engine import KernelInputs, kernel_inputs
 
 
-def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None):
-    """The scenario's kernel inputs and the drawn fleet: ``(base, draw, devices, seed)``."""
+def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None, dask: bool = False):
+    """The scenario's kernel inputs and the drawn fleet: ``(base, draw, devices, seed)``.
+
+    A fleet that would not fit this machine's memory is refused, and a long one warned about,
+    before anything is drawn (:func:`socbal.fleet.budget.check_fleet_budget`).
+    """
     spec = scenario.fleet if getattr(scenario, "fleet", None) is not None else FleetSpec()
+    field = "fleet.devices" if devices is None else "devices (--devices)"
     devices = spec.devices if devices is None else devices
     seed = spec.seed if seed is None else seed
     if devices < 1:
         raise InputError(f"devices: value {devices} is not allowed: must be >= 1")
     if seed < 0:
         raise InputError(f"seed: value {seed} is not allowed: must be >= 0")
+    check_fleet_budget(devices, len(scenario.all_packs), scenario.run.n_steps, field, dask=dask)
     base = kernel_inputs(scenario)
     return base, draw_fleet(base, scenario.all_packs, spec, devices, seed), devices, seed
 
@@ -67,7 +74,7 @@ def run_fleet_dask(
     The devices are split into ``chunks`` contiguous pieces (default: two per worker thread); the
     workers need socbal installed. Results are identical to :func:`run_fleet` for the same seed.
     """
-    base, draw, devices, seed = prepare_fleet(scenario, devices, seed)
+    base, draw, devices, seed = prepare_fleet(scenario, devices, seed, dask=True)
     parts = run_on_dask(run_chunk, base, draw.chunk, devices, scheduler, workers, chunks)
     pack_out, dev_out, stats = (np.concatenate([p[k] for p in parts]) for k in range(3))
     return build_fleet_result(scenario, draw, pack_out, dev_out, stats, seed=seed)

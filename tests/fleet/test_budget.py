@@ -13,8 +13,8 @@ from socbal.fleet.budget import (
     check_fleet_budget,
     fleet_budget,
 )
-from socbal.fleet.runner import prepare_fleet, run_chunk, run_fleet
 from socbal.fleet.results import build_fleet_result
+from socbal.fleet.runner import prepare_fleet, run_chunk, run_fleet
 
 from .conftest import EXAMPLES, small_scenario
 from .test_cli import socbal

@@ -78,7 +78,8 @@ def available_memory_bytes() -> float | None:
     except OSError:
         pass
     cgroup = Path("/sys/fs/cgroup")
-    for limit_file, usage_file in (("memory.max", "memory.current"), ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    v1 = ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")
+    for limit_file, usage_file in (("memory.max", "memory.current"), v1):
         limit, usage = _read_int(cgroup / limit_file), _read_int(cgroup / usage_file)
         if limit is not None and usage is not None and limit < 1 << 60:  # "max" or a huge number: no limit
             candidates.append(float(limit - usage))

@@ -199,3 +199,62 @@ def test_readme_home_assistant_section_reads_the_export(tmp_path):
 def test_a_folder_given_as_a_profile_file_is_named_a_folder(tmp_path):
     with pytest.raises(InputError, match=r"load.path: file '\.' is a folder, expected a file \(relative to "):
         scenario_from_dict({"load": {"kind": "file", "path": ".", "column": "p"}}, base_dir=tmp_path)
+
+
+def write_solar_days(path, start="2024-06-03", days=3, peak_w=1500.0, peak_hour=13, tz_note=""):
+    """Hourly PV in W: a half sine from peak_hour - 6 to peak_hour + 6 each day."""
+    stamps = pd.date_range(start, periods=days * 24, freq="h")
+    hours = stamps.hour.to_numpy()
+    power = np.clip(peak_w * np.cos((hours - peak_hour) / 12 * np.pi), 0, None)
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": power}).to_csv(path, index=False)
+    return path
+
+
+def warnings_of(spec, adapter, caplog, start="2024-06-03", tz="UTC"):
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        adapter.validate_python(spec).series(pd.Timestamp(start, tz=tz), 86400)
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_a_load_far_beyond_a_home_is_warned_about(tmp_path, caplog):
+    path = write_week_csv(tmp_path / "load.csv", unit_scale=20)  # 2-14 kW, 192 kWh a day on average
+    [message] = warnings_of({"kind": "file", "path": str(path), "column": "p"}, LOAD, caplog, "2023-01-02")
+    assert message.startswith("load.column: 192 kWh a day (mean 8000 W) is far beyond a home (at most 100)")
+    caplog.clear()
+    path = write_week_csv(tmp_path / "home.csv", unit_scale=2)  # 19 kWh a day: a home
+    assert warnings_of({"kind": "file", "path": str(path), "column": "p"}, LOAD, caplog, "2023-01-02") == []
+
+
+def test_pv_above_its_nameplate_is_warned_about(tmp_path, caplog):
+    path = write_solar_days(tmp_path / "pv.csv", peak_w=4500.0)
+    spec = {"kind": "file", "path": str(path), "column": "p", "kwp": 1.6}
+    assert warnings_of(spec, PV, caplog) == [
+        "pv.kwp: the file peaks at 4500 W, above 130 % of the array's kwp = 1.6: is kwp right, or the file another array's?"
+    ]
+    caplog.clear()
+    assert warnings_of({**spec, "kwp": 4.0}, PV, caplog) == []  # 4500 W from 4 kWp: cold, bright, plausible
+
+
+def test_pv_that_peaks_at_night_is_named_as_a_time_zone_question(tmp_path, caplog):
+    # A US array's file in UTC read as UTC: noon in Denver is 19:00 UTC.
+    path = write_solar_days(tmp_path / "pv.csv", peak_hour=19)
+    assert warnings_of({"kind": "file", "path": str(path), "column": "p"}, PV, caplog) == [
+        "pv.tz: the average day of PV peaks at 19:00 in UTC, not between 09:00 and 17:00: are the stamps in another "
+        "time zone? then set tz"
+    ]
+    caplog.clear()
+    spec = {"kind": "file", "path": str(path), "column": "p", "tz": "America/Denver"}  # read in its own zone: 13:00
+    write_solar_days(tmp_path / "pv.csv", peak_hour=13)
+    assert warnings_of(spec, PV, caplog, tz="America/Denver") == []
+
+
+def test_local_times_that_do_not_exist_are_warned_about(tmp_path, caplog):
+    # A file without daylight saving (standard time all year) read as Europe/Berlin: 02:00-02:45 on 31 March.
+    stamps = pd.date_range("2024-03-30", periods=3 * 96, freq="15min")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": 400.0}).to_csv(tmp_path / "l.csv", index=False)
+    spec = {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p", "tz": "Europe/Berlin"}
+    [message] = warnings_of(spec, LOAD, caplog, "2024-03-30", tz="Europe/Berlin")
+    assert message.startswith(
+        "load.tz: 4 stamp(s) in column 'time', the first 2024-03-31 02:00:00, do not exist in Europe/Berlin"
+    )
+    assert "is the file in standard time or UTC?" in message

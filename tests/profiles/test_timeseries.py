@@ -100,7 +100,16 @@ def test_parquet_with_a_datetime_index(tmp_path):
             {"load": {"column": "load_kw"}},
             "value 'yesterday' in row 3 is not a time",
         ),
-        (hourly([1.0, 2.0]).iloc[::-1], {"load": {"column": "load_kw"}}, "stamps are not in order"),
+        (
+            hourly([1.0, 2.0, 3.0]).iloc[[0, 2, 1]],
+            {"load": {"column": "load_kw"}},
+            "stamps are not in order: '2024-05-01 01:00:00+00:00' in row 4 comes after '2024-05-01 02:00:00+00:00'",
+        ),
+        (
+            pd.concat([hourly([1.0, 2.0, 3.0]), hourly([5.0], start="2024-05-01 01:00")]),
+            {"load": {"column": "load_kw"}},
+            "value '2024-05-01 01:00:00+00:00' occurs twice (rows 3 and 5)",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_naming_column_value_and_rule(raw, spec, expected):
@@ -114,3 +123,10 @@ def test_bad_paths(tmp_path):
         read_table(tmp_path / "data.xlsx")
     with pytest.raises(InputError, match="not found"):
         read_table(tmp_path / "none.csv")
+
+
+def test_newest_first_is_read_as_oldest_first():
+    forward = import_frame(hourly([1.0, 2.0, 3.0, 4.0]), {"load": {"column": "load_kw", "unit": "kW"}}).frame
+    backward = import_frame(hourly([1.0, 2.0, 3.0, 4.0]).iloc[::-1], {"load": {"column": "load_kw", "unit": "kW"}}).frame
+    pd.testing.assert_frame_equal(forward, backward)
+    assert forward["load_w"].iloc[0] == 1000.0

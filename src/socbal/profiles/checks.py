@@ -7,6 +7,12 @@ read as W; a load median above ``LOAD_MEDIAN_HIGH_W`` or a PV peak above
 warning line on standard error naming the field and the option that says so.
 Any value above ``MAX_PROFILE_W`` cannot be a storage device's household and is
 refused.
+
+Values of the right unit can still be implausible; each gets one warning line:
+a load of more than ``LOAD_KWH_PER_DAY_HIGH`` a day (far beyond a home: another
+column, or a building's meter), PV above ``PV_OVER_KWP_SHARE`` of the array's
+``kwp`` (another array's file, or kWp given in W), and PV whose average day peaks
+outside ``PV_PEAK_HOURS`` in the file's zone (stamps in another time zone).
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ LOAD_MEDIAN_HIGH_W = 20_000.0
 PV_PEAK_LOW_W = 20.0
 PV_PEAK_HIGH_W = 100_000.0
 MAX_PROFILE_W = 1e7  # ems.models.MAX_POWER_W: the largest power any field takes
+LOAD_KWH_PER_DAY_HIGH = 100.0  # a large home with a heat pump and an EV uses 30-60 kWh a day
+PV_OVER_KWP_SHARE = 1.3  # AC or DC above 130 % of the STC rating: not this array
+PV_PEAK_HOURS = (9, 17)  # the hour of day the average PV day peaks in, local time (east/west arrays, DST, wide zones)
 
 
-def check_power(power_w: pd.Series, role: str, unit: str, where: str) -> None:
-    """Warn when ``power_w`` (a load or PV profile read with ``unit``) looks like another unit; refuse the impossible."""
+def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float | None = None) -> None:
+    """Warn when ``power_w`` (a load or PV profile read with ``unit``, of an array of ``kwp``) looks like another
+    unit or is implausible for a home; refuse the impossible."""
     values = power_w.to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    values = values[finite]
     if len(values) == 0:
         return
     peak = float(values.max())
@@ -47,7 +58,37 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str) -> None:
             log.warning("%s.unit: median %.3g W: is this %s? then set unit = %r", where, median, other, other)
         elif median > LOAD_MEDIAN_HIGH_W:
             log.warning("%s.unit: median %.4g W for a household: is this %s? then set unit = %r", where, median, other, other)
-    elif not kilo and 0 < peak < PV_PEAK_LOW_W:
+        elif values.mean() * 24 / 1000 > LOAD_KWH_PER_DAY_HIGH:
+            log.warning(
+                "%s.column: %.4g kWh a day (mean %.4g W) is far beyond a home (at most %g): check column and unit (now %r)",
+                where, values.mean() * 24 / 1000, values.mean(), LOAD_KWH_PER_DAY_HIGH, unit,
+            )  # fmt: skip
+        return
+    if not kilo and 0 < peak < PV_PEAK_LOW_W:
         log.warning("%s.unit: peak %.3g W: is this %s? then set unit = %r", where, peak, other, other)
     elif peak > PV_PEAK_HIGH_W:
         log.warning("%s.unit: peak %.4g W for a household array: is this %s? then set unit = %r", where, peak, other, other)
+    elif kwp is not None and peak > PV_OVER_KWP_SHARE * kwp * 1000:
+        log.warning(
+            "%s.kwp: the file peaks at %.4g W, above %g %% of the array's kwp = %g: is kwp right, or the file another array's?",
+            where, peak, 100 * PV_OVER_KWP_SHARE, kwp,
+        )  # fmt: skip
+    else:  # one warning a profile: the unit first
+        _check_pv_peak_hour(power_w[finite], where)
+
+
+def _check_pv_peak_hour(power_w: pd.Series, where: str) -> None:
+    """Warn when the average day of PV (at least one whole day of data) peaks outside :data:`PV_PEAK_HOURS`."""
+    index = power_w.index
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2 or index[-1] - index[0] < pd.Timedelta(days=1):
+        return
+    by_hour = power_w.groupby(index.hour).mean()
+    if not by_hour.max() > 0:
+        return
+    hour = int(by_hour.idxmax())
+    if not PV_PEAK_HOURS[0] <= hour < PV_PEAK_HOURS[1]:
+        log.warning(
+            "%s.tz: the average day of PV peaks at %02d:00 in %s, not between %02d:00 and %02d:00: are the stamps in "
+            "another time zone? then set tz",
+            where, hour, index.tz or "the file's time", *PV_PEAK_HOURS,
+        )  # fmt: skip

@@ -108,6 +108,10 @@ class _ColumnSource(FileFormat):
         """Scale applied to the whole column (1: none)."""
         return 1.0
 
+    def nameplate_kwp(self) -> float | None:
+        """The PV array's rating the data was measured on, kWp (None: not given, or not PV)."""
+        return None
+
     def imported(self) -> ImportedSeries:
         """The column read, on a regular grid, with its gaps (read once per spec)."""
         if self._imported is None:
@@ -132,7 +136,7 @@ class _ColumnSource(FileFormat):
         imported = self.imported()
         name = f"{self._role}_w"
         column = imported.frame[name]
-        check_power(column, self._role, self.unit, self._role)
+        check_power(column, self._role, self.unit, self._role, self.nameplate_kwp())
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)
@@ -207,6 +211,10 @@ class FilePvSpec(_FileSpec):
         if self.scale_to_kwp is not None and self.kwp is None:
             raise ValueError("scale_to_kwp needs kwp, the size of the array the file was measured on")
         return self
+
+    def nameplate_kwp(self) -> float | None:
+        """``kwp``: the array the file was measured on."""
+        return self.kwp
 
     def factor(self, power_w: pd.Series) -> float:
         """``scale_to_kwp / kwp``, or 1."""

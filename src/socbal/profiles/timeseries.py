@@ -431,11 +431,21 @@ def _table_stamps(raw: pd.DataFrame, spec: FileFormat, where: str) -> tuple[pd.D
         raise InputError(f"{where} column {label!r}: {len(text)} rows is not allowed: need at least 2")
     parsed = parse_times(text, spec, where, label)
     stamps, unresolved, keep = localize(parsed, spec, where, label)
-    if not stamps.is_monotonic_increasing:
-        raise InputError(f"{where} column {label!r}: stamps are not in order; allowed: rising times")
     if stamps.has_duplicates:
-        twice = stamps[stamps.duplicated()][0]
-        raise InputError(f"{where} column {label!r}: value {str(twice)!r} occurs twice; allowed: unique times")
+        second = int(np.flatnonzero(stamps.duplicated())[0])
+        first = int(np.flatnonzero(stamps == stamps[second])[0])
+        raise InputError(
+            f"{where} column {label!r}: value {str(stamps[second])!r} occurs twice (rows {keep[first] + 2} and "
+            f"{keep[second] + 2}); allowed: unique times"
+        )
+    if len(stamps) > 1 and stamps.is_monotonic_decreasing:  # newest first, as some portals export: read it oldest first
+        stamps, keep = stamps[::-1], keep[::-1]
+    if not stamps.is_monotonic_increasing:
+        back = int(np.flatnonzero(np.diff(stamps.asi8) < 0)[0]) + 1
+        raise InputError(
+            f"{where} column {label!r}: stamps are not in order: {str(stamps[back])!r} in row {keep[back] + 2} comes "
+            f"after {str(stamps[back - 1])!r}; allowed: rising (or falling) times, sort the file"
+        )
     return stamps, unresolved, keep
 
 
@@ -543,6 +553,13 @@ def localize(
             "(start of daylight saving); set nonexistent = 'shift_forward' or 'NaT', or give stamps with a UTC offset"
         )
     shift = "NaT" if spec.nonexistent == "NaT" else "shift_forward"
+    if missing_hour.any():  # a meter that exports local time has none: the file may be in standard time or UTC
+        log.warning(
+            "%s.tz: %d stamp(s) in column %r, the first %s, do not exist in %s (start of daylight saving): is the "
+            "file in standard time or UTC? then set tz; they were %s (nonexistent = %r)",
+            where, int(missing_hour.sum()), label, index[missing_hour][0], tz,
+            "dropped" if shift == "NaT" else "shifted forward (dropped onto a stamp the file has too)", spec.nonexistent,
+        )  # fmt: skip
     try:
         local = index.tz_localize(tz, ambiguous=spec.ambiguous, nonexistent=shift)
     except Exception as err:  # pandas' AmbiguousTimeError (a ValueError): 'raise', or 'infer' without a repeated hour

@@ -11,6 +11,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from socbal.errors import InputError
+from socbal.profiles.simple import SyntheticHouseholdProfile
 from socbal.profiles.specs import LoadSpec, PvSpec
 from socbal.scenario import scenario_from_dict
 from socbal.sim.engine import simulate
@@ -258,3 +259,51 @@ def test_local_times_that_do_not_exist_are_warned_about(tmp_path, caplog):
         "load.tz: 4 stamp(s) in column 'time', the first 2024-03-31 02:00:00, do not exist in Europe/Berlin"
     )
     assert "is the file in standard time or UTC?" in message
+
+
+def test_a_profile_of_zeros_is_named_as_a_column_question(tmp_path, caplog):
+    path = write_week_csv(tmp_path / "zero.csv", unit_scale=0.0)
+    assert warnings_of({"kind": "file", "path": str(path), "column": "p"}, LOAD, caplog, "2023-01-02") == [
+        "load.column: the load is 0 throughout: is this the right column?"
+    ]
+    caplog.clear()
+    assert warnings_of({"kind": "file", "path": str(path), "column": "p"}, PV, caplog, "2023-01-02") == [
+        "pv.column: the PV is 0 throughout: is this the right column?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "spec", "home", "expected"),
+    [
+        (PV, {"kind": "pvlib", "kwp": 1600}, {"kwp": 1.6}, "pv.kwp: 1600 kWp for a household array: is this Wp? then give 1.6"),
+        (
+            PV,
+            {"kind": "file", "path": "x.csv", "column": "p", "kwp": 1.6, "scale_to_kwp": 2400},
+            {"scale_to_kwp": 2.4},
+            "pv.scale_to_kwp: 2400 kWp for a household array: is this Wp? then give 2.4",
+        ),
+        (
+            LOAD,
+            {"kind": "bdew-h0", "annual_kwh": 3_000_000},
+            {"annual_kwh": 3000},
+            "load.annual_kwh: 3e+06 kWh a year (8219 kWh a day) is far beyond a home (at most 100 a day): "
+            "is this Wh? then give 3000",
+        ),
+        (
+            TypeAdapter(SyntheticHouseholdProfile),
+            {"kind": "synthetic-household", "daily_kwh": 600},
+            {"daily_kwh": 12},
+            "load.daily_kwh: 600 kWh a day is far beyond a home (at most 100)",
+        ),
+    ],
+)
+def test_sizes_in_the_wrong_unit_are_warned_about(adapter, spec, home, expected, caplog, tmp_path):
+    if "path" in spec:
+        spec = {**spec, "path": str(write_week_csv(tmp_path / spec["path"]))}
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        adapter.validate_python(spec)
+    assert [r.getMessage() for r in caplog.records] == [expected]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="socbal"):  # a home's sizes: quiet
+        adapter.validate_python({**spec, **home})
+    assert caplog.records == []

@@ -21,6 +21,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationInfo
 
 from socbal.errors import InputError
 
@@ -34,6 +35,7 @@ MAX_PROFILE_W = 1e7  # ems.models.MAX_POWER_W: the largest power any field takes
 LOAD_KWH_PER_DAY_HIGH = 100.0  # a large home with a heat pump and an EV uses 30-60 kWh a day
 PV_OVER_KWP_SHARE = 1.3  # AC or DC above 130 % of the STC rating: not this array
 PV_PEAK_HOURS = (9, 17)  # the hour of day the average PV day peaks in, local time (east/west arrays, DST, wide zones)
+PV_KWP_HIGH = 100.0  # a home's array above this many kWp is likely given in Wp
 
 
 def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float | None = None) -> None:
@@ -45,6 +47,9 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float
     if len(values) == 0:
         return
     peak = float(values.max())
+    if peak == 0:
+        log.warning("%s.column: the %s is 0 throughout: is this the right column?", where, "load" if role == "load" else "PV")
+        return
     if peak > MAX_PROFILE_W:
         raise InputError(
             f"{where}.unit: a peak of {peak:.4g} W is not allowed (at most {MAX_PROFILE_W:g} W); "
@@ -92,3 +97,27 @@ def _check_pv_peak_hour(power_w: pd.Series, where: str) -> None:
             "another time zone? then set tz",
             where, hour, index.tz or "the file's time", *PV_PEAK_HOURS,
         )  # fmt: skip
+
+
+def plausible_kwp(kwp: float | None, info: ValidationInfo) -> float | None:
+    """A pydantic field validator: warn when an array's kWp looks like Wp (above :data:`PV_KWP_HIGH`)."""
+    if kwp is not None and kwp > PV_KWP_HIGH:
+        log.warning("pv.%s: %g kWp for a household array: is this Wp? then give %g", info.field_name, kwp, kwp / 1000)
+    return kwp
+
+
+def plausible_kwh_per_year(kwh: float | None, info: ValidationInfo) -> float | None:
+    """A pydantic field validator: warn when a yearly load is far beyond a home (Wh given as kWh)."""
+    if kwh is not None and kwh / 365 > LOAD_KWH_PER_DAY_HIGH:
+        log.warning(
+            "load.%s: %g kWh a year (%.4g kWh a day) is far beyond a home (at most %g a day): is this Wh? then give %g",
+            info.field_name, kwh, kwh / 365, LOAD_KWH_PER_DAY_HIGH, kwh / 1000,
+        )  # fmt: skip
+    return kwh
+
+
+def plausible_kwh_per_day(kwh: float, info: ValidationInfo) -> float:
+    """A pydantic field validator: warn when a daily load is far beyond a home."""
+    if kwh > LOAD_KWH_PER_DAY_HIGH:
+        log.warning("load.%s: %g kWh a day is far beyond a home (at most %g)", info.field_name, kwh, LOAD_KWH_PER_DAY_HIGH)
+    return kwh

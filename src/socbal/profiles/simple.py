@@ -11,8 +11,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from socbal.profiles.checks import plausible_kwh_per_day
 from socbal.validation import StrictModel
 
 #: Share of a day's household energy in each hour (a typical evening-peaked residential shape).
@@ -44,6 +45,7 @@ class SyntheticHouseholdProfile(StrictModel):
 
     kind: Literal["synthetic-household"] = "synthetic-household"
     daily_kwh: float = Field(8.0, gt=0, le=1000, description="Energy per day, kWh")
+    _plausible_kwh = field_validator("daily_kwh")(plausible_kwh_per_day)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """Hourly power in W."""

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from socbal.errors import InputError
-from socbal.profiles.checks import check_power
+from socbal.profiles.checks import check_power, plausible_kwh_per_year, plausible_kwp
 from socbal.profiles.load import standard_load_w, stochastic_load_w
 from socbal.profiles.pv import BUNDLED_WEATHER, PvArray, Site, in_start_tz, pv_clearsky_w, pv_tmy_w
 from socbal.profiles.timeseries import (
@@ -43,6 +43,7 @@ class _ArraySpec(StrictModel):
     inverter_ac_w: float | None = Field(default=None, gt=0, description="AC limit, W; None: kwp")
     losses_pct: float = Field(default=14.0, ge=0, lt=100)
     output: Literal["ac", "dc"] = "ac"
+    _plausible_kwp = field_validator("kwp")(plausible_kwp)
 
     def array(self) -> PvArray:
         """The plain PvArray these fields describe."""
@@ -205,6 +206,7 @@ class FilePvSpec(_FileSpec):
     _role = "pv"
     kwp: float | None = Field(default=None, gt=0)
     scale_to_kwp: float | None = Field(default=None, gt=0)
+    _plausible_kwp = field_validator("kwp", "scale_to_kwp")(plausible_kwp)
 
     @model_validator(mode="after")
     def _kwp_for_scaling(self) -> "FilePvSpec":
@@ -230,6 +232,7 @@ class FileLoadSpec(_FileSpec):
 
     _role = "load"
     scale_to_kwh_per_year: float | None = Field(default=None, ge=0)
+    _plausible_kwh = field_validator("scale_to_kwh_per_year")(plausible_kwh_per_year)
 
     def factor(self, power_w: pd.Series) -> float:
         """Target annual energy over the file's mean power times a year, or 1."""
@@ -263,6 +266,7 @@ class BdewLoadSpec(StrictModel):
 
     kind: Literal["bdew-h0", "bdew-h25"] = "bdew-h0"
     annual_kwh: float = Field(ge=0)
+    _plausible_kwh = field_validator("annual_kwh")(plausible_kwh_per_year)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """Load in W at 15-minute steps."""
@@ -274,6 +278,7 @@ class StochasticLoadSpec(StrictModel):
 
     kind: Literal["stochastic"] = "stochastic"
     annual_kwh: float = Field(ge=0)
+    _plausible_kwh = field_validator("annual_kwh")(plausible_kwh_per_year)
     step_s: float = Field(default=60.0, gt=0)
     seed: int = 0
     profile: Literal["h0", "h25"] = "h0"

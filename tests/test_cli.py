@@ -243,3 +243,11 @@ def test_no_help_text_shows_a_markup_escape():
         out = CliRunner().invoke(app, [name, "--help"])
         assert out.exit_code == 0, (name, out.output)
         assert "\\[" not in out.output, (name, out.output)
+
+
+@pytest.mark.parametrize("option", [["--port", "5021"], ["--model", "x"], ["--serial", "s"], ["--meter", "shelly-pro-3em"]])
+def test_emulate_refuses_options_the_socbal_protocol_would_ignore(option):
+    run = socbal("emulate", str(EXAMPLES / "emulate_80_40.toml"), *option, "--duration-s", "1")
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {option[0]}: not for --protocol socbal"), run.stderr

@@ -716,7 +716,9 @@ def emulate(
     ignored = {"--port": port is not None, "--model": model, "--serial": serial, "--meter": meter}
     for name, flag in ignored.items():  # silently dropped before: e.g. --port 5021 served on 5020
         if flag:
-            raise InputError(f"{name}: not for --protocol socbal (socbal's own map: its port is --modbus-port); use a vendor --protocol")
+            raise InputError(
+                f"{name}: not for --protocol socbal (socbal's own map: its port is --modbus-port); use a vendor --protocol"
+            )
     reg_map, mqtt_cfg, password = RegisterMap(), None, None
     if config is not None:
         rcfg = load_config(config)

@@ -130,3 +130,25 @@ def test_newest_first_is_read_as_oldest_first():
     backward = import_frame(hourly([1.0, 2.0, 3.0, 4.0]).iloc[::-1], {"load": {"column": "load_kw", "unit": "kW"}}).frame
     pd.testing.assert_frame_equal(forward, backward)
     assert forward["load_w"].iloc[0] == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_w"),
+    [
+        ('time,load_kw\n2024-05-01 00:00,"0,5"\n2024-05-01 01:00,"1,25"\n', [500.0, 1250.0]),  # quoted decimal comma
+        ('time,load_kw\n2024-05-01 00:00,"1,234.5"\n2024-05-01 01:00,"2,000.0"\n', [1_234_500.0, 2_000_000.0]),  # thousands
+        ("time,load_kw\n2024-05-01 00:00,0.5\n2024-05-01 01:00,1.25\n", [500.0, 1250.0]),
+    ],
+)
+def test_comma_inside_quotes_is_read_as_the_file_means_it(tmp_path, text, expected_w):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    frame = import_frame(read_table(path), {"load": {"column": "load_kw", "unit": "kW"}}).frame
+    np.testing.assert_allclose(frame["load_w"].to_numpy(), expected_w)
+
+
+def test_quoted_values_that_read_both_ways_are_refused_not_guessed(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text('time,load_kw\n2024-05-01 00:00,"1,234"\n2024-05-01 01:00,"2,500"\n')  # 1.234 kW or 1234 kW?
+    with pytest.raises(InputError, match=r"value '1,234' in row 2 is not a number"):
+        import_frame(read_table(path), {"load": {"column": "load_kw", "unit": "kW"}})

@@ -295,6 +295,8 @@ def _head_text(path: Path, size: int = 65536) -> str:
 _COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
 _DOT_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 _DOT_THOUSANDS = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
+_COMMA_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+\.\d+$")
+_THOUSANDS_LIKE = re.compile(r"^-?\d{1,3},\d{3}$")
 
 
 def sniff_text(head: str, spec: FileFormat) -> tuple[str, str, str | None]:
@@ -314,12 +316,20 @@ def sniff_text(head: str, spec: FileFormat) -> tuple[str, str, str | None]:
         except csv.Error:
             sep = ","
     decimal = spec.decimal
+    quoted = [cell.strip() for line in lines[1:] for cell in next(csv.reader([line], delimiter=sep), [])] if sep == "," else []
     cells = [cell.strip().strip('"') for line in lines[1:] for cell in line.split(sep)]
     if decimal is None:
         comma = sum(bool(_COMMA_DECIMAL.match(c)) or bool(_DOT_THOUSANDS.match(c) and "," in c) for c in cells)
         dot = sum(bool(_DOT_DECIMAL.match(c)) for c in cells)
         decimal = "," if sep != "," and comma > 0 and dot == 0 else "."
+        # "300,5" quoted in a comma-separated file: the comma inside quotes is the decimal mark, unless every such
+        # value also reads as thousands ("1,234": refused as not a number rather than guessed).
+        commas = [c for c in quoted if _COMMA_DECIMAL.match(c)]
+        if commas and not any(_DOT_DECIMAL.match(c) for c in quoted) and not all(_THOUSANDS_LIKE.match(c) for c in commas):
+            decimal = ","
     thousands = "." if decimal == "," and any(_DOT_THOUSANDS.match(c) for c in cells) else None
+    if decimal == "." and any(_COMMA_THOUSANDS.match(c) for c in quoted):
+        thousands = ","  # "1,234.5" quoted: comma thousands with a decimal point, unambiguous
     return sep, decimal, thousands
 
 

@@ -55,3 +55,16 @@ def test_plausible_values_are_not_warned_about(caplog):
     with caplog.at_level(logging.WARNING, logger="socbal"):
         scenario_from_dict({"device": {"mode": "fixed-output", "fixed_output_w": 800}, "packs": [{"id": "p1", "soh_pct": 85}]})
     assert caplog.records == []
+
+
+def test_power_limits_that_look_like_kw_are_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        scenario_from_dict({"main": {"id": "main", "max_discharge_w": 1.2}, "device": {"ac_output_limit_w": 0.8}})
+    assert [r.getMessage() for r in caplog.records] == [
+        "main.max_discharge_w: 1.2 W: is this kW? then give 1200",
+        "device.ac_output_limit_w: 0.8 W: is this kW? then give 800",
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="socbal"):  # 0 switches a path off: no question
+        scenario_from_dict({"main": {"id": "main", "max_charge_w": 0}, "device": {"ac_charge_limit_w": 0}})
+    assert caplog.records == []

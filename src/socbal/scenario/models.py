@@ -39,6 +39,16 @@ PvProfile = Annotated[
     Field(discriminator="kind"),
 ]
 
+#: A power limit above 0 but below this, W, looks like kW (a limit of 0 switches the path off and is fine).
+KW_LOOKING_W = 10.0
+
+
+def _warn_kw_looking_w(field: str, value_w: float) -> None:
+    """One warning line when a power limit of ``value_w`` W looks like kW."""
+    if 0 < value_w < KW_LOOKING_W:
+        log.warning("%s: %g W: is this kW? then give %g", field, value_w, value_w * 1000)
+
+
 #: Smallest nameplate capacity accepted, Wh; below ``KWH_LOOKING_WH`` a capacity gets a "is this kWh?" warning.
 MIN_CAPACITY_WH = 10.0
 KWH_LOOKING_WH = 100.0
@@ -267,7 +277,11 @@ class Scenario(StrictModel):
                 value = getattr(p, name)
                 if 0 < value < 1:
                     log.warning("%s.%s: %g %%: is this a fraction? then give %g (percent)", where, name, value, value * 100)
+            for name in ("max_charge_w", "max_discharge_w"):
+                _warn_kw_looking_w(f"{where}.{name}", getattr(p, name))
         device = self.device
+        for name in ("ac_output_limit_w", "pv_input_limit_w", "ac_charge_limit_w"):
+            _warn_kw_looking_w(f"device.{name}", getattr(device, name))
         if device.mode == "fixed-output" and device.fixed_output_w > device.ac_output_limit_w:
             log.warning(
                 "device.fixed_output_w: %g W is above ac_output_limit_w (%g W): the output is capped at %g W",

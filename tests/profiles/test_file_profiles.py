@@ -307,3 +307,13 @@ def test_sizes_in_the_wrong_unit_are_warned_about(adapter, spec, home, expected,
     with caplog.at_level(logging.WARNING, logger="socbal"):  # a home's sizes: quiet
         adapter.validate_python({**spec, **home})
     assert caplog.records == []
+
+
+def test_a_running_energy_total_read_as_power_is_named(tmp_path, caplog):
+    stamps = pd.date_range("2024-06-03", periods=96, freq="15min")
+    meter_kwh = 1000.0 + np.arange(96) * 0.1  # a meter reading, 400 W
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": meter_kwh}).to_csv(tmp_path / "m.csv", index=False)
+    assert warnings_of({"kind": "file", "path": str(tmp_path / "m.csv"), "column": "p"}, LOAD, caplog) == [
+        "load.unit: the column only rises (1000 to 1010 W): is it a running energy total? then set unit = 'kWh' or 'Wh', "
+        "as the meter counts"
+    ]

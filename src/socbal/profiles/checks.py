@@ -8,6 +8,7 @@ warning line on standard error naming the field and the option that says so.
 Any value above ``MAX_PROFILE_W`` cannot be a storage device's household and is
 refused.
 
+A power column that only rises is a running energy total (a meter reading) read as power.
 Values of the right unit can still be implausible; each gets one warning line:
 a load of more than ``LOAD_KWH_PER_DAY_HIGH`` a day (far beyond a home: another
 column, or a building's meter), PV above ``PV_OVER_KWP_SHARE`` of the array's
@@ -35,6 +36,7 @@ MAX_PROFILE_W = 1e7  # ems.models.MAX_POWER_W: the largest power any field takes
 LOAD_KWH_PER_DAY_HIGH = 100.0  # a large home with a heat pump and an EV uses 30-60 kWh a day
 PV_OVER_KWP_SHARE = 1.3  # AC or DC above 130 % of the STC rating: not this array
 PV_PEAK_HOURS = (9, 17)  # the hour of day the average PV day peaks in, local time (east/west arrays, DST, wide zones)
+RISING_MIN_STEPS = 24  # a power column that never falls over this many steps is a meter reading
 PV_KWP_HIGH = 100.0  # a home's array above this many kWp is likely given in Wp
 
 
@@ -57,6 +59,14 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float
         )
     kilo = unit.startswith("k")
     other = unit[1:] if kilo else "k" + unit
+    steps = np.diff(values)
+    if unit in ("W", "kW") and len(steps) >= RISING_MIN_STEPS and np.all(steps >= 0) and np.mean(steps > 0) > 0.5:
+        log.warning(
+            "%s.unit: the column only rises (%.4g to %.4g %s): is it a running energy total? then set unit = 'kWh' or "
+            "'Wh', as the meter counts",
+            where, values[0] / (1000 if kilo else 1), values[-1] / (1000 if kilo else 1), unit,
+        )  # fmt: skip
+        return
     if role == "load":
         median = float(np.median(values))
         if not kilo and 0 < median < LOAD_MEDIAN_LOW_W:

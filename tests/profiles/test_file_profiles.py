@@ -317,3 +317,19 @@ def test_a_running_energy_total_read_as_power_is_named(tmp_path, caplog):
         "load.unit: the column only rises (1000 to 1010 W): is it a running energy total? then set unit = 'kWh' or 'Wh', "
         "as the meter counts"
     ]
+
+
+def test_a_one_second_file_at_hourly_steps_keeps_its_energy(tmp_path):
+    # One minute in ten at 3 kW, else 100 W: 390 W on average; each hour starts inside a peak.
+    stamps = pd.date_range("2026-06-01", periods=3 * 3600, freq="s")
+    power = np.where(stamps.minute % 10 < 1, 3000.0, 100.0)
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%dT%H:%M:%S"), "p": power}).to_csv(tmp_path / "l.csv", index=False)
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": "2026-06-01T00:00:00", "step_s": 3600, "horizon_h": 2},
+            "main": {"id": "main"},
+            "load": {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p"},
+            "pv": {"kind": "constant", "power_w": 0},
+        }
+    )
+    assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(0.39 * 2, rel=1e-9)

@@ -38,8 +38,8 @@ def battery_demand_w(scenario: Scenario) -> np.ndarray:
     start = pd.Timestamp(run.start)
     horizon_s = run.n_steps * run.step_s
     time_s = np.arange(run.n_steps) * run.step_s
-    load_w = values_at(*held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load"), time_s)
-    pv_w = values_at(*held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv"), time_s)
+    load_w = values_at(*held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load", run.step_s), time_s)
+    pv_w = values_at(*held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv", run.step_s), time_s)
     grid_on = values_at(*grid_profile(scenario.grid, start, horizon_s, run.step_s), time_s) > 0.5
     d = scenario.device
     demand = np.empty(run.n_steps)

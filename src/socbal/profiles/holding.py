@@ -30,8 +30,28 @@ def values_at(values: np.ndarray, step_s: float, time_s: np.ndarray) -> np.ndarr
     return values[index]
 
 
-def held_profile(series: pd.Series, start: pd.Timestamp, horizon_s: float, name: str) -> tuple[np.ndarray, float]:
-    """A profile as ``(values_w, step_s)`` starting at ``start``, to be held per interval."""
+def interval_means(values: np.ndarray, profile_step_s: float, step_s: float) -> np.ndarray:
+    """Means of a held profile (``values`` every ``profile_step_s``, the last one held on) over intervals of ``step_s``.
+
+    Exact for a held profile: the integral is piecewise linear between the profile's stamps.
+    Covers the profile's span, ``len(values) * profile_step_s``, rounded up to whole intervals.
+    """
+    n = max(1, int(np.ceil(len(values) * profile_step_s / step_s - 1e-9)))
+    stamps_s = np.arange(len(values) + 1) * profile_step_s
+    integral = np.concatenate(([0.0], np.cumsum(values) * profile_step_s))
+    edges_s = np.arange(n + 1) * step_s
+    at_edges = np.interp(edges_s, stamps_s, integral) + np.clip(edges_s - stamps_s[-1], 0.0, None) * values[-1]
+    return np.diff(at_edges) / step_s
+
+
+def held_profile(
+    series: pd.Series, start: pd.Timestamp, horizon_s: float, name: str, step_s: float | None = None
+) -> tuple[np.ndarray, float]:
+    """A profile as ``(values_w, step_s)`` starting at ``start``, to be held per interval.
+
+    With ``step_s`` (the run's step), a profile finer than the run is averaged over each run step
+    (energy kept) instead of read at the step's start: a 1 s file at 60 s steps keeps its short peaks' energy.
+    """
     values = series.to_numpy(dtype=float)
     if len(series) == 0:
         raise InputError(f"{name}: the profile is empty")
@@ -44,5 +64,8 @@ def held_profile(series: pd.Series, start: pd.Timestamp, horizon_s: float, name:
         raise InputError(f"{name}: the profile starts at {series.index[0]}, after the run's start {start}")
     step = series.index[1] - series.index[0]
     index = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(seconds=horizon_s), freq=step)
-    held = series.reindex(index, method="ffill")
-    return held.to_numpy(dtype=float), step.total_seconds()
+    held = series.reindex(index, method="ffill").to_numpy(dtype=float)
+    profile_step_s = step.total_seconds()
+    if step_s is not None and profile_step_s < step_s:
+        return interval_means(held, profile_step_s, step_s), float(step_s)
+    return held, profile_step_s

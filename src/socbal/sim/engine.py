@@ -86,8 +86,8 @@ def kernel_inputs(scenario: Scenario) -> KernelInputs:
     run = scenario.run
     start = pd.Timestamp(run.start)
     horizon_s = run.n_steps * run.step_s
-    load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
-    pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv")
+    load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load", run.step_s)
+    pv_w, pv_step_s = held_profile(scenario.pv.series(start, horizon_s), start, horizon_s, "pv", run.step_s)
     grid_on, grid_step_s = grid_profile(scenario.grid, start, horizon_s, grid_hold_step_s(scenario))
     profiles = kernel.Profiles(_writable(load_w), load_step_s, _writable(pv_w), pv_step_s, _writable(grid_on), grid_step_s)
     soc_true = np.array([p.soc_pct for p in packs])

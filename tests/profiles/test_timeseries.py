@@ -123,6 +123,9 @@ def test_bad_paths(tmp_path):
         read_table(tmp_path / "data.xlsx")
     with pytest.raises(InputError, match="not found"):
         read_table(tmp_path / "none.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"^timeseries\.path: file '.*empty\.csv' is empty; allowed: a table"):
+        read_table(tmp_path / "empty.csv")
 
 
 def test_newest_first_is_read_as_oldest_first():

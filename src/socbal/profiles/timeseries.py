@@ -253,6 +253,8 @@ def read_table(path: str | Path, spec: FileFormat | None = None, where: str = "t
         raise InputError(f"{where}.path: value {str(path)!r} is not allowed: the file must end in {allowed}")
     if not path.is_file():
         raise InputError(f"{where}.path: file {str(path)!r} not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{where}.path: file {str(path)!r} is empty; allowed: a table with a time column and values")
     try:
         if kind in (".parquet", ".pq"):
             frame = pd.read_parquet(path)

@@ -243,3 +243,14 @@ def test_balance_residual_of_the_direct_columns_shrinks_with_the_step(mixed):
     # Before the OCV-integrated stored energy the example's direct columns were 64 and 32 Wh open.
     assert abs(coarse_m.loc["parallel", "balance_residual_wh"]) < 5 and abs(coarse_m.loc["series", "balance_residual_wh"]) < 1
     assert "Energy balance residual" in " ".join(mixed.summary["notes"])
+
+
+def test_results_of_an_older_compare_are_refused_in_one_line(mixed, tmp_path):
+    folder = mixed.save(tmp_path / "old")
+    metrics_file = Path(folder) / "metrics.parquet"
+    pd.read_parquet(metrics_file).drop(columns=["balance_residual_wh"]).to_parquet(metrics_file)
+    run = socbal("report", str(folder), "--no-png")
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'balance_residual_wh' is missing: written by an older socbal compare" in lines[0]
+    assert not (Path(folder) / "report.html").exists()

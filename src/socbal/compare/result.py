@@ -22,6 +22,7 @@ import pandas as pd
 
 from socbal.compare.demand import DEMAND_DEFINITION
 from socbal.compare.runs import TOPOLOGIES, TOPOLOGY_LABELS, run_metrics, run_topologies
+from socbal.errors import InputError
 from socbal.resultfiles import read_results, save_results
 from socbal.scenario import CompareSpec, Scenario, scenario_from_dict
 
@@ -117,6 +118,12 @@ class CompareResult:
     def load(cls, folder: str | Path) -> "CompareResult":
         """The comparison :meth:`save` wrote into ``folder``; :class:`InputError` (one line) when it cannot be read."""
         frames, summary, scenario = read_results(folder, _TABLES, "comparison results")
+        missing = [column for _, column, _, _ in METRIC_ROWS if column not in frames["metrics"]]
+        if missing:
+            raise InputError(
+                f"{folder}/metrics.parquet: column {missing[0]!r} is missing: written by an older socbal compare "
+                "(its series and parallel stored energy did not balance); run socbal compare again"
+            )
         return cls(scenario=scenario_from_dict(scenario, source=f"{folder}/scenario.json"), summary=summary, **frames)
 
 

@@ -245,7 +245,7 @@ def test_no_help_text_shows_a_markup_escape():
         assert "\\[" not in out.output, (name, out.output)
 
 
-@pytest.mark.parametrize("option", [["--port", "5021"], ["--model", "x"], ["--serial", "s"], ["--meter", "shelly-pro-3em"]])
+@pytest.mark.parametrize("option", [["--port", "5021"], ["--model", "x"], ["--serial", "s"]])
 def test_emulate_refuses_options_the_socbal_protocol_would_ignore(option):
     run = socbal("emulate", str(EXAMPLES / "emulate_80_40.toml"), *option, "--duration-s", "1")
     assert run.returncode == 2, run.stderr

@@ -713,7 +713,7 @@ def emulate(
         wants_mqtt = mqtt or mqtt_port is not None
         _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt)
         return
-    ignored = {"--port": port is not None, "--model": model, "--serial": serial, "--meter": meter}
+    ignored = {"--port": port is not None, "--model": model, "--serial": serial}
     for name, flag in ignored.items():  # silently dropped before: e.g. --port 5021 served on 5020
         if flag:
             raise InputError(

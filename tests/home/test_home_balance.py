@@ -126,3 +126,19 @@ def test_the_balance_closes_on_any_home(raw):
     result = simulate_home(home_scenario_from_dict(raw))
     check_summary(result)
     assert np.isfinite(result.summary["home"]["stored_change_kwh"])
+
+
+def test_a_load_finer_than_the_step_keeps_its_energy():
+    # A 1-minute load at 10-minute steps is averaged over each step, as in the one-device run; read at each
+    # step's first minute it gave another energy.
+    def load_kwh(step_s: int) -> float:
+        raw = dict(
+            run=dict(step_s=step_s, horizon_h=6.0, record_every_s=3600),
+            home=dict(name="h", strategy="socbal"),
+            meter=dict(period_s=step_s, latency_s=0, stale_after_s=2 * step_s),
+            load=dict(kind="stochastic", annual_kwh=6000.0, step_s=60, seed=3),
+            devices=[device("d0", 60.0, 1, 0.0, "spec", 0.0)],
+        )
+        return simulate_home(home_scenario_from_dict(raw)).summary["home"]["load_kwh"]
+
+    assert load_kwh(600) == pytest.approx(load_kwh(60), rel=1e-9)

@@ -8,13 +8,13 @@ grows with the number of homes, not with the horizon. Both runners call the same
 from __future__ import annotations
 
 import logging
-import os
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from socbal.device.params import N_PARAMS, PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH, refresh_derived
 from socbal.errors import InputError
+from socbal.fleet.budget import available_memory_bytes
 from socbal.fleet.home_results import DEVICE_METRICS, HOME_METRICS, HomeFleetResult, build_home_fleet_result
 from socbal.fleet.home_sample import HomeFleetDraw, draw_homes
 from socbal.fleet.pool import run_on_dask, thread_count, thread_map
@@ -43,9 +43,10 @@ class HomeFleetBase(NamedTuple):
     estimate_error_pct: np.ndarray
 
 
-def memory_available_bytes() -> int:
-    """Memory this machine has available now, bytes."""
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+def memory_available_bytes() -> float:
+    """Memory this process may still take, bytes (the one-device fleet's rule: cgroup-aware); unknown is no limit."""
+    have = available_memory_bytes()
+    return float("inf") if have is None else have
 
 
 def memory_estimate_bytes(scenario: HomeScenario, homes: int, threads: int, profile_bytes: int) -> int:

@@ -67,11 +67,11 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         dyn[d, loop.DYN_RATED_CHARGE_W] = own[:, PARAM_MAX_CHARGE_W].sum()
         if spec.firmware == "reserve-on-average":
             ems[d, EMS_RESERVE_PCT] = 0.0  # its packs run to empty; the device checks the reserve on the average
-        pv_series.append(held_profile(spec.pv.series(start, horizon_s), start, horizon_s, f"devices.{spec.id}.pv"))
+        pv_series.append(held_profile(spec.pv.series(start, horizon_s), start, horizon_s, f"devices.{spec.id}.pv", run.step_s))
     pv_w = np.zeros((len(models), max(len(v) for v, _ in pv_series)))
     for d, (values, _) in enumerate(pv_series):
         pv_w[d, : len(values)] = values
-    load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load")
+    load_w, load_step_s = held_profile(scenario.load.series(start, horizon_s), start, horizon_s, "load", run.step_s)
     model = loop.HomeModel(
         first,
         count,

@@ -139,6 +139,19 @@ def _first_run_note(qualname: str, what: str, about_s: int = 15) -> str:
     return f"{note}, then "
 
 
+def _compile_note_once(qualname: str, what: str, about_s: int = 15) -> Callable[[], None]:
+    """A callback that says, once a run is checked and about to start, that ``qualname`` compiles first (one stderr
+    line unless quiet; ``about_s``: its compile's CPU time, s): a refused fleet says nothing about compiling."""
+
+    def say() -> None:
+        from socbal._jit_cache import is_compiled
+
+        if not _output["quiet"] and not is_compiled(qualname):
+            typer.echo(f"compiling {what} (first run only, about {about_s} s) ...", err=True)
+
+    return say
+
+
 @contextlib.contextmanager
 def activity(message: str):
     """Progress on standard error while the block runs, when that is a terminal and output is not quiet;
@@ -387,11 +400,12 @@ def fleet(
     if _home_fleet(scenario, devices, homes, seed, dask or scheduler is not None, scheduler, workers, out, quiet, as_json):
         return
     spec = load_scenario(scenario)
-    with activity(_first_run_note("kernel.advance", "the simulator") + f"simulating the {spec.name} fleet"):
+    note = _compile_note_once("kernel.advance", "the simulator")
+    with activity(f"simulating the {spec.name} fleet"):
         if dask or scheduler is not None:
-            result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers)
+            result = run_fleet_dask(spec, devices, seed, scheduler=scheduler, workers=workers, on_start=note)
         else:
-            result = run_fleet(spec, devices, seed)
+            result = run_fleet(spec, devices, seed, on_start=note)
     _save_results(result, out, Path("results") / f"{spec.name}-fleet", lambda r: print_distribution(r.summary), quiet, as_json)
 
 
@@ -414,12 +428,12 @@ def _home_fleet(
     from socbal.fleet.home_runner import run_home_fleet, run_home_fleet_dask
 
     spec = home_scenario_from_dict(raw, source=str(path), base_dir=path.parent)
-    note = _first_run_note("loop.advance_home", "the home simulator", 45)
-    with activity(note + f"simulating the {spec.name} home fleet"):
+    note = _compile_note_once("loop.advance_home", "the home simulator", 43)
+    with activity(f"simulating the {spec.name} home fleet"):
         if on_dask:
-            result = run_home_fleet_dask(spec, homes, seed, scheduler=scheduler, workers=workers)
+            result = run_home_fleet_dask(spec, homes, seed, scheduler=scheduler, workers=workers, on_start=note)
         else:
-            result = run_home_fleet(spec, homes, seed)
+            result = run_home_fleet(spec, homes, seed, on_start=note)
     default = Path("results") / f"{spec.name}-fleet"
     _save_results(result, out, default, lambda r: print_distribution(r.summary), quiet, as_json)
     return True

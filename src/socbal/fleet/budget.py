@@ -51,6 +51,17 @@ class FleetBudget:
     cores: int
 
 
+def size_and_seed(name: str, size: int | None, spec_size: int, seed: int | None, spec_seed: int) -> tuple[int, int]:
+    """A fleet's size (``name``: devices or homes) and seed, the options over the scenario's; refused below 1 / 0."""
+    size = spec_size if size is None else size
+    seed = spec_seed if seed is None else seed
+    if size < 1:
+        raise InputError(f"{name}: value {size} is not allowed: must be >= 1")
+    if seed < 0:
+        raise InputError(f"seed: value {seed} is not allowed: must be >= 0")
+    return size, seed
+
+
 def fleet_budget(devices: int, packs: int, n_steps: int, cores: int | None = None, dask: bool = False) -> FleetBudget:
     """The estimate for ``devices`` devices of ``packs`` packs (main unit included) over ``n_steps`` steps."""
     cores = max(1, cores or os.cpu_count() or 1)

@@ -8,13 +8,14 @@ grows with the number of homes, not with the horizon. Both runners call the same
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from socbal.device.params import N_PARAMS, PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH, refresh_derived
 from socbal.errors import InputError
-from socbal.fleet.budget import available_memory_bytes
+from socbal.fleet.budget import available_memory_bytes, size_and_seed
 from socbal.fleet.home_results import DEVICE_METRICS, HOME_METRICS, HomeFleetResult, build_home_fleet_result
 from socbal.fleet.home_sample import HomeFleetDraw, draw_homes
 from socbal.fleet.pool import run_on_dask, thread_count, thread_map
@@ -76,12 +77,7 @@ def prepare_home_fleet(
     """The fleet's shared inputs and drawn homes: ``(base, draw, homes, seed)``; bad sizes and a fleet that would
     not fit in memory are refused before anything is drawn."""
     spec = scenario.fleet if scenario.fleet is not None else HomeFleetSpec()
-    homes = spec.homes if homes is None else homes
-    seed = spec.seed if seed is None else seed
-    if homes < 1:
-        raise InputError(f"homes: value {homes} is not allowed: must be >= 1")
-    if seed < 0:
-        raise InputError(f"seed: value {seed} is not allowed: must be >= 0")
+    homes, seed = size_and_seed("homes", homes, spec.homes, seed, spec.seed)
     n_all = len(scenario.devices)
     if spec.device_count is not None and spec.device_count[1] > n_all:
         raise InputError(
@@ -202,10 +198,17 @@ def run_home_chunk(base: HomeFleetBase, draw: HomeFleetDraw, threads: Optional[i
 
 
 def run_home_fleet(
-    scenario: HomeScenario, homes: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None
+    scenario: HomeScenario,
+    homes: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    on_start: Optional[Callable[[], object]] = None,
 ) -> HomeFleetResult:
-    """Simulate the home fleet in this process, the homes shared over ``threads`` cores (default: all)."""
+    """Simulate the home fleet in this process, the homes shared over ``threads`` cores (default: all); ``on_start``
+    is called once the fleet is drawn and checked, before the first simulation."""
     base, draw, homes, seed = prepare_home_fleet(scenario, homes, seed, threads)
+    if on_start is not None:
+        on_start()
     home_out, device_out = run_home_chunk(base, draw, threads)
     return build_home_fleet_result(scenario, draw, home_out, device_out, seed)
 
@@ -217,10 +220,13 @@ def run_home_fleet_dask(
     scheduler: Optional[str] = None,
     workers: int = 2,
     chunks: Optional[int] = None,
+    on_start: Optional[Callable[[], object]] = None,
 ) -> HomeFleetResult:
     """Simulate the home fleet on Dask (``scheduler`` or a LocalCluster of ``workers`` processes, ``chunks`` pieces);
     results are identical to :func:`run_home_fleet` for the same seed."""
     base, draw, homes, seed = prepare_home_fleet(scenario, homes, seed, threads=workers)
+    if on_start is not None:
+        on_start()
     parts = run_on_dask(run_home_chunk, base, draw.chunk, homes, scheduler, workers, chunks)
     home_out, device_out = (np.concatenate([p[k] for p in parts]) for k in range(2))
     return build_home_fleet_result(scenario, draw, home_out, device_out, seed)

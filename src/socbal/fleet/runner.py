@@ -5,13 +5,13 @@ Both runners call the same compiled loop on the same draws, so they give identic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import numpy as np
 
 from socbal.device.params import PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
-from socbal.errors import InputError
-from socbal.fleet.budget import check_fleet_budget
+from socbal.fleet.budget import check_fleet_budget, size_and_seed
 from socbal.fleet.kernel import run_devices
 from socbal.fleet.pool import run_on_dask
 from socbal.fleet.results import FleetResult, build_fleet_result
@@ -28,12 +28,7 @@ def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] =
     """
     spec = scenario.fleet if getattr(scenario, "fleet", None) is not None else FleetSpec()
     field = "fleet.devices" if devices is None else "devices (--devices)"
-    devices = spec.devices if devices is None else devices
-    seed = spec.seed if seed is None else seed
-    if devices < 1:
-        raise InputError(f"devices: value {devices} is not allowed: must be >= 1")
-    if seed < 0:
-        raise InputError(f"seed: value {seed} is not allowed: must be >= 0")
+    devices, seed = size_and_seed("devices", devices, spec.devices, seed, spec.seed)
     check_fleet_budget(devices, len(scenario.all_packs), scenario.run.n_steps, field, dask=dask)
     base = kernel_inputs(scenario)
     return base, draw_fleet(base, scenario.all_packs, spec, devices, seed), devices, seed
@@ -54,9 +49,18 @@ def run_chunk(base: KernelInputs, draw: FleetDraw, threads: Optional[int] = None
     )
 
 
-def run_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None) -> FleetResult:
-    """Simulate the fleet in this process, the devices shared over ``threads`` cores (default: all)."""
+def run_fleet(
+    scenario,
+    devices: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    on_start: Optional[Callable[[], object]] = None,
+) -> FleetResult:
+    """Simulate the fleet in this process, the devices shared over ``threads`` cores (default: all); ``on_start`` is
+    called once the fleet is drawn and checked, before the first simulation (the CLI's compile note)."""
     base, draw, devices, seed = prepare_fleet(scenario, devices, seed)
+    if on_start is not None:
+        on_start()
     pack_out, dev_out, stats = run_chunk(base, draw, threads)
     return build_fleet_result(scenario, draw, pack_out, dev_out, stats, seed=seed)
 
@@ -68,6 +72,7 @@ def run_fleet_dask(
     scheduler: Optional[str] = None,
     workers: int = 2,
     chunks: Optional[int] = None,
+    on_start: Optional[Callable[[], object]] = None,
 ) -> FleetResult:
     """Simulate the fleet on Dask: ``scheduler`` (``tcp://HOST:PORT``) or a LocalCluster of ``workers`` processes.
 
@@ -75,6 +80,8 @@ def run_fleet_dask(
     workers need socbal installed. Results are identical to :func:`run_fleet` for the same seed.
     """
     base, draw, devices, seed = prepare_fleet(scenario, devices, seed, dask=True)
+    if on_start is not None:
+        on_start()
     parts = run_on_dask(run_chunk, base, draw.chunk, devices, scheduler, workers, chunks)
     pack_out, dev_out, stats = (np.concatenate([p[k] for p in parts]) for k in range(3))
     return build_fleet_result(scenario, draw, pack_out, dev_out, stats, seed=seed)

@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from socbal.device.params import N_PARAMS, PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH, refresh_derived
+from socbal.device.params import N_PARAMS, PARAM_BELIEVED_CAPACITY_WH, PARAM_CAPACITY_WH
 from socbal.errors import InputError
 from socbal.fleet.budget import available_memory_bytes, size_and_seed
 from socbal.fleet.home_results import DEVICE_METRICS, HOME_METRICS, HomeFleetResult, build_home_fleet_result
@@ -106,7 +106,6 @@ def run_home(
     params = model.params.copy()
     params[:, PARAM_CAPACITY_WH] *= capacity_scale
     params[:, PARAM_BELIEVED_CAPACITY_WH] *= capacity_scale
-    refresh_derived(params, model.curve_load, model.curve_eff)  # the loop's reciprocals of the drawn capacities
     profiles = inputs.profiles._replace(load_w=inputs.profiles.load_w * load_scale, pv_w=inputs.profiles.pv_w * pv_scale)
     own = inputs._replace(
         model=model._replace(params=params),

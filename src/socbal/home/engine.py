@@ -14,6 +14,7 @@ from socbal.device.params import (
     DeviceModel,
     device_model,
     pack_matrix,
+    refresh_derived,
 )
 from socbal.device.step import DeviceState, initial_state, step_scratch
 from socbal.home import kernel as hk
@@ -111,8 +112,12 @@ def _device_model(model: loop.HomeModel, d: int) -> DeviceModel:
 
 
 def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.HomeRecords]:
-    """The loop's initial state, scratch and empty records; each device's packs start as the one-device loop's do."""
+    """The loop's initial state, scratch and empty records; each device's packs start as the one-device loop's do.
+
+    Refills the model's derived parameter columns (the reciprocals the loop multiplies by) in place first, so a
+    caller that changed capacities or resistances cannot run on stale ones."""
     model = i.model
+    refresh_derived(model.params, model.curve_load, model.curve_eff)
     n_dev = len(model.first)
     n_circuits = len(model.circuit_max_w)
     starts = []

@@ -46,12 +46,11 @@ from socbal.homectl.mqtt import HomeMqtt
 from socbal.homectl.timing import reading_to_decide_on
 from socbal.meters.base import MeterError, MeterReading
 from socbal.meters.registry import open_meter
-from socbal.runtime.api import ApiTask, create_app
 from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
-from socbal.runtime.supervise import Supervisor, run_periodically
-from socbal.runtime.telemetry import FaultTracker
+from socbal.runtime.supervise import run_periodically
+from socbal.runtime.supervised import SupervisedService
 
 log = logging.getLogger("socbal.homectl")
 
@@ -61,11 +60,14 @@ RESTART_MIN_S, RESTART_MAX_S = 0.5, 30.0
 HELD_FOR_HANDOVER = "handing over: keeps covering what a rising device does not deliver yet (make-before-break)"
 
 
-class HomeController:
+class HomeController(SupervisedService[HomeSection]):
     """One home under control. Build with :meth:`from_config`; run with ``await controller.run(stop)``.
 
     Holds the state database's instance lock from construction until :meth:`run` ends (or :meth:`close`).
     """
+
+    logger = log
+    cycle_failed_text = "home control cycle failed"
 
     def __init__(
         self,
@@ -76,36 +78,24 @@ class HomeController:
         reset_settings: bool = False,
     ) -> None:
         self.cfg = cfg
-        self.store = StateStore.with_limits(cfg.store.path, cfg.store)
+        store = StateStore.with_limits(cfg.store.path, cfg.store)
         try:
-            self.settings: SettingsController[HomeSection] = SettingsController(
-                self.store, cfg.home, reset=reset_settings, check=lambda _s: ()
-            )
+            settings = SettingsController(store, cfg.home, reset=reset_settings, check=lambda _s: ())
             self.meter = open_meter(cfg.meter)
             self.slots = [DeviceSlot(d, cfg.fail_safe) for d in cfg.devices]
         except BaseException:
-            self.store.close()
+            store.close()
             raise
-        self.api_token = api_token
-        self.mqtt = HomeMqtt(cfg, self.settings, self.store, mqtt_password, settings_token) if cfg.mqtt is not None else None
-        self.supervisor = Supervisor(RESTART_MIN_S, RESTART_MAX_S, on_death=self._task_died)
-        self.faults = FaultTracker()
-        self.phase = "starting"
+        mqtt = HomeMqtt(cfg, settings, store, mqtt_password, settings_token) if cfg.mqtt is not None else None
+        super().__init__(store, settings, cfg.http, mqtt, api_token, RESTART_MIN_S, RESTART_MAX_S)
         self.reading: MeterReading | None = None
         self.meter_error: str | None = None
         self.request_w = 0.0
         self.decision: HomeDecision | None = None
-        self.cycles = 0
         self.decisions = 0
-        self.last_cycle_s = 0.0
-        self.max_cycle_s = 0.0
-        self.http_port: int | None = None
-        self._api: ApiTask | None = None
-        self._started_s = time.monotonic()
         self._decided_s = -math.inf
         self._decided_on_s = -math.inf  # arrival time of the reading the last decision used
         self._readings: deque[MeterReading] = deque(maxlen=32)  # the latest meter readings, oldest first
-        self._logged: tuple[dict[str, float], float] | None = None
         self._warm_up()
 
     @classmethod
@@ -113,10 +103,6 @@ class HomeController:
         """Resolve secrets (environment or file; :class:`InputError` when missing) and build the controller."""
         password, settings_token, token = service_secrets(cfg.mqtt, cfg.http)
         return cls(cfg, api_token=token, mqtt_password=password, settings_token=settings_token, reset_settings=reset_settings)
-
-    def close(self) -> None:
-        """Close the state database and release its lock (for a controller that never ran)."""
-        self.store.close()
 
     def _warm_up(self) -> None:
         """One decision on made-up devices, so that the compiled kernel is loaded before the first cycle."""
@@ -167,13 +153,8 @@ class HomeController:
             },
             "request_w": round(self.request_w, 1),
             "devices": {slot.id: self.device_state(slot, now) for slot in self.slots},
-            "faults": dict(self.faults.active),
-            "tasks": self.supervisor.snapshot(),
-            "eventlog": {"pending": self.store.writer.pending, "dropped": self.store.writer.dropped, "fault": self.store.fault},
+            **self._service_state(),
         }
-
-    def _task_died(self, name: str, reason: str) -> None:
-        self.store.log("fault", f"task {name} died: {reason}; restarting")
 
     def _current_faults(self, now_s: float) -> dict[str, str]:
         faults: dict[str, str] = {}
@@ -190,12 +171,7 @@ class HomeController:
                     f"not following: delivered under {self.cfg.fail_safe.follow_ratio:.0%} of its command for "
                     f"{self.cfg.fail_safe.follow_cycles} decisions; left out for {self.cfg.fail_safe.exclude_s:g} s"
                 )
-        if self.store.fault is not None:
-            faults["eventlog"] = self.store.fault
-        for name, health in self.supervisor.health.items():
-            if not health.running:
-                faults[f"task:{name}"] = f"task: {name} is down ({health.last_error}); restarting"
-        return faults
+        return {**faults, **self._service_faults()}
 
     def _log_faults(self, now_s: float) -> None:
         if self.phase == "starting":
@@ -218,20 +194,13 @@ class HomeController:
     def _log_setpoints(self, now_s: float) -> None:
         st = self.cfg.store
         setpoints = {s.id: s.sent_w if s.sent_w is not None else 0.0 for s in self.slots}
-        if self._logged is not None:
-            last, when = self._logged
-            moved = any(abs(v - last.get(k, 0.0)) > st.setpoint_log_deadband_w for k, v in setpoints.items())
-            if not moved and now_s - when < st.setpoint_log_interval_s:
-                return
-        self._logged = (setpoints, now_s)
-        text = ", ".join(f"{k}={v:.0f} W" for k, v in setpoints.items())
         data = {
             "setpoints_w": setpoints,
             "request_w": self.request_w,
             "grid_power_w": self.reading.grid_power_w if self.reading is not None else None,
             "reasons": {s.id: s.reason for s in self.slots},
         }
-        self.store.log("setpoints", text, data=data)
+        self._log_setpoints_when_due(setpoints, now_s, st.setpoint_log_deadband_w, st.setpoint_log_interval_s, data)
 
     # --- the cycle --------------------------------------------------------------------------------
 
@@ -317,20 +286,9 @@ class HomeController:
                 self._decide(reading, now)
         self._log_faults(now)
         self._log_setpoints(now)
-        self.cycles += 1
-        self.last_cycle_s = time.monotonic() - started
-        self.max_cycle_s = max(self.max_cycle_s, self.last_cycle_s)
-        if self.mqtt is not None:
-            await self.mqtt.publish_state(self.state())
+        await self._cycle_done(started)
 
     # --- running ----------------------------------------------------------------------------------
-
-    def _cycle_failed(self, err: Exception) -> None:
-        """A bug in a cycle: one fault event (not one per cycle), a traceback in the log."""
-        new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
-        if new:
-            self.store.log("fault", f"internal: {err!r}")
-        log.error("home control cycle failed", exc_info=err)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``home.period_s`` until ``stop`` is set (or the task is cancelled); then leave every device safe."""
@@ -341,14 +299,7 @@ class HomeController:
         try:
             for slot in self.slots:
                 self.supervisor.start(f"device:{slot.id}", functools.partial(slot.run, self.cfg.home.period_s))
-            if self.mqtt is not None:
-                self.supervisor.start("mqtt", self.mqtt.run)
-            if self.cfg.http.enabled:
-                self._api = ApiTask(
-                    create_app(self.state, self.settings, self.store, self.api_token, self.cfg.http), self.cfg.http
-                )
-                self.supervisor.start("http", self._api.serve)
-                self.http_port = await self._api.wait_listening()
+            await self._start_services()
             await run_periodically(stop, lambda: self.settings.current.period_s, self.cycle, self._cycle_failed)
         finally:
             await self._shut_down()
@@ -363,12 +314,5 @@ class HomeController:
         await asyncio.gather(*(slot.close() for slot in self.slots))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.meter.close(), timeout=2)
-        if self.mqtt is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.mqtt.close(), timeout=2)
-        self.supervisor.stopping()
-        if self._api is not None:
-            await self._api.stop(self.supervisor.tasks.get("http"))
-        await self.supervisor.stop()
-        self.store.log("stop", f"home {self.cfg.name} stopped; every device left to its own fallback")
-        await asyncio.to_thread(self.store.close)
+        await self._stop_services()
+        await self._close_store(f"home {self.cfg.name} stopped; every device left to its own fallback")

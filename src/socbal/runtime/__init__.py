@@ -22,6 +22,7 @@ service to come.
 - :mod:`.modbus` — register codec and the Modbus TCP device link.
 - :mod:`.mqtt` — the MQTT service: device link over JSON topics, settings topics, HA discovery, a bounded inbox.
 - :mod:`.api` — the small HTTP API (FastAPI, token auth for writes).
+- :mod:`.supervised` — what the runtime and the live home controller share: store, settings, supervised MQTT and HTTP tasks.
 - :mod:`.service` — the asyncio control loop tying them together (``socbal run``).
 - :mod:`.emulator` — a simulated device served over Modbus TCP and MQTT (``socbal emulate``).
 """

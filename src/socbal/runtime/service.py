@@ -21,7 +21,7 @@ import time
 
 from pydantic import SecretStr
 
-from socbal.runtime.api import ApiTask, create_app
+from socbal.ems.models import Settings
 from socbal.runtime.config import RuntimeConfig
 from socbal.runtime.control import CyclePlan, plan_cycle
 from socbal.runtime.energy import EnergyMeter
@@ -31,8 +31,9 @@ from socbal.runtime.mqtt import MqttService
 from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
-from socbal.runtime.supervise import Supervisor, run_periodically
-from socbal.runtime.telemetry import DeviceReading, FaultTracker, PackReading, Telemetry, fault_code
+from socbal.runtime.supervise import run_periodically
+from socbal.runtime.supervised import SupervisedService
+from socbal.runtime.telemetry import DeviceReading, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")
 
@@ -42,12 +43,15 @@ def battery_power_w(plan: CyclePlan | None) -> float | None:
     return sum(plan.power_w.values()) if plan is not None and plan.power_w else None
 
 
-class Runtime:
+class Runtime(SupervisedService[Settings]):
     """One device under control. Build with :meth:`from_config`; run with ``await runtime.run(stop)``.
 
     Holds the state database's instance lock from construction until :meth:`run` ends
     (or :meth:`close`): a second runtime on the same ``runtime.state_db`` is refused.
     """
+
+    logger = log
+    cycle_failed_text = "control cycle failed"
 
     def __init__(
         self,
@@ -59,31 +63,21 @@ class Runtime:
     ) -> None:
         self.cfg = cfg
         rt = cfg.runtime
-        self.store = StateStore.with_limits(rt.state_db, rt)
-        self.settings = SettingsController(self.store, cfg.settings, cfg.pack_ids, reset=reset_settings)
-        self.api_token = api_token
-        self.mqtt = MqttService(cfg, self.settings, self.store, mqtt_password, settings_token) if cfg.mqtt is not None else None
+        store = StateStore.with_limits(rt.state_db, rt)
+        settings = SettingsController(store, cfg.settings, cfg.pack_ids, reset=reset_settings)
+        mqtt = MqttService(cfg, settings, store, mqtt_password, settings_token) if cfg.mqtt is not None else None
         self.link: DeviceLink
         if cfg.link == "modbus":
             assert cfg.modbus is not None
             self.link = ModbusLink(cfg.modbus, cfg.packs, rt.reconnect_min_s, rt.reconnect_max_s)
         else:
-            assert self.mqtt is not None
-            self.link = self.mqtt
-        self.supervisor = Supervisor(rt.reconnect_min_s, rt.reconnect_max_s, on_death=self._task_died)
-        self.faults = FaultTracker()
+            assert mqtt is not None
+            self.link = mqtt
+        super().__init__(store, settings, cfg.http, mqtt, api_token, rt.reconnect_min_s, rt.reconnect_max_s)
         self._unlogged: set[str] = set()  # faults seen while starting, not logged (so no "recovered" either)
-        self.phase = "starting"
-        self._started_s = time.monotonic()
         self.latched: dict[str, bool] = {}
         self.last_plan: CyclePlan | None = None
         self.last_telemetry: Telemetry | None = None
-        self.cycles = 0
-        self.last_cycle_s = 0.0
-        self.max_cycle_s = 0.0
-        self.http_port: int | None = None
-        self._api: ApiTask | None = None
-        self._logged: tuple[dict[str, float], float] | None = None  # last logged setpoints and when
         self.energy = EnergyMeter(self.store.load_energy(), max_gap_s=max(rt.max_telemetry_age_s, 2.0 * rt.period_s))
         self._energy_saved_s = -math.inf
         self._warm_up()
@@ -93,10 +87,6 @@ class Runtime:
         """Resolve secrets (environment or file; :class:`InputError` when missing or unusable) and build the runtime."""
         password, settings_token, token = service_secrets(cfg.mqtt, cfg.http)
         return cls(cfg, mqtt_password=password, api_token=token, settings_token=settings_token, reset_settings=reset_settings)
-
-    def close(self) -> None:
-        """Close the state database and release its lock (for a runtime that never ran)."""
-        self.store.close()
 
     def state(self) -> dict:
         """What the runtime knows now (for MQTT state and the HTTP API); no secrets."""
@@ -116,22 +106,11 @@ class Runtime:
             "grid_w": plan.grid_w if plan else None,
             "energy_kwh": self.store.committed_energy(),
             "online": plan.online if plan else [],
-            "faults": dict(self.faults.active),
-            "tasks": self.supervisor.snapshot(),
-            "eventlog": {"pending": self.store.writer.pending, "dropped": self.store.writer.dropped, "fault": self.store.fault},
+            **self._service_state(),
         }
 
-    def _task_died(self, name: str, reason: str) -> None:
-        self.store.log("fault", f"task {name} died: {reason}; restarting")
-
     def _current_faults(self, plan: CyclePlan) -> dict[str, str]:
-        faults = dict(plan.faults)
-        if self.store.fault is not None:
-            faults["eventlog"] = self.store.fault
-        for name, health in self.supervisor.health.items():
-            if not health.running:
-                faults[f"task:{name}"] = f"task: {name} is down ({health.last_error}); restarting"
-        return faults
+        return {**plan.faults, **self._service_faults()}
 
     def _log_faults(self, faults: dict[str, str]) -> None:
         if self.phase == "starting":
@@ -174,11 +153,7 @@ class Runtime:
         self._log_setpoints(plan)
         self._meter_energy(plan)
         await self.link.write(plan.setpoints_w, self.cfg.runtime.watchdog_s)
-        self.cycles += 1
-        self.last_cycle_s = time.monotonic() - started
-        self.max_cycle_s = max(self.max_cycle_s, self.last_cycle_s)
-        if self.mqtt is not None:
-            await self.mqtt.publish_state(self.state())
+        await self._cycle_done(started)
         return plan
 
     def _meter_energy(self, plan: CyclePlan, final: bool = False) -> None:
@@ -191,18 +166,9 @@ class Runtime:
 
     def _log_setpoints(self, plan: CyclePlan) -> None:
         rt = self.cfg.runtime
-        now = time.monotonic()
-        if self._logged is not None:
-            last, when = self._logged
-            changed = any(abs(plan.setpoints_w[k] - last.get(k, 0.0)) > rt.setpoint_log_deadband_w for k in plan.setpoints_w)
-            if not changed and now - when < rt.setpoint_log_interval_s:
-                return
-        self._logged = (dict(plan.setpoints_w), now)
-        text = ", ".join(f"{k}={v:.0f} W" for k, v in plan.setpoints_w.items())
-        self.store.log(
-            "setpoints",
-            text,
-            data={"setpoints_w": plan.setpoints_w, "soc_pct": plan.soc_pct, "request_w": plan.request_w, "reasons": plan.reasons},
+        data = {"setpoints_w": plan.setpoints_w, "soc_pct": plan.soc_pct, "request_w": plan.request_w, "reasons": plan.reasons}
+        self._log_setpoints_when_due(
+            plan.setpoints_w, time.monotonic(), rt.setpoint_log_deadband_w, rt.setpoint_log_interval_s, data
         )
 
     def _announce_start(self) -> None:
@@ -240,13 +206,6 @@ class Runtime:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.05)
 
-    def _cycle_failed(self, err: Exception) -> None:
-        """A bug in a cycle: one fault event (not one per cycle), a traceback in the log."""
-        new, _ = self.faults.update({**self.faults.active, "internal": f"internal: {err!r}"})
-        if new:
-            self.store.log("fault", f"internal: {err!r}")
-        log.error("control cycle failed", exc_info=err)
-
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run cycles every ``period_s`` until ``stop`` is set (or the task is cancelled); then shut down safely."""
         stop = stop or asyncio.Event()
@@ -254,14 +213,7 @@ class Runtime:
         self._started_s = time.monotonic()
         self._announce_start()
         try:
-            if self.mqtt is not None:
-                self.supervisor.start("mqtt", self.mqtt.run)
-            if self.cfg.http.enabled:
-                self._api = ApiTask(
-                    create_app(self.state, self.settings, self.store, self.api_token, self.cfg.http), self.cfg.http
-                )
-                self.supervisor.start("http", self._api.serve)
-                self.http_port = await self._api.wait_listening()
+            await self._start_services()
             await self._wait_for_link(stop)
             await run_periodically(stop, lambda: period, self.cycle, self._cycle_failed)
         finally:
@@ -270,16 +222,9 @@ class Runtime:
     async def _shut_down(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.link.write({p.id: 0.0 for p in self.cfg.packs}, self.cfg.runtime.watchdog_s), timeout=2)
-        if self.mqtt is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.mqtt.close(), timeout=2)
-        self.supervisor.stopping()
-        if self._api is not None:
-            await self._api.stop(self.supervisor.tasks.get("http"))
-        await self.supervisor.stop()
+        await self._stop_services()
         if isinstance(self.link, ModbusLink):
             await self.link.close()
         if self.last_plan is not None:
             self._meter_energy(self.last_plan, final=True)
-        self.store.log("stop", f"runtime {self.cfg.name} stopped")
-        await asyncio.to_thread(self.store.close)
+        await self._close_store(f"runtime {self.cfg.name} stopped")

@@ -8,7 +8,7 @@ or a file (no column cut short, no number truncated), at the terminal's width ot
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -33,6 +33,20 @@ def num(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value:.{digits}f}"
+
+
+#: A number column of a table: its header, the record's key and the digits shown.
+NumberColumn = tuple[str, str, int]
+
+
+def headers(columns: Sequence[NumberColumn]) -> list[str]:
+    """The headers of number columns."""
+    return [header for header, _key, _digits in columns]
+
+
+def numbers(record: Mapping, columns: Sequence[NumberColumn]) -> tuple[str, ...]:
+    """One record's cells of number columns (:func:`num` of each key, at the column's digits)."""
+    return tuple(num(record[key], digits) for _header, key, digits in columns)
 
 
 def table(
@@ -81,22 +95,20 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("main unit", "main_unit"),
     ]
     console.print(table("Energy", ["flow", "kWh"], ((label, num(e[key], 3)) for label, key in flows)))
-    columns = ["pack", "SOC0 %", "SOC %", "est %", "out kWh", "in kWh", "thru EFC", "loss kWh", "reserve h"]
-    rows = (
-        (
-            p["id"],
-            num(p["initial_soc_pct"], 1),
-            num(p["final_soc_pct"], 1),
-            num(p["final_soc_estimated_pct"], 1),
-            num(p["discharge_kwh"], 3),
-            num(p["charge_kwh"], 3),
-            num(p["throughput_efc"], 3),
-            num(p["conversion_loss_kwh"] + p["standby_kwh"], 3),
-            num(p["reserve_standby_h"], 2),
-        )
-        for p in summary["packs"]
-    )
-    console.print(table("Packs", columns, rows, caption="thru EFC: (out + in) / 2 / usable capacity"))
+    pack_columns: list[NumberColumn] = [
+        ("SOC0 %", "initial_soc_pct", 1),
+        ("SOC %", "final_soc_pct", 1),
+        ("est %", "final_soc_estimated_pct", 1),
+        ("out kWh", "discharge_kwh", 3),
+        ("in kWh", "charge_kwh", 3),
+        ("thru EFC", "throughput_efc", 3),
+        ("loss kWh", "loss_kwh", 3),
+        ("reserve h", "reserve_standby_h", 2),
+    ]
+    packs = ({**p, "loss_kwh": p["conversion_loss_kwh"] + p["standby_kwh"]} for p in summary["packs"])
+    rows = ((p["id"], *numbers(p, pack_columns)) for p in packs)
+    caption = "thru EFC: (out + in) / 2 / usable capacity"
+    console.print(table("Packs", ["pack", *headers(pack_columns)], rows, caption=caption))
 
 
 def print_comparison(result: CompareResult, console: Console | None = None) -> None:
@@ -161,42 +173,41 @@ def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
     def eol(value: float) -> str:
         return years_text(value, study.max_years) if study.fade_available else "—"
 
-    columns = ["strategy", f"years to {END_OF_LIFE_PCT:g} %", "first", "worst %", "spread", "swing EFC max"]
-    columns += ["served kWh", "loss kWh", "grid kWh"]
+    strategy_columns: list[NumberColumn] = [
+        ("worst %", "worst_capacity_pct", 1),
+        ("spread", "capacity_spread_pct", 1),
+        ("swing EFC max", "max_soc_swing_efc_per_year", 0),
+        ("served kWh", "energy_served_kwh_per_year", 0),
+        ("loss kWh", "losses_kwh_per_year", 0),
+        ("grid kWh", "grid_import_kwh_per_year", 0),
+    ]
+    columns = ["strategy", f"years to {END_OF_LIFE_PCT:g} %", "first", *headers(strategy_columns)]
     strategy_rows = (
         (
             r["strategy"],
             eol(r["years_to_80_pct"]),
             r["first_pack_to_80"] if isinstance(r["first_pack_to_80"], str) else "—",
-            num(r["worst_capacity_pct"], 1),
-            num(r["capacity_spread_pct"], 1),
-            num(r["max_soc_swing_efc_per_year"], 0),
-            num(r["energy_served_kwh_per_year"], 0),
-            num(r["losses_kwh_per_year"], 0),
-            num(r["grid_import_kwh_per_year"], 0),
+            *numbers(r, strategy_columns),
         )
         for r in study.strategies.to_dict("records")
     )
     title = f"{study.scenario.name} — {fade_note}; simulated {run.n_steps * run.step_s / 3600:g} h at {run.step_s:g} s, repeated"
     caption = f"capacities in % of nameplate after {y:g} years; energies per year"
     console.print(table(title, columns, strategy_rows, caption=caption))
-    pack_columns = ["strategy", "pack", "SOH0", "swing EFC", "DoD>50", "maxDoD", "h>=90", "h<=10", "cap %", "cal", "cyc"]
-    pack_columns.append(f"to {END_OF_LIFE_PCT:g} %")
+    pack_numbers: list[NumberColumn] = [
+        ("SOH0", "soh_initial_pct", 0),
+        ("swing EFC", "soc_swing_efc_per_year", 0),
+        ("DoD>50", "deep_cycles_per_year", 0),
+        ("maxDoD", "max_dod_pct", 0),
+        ("h>=90", "time_high_h_per_year", 0),
+        ("h<=10", "time_low_h_per_year", 0),
+        ("cap %", "capacity_after_pct", 1),
+        ("cal", "calendar_loss_pct", 1),
+        ("cyc", "cycle_loss_pct", 1),
+    ]
+    pack_columns = ["strategy", "pack", *headers(pack_numbers), f"to {END_OF_LIFE_PCT:g} %"]
     pack_rows = (
-        (
-            r["strategy"],
-            r["pack_id"],
-            num(r["soh_initial_pct"], 0),
-            num(r["soc_swing_efc_per_year"], 0),
-            num(r["deep_cycles_per_year"], 0),
-            num(r["max_dod_pct"], 0),
-            num(r["time_high_h_per_year"], 0),
-            num(r["time_low_h_per_year"], 0),
-            num(r["capacity_after_pct"], 1),
-            num(r["calendar_loss_pct"], 1),
-            num(r["cycle_loss_pct"], 1),
-            eol(r["years_to_80_pct"]),
-        )
+        (r["strategy"], r["pack_id"], *numbers(r, pack_numbers), eol(r["years_to_80_pct"]))
         for r in study.packs.to_dict("records")
     )
     caption = (

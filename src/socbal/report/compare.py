@@ -43,33 +43,24 @@ def comparison_page(result: CompareResult) -> ReportPage:
     page.add_table(result.metric_table(), caption="Rows: metrics; columns: topologies (— = never)", digits=2)
     for note in s["notes"]:
         page.add_text(note)
-    page.add_heading("SOC spread over time")
-    page.add_figure(
-        "spread",
-        lines_figure(
-            result.spread.assign(**labelled),
-            x="time_h",
-            y="spread_pct",
-            color_by="topology",
-            title="SOC spread (max - min over the packs)",
-            x_title="time, h",
-            y_title="spread, %",
-        ),
+    frames = {"spread": result.spread, "soc": result.soc}
+    over_time = (  # figure and frame name, heading, y column, title, y axis title, dashed by
+        ("spread", "SOC spread over time", "spread_pct", "SOC spread (max - min over the packs)", "spread, %", None),
+        ("soc", "SOC per pack", "soc_pct", "SOC of every pack", "SOC, %", "pack_id"),
     )
-    page.add_heading("SOC per pack")
-    page.add_figure(
-        "soc",
-        lines_figure(
-            result.soc.assign(**labelled),
+    for name, heading, y, title, y_title, dash_by in over_time:
+        page.add_heading(heading)
+        figure = lines_figure(
+            frames[name].assign(**labelled),
             x="time_h",
-            y="soc_pct",
+            y=y,
             color_by="topology",
-            dash_by="pack_id",
-            title="SOC of every pack",
+            dash_by=dash_by,
+            title=title,
             x_title="time, h",
-            y_title="SOC, %",
-        ),
-    )
+            y_title=y_title,
+        )
+        page.add_figure(name, figure)
     page.add_heading("Metrics as bars")
     bars = result.metrics.assign(topology=result.metrics["topology"].map(SHORT_LABELS))  # short: they sit under bars
     page.add_figure("metrics", metrics_figure(bars, metrics=list(BAR_METRICS), label="topology", title="Per topology"))

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypedDict, cast
+from typing import Annotated, Any, Callable, Optional, TypedDict, cast
 
 import typer
 from pydantic import ValidationError
@@ -42,6 +42,17 @@ JsonOption = Annotated[
 #: The Dask options shared by fleet and sweep.
 DaskOption = Annotated[bool, typer.Option("--dask", help="Run on a Dask LocalCluster on this machine.")]
 SchedulerOption = Annotated[Optional[str], typer.Option("--scheduler", help="Run on the Dask scheduler at tcp://HOST:PORT.")]
+
+
+def _out_option(default: str):
+    """The --out / -o of the commands that save a results folder; ``default`` names the folder when it is not given."""
+    return typer.Option(None, "--out", "-o", help=f"Results folder; default {default}.")
+
+
+def _report_option(text: str):
+    """The --report of the commands that can also write their report page; ``text`` says what it writes."""
+    return typer.Option(False, "--report", help=text)
+
 
 log = logging.getLogger("socbal")
 
@@ -285,13 +296,11 @@ def allocate(
 @input_errors_exit
 def simulate(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>."),
+    out: Optional[Path] = _out_option("results/<scenario name>"),
     quiet: QuietOption = False,
     as_json: JsonOption = False,
-    report: bool = typer.Option(
-        False,
-        "--report",
-        help="Also write report.html and figures/*.png into the results folder (same as running socbal report on it).",
+    report: bool = _report_option(
+        "Also write report.html and figures/*.png into the results folder (same as running socbal report on it)."
     ),
 ) -> None:
     """Simulate one scenario and save its results (see the command help)."""
@@ -362,6 +371,13 @@ def _announce_report(html: Path, pngs: list[Path], quiet: bool) -> None:
             typer.echo(f"figures written to {pngs[0].parent}/ ({', '.join(p.name for p in pngs)})")
 
 
+def _write_page(write: Callable[[Any, Path], tuple[Path, list[Path]]], what: str, result: Any, folder: Path, quiet: bool) -> None:
+    """``write(result, folder)`` one study's report page (the ``what`` report) and say where it went (unless quiet)."""
+    with activity(f"writing the {what} report"):
+        html, pngs = write(result, folder)
+    _announce_report(html, pngs, quiet)
+
+
 @app.command(
     help=(
         "Simulate a fleet: N devices drawn from the scenario's [fleet] distributions, in parallel; print the "
@@ -385,7 +401,7 @@ def fleet(
     dask: DaskOption = False,
     scheduler: SchedulerOption = None,
     workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (with --dask)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-fleet."),
+    out: Optional[Path] = _out_option("results/<name>-fleet"),
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -498,11 +514,11 @@ def report(
 @input_errors_exit
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario TOML file (see examples/compare_mixed.toml)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-compare."),
+    out: Optional[Path] = _out_option("results/<scenario name>-compare"),
     quiet: QuietOption = False,
     as_json: JsonOption = False,
-    report: bool = typer.Option(
-        False, "--report", help="Also write report.html and figures/*.png (SOC spread, SOC, metric bars) into the results folder."
+    report: bool = _report_option(
+        "Also write report.html and figures/*.png (SOC spread, SOC, metric bars) into the results folder."
     ),
 ) -> None:
     """Series, parallel and DC-DC side by side (see the command help)."""
@@ -518,9 +534,7 @@ def compare(
     if report:
         from socbal.report.compare import write_comparison_page
 
-        with activity("writing the comparison report"):
-            html, pngs = write_comparison_page(result, folder)
-        _announce_report(html, pngs, quiet or as_json)
+        _write_page(write_comparison_page, "comparison", result, folder, quiet or as_json)
 
 
 def _number_option(name: str, text: str, low: float, high: float, integer: bool = False) -> float:
@@ -562,7 +576,7 @@ def lifetime(
         "--strategies",
         help="Comma-separated strategies to compare.",
     ),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<scenario name>-lifetime."),
+    out: Optional[Path] = _out_option("results/<scenario name>-lifetime"),
     jobs: str = typer.Option("0", "--jobs", "-j", metavar="N", help="Processes for the fade model; 0: one per CPU."),
     save_runs: bool = typer.Option(
         False,
@@ -572,7 +586,7 @@ def lifetime(
     ),
     quiet: QuietOption = False,
     as_json: JsonOption = False,
-    report: bool = typer.Option(False, "--report", help="Also write lifetime.html and figures/*.png into the results folder."),
+    report: bool = _report_option("Also write lifetime.html and figures/*.png into the results folder."),
 ) -> None:
     """Lifetime per strategy (see the command help)."""
     import os
@@ -601,9 +615,7 @@ def lifetime(
     if report:
         from socbal.report.lifetime import write_lifetime_page
 
-        with activity("writing the lifetime report"):
-            html, pngs = write_lifetime_page(study, folder)
-        _announce_report(html, pngs, quiet or as_json)
+        _write_page(write_lifetime_page, "lifetime", study, folder, quiet or as_json)
 
 
 def _run_until_signal(coro_factory) -> None:
@@ -919,7 +931,7 @@ def sweep(
     workers: int = typer.Option(0, "--workers", help="Processes (or Dask workers); 0: one per CPU."),
     dask: DaskOption = False,
     scheduler: SchedulerOption = None,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder; default results/<name>-sweep."),
+    out: Optional[Path] = _out_option("results/<name>-sweep"),
     quiet: QuietOption = False,
 ) -> None:
     """Sizing study (see the command help)."""

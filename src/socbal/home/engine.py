@@ -25,11 +25,9 @@ from socbal.home.scenario import HomeScenario
 from socbal.jit import python_function
 from socbal.profiles.holding import held_profile
 from socbal.sim import kernel as sk
+from socbal.sim.engine import PROGRESS_CHUNK_PACK_STEPS, in_chunks
 
 FIRMWARE_CODES = {"stop-at-first-empty": loop.FW_STOP_AT_FIRST_EMPTY, "reserve-on-average": loop.FW_RESERVE_ON_AVERAGE}
-
-#: Pack-steps per chunk when progress is reported.
-PROGRESS_CHUNK_PACK_STEPS = 2_000_000
 
 
 class HomeInputs(NamedTuple):
@@ -172,12 +170,11 @@ def simulate_home(scenario: HomeScenario, progress: Callable[[int, int], None] |
     i = home_inputs(scenario)
     state, scratch, records = prepare_home(i)
     n_steps = i.clock.n_steps
-    chunk = n_steps if progress is None else max(1, PROGRESS_CHUNK_PACK_STEPS // len(i.soc_true0_pct))
-    for k_start in range(0, n_steps, chunk):
-        k_end = min(k_start + chunk, n_steps)
+
+    def advance(k_start: int, k_end: int) -> None:
         loop.advance_home(i.model, i.profiles, i.clock, state, scratch, records, k_start, k_end)
-        if progress is not None:
-            progress(k_end, n_steps)
+
+    in_chunks(advance, n_steps, len(i.soc_true0_pct), progress, PROGRESS_CHUNK_PACK_STEPS)
     sk.finish(records.pack, n_steps, i.clock.steps_per_record)
     loop.finish_home(records.home, records.devices, n_steps, i.clock.steps_per_record)
     return build_home_result(scenario, i.model.first, i.model.n_packs, records, i.soc_true0_pct, i.soc_est0_pct)

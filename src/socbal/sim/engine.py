@@ -50,15 +50,30 @@ def run_loop(i: KernelInputs, progress: Callable[[int, int], None] | None = None
     state = initial_state(i.model, i.soc_true0_pct, i.soc_est0_pct)
     scratch = step_scratch(len(i.soc_true0_pct))
     records = kernel.empty_records(state, i.clock)
-    n_steps = i.clock.n_steps
-    chunk = n_steps if progress is None else max(1, PROGRESS_CHUNK_PACK_STEPS // len(i.soc_true0_pct))
+
+    def advance(k_start: int, k_end: int) -> None:
+        kernel.advance(i.model, i.profiles, i.clock, state, scratch, records, k_start, k_end)
+
+    in_chunks(advance, i.clock.n_steps, len(i.soc_true0_pct), progress, PROGRESS_CHUNK_PACK_STEPS)
+    kernel.finish(records.pack, i.clock.n_steps, i.clock.steps_per_record)
+    return records
+
+
+def in_chunks(
+    advance: Callable[[int, int], None],
+    n_steps: int,
+    n_packs: int,
+    progress: Callable[[int, int], None] | None,
+    chunk_pack_steps: int,
+) -> None:
+    """``advance(k_start, k_end)`` over steps 0 to ``n_steps``: in one call without ``progress``, else in chunks of
+    about ``chunk_pack_steps`` pack-steps with ``progress(steps_done, n_steps)`` after each."""
+    chunk = n_steps if progress is None else max(1, chunk_pack_steps // n_packs)
     for k_start in range(0, n_steps, chunk):
         k_end = min(k_start + chunk, n_steps)
-        kernel.advance(i.model, i.profiles, i.clock, state, scratch, records, k_start, k_end)
+        advance(k_start, k_end)
         if progress is not None:
             progress(k_end, n_steps)
-    kernel.finish(records.pack, n_steps, i.clock.steps_per_record)
-    return records
 
 
 def _writable(values: np.ndarray) -> np.ndarray:

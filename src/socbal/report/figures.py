@@ -49,6 +49,20 @@ def _style(fig: go.Figure, title: str, x_title: str | None = None, y_title: str 
     return fig
 
 
+def style_soc_figure(fig: go.Figure, title: str, x_title: str, reserves_pct: Iterable[float]) -> go.Figure:
+    """:func:`_style` for a SOC figure: a dotted line at each backup reserve (%), the SOC axis from 0 to 100 %."""
+    for reserve in reserves_pct:
+        fig.add_hline(
+            y=reserve,
+            line=dict(color="#444", width=1, dash="dot"),
+            annotation_text=f"backup reserve {reserve:g} %",
+            annotation_position="bottom right",
+        )
+    _style(fig, title, x_title, "SOC, %")
+    fig.update_yaxes(range=[0, 100])
+    return fig
+
+
 def add_spec_band(fig: go.Figure) -> go.Figure:
     """Shade the spec's typical SOC spread (:data:`SPEC_SPREAD_BAND_PCT`) across the plot, labelled."""
     low, high = SPEC_SPREAD_BAND_PCT
@@ -169,15 +183,7 @@ def soc_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
                 line=dict(color=color(i), width=1.5, dash="dash"),
             )
         )
-    fig.add_hline(
-        y=run.reserve_pct,
-        line=dict(color="#444", width=1, dash="dot"),
-        annotation_text=f"backup reserve {run.reserve_pct:g} %",
-        annotation_position="bottom right",
-    )
-    _style(fig, "SOC of every pack (solid: true, dashed: estimated by the EMS)", x_title, "SOC, %")
-    fig.update_yaxes(range=[0, 100])
-    return fig
+    return style_soc_figure(fig, "SOC of every pack (solid: true, dashed: estimated by the EMS)", x_title, [run.reserve_pct])
 
 
 def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:

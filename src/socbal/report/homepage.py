@@ -19,7 +19,16 @@ import plotly.graph_objects as go
 from socbal.errors import InputError
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS
 from socbal.home.show import HOME_ROWS
-from socbal.report.figures import MAX_POINTS, _interval_h, _style, aggregate, color, thinning_sentence, time_axis
+from socbal.report.figures import (
+    MAX_POINTS,
+    _interval_h,
+    _style,
+    aggregate,
+    color,
+    style_soc_figure,
+    thinning_sentence,
+    time_axis,
+)
 from socbal.report.page import ReportPage
 
 #: Files a home results folder holds (beside packs.parquet, device_flows.parquet and scenario.json).
@@ -123,16 +132,8 @@ def device_soc_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figu
     """Every device's true SOC (solid) and its weakest pack's estimated SOC (dashed, the bin's lowest); each reserve."""
     columns = ("soc_true_pct", "weakest_pack_soc_est_pct")
     fig, x_title = _per_device_figure(run, columns, ("mean", "min"), ("SOC", "weakest pack"), max_points)
-    for reserve in sorted({run.reserve_pct(did) for did in run.device_ids}):
-        fig.add_hline(
-            y=reserve,
-            line=dict(color="#444", width=1, dash="dot"),
-            annotation_text=f"backup reserve {reserve:g} %",
-            annotation_position="bottom right",
-        )
-    _style(fig, "SOC per device (solid: true, capacity-weighted; dashed: its weakest pack, estimated)", x_title, "SOC, %")
-    fig.update_yaxes(range=[0, 100])
-    return fig
+    title = "SOC per device (solid: true, capacity-weighted; dashed: its weakest pack, estimated)"
+    return style_soc_figure(fig, title, x_title, sorted({run.reserve_pct(did) for did in run.device_ids}))
 
 
 def device_power_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:

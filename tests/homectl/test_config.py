@@ -81,3 +81,14 @@ def test_the_home_examples_are_home_configs(name):
     assert is_home_config(read_toml(EXAMPLES / f"{name}.toml", "config"))
     cfg = load_home_config(EXAMPLES / f"{name}.toml")
     assert cfg.store.path.parent == EXAMPLES  # relative to the config file
+
+
+def test_relative_secret_and_tls_files_resolve_against_the_config_folder(tmp_path):
+    raw = copy.deepcopy(BASE)
+    raw["mqtt"] = {"password_file": "pw.txt", "tls": {"ca_file": "ca.pem", "cert_file": "/abs/cert.pem"}}
+    raw["http"] = {"token_file": "token.txt"}
+    cfg = home_config_from_dict(raw, base_dir=tmp_path)
+    assert cfg.mqtt is not None and cfg.mqtt.tls is not None
+    assert (cfg.mqtt.password_file, cfg.http.token_file) == (tmp_path / "pw.txt", tmp_path / "token.txt")
+    assert cfg.mqtt.tls.ca_file == tmp_path / "ca.pem"  # as in the one-device config (it was left relative to the cwd)
+    assert str(cfg.mqtt.tls.cert_file) == "/abs/cert.pem" and cfg.mqtt.tls.key_file is None

@@ -11,7 +11,6 @@ paths resolve against the config file's folder. Every error is one line naming t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
-from socbal.runtime.config import TLS_FILES, EventLogLimits, HttpConfig, MqttConfig
+from socbal.runtime.config import EventLogLimits, HttpConfig, MqttConfig, PathFix, path_fix, resolve_services, resolve_tls
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 
@@ -199,11 +198,10 @@ def _tagged(raw: object, where: str, tag: str, classes: dict[str, Any], defaults
         raise InputError(describe_validation_error(err, where)) from None
 
 
-def _resolve_device(device: HomeDevice, fix: Callable[[Path | None], Path | None]) -> HomeDevice:
+def _resolve_device(device: HomeDevice, fix: PathFix) -> HomeDevice:
     """A device entry's secret and TLS files against the config file's folder."""
     if isinstance(device, SocbalMqttDevice) and device.tls is not None:
-        tls = device.tls
-        device = device.model_copy(update={"tls": tls.model_copy(update={k: fix(getattr(tls, k)) for k in TLS_FILES})})
+        device = device.model_copy(update={"tls": resolve_tls(device.tls, fix)})
     if isinstance(device, IndevoltDevice | SocbalMqttDevice):
         device = device.model_copy(update={"password_file": fix(device.password_file)})
     return device
@@ -211,20 +209,12 @@ def _resolve_device(device: HomeDevice, fix: Callable[[Path | None], Path | None
 
 def _resolve(cfg: HomeRunConfig, base: Path) -> HomeRunConfig:
     """Relative paths against the config file's folder."""
-
-    def fix(p: Path | None) -> Path | None:
-        return p if p is None or p.is_absolute() else base / p
-
+    fix = path_fix(base)
     updates: dict[str, Any] = {
         "store": cfg.store.model_copy(update={"path": fix(cfg.store.path)}),
-        "http": cfg.http.model_copy(update={"token_file": fix(cfg.http.token_file)}),
         "devices": [_resolve_device(d, fix) for d in cfg.devices],
     }
-    if cfg.mqtt is not None:
-        updates["mqtt"] = cfg.mqtt.model_copy(
-            update={"password_file": fix(cfg.mqtt.password_file), "settings_token_file": fix(cfg.mqtt.settings_token_file)}
-        )
-    return cfg.model_copy(update=updates)
+    return cfg.model_copy(update={**updates, **resolve_services(cfg.mqtt, cfg.http, fix)})
 
 
 def is_home_config(raw: dict) -> bool:

@@ -10,8 +10,9 @@ and ``[http]``. Relative paths resolve against the config file's folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -211,26 +212,43 @@ class RuntimeConfig(StrictModel):
         return [p.id for p in self.packs]
 
 
-def _resolve_paths(cfg: RuntimeConfig, base_dir: Path) -> RuntimeConfig:
-    """Make relative paths relative to the config file's folder."""
+#: Makes a relative path relative to a config file's folder (absolute paths and None unchanged).
+PathFix = Callable[[Path | None], Path | None]
+
+
+def path_fix(base_dir: Path) -> PathFix:
+    """The :data:`PathFix` of a config file in ``base_dir``."""
 
     def fix(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else base_dir / p
 
-    updates: dict = {"runtime": cfg.runtime.model_copy(update={"state_db": fix(cfg.runtime.state_db)})}
-    if cfg.mqtt is not None:
-        tls = cfg.mqtt.tls
-        if tls is not None:
-            tls = tls.model_copy(update={k: fix(getattr(tls, k)) for k in TLS_FILES})
-        updates["mqtt"] = cfg.mqtt.model_copy(
+    return fix
+
+
+def resolve_tls(tls: TlsConfig | None, fix: PathFix) -> TlsConfig | None:
+    """TLS settings with their CA, certificate and key files resolved by ``fix``."""
+    return None if tls is None else tls.model_copy(update={k: fix(getattr(tls, k)) for k in TLS_FILES})
+
+
+def resolve_services(mqtt: MqttConfig | None, http: HttpConfig, fix: PathFix) -> dict[str, Any]:
+    """The ``[mqtt]`` and ``[http]`` sections with their secret and TLS files resolved (a ``model_copy`` update)."""
+    updates: dict[str, Any] = {"http": http.model_copy(update={"token_file": fix(http.token_file)})}
+    if mqtt is not None:
+        updates["mqtt"] = mqtt.model_copy(
             update={
-                "password_file": fix(cfg.mqtt.password_file),
-                "settings_token_file": fix(cfg.mqtt.settings_token_file),
-                "tls": tls,
+                "password_file": fix(mqtt.password_file),
+                "settings_token_file": fix(mqtt.settings_token_file),
+                "tls": resolve_tls(mqtt.tls, fix),
             }
         )
-    updates["http"] = cfg.http.model_copy(update={"token_file": fix(cfg.http.token_file)})
-    return cfg.model_copy(update=updates)
+    return updates
+
+
+def _resolve_paths(cfg: RuntimeConfig, base_dir: Path) -> RuntimeConfig:
+    """Make relative paths relative to the config file's folder."""
+    fix = path_fix(base_dir)
+    updates = {"runtime": cfg.runtime.model_copy(update={"state_db": fix(cfg.runtime.state_db)})}
+    return cfg.model_copy(update={**updates, **resolve_services(cfg.mqtt, cfg.http, fix)})
 
 
 def config_from_dict(raw: dict, source: str = "config", base_dir: Path | None = None) -> RuntimeConfig:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,13 @@ from socbal.scenario import load_scenario
 from socbal.sim.engine import simulate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec_example.toml"
+
+
+def _reported_copy(results: Path, folder: Path, write: Callable[[Path], object]) -> Path:
+    """A copy of ``results`` at ``folder`` with its report written there by ``write(folder)``."""
+    shutil.copytree(results, folder)
+    write(folder)
+    return folder
 
 
 def _run(strategy: str):
@@ -44,14 +53,9 @@ def results_dir(result, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def report_dir(results_dir, tmp_path_factory) -> Path:
     """A copy of the results folder with its report written (HTML and PNGs)."""
-    import shutil
-
     from socbal.report import write_report
 
-    folder = tmp_path_factory.mktemp("reported") / "spec"
-    shutil.copytree(results_dir, folder)
-    write_report(folder)
-    return folder
+    return _reported_copy(results_dir, tmp_path_factory.mktemp("reported") / "spec", write_report)
 
 
 LIFETIME = EXAMPLE.parent / "lifetime.toml"
@@ -92,11 +96,6 @@ def home_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def home_report_dir(home_dir, tmp_path_factory) -> Path:
     """A copy of the home results folder with its report written (HTML and PNGs), as socbal report writes it."""
-    import shutil
-
     from socbal.report import write_folder_report
 
-    folder = tmp_path_factory.mktemp("home-reported") / "home"
-    shutil.copytree(home_dir, folder)
-    write_folder_report(folder)
-    return folder
+    return _reported_copy(home_dir, tmp_path_factory.mktemp("home-reported") / "home", write_folder_report)

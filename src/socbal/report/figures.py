@@ -345,24 +345,32 @@ def energy_totals_figure(run: RunLike) -> go.Figure:
     return fig
 
 
+def labelled_bars(
+    labels: list[str], values: list[float], digits: int, name: str, title: str, x_title: str, y_title: str, height_px: int
+) -> go.Figure:
+    """One bar per label in the palette's colours, its value (``digits`` decimals) written above it; no legend."""
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=values,
+            marker_color=[color(i) for i in range(len(labels))],
+            text=[f"{v:.{digits}f}" for v in values],
+            textposition="outside",
+            name=name,
+        )
+    )
+    _style(fig, title, x_title, y_title, height_px=height_px)
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
 def cycles_figure(run: RunLike) -> go.Figure:
     """Throughput equivalent full cycles of every pack over the run ((discharged + charged) / 2 / usable capacity)."""
     run = as_run(run)
     packs = run.summary["packs"]
     ids = [p["id"] for p in packs]
     cycles = [float(p["throughput_efc"]) for p in packs]
-    fig = go.Figure(
-        go.Bar(
-            x=ids,
-            y=cycles,
-            marker_color=[color(i) for i in range(len(ids))],
-            text=[f"{c:.3f}" for c in cycles],
-            textposition="outside",
-            name="cycles",
-        )
-    )
-    _style(fig, "Throughput equivalent full cycles per pack", "pack", "throughput EFC", height_px=380)
-    fig.update_layout(hovermode="closest", showlegend=False)
+    fig = labelled_bars(ids, cycles, 3, "cycles", "Throughput equivalent full cycles per pack", "pack", "throughput EFC", 380)
     fig.update_yaxes(range=[0, max(cycles + [1e-6]) * 1.2])
     return fig
 

@@ -90,11 +90,15 @@ def headline_html(run: RunData) -> str:
         ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "throughput EFC (bus-side energy)"),
         ("time at reserve", f"{max(reserve_h):.1f} h", "longest of any pack"),
     ]
+    return boxes_html([(label, value.replace("nan %", "—"), note) for label, value, note in boxes])
+
+
+def boxes_html(boxes: list[tuple[str, str, str]]) -> str:
+    """A row of headline boxes (an HTML fragment), each a (label, value, note)."""
     return (
         '<div class="headline">'
         + "".join(
-            f"<div><span>{html.escape(label)}</span><b>{html.escape(value.replace('nan %', '—'))}</b>"
-            f"<span>{html.escape(note)}</span></div>"
+            f"<div><span>{html.escape(label)}</span><b>{html.escape(value)}</b><span>{html.escape(note)}</span></div>"
             for label, value, note in boxes
         )
         + "</div>"

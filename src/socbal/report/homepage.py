@@ -7,7 +7,6 @@ never re-simulates. Powers in W, energies in kWh, SOC in %.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,12 @@ from socbal.report.figures import (
     _style,
     aggregate,
     color,
+    labelled_bars,
     style_soc_figure,
     thinning_sentence,
     time_axis,
 )
+from socbal.report.headline import boxes_html
 from socbal.report.page import ReportPage
 
 #: Files a home results folder holds (beside packs.parquet, device_flows.parquet and scenario.json).
@@ -198,19 +199,8 @@ def writes_figure(run: HomeRunData) -> go.Figure:
     """Setpoint writes per hour of every device (the pacing's effect), from the summary."""
     writes = run.summary["home"]["writes_per_device_per_h"]
     ids = run.device_ids
-    fig = go.Figure(
-        go.Bar(
-            x=ids,
-            y=[writes[did] for did in ids],
-            marker_color=[color(i) for i in range(len(ids))],
-            text=[f"{writes[did]:.1f}" for did in ids],
-            textposition="outside",
-            name="writes per hour",
-        )
-    )
-    _style(fig, "Setpoint writes per device per hour", "device", "writes / h", height_px=360)
-    fig.update_layout(hovermode="closest", showlegend=False)
-    return fig
+    values = [writes[did] for did in ids]
+    return labelled_bars(ids, values, 1, "writes per hour", "Setpoint writes per device per hour", "device", "writes / h", 360)
 
 
 def home_figures(run: HomeRunData, max_points: int = MAX_POINTS) -> dict[str, go.Figure]:
@@ -240,14 +230,7 @@ def headline_html(run: HomeRunData) -> str:
             "max over the run → at the end",
         ),
     ]
-    return (
-        '<div class="headline">'
-        + "".join(
-            f"<div><span>{html.escape(label)}</span><b>{html.escape(value)}</b><span>{html.escape(note)}</span></div>"
-            for label, value, note in boxes
-        )
-        + "</div>"
-    )
+    return boxes_html(boxes)
 
 
 def home_table(run: HomeRunData) -> pd.DataFrame:

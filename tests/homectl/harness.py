@@ -8,14 +8,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from socbal.emulators.http import serve_app
 from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.emulators.marstek import MarstekEmulator
-from socbal.emulators.meters import meter_app
 from socbal.emulators.zendure import ZendureEmulator
 from socbal.homectl.config import HomeRunConfig, home_config_from_dict
 from tests.emulators.harness import LOOPBACK, serving
-from tests.runtime.conftest import free_port
+from tests.meters.harness import serving_meter
 
 Emulator = IndevoltEmulator | ZendureEmulator | MarstekEmulator
 DRIVER = {IndevoltEmulator: "indevolt-http", ZendureEmulator: "zendure-http", MarstekEmulator: "marstek-modbus"}
@@ -32,16 +30,8 @@ async def home(emulators: list[Emulator], meter: Callable[[], float] | None = No
     yields (device ports, meter port)."""
     async with contextlib.AsyncExitStack() as stack:
         ports = [await stack.enter_async_context(serving(e)) for e in emulators]
-        stop, ready = asyncio.Event(), asyncio.Event()
-        meter_port = free_port()
-        app = meter_app("shelly-pro-3em", meter or (lambda: grid_w(emulators)))
-        task = asyncio.create_task(serve_app(app, stop, LOOPBACK, meter_port, on_ready=ready.set))
-        try:
-            await asyncio.wait_for(ready.wait(), 10)
-            yield ports, meter_port
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
+        _, meter_port = await stack.enter_async_context(serving_meter("shelly-pro-3em", meter or (lambda: grid_w(emulators))))
+        yield ports, meter_port
 
 
 def device_entry(emulator: Emulator, port: int, device_id: str, **over) -> dict:

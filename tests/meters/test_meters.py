@@ -12,26 +12,11 @@ import aiomqtt
 import httpx
 import pytest
 
-from socbal.emulators.http import serve_app
-from socbal.emulators.meters import meter_app
 from socbal.errors import InputError
 from socbal.meters.base import MeterError
 from socbal.meters.registry import meter_config, open_meter
-from tests.runtime.conftest import LOOPBACK, Broker, free_port, mosquitto_binary
-
-
-@contextlib.asynccontextmanager
-async def serving_meter(kind: str, grid):
-    app = meter_app(kind, grid)
-    stop, ready = asyncio.Event(), asyncio.Event()
-    port = free_port()
-    task = asyncio.create_task(serve_app(app, stop, LOOPBACK, port, on_ready=ready.set))
-    try:
-        await asyncio.wait_for(ready.wait(), 10)
-        yield app, port
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+from tests.meters.harness import serving_meter
+from tests.runtime.conftest import LOOPBACK, Broker, mosquitto_binary
 
 
 @pytest.mark.parametrize(

@@ -90,3 +90,8 @@ def test_allocate_is_the_cli_contract():
         socbal.allocate({"packs": [{**packs[0], "soc_pct": 120}], "request": {"discharge_w": 1}})
     with pytest.raises(InputError, match="scenario: a path, a dict or a Scenario is needed, got int"):
         socbal.load_scenario(3)
+
+
+def test_an_unknown_time_zone_is_one_input_error_not_a_traceback():
+    with pytest.raises(InputError, match=r"^tz: value 'Mars/Olympus' is not allowed: must be an IANA time zone"):
+        socbal.simulate(SPEC, tz="Mars/Olympus")

@@ -103,8 +103,14 @@ def simulate(
     scenario's own load/PV file, else UTC), so every result table is time-zone aware.
     """
     from socbal.profiles.specs import SeriesLoadSpec, SeriesPvSpec
+    from socbal.profiles.timeseries import known_zone
     from socbal.sim.engine import simulate as run_engine
 
+    if tz is not None:
+        try:
+            known_zone(tz)
+        except ValueError as err:
+            raise InputError(f"tz: value {tz!r} is not allowed: {err}") from None
     spec = load_scenario(scenario)
     zone = _zone(spec, tz)
     update: dict[str, Any] = {}

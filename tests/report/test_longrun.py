@@ -85,7 +85,8 @@ def test_headline_numbers_from_the_recorded_intervals(year):
     dev = year.device
     h = headline(year)
     load = dev["load_wh"].sum()
-    assert h["self_sufficiency_pct"] == pytest.approx(100 * (1 - (dev["grid_import_wh"] + dev["unserved_wh"]).sum() / load))
+    from_grid = (dev["grid_import_wh"] + dev["grid_to_device_wh"] + dev["unserved_wh"]).sum()
+    assert h["self_sufficiency_pct"] == pytest.approx(100 * (1 - from_grid / load))
     used = dev["pv_wh"].sum() - dev["export_wh"].sum() - dev["pv_curtailed_wh"].sum()
     assert h["self_consumption_pct"] == pytest.approx(100 * used / dev["pv_wh"].sum())
     assert 50.0 < h["round_trip_pct"] < 100.0

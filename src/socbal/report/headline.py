@@ -10,6 +10,7 @@ import html
 import pandas as pd
 
 from socbal.report.data import RunData
+from socbal.sim.metrics import self_sufficiency_pct
 
 WH_PER_KWH = 1000.0
 
@@ -42,18 +43,18 @@ def stored_change_kwh(run: RunData) -> float:
 def headline(run: RunData) -> dict[str, float]:
     """Self-sufficiency, self-consumption and battery round trip (%), total losses (kWh).
 
-    - self-sufficiency: share of the household load not taken from the grid (nor left unserved);
+    - self-sufficiency: share of the household load not taken from the grid (nor left unserved), the
+      device's own AC charging and aux supply counted as taken (:func:`socbal.sim.metrics.self_sufficiency_pct`);
     - self-consumption: share of the PV energy used locally (neither exported nor curtailed);
     - round trip: bus-side energy out of the packs over bus-side energy in, the energy still
       stored at the end (or taken from the start) counted as in (or out).
     """
     e = run.summary["energy_kwh"]
-    load, pv = float(e.get("load", 0.0)), float(e.get("pv", 0.0))
-    from_grid = float(e.get("grid_import", 0.0)) + float(e.get("unserved", 0.0))
+    pv = float(e.get("pv", 0.0))
     out_kwh, in_kwh = float(e.get("battery_discharge", 0.0)), float(e.get("battery_charge", 0.0))
     stored = stored_change_kwh(run)
     return {
-        "self_sufficiency_pct": _share_pct(load - from_grid, load),
+        "self_sufficiency_pct": self_sufficiency_pct(e),
         "self_consumption_pct": _share_pct(pv - float(e.get("export", 0.0)) - float(e.get("pv_curtailed", 0.0)), pv),
         "round_trip_pct": _share_pct(out_kwh + max(stored, 0.0), in_kwh + max(-stored, 0.0)),
         "losses_kwh": sum(losses_kwh(run).values()),

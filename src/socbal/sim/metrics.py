@@ -16,6 +16,20 @@ def _hours(seconds: float) -> float:
     return float(seconds) / 3600.0
 
 
+def self_sufficiency_pct(energy_kwh: dict) -> float:
+    """Share of the household load (%) not covered by the grid: 100 x (1 - grid / load), never below 0; NaN without load.
+
+    "The grid" is everything the home took from it: the house's import, the device's AC charging and its main
+    unit fed over the aux module (``grid_to_device``), and load left unserved. Energy that went grid -> battery
+    -> house came from the grid (leaving ``grid_to_device`` out called it self-sufficient).
+    """
+    load = float(energy_kwh.get("load", 0.0))
+    if load <= 0:
+        return float("nan")
+    grid = sum(float(energy_kwh.get(name, 0.0)) for name in ("grid_import", "grid_to_device", "unserved"))
+    return max(0.0, 100.0 * (1.0 - grid / load))
+
+
 def summarize(
     scenario: Scenario,
     packs: pd.DataFrame,

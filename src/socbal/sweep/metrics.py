@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from socbal.scenario import TariffSpec
+from socbal.sim.metrics import self_sufficiency_pct
 
 WH_PER_KWH = 1000.0
 HOURS_PER_YEAR = 8760.0
@@ -21,13 +22,12 @@ def case_metrics(result, tariff: TariffSpec | None = None) -> dict[str, float]:
     per_year = HOURS_PER_YEAR / float(s["horizon_h"])
     cycles = [float(p["throughput_efc"]) * per_year for p in s["packs"]]
     grid_kwh = float(e["grid_import"]) + float(e["grid_to_device"])
-    load = float(e["load"])
     row = {
         "storage_kwh": sum(float(p["usable_capacity_kwh"]) for p in s["packs"]),
         "grid_import_kwh_yr": grid_kwh * per_year,
         "export_kwh_yr": float(e["export"]) * per_year,
         "unserved_kwh_yr": float(e["unserved"]) * per_year,
-        "self_sufficiency_pct": 100.0 * (load - float(e["grid_import"]) - float(e["unserved"])) / load if load > 0 else np.nan,
+        "self_sufficiency_pct": self_sufficiency_pct(e),
         "losses_kwh_yr": (float(e["conversion_loss"]) + float(e["standby"]) + float(e["main_unit"])) * per_year,
         "cycles_per_pack_yr_mean": float(np.mean(cycles)),
         "cycles_per_pack_yr_max": float(np.max(cycles)),

@@ -21,14 +21,19 @@ def _share_pct(part: float, whole: float) -> float:
 
 
 def losses_kwh(run: RunData) -> dict[str, float]:
-    """Losses over the run split by cause, kWh: DC-DC, I²R, pack standby, main unit (from the bus / from its battery)."""
+    """Losses over the run split by cause, kWh: DC-DC, I²R, pack standby, main unit (from the bus / its battery / the grid)."""
     packs, dev = run.packs, run.device
+    zero = pd.Series(0.0)
+    from_bus = float(dev.get("main_from_bus_wh", zero).sum()) / WH_PER_KWH
+    from_battery = float(dev.get("main_from_battery_wh", zero).sum()) / WH_PER_KWH
+    main_unit = float(dev.get("main_unit_wh", zero).sum()) / WH_PER_KWH
     return {
         "DC-DC": float(packs["dcdc_loss_wh"].sum()) / WH_PER_KWH,
         "I²R": float(packs["i2r_loss_wh"].sum()) / WH_PER_KWH,
         "pack standby": float(packs["standby_wh"].sum()) / WH_PER_KWH,
-        "main unit from the bus": float(dev.get("main_from_bus_wh", pd.Series(0.0)).sum()) / WH_PER_KWH,
-        "main unit from its battery": float(dev.get("main_from_battery_wh", pd.Series(0.0)).sum()) / WH_PER_KWH,
+        "main unit from the bus": from_bus,
+        "main unit from its battery": from_battery,
+        "main unit from the grid": max(0.0, main_unit - from_bus - from_battery),  # over the aux module
     }
 
 
@@ -47,16 +52,18 @@ def headline(run: RunData) -> dict[str, float]:
       device's own AC charging and aux supply counted as taken (:func:`socbal.sim.metrics.self_sufficiency_pct`);
     - self-consumption: share of the PV energy used locally (neither exported nor curtailed);
     - round trip: bus-side energy out of the packs over bus-side energy in, the energy still
-      stored at the end (or taken from the start) counted as in (or out).
+      stored at the end (or taken from the start) counted as in (or out); NaN when nothing went in or out.
     """
     e = run.summary["energy_kwh"]
     pv = float(e.get("pv", 0.0))
     out_kwh, in_kwh = float(e.get("battery_discharge", 0.0)), float(e.get("battery_charge", 0.0))
     stored = stored_change_kwh(run)
+    # no bus-side energy in or out: no trip to judge (standby alone read as 0 %)
+    round_trip = _share_pct(out_kwh + max(stored, 0.0), in_kwh + max(-stored, 0.0)) if out_kwh + in_kwh > 0 else float("nan")
     return {
         "self_sufficiency_pct": self_sufficiency_pct(e),
         "self_consumption_pct": _share_pct(pv - float(e.get("export", 0.0)) - float(e.get("pv_curtailed", 0.0)), pv),
-        "round_trip_pct": _share_pct(out_kwh + max(stored, 0.0), in_kwh + max(-stored, 0.0)),
+        "round_trip_pct": round_trip,
         "losses_kwh": sum(losses_kwh(run).values()),
     }
 

@@ -155,3 +155,16 @@ def test_quoted_values_that_read_both_ways_are_refused_not_guessed(tmp_path):
     path.write_text('time,load_kw\n2024-05-01 00:00,"1,234"\n2024-05-01 01:00,"2,500"\n')  # 1.234 kW or 1234 kW?
     with pytest.raises(InputError, match=r"value '1,234' in row 2 is not a number"):
         import_frame(read_table(path), {"load": {"column": "load_kw", "unit": "kW"}})
+
+
+def test_pv_counted_negative_is_refused_not_read_as_zero():
+    # generation counted negative (a meter's or HA sensor's sign): it was read as 0 W and simulated a home without PV
+    raw = hourly([1, 1, 1, 1], pv=[-1.0, -1200.0, -1500.0, -3.0])
+    with pytest.raises(InputError) as err:
+        import_frame(raw, {"pv": {"column": "pv"}})
+    message = str(err.value)
+    assert "column 'pv': value -1200 W at 2024-05-01 01:00:00+00:00 is not allowed" in message
+    assert "counted negative" in message and "\n" not in message
+    # an inverter's night draw of a few W still reads as 0
+    small = import_frame(hourly([1, 1], pv=[-45.0, 300.0]), {"pv": {"column": "pv"}})
+    assert list(small.frame["pv_w"]) == [0.0, 300.0]

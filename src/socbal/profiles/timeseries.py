@@ -51,6 +51,8 @@ REPORT_GAP_STEPS = 3
 #: Default step of irregular event series (Home Assistant history) when step_s is not set, s.
 EVENT_STEP_S = 300.0
 _MAX_BINS = 50_000_000
+#: PV readings down to this many W below 0 are an inverter's own night draw and read as 0; below it, refused, W.
+PV_NIGHT_DRAW_W = 50.0
 
 
 def known_zone(value: str) -> str:
@@ -638,8 +640,16 @@ def _numbers(raw: pd.DataFrame, name: str, where: str, markers: tuple[str, ...] 
 
 
 def _checked_power(ev: _Events, name: str, where: str) -> None:
-    """Load must be >= 0; PV's small negative night readings become 0."""
+    """Load must be >= 0; PV's small negative night readings (an inverter's own draw) become 0, larger ones are refused."""
     if name == "pv_w":
+        counted_negative = np.flatnonzero(ev.values < -PV_NIGHT_DRAW_W)
+        if len(counted_negative):
+            i = int(counted_negative[0])
+            raise InputError(
+                f"{where} column {ev.source!r}: value {ev.values[i]:g} W at {ev.stamps[i]} is not allowed: PV must be >= 0 "
+                f"(readings down to -{PV_NIGHT_DRAW_W:g} W, an inverter's night draw, read as 0); is generation counted "
+                "negative in this file? then give the column with its sign flipped"
+            )
         ev.values = np.where(ev.values < 0, 0.0, ev.values)
         return
     negative = np.flatnonzero(ev.values < 0)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from socbal.errors import InputError
 from socbal.home.engine import simulate_home
 from socbal.home.scenario import HomeScenario, MeterOutage, MeterSpec, home_scenario_from_dict
 from socbal.tomlfile import read_toml
@@ -285,3 +286,21 @@ def test_a_run_in_chunks_records_what_one_call_records(monkeypatch, name):
     for table in ("home", "devices", "packs", "device_flows"):
         pd.testing.assert_frame_equal(getattr(chunked, table), getattr(whole, table), check_exact=True)
     assert json.dumps(chunked.summary, sort_keys=True) == json.dumps(whole.summary, sort_keys=True)  # NaN too
+
+
+@pytest.mark.parametrize(
+    "device, expected",
+    [
+        ({"packs": [{"id": "main"}]}, "home.toml: devices[1].packs[0].id: value 'main' is not allowed: pack ids must be unique"),
+        (
+            {"settings": {"strategy": "priority", "priority": ["zz"]}},
+            "home.toml: devices[1].settings.priority: value ['zz'] is not allowed: must list every pack id once",
+        ),
+    ],
+)
+def test_a_device_s_pack_ids_are_checked_with_the_home(device, expected):
+    # a duplicated pack id passed the home's checks and failed later without the file and the device in its line
+    raw = {"run": {"step_s": 1, "horizon_h": 0.1}, "home": {"name": "x"}, "devices": [{"id": "u1"}, {"id": "u2", **device}]}
+    with pytest.raises(InputError) as err:
+        home_scenario_from_dict(raw, source="home.toml")
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)

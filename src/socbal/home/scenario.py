@@ -14,7 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from socbal.ems.kernel import STRATEGY_CODES as EMS_STRATEGY_CODES
 from socbal.ems.models import MAX_POWER_W, Settings, check_pack_ids
-from socbal.errors import InputError, describe_validation_error
+from socbal.errors import InputError, describe_validation_error, field_problems
 from socbal.home.fleetspec import HomeFleetSpec
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.profiles.simple import ConstantProfile
@@ -121,7 +121,10 @@ class HomeDeviceSpec(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "HomeDeviceSpec":
-        check_pack_ids([p.id for p in self.all_packs], self.settings)
+        fields = ["main.id", *(f"packs[{i}].id" for i in range(len(self.packs)))]
+        problems = check_pack_ids([p.id for p in self.all_packs], self.settings, fields)
+        if problems:  # they were computed and dropped: the device's one-device scenario failed later, unnamed
+            raise field_problems(problems)
         if self.protocol is None:
             for name in ("port", "model", "serial"):
                 if getattr(self, name) is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -227,3 +229,12 @@ def test_grid_outages_start_and_end_on_the_steps():
         scenario_from_dict({"run": {"step_s": 300}, "grid": {"outages_h": [[1.09, 2.0]]}})
     r = run(run={"step_s": 300, "horizon_h": 4}, grid={"outages_h": [[1.0, 1.5]]})
     assert r.summary["grid_on_h"] == pytest.approx(3.5)
+
+
+def test_an_outage_after_the_run_s_end_is_named(caplog):
+    # [[5, 6]] in a 1 h run (hours given as minutes, or a run shortened) never happened, without a word
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        scenario_from_dict({"run": {"step_s": 60, "horizon_h": 1}, "grid": {"outages_h": [[0.5, 2.0], [5.0, 6.0]]}})
+    assert [r.getMessage() for r in caplog.records] == [
+        "grid.outages_h[1]: [5, 6] h starts at or after the run's end (1 h): it never happens in this run"
+    ]

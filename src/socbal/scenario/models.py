@@ -268,8 +268,8 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _plausible_packs(self) -> "Scenario":
-        """Warn (one line each on stderr) about pack values that look like the wrong unit, and a fixed output the
-        device's output limit caps."""
+        """Warn (one line each on stderr) about pack values that look like the wrong unit, a grid outage after the
+        run's end and a fixed output the device's output limit caps."""
         for where, p in [("main", self.main), *((f"packs[{i}]", p) for i, p in enumerate(self.packs))]:
             if p.capacity_wh < KWH_LOOKING_WH:
                 log.warning("%s.capacity_wh: %g Wh: is this kWh? then give %g", where, p.capacity_wh, p.capacity_wh * 1000)
@@ -279,6 +279,16 @@ class Scenario(StrictModel):
                     log.warning("%s.%s: %g %%: is this a fraction? then give %g (percent)", where, name, value, value * 100)
             for name in ("max_charge_w", "max_discharge_w"):
                 _warn_kw_looking_w(f"{where}.{name}", getattr(p, name))
+        horizon_h = self.run.n_steps * self.run.step_s / 3600.0
+        for k, (start_h, end_h) in enumerate(self.grid.outages_h):
+            if start_h >= horizon_h - 1e-9:
+                log.warning(
+                    "grid.outages_h[%d]: [%g, %g] h starts at or after the run's end (%g h): it never happens in this run",
+                    k,
+                    start_h,
+                    end_h,
+                    horizon_h,
+                )
         device = self.device
         for name in ("ac_output_limit_w", "pv_input_limit_w", "ac_charge_limit_w"):
             _warn_kw_looking_w(f"device.{name}", getattr(device, name))

@@ -137,9 +137,10 @@ def main() -> None:
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     if args.strategies:
         print(f"\n| strategy ({args.compare_hours:g} h) | avoidable import kWh | cross-charge kWh | handover gap s | "
-              "writes/h (max) | losses kWh | main units kWh | grid import kWh | export kWh | stored change kWh | "
-              "net import kWh | net import, storage-corrected kWh |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "writes/h (max) | losses kWh | conversion loss kWh | main units kWh | grid import kWh | export kWh | "
+              "stored change kWh | net import kWh | net import, storage-corrected kWh | "
+              "device SOC spread max / final % |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         digests = []
         for strategy in ("socbal", "equal", "sequential", "power-limit-soc"):
             _, _, r = time_home(args.compare_hours, raw=compare_raw(args.compare_hours, strategy))
@@ -147,9 +148,10 @@ def main() -> None:
             digests.append(f"{strategy} {digest(r)}")
             print(
                 f"| {strategy} | {h['avoidable_import_kwh']:.2f} | {h['cross_charge_kwh']:.3f} | {h['max_handover_gap_s']:.0f} | "
-                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['main_unit_kwh']:.2f} | "
-                f"{h['grid_import_kwh']:.2f} | {h['export_kwh']:.2f} | {h['stored_change_kwh']:+.2f} | "
-                f"{h['net_import_kwh']:.2f} | {h['net_import_storage_corrected_kwh']:.2f} |"
+                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['conversion_loss_kwh']:.2f} | "
+                f"{h['main_unit_kwh']:.2f} | {h['grid_import_kwh']:.2f} | {h['export_kwh']:.2f} | "
+                f"{h['stored_change_kwh']:+.2f} | {h['net_import_kwh']:.2f} | {h['net_import_storage_corrected_kwh']:.2f} | "
+                f"{h['device_soc_spread_max_pct']:.1f} / {h['device_soc_spread_final_pct']:.1f} |"
             )
         print("digests: " + ", ".join(digests))
 

@@ -120,7 +120,8 @@ def test_a_device_that_does_not_follow_is_excluded_and_its_share_goes_to_the_oth
         emus[1].device.faults.ignore_writes = True  # answers every write, does nothing
         async with home(emus) as (ports, meter_port):
             entries = [device_entry(emus[0], ports[0], "ind"), device_entry(emus[1], ports[1], "zen")]
-            cfg = config(tmp_path, entries, meter_port, home={"staging": "always-share"}, fail_safe={"exclude_s": 30})
+            fail_safe = {"exclude_s": 30, "follow_timeout_s": 2}
+            cfg = config(tmp_path, entries, meter_port, home={"staging": "always-share"}, fail_safe=fail_safe)
             ctl = HomeController(cfg)
             async with running(ctl):
                 await until(lambda: ctl.state()["devices"]["zen"]["excluded"], timeout_s=10)

@@ -169,10 +169,10 @@ def slow_starter_home() -> dict:
 
 def slow_starter_config(tmp_path: Path, h: HomeInThread) -> HomeRunConfig:
     """The controller for :func:`slow_starter_home`: handover 10 s ahead, the slow starter counted at what it delivers
-    after 0.5 s, and judged not following only after 10 decisions (about 10 meter periods after its latency and
-    ``follow_s``: longer than its 6 s start delay, as a slow starter's config must say)."""
+    after 0.5 s, and judged not following only after 15 s short (after its latency and ``follow_s``: longer than its
+    6 s start delay, as a slow starter's config must say)."""
     return home_config(
-        tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5}, fail_safe={"follow_cycles": 10}
+        tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5}, fail_safe={"follow_timeout_s": 15}
     )
 
 

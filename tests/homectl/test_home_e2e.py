@@ -233,10 +233,12 @@ def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_peri
         # Make-before-break: the Marstek keeps covering until the Indevolt delivers (before: the Marstek was released at
         # the Indevolt's first command, 3.5 s of ~480 W import). Measured: none.
         assert longest_import_s(starting) <= period_s
-        # Then the Marstek runs empty while the Indevolt's later, larger share is still in its 6 s delay: that import
-        # is physical. Measured 2.6-5.8 s, 0.07-0.26 Wh (before: the longest of three gaps 3.3-5.9 s, 0.48-0.95 Wh).
-        assert longest_import_s(whole) <= 6.0 + period_s
-        assert imported_wh(samples) <= 0.45
+        # The Marstek, with under handover_lead_s (10 s) left at its share, hands the whole share to the Indevolt, which
+        # starts while the Marstek (held by make-before-break) still has energy. Measured: no import above 50 W, 0.00 Wh
+        # in 5 runs of benchmarks/bench_handover.py (before, when the Marstek kept a small share until it ran empty and
+        # the Indevolt's later share was still in its 6 s delay: 2.8-5.9 s at 110-185 W, 0.08-0.27 Wh).
+        assert longest_import_s(whole) <= 2 * period_s
+        assert imported_wh(samples) <= 0.05
 
     asyncio.run(scenario())
 

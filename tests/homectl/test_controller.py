@@ -40,10 +40,11 @@ def test_load_above_one_device_is_shared_and_the_grid_settles_at_zero(tmp_path):
             async with running(ctl):
                 await until(lambda: abs(grid_w(emus)) < 30 and ctl.decisions > 3, timeout_s=10)
                 both = [e.device.snapshot().battery_power_w for e in emus]
-                assert both[0] > 1000 and both[1] > 500  # the Indevolt alone (2400 W) could not: both discharge
+                assert both[0] > 1000 and both[1] > 200  # the Indevolt alone (2400 W) could not: both discharge
                 assert sum(both) == pytest.approx(2800, abs=40)
                 state = ctl.state()
-                assert state["devices"]["zen"]["setpoint_w"] == 800  # the SolarFlow 800 at its model's limit
+                # socbal fills the first device (equal SOCs: the first listed) to its 2400 W before the next gets power
+                assert state["devices"]["ind"]["setpoint_w"] == pytest.approx(2400)
         assert emus[0].mode == 1 and emus[1].props["outputLimit"] == 0  # stop: own mode / 0 W
 
     asyncio.run(scenario())

@@ -10,7 +10,8 @@
 3. --strategies: every home strategy on one demanding home (evening start, a load with appliance peaks above
    one device's rating, a device whose firmware stops at its first empty pack, one that starts 60 s after
    its setpoint) for --compare-hours: one table (README). Totals differ also by the energy left in the packs at the
-   end: the table shows the change in stored energy and the net import corrected for it (net import - stored change).
+   end: the table shows the change in stored energy and the net import corrected for it (net import - stored change);
+   a second table splits the conversion loss by direction and values the stored change at what it costs to put back.
 
 Each case runs after a short warm-up run in the same process that fills the compile cache, and prints a digest of
 its results (every table and the summary): equal digests, identical results.
@@ -65,12 +66,23 @@ def compare_raw(hours: float, strategy: str) -> dict:
     slow["actuator_latency_s"] = 60
     slow["packs"] = slow["packs"][:1]
     return dict(
-        run=dict(start="2026-06-01T16:00:00", step_s=1, horizon_h=hours, record_every_s=900),
+        run=dict(start="2026-06-01T16:00:00", step_s=1, horizon_h=hours, record_every_s=60),
         home=dict(name="compare-home", strategy=strategy),
         meter=dict(period_s=2, latency_s=1),
         load=dict(kind="stochastic", annual_kwh=9000, step_s=60, seed=5, peak_share=0.4),
         devices=[weak, device("unit2", 60), slow],
     )
+
+
+def charge_split(result) -> tuple[float, float, float]:
+    """(conversion loss while charging, while discharging, net import with the stored change valued at what it costs to
+    put back at this run's own charging loss rate), kWh. Charging or discharging by the sign of each pack's power in
+    each recorded interval (1 min)."""
+    packs, h = result.packs, result.summary["home"]
+    charging_kwh = packs.loc[packs.power_w < 0, "conversion_loss_wh"].sum() / 1000
+    discharging_kwh = packs.loc[packs.power_w > 0, "conversion_loss_wh"].sum() / 1000
+    kept = 1.0 - charging_kwh / h["battery_charge_kwh"] if h["battery_charge_kwh"] > 0 else 1.0
+    return charging_kwh, discharging_kwh, h["net_import_kwh"] - h["stored_change_kwh"] / kept
 
 
 def digest(result) -> str:
@@ -137,21 +149,30 @@ def main() -> None:
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     if args.strategies:
         print(f"\n| strategy ({args.compare_hours:g} h) | avoidable import kWh | cross-charge kWh | handover gap s | "
-              "writes/h (max) | losses kWh | main units kWh | grid import kWh | export kWh | stored change kWh | "
-              "net import kWh | net import, storage-corrected kWh |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "writes/h (max) | losses kWh | conversion loss kWh | main units kWh | grid import kWh | export kWh | "
+              "stored change kWh | net import kWh | net import, storage-corrected kWh | "
+              "device SOC spread max / final % |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         digests = []
+        results = []
         for strategy in ("socbal", "equal", "sequential", "power-limit-soc"):
             _, _, r = time_home(args.compare_hours, raw=compare_raw(args.compare_hours, strategy))
+            results.append((strategy, r))
             h = r.summary["home"]
             digests.append(f"{strategy} {digest(r)}")
             print(
                 f"| {strategy} | {h['avoidable_import_kwh']:.2f} | {h['cross_charge_kwh']:.3f} | {h['max_handover_gap_s']:.0f} | "
-                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['main_unit_kwh']:.2f} | "
-                f"{h['grid_import_kwh']:.2f} | {h['export_kwh']:.2f} | {h['stored_change_kwh']:+.2f} | "
-                f"{h['net_import_kwh']:.2f} | {h['net_import_storage_corrected_kwh']:.2f} |"
+                f"{max(h['writes_per_device_per_h'].values()):.0f} | {h['losses_kwh']:.2f} | {h['conversion_loss_kwh']:.2f} | "
+                f"{h['main_unit_kwh']:.2f} | {h['grid_import_kwh']:.2f} | {h['export_kwh']:.2f} | "
+                f"{h['stored_change_kwh']:+.2f} | {h['net_import_kwh']:.2f} | {h['net_import_storage_corrected_kwh']:.2f} | "
+                f"{h['device_soc_spread_max_pct']:.1f} / {h['device_soc_spread_final_pct']:.1f} |"
             )
         print("digests: " + ", ".join(digests))
+        print("\n| strategy | conversion loss charging / discharging kWh | net import, stored change at refill cost kWh |")
+        print("|---|---|---|")
+        for strategy, r in results:
+            charging_kwh, discharging_kwh, refill_kwh = charge_split(r)
+            print(f"| {strategy} | {charging_kwh:.2f} / {discharging_kwh:.2f} | {refill_kwh:.2f} |")
 
 
 if __name__ == "__main__":

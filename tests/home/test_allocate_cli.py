@@ -21,8 +21,8 @@ def test_home_contract():
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
         "devices": [
-            {"id": "unit1", "power_w": 2100.0, "state": "discharging"},
-            {"id": "unit2", "power_w": 900.0, "state": "discharging"},
+            {"id": "unit1", "power_w": 2400.0, "state": "discharging"},
+            {"id": "unit2", "power_w": 600.0, "state": "discharging"},
         ],
         "served_w": 3000.0,
         "unserved_w": 0.0,

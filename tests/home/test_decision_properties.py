@@ -34,6 +34,8 @@ def home_inputs(draw):
                 "max_charge_w": max_chg,
                 "rated_discharge_w": max_dis + draw(st.floats(0, 1000)),
                 "rated_charge_w": max_chg + draw(st.floats(0, 1000)),
+                "efficient_discharge_w": draw(st.one_of(st.none(), st.floats(0, 3000))),
+                "efficient_charge_w": draw(st.one_of(st.none(), st.floats(0, 3000))),
                 "online": draw(st.sampled_from([True, True, True, False])),
                 "circuit": draw(st.sampled_from([None] + [c["id"] for c in circuits])),
                 "measured_w": draw(st.one_of(st.just(last), st.just(0.0), st.floats(-3000, 3000))),
@@ -133,6 +135,8 @@ def test_demand_is_left_unserved_only_when_no_device_could_take_more(raw):
             kernel.REASON_TEXT[kernel.REASON_RAMPING],
             kernel.REASON_TEXT[kernel.REASON_CAPPED_CIRCUIT],
             kernel.REASON_TEXT[kernel.REASON_IDLE],
+            kernel.REASON_TEXT[kernel.REASON_STANDING_BY],
+            kernel.REASON_TEXT[kernel.REASON_HANDING_OVER],
         )
         if taking_part:  # a device sharing the request is at its limit this cycle, or its circuit is full
             assert abs(x.power_w) >= x.limit_w - 1e-6 * max(1.0, x.limit_w) or circuit_full
@@ -175,3 +179,45 @@ def test_socbal_never_commands_a_direction_against_a_device_still_moving_the_old
         assert all(x.power_w == 0.0 for x in d.devices)
         assert d.served_w == 0.0
         assert all(x.written == (dev_in.last_setpoint_w != 0.0) for dev_in, x in zip(inp.devices, d.devices))
+
+
+@settings(max_examples=500, deadline=None)
+@given(home_inputs())
+def test_socbal_fills_devices_to_their_efficient_power_before_the_next(raw):
+    """Charge- and discharge-side staging: from a standstill (no pacing, holds or lagging in play), at most one device
+    runs between 0 W and its fill level (efficient power within its rating and limit), except devices running out
+    (less than handover_lead_s of energy or room at that share), which share only what the others cannot take."""
+    raw["settings"].update(strategy="socbal", staging="auto")
+    raw["circuits"] = []
+    for dev in raw["devices"]:
+        dev.update(circuit=None, last_setpoint_w=0.0, last_moving_setpoint_w=0.0, measured_w=0.0)
+    inp, d = _decide(raw)
+    discharging = inp.request.discharge_w is not None
+    demand = abs(inp.request.signed_w)
+    lead_s = inp.settings.handover_lead_s
+    partial, out_with_power, others_at_limit = [], [], True
+    for dev_in, x in zip(inp.devices, d.devices):
+        if discharging:
+            rated = dev_in.max_discharge_w if dev_in.rated_discharge_w is None else dev_in.rated_discharge_w
+            efficient = rated if dev_in.efficient_discharge_w is None else dev_in.efficient_discharge_w
+            energy, limit = dev_in.usable_wh, dev_in.max_discharge_w
+        else:
+            rated = dev_in.max_charge_w if dev_in.rated_charge_w is None else dev_in.rated_charge_w
+            efficient = rated if dev_in.efficient_charge_w is None else dev_in.efficient_charge_w
+            energy, limit = dev_in.room_wh, dev_in.max_charge_w
+        level = min(efficient, rated, x.limit_w)
+        share = min(level, demand)
+        running_out = lead_s > 0 and share > 1e-9 and energy * 3600.0 < share * lead_s
+        power = abs(x.power_w)
+        if running_out:
+            if power > 0.0:
+                out_with_power.append(x.id)
+        else:
+            if 1e-6 < power < level - 1e-6:
+                partial.append(x.id)
+            eligible = dev_in.online and energy > 0.0 and limit > 0.0
+            if eligible and power < x.limit_w - 1e-6:
+                others_at_limit = False
+    assert len(partial) <= 1, (partial, d)
+    if out_with_power:  # a device running out gets power only when every other can take no more
+        assert others_at_limit, (out_with_power, d)

@@ -6,11 +6,47 @@ from pydantic import ValidationError
 from tests.home.helpers import carry, decide, device
 
 
-def test_two_2400w_devices_share_a_3000w_load_by_usable_energy():
-    # usable energy above the 10 % reserve: 3500 Wh vs 1500 Wh -> 70 % / 30 %
+def test_two_2400w_devices_carry_a_3000w_load_the_fuller_one_filled_first():
+    # socbal (auto): the fuller device is filled to its efficient power (default its rating), the next takes the rest
     powers, d = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000})
-    assert powers == pytest.approx({"a": 2100.0, "b": 900.0})
+    assert powers == pytest.approx({"a": 2400.0, "b": 600.0})
     assert d.served_w == pytest.approx(3000.0) and d.unserved_w == 0.0
+    # shared by usable energy above the 10 % reserve (3500 Wh vs 1500 Wh -> 70 % / 30 %) with always-share
+    powers, _ = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000}, staging="always-share")
+    assert powers == pytest.approx({"a": 2100.0, "b": 900.0})
+
+
+def test_beyond_every_efficient_power_the_rest_is_shared_by_usable_energy():
+    devices = [device("a", 80, efficient_discharge_w=1000), device("b", 40, efficient_discharge_w=1000)]
+    powers, d = decide(devices, {"discharge_w": 3000})
+    # each filled to 1000 W first; the other 1000 W by usable energy (3500 : 1500), within 2400 W each
+    assert powers == pytest.approx({"a": 1700.0, "b": 1300.0})
+    # 1500 W is below 80 % of a's rating: b is not staged on, a takes it all
+    powers, d = decide(devices, {"discharge_w": 1500})
+    assert powers == pytest.approx({"a": 1500.0, "b": 0.0}) and not d.devices[1].staged_on
+
+
+def test_charging_fills_the_emptier_device_to_a_good_load_before_the_next():
+    """Charge-side staging: two devices charging together at part load run every DC-DC module low on its curve."""
+    devices = [
+        device("full-ish", 70, max_w=1200, staged_on=True, last_setpoint_w=-500, efficient_charge_w=2400),
+        device("empty-ish", 30, max_w=1200, staged_on=True, last_setpoint_w=-500, efficient_charge_w=2400),
+    ]
+    powers, d = decide(devices, {"charge_w": 1000})
+    assert powers == pytest.approx({"full-ish": 0.0, "empty-ish": -1000.0})
+    assert "standing by" in d.devices[0].reason and d.devices[0].staged_on
+    powers, _ = decide(devices, {"charge_w": 1500})
+    assert powers == pytest.approx({"full-ish": -300.0, "empty-ish": -1200.0})
+
+
+def test_the_device_carrying_the_load_keeps_it_until_another_leads_by_the_soc_lead():
+    both = dict(staged_on=True, since_stage_change_s=600.0)
+    devices = [device("a", 48, last_setpoint_w=1000, **both), device("b", 52, last_setpoint_w=0, **both)]
+    powers, _ = decide(devices, {"discharge_w": 1000}, soc_lead_pct=10)
+    assert powers == pytest.approx({"a": 1000.0, "b": 0.0})  # b leads by 4 points only: no swap at every crossing
+    devices[1]["soc_pct"] = 59
+    powers, _ = decide(devices, {"discharge_w": 1000}, soc_lead_pct=10)
+    assert powers == pytest.approx({"a": 0.0, "b": 1000.0})  # 11 points: b takes its turn
 
 
 def test_a_capped_device_passes_its_share_on():
@@ -62,24 +98,26 @@ def test_small_load_runs_on_one_device_and_a_large_one_on_both():
     assert powers == pytest.approx({"a": 600.0, "b": 0.0}) and "staged off" in d.devices[1].reason
     powers, _ = decide(devices, {"discharge_w": 600}, staging="always-share")
     assert powers["a"] > 0 and powers["b"] > 0
-    powers, _ = decide(devices, {"discharge_w": 2100})  # above 80 % of one device's rating
-    assert powers["a"] > 0 and powers["b"] > 0
+    powers, d = decide(devices, {"discharge_w": 2100})  # above 80 % of one device's rating: b staged on, ready
+    assert powers == pytest.approx({"a": 2100.0, "b": 0.0}) and d.devices[1].staged_on
+    powers, _ = decide(devices, {"discharge_w": 2600})  # beyond a's rating: b takes the rest
+    assert powers == pytest.approx({"a": 2500.0, "b": 100.0})
 
 
 def test_staging_hysteresis_and_hold():
     devices = [device("a", 60, max_w=2500), device("b", 50, max_w=2500)]
     _, d = decide(devices, {"discharge_w": 2100}, hold_s=60)
     both = carry(devices, d, elapsed_s=10)
-    # 1500 W: between the thresholds (40 % and 80 % of 2500 W): both stay
+    # 1500 W: between the thresholds (40 % and 80 % of 2500 W): both stay staged (a carries it, b stands by)
     powers, d = decide(both, {"discharge_w": 1500}, hold_s=60)
-    assert powers["a"] > 0 and powers["b"] > 0
+    assert all(x.staged_on for x in d.devices) and sum(powers.values()) == pytest.approx(1500.0)
     # 900 W: one could run below 40 %, but b's hold (60 s since it joined) has not passed
     still = carry(both, d, elapsed_s=10)
     powers, d = decide(still, {"discharge_w": 900}, hold_s=60)
-    assert powers["b"] > 0
+    assert d.devices[1].staged_on
     later = carry(still, d, elapsed_s=60)
     powers, d = decide(later, {"discharge_w": 900}, hold_s=60)
-    assert powers == pytest.approx({"a": 900.0, "b": 0.0})
+    assert powers == pytest.approx({"a": 900.0, "b": 0.0}) and not d.devices[1].staged_on
 
 
 def test_the_staged_device_keeps_running_until_another_leads_it_by_the_soc_lead():
@@ -98,6 +136,18 @@ def test_the_next_device_joins_before_the_running_one_runs_out():
     assert powers["b"] > 0
     powers, _ = decide(devices, {"discharge_w": 1500}, soc_lead_pct=100, handover_lead_s=0)
     assert powers["b"] == 0.0
+
+
+def test_a_device_running_out_hands_its_whole_share_to_the_next():
+    # a: 30 Wh above its reserve, 72 s at its 1500 W share (< the 300 s lead): b gets all, a only what b cannot serve
+    devices = [device("a", 10.6, staged_on=True, last_setpoint_w=1500), device("b", 50)]
+    powers, d = decide(devices, {"discharge_w": 1500}, soc_lead_pct=100)
+    assert powers == pytest.approx({"a": 0.0, "b": 1500.0}) and "handing over" in d.devices[0].reason
+    powers, _ = decide(devices, {"discharge_w": 3000}, soc_lead_pct=100)
+    assert powers == pytest.approx({"a": 600.0, "b": 2400.0})
+    # 30 Wh lasts 360 s at 300 W: a keeps a 300 W load
+    powers, _ = decide(devices, {"discharge_w": 300}, soc_lead_pct=100)
+    assert powers == pytest.approx({"a": 300.0, "b": 0.0})
 
 
 def test_a_joining_device_ramps_in_while_the_others_cover_the_rest():
@@ -159,7 +209,7 @@ def test_a_direction_change_waits_until_every_device_is_at_zero():
     # both measured at 0, but stopped only 4 s ago (< follow_s = 5): a stop may still be in flight
     assert decide(carry(stopped, stop, 4.0, measured={"a": 0.0, "b": 0.0}), request)[0] == {"a": 0.0, "b": 0.0}
     powers, d = decide(carry(stopped, stop, 6.0, measured={"a": 0.0, "b": 0.0}), request)
-    assert sum(powers.values()) == pytest.approx(-1000.0) and all(p < 0.0 for p in powers.values())
+    assert sum(powers.values()) == pytest.approx(-1000.0) and all(p <= 0.0 for p in powers.values())
     # within follow_tolerance_w of 0 counts as stopped
     devices = [device("a", 60, measured_w=20.0), device("b", 50, measured_w=30.0)]
     assert decide(devices, request)[0] == {"a": 0.0, "b": 0.0}

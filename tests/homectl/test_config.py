@@ -28,7 +28,7 @@ def test_defaults_ids_and_driver_pacing():
     assert cfg.device_ids == ["device1", "device2"]
     assert [d.pacing.min_write_interval_s for d in cfg.devices] == [5.0, 10.0]  # each driver's documented default
     assert cfg.home.decision_settings().strategy == "socbal" and cfg.home.grid_target_w == 0.0
-    assert cfg.fail_safe.stale_meter == "ramp-to-zero" and cfg.fail_safe.follow_cycles == 3
+    assert cfg.fail_safe.stale_meter == "ramp-to-zero" and cfg.fail_safe.follow_timeout_s == 10.0
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,11 @@ def test_defaults_ids_and_driver_pacing():
         (lambda r: r.update(home={"staging": "sometimes"}), "home.staging: value 'sometimes'"),
         (lambda r: r.update(home={"period_s": 0}), "home.period_s: value 0"),
         (lambda r: r.update(fail_safe={"stale_meter": "hold"}), "fail_safe.stale_meter: value 'hold' is not allowed"),
+        (lambda r: r.update(fail_safe={"follow_timeout_s": 0}), "fail_safe.follow_timeout_s: value 0"),
+        (
+            lambda r: r.update(fail_safe={"follow_cycles": 3}),
+            "fail_safe.follow_cycles: value 3 is not allowed: is replaced by follow_timeout_s (seconds",
+        ),
         (lambda r: r["meter"].pop("host"), "meter.host: missing"),
         (lambda r: r.pop("meter"), "meter: missing"),
         (lambda r: r.update(devices=[]), "devices: missing"),

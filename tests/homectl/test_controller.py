@@ -40,10 +40,11 @@ def test_load_above_one_device_is_shared_and_the_grid_settles_at_zero(tmp_path):
             async with running(ctl):
                 await until(lambda: abs(grid_w(emus)) < 30 and ctl.decisions > 3, timeout_s=10)
                 both = [e.device.snapshot().battery_power_w for e in emus]
-                assert both[0] > 1000 and both[1] > 500  # the Indevolt alone (2400 W) could not: both discharge
+                assert both[0] > 1000 and both[1] > 200  # the Indevolt alone (2400 W) could not: both discharge
                 assert sum(both) == pytest.approx(2800, abs=40)
                 state = ctl.state()
-                assert state["devices"]["zen"]["setpoint_w"] == 800  # the SolarFlow 800 at its model's limit
+                # socbal fills the first device (equal SOCs: the first listed) to its 2400 W before the next gets power
+                assert state["devices"]["ind"]["setpoint_w"] == pytest.approx(2400)
         assert emus[0].mode == 1 and emus[1].props["outputLimit"] == 0  # stop: own mode / 0 W
 
     asyncio.run(scenario())
@@ -120,7 +121,8 @@ def test_a_device_that_does_not_follow_is_excluded_and_its_share_goes_to_the_oth
         emus[1].device.faults.ignore_writes = True  # answers every write, does nothing
         async with home(emus) as (ports, meter_port):
             entries = [device_entry(emus[0], ports[0], "ind"), device_entry(emus[1], ports[1], "zen")]
-            cfg = config(tmp_path, entries, meter_port, home={"staging": "always-share"}, fail_safe={"exclude_s": 30})
+            fail_safe = {"exclude_s": 30, "follow_timeout_s": 2}
+            cfg = config(tmp_path, entries, meter_port, home={"staging": "always-share"}, fail_safe=fail_safe)
             ctl = HomeController(cfg)
             async with running(ctl):
                 await until(lambda: ctl.state()["devices"]["zen"]["excluded"], timeout_s=10)

@@ -17,9 +17,9 @@ TOL_W = 25.0
 
 
 def state(dev_id: str, last_w: float, measured_w: float, max_w: float = 1500.0, **extra) -> DeviceState:
+    extra.setdefault("soc_pct", 50.0)
     return DeviceState(
         id=dev_id,
-        soc_pct=50.0,
         capacity_wh=1000.0,
         max_discharge_w=max_w,
         max_charge_w=max_w,
@@ -95,3 +95,23 @@ def test_holds_cover_no_more_than_the_shortfall_and_stay_within_old_setpoints_an
         assert sign * p < sign * q <= max(min(sign * s.last_setpoint_w, s.max_discharge_w), sign * p) + 1e-6
         extra += sign * (q - p)
     assert extra <= shortfall + 1e-6  # never more than what the rising devices do not deliver yet
+
+
+def test_a_device_running_out_hands_its_whole_share_over_and_keeps_covering_until_the_next_delivers():
+    """The decision gives a device with under handover_lead_s of energy at its share nothing (the incoming one gets
+    the whole share, so it starts while the outgoing one still has energy); make-before-break keeps the outgoing one
+    at its old setpoint until the incoming one delivers."""
+    from socbal.home.decision import decide_home
+    from socbal.home.models import HomeAllocateInput, HomeRequest, HomeSettings
+
+    # 2.5 Wh above the reserve: 12.9 s at 700 W, under the 20 s lead; staged on 1 s ago (inside its hold)
+    marstek = state("marstek", 700.0, 700.0, soc_pct=10.25, reserve_pct=10.0, staged_on=True, since_stage_change_s=1.0)
+    indevolt = state("indevolt", 0.0, 0.0, max_w=2400.0)
+    inp = HomeAllocateInput(
+        settings=HomeSettings(handover_lead_s=20.0), devices=[marstek, indevolt], request=HomeRequest(discharge_w=700.0)
+    )
+    d = decide_home(inp)
+    assert [x.power_w for x in d.devices] == [0.0, 700.0]
+    assert d.devices[0].reason == kernel.REASON_TEXT[kernel.REASON_HANDING_OVER]
+    offers = make_before_break(inp.devices, [x.power_w for x in d.devices], [x.reason for x in d.devices], TOL_W)
+    assert offers == [700.0, 700.0]  # the Marstek carries on until the Indevolt delivers

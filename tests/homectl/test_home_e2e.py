@@ -169,10 +169,10 @@ def slow_starter_home() -> dict:
 
 def slow_starter_config(tmp_path: Path, h: HomeInThread) -> HomeRunConfig:
     """The controller for :func:`slow_starter_home`: handover 10 s ahead, the slow starter counted at what it delivers
-    after 0.5 s, and judged not following only after 10 decisions (about 10 meter periods after its latency and
-    ``follow_s``: longer than its 6 s start delay, as a slow starter's config must say)."""
+    after 0.5 s, and judged not following only after 15 s short (after its latency and ``follow_s``: longer than its
+    6 s start delay, as a slow starter's config must say)."""
     return home_config(
-        tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5}, fail_safe={"follow_cycles": 10}
+        tmp_path, h, home={"handover_lead_s": 10.0, "hold_s": 2.0, "follow_s": 0.5}, fail_safe={"follow_timeout_s": 15}
     )
 
 
@@ -233,10 +233,12 @@ def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_peri
         # Make-before-break: the Marstek keeps covering until the Indevolt delivers (before: the Marstek was released at
         # the Indevolt's first command, 3.5 s of ~480 W import). Measured: none.
         assert longest_import_s(starting) <= period_s
-        # Then the Marstek runs empty while the Indevolt's later, larger share is still in its 6 s delay: that import
-        # is physical. Measured 2.6-5.8 s, 0.07-0.26 Wh (before: the longest of three gaps 3.3-5.9 s, 0.48-0.95 Wh).
-        assert longest_import_s(whole) <= 6.0 + period_s
-        assert imported_wh(samples) <= 0.45
+        # The Marstek, with under handover_lead_s (10 s) left at its share, hands the whole share to the Indevolt, which
+        # starts while the Marstek (held by make-before-break) still has energy. Measured: no import above 50 W, 0.00 Wh
+        # in 5 runs of benchmarks/bench_handover.py (before, when the Marstek kept a small share until it ran empty and
+        # the Indevolt's later share was still in its 6 s delay: 2.8-5.9 s at 110-185 W, 0.08-0.27 Wh).
+        assert longest_import_s(whole) <= 2 * period_s
+        assert imported_wh(samples) <= 0.05
 
     asyncio.run(scenario())
 
@@ -286,7 +288,15 @@ def test_the_mixed_example_controls_the_emulated_example_home(tmp_path):
             http = cfg.http.model_copy(update={"enabled": False})
             ctl = HomeController(cfg.model_copy(update={"devices": devices, "meter": meter, "store": store, "http": http}))
             async with running(ctl):
-                await until(lambda: ctl.decisions >= 2 and all(s.sent_w for s in ctl.slots if s.staged_on), timeout_s=40)
+                # every staged device commanded (one standing by at 0 W counts: socbal fills one to a good load first)
+                await until(
+                    lambda: (
+                        ctl.decisions >= 2
+                        and all(s.sent_w is not None for s in ctl.slots if s.staged_on)
+                        and sum(s.sent_w or 0.0 for s in ctl.slots) > 500
+                    ),
+                    timeout_s=40,
+                )
                 state = ctl.state()
         assert all(d["online"] for d in state["devices"].values()) and not state["faults"]
         assert sum(d["setpoint_w"] or 0.0 for d in state["devices"].values()) > 500  # its 1500 W load, less the PV

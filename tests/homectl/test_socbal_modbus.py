@@ -62,7 +62,9 @@ def test_own_device_shares_its_setpoint_by_the_ems_and_expires_when_socbal_stops
         async with contextlib.AsyncExitStack() as stack:
             ind_port = await stack.enter_async_context(serving(ind))
             await asyncio.wait_for(ready.wait(), 10)
-            cfg = config(tmp_path, [socbal_entry(port), device_entry(ind, ind_port, "ind")], meter_port)
+            # always-share: socbal's auto staging would fill the fuller device to its limit, where both packs cap alike
+            entries = [socbal_entry(port), device_entry(ind, ind_port, "ind")]
+            cfg = config(tmp_path, entries, meter_port, home={"staging": "always-share"})
             ctl = HomeController(cfg)
             try:
                 async with running(ctl):

@@ -9,6 +9,7 @@ import numpy as np
 from socbal.ems.decision import state_of
 from socbal.home import kernel
 from socbal.home.models import DeviceState, HomeAllocateInput, HomeSettings
+from socbal.jit import python_function
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ def device_matrix(devices: list[DeviceState], circuit_ids: list[str]) -> tuple[n
         dev[i, kernel.DEV_ONLINE] = float(d.online)
         dev[i, kernel.DEV_CIRCUIT] = -1 if d.circuit is None else circuit_ids.index(d.circuit)
         dev[i, kernel.DEV_MIN_WRITE_S] = d.min_write_interval_s
+        dev[i, kernel.DEV_EFFICIENT_DISCHARGE_W] = (
+            dev[i, kernel.DEV_RATED_DISCHARGE_W] if d.efficient_discharge_w is None else d.efficient_discharge_w
+        )
+        dev[i, kernel.DEV_EFFICIENT_CHARGE_W] = (
+            dev[i, kernel.DEV_RATED_CHARGE_W] if d.efficient_charge_w is None else d.efficient_charge_w
+        )
         state[i, kernel.ST_STAGED_ON] = float(d.staged_on)
         state[i, kernel.ST_SINCE_STAGE_S] = d.since_stage_change_s
         state[i, kernel.ST_SINCE_WRITE_S] = d.since_write_s
@@ -113,7 +120,8 @@ def decide_home(inp: HomeAllocateInput) -> HomeDecision:
     limit = np.zeros(n)
     credited = np.zeros(n)
     state_out = np.zeros_like(state)
-    served = kernel.decide_home_into(
+    flags, work, order, circuit, circuit_work = python_function(kernel.home_scratch)(n, len(inp.circuits))
+    served = kernel.decide_home_with_scratch(
         dev,
         state,
         circuit_w,
@@ -127,6 +135,11 @@ def decide_home(inp: HomeAllocateInput) -> HomeDecision:
         limit,
         credited,
         state_out,
+        flags,
+        work,
+        order,
+        circuit,
+        circuit_work,
     )
     decisions = tuple(
         DeviceDecision(

@@ -40,6 +40,14 @@ class HomeInputs(NamedTuple):
     soc_est0_pct: np.ndarray
 
 
+def best_load_share(curve: list[tuple[float, float]]) -> float:
+    """The load share (0-1 of its rating) at which a DC-DC curve is most efficient: the highest such point; 1 for a
+    curve with no gain from a higher load (its only best point at 0)."""
+    top = max(eff for _, eff in curve)
+    share = max(load for load, eff in curve if eff == top)
+    return min(share, 1.0) if share > 0.0 else 1.0
+
+
 def home_inputs(scenario: HomeScenario) -> HomeInputs:
     """Turn a home scenario into the loop's fixed inputs (profiles read and held at their own step)."""
     run = scenario.run
@@ -64,6 +72,9 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         own = params[first[d] : first[d] + count[d]]
         dyn[d, loop.DYN_RATED_DISCHARGE_W] = own[:, PARAM_MAX_DISCHARGE_W].sum()
         dyn[d, loop.DYN_RATED_CHARGE_W] = own[:, PARAM_MAX_CHARGE_W].sum()
+        best = np.array([best_load_share(p.dcdc_curve) for p in spec.all_packs])
+        dyn[d, loop.DYN_EFFICIENT_DISCHARGE_W] = (best * own[:, PARAM_MAX_DISCHARGE_W]).sum()
+        dyn[d, loop.DYN_EFFICIENT_CHARGE_W] = (best * own[:, PARAM_MAX_CHARGE_W]).sum()
         if spec.firmware == "reserve-on-average":
             ems[d, EMS_RESERVE_PCT] = 0.0  # its packs run to empty; the device checks the reserve on the average
         pv_series.append(held_profile(spec.pv.series(start, horizon_s), start, horizon_s, f"devices.{spec.id}.pv", run.step_s))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.jit import compiled_only_kernel
+from socbal.jit import compiled_only_kernel, inline_kernel
 
 # Strategies: how the request is split among devices.
 STRATEGY_SOCBAL = 0  # weights by usable energy (room for charging), staging, anticipated handover
@@ -57,7 +57,9 @@ DEV_MEASURED_W = 8  # measured battery power, signed
 DEV_ONLINE = 9  # 1 online, 0 not (excluded)
 DEV_CIRCUIT = 10  # circuit index, -1 for none
 DEV_MIN_WRITE_S = 11  # it is not written more often (pacing)
-N_DEV = 12
+DEV_EFFICIENT_DISCHARGE_W = 12  # where its DC-DC modules are most efficient, W: socbal fills it this far before the next
+DEV_EFFICIENT_CHARGE_W = 13
+N_DEV = 14
 
 # State columns (in and out).
 ST_STAGED_ON = 0  # 1 staged on
@@ -95,6 +97,8 @@ REASON_NOT_FOLLOWING = 9
 REASON_IDLE = 10
 REASON_WAITING = 11
 REASON_INTERLOCK = 12
+REASON_STANDING_BY = 13
+REASON_HANDING_OVER = 14
 REASON_TEXT = {
     REASON_SHARE: "share by weight",
     REASON_CAPPED_DEVICE: "capped by the device's limit",
@@ -109,6 +113,8 @@ REASON_TEXT = {
     REASON_IDLE: "idle: no request",
     REASON_WAITING: "waiting: sequential runs one device at a time",
     REASON_INTERLOCK: "direction change: every device goes to 0 W before any is commanded the other way",
+    REASON_STANDING_BY: "standing by: staged on, the devices before it in the fill order cover the request at a good load",
+    REASON_HANDING_OVER: "handing over: less than handover_lead_s of energy (room) left at its share; the next device takes it",
 }
 
 _EPS_W = 1e-9
@@ -209,21 +215,141 @@ def _fill_afresh(
     circuit_saved_w: np.ndarray,
     weight: np.ndarray,
     limit_w: np.ndarray,
-    member: np.ndarray,
     circuit: np.ndarray,
     circuit_room_w: np.ndarray,
     power_w: np.ndarray,
     reason: np.ndarray,
-    active: np.ndarray,
-    use: np.ndarray,
+    flags: np.ndarray,
+    work: np.ndarray,
+    order: np.ndarray,
+    n_fill: int,
     circuit_weight: np.ndarray,
+    settings: np.ndarray,
+    may_join: bool,
 ) -> float:
-    """:func:`_water_fill_circuits` with the circuits' room reset to ``circuit_saved_w`` first; the power given, W."""
-    for c in range(circuit_saved_w.shape[0]):
-        circuit_room_w[c] = circuit_saved_w[c]
-    return _water_fill_circuits(
-        request_w, weight, limit_w, member, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
-    )
+    """Share ``request_w`` among the member devices (``flags[1]``) with the circuits' room reset to ``circuit_saved_w``
+    first; if that leaves part of it unserved and ``may_join``, every staged-off device joins (:func:`_join_staged_off`)
+    and the share is made again. The power given, W.
+
+    ``n_fill`` = 0: water-filling by ``weight`` (:func:`_water_fill_circuits`). Otherwise (socbal, auto staging) the
+    plan of :func:`_plan_fill`: the members are filled in the order of ``order[:n_fill]``, each up to its fill level
+    (``work[5]``, where its modules run efficiently) before the next gets power; what is left is water-filled by
+    weight up to the limits among the members not running out, and only then among those that are (``flags[5]``).
+    Scratch: ``flags[2]``, ``flags[6]``, ``work[0]``, ``work[6]``, ``work[7]``.
+    """
+    member = flags[1]
+    active = flags[2]
+    running_out = flags[5]
+    tier = flags[6]
+    use = work[0]
+    level_w = work[5]
+    first_w = work[6]
+    spare_w = work[7]
+    given = 0.0
+    for attempt in range(2):
+        if attempt == 1 and not (
+            may_join and given < request_w - _EPS_W and _join_staged_off(settings, flags[0], flags[4], flags[3], member)
+        ):
+            break
+        for c in range(circuit_saved_w.shape[0]):
+            circuit_room_w[c] = circuit_saved_w[c]
+        if n_fill == 0:
+            given = _water_fill_circuits(
+                request_w, weight, limit_w, member, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
+            )
+            continue
+        remaining = request_w
+        for i in range(member.shape[0]):
+            first_w[i] = 0.0
+        for j in range(n_fill):  # in order, each to its fill level
+            i = order[j]
+            if not member[i]:
+                continue
+            give = max(min(remaining, level_w[i], limit_w[i]), 0.0)
+            if circuit[i] >= 0:
+                give = min(give, max(circuit_room_w[circuit[i]], 0.0))
+                circuit_room_w[circuit[i]] -= give
+            first_w[i] = give
+            remaining -= give
+        for i in range(member.shape[0]):
+            spare_w[i] = max(limit_w[i] - first_w[i], 0.0)
+        for out in range(2):  # the rest by weight: first the devices not running out, then those that are
+            for i in range(member.shape[0]):
+                tier[i] = member[i] and running_out[i] == (out == 1)
+            remaining -= _water_fill_circuits(
+                remaining, weight, spare_w, tier, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
+            )
+        given = 0.0
+        for i in range(member.shape[0]):
+            if not member[i]:
+                continue
+            if power_w[i] <= _EPS_W:  # nothing from the rest: the reason is that of its fill
+                power_w[i] = 0.0
+                if first_w[i] <= 0.0:
+                    reason[i] = REASON_HANDING_OVER if running_out[i] else REASON_STANDING_BY
+                elif first_w[i] >= limit_w[i] - _EPS_W:
+                    reason[i] = REASON_CAPPED_DEVICE
+                elif remaining > _EPS_W and circuit[i] >= 0 and circuit_room_w[circuit[i]] <= _EPS_W:
+                    reason[i] = REASON_CAPPED_CIRCUIT
+                else:
+                    reason[i] = REASON_SHARE
+            power_w[i] += first_w[i]
+            given += power_w[i]
+    return given
+
+
+@compiled_only_kernel
+def _plan_fill(
+    dev: np.ndarray,
+    state: np.ndarray,
+    settings: np.ndarray,
+    discharging: bool,
+    demand: float,
+    eligible: np.ndarray,
+    limit_w: np.ndarray,
+    key: np.ndarray,
+    order: np.ndarray,
+    level_w: np.ndarray,
+    running_out: np.ndarray,
+) -> int:
+    """socbal with auto staging: the order in which the eligible devices are filled (``order``; their number returned)
+    and how far each is filled before the next gets power (``level_w``, W: where its DC-DC modules are most efficient,
+    within its rating and its limit now). Overwrites ``key``.
+
+    Order: by SOC (``key``: SOC discharging, 100 - SOC charging); the device carrying the most in this direction keeps
+    its place until another leads it by ``soc_lead_pct`` (so the devices take turns and their SOCs meet over time,
+    without swapping at every crossing). A device *running out* (socbal's handover: its energy above the reserve,
+    or its room, lasts less than ``handover_lead_s`` at the share it would get, ``min(level, demand)``) comes last
+    with level 0: it gets only what the others cannot serve, so the next device is given the whole share and starts
+    while this one still has energy.
+    """
+    lead = -1
+    lead_w = 0.0
+    for i in range(dev.shape[0]):
+        carried = state[i, ST_LAST_W] if discharging else -state[i, ST_LAST_W]
+        if eligible[i] and carried > lead_w:
+            lead, lead_w = i, carried
+    n = 0
+    for i in range(dev.shape[0]):
+        running_out[i] = False
+        level_w[i] = 0.0
+        if not eligible[i]:
+            continue
+        if discharging:
+            efficient, rated, energy = dev[i, DEV_EFFICIENT_DISCHARGE_W], dev[i, DEV_RATED_DISCHARGE_W], dev[i, DEV_USABLE_WH]
+        else:
+            efficient, rated, energy = dev[i, DEV_EFFICIENT_CHARGE_W], dev[i, DEV_RATED_CHARGE_W], dev[i, DEV_ROOM_WH]
+        level_w[i] = max(min(efficient, rated, limit_w[i]), 0.0)
+        share = min(level_w[i], demand)
+        lead_s = settings[HS_HANDOVER_LEAD_S]
+        running_out[i] = lead_s > 0.0 and share > _EPS_W and energy * 3600.0 < share * lead_s
+        if running_out[i]:
+            level_w[i] = 0.0
+        key[i] += (settings[HS_SOC_LEAD_PCT] if i == lead else 0.0) - (1000.0 if running_out[i] else 0.0)
+        order[n] = i
+        n += 1
+    _sort_by_key_descending(order, n, key)
+    return n
 
 
 @compiled_only_kernel
@@ -449,7 +575,7 @@ def _join_staged_off(
     return joined
 
 
-@compiled_only_kernel
+@inline_kernel
 def decide_home_with_scratch(
     dev: np.ndarray,
     state: np.ndarray,
@@ -489,8 +615,8 @@ def decide_home_with_scratch(
     and the others share the rest, unless that would over-serve, overload a circuit or leave demand
     unserved); one direction for every device.
 
-    Scratch from the caller (see :func:`home_scratch`): ``flags`` (bool, 5 x devices), ``work``
-    (float, 5 x devices), ``order`` and ``circuit`` (int, devices), ``circuit_work`` (float, 4 x circuits).
+    Scratch from the caller (see :func:`home_scratch`): ``flags`` (bool, 7 x devices), ``work``
+    (float, 8 x devices), ``order`` and ``circuit`` (int, devices), ``circuit_work`` (float, 4 x circuits).
     Circuit indices in ``dev`` must be below the circuits' count.
     """
     m = dev.shape[0]
@@ -499,7 +625,6 @@ def decide_home_with_scratch(
     demand = abs(request_w)
     eligible = flags[0]
     member = flags[1]
-    active = flags[2]
     held = flags[3]
     lagging = flags[4]
     use = work[0]
@@ -538,6 +663,9 @@ def decide_home_with_scratch(
     if socbal:
         _find_lagging(dev, state, settings, discharging, eligible, lagging)
     _stage(dev, state, settings, discharging, demand, n_eligible, order, limit_w, key, lagging, member, use, fresh)
+    n_fill = 0
+    if socbal and int(settings[HS_STAGING]) == STAGING_AUTO:
+        n_fill = _plan_fill(dev, state, settings, discharging, demand, eligible, limit_w, key, order, work[5], flags[5])
 
     # Devices not following (socbal): counted at what they deliver, asked for at most a ramp step more.
     fixed_w = 0.0
@@ -563,12 +691,9 @@ def decide_home_with_scratch(
     # Water-filling; a staged-off device joins when the running ones leave demand unserved.
     remaining_w = demand - fixed_w
     given = _fill_afresh(
-        remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
-    )
-    if given < remaining_w - _EPS_W and _join_staged_off(settings, eligible, lagging, held, member):
-        given = _fill_afresh(
-            remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
-        )
+        remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
+        flags, work, order, n_fill, circuit_fill, settings, True,
+    )  # fmt: skip
 
     # Pacing. A device inside its minimum write interval keeps its last setpoint; so does one whose new share is
     # within the deadband of it (what that leaves unserved is at most the deadband per device so held). The others
@@ -604,35 +729,9 @@ def decide_home_with_scratch(
             for i in range(m):
                 member[i] = member[i] and not held[i]
             paced_w = _fill_afresh(
-                remaining_w - held_w,
-                circuit_paced,
-                weight,
-                limit_w,
-                member,
-                circuit,
-                circuit_room,
-                paced,
-                reason,
-                active,
-                use,
-                circuit_fill,
-            )
-            shortfall = paced_w < remaining_w - held_w - _EPS_W
-            if attempt == 1 and shortfall and _join_staged_off(settings, eligible, lagging, held, member):
-                paced_w = _fill_afresh(
-                    remaining_w - held_w,
-                    circuit_paced,
-                    weight,
-                    limit_w,
-                    member,
-                    circuit,
-                    circuit_room,
-                    paced,
-                    reason,
-                    active,
-                    use,
-                    circuit_fill,
-                )
+                remaining_w - held_w, circuit_paced, weight, limit_w, circuit, circuit_room, paced, reason,
+                flags, work, order, n_fill, circuit_fill, settings, attempt == 1,
+            )  # fmt: skip
             keep = attempt == 1 or paced_w + held_w >= given - allowance_w - _EPS_W
             for i in range(m):
                 if held[i]:
@@ -650,8 +749,9 @@ def decide_home_with_scratch(
         for i in range(m):
             held[i] = False
         given = _fill_afresh(
-            remaining_w, circuit_saved, weight, limit_w, member, circuit, circuit_room, fresh, reason, active, use, circuit_fill
-        )
+            remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
+            flags, work, order, n_fill, circuit_fill, settings, False,
+        )  # fmt: skip
 
     # Setpoints, reasons, signs and the state out.
     served = fixed_w + given
@@ -687,51 +787,11 @@ def decide_home_with_scratch(
 def home_scratch(n_devices: int, n_circuits: int):
     """Scratch for :func:`decide_home_with_scratch`: ``flags, work, order, circuit, circuit_work``."""
     return (
-        np.zeros((5, n_devices), dtype=np.bool_),
-        np.zeros((5, n_devices)),
+        np.zeros((7, n_devices), dtype=np.bool_),
+        np.zeros((8, n_devices)),
         np.zeros(n_devices, dtype=np.int64),
         np.zeros(n_devices, dtype=np.int64),
         np.zeros((4, n_circuits)),
-    )
-
-
-@njit(cache=True)
-def decide_home_into(
-    dev: np.ndarray,
-    state: np.ndarray,
-    circuit_max_discharge_w: np.ndarray,
-    circuit_max_charge_w: np.ndarray,
-    settings: np.ndarray,
-    request_w: float,
-    cycle_s: float,
-    power_w: np.ndarray,
-    reason: np.ndarray,
-    weight: np.ndarray,
-    limit_w: np.ndarray,
-    credited_w: np.ndarray,
-    state_out: np.ndarray,
-) -> float:
-    """:func:`decide_home_with_scratch` with its own scratch; the power served, W."""
-    flags, work, order, circuit, circuit_work = home_scratch(dev.shape[0], circuit_max_discharge_w.shape[0])
-    return decide_home_with_scratch(
-        dev,
-        state,
-        circuit_max_discharge_w,
-        circuit_max_charge_w,
-        settings,
-        request_w,
-        cycle_s,
-        power_w,
-        reason,
-        weight,
-        limit_w,
-        credited_w,
-        state_out,
-        flags,
-        work,
-        order,
-        circuit,
-        circuit_work,
     )
 
 

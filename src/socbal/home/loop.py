@@ -39,7 +39,9 @@ DYN_CIRCUIT = 4  # circuit index, -1 none
 DYN_RESERVE_PCT = 5  # the device's backup reserve (its packs' EMS may use another: reserve-on-average)
 DYN_RATED_DISCHARGE_W = 6  # its packs' rated discharge power together (staging thresholds)
 DYN_RATED_CHARGE_W = 7
-N_DYN = 8
+DYN_EFFICIENT_DISCHARGE_W = 8  # where its DC-DC modules are most efficient together (the home decision fills it this far)
+DYN_EFFICIENT_CHARGE_W = 9
+N_DYN = 10
 
 # Per-device running values (columns of ``live``).
 L_TARGET_W = 0  # the setpoint the device has taken up (after its latency)
@@ -169,8 +171,8 @@ class HomeScratch(NamedTuple):
     step: StepScratch
     hdev: np.ndarray  # [device, DEV_*] of socbal.home.kernel
     hout: np.ndarray  # [4, device]: setpoint, weight, limit, credited
-    hflags: np.ndarray  # bool [5, device]
-    hwork: np.ndarray  # [5, device]
+    hflags: np.ndarray  # bool [7, device]
+    hwork: np.ndarray  # [8, device]
     hints: np.ndarray  # int64 [3, device]: reason, order, circuit
     circuits: np.ndarray  # [8, circuit]: discharge and charge room, charge headroom and its cap, the decision's scratch
 
@@ -311,6 +313,8 @@ def _decide(
         hdev[d, hk.DEV_RATED_DISCHARGE_W] = min(model.dyn[d, DYN_RATED_DISCHARGE_W], device_row[dp.DEV_AC_OUTPUT_LIMIT_W])
         charger_w = device_row[dp.DEV_AC_CHARGE_LIMIT_W] + live[L_PV_W]
         hdev[d, hk.DEV_RATED_CHARGE_W] = min(model.dyn[d, DYN_RATED_CHARGE_W], charger_w)
+        hdev[d, hk.DEV_EFFICIENT_DISCHARGE_W] = model.dyn[d, DYN_EFFICIENT_DISCHARGE_W]
+        hdev[d, hk.DEV_EFFICIENT_CHARGE_W] = model.dyn[d, DYN_EFFICIENT_CHARGE_W]
         hdev[d, hk.DEV_MEASURED_W] = state.history[d, seen]
         hdev[d, hk.DEV_ONLINE] = 1.0
         hdev[d, hk.DEV_CIRCUIT] = model.dyn[d, DYN_CIRCUIT]

@@ -113,7 +113,13 @@ class FailSafe(StrictModel):
         description="No fresh meter reading: command every device to 0 W, or hand each back to its own mode (never hold)",
     )
     follow_ratio: float = Field(0.05, gt=0, lt=1, description="A device delivering under this share of its command ...")
-    follow_cycles: int = Field(3, ge=1, le=1000, description="... for this many decisions in a row does not follow")
+    follow_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="... for this long, s (judged at every decision from its latency plus home.follow_s after its "
+        "command on), does not follow; counted in time, so faster decisions do not exclude sooner",
+    )
     follow_min_w: float = Field(100.0, ge=0, le=MAX_POWER_W, description="Commands below this are not judged, W")
     exclude_s: float = Field(300.0, gt=0, le=86400, description="A device that does not follow is left out this long, s")
     near_reserve_pct: float = Field(
@@ -123,6 +129,18 @@ class FailSafe(StrictModel):
     telemetry_max_age_s: float = Field(
         15.0, gt=0, le=3600, description="A device whose last good reading is older than this counts as offline, s"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_follow_cycles(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "follow_cycles" in raw:
+            raise field_error(
+                ("follow_cycles",),
+                raw["follow_cycles"],
+                "is replaced by follow_timeout_s (seconds a device may deliver under follow_ratio before it is left "
+                "out; default 10): a count of decisions came sooner as decisions got faster",
+            )
+        return raw
 
 
 class StoreSection(EventLogLimits):

@@ -17,8 +17,9 @@ decision (:func:`socbal.home.decision.decide_home`) splits it, and each share is
 to its driver (newest replaces pending; never a stale value). Fail-safes
 (``[fail_safe]``): a stale meter commands every device to 0 W or hands it back to its own
 mode (never holds the last value); a device that delivers under ``follow_ratio`` of its
-command for ``follow_cycles`` decisions (about one per meter period; for a slow starter its ``latency_s``,
-``follow_s`` and that many periods must exceed its start delay) is left out for ``exclude_s`` (not near its
+command at every decision for ``follow_timeout_s`` (counted in time, from its ``latency_s`` plus ``follow_s``
+after its command on, so faster decisions do not exclude sooner; for a slow starter the three together must exceed its
+start delay) is left out for ``exclude_s`` (not near its
 reserve); an unreachable device is offline; in both cases the others take its share and
 it rejoins when it is back. On stop every driver leaves its device as its ``on_close``
 says (0 W, its own mode, or the device's own expiry). Faults are logged once when they
@@ -169,7 +170,7 @@ class HomeController(SupervisedService[HomeSection]):
             if slot.watch.excluded(now_s):
                 faults[f"{slot.id}:follow"] = (
                     f"not following: delivered under {self.cfg.fail_safe.follow_ratio:.0%} of its command for "
-                    f"{self.cfg.fail_safe.follow_cycles} decisions; left out for {self.cfg.fail_safe.exclude_s:g} s"
+                    f"{self.cfg.fail_safe.follow_timeout_s:g} s; left out for {self.cfg.fail_safe.exclude_s:g} s"
                 )
         return {**faults, **self._service_faults()}
 

@@ -29,9 +29,9 @@ DEFAULT_RESERVE_PCT = 10.0
 
 @dataclass
 class FollowWatch:
-    """Counts decisions in a row where a device delivered under ``follow_ratio`` of its command."""
+    """Times how long a device has delivered under ``follow_ratio`` of its command, judged at every decision (s)."""
 
-    short_cycles: int = 0
+    short_since_s: float = math.inf  # when its current run of judgements under follow_ratio began; inf: not in one
     excluded_until_s: float = -math.inf
 
     def excluded(self, now_s: float) -> bool:
@@ -39,15 +39,16 @@ class FollowWatch:
         return now_s < self.excluded_until_s
 
     def judge(self, command_w: float, delivered_w: float, near_limit: bool, fs: FailSafe, now_s: float) -> bool:
-        """One judged decision; True when this one excludes the device (for ``fs.exclude_s``)."""
-        if near_limit or abs(command_w) < fs.follow_min_w:
-            self.short_cycles = 0
-            return False
+        """One judgement at ``now_s``; True when it excludes the device (for ``fs.exclude_s``): it has delivered
+        under ``fs.follow_ratio`` of its command at every judgement for ``fs.follow_timeout_s``."""
         along = delivered_w if command_w > 0 else -delivered_w  # what it delivers in the commanded direction
-        self.short_cycles = self.short_cycles + 1 if along < fs.follow_ratio * abs(command_w) else 0
-        if self.short_cycles < fs.follow_cycles:
+        if near_limit or abs(command_w) < fs.follow_min_w or along >= fs.follow_ratio * abs(command_w):
+            self.short_since_s = math.inf
             return False
-        self.short_cycles = 0
+        self.short_since_s = min(self.short_since_s, now_s)
+        if now_s - self.short_since_s < fs.follow_timeout_s:
+            return False
+        self.short_since_s = math.inf
         self.excluded_until_s = now_s + fs.exclude_s
         return True
 

@@ -25,7 +25,14 @@ from socbal.home.models import DeviceState
 #: Decision reasons after which a lowered device may keep part of its old setpoint.
 HOLDABLE = frozenset(
     kernel.REASON_TEXT[r]
-    for r in (kernel.REASON_SHARE, kernel.REASON_CAPPED_DEVICE, kernel.REASON_RAMPING, kernel.REASON_STAGED_OFF)
+    for r in (
+        kernel.REASON_SHARE,
+        kernel.REASON_CAPPED_DEVICE,
+        kernel.REASON_RAMPING,
+        kernel.REASON_STAGED_OFF,
+        kernel.REASON_STANDING_BY,
+        kernel.REASON_HANDING_OVER,
+    )
 )
 
 

@@ -17,16 +17,32 @@ HOME_INPUT = {
 
 
 def test_home_contract():
+    """Without efficient powers the request is shared by usable energy above the reserve: 3500 : 1500 Wh."""
     out = socbal("allocate", stdin=json.dumps(HOME_INPUT))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
         "devices": [
-            {"id": "unit1", "power_w": 2400.0, "state": "discharging"},
-            {"id": "unit2", "power_w": 600.0, "state": "discharging"},
+            {"id": "unit1", "power_w": 2100.0, "state": "discharging"},
+            {"id": "unit2", "power_w": 900.0, "state": "discharging"},
         ],
         "served_w": 3000.0,
         "unserved_w": 0.0,
     }
+
+
+@pytest.mark.parametrize("request_w", [900.0, 1234.5, 3000.0])
+def test_with_efficient_powers_each_device_is_filled_that_far_first_and_the_shares_add_up_exactly(request_w):
+    raw = dict(HOME_INPUT, request={"discharge_w": request_w})
+    raw["devices"] = [dict(d, efficient_discharge_w=1200) for d in HOME_INPUT["devices"]]
+    out = socbal("allocate", stdin=json.dumps(raw))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    unit1, unit2 = (d["power_w"] for d in result["devices"])
+    assert result["served_w"] == request_w and result["unserved_w"] == 0.0 and unit1 + unit2 == request_w
+    if request_w <= 0.8 * 2400:  # staging: one unit serves it at up to 80 % of its rating
+        assert (unit1, unit2) == (request_w, 0.0)
+    else:  # both run: each filled to 1200 W, the rest shared 7 : 3 by usable energy
+        assert unit1 == pytest.approx(1200.0 + 0.7 * (request_w - 2400.0), abs=1e-9)
 
 
 def test_home_explain_gives_reasons_and_the_state_to_feed_back():

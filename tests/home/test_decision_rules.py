@@ -7,10 +7,14 @@ from tests.home.helpers import carry, decide, device
 
 
 def test_two_2400w_devices_carry_a_3000w_load_the_fuller_one_filled_first():
-    # socbal (auto): the fuller device is filled to its efficient power (default its rating), the next takes the rest
-    powers, d = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000})
+    # socbal (auto): the fuller device is filled to its efficient power (here its rating), the next takes the rest
+    filled = [device("a", 80, efficient_discharge_w=2400), device("b", 40, efficient_discharge_w=2400)]
+    powers, d = decide(filled, {"discharge_w": 3000})
     assert powers == pytest.approx({"a": 2400.0, "b": 600.0})
     assert d.served_w == pytest.approx(3000.0) and d.unserved_w == 0.0
+    # efficient powers unknown (the default): both staged on, the whole request by usable energy
+    powers, d = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000})
+    assert powers == {"a": 2100.0, "b": 900.0} and d.served_w == 3000.0
     # shared by usable energy above the 10 % reserve (3500 Wh vs 1500 Wh -> 70 % / 30 %) with always-share
     powers, _ = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000}, staging="always-share")
     assert powers == pytest.approx({"a": 2100.0, "b": 900.0})
@@ -40,7 +44,7 @@ def test_charging_fills_the_emptier_device_to_a_good_load_before_the_next():
 
 
 def test_the_device_carrying_the_load_keeps_it_until_another_leads_by_the_soc_lead():
-    both = dict(staged_on=True, since_stage_change_s=600.0)
+    both = dict(staged_on=True, since_stage_change_s=600.0, efficient_discharge_w=2400)
     devices = [device("a", 48, last_setpoint_w=1000, **both), device("b", 52, last_setpoint_w=0, **both)]
     powers, _ = decide(devices, {"discharge_w": 1000}, soc_lead_pct=10)
     assert powers == pytest.approx({"a": 1000.0, "b": 0.0})  # b leads by 4 points only: no swap at every crossing
@@ -93,7 +97,7 @@ def test_circuit_limit_caps_the_devices_on_it_and_the_rest_goes_elsewhere():
 
 
 def test_small_load_runs_on_one_device_and_a_large_one_on_both():
-    devices = [device("a", 60, max_w=2500), device("b", 50, max_w=2500)]
+    devices = [device("a", 60, max_w=2500, efficient_discharge_w=2500), device("b", 50, max_w=2500, efficient_discharge_w=2500)]
     powers, d = decide(devices, {"discharge_w": 600})
     assert powers == pytest.approx({"a": 600.0, "b": 0.0}) and "staged off" in d.devices[1].reason
     powers, _ = decide(devices, {"discharge_w": 600}, staging="always-share")
@@ -141,6 +145,10 @@ def test_the_next_device_joins_before_the_running_one_runs_out():
 def test_a_device_running_out_hands_its_whole_share_to_the_next():
     # a: 30 Wh above its reserve, 72 s at its 1500 W share (< the 300 s lead): b gets all, a only what b cannot serve
     devices = [device("a", 10.6, staged_on=True, last_setpoint_w=1500), device("b", 50)]
+    powers, d = decide(devices, {"discharge_w": 1500}, soc_lead_pct=100)  # also where efficient powers are unknown
+    assert powers == pytest.approx({"a": 0.0, "b": 1500.0}) and "handing over" in d.devices[0].reason
+    for x in devices:
+        x["efficient_discharge_w"] = 2400
     powers, d = decide(devices, {"discharge_w": 1500}, soc_lead_pct=100)
     assert powers == pytest.approx({"a": 0.0, "b": 1500.0}) and "handing over" in d.devices[0].reason
     powers, _ = decide(devices, {"discharge_w": 3000}, soc_lead_pct=100)

@@ -195,10 +195,15 @@ def _water_fill_circuits(
             active[bind_device] = False
             if circuit[bind_device] >= 0:
                 circuit_room_w[circuit[bind_device]] -= limit_w[bind_device]
-        else:
+        else:  # nothing binds: each its level's share; the last one what is left, so the shares add up exactly
+            last = -1
             for i in range(m):
                 if active[i]:
-                    power_w[i] = level * use[i]
+                    last = i
+            for i in range(m):
+                if active[i]:
+                    power_w[i] = level * use[i] if i != last else min(max(remaining, 0.0), limit_w[i])
+                    remaining -= power_w[i]
                     if circuit[i] >= 0:
                         circuit_room_w[circuit[i]] -= power_w[i]
             break
@@ -319,7 +324,8 @@ def _plan_fill(
     Order: by SOC (``key``: SOC discharging, 100 - SOC charging); the device carrying the most in this direction keeps
     its place until another leads it by ``soc_lead_pct`` (so the devices take turns and their SOCs meet over time,
     without swapping at every crossing). A device *running out* (socbal's handover: its energy above the reserve,
-    or its room, lasts less than ``handover_lead_s`` at the share it would get, ``min(level, demand)``) comes last
+    or its room, lasts less than ``handover_lead_s`` at the share it would get, ``min(level, demand)``, its limit
+    for the level where its efficiency is unknown) comes last
     with level 0: it gets only what the others cannot serve, so the next device is given the whole share and starts
     while this one still has energy.
     """
@@ -340,7 +346,7 @@ def _plan_fill(
         else:
             efficient, rated, energy = dev[i, DEV_EFFICIENT_CHARGE_W], dev[i, DEV_RATED_CHARGE_W], dev[i, DEV_ROOM_WH]
         level_w[i] = max(min(efficient, rated, limit_w[i]), 0.0)
-        share = min(level_w[i], demand)
+        share = min(level_w[i] if level_w[i] > 0.0 else limit_w[i], demand)  # efficiency unknown: at most its limit
         lead_s = settings[HS_HANDOVER_LEAD_S]
         running_out[i] = lead_s > 0.0 and share > _EPS_W and energy * 3600.0 < share * lead_s
         if running_out[i]:
@@ -666,6 +672,11 @@ def decide_home_with_scratch(
     n_fill = 0
     if socbal and int(settings[HS_STAGING]) == STAGING_AUTO:
         n_fill = _plan_fill(dev, state, settings, discharging, demand, eligible, limit_w, key, order, work[5], flags[5])
+        planned = False
+        for i in range(m):
+            planned = planned or work[5, i] > 0.0 or flags[5, i]
+        if not planned:  # no device has a fill level (efficiency unknown) nor runs out: shared by usable energy alone
+            n_fill = 0
 
     # Devices not following (socbal): counted at what they deliver, asked for at most a ramp step more.
     fixed_w = 0.0

@@ -51,6 +51,14 @@ class DeviceFacts(StrictModel):
     )
     max_discharge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="Cap on discharge, W (below the model's)")
     max_charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="Cap on charge, W (below the model's)")
+    efficient_discharge_w: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_POWER_W,
+        description="Discharge power where its converters are most efficient, W: socbal fills it this far before the "
+        "next device gets power; default unknown (the request is shared by usable energy)",
+    )
+    efficient_charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="The same for charging, W")
     circuit: str | None = Field(None, min_length=1, description="Id of the [[circuits]] entry it is on")
     latency_s: float = Field(
         3.0,

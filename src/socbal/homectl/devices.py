@@ -286,6 +286,8 @@ class DeviceSlot:
             reserve_pct=self.reserve_pct(),
             max_discharge_w=max_dis,
             max_charge_w=max_chg,
+            efficient_discharge_w=cfg.efficient_discharge_w,
+            efficient_charge_w=cfg.efficient_charge_w,
             online=usable,
             circuit=cfg.circuit,
             measured_w=max(-MAX_POWER_W, min(MAX_POWER_W, tel.battery_power_w)) if tel is not None else None,

@@ -273,8 +273,8 @@ class MqttEndpoint:
     ``<base>/device/status`` with ``offline`` as its last will, setpoints taken from ``<base>/device/setpoints``, the
     runtime's last will on ``<base>/runtime/status``, telemetry published by :meth:`publish`. ``reachable``
     (default: always) takes the device off the broker while it is False: ``offline`` on its status, as the broker
-    would send its last will, no setpoint taken, nothing published; ``accepts`` False drops setpoints unread.
-    :meth:`run` connects and reconnects until cancelled."""
+    would send its last will, no setpoint taken, nothing published; ``accepts`` (called for each setpoints message)
+    False drops it. :meth:`run` connects and reconnects until cancelled; :meth:`close` says ``offline`` first."""
 
     def __init__(
         self,
@@ -290,6 +290,7 @@ class MqttEndpoint:
         self.accepts = accepts
         will = aiomqtt.Will(self.topics.device_status, "offline", qos=1, retain=True)
         self._kwargs = client_kwargs(cfg, password, cfg.client_id, will)
+        self._broker = f"{cfg.host}:{cfg.port}"
         self.client: aiomqtt.Client | None = None
         self.connects = 0
 
@@ -309,12 +310,20 @@ class MqttEndpoint:
                     await self._take_messages(client)
                     self.client = None  # away: say so as the last will would, then hang up
                     await client.publish(self.topics.device_status, "offline", qos=1, retain=True)
-            except (aiomqtt.MqttError, OSError):
+            except (aiomqtt.MqttError, OSError) as err:
                 self.client = None
+                _rejects.warning(f"emulator: mqtt broker {self._broker}: {err}; retrying in {backoff:g} s")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, 10.0)
             finally:
                 self.client = None
+
+    async def close(self) -> None:
+        """Say ``offline`` (retained) on the device's status while still connected: the device stops serving."""
+        client = self.client
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(self.topics.device_status, "offline", qos=1, retain=True, timeout=2.0)
 
     async def _take_messages(self, client: aiomqtt.Client) -> None:
         """Handle messages until the device becomes unreachable (return) or the connection fails (MqttError)."""
@@ -406,4 +415,6 @@ async def serve(
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.shutdown()
+        if endpoint is not None:
+            await endpoint.close()
         await supervisor.stop()

@@ -765,7 +765,7 @@ def emulate(
     _refuse(given, _EMULATE_SOCBAL, why)
     wants_mqtt = mqtt or mqtt_port is not None
     if modbus_port == 0 and not wants_mqtt:
-        raise InputError("--modbus-port: value 0 (no Modbus) is not allowed without --mqtt: the device would be served on nothing")
+        raise InputError("--modbus-port: value 0 (no Modbus) is not allowed without --mqtt: nothing would serve the device")
     if not wants_mqtt:
         _refuse(given, _EMULATE_SOCBAL - {"mqtt_host", "base_topic"}, "only with --mqtt (or --mqtt-port)")
     reg_map, mqtt_cfg, password = RegisterMap(), None, None

@@ -148,8 +148,10 @@ class HomeDeviceSpec(StrictModel):
         check_pack_ids([p.id for p in self.all_packs], self.settings)
         if self.protocol is None:
             for name in ("port", "model", "serial", "mqtt"):
-                if getattr(self, name) is not None:
-                    raise field_error((name,), getattr(self, name), f"only with a protocol ({', '.join(get_args(ProtocolName))})")
+                value = getattr(self, name)
+                if value is not None:
+                    shown = value.model_dump() if isinstance(value, StrictModel) else value
+                    raise field_error((name,), shown, f"only with a protocol ({', '.join(get_args(ProtocolName))})")
         else:
             self._check_protocol_fields()
         if self.device.mode != "follow-load":

@@ -147,7 +147,7 @@ async def follows_setpoints_and_faults(home: EmulatedHome, me: SchemaClient) -> 
     await me.client.publish(f"{BASE}/runtime/status", b"", qos=1, retain=True)  # clear it
 
 
-def test_a_lost_broker_is_retried_and_the_device_comes_back_by_itself(broker):  # noqa: F811
+def test_a_lost_broker_is_retried_and_the_device_comes_back_within_its_ac_limit(broker):  # noqa: F811
     async def scenario():
         home = EmulatedHome(with_free_ports(mqtt_home(broker.port)))
         async with serving_home(home):
@@ -158,8 +158,11 @@ def test_a_lost_broker_is_retried_and_the_device_comes_back_by_itself(broker):  
             broker.start()
             async with schema_client(broker.port) as me:
                 await until(lambda: me.status[-1:] == ["online"] and me.packs["main"], timeout_s=15)
-                await me.setpoints({"main": 100.0, "p1": 100.0})
-                await until(lambda: home.devices["own"].true_state().battery_power_w > 150, timeout_s=5)
+                await me.setpoints({"main": 900.0, "p1": 900.0})  # more than its 1200 W AC limit: scaled down to it
+                own = home.devices["own"]
+                await until(lambda: own.true_state().battery_power_w > 1190, timeout_s=LATENCY_S + 8)
+                await asyncio.sleep(0.3)
+                assert own.true_state().pack_power_w == pytest.approx((600, 600), abs=5)
 
     asyncio.run(scenario())
 

@@ -74,8 +74,9 @@ class Snapshot:
 
 class ActuatedPacks(EmulatedDevice):
     """socbal's own device (per-pack setpoints written from outside, with their watchdog) behind its DC-DC modules:
-    the setpoints in force reach the packs ``latency_s`` (on ``clock``) after they changed, and move at most
-    ``ramp_w_per_s`` in total (all packs' changes together, each in proportion), W/s."""
+    the setpoints in force reach the packs ``latency_s`` (on ``clock``) after they changed, scaled down to the device's
+    AC limits (``max_discharge_w`` / ``max_charge_w``, W, all packs together), and move at most ``ramp_w_per_s`` in
+    total (all packs' changes together, each in proportion), W/s."""
 
     def __init__(
         self,
@@ -96,6 +97,8 @@ class ActuatedPacks(EmulatedDevice):
         self._target_w = np.zeros(n)
         self._queue: deque[tuple[float, np.ndarray]] = deque()
         self._last_s = clock()
+        self.max_discharge_w = float("inf")
+        self.max_charge_w = float("inf")
 
     def effective_setpoints(self, now_s: float) -> np.ndarray:
         wanted = super().effective_setpoints(now_s)
@@ -104,13 +107,19 @@ class ActuatedPacks(EmulatedDevice):
             self.wanted_w = wanted
             self._queue.append((t + self.latency_s, wanted))
         while self._queue and self._queue[0][0] <= t:
-            self._target_w = self._queue.popleft()[1]
+            self._target_w = self._within_limits(self._queue.popleft()[1])
         delta = self._target_w - self.applied_w
         moved = float(np.abs(delta).sum())
         room = self.ramp_w_per_s * max(t - self._last_s, 0.0)
         self._last_s = t
         self.applied_w = self.applied_w + (delta if moved <= room else delta * (room / moved))
         return self.applied_w.copy()
+
+    def _within_limits(self, setpoints_w: np.ndarray) -> np.ndarray:
+        """The setpoints scaled down so that their sum stays within the device's AC limits."""
+        total = float(setpoints_w.sum())
+        limit = self.max_discharge_w if total > 0 else self.max_charge_w
+        return setpoints_w * (limit / abs(total)) if abs(total) > limit else setpoints_w
 
 
 class FirmwareDevice:
@@ -243,6 +252,8 @@ class FirmwareDevice:
             step = self.dynamics.ramp_w_per_s * dt_s
             self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
             self.packs.accept_setpoints(self._share(self.setpoint_w))
+        if isinstance(self.packs, ActuatedPacks):
+            self.packs.max_discharge_w, self.packs.max_charge_w = self.max_discharge_w, self.max_charge_w
         self.packs.step(dt_s)
         if isinstance(self.packs, ActuatedPacks):
             self.commanded_w, self.setpoint_w = float(self.packs.wanted_w.sum()), float(self.packs.applied_w.sum())

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from socbal.homectl.config import load_home_config
 from socbal.homectl.controller import HomeController
+from socbal.tomlfile import read_toml
 from tests.emulators.harness import until
 from tests.emulators.home_harness import HomeInThread, mixed_home, mqtt_device
 from tests.homectl.harness import config, running
 from tests.homectl.test_home_e2e import GAP_W, grid_trace
-from tests.runtime.conftest import LOOPBACK, broker  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker  # noqa: F401 - the fixture
 
 BASE = "test/e2e/own"
 LOAD_W = 2200.0  # above either device's limit (1000 W, 1500 W): both must serve
@@ -77,3 +79,24 @@ def test_the_controller_shares_the_load_between_a_socbal_mqtt_device_and_a_marst
                 await until(lambda: own.true_state().battery_power_w > 300 and abs(h.home.grid_w()) < 30, timeout_s=20)
 
     asyncio.run(scenario())
+
+
+def test_the_examples_emulate_then_run_a_home_with_a_socbal_mqtt_device(tmp_path, broker):  # noqa: F811
+    """examples/home_emulated_mqtt.toml served as ``socbal emulate`` does, driven by examples/run_home_emulated_mqtt.toml
+    (its broker, Marstek and meter ports moved to free ones)."""
+    scenario_raw = read_toml(EXAMPLES / "home_emulated_mqtt.toml", "scenario")
+    scenario_raw["devices"][0]["mqtt"]["port"] = broker.port
+    with HomeInThread(scenario_raw) as h:  # every other device on a free port
+        text = (EXAMPLES / "run_home_emulated_mqtt.toml").read_text()
+        text = text.replace("port = 1883", f"port = {broker.port}").replace("port = 15021", f"port = {h.port('marstek')}")
+        text = text.replace("port = 8000", f"port = {h.meter_port}").replace('"socbal-home.sqlite"', f'"{tmp_path / "h.sqlite"}"')
+        (tmp_path / "run.toml").write_text(text)
+        ctl = HomeController(load_home_config(tmp_path / "run.toml"))
+        own, marstek = h.home.devices["own"], h.home.devices["marstek"]
+
+        async def scenario():
+            async with running(ctl):
+                await until(lambda: ctl.decisions > 3 and abs(h.home.grid_w()) < GAP_W, timeout_s=60)
+                assert own.true_state().battery_power_w > 300 and marstek.true_state().battery_power_w > 300
+
+        asyncio.run(scenario())

@@ -19,7 +19,7 @@ import pytest
 from socbal.emulators.home import EmulatedHome
 from socbal.errors import InputError
 from socbal.home.scenario import home_scenario_from_dict
-from tests.emulators.harness import until
+from tests.emulators.harness import in_background, until
 from tests.emulators.home_harness import mqtt_device, serving_home, with_free_ports
 from tests.runtime.conftest import LOOPBACK, broker  # noqa: F401 - the fixture
 
@@ -72,13 +72,8 @@ async def schema_client(port: int) -> AsyncIterator[SchemaClient]:
     async with aiomqtt.Client(LOOPBACK, port) as client:
         await client.subscribe([(f"{BASE}/device/packs/+/telemetry", 0), (f"{BASE}/device/status", 1)])
         me = SchemaClient(client)
-        task = asyncio.create_task(me.listen())
-        try:
+        async with in_background(me.listen()):
             yield me
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def test_the_device_follows_setpoints_after_its_latency_at_its_ramp_with_its_watchdog_and_faults(broker):  # noqa: F811

@@ -225,7 +225,7 @@ async def serve_home(
 
     modbus: dict[str, DeviceModbusServer] = {}
     tasks: list[asyncio.Task] = []
-    links = [asyncio.create_task(e.endpoint.run(), name=f"mqtt:{i}") for i, e in home.brokers.items()]
+    links: list[asyncio.Task] = []  # the socbal-mqtt devices' broker connections, started once the rest listens
     try:
         for dev_id, emu in home.emulators.items():
             if isinstance(emu, ModbusEmulator):
@@ -233,7 +233,7 @@ async def serve_home(
         if not apps:
             started.set()
         tasks = [asyncio.create_task(serve_app(app, halt, host, port, on_ready=listening)) for app, port in apps]
-        tasks.append(asyncio.create_task(_step_home(home, modbus, halt, started, tick_s, on_ready)))
+        tasks.append(asyncio.create_task(_step_home(home, modbus, links, halt, started, tick_s, on_ready)))
         tasks.append(asyncio.create_task(stop.wait()))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -253,11 +253,13 @@ async def serve_home(
         await asyncio.gather(*links, return_exceptions=True)
 
 
-async def _step_home(home, modbus, halt, started, tick_s, on_ready) -> None:
-    """Wait until every server listens, say so, then step the home until ``halt``."""
+async def _step_home(home, modbus, links, halt, started, tick_s, on_ready) -> None:
+    """Wait until every server listens, say so, connect the socbal-mqtt devices (tasks into ``links``), then step the
+    home until ``halt``."""
     await started.wait()
     if on_ready is not None:
         on_ready()
+    links.extend(asyncio.create_task(e.endpoint.run(), name=f"mqtt:{i}") for i, e in home.brokers.items())
     async for dt_s in ticks(halt, tick_s):
         home.step(dt_s)
         for emu in home.brokers.values():

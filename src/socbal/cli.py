@@ -863,6 +863,7 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
 
     from socbal.drivers import indevolt_http, marstek_modbus, zendure_http
     from socbal.emulators import serve
+    from socbal.home.scenario import SERIAL_PROTOCOLS
 
     models: dict[str, list[str]] = {
         "indevolt": list(indevolt_http.MAX_POWER_W),
@@ -875,6 +876,8 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
         raise InputError(f"--model: value {model!r} is not allowed for {protocol}: use {', '.join(models[protocol])}")
     _check_meter(meter, meter_port)
     _refuse(given, _EMULATE_VENDOR, f"only with --protocol socbal (not for {protocol})")
+    if serial is not None and protocol not in SERIAL_PROTOCOLS:
+        raise InputError(f"--serial: not for {protocol}: it reports no serial number (only {', '.join(SERIAL_PROTOCOLS)} do)")
     port = port if port is not None else serve.DEFAULT_PORT[protocol]
     if not 1 <= port <= 65535:
         raise InputError(f"--port: value {port} is not allowed: must be 1..65535")

@@ -151,6 +151,7 @@ ONE = str(EXAMPLES / "emulate_80_40.toml")
         ((ONE, "--protocol", "zendure", "--watchdog-s", "3"), "--watchdog-s: only with --protocol socbal (not for zendure)"),
         ((ONE, "--protocol", "marstek", "--config", "x.toml"), "--config: only with --protocol socbal (not for marstek)"),
         ((ONE, "--protocol", "indevolt", "--modbus-port", "5021"), "--modbus-port: only with --protocol socbal"),
+        ((ONE, "--protocol", "marstek", "--serial", "V1"), "--serial: not for marstek: it reports no serial number"),
         ((ONE, "--mqtt-host", "10.0.0.2"), "--mqtt-host: only with --mqtt (or --mqtt-port)"),
         ((ONE, "--base-topic", "socbal/x"), "--base-topic: only with --mqtt (or --mqtt-port)"),
         ((ONE, "--modbus-port", "0"), "--modbus-port: value 0 (no Modbus) is not allowed without --mqtt"),

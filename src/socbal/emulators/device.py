@@ -101,6 +101,7 @@ class ActuatedPacks(EmulatedDevice):
         self.max_charge_w = float("inf")
 
     def effective_setpoints(self, now_s: float) -> np.ndarray:
+        """What the DC-DC modules do now, W per pack; advances the actuator (the pack physics calls it once a step)."""
         wanted = super().effective_setpoints(now_s)
         t = self.clock()
         if not np.array_equal(wanted, self.wanted_w):

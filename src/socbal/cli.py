@@ -683,9 +683,30 @@ def run(
     _run_until_signal(runtime.run)
 
 
+#: The ``socbal emulate`` options each kind of scenario takes (parameter names); any other given is refused.
+_EMULATE_COMMON = {"scenario", "host", "speed", "tick_s", "duration_s", "meter", "meter_port"}
+_EMULATE_VENDOR = _EMULATE_COMMON | {"protocol", "port", "model", "serial"}
+_EMULATE_SOCBAL = _EMULATE_COMMON | {"protocol", "modbus_port", "config", "mqtt", "mqtt_port", "mqtt_host", "base_topic"}
+_EMULATE_SOCBAL |= {"watchdog_s"}
+
+
+def _given_options(ctx: typer.Context) -> list[str]:
+    """The parameters given on the command line (or from the environment), in their declared order."""
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}  # typer's own click: compare by name
+    return [name for name, source in sources.items() if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")]
+
+
+def _refuse(given: list[str], allowed: set[str], why: str) -> None:
+    """One error line for the first given option not in ``allowed``: ``--name: why``."""
+    for name in given:
+        if name not in allowed:
+            raise InputError(f"--{name.replace('_', '-')}: {why}")
+
+
 @app.command()
 @input_errors_exit
 def emulate(
+    ctx: typer.Context,
     scenario: Path = typer.Argument(..., help="Scenario TOML file: one device, or a home (see examples/home_emulated.toml)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the servers listen on."),
     modbus_port: int = typer.Option(5020, "--modbus-port", help="Modbus TCP port; 0 disables Modbus."),
@@ -726,34 +747,41 @@ def emulate(
     from socbal.tomlfile import read_toml
 
     raw = read_toml(scenario, "scenario")
+    given = _given_options(ctx)  # an option the chosen mode would not use is refused, never silently dropped
+    if "meter_port" in given and meter is None:
+        raise InputError("--meter-port: only with --meter (shelly-pro-3em or homewizard-p1)")
     if is_home(raw):
-        given: dict[str, object] = {"--protocol": protocol != "socbal", "--port": port, "--model": model, "--serial": serial}
-        given |= {"--config": config, "--mqtt": mqtt or mqtt_port is not None}
-        for name, flag in given.items():
-            if flag:
-                raise InputError(f"{name}: not for a home scenario: each [[devices]] entry has its own protocol, port, model")
+        home_why = "not for a home scenario: each [[devices]] entry has its own protocol, port, model (socbal-mqtt: its mqtt);"
+        home_why += " a home takes --host, --meter, --meter-port, --speed, --tick-s, --duration-s"
+        _refuse(given, _EMULATE_COMMON, home_why)
         _emulate_home(raw, scenario, host, meter, meter_port, speed, tick_s, duration_s)
         return
     spec = load_scenario(scenario)
     if protocol != "socbal":
-        wants_mqtt = mqtt or mqtt_port is not None
-        _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt)
+        _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, given)
         return
-    ignored = {"--port": port is not None, "--model": model, "--serial": serial}
-    for name, flag in ignored.items():  # silently dropped before: e.g. --port 5021 served on 5020
-        if flag:
-            raise InputError(
-                f"{name}: not for --protocol socbal (socbal's own map: its port is --modbus-port); use a vendor --protocol"
-            )
+    # silently dropped before: e.g. --port 5021 served on 5020
+    why = "not for --protocol socbal (socbal's own map: its port is --modbus-port); use a vendor --protocol"
+    _refuse(given, _EMULATE_SOCBAL, why)
+    wants_mqtt = mqtt or mqtt_port is not None
+    if modbus_port == 0 and not wants_mqtt:
+        raise InputError("--modbus-port: value 0 (no Modbus) is not allowed without --mqtt: nothing would serve the device")
+    if not wants_mqtt:
+        _refuse(given, _EMULATE_SOCBAL - {"mqtt_host", "base_topic"}, "only with --mqtt (or --mqtt-port)")
     reg_map, mqtt_cfg, password = RegisterMap(), None, None
     if config is not None:
         rcfg = load_config(config)
         if rcfg.modbus is not None:
             reg_map = rcfg.modbus.map
-        if rcfg.mqtt is not None and (mqtt or mqtt_port is not None):
+        if rcfg.mqtt is not None and wants_mqtt:
+            _refuse(
+                given,
+                _EMULATE_SOCBAL - {"mqtt_port", "mqtt_host", "base_topic"},
+                f"not with {config}'s [mqtt]: it gives the broker",
+            )
             mqtt_cfg = rcfg.mqtt.model_copy(update={"client_id": rcfg.mqtt.client_id + "-emulator", "discovery": False})
             password = read_secret("mqtt password", rcfg.mqtt.password_env, rcfg.mqtt.password_file)
-    if mqtt_cfg is None and (mqtt or mqtt_port is not None):
+    if mqtt_cfg is None and wants_mqtt:
         mqtt_cfg = MqttConfig(host=mqtt_host, port=mqtt_port or 1883, client_id="socbal-emulator", base_topic=base_topic)
     if len(spec.all_packs) * reg_map.pack_stride + reg_map.pack_base > 65000:
         raise InputError("too many packs for the register map")
@@ -816,8 +844,7 @@ def _emulate_home(raw: dict, path: Path, host, meter, meter_port, speed, tick_s,
     if meter is not None and meter_port in home.ports.values():
         dev_id = next(i for i, p in home.ports.items() if p == meter_port)
         raise InputError(f"--meter-port: value {meter_port} is not allowed: already the port of device {dev_id!r}")
-    where = [f"{i} {home.protocols[i]} {host}:{p}" for i, p in home.ports.items()]
-    where += [f"{meter} {host}:{meter_port}"] if meter else []
+    where = home.addresses(host) + ([f"{meter} {host}:{meter_port}"] if meter else [])
 
     def ready() -> None:
         typer.echo(f"emulating the home {home.scenario.name}: {', '.join(where)}; speed {speed:g}x", err=True)
@@ -830,12 +857,13 @@ def _emulate_home(raw: dict, path: Path, host, meter, meter_port, speed, tick_s,
     _run_until_signal(main)
 
 
-def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, wants_mqtt) -> None:
+def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port, speed, tick_s, duration_s, given) -> None:
     """``socbal emulate --protocol indevolt|zendure|marstek``: checks its options, then serves until stopped."""
     import asyncio
 
     from socbal.drivers import indevolt_http, marstek_modbus, zendure_http
     from socbal.emulators import serve
+    from socbal.home.scenario import SERIAL_PROTOCOLS
 
     models: dict[str, list[str]] = {
         "indevolt": list(indevolt_http.MAX_POWER_W),
@@ -847,8 +875,9 @@ def _emulate_vendor(spec, protocol, host, port, model, serial, meter, meter_port
     if model is not None and model not in models[protocol]:
         raise InputError(f"--model: value {model!r} is not allowed for {protocol}: use {', '.join(models[protocol])}")
     _check_meter(meter, meter_port)
-    if wants_mqtt:
-        raise InputError("--mqtt: only with --protocol socbal")
+    _refuse(given, _EMULATE_VENDOR, f"only with --protocol socbal (not for {protocol})")
+    if serial is not None and protocol not in SERIAL_PROTOCOLS:
+        raise InputError(f"--serial: not for {protocol}: it reports no serial number (only {', '.join(SERIAL_PROTOCOLS)} do)")
     port = port if port is not None else serve.DEFAULT_PORT[protocol]
     if not 1 <= port <= 65535:
         raise InputError(f"--port: value {port} is not allowed: must be 1..65535")

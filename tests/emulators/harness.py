@@ -63,3 +63,15 @@ async def until(condition, timeout_s: float = 5.0, poll_s: float = 0.02) -> None
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(poll_s)
+
+
+@contextlib.asynccontextmanager
+async def in_background(coro) -> AsyncIterator[None]:
+    """Run ``coro`` as a task while the block runs; cancel it (and wait for it) afterwards."""
+    task = asyncio.create_task(coro)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -40,6 +40,15 @@ def _device(dev_id: str, protocol: str, soc_pct: float, max_w: float, **extra) -
     }
 
 
+def mqtt_device(dev_id: str, broker_port: int, base_topic: str, soc_pct: tuple[float, float], max_w: float, **extra) -> dict:
+    """A socbal-mqtt device (socbal's own, two 2000 Wh packs ``main`` and ``p1``) on the broker at ``broker_port``."""
+    entry = _device(dev_id, "socbal-mqtt", soc_pct[0], max_w, **extra)
+    del entry["port"]
+    entry["mqtt"] = {"host": LOOPBACK, "port": broker_port, "base_topic": base_topic, "keepalive_s": 5}
+    entry["packs"] = [{"id": "p1", "soc_pct": soc_pct[1], "capacity_wh": 2000, "max_discharge_w": max_w, "max_charge_w": max_w}]
+    return entry
+
+
 def mixed_home(load_w: float = 1500.0, zendure_pv_w: float = 0.0, meter_period_s: float = 1.0) -> dict:
     """A home on free ports: one Indevolt, one Zendure (serial :data:`SN`, with ``zendure_pv_w`` of PV) and one Marstek,
     2000 Wh each, quick dynamics (0.5 s latency, 2000 W/s), a constant load; the meter without latency."""
@@ -57,10 +66,11 @@ def mixed_home(load_w: float = 1500.0, zendure_pv_w: float = 0.0, meter_period_s
 
 
 def with_free_ports(raw: dict) -> HomeScenario:
-    """The home scenario ``raw`` with every device on a free loopback port."""
+    """The home scenario ``raw`` with every device on a free loopback port (a socbal-mqtt one keeps its broker)."""
     raw = copy.deepcopy(raw)
     for dev in raw["devices"]:
-        dev["port"] = free_port()
+        if dev.get("protocol") != "socbal-mqtt":
+            dev["port"] = free_port()
     return home_scenario_from_dict(raw)
 
 

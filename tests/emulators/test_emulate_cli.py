@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import aiomqtt
 import httpx
 import pytest
 from pymodbus.client import ModbusTcpClient
 from typer.testing import CliRunner
 
 from socbal.cli import app
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, free_port, wait_for_port
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port, wait_for_port  # noqa: F401 - the fixture
 
 
 def emulate(*args: str) -> subprocess.Popen:
@@ -131,3 +134,76 @@ def test_bad_home_options_exit_2_with_one_line(tmp_path, args, message):
     args = tuple(str(port) if a == "ZENDURE" else a for a in args)
     result = CliRunner().invoke(app, ["emulate", str(path), *args])
     assert result.exit_code == 2 and message.format(port=port) in result.output and "Traceback" not in result.output
+
+
+HOME = str(EXAMPLES / "home_emulated.toml")
+ONE = str(EXAMPLES / "emulate_80_40.toml")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((HOME, "--watchdog-s", "5"), "--watchdog-s: not for a home scenario"),
+        ((HOME, "--modbus-port", "5021"), "--modbus-port: not for a home scenario"),
+        ((HOME, "--base-topic", "x"), "--base-topic: not for a home scenario"),
+        ((HOME, "--mqtt-port", "1884"), "--mqtt-port: not for a home scenario"),
+        ((HOME, "--meter-port", "8001"), "--meter-port: only with --meter"),
+        ((ONE, "--protocol", "zendure", "--watchdog-s", "3"), "--watchdog-s: only with --protocol socbal (not for zendure)"),
+        ((ONE, "--protocol", "marstek", "--config", "x.toml"), "--config: only with --protocol socbal (not for marstek)"),
+        ((ONE, "--protocol", "indevolt", "--modbus-port", "5021"), "--modbus-port: only with --protocol socbal"),
+        ((ONE, "--protocol", "marstek", "--serial", "V1"), "--serial: not for marstek: it reports no serial number"),
+        ((ONE, "--mqtt-host", "10.0.0.2"), "--mqtt-host: only with --mqtt (or --mqtt-port)"),
+        ((ONE, "--base-topic", "socbal/x"), "--base-topic: only with --mqtt (or --mqtt-port)"),
+        ((ONE, "--modbus-port", "0"), "--modbus-port: value 0 (no Modbus) is not allowed without --mqtt"),
+        ((ONE, "--meter-port", "8001"), "--meter-port: only with --meter"),
+        (
+            (ONE, "--config", str(EXAMPLES / "runtime_mqtt.toml"), "--mqtt", "--mqtt-port", "1999"),
+            "runtime_mqtt.toml's [mqtt]: it gives the broker",
+        ),
+    ],
+)
+def test_options_a_mode_would_ignore_exit_2_with_one_line(args, message):
+    result = CliRunner().invoke(app, ["emulate", *args, "--duration-s", "0.1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert message in line
+
+
+def test_a_home_with_a_socbal_mqtt_device_publishes_it_on_its_broker_and_says_offline_when_it_stops(tmp_path, broker):  # noqa: F811
+    text = (EXAMPLES / "home_emulated_mqtt.toml").read_text().replace("port = 1883", f"port = {broker.port}")
+    marstek_port = free_port()
+    path = tmp_path / "home.toml"
+    path.write_text(text.replace("port = 15021", f"port = {marstek_port}"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socbal", "emulate", str(path), "--host", LOOPBACK, "--duration-s", "8"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert f"own socbal-mqtt 127.0.0.1:{broker.port} socbal/own" in line
+        assert f"marstek marstek {LOOPBACK}:{marstek_port}" in line
+        seen = asyncio.run(mqtt_messages(broker.port, "socbal/own/#", until_topics={"socbal/own/device/packs/p1/telemetry"}))
+        assert seen["socbal/own/device/status"][-1] == "online"
+        assert json.loads(seen["socbal/own/device/packs/main/telemetry"][-1])["soc_pct"] == pytest.approx(80, abs=0.5)
+        assert proc.wait(timeout=40) == 0  # --duration-s: stops by itself
+        status = asyncio.run(mqtt_messages(broker.port, "socbal/own/device/status", until_topics={"socbal/own/device/status"}))
+        assert status["socbal/own/device/status"] == ["offline"]  # retained: what it said when it stopped
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+
+
+async def mqtt_messages(port: int, topic_filter: str, until_topics: set[str], timeout_s: float = 20.0) -> dict[str, list[str]]:
+    """Every message on ``topic_filter`` (a plain aiomqtt client) until each of ``until_topics`` has one."""
+    seen: dict[str, list[str]] = {}
+    async with aiomqtt.Client(LOOPBACK, port) as client:
+        await client.subscribe(topic_filter, qos=1)
+        async with asyncio.timeout(timeout_s):
+            async for message in client.messages:
+                seen.setdefault(str(message.topic), []).append(bytes(message.payload).decode())  # type: ignore[arg-type]
+                if until_topics <= set(seen):
+                    return seen
+    return seen

@@ -271,3 +271,25 @@ def test_socbal_own_device_in_a_home_takes_per_pack_setpoints_with_its_watchdog(
             mk.close()
 
     asyncio.run(scenario())
+
+
+def test_the_meter_gives_no_reading_in_its_outages():
+    """``[meter] outages`` (simulated seconds from the run's start), as the simulator has them: the meter answers 503."""
+    raw = mixed_home(load_w=700)
+    raw["meter"]["outages"] = [{"start_s": 1.0, "duration_s": 2.0}]
+
+    async def scenario():
+        home = EmulatedHome(with_free_ports(raw), speed=10.0)  # 10 simulated seconds per wall second
+        async with serving_home(home, meter="homewizard-p1") as meter_port, httpx.AsyncClient(timeout=5) as c:
+            url = f"http://{LOOPBACK}:{meter_port}/api/v1/data"
+            await until(lambda: home.sim_time_s > 0.0, timeout_s=5)
+            seen = []
+            while home.sim_time_s < 5.0:
+                r = await c.get(url)
+                seen.append((home.sim_time_s, r.status_code))
+                await asyncio.sleep(0.02)
+            assert any(code == 503 for t, code in seen if 1.3 < t < 2.7)
+            assert all(code == 200 for t, code in seen if t < 0.6 or t > 3.4)
+            assert home.snapshot().meter_w == pytest.approx(home.meter_w())  # the truth stays readable in tests
+
+    asyncio.run(scenario())

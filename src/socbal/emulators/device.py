@@ -42,7 +42,8 @@ class Dynamics(StrictModel):
         "balance",
         description="balance: socbal's EMS shares among the packs; stop-at-first-cutoff: Venus D; "
         "reserve-on-average: the device stops when its average SOC reaches the reserve, a pack may go below it; "
-        "per-pack: socbal's own device, each pack follows the setpoint written for it (with its watchdog)",
+        "per-pack: socbal's own device, each pack follows the setpoint written for it (with its watchdog), "
+        "after latency_s and at ramp_w_per_s (all packs together)",
     )
     max_power_w: float | None = Field(None, gt=0, description="Device limit, W (default: what the packs can do)")
 
@@ -71,6 +72,57 @@ class Snapshot:
     grid_w: float  # + import / - export at the device's meter: load - PV - battery (a home's: its whole grid)
 
 
+class ActuatedPacks(EmulatedDevice):
+    """socbal's own device (per-pack setpoints written from outside, with their watchdog) behind its DC-DC modules:
+    the setpoints in force reach the packs ``latency_s`` (on ``clock``) after they changed, scaled down to the device's
+    AC limits (``max_discharge_w`` / ``max_charge_w``, W, all packs together), and move at most ``ramp_w_per_s`` in
+    total (all packs' changes together, each in proportion), W/s."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        speed: float,
+        watchdog_s: float,
+        latency_s: float,
+        ramp_w_per_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(scenario, speed=speed, watchdog_s=watchdog_s)
+        self.latency_s = latency_s
+        self.ramp_w_per_s = ramp_w_per_s
+        self.clock = clock
+        n = len(self.ids)
+        self.wanted_w = np.zeros(n)  # the setpoints in force at the device's input (watchdog applied)
+        self.applied_w = np.zeros(n)  # what the DC-DC modules do now
+        self._target_w = np.zeros(n)
+        self._queue: deque[tuple[float, np.ndarray]] = deque()
+        self._last_s = clock()
+        self.max_discharge_w = float("inf")
+        self.max_charge_w = float("inf")
+
+    def effective_setpoints(self, now_s: float) -> np.ndarray:
+        """What the DC-DC modules do now, W per pack; advances the actuator (the pack physics calls it once a step)."""
+        wanted = super().effective_setpoints(now_s)
+        t = self.clock()
+        if not np.array_equal(wanted, self.wanted_w):
+            self.wanted_w = wanted
+            self._queue.append((t + self.latency_s, wanted))
+        while self._queue and self._queue[0][0] <= t:
+            self._target_w = self._within_limits(self._queue.popleft()[1])
+        delta = self._target_w - self.applied_w
+        moved = float(np.abs(delta).sum())
+        room = self.ramp_w_per_s * max(t - self._last_s, 0.0)
+        self._last_s = t
+        self.applied_w = self.applied_w + (delta if moved <= room else delta * (room / moved))
+        return self.applied_w.copy()
+
+    def _within_limits(self, setpoints_w: np.ndarray) -> np.ndarray:
+        """The setpoints scaled down so that their sum stays within the device's AC limits."""
+        total = float(setpoints_w.sum())
+        limit = self.max_discharge_w if total > 0 else self.max_charge_w
+        return setpoints_w * (limit / abs(total)) if abs(total) > limit else setpoints_w
+
+
 class FirmwareDevice:
     """A one-device scenario under a vendor firmware model (see the module docstring)."""
 
@@ -85,8 +137,12 @@ class FirmwareDevice:
         self.dynamics = dynamics or Dynamics()
         self.clock = clock
         # the firmware feeds its packs itself, but for per-pack setpoints written from outside (10 s watchdog)
-        per_pack = self.dynamics.firmware == "per-pack"
-        self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=10.0 if per_pack else 1e9)
+        self.packs: EmulatedDevice
+        if self.dynamics.firmware == "per-pack":
+            d = self.dynamics
+            self.packs = ActuatedPacks(scenario, speed, 10.0, d.latency_s, d.ramp_w_per_s, clock)
+        else:
+            self.packs = EmulatedDevice(scenario, speed=speed, watchdog_s=1e9)
         specs = self.packs.specs
         self.capacity_wh = np.array([p.ems_capacity_wh for p in specs])  # what the BMS and the firmware believe
         self.max_discharge_w = self.dynamics.max_power_w or sum(p.max_discharge_w for p in specs)
@@ -197,7 +253,11 @@ class FirmwareDevice:
             step = self.dynamics.ramp_w_per_s * dt_s
             self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
             self.packs.accept_setpoints(self._share(self.setpoint_w))
+        if isinstance(self.packs, ActuatedPacks):
+            self.packs.max_discharge_w, self.packs.max_charge_w = self.max_discharge_w, self.max_charge_w
         self.packs.step(dt_s)
+        if isinstance(self.packs, ActuatedPacks):
+            self.commanded_w, self.setpoint_w = float(self.packs.wanted_w.sum()), float(self.packs.applied_w.sum())
         if self.faults.freeze_telemetry and self._frozen is None:
             self._frozen = self._snapshot()
         elif not self.faults.freeze_telemetry:

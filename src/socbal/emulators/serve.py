@@ -19,7 +19,7 @@ VendorProtocol = Literal["indevolt", "zendure", "marstek"]
 DEFAULT_PORT = {"indevolt": 8080, "zendure": 80, "marstek": 502}
 DEFAULT_MODEL = {"indevolt": "sf2000", "zendure": "solarflow-800", "marstek": "venus-e-v3"}
 #: The device answers errors faster than this: Indevolt documents a 1 s minimum between requests.
-MIN_REQUEST_INTERVAL_S = {"indevolt": 1.0, "zendure": 0.0, "marstek": 0.0, "socbal-modbus": 0.0}
+MIN_REQUEST_INTERVAL_S = {"indevolt": 1.0, "zendure": 0.0, "marstek": 0.0, "socbal-modbus": 0.0, "socbal-mqtt": 0.0}
 
 
 def vendor_emulator(protocol: VendorProtocol, device: FirmwareDevice, model: str | None = None, serial: str | None = None):

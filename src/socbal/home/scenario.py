@@ -40,7 +40,11 @@ FirmwareName = Literal[
 VENDOR_FIRMWARE = ("stop-at-first-empty", "reserve-on-average")
 assert set(get_args(FirmwareName)) == set(EMS_STRATEGY_CODES) | set(VENDOR_FIRMWARE)
 #: The vendor protocol ``socbal emulate HOME.toml`` serves a device over (the simulator ignores it).
-ProtocolName = Literal["indevolt", "zendure", "marstek", "socbal-modbus"]
+ProtocolName = Literal["indevolt", "zendure", "marstek", "socbal-modbus", "socbal-mqtt"]
+#: Protocols of socbal's own device: per-pack setpoints, the controller's driver shares between the packs.
+PER_PACK_PROTOCOLS = ("socbal-modbus", "socbal-mqtt")
+#: Protocols whose device reports a serial number.
+SERIAL_PROTOCOLS = ("indevolt", "zendure")
 
 
 def protocol_models() -> dict[str, list[str]]:
@@ -52,7 +56,26 @@ def protocol_models() -> dict[str, list[str]]:
         "zendure": list(zendure_http.MODEL_LIMITS_W),
         "marstek": list(marstek_modbus.MAPS),
         "socbal-modbus": [],  # socbal's own register map, one model
+        "socbal-mqtt": [],  # socbal's own MQTT schema, one model
     }
+
+
+class BrokerSpec(StrictModel):
+    """``[devices.mqtt]`` of a ``socbal-mqtt`` device: the broker socbal emulate publishes it on, and its topics."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="MQTT broker address")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
+    base_topic: str = Field(
+        min_length=1,
+        pattern=r"^[^#+]*[^#+/][^#+]*$",
+        description="The device's base topic: <base>/device/packs/<id>/telemetry, <base>/device/setpoints, ...",
+    )
+    keepalive_s: int = Field(10, ge=5, le=3600, description="MQTT keep-alive; the broker sends the last will after ~1.5x, s")
+
+    @property
+    def base(self) -> str:
+        """The base topic without a trailing slash (as the topics use it)."""
+        return self.base_topic.rstrip("/")
 
 
 class HomeSpec(HomeSettings):
@@ -118,6 +141,7 @@ class HomeDeviceSpec(StrictModel):
     port: int | None = Field(None, ge=1, le=65535, description="TCP port socbal emulate serves it on")
     model: str | None = Field(None, min_length=1, description="Vendor model, e.g. sf2000, solarflow-800, venus-e-v3")
     serial: str | None = Field(None, min_length=1, max_length=64, description="Serial number the emulated device reports")
+    mqtt: BrokerSpec | None = Field(None, description="socbal-mqtt: the broker and base topic socbal emulate publishes it on")
 
     @model_validator(mode="after")
     def _consistent(self) -> "HomeDeviceSpec":
@@ -126,18 +150,13 @@ class HomeDeviceSpec(StrictModel):
         if problems:  # they were computed and dropped: the device's one-device scenario failed later, unnamed
             raise field_problems(problems)
         if self.protocol is None:
-            for name in ("port", "model", "serial"):
-                if getattr(self, name) is not None:
-                    raise field_error(
-                        (name,), getattr(self, name), "only with a protocol (indevolt, zendure, marstek or socbal-modbus)"
-                    )
+            for name in ("port", "model", "serial", "mqtt"):
+                value = getattr(self, name)
+                if value is not None:
+                    shown = value.model_dump() if isinstance(value, StrictModel) else value
+                    raise field_error((name,), shown, f"only with a protocol ({', '.join(get_args(ProtocolName))})")
         else:
-            if self.port is None:
-                raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
-            models = protocol_models()[self.protocol]
-            if self.model is not None and self.model not in models:
-                allowed = f"use {', '.join(models)}" if models else "it has no models"
-                raise field_error(("model",), self.model, f"not a model of {self.protocol}: {allowed}")
+            self._check_protocol_fields()
         if self.device.mode != "follow-load":
             raise field_error(("device", "mode"), self.device.mode, "in a home every device follows the home's setpoints")
         if self.firmware in EMS_STRATEGY_CODES and self.settings.strategy not in ("spec", self.firmware):
@@ -145,6 +164,35 @@ class HomeDeviceSpec(StrictModel):
                 ("settings", "strategy"), self.settings.strategy, f"the firmware {self.firmware!r} already sets the strategy"
             )
         return self
+
+    def _check_protocol_fields(self) -> None:
+        """The fields ``socbal emulate`` serves this protocol with, and none it would ignore."""
+        assert self.protocol is not None
+        served_by_broker = self.protocol == "socbal-mqtt"
+        if served_by_broker and self.port is not None:
+            raise field_error(("port",), self.port, "not for socbal-mqtt: it is served on its broker (mqtt.host, mqtt.port)")
+        if served_by_broker and self.mqtt is None:
+            raise field_error(
+                ("mqtt",), None, "a device with protocol 'socbal-mqtt' needs its broker: mqtt = { base_topic = ... }"
+            )
+        if not served_by_broker and self.mqtt is not None:
+            raise field_error(("mqtt",), self.mqtt.model_dump(), f"only with protocol socbal-mqtt, not {self.protocol}")
+        if not served_by_broker and self.port is None:
+            raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
+        models = protocol_models()[self.protocol]
+        if self.model is not None and self.model not in models:
+            allowed = f"use {', '.join(models)}" if models else "it has no models"
+            raise field_error(("model",), self.model, f"not a model of {self.protocol}: {allowed}")
+        if self.serial is not None and self.protocol not in SERIAL_PROTOCOLS:
+            raise field_error(
+                ("serial",), self.serial, f"{self.protocol} reports no serial number (only {', '.join(SERIAL_PROTOCOLS)})"
+            )
+        if self.protocol in PER_PACK_PROTOCOLS and "firmware" in self.model_fields_set:
+            raise field_error(
+                ("firmware",),
+                self.firmware,
+                f"not for {self.protocol}: socbal's own device takes per-pack setpoints, the controller shares its packs",
+            )
 
     @property
     def all_packs(self) -> list[PackSpec]:
@@ -190,6 +238,15 @@ class HomeScenario(StrictModel):
                 raise field_error(("devices", i, "port"), d.port, message)
             if d.port is not None:
                 used[d.port] = d.id
+        topics: dict[tuple[str, int, str], str] = {}
+        for i, d in enumerate(self.devices):
+            if d.mqtt is None:
+                continue
+            where = (d.mqtt.host, d.mqtt.port, d.mqtt.base)
+            if where in topics:
+                message = f"already the base topic of device {topics[where]!r} on that broker: one base topic per device"
+                raise field_error(("devices", i, "mqtt", "base_topic"), d.mqtt.base_topic, message)
+            topics[where] = d.id
         if self.meter.period_s < self.run.step_s:
             raise field_error(("meter", "period_s"), self.meter.period_s, f"must be at least run.step_s ({self.run.step_s:g})")
         return self

@@ -16,11 +16,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiomqtt
 import numpy as np
 import pandas as pd
+from pydantic import SecretStr
 
 from socbal.device.main_unit import main_unit_supply_w
 from socbal.device.params import device_model
@@ -267,38 +268,106 @@ def modbus_server(device: EmulatedDevice, host: str, port: int, device_id: int =
     return ModbusTcpServer(sim, address=(host, port))
 
 
-async def _mqtt_loop(device: EmulatedDevice, cfg: MqttConfig, password, topics: Topics, holder: dict) -> None:
-    will = aiomqtt.Will(topics.device_status, "offline", qos=1, retain=True)
-    backoff = 0.5
-    while True:
+class MqttEndpoint:
+    """The device's side of socbal's MQTT schema on one broker connection: ``online`` (retained) on
+    ``<base>/device/status`` with ``offline`` as its last will, setpoints taken from ``<base>/device/setpoints``, the
+    runtime's last will on ``<base>/runtime/status``, telemetry published by :meth:`publish`. ``reachable``
+    (default: always) takes the device off the broker while it is False: ``offline`` on its status, as the broker
+    would send its last will, no setpoint taken, nothing published; ``accepts`` (called for each setpoints message)
+    False drops it. :meth:`run` connects and reconnects until cancelled; :meth:`close` says ``offline`` first."""
+
+    def __init__(
+        self,
+        device: EmulatedDevice,
+        cfg: MqttConfig,
+        password: SecretStr | None = None,
+        reachable: Callable[[], bool] = lambda: True,
+        accepts: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.device = device
+        self.topics = Topics(cfg.base_topic)
+        self.reachable = reachable
+        self.accepts = accepts
+        will = aiomqtt.Will(self.topics.device_status, "offline", qos=1, retain=True)
+        self._kwargs = client_kwargs(cfg, password, cfg.client_id, will)
+        self._broker = f"{cfg.host}:{cfg.port}"
+        self.client: aiomqtt.Client | None = None
+        self.connects = 0
+
+    async def run(self) -> None:
+        """Stay connected while the device is reachable, reconnecting with exponential backoff; cancel to stop."""
+        backoff = 0.5
+        while True:
+            if not self.reachable():
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                async with aiomqtt.Client(**self._kwargs) as client:
+                    await client.subscribe([(self.topics.setpoints, 0), (self.topics.status, 1)])
+                    await client.publish(self.topics.device_status, "online", qos=1, retain=True)
+                    self.client, backoff = client, 0.5
+                    self.connects += 1
+                    await self._take_messages(client)
+                    self.client = None  # away: say so as the last will would, then hang up
+                    await client.publish(self.topics.device_status, "offline", qos=1, retain=True)
+            except (aiomqtt.MqttError, OSError) as err:
+                self.client = None
+                _rejects.warning(f"emulator: mqtt broker {self._broker}: {err}; retrying in {backoff:g} s")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2.0, 10.0)
+            finally:
+                self.client = None
+
+    async def close(self) -> None:
+        """Say ``offline`` (retained) on the device's status while still connected: the device stops serving."""
+        client = self.client
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(self.topics.device_status, "offline", qos=1, retain=True, timeout=2.0)
+
+    async def _take_messages(self, client: aiomqtt.Client) -> None:
+        """Handle messages until the device becomes unreachable (return) or the connection fails (MqttError)."""
+        reader = asyncio.create_task(self._read(client))
         try:
-            async with aiomqtt.Client(**client_kwargs(cfg, password, cfg.client_id, will)) as client:
-                await client.subscribe([(topics.setpoints, 0), (topics.status, 1)])
-                await client.publish(topics.device_status, "online", qos=1, retain=True)
-                holder["client"] = client
-                backoff = 0.5
-                async for msg in client.messages:
-                    try:
-                        _handle_message(device, topics, msg)
-                    except Exception as err:  # noqa: BLE001 - no message may end the task
-                        _rejects.warning(f"emulator: {msg.topic}: message not handled ({type(err).__name__})")
-        except (aiomqtt.MqttError, OSError):
-            holder["client"] = None
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2.0, 10.0)
+            while self.reachable() and not reader.done():
+                await asyncio.wait([reader], timeout=0.05)
+            if reader.done():
+                reader.result()
         finally:
-            holder["client"] = None
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await reader
 
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for msg in client.messages:
+            try:
+                self._handle(msg)
+            except Exception as err:  # noqa: BLE001 - no message may end the task
+                _rejects.warning(f"emulator: {msg.topic}: message not handled ({type(err).__name__})")
 
-def _handle_message(device: EmulatedDevice, topics: Topics, msg: aiomqtt.Message) -> None:
-    payload = payload_bytes(msg)
-    if msg.topic.matches(topics.setpoints):
-        if msg.retain:  # setpoints act once, when sent
-            _rejects.warning("emulator: ignoring a retained setpoints message")
-        else:
-            device.handle_setpoint_message(payload)
-    elif msg.topic.matches(topics.status) and payload.strip() == b"offline":
-        device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
+    def _handle(self, msg: aiomqtt.Message) -> None:
+        payload = payload_bytes(msg)
+        if msg.topic.matches(self.topics.setpoints):
+            if msg.retain:  # setpoints act once, when sent
+                _rejects.warning("emulator: ignoring a retained setpoints message")
+            elif self.accepts():
+                self.device.handle_setpoint_message(payload)
+        elif msg.topic.matches(self.topics.status) and payload.strip() == b"offline":
+            self.device.runtime_offline = True  # the runtime's last will: fall back to 0 at once
+
+    async def publish(self, messages: list[tuple[str, dict]]) -> None:
+        """Publish telemetry (topic, payload) at QoS 0 while connected; a lost broker drops it."""
+        client = self.client
+        if client is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError):
+            for topic, payload in messages:
+                await client.publish(topic, json.dumps(payload), qos=0)
+
+    def telemetry(self) -> list[tuple[str, dict]]:
+        """The device's telemetry now, each payload dated (``ts``, Unix s)."""
+        wall_s = round(time.time(), 3)
+        return [(topic, {**payload, "ts": wall_s}) for topic, payload in self.device.telemetry_messages(self.topics)]
 
 
 async def ticks(stop: asyncio.Event, tick_s: float) -> AsyncIterator[float]:
@@ -325,8 +394,7 @@ async def serve(
 ) -> None:
     """Step the device every ``tick_s`` wall seconds and serve it until ``stop`` is set."""
     server = None
-    holder: dict = {"client": None}
-    topics = Topics(mqtt.base_topic) if mqtt is not None else None
+    endpoint = MqttEndpoint(device, mqtt, mqtt_password) if mqtt is not None else None
     supervisor = Supervisor()
     try:
         if modbus_port is not None:
@@ -335,21 +403,18 @@ async def serve(
                 await server.serve_forever(background=True)
             except RuntimeError:
                 raise OSError(f"cannot listen for Modbus TCP on {host}:{modbus_port} (port in use?)") from None
-        if mqtt is not None:
-            assert topics is not None
-            supervisor.start("mqtt", lambda: _mqtt_loop(device, mqtt, mqtt_password, topics, holder))
+        if endpoint is not None:
+            supervisor.start("mqtt", endpoint.run)
         if on_ready is not None:
             on_ready()
         async for dt_s in ticks(stop, tick_s):
             device.step(dt_s)
-            client = holder["client"]
-            if client is not None and topics is not None:
-                with contextlib.suppress(aiomqtt.MqttError):
-                    wall_s = time.time()
-                    for topic, payload in device.telemetry_messages(topics):
-                        await client.publish(topic, json.dumps({**payload, "ts": round(wall_s, 3)}), qos=0)
+            if endpoint is not None:
+                await endpoint.publish(endpoint.telemetry())
     finally:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.shutdown()
+        if endpoint is not None:
+            await endpoint.close()
         await supervisor.stop()

@@ -28,7 +28,8 @@ of every helper it calls, so caching the helpers as well would only write their 
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import functools
+from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 
@@ -41,10 +42,34 @@ _IR_INLINE_OPTIONS: dict[str, Any] = {**_INLINE_OPTIONS, "inline": "always"}
 _LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 
 
+class _TwinKernel:
+    """A helper that compiled code and Python both call: two dispatchers of the same function.
+
+    Compiled callers get the one without a Python wrapper or a cache entry (``_numba_type_`` is how Numba
+    types a global), so the simulator's first run compiles neither; a call from Python compiles, on first
+    use, the twin that has them (``socbal emulate``, the live runtime, the tests).
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, func)
+        self.py_func = func
+        self.compiled = njit(**{**_INLINE_OPTIONS, **_NO_WRAPPERS})(func)
+        self._from_python: Callable[..., Any] | None = None
+
+    @property
+    def _numba_type_(self) -> Any:
+        return self.compiled._numba_type_
+
+    def __call__(self, *args: Any) -> Any:
+        if self._from_python is None:
+            self._from_python = njit(**_INLINE_OPTIONS)(self.py_func)
+        return self._from_python(*args)
+
+
 def inline_kernel(func: F) -> F:
-    """Compile ``func`` as an allocation-free helper that LLVM inlines into its compiled callers."""
-    compiled: F = njit(**_INLINE_OPTIONS)(func)
-    return compiled
+    """Compile ``func`` as an allocation-free helper that LLVM inlines into its compiled callers; Python may call
+    it as well (through a twin of its own, see :class:`_TwinKernel`)."""
+    return cast(F, _TwinKernel(func))
 
 
 def compiled_only_kernel(func: F) -> F:

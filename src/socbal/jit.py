@@ -11,14 +11,16 @@ size squared: it pays for a large function with one call site per loop, not for 
 from several places (that made the first run's compile several times longer).
 
 - ``inline_kernel``: a small per-step helper (EMS, pack physics, dispatch, profiles), callable from
-  Python as well;
+  Python as well: through a twin dispatcher of its own, so the compiled loops' copy has no Python
+  wrapper and no cache entry to compile;
 - ``compiled_only_kernel``: the same for helpers that only compiled code calls: it gets no Python
   entry point (calling it from Python would crash the interpreter), which saves a wrapper per function
   in the first run's compile;
 - ``helper_kernel``: a rarely taken path that stays a call of its own, so it does not grow the loop;
 - ``ir_inline_kernel``: a function with one call site in each loop (a device's firmware step, the EMS
   decision, the home controller): Numba inlines its IR there, so it gets no compiled copy and no LLVM
-  pass of its own; called from Python it is compiled as an ``inline_kernel`` (``socbal allocate``);
+  pass of its own (inlined, it takes the loop's options, numpy's error model included); called from
+  Python it is compiled as a function of its own (``socbal allocate``);
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 

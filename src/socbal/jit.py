@@ -2,28 +2,36 @@
 
 Every helper is compiled once per signature as a function of its own, without reference counting
 (``_nrt=False``, so it must never allocate); LLVM then inlines it into the compiled loops that call it
-(``forceinline``), which pay no call and no atomic reference-count update per step. Numba's own IR
-inlining (``inline="always"``) would give the same machine code but re-types the callee's IR at every
-call site: it made the first run's compile several times longer.
+(``forceinline``), which pay no call and no atomic reference-count update per step. Each such function
+costs the first run a pass of its own through the compiler: type inference, lowering, and LLVM
+optimising it with its callees linked in and generating its machine code, which the loop that inlines it
+never uses. Numba's own IR inlining (``inline="always"``) instead types the callee inside its caller and
+gives it no compiled copy, but copies the callee's IR at every call site at a cost that grows with its
+size squared: it pays for a large function with one call site per loop, not for small helpers called
+from several places (that made the first run's compile several times longer).
 
 - ``inline_kernel``: a small per-step helper (EMS, pack physics, dispatch, profiles), callable from
-  Python as well;
+  Python as well: through a twin dispatcher of its own, so the compiled loops' copy has no Python
+  wrapper and no cache entry to compile;
 - ``compiled_only_kernel``: the same for helpers that only compiled code calls: it gets no Python
   entry point (calling it from Python would crash the interpreter), which saves a wrapper per function
   in the first run's compile;
 - ``helper_kernel``: a rarely taken path that stays a call of its own, so it does not grow the loop;
-- ``ir_inline_kernel``: a helper with a single call site whose callees are calls of their own (the home
-  controller): Numba inlines its IR there, so it gets no compiled copy and no LLVM pass of its own;
+- ``ir_inline_kernel``: a function with one call site in each loop (a device's firmware step, the EMS
+  decision, the home controller): Numba inlines its IR there, so it gets no compiled copy and no LLVM
+  pass of its own (inlined, it takes the loop's options, numpy's error model included); called from
+  Python it is compiled as a function of its own (``socbal allocate``);
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 
-Only the loops are cached: a cached loop holds the machine code of every helper it calls, so caching
-the helpers as well would only write their code to disk a second time.
+Only the loops (and the few helpers that Python calls) are cached: a cached loop holds the machine code
+of every helper it calls, so caching the helpers as well would only write their code to disk a second time.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import functools
+from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 
@@ -32,14 +40,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 _INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True}
 _NO_WRAPPERS: dict[str, Any] = {"cache": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 _HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, **_NO_WRAPPERS}
-_IR_INLINE_OPTIONS: dict[str, Any] = {"inline": "always"}
+_IR_INLINE_OPTIONS: dict[str, Any] = {**_INLINE_OPTIONS, "inline": "always"}
 _LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 
 
+class _TwinKernel:
+    """A helper that compiled code and Python both call: two dispatchers of the same function.
+
+    Compiled callers get the one without a Python wrapper or a cache entry (``_numba_type_`` is how Numba
+    types a global), so the simulator's first run compiles neither; a call from Python compiles, on first
+    use, the twin that has them (``socbal emulate``, the live runtime, the tests).
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, func)
+        self.py_func = func
+        self.compiled = njit(**{**_INLINE_OPTIONS, **_NO_WRAPPERS})(func)
+        self._from_python: Callable[..., Any] | None = None
+
+    @property
+    def _numba_type_(self) -> Any:
+        return self.compiled._numba_type_
+
+    def __call__(self, *args: Any) -> Any:
+        if self._from_python is None:
+            self._from_python = njit(**_INLINE_OPTIONS)(self.py_func)
+        return self._from_python(*args)
+
+
 def inline_kernel(func: F) -> F:
-    """Compile ``func`` as an allocation-free helper that LLVM inlines into its compiled callers."""
-    compiled: F = njit(**_INLINE_OPTIONS)(func)
-    return compiled
+    """Compile ``func`` as an allocation-free helper that LLVM inlines into its compiled callers; Python may call
+    it as well (through a twin of its own, see :class:`_TwinKernel`)."""
+    return cast(F, _TwinKernel(func))
 
 
 def compiled_only_kernel(func: F) -> F:
@@ -55,7 +87,8 @@ def helper_kernel(func: F) -> F:
 
 
 def ir_inline_kernel(func: F) -> F:
-    """Compile ``func`` only inlined into its one compiled caller (Numba's IR inlining; no function of its own)."""
+    """Inline ``func``'s IR into each compiled caller (Numba's IR inlining: no compiled function of its own there);
+    a call from Python compiles it as :func:`inline_kernel` does."""
     compiled: F = njit(**_IR_INLINE_OPTIONS)(func)
     return compiled
 

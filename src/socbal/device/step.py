@@ -43,7 +43,7 @@ from socbal.device.params import (
 )
 from socbal.device.physics import cut_off, estimator_step, recalibrate, step_pack
 from socbal.ems.kernel import allocate_with_scratch, reserve_latched_next
-from socbal.jit import compiled_only_kernel, inline_kernel, python_function
+from socbal.jit import ir_inline_kernel, python_function
 
 #: Bus supply this far (W) below the main unit's bus draw means nothing on the bus can feed it.
 _MAIN_UNIT_EPS_W = 1e-6
@@ -142,7 +142,7 @@ def step_scratch(n_packs: int) -> StepScratch:
     return StepScratch(*(np.zeros(n_packs, dtype=types.get(name, np.float64)) for name in StepScratch._fields))
 
 
-@compiled_only_kernel
+@ir_inline_kernel  # one call site in each loop (one device, a home)
 def firmware_step(
     model: DeviceModel,
     state: DeviceState,
@@ -235,7 +235,7 @@ def firmware_step(
     return StepFlows(discharged_w, charged_w, from_grid, from_bus, from_battery, stopped)
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site (firmware_step); the emulator calls it from Python
 def step_packs(
     model: DeviceModel, state: DeviceState, scratch: StepScratch, main_from_battery_w: float, step_s: float
 ) -> tuple[float, float, float]:

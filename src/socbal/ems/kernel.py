@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socbal.jit import compiled_only_kernel, helper_kernel, inline_kernel
+from socbal.jit import compiled_only_kernel, helper_kernel, inline_kernel, ir_inline_kernel
 
 # Strategy codes: how SOCs turn into power shares (weight w = capacity * f unless said otherwise).
 STRATEGY_SPEC = 0  # f = e / (1 + e / SPEC_SOFTENING_PCT), e = SOC - reserve on discharge, 100 - SOC on charge
@@ -200,8 +200,8 @@ def _fill_tiers(
     n = weight.shape[0]
     max_tier = 0
     for i in range(n):
-        if eligible[i]:
-            max_tier = max(max_tier, tier[i])
+        if eligible[i] and tier[i] > max_tier:  # not max(): no integer specialisation of it to compile
+            max_tier = tier[i]
     served = 0.0
     for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
         any_member = False
@@ -244,7 +244,8 @@ def _switch_off_low_loads(
         for i in range(n):
             if power_w[i] > 0.0:
                 working += 1
-                last_tier = max(last_tier, tier[i])
+                if tier[i] > last_tier:
+                    last_tier = tier[i]
         for i in range(n):
             # Only the last tier in use gives way (a higher tier must not gain from a lower one), and the SOC
             # factor f = weight / capacity decides, so SOCs (not weights) are what stays together.
@@ -339,7 +340,7 @@ def allocate_into(
     )
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site in each loop; socbal allocate compiles it on its own
 def allocate_with_scratch(
     soc_pct: np.ndarray,
     capacity_wh: np.ndarray,

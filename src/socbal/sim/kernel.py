@@ -25,7 +25,7 @@ from socbal.device.params import (
 )
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import total_soc_pct
-from socbal.jit import compiled_only_kernel, loop_kernel, python_function
+from socbal.jit import ir_inline_kernel, loop_kernel, python_function
 from socbal.profiles.holding import value_at
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 
@@ -102,7 +102,7 @@ class Records(NamedTuple):
     stats: np.ndarray
 
 
-@compiled_only_kernel
+@ir_inline_kernel  # one call site in each loop
 def _spreads(soc_true_pct: np.ndarray, soc_est_pct: np.ndarray) -> tuple[float, float]:
     """``(spread_true, spread_est)``: max minus min of each SOC array (same length), in one pass."""
     high_true = low_true = soc_true_pct[0]
@@ -134,7 +134,9 @@ def advance(
     device = model.device
     step_s = clock.step_s
     to_wh = step_s / 3600.0
-    total_believed_wh = state.believed_capacity_wh.sum()
+    total_believed_wh = 0.0  # a loop, not .sum(): numpy's sum would compile three functions of its own
+    for i in range(state.believed_capacity_wh.shape[0]):
+        total_believed_wh += state.believed_capacity_wh[i]
     pack_rec = records.pack
     dev_rec = records.device
     stats = records.stats
@@ -217,7 +219,7 @@ def advance(
             row += 1
 
 
-@compiled_only_kernel
+@ir_inline_kernel  # one call site in each loop
 def record_packs(
     state: DeviceState, scratch: StepScratch, rows: np.ndarray, first_of_row: bool, last_of_row: bool, step_s: float
 ) -> None:
@@ -249,7 +251,7 @@ def record_packs(
             rows[i, R_REASON] = scratch.reason[i]
 
 
-@compiled_only_kernel
+@ir_inline_kernel  # one call site in each loop
 def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spread_est: float, t_end_s: float) -> None:
     """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s`` with these SOC spreads (%)."""
     stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
@@ -257,9 +259,12 @@ def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spre
     for j in range(N_THRESHOLDS):
         if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
             stats[S_BELOW_FIRST + j] = t_end_s
-    if np.isnan(stats[S_FIRST_RESERVE]) and state.latched.any():
-        stats[S_FIRST_RESERVE] = t_end_s
-        stats[S_SPREAD_AT_RESERVE] = spread_true
+    if np.isnan(stats[S_FIRST_RESERVE]):
+        for i in range(state.latched.shape[0]):  # a loop, not .any(): that would compile a function of its own
+            if state.latched[i]:
+                stats[S_FIRST_RESERVE] = t_end_s
+                stats[S_SPREAD_AT_RESERVE] = spread_true
+                break
 
 
 def initial_stats(state: DeviceState) -> np.ndarray:

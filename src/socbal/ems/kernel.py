@@ -144,29 +144,13 @@ def _water_fill(
     ``use`` (float) are scratch arrays of the packs' length.
     """
     n = weight.shape[0]
-    weight_sum = 0.0
-    for i in range(n):
-        if member[i]:
-            weight_sum += weight[i]
-    # The common case: no member's share reaches its limit; the same numbers as the general loop's first round.
-    if request_w > _EPS_W and weight_sum > 0.0:
-        level = request_w / weight_sum
-        fits = True
-        for i in range(n):
-            if member[i] and level * weight[i] >= limit_w[i]:
-                fits = False
-        if fits:
-            served = 0.0
-            for i in range(n):
-                if member[i]:
-                    power_w[i] = level * weight[i]
-                    reason[i] = REASON_SHARE
-                    served += power_w[i]
-            return served
     remaining = request_w
     # If every member's weight is zero, share by limit instead of not at all.
+    weight_sum = 0.0
     for i in range(n):
         active[i] = member[i]
+        if active[i]:
+            weight_sum += weight[i]
     for i in range(n):
         use[i] = weight[i] if weight_sum > 0.0 else limit_w[i]
     for _ in range(n + 1):

@@ -207,7 +207,7 @@ def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
         StepScratch(
             s.limit_dis_w[a:b], s.limit_chg_w[a:b], s.power_w[a:b], s.weight[a:b], s.reason[a:b], s.eligible[a:b],
             s.member[a:b], s.active[a:b], s.limit[a:b], s.use[a:b], s.tier[a:b], s.bus_w[a:b], s.dcdc_loss_w[a:b],
-            s.i2r_loss_w[a:b], s.standby_w[a:b], s.main_unit_w[a:b],
+            s.i2r_loss_w[a:b], s.standby_w[a:b], s.main_unit_w[a:b], s.cell_w[a:b],
         ),
     )  # fmt: skip
 

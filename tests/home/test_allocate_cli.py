@@ -17,13 +17,13 @@ HOME_INPUT = {
 
 
 def test_home_contract():
-    """Without efficient powers the request is shared by usable energy above the reserve: 3500 : 1500 Wh."""
+    """Efficient powers not given: the fuller unit is filled to its rating first, the other takes the rest."""
     out = socbal("allocate", stdin=json.dumps(HOME_INPUT))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
         "devices": [
-            {"id": "unit1", "power_w": 2100.0, "state": "discharging"},
-            {"id": "unit2", "power_w": 900.0, "state": "discharging"},
+            {"id": "unit1", "power_w": 2400.0, "state": "discharging"},
+            {"id": "unit2", "power_w": 600.0, "state": "discharging"},
         ],
         "served_w": 3000.0,
         "unserved_w": 0.0,

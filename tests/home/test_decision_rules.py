@@ -12,8 +12,10 @@ def test_two_2400w_devices_carry_a_3000w_load_the_fuller_one_filled_first():
     powers, d = decide(filled, {"discharge_w": 3000})
     assert powers == pytest.approx({"a": 2400.0, "b": 600.0})
     assert d.served_w == pytest.approx(3000.0) and d.unserved_w == 0.0
-    # efficient powers unknown (the default): both staged on, the whole request by usable energy
-    powers, d = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000})
+    # efficient powers 0 (no fill): both staged on, the whole request by usable energy, adding up exactly
+    powers, d = decide(
+        [device("a", 80, efficient_discharge_w=0), device("b", 40, efficient_discharge_w=0)], {"discharge_w": 3000}
+    )
     assert powers == {"a": 2100.0, "b": 900.0} and d.served_w == 3000.0
     # shared by usable energy above the 10 % reserve (3500 Wh vs 1500 Wh -> 70 % / 30 %) with always-share
     powers, _ = decide([device("a", 80), device("b", 40)], {"discharge_w": 3000}, staging="always-share")

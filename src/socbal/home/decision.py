@@ -95,9 +95,13 @@ def device_matrix(devices: list[DeviceState], circuit_ids: list[str]) -> tuple[n
         dev[i, kernel.DEV_ONLINE] = float(d.online)
         dev[i, kernel.DEV_CIRCUIT] = -1 if d.circuit is None else circuit_ids.index(d.circuit)
         dev[i, kernel.DEV_MIN_WRITE_S] = d.min_write_interval_s
-        # Unknown (None): no fill level, the whole request is shared by usable energy.
-        dev[i, kernel.DEV_EFFICIENT_DISCHARGE_W] = 0.0 if d.efficient_discharge_w is None else d.efficient_discharge_w
-        dev[i, kernel.DEV_EFFICIENT_CHARGE_W] = 0.0 if d.efficient_charge_w is None else d.efficient_charge_w
+        # Unknown (None): filled up to its rating before the next device gets power (0 W: no fill, shared by weight)
+        dev[i, kernel.DEV_EFFICIENT_DISCHARGE_W] = (
+            dev[i, kernel.DEV_RATED_DISCHARGE_W] if d.efficient_discharge_w is None else d.efficient_discharge_w
+        )
+        dev[i, kernel.DEV_EFFICIENT_CHARGE_W] = (
+            dev[i, kernel.DEV_RATED_CHARGE_W] if d.efficient_charge_w is None else d.efficient_charge_w
+        )
         state[i, kernel.ST_STAGED_ON] = float(d.staged_on)
         state[i, kernel.ST_SINCE_STAGE_S] = d.since_stage_change_s
         state[i, kernel.ST_SINCE_WRITE_S] = d.since_write_s

@@ -93,10 +93,10 @@ class DeviceState(StrictModel):
         ge=0,
         le=MAX_POWER_W,
         description="socbal: discharge power at which its DC-DC modules are most efficient, W; it is filled this far "
-        "before the next device gets power; default unknown: the request is shared by usable energy",
+        "before the next device gets power; default rated_discharge_w; 0: none, the request is shared by usable energy",
     )
     efficient_charge_w: float | None = Field(
-        None, ge=0, le=MAX_POWER_W, description="socbal: the same for charging, W; default unknown"
+        None, ge=0, le=MAX_POWER_W, description="socbal: the same for charging, W; default rated_charge_w"
     )
     online: bool = Field(True, description="False: excluded (no telemetry, or it does not follow)")
     circuit: str | None = Field(None, description="Id of the circuit (breaker, phase) it is on")

@@ -56,7 +56,7 @@ class DeviceFacts(StrictModel):
         ge=0,
         le=MAX_POWER_W,
         description="Discharge power where its converters are most efficient, W: socbal fills it this far before the "
-        "next device gets power; default unknown (the request is shared by usable energy)",
+        "next device gets power; default its rating; 0: none, the request is shared by usable energy",
     )
     efficient_charge_w: float | None = Field(None, ge=0, le=MAX_POWER_W, description="The same for charging, W")
     circuit: str | None = Field(None, min_length=1, description="Id of the [[circuits]] entry it is on")

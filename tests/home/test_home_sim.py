@@ -304,3 +304,10 @@ def test_a_device_s_pack_ids_are_checked_with_the_home(device, expected):
     with pytest.raises(InputError) as err:
         home_scenario_from_dict(raw, source="home.toml")
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+
+
+def test_a_live_home_config_given_to_simulate_is_named_as_such_in_one_line():
+    out = socbal("simulate", str(EXAMPLES / "home_indevolt.toml"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = [x for x in out.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "`socbal run" in lines[0] and "unknown field" not in lines[0]

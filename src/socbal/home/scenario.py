@@ -263,7 +263,14 @@ def is_home(raw: dict) -> bool:
 
 
 def home_scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | None = None) -> HomeScenario:
-    """Validate a home scenario given as a dict; relative file paths resolve against ``base_dir``."""
+    """Validate a home scenario given as a dict; relative file paths resolve against ``base_dir``. A live home config
+    (``socbal run``'s: its devices name a ``driver``) is refused in one line saying so, not as a dozen unknown fields."""
+    devices = raw.get("devices")
+    if isinstance(devices, list) and any(isinstance(d, dict) and "driver" in d for d in devices):
+        raise InputError(
+            f"{source}: this is a `socbal run` config (its [[devices]] name a driver), not a home scenario: run it with "
+            f"`socbal run {source}`; a home scenario gives each device its packs (e.g. examples/home_two_units.toml)"
+        )
     try:
         return HomeScenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as err:

@@ -317,7 +317,8 @@ def _plan_fill(
     level_w: np.ndarray,
     running_out: np.ndarray,
 ) -> int:
-    """socbal with auto staging: the order in which the eligible devices are filled (``order``; their number returned)
+    """socbal with auto staging: the order in which the eligible devices are filled (``order``; their number
+    returned, or 0 when none has a fill level nor runs out, so the request is water-filled by weight alone)
     and how far each is filled before the next gets power (``level_w``, W: where its DC-DC modules are most efficient,
     within its rating and its limit now). Overwrites ``key``.
 
@@ -336,6 +337,7 @@ def _plan_fill(
         if eligible[i] and carried > lead_w:
             lead, lead_w = i, carried
     n = 0
+    planned = False
     for i in range(dev.shape[0]):
         running_out[i] = False
         level_w[i] = 0.0
@@ -354,8 +356,9 @@ def _plan_fill(
         key[i] += (settings[HS_SOC_LEAD_PCT] if i == lead else 0.0) - (1000.0 if running_out[i] else 0.0)
         order[n] = i
         n += 1
+        planned = planned or level_w[i] > 0.0 or running_out[i]
     _sort_by_key_descending(order, n, key)
-    return n
+    return n if planned else 0  # no fill level (efficient power 0) and nobody running out: shared by weight alone
 
 
 @compiled_only_kernel
@@ -672,11 +675,6 @@ def decide_home_with_scratch(
     n_fill = 0
     if socbal and int(settings[HS_STAGING]) == STAGING_AUTO:
         n_fill = _plan_fill(dev, state, settings, discharging, demand, eligible, limit_w, key, order, work[5], flags[5])
-        planned = False
-        for i in range(m):
-            planned = planned or work[5, i] > 0.0 or flags[5, i]
-        if not planned:  # no device has a fill level (efficiency unknown) nor runs out: shared by usable energy alone
-            n_fill = 0
 
     # Devices not following (socbal): counted at what they deliver, asked for at most a ramp step more.
     fixed_w = 0.0

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socbal.device.physics import battery_side_w, cell_side_w, dcdc_efficiency, step_pack
+from socbal.device.physics import battery_side_at_rating_w, cell_side_w, dcdc_efficiency, step_pack
 
 CURVE_LOAD = np.array([0.0, 0.05, 0.2, 0.5, 1.0])
 CURVE_EFF = np.array([0.80, 0.90, 0.955, 0.97, 0.96])
@@ -38,7 +38,7 @@ def test_efficiency_at_the_curve_points_and_beyond_its_ends():
 
 
 def _battery_w(bus_w: float, resistance_ohm: float = 0.02) -> float:
-    return battery_side_w(bus_w, RATED_W, CURVE_LOAD, CURVE_EFF, resistance_ohm, VOLTAGE_V)
+    return cell_side_w(bus_w, RATED_W, CURVE_LOAD, CURVE_EFF, resistance_ohm, VOLTAGE_V)[0]
 
 
 def test_known_losses_at_half_load():
@@ -65,7 +65,15 @@ def test_i2r_heat_is_the_resistive_part_of_the_loss(bus_w, resistance_ohm):
     lossless_w, no_heat_w = cell_side_w(bus_w, RATED_W, CURVE_LOAD, CURVE_EFF, 0.0, VOLTAGE_V)
     assert no_heat_w == 0.0 and i2r_w >= 0.0
     assert battery_w == pytest.approx(lossless_w + i2r_w)  # the rest of the loss is the DC-DC module's
-    assert battery_w == battery_side_w(bus_w, RATED_W, CURVE_LOAD, CURVE_EFF, resistance_ohm, VOLTAGE_V)
+
+
+@settings(max_examples=200, deadline=None)
+@given(curves(), st.floats(0.0, 5000.0), st.floats(0.0, 0.1), st.floats(10.0, 800.0))
+def test_the_set_up_battery_side_at_rating_is_the_compiled_one_exactly(curve, rated_w, resistance_ohm, voltage_v):
+    # The set-up computes it in plain Python; the loop's shortcut relies on it being cell_side_w's number, bit for bit.
+    loads, effs = curve
+    compiled_w = cell_side_w(rated_w, rated_w, loads, effs, resistance_ohm, voltage_v)[0]
+    assert battery_side_at_rating_w(rated_w, loads, effs, resistance_ohm, voltage_v) == compiled_w
 
 
 def test_losses_grow_with_resistance():

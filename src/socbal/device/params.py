@@ -13,11 +13,10 @@ from typing import NamedTuple
 import numpy as np
 
 from socbal.device.dispatch import MODE_CODES
-from socbal.device.physics import battery_side_w
+from socbal.device.physics import battery_side_at_rating_w
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import Settings, prioritises_low_packs
-from socbal.jit import python_function
 from socbal.scenario import DeviceSpec, PackSpec
 
 # Columns of the pack parameter matrix.
@@ -101,13 +100,12 @@ def refresh_derived(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.nd
     """Fill the columns computed from the others (``PARAM_RATED_CELL_W`` and the reciprocals the loop multiplies
     by instead of dividing) of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
     flat = params.reshape(-1, N_PARAMS)
-    battery_side = python_function(battery_side_w)  # a few scalar calls: compiling them would cost more
     n_packs = curve_load.shape[0]
     for row in range(flat.shape[0]):
         i = row % n_packs
         rated = flat[row, PARAM_MAX_DISCHARGE_W]
-        flat[row, PARAM_RATED_CELL_W] = battery_side(
-            rated, rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
+        flat[row, PARAM_RATED_CELL_W] = battery_side_at_rating_w(
+            rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
         )
     flat[:, PARAM_SOC_PER_WH] = 100.0 / flat[:, PARAM_CAPACITY_WH]
     flat[:, PARAM_EST_SOC_PER_WH] = 100.0 / flat[:, PARAM_BELIEVED_CAPACITY_WH]

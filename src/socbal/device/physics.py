@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socbal.jit import inline_kernel
+from socbal.jit import inline_kernel, ir_inline_kernel, python_function
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -38,6 +38,16 @@ def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.
     return slope * (load_fraction - curve_load[j]) + curve_eff[j]
 
 
+@ir_inline_kernel  # one call site (cell_side_w): no compiled function of its own
+def cell_power_w(bus_w: float, efficiency: float, resistance_ohm: float, voltage_v: float) -> tuple[float, float]:
+    """``(battery_w, i2r_w)`` for a bus-side power ``bus_w`` (W) through a DC-DC of ``efficiency`` (0-1): battery-side
+    power, sign per the convention, and the I^2 R part of the loss (W, >= 0)."""
+    cell_w = bus_w / efficiency if bus_w > 0.0 else bus_w * efficiency
+    current_a = cell_w / voltage_v
+    i2r_w = current_a * current_a * resistance_ohm
+    return cell_w + i2r_w, i2r_w
+
+
 @inline_kernel
 def cell_side_w(
     bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
@@ -47,22 +57,19 @@ def cell_side_w(
     if bus_w == 0.0:
         return 0.0, 0.0
     fraction = abs(bus_w) / rated_w if rated_w > 0.0 else 1.0
-    eff = dcdc_efficiency(fraction, curve_load, curve_eff)
-    cell_w = bus_w / eff if bus_w > 0.0 else bus_w * eff
-    current_a = cell_w / voltage_v
-    i2r_w = current_a * current_a * resistance_ohm
-    return cell_w + i2r_w, i2r_w
+    return cell_power_w(bus_w, dcdc_efficiency(fraction, curve_load, curve_eff), resistance_ohm, voltage_v)
 
 
-@inline_kernel
-def battery_side_w(
-    bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
+def battery_side_at_rating_w(
+    rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
 ) -> float:
-    """Battery-side power (W) for a bus-side power ``bus_w`` (W), sign per the convention."""
-    return cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)[0]
+    """Battery-side power (W) at the rated discharge ``rated_w`` (W; load fraction 1): ``cell_side_w(rated_w, rated_w,
+    ...)[0]``, computed in plain Python for a run's set-up, so it compiles nothing."""
+    efficiency = python_function(dcdc_efficiency)(1.0, curve_load, curve_eff)
+    return python_function(cell_power_w)(rated_w, efficiency, resistance_ohm, voltage_v)[0]
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site (discharge_limit_w): no compiled function of its own
 def bus_limit_for_energy_w(
     energy_wh: float,
     step_s: float,
@@ -71,19 +78,19 @@ def bus_limit_for_energy_w(
     curve_eff: np.ndarray,
     resistance_ohm: float,
     voltage_v: float,
-    rated_cell_w: float = -1.0,
+    rated_cell_w: float,
 ) -> float:
     """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step.
 
-    ``rated_cell_w``, when given (>= 0), is ``battery_side_w(rated_w, ...)`` computed once by
-    the caller: a budget that covers it returns ``rated_w`` at once (the same result, faster).
+    ``rated_cell_w``, when given (>= 0; -1: not given), is :func:`battery_side_at_rating_w` computed once by the caller:
+    a budget that covers it returns ``rated_w`` at once (the same result, faster).
     """
     budget_w = max(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)
     if 0.0 <= rated_cell_w <= budget_w:
         return rated_w
     bus_w = min(rated_w, budget_w)
     for _ in range(3):  # fixed-point refinement: losses depend on the power itself
-        needed_w = battery_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+        needed_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)[0]
         if needed_w <= budget_w or needed_w <= 0.0:
             break
         bus_w *= budget_w / needed_w

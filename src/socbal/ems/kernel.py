@@ -183,7 +183,7 @@ def _water_fill(
     return served
 
 
-@helper_kernel  # a call of its own: inlined it doubles the simulator's compile time for little loop time
+@ir_inline_kernel  # one call site (_share_in_tiers): no compiled function of its own
 def _fill_tiers(
     magnitude_w: float,
     eligible: np.ndarray,
@@ -202,8 +202,10 @@ def _fill_tiers(
     for i in range(n):
         if eligible[i] and tier[i] > max_tier:  # not max(): no integer specialisation of it to compile
             max_tier = tier[i]
+    if max_tier > 2 * n:  # not min(), for the same reason (a tier is at most 2 n - 1)
+        max_tier = 2 * n
     served = 0.0
-    for level in range(min(max_tier, 2 * n) + 1):  # tiers above the highest eligible one are empty
+    for level in range(max_tier + 1):  # tiers above the highest eligible one are empty
         any_member = False
         for i in range(n):
             member[i] = eligible[i] and tier[i] == level
@@ -215,10 +217,64 @@ def _fill_tiers(
     return served
 
 
-@helper_kernel  # not inlined: it runs only when enabled, and keeps the hot loop small
-def _switch_off_low_loads(
-    magnitude_w: float,
+@ir_inline_kernel  # one call site (_share_in_tiers): no compiled function of its own
+def _switch_off_one(
     served_w: float,
+    min_module_load_pct: float,
+    capacity_wh: np.ndarray,
+    eligible: np.ndarray,
+    tier: np.ndarray,
+    weight: np.ndarray,
+    limit: np.ndarray,
+    power_w: np.ndarray,
+    reason: np.ndarray,
+) -> bool:
+    """Switch off one lightly loaded pack if the rest can still serve ``served_w`` (W); whether one was.
+
+    The pack switched off is the one with the smallest SOC factor of the balancing rule (the lowest SOC
+    when discharging, the highest when charging), so the SOCs still move together. When one is, it leaves
+    ``eligible`` and the eligible packs' powers are cleared for the tiers to be filled again.
+    """
+    n = weight.shape[0]
+    drop = -1
+    working = 0
+    last_tier = -1
+    for i in range(n):
+        if power_w[i] > 0.0:
+            working += 1
+            if tier[i] > last_tier:
+                last_tier = tier[i]
+    for i in range(n):
+        # Only the last tier in use gives way (a higher tier must not gain from a lower one), and the SOC
+        # factor f = weight / capacity decides, so SOCs (not weights) are what stays together.
+        if (
+            power_w[i] > 0.0
+            and tier[i] == last_tier
+            and power_w[i] < min_module_load_pct / 100.0 * limit[i]
+            and (drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i])
+        ):
+            drop = i
+    if drop < 0 or working <= 1:
+        return False
+    room_w = 0.0
+    for i in range(n):
+        if eligible[i] and i != drop and tier[i] <= last_tier:
+            room_w += limit[i]
+    if room_w < served_w - _EPS_W:  # the others in its tier and before could not take its share: keep it on
+        return False
+    eligible[drop] = False
+    for i in range(n):
+        if eligible[i]:
+            power_w[i] = 0.0
+            reason[i] = REASON_NOT_NEEDED
+    power_w[drop] = 0.0
+    reason[drop] = REASON_LOW_LOAD
+    return True
+
+
+@helper_kernel  # a call of its own: it runs only with tiers or low-load switching, and keeps the hot loop small
+def _share_in_tiers(
+    magnitude_w: float,
     min_module_load_pct: float,
     capacity_wh: np.ndarray,
     eligible: np.ndarray,
@@ -231,46 +287,16 @@ def _switch_off_low_loads(
     active: np.ndarray,
     use: np.ndarray,
 ) -> float:
-    """Switch off lightly loaded packs one at a time while the rest still serve as much; the power served, W.
-
-    The pack switched off is the one with the smallest SOC factor of the balancing rule (the lowest SOC
-    when discharging, the highest when charging), so the SOCs still move together.
-    """
-    n = weight.shape[0]
-    for _ in range(n):
-        drop = -1
-        working = 0
-        last_tier = -1
-        for i in range(n):
-            if power_w[i] > 0.0:
-                working += 1
-                if tier[i] > last_tier:
-                    last_tier = tier[i]
-        for i in range(n):
-            # Only the last tier in use gives way (a higher tier must not gain from a lower one), and the SOC
-            # factor f = weight / capacity decides, so SOCs (not weights) are what stays together.
-            if (
-                power_w[i] > 0.0
-                and tier[i] == last_tier
-                and power_w[i] < min_module_load_pct / 100.0 * limit[i]
-                and (drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i])
-            ):
-                drop = i
-        if drop < 0 or working <= 1:
+    """Share ``magnitude_w`` (W) tier by tier (:func:`_fill_tiers`); with ``min_module_load_pct`` > 0, then switch off
+    lightly loaded packs one at a time while the rest still serve as much (:func:`_switch_off_one`), filling the
+    tiers again after each; the power served, W."""
+    served_w = 0.0
+    for attempt in range(weight.shape[0] + 1):  # one fill, then one more per pack switched off
+        if attempt > 0 and not (
+            min_module_load_pct > 0.0
+            and _switch_off_one(served_w, min_module_load_pct, capacity_wh, eligible, tier, weight, limit, power_w, reason)
+        ):
             break
-        room_w = 0.0
-        for i in range(n):
-            if eligible[i] and i != drop and tier[i] <= last_tier:
-                room_w += limit[i]
-        if room_w < served_w - _EPS_W:  # the others in its tier and before could not take its share: keep it on
-            break
-        eligible[drop] = False
-        for i in range(n):
-            if eligible[i]:
-                power_w[i] = 0.0
-                reason[i] = REASON_NOT_NEEDED
-        power_w[drop] = 0.0
-        reason[drop] = REASON_LOW_LOAD
         served_w = _fill_tiers(magnitude_w, eligible, tier, weight, limit, member, power_w, reason, active, use)
     return served_w
 
@@ -401,25 +427,11 @@ def allocate_with_scratch(
             tier[i] += priority_rank[i]
         any_tier = any_tier or (eligible[i] and tier[i] > 0)
     served = 0.0
-    if magnitude > 0.0 and not any_tier:  # the common case: one tier, shared by water-filling among the eligible packs
+    if magnitude > 0.0 and not any_tier and min_module_load_pct <= 0.0:  # the common case: one tier, every pack shares
         served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
     elif magnitude > 0.0:
-        served = _fill_tiers(magnitude, eligible, tier, weight, limit, member, power_w, reason, active, use)
-    if magnitude > 0.0 and min_module_load_pct > 0.0:
-        served = _switch_off_low_loads(
-            magnitude,
-            served,
-            min_module_load_pct,
-            capacity_wh,
-            eligible,
-            tier,
-            weight,
-            limit,
-            member,
-            power_w,
-            reason,
-            active,
-            use,
+        served = _share_in_tiers(
+            magnitude, min_module_load_pct, capacity_wh, eligible, tier, weight, limit, member, power_w, reason, active, use
         )
     if not discharging:
         for i in range(n):

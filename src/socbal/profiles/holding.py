@@ -20,8 +20,9 @@ _jit_cache.configure()  # before the first @njit(cache=True) below
 @inline_kernel
 def value_at(values: np.ndarray, step_s: float, time_s: float) -> float:
     """Value of a held profile at ``time_s`` (s from its start); the last value holds past its end."""
-    k = int(time_s / step_s)
-    return values[min(k, values.shape[0] - 1)]
+    k = np.int64(time_s / step_s)  # not int() nor min(): each compiles an overload of its own
+    last = values.shape[0] - 1
+    return values[k if k < last else last]
 
 
 def values_at(values: np.ndarray, step_s: float, time_s: np.ndarray) -> np.ndarray:

@@ -276,7 +276,12 @@ def _switch_off_one(
 def _share_in_tiers(
     magnitude_w: float,
     min_module_load_pct: float,
+    soc_pct: np.ndarray,
     capacity_wh: np.ndarray,
+    priority_rank: np.ndarray,
+    reserve_pct: float,
+    low_packs_first: bool,
+    by_priority: bool,
     eligible: np.ndarray,
     tier: np.ndarray,
     weight: np.ndarray,
@@ -289,9 +294,18 @@ def _share_in_tiers(
 ) -> float:
     """Share ``magnitude_w`` (W) tier by tier (:func:`_fill_tiers`); with ``min_module_load_pct`` > 0, then switch off
     lightly loaded packs one at a time while the rest still serve as much (:func:`_switch_off_one`), filling the
-    tiers again after each; the power served, W."""
+    tiers again after each; the power served, W.
+
+    The tiers: with ``low_packs_first`` the packs below ``reserve_pct`` (% SOC) come first, and ``by_priority`` orders
+    the packs within each by ``priority_rank``; otherwise every pack is in one tier.
+    """
+    n = weight.shape[0]
+    for i in range(n):
+        tier[i] = n if low_packs_first and soc_pct[i] >= reserve_pct else 0
+        if by_priority:
+            tier[i] += priority_rank[i]
     served_w = 0.0
-    for attempt in range(weight.shape[0] + 1):  # one fill, then one more per pack switched off
+    for attempt in range(n + 1):  # one fill, then one more per pack switched off
         if attempt > 0 and not (
             min_module_load_pct > 0.0
             and _switch_off_one(served_w, min_module_load_pct, capacity_wh, eligible, tier, weight, limit, power_w, reason)
@@ -401,13 +415,15 @@ def allocate_with_scratch(
     discharging = request_w > 0.0
     magnitude = abs(request_w)
     ac_stopped = (not discharging) and source == SOURCE_AC and total_soc_pct(soc_pct, capacity_wh) >= reserve_pct
-    any_tier = False  # an eligible pack in a tier above the first
+    # Tiers are filled in ascending order (packs within a tier share by weight): AC-only charging by EMS 1.01.05 or
+    # later fills the packs below the reserve first; the priority strategy fills the packs one by one.
+    low_packs_first = (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs
+    by_priority = strategy == STRATEGY_PRIORITY
     for i in range(n):
         power_w[i] = 0.0
         weight[i] = 0.0
         reason[i] = REASON_NOT_NEEDED
         eligible[i] = False
-        tier[i] = 0
         limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
         if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
             reason[i] = REASON_AT_RESERVE
@@ -420,19 +436,14 @@ def allocate_with_scratch(
         else:
             eligible[i] = True
             weight[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
-        # Tiers are filled in ascending order; packs within a tier share by weight.
-        if (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs and soc_pct[i] >= reserve_pct:
-            tier[i] = n
-        if strategy == STRATEGY_PRIORITY:
-            tier[i] += priority_rank[i]
-        any_tier = any_tier or (eligible[i] and tier[i] > 0)
     served = 0.0
-    if magnitude > 0.0 and not any_tier and min_module_load_pct <= 0.0:  # the common case: one tier, every pack shares
-        served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
+    if magnitude > 0.0 and not (low_packs_first or by_priority) and min_module_load_pct <= 0.0:
+        served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)  # the common case: one tier
     elif magnitude > 0.0:
         served = _share_in_tiers(
-            magnitude, min_module_load_pct, capacity_wh, eligible, tier, weight, limit, member, power_w, reason, active, use
-        )
+            magnitude, min_module_load_pct, soc_pct, capacity_wh, priority_rank, reserve_pct, low_packs_first, by_priority,
+            eligible, tier, weight, limit, member, power_w, reason, active, use,
+        )  # fmt: skip
     if not discharging:
         for i in range(n):
             power_w[i] = -power_w[i]

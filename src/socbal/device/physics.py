@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socbal.jit import inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import compiled_only_kernel, inline_kernel, ir_inline_kernel, python_function
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -136,7 +136,7 @@ def step_pack(
     return energy_wh - (battery_w + standby) * (step_s / SECONDS_PER_HOUR), bus_w, battery_w, loss_w, min(i2r_w, loss_w), standby
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site (bms_step): no compiled function of its own
 def estimator_step(
     energy_est_wh: float,
     cell_w: float,
@@ -166,7 +166,7 @@ FULL_DETECT_PCT = 99.99
 EMPTY_CUTOFF_PCT = 0.01
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site (bms_step): no compiled function of its own
 def recalibrate(
     energy_est_wh: float, energy_true_wh: float, capacity_wh: float, believed_capacity_wh: float, believed_per_true: float
 ) -> float:
@@ -185,7 +185,28 @@ def recalibrate(
     return min(energy_est_wh, max(true_as_believed_wh, ESTIMATE_HOLD_PCT / 100.0 * believed_capacity_wh))
 
 
-@inline_kernel
+@ir_inline_kernel  # one call site (bms_step): no compiled function of its own
 def cut_off(energy_true_wh: float, capacity_wh: float) -> tuple[bool, bool]:
     """The BMS's cut-off flags ``(empty, full)`` from the cells: no discharge when empty, no charge when full."""
     return (energy_true_wh <= EMPTY_CUTOFF_PCT / 100.0 * capacity_wh, energy_true_wh >= FULL_DETECT_PCT / 100.0 * capacity_wh)
+
+
+@compiled_only_kernel
+def bms_step(
+    energy_est_wh: float,
+    cell_w: float,
+    energy_true_wh: float,
+    capacity_wh: float,
+    believed_capacity_wh: float,
+    step_s: float,
+    offset_w: float,
+    gain_error: float,
+    deadband_w: float,
+    believed_per_true: float,
+) -> tuple[float, bool, bool]:
+    """A pack's BMS after one step: ``(energy_est_wh, empty, full)``, its estimate (Wh of ``believed_capacity_wh``)
+    counted from ``cell_w`` (W, :func:`estimator_step`) and checked on the cells (:func:`recalibrate`), and its
+    cut-off flags (:func:`cut_off`) from the cells' energy ``energy_true_wh`` (Wh) after the step."""
+    estimate = estimator_step(energy_est_wh, cell_w, believed_capacity_wh, step_s, offset_w, gain_error, deadband_w)
+    empty, full = cut_off(energy_true_wh, capacity_wh)
+    return recalibrate(estimate, energy_true_wh, capacity_wh, believed_capacity_wh, believed_per_true), empty, full

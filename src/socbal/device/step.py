@@ -41,7 +41,7 @@ from socbal.device.params import (
     PARAM_VOLTAGE_V,
     DeviceModel,
 )
-from socbal.device.physics import cut_off, estimator_step, recalibrate, step_pack
+from socbal.device.physics import bms_step, cut_off, step_pack
 from socbal.ems.kernel import allocate_with_scratch, reserve_latched_next
 from socbal.jit import ir_inline_kernel, python_function
 
@@ -287,20 +287,19 @@ def step_packs(
     # packs at once (one loop of both took 9 % longer per pack-step, the same numbers).
     for i in range(params.shape[0]):
         energy_after = state.energy_wh[i]
-        estimate = estimator_step(
+        state.energy_est_wh[i], state.empty[i], state.full[i] = bms_step(
             state.energy_est_wh[i],
             scratch.cell_w[i],
+            energy_after,
+            state.capacity_wh[i],
             state.believed_capacity_wh[i],
             step_s,
             params[i, PARAM_SENSOR_OFFSET_W],
             params[i, PARAM_SENSOR_GAIN_ERROR],
             params[i, PARAM_SENSOR_DEADBAND_W],
-        )
-        state.energy_est_wh[i] = recalibrate(
-            estimate, energy_after, state.capacity_wh[i], state.believed_capacity_wh[i], params[i, PARAM_BELIEVED_PER_TRUE]
+            params[i, PARAM_BELIEVED_PER_TRUE],
         )
         state.soc_true_pct[i] = energy_after * params[i, PARAM_SOC_PER_WH]
         state.soc_est_pct[i] = state.energy_est_wh[i] * params[i, PARAM_EST_SOC_PER_WH]
-        state.empty[i], state.full[i] = cut_off(energy_after, state.capacity_wh[i])
         state.latched[i] = reserve_latched_next(state.soc_est_pct[i], state.latched[i], reserve, hysteresis)
     return discharged, charged, from_battery

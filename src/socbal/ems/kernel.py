@@ -113,7 +113,7 @@ def pack_weight(
         return capacity_wh
     if discharging:
         if strategy == STRATEGY_SPEC or strategy == STRATEGY_RESERVE_AWARE:
-            headroom = max(soc_pct - reserve_pct, 0.0)
+            headroom = soc_pct - reserve_pct if soc_pct > reserve_pct else 0.0  # not max(): no overload to compile
         else:
             headroom = soc_pct
     else:

@@ -60,6 +60,7 @@ REASON_NO_LIMIT = 4
 REASON_AC_TARGET_REACHED = 5
 REASON_NOT_NEEDED = 6
 REASON_LOW_LOAD = 7
+REASON_IDLE = 8
 
 REASON_TEXT = {
     REASON_SHARE: "share by weight",
@@ -70,6 +71,7 @@ REASON_TEXT = {
     REASON_AC_TARGET_REACHED: "AC-only charging stops: total SOC has reached the backup reserve",
     REASON_NOT_NEEDED: "not needed: the request was served by packs ahead of it",
     REASON_LOW_LOAD: "off at low power: its share was below min_module_load_pct of its limit",
+    REASON_IDLE: "idle: nothing requested (0 W)",
 }
 
 FULL_SOC_PCT = 100.0
@@ -383,7 +385,9 @@ def allocate_with_scratch(
         eligible[i] = False
         tier[i] = 0
         limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
-        if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
+        if magnitude == 0.0:  # neither direction was asked for: no direction's reason applies
+            reason[i] = REASON_IDLE
+        elif discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
             reason[i] = REASON_AT_RESERVE
         elif not discharging and soc_pct[i] >= FULL_SOC_PCT:
             reason[i] = REASON_FULL

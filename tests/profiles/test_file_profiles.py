@@ -371,3 +371,18 @@ def test_a_one_second_file_at_hourly_steps_keeps_its_energy(tmp_path):
         }
     )
     assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(0.39 * 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("role", ["load", "pv"])
+def test_a_column_without_a_number_names_the_section_and_column(tmp_path, role):
+    # It said "timeseries column for load_w: ..." : neither the section nor the file's column.
+    stamps = pd.date_range("2025-06-02", periods=8, freq="h")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "watts": ["unavailable"] * 8}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    raw = {
+        "run": {"start": "2025-06-02T00:00:00", "step_s": 900, "horizon_h": 4},
+        role: {"kind": "file", "path": "p.csv", "column": "watts"},
+    }
+    with pytest.raises(InputError, match=rf"^{role} column 'watts': no values \(all missing\)"):
+        simulate(scenario_from_dict(raw, base_dir=tmp_path))

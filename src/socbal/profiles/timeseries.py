@@ -431,7 +431,7 @@ def import_frame(
                     values = values * 3600.0 / _durations(stamps, step, spec.label)
                 events[name] = _Events(stamps, values, hold, step, col.column)
         if spec.grid_available is not None:
-            events["grid_available"] = _Events(stamps, _flags(rows, spec.grid_available, where), hold, step)
+            events["grid_available"] = _Events(stamps, _flags(rows, spec.grid_available, where), hold, step, spec.grid_available)
     else:
         if spec.grid_available is not None:
             raise InputError(f"{where}.grid_available: not read from a Home Assistant export; use a table file")
@@ -442,7 +442,7 @@ def import_frame(
         if name != "grid_available":
             _checked_power(ev, name, where, spec)
     target = _target_step(events, spec, where)
-    frame, gaps = _on_grid(events, target, spec)
+    frame, gaps = _on_grid(events, target, spec, where)
     if spec.fill == "error" and not gaps.empty:
         first = gaps.iloc[0]
         raise InputError(
@@ -816,21 +816,22 @@ def time_weighted_bins(
     return mean, d_covered
 
 
-def _on_grid(events: dict[str, _Events], target: pd.Timedelta, spec: FileFormat) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _on_grid(events: dict[str, _Events], target: pd.Timedelta, spec: FileFormat, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every column on one regular grid at ``target`` (mean power kept per bin), and the gaps found."""
     segments = {name: _segments(ev, spec.label) for name, ev in events.items()}
     tz = next(iter(events.values())).stamps.tz
     step_s = target.total_seconds()
     empty = [name for name, seg in segments.items() if len(seg[0]) == 0]
     if empty:
-        raise InputError(f"timeseries column for {empty[0]}: no values (all missing)")
+        column = events[empty[0]].source or empty[0]
+        raise InputError(f"{where} column {column!r}: no values (all missing); allowed: a column with at least one number")
     first = min(seg[0][0] for seg in segments.values())
     last = max(seg[1][-1] for seg in segments.values())
     if any(ev.hold != "regular" for ev in events.values()):
         first = np.floor(first / step_s) * step_s
     n_bins = max(1, int(np.ceil((last - first) / step_s - 1e-9)))
     if n_bins > _MAX_BINS:
-        raise InputError(f"timeseries.step_s: value {step_s:g} is not allowed: {n_bins} steps; pick a longer step_s")
+        raise InputError(f"{where}.step_s: value {step_s:g} is not allowed: {n_bins} steps; pick a longer step_s")
     edges = first + step_s * np.arange(n_bins + 1)
     index = pd.DatetimeIndex(pd.to_datetime(edges[:-1], unit="s", utc=True).tz_convert(tz), freq=target)
     data, rows = {}, []

@@ -67,7 +67,7 @@ REASON_TEXT = {
     REASON_CAPPED: "capped at its DC-DC limit",
     REASON_AT_RESERVE: "at or below the backup reserve: standby",
     REASON_FULL: "full: takes no charge",
-    REASON_NO_LIMIT: "its DC-DC limit in this direction is 0 W",
+    REASON_NO_LIMIT: "0 W in this direction: its BMS cut it off (cells full or empty), or its limit is 0 W",
     REASON_AC_TARGET_REACHED: "AC-only charging stops: total SOC has reached the backup reserve",
     REASON_NOT_NEEDED: "not needed: the request was served by packs ahead of it",
     REASON_LOW_LOAD: "off at low power: its share was below min_module_load_pct of its limit",

@@ -287,6 +287,19 @@ def test_pv_that_peaks_at_night_is_named_as_a_time_zone_question(tmp_path, caplo
     assert warnings_of(spec, PV, caplog, tz="America/Denver") == []
 
 
+def test_the_pv_peak_hour_is_checked_in_the_run_zone(tmp_path, caplog):
+    # Stamps with their offset (-06:00), noon at 13:00 local: they are right, yet it warned "peaks at 19:00 in UTC".
+    stamps = pd.date_range("2024-06-03", periods=72, freq="h", tz="America/Denver")
+    power = np.clip(1500.0 * np.cos((stamps.hour.to_numpy() - 13) / 12 * np.pi), 0, None)
+    pd.DataFrame({"time": [t.isoformat() for t in stamps], "p": power}).to_csv(tmp_path / "pv.csv", index=False)
+    spec = {"kind": "file", "path": str(tmp_path / "pv.csv"), "column": "p"}
+    assert warnings_of(spec, PV, caplog, tz="America/Denver") == []
+    # Local times without an offset read as UTC (tz not set) for a run in Denver: peaks at 07:00 there; it said nothing.
+    path = write_solar_days(tmp_path / "naive.csv", peak_hour=13)
+    [message] = warnings_of({"kind": "file", "path": str(path), "column": "p"}, PV, caplog, tz="America/Denver")
+    assert message.startswith("pv.tz: the average day of PV peaks at 07:00 in America/Denver, not between 09:00 and 17:00")
+
+
 def test_local_times_that_do_not_exist_are_warned_about(tmp_path, caplog):
     # A file without daylight saving (standard time all year) read as Europe/Berlin: 02:00-02:45 on 31 March.
     stamps = pd.date_range("2024-03-30", periods=3 * 96, freq="15min")

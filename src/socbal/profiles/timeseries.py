@@ -117,6 +117,10 @@ class FileFormat(StrictModel):
         """Give stamps in messages in the run's zone: ``run_start``'s, or ``tz`` for a naive start (read in it)."""
         self._shown_tz = pd.Timestamp(run_start).tzinfo or self.tz
 
+    def shown_zone(self) -> Any:
+        """The zone :meth:`show_in` chose (the run's), else ``tz``."""
+        return self._shown_tz if self._shown_tz is not None else self.tz
+
     def shown(self, stamp: pd.Timestamp) -> str:
         """``stamp`` as messages give it: in the zone :meth:`show_in` chose, with its offset."""
         stamp = pd.Timestamp(stamp)

@@ -11,6 +11,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -914,27 +915,34 @@ def init(
         typer.echo(f"{len(written)} example scenarios written to {folder}/ ({', '.join(p.name for p in written[:4])}, …)")
 
 
-def _int_list(name: str, text: str | None) -> list[int] | None:
-    """'0..3' or '0,1,3' as a list of integers; one clear error line otherwise."""
+def _int_list(name: str, text: str | None, low: int, high: int, what: str) -> list[int] | None:
+    """'0..3' or '0,1,3' as a list of integers, each ``low..high``; one clear error line naming ``text`` otherwise."""
     if text is None:
         return None
     try:
         if ".." in text:
-            low, high = (int(v) for v in text.split(".."))
-            return list(range(low, high + 1))
-        return [int(v) for v in text.split(",") if v.strip()]
+            first, last = (int(v) for v in text.split(".."))
+            values = [first, last] if first <= last else []
+        else:
+            values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"{name}: value {text!r} is not allowed: give a range like 0..3 or a list like 0,1,3") from None
+    if any(not low <= v <= high for v in values):
+        raise InputError(f"{name}: value {text!r} is not allowed: every value must be within {low}..{high} {what}")
+    return list(range(values[0], values[1] + 1)) if ".." in text and values else values
 
 
-def _float_list(name: str, text: str | None) -> list[float] | None:
-    """'0.8,1.6,2.4' as a list of numbers; one clear error line otherwise."""
+def _float_list(name: str, text: str | None, what: str) -> list[float] | None:
+    """'0.8,1.6,2.4' as a list of numbers, each finite and > 0; one clear error line naming ``text`` otherwise."""
     if text is None:
         return None
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"{name}: value {text!r} is not allowed: give numbers separated by commas, e.g. 0.8,1.6") from None
+    if any(not (math.isfinite(v) and v > 0) for v in values):
+        raise InputError(f"{name}: value {text!r} is not allowed: every value must be a number > 0 {what}")
+    return values
 
 
 @app.command(
@@ -966,6 +974,7 @@ def sweep(
     """Sizing study (see the command help)."""
     from socbal.report import REPORT_FILE, write_folder_report
     from socbal.scenario import load_scenario
+    from socbal.scenario.studies import MAX_SWEEP_PACKS
     from socbal.sweep import run_sweep
     from socbal.sweep.show import print_sweep
 
@@ -978,8 +987,8 @@ def sweep(
     with activity(f"sizing {spec.name}") as progress:
         result = run_sweep(
             spec,
-            packs=_int_list("--packs", packs),
-            pv_kwp=_float_list("--pv-kwp", pv_kwp),
+            packs=_int_list("--packs", packs, 0, MAX_SWEEP_PACKS, "expansion packs"),
+            pv_kwp=_float_list("--pv-kwp", pv_kwp, "kWp"),
             strategies=strategy or None,
             pack_price=pack_price,
             workers=workers or None,

@@ -179,6 +179,15 @@ def test_zero_request_leaves_every_pack_in_standby():
     assert [p.state for p in d.packs] == ["standby", "standby"] and d.served_w == 0.0
 
 
+@pytest.mark.parametrize("request_", [{"discharge_w": 0}, {"charge_w": 0, "source": "pv"}])
+def test_zero_request_says_nothing_was_requested_in_either_direction(request_):
+    # A 0 W request is neither direction: no pack was "served by packs ahead of it" nor "full: takes no charge".
+    _, d = run([pack("full", 100), pack("low", 5), pack("mid", 50)], request_, backup_reserve_pct=10)
+    assert [p.reason for p in d.packs] == ["idle: nothing requested (0 W)"] * 3
+    assert [p.weight for p in d.packs] == [0.0] * 3  # no weight was used
+    assert [p.reserve_latched for p in d.packs] == [False, True, False]  # the latch still follows the SOC
+
+
 def test_min_module_load_switches_off_the_pack_the_rule_gives_least():
     powers, d = run([pack("main", 80), pack("p1", 40)], {"discharge_w": 300}, min_module_load_pct=20)
     # spec shares 200 W / 100 W; 100 W is below 20 % of p1's 1200 W, so main carries it all

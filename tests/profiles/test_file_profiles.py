@@ -73,6 +73,44 @@ def test_gaps_the_run_meets_go_into_the_summary(tmp_path, caplog):
     assert result.summary["energy_kwh"]["load"] == pytest.approx(9.6)
 
 
+def _offset_file(tmp_path, drop=(), negative_row=None):
+    """Quarter-hourly load of 300 W over two days, stamped with the +02:00 offset as a German logger writes them."""
+    stamps = pd.date_range("2025-06-02", periods=2 * 96, freq="15min", tz="Europe/Berlin")
+    frame = pd.DataFrame({"time": [t.isoformat() for t in stamps], "p": 300.0})
+    if negative_row is not None:
+        frame.loc[negative_row, "p"] = -5.0
+    frame.drop(index=list(drop)).to_csv(tmp_path / "p.csv", index=False)
+    return {"kind": "file", "path": "p.csv", "column": "p"}  # no tz: the stamps carry their offset
+
+
+@pytest.mark.parametrize(
+    "load, horizon_h, message",
+    [
+        ({"negative_row": 42}, 24, "value -5 W at 2025-06-02 10:30:00+02:00 is not allowed"),
+        ({"drop": range(40, 80)}, 24, "a gap of 10.00 h from 2025-06-02 10:00:00+02:00 to 2025-06-02 20:00:00+02:00"),
+        ({}, 72, "the run from 2025-06-02 00:00:00+02:00 to 2025-06-05 00:00:00+02:00 is not covered: the file covers "
+         "2025-06-02 00:00:00+02:00 to 2025-06-04 00:00:00+02:00"),
+    ],
+)  # fmt: skip
+def test_file_errors_give_stamps_in_the_run_zone_as_written_not_utc(tmp_path, load, horizon_h, message):
+    # They read "10:30:00+00:00"-style UTC stamps for a file written, and a run started, at +02:00.
+    raw = {"run": {"start": "2025-06-02T00:00:00+02:00", "step_s": 900, "horizon_h": horizon_h}}
+    raw["load"] = {**_offset_file(tmp_path, **load), "max_gap_h": 1}
+    with pytest.raises(InputError) as err:
+        simulate(scenario_from_dict(raw, base_dir=tmp_path))
+    assert message in str(err.value) and "+00:00" not in str(err.value)
+
+
+def test_gaps_in_the_summary_and_the_warning_are_in_the_run_zone(tmp_path, caplog):
+    raw = {"run": {"start": "2025-06-02T00:00:00+02:00", "step_s": 900, "horizon_h": 24}}
+    raw["load"] = _offset_file(tmp_path, drop=range(40, 64))
+    with caplog.at_level(logging.WARNING, logger="socbal"):
+        result = simulate(scenario_from_dict(raw, base_dir=tmp_path))
+    gap = result.summary["input_gaps"]["load"]["gaps"][0]
+    assert (gap["start"], gap["end"]) == ("2025-06-02 10:00:00+02:00", "2025-06-02 16:00:00+02:00")
+    assert "from 2025-06-02 10:00:00+02:00 to 2025-06-02 16:00:00+02:00" in caplog.text
+
+
 def test_a_measured_year_is_shifted_to_the_run_year_by_weekday(tmp_path):
     path = write_week_csv(tmp_path / "w.csv")
     spec = LOAD.validate_python({"kind": "file", "path": str(path), "column": "p", "shift_to_year": True})
@@ -249,6 +287,19 @@ def test_pv_that_peaks_at_night_is_named_as_a_time_zone_question(tmp_path, caplo
     assert warnings_of(spec, PV, caplog, tz="America/Denver") == []
 
 
+def test_the_pv_peak_hour_is_checked_in_the_run_zone(tmp_path, caplog):
+    # Stamps with their offset (-06:00), noon at 13:00 local: they are right, yet it warned "peaks at 19:00 in UTC".
+    stamps = pd.date_range("2024-06-03", periods=72, freq="h", tz="America/Denver")
+    power = np.clip(1500.0 * np.cos((stamps.hour.to_numpy() - 13) / 12 * np.pi), 0, None)
+    pd.DataFrame({"time": [t.isoformat() for t in stamps], "p": power}).to_csv(tmp_path / "pv.csv", index=False)
+    spec = {"kind": "file", "path": str(tmp_path / "pv.csv"), "column": "p"}
+    assert warnings_of(spec, PV, caplog, tz="America/Denver") == []
+    # Local times without an offset read as UTC (tz not set) for a run in Denver: peaks at 07:00 there; it said nothing.
+    path = write_solar_days(tmp_path / "naive.csv", peak_hour=13)
+    [message] = warnings_of({"kind": "file", "path": str(path), "column": "p"}, PV, caplog, tz="America/Denver")
+    assert message.startswith("pv.tz: the average day of PV peaks at 07:00 in America/Denver, not between 09:00 and 17:00")
+
+
 def test_local_times_that_do_not_exist_are_warned_about(tmp_path, caplog):
     # A file without daylight saving (standard time all year) read as Europe/Berlin: 02:00-02:45 on 31 March.
     stamps = pd.date_range("2024-03-30", periods=3 * 96, freq="15min")
@@ -333,3 +384,18 @@ def test_a_one_second_file_at_hourly_steps_keeps_its_energy(tmp_path):
         }
     )
     assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(0.39 * 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("role", ["load", "pv"])
+def test_a_column_without_a_number_names_the_section_and_column(tmp_path, role):
+    # It said "timeseries column for load_w: ..." : neither the section nor the file's column.
+    stamps = pd.date_range("2025-06-02", periods=8, freq="h")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "watts": ["unavailable"] * 8}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    raw = {
+        "run": {"start": "2025-06-02T00:00:00", "step_s": 900, "horizon_h": 4},
+        role: {"kind": "file", "path": "p.csv", "column": "watts"},
+    }
+    with pytest.raises(InputError, match=rf"^{role} column 'watts': no values \(all missing\)"):
+        simulate(scenario_from_dict(raw, base_dir=tmp_path))

@@ -117,3 +117,30 @@ def test_unreadable_weather_file_names_the_field(tmp_path):
     bad.write_text("not an epw\n")
     with pytest.raises(InputError, match="pv.weather: file .*bad.epw' is not a readable epw weather file"):
         read_tmy(bad, 2023)
+
+
+def _kassel_with(tmp_path, blank_hours: slice, field: str = "G(h)"):
+    """The Kassel PVGIS JSON with ``field`` blanked (null) over ``blank_hours`` of its year."""
+    import gzip
+    import json
+
+    raw = json.loads(gzip.open(KASSEL, "rt").read())
+    for row in raw["outputs"]["tmy_hourly"][blank_hours]:
+        row[field] = None
+    path = tmp_path / "blanked.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize("field, column", [("G(h)", "ghi"), ("T2m", "temp_air")])
+def test_weather_missing_for_longer_than_a_day_is_refused_naming_the_column(tmp_path, field, column):
+    # A file without GHI gave 0 W of PV all year without a word (NaN irradiance read as 0).
+    with pytest.raises(InputError, match=rf"pv.weather: file .*blanked.json': 8760 of 8760 hours of {column} are missing"):
+        read_tmy(_kassel_with(tmp_path, slice(None), field), 2023)
+
+
+def test_a_missing_hour_of_weather_is_the_same_hour_a_day_next_to_it(tmp_path):
+    data, _ = read_tmy(_kassel_with(tmp_path, slice(12, 13)), 2023)  # noon of 1 January
+    clear, _ = read_tmy(KASSEL, 2023)
+    assert not data.isna().any().any()
+    assert data["ghi"].iloc[12] == clear["ghi"].iloc[12 + 24]  # the next day's noon (no day before in the file)

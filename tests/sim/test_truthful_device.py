@@ -238,3 +238,20 @@ def test_an_outage_after_the_run_s_end_is_named(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "grid.outages_h[1]: [5, 6] h starts at or after the run's end (1 h): it never happens in this run"
     ]
+
+
+def test_a_pack_its_bms_stops_at_full_is_said_to_be_cut_off_by_its_bms_not_by_a_0_w_dc_dc_limit():
+    # PV surplus charges both packs to full; at the top the BMS stops each one before its estimate reads 100 %.
+    # The reason read "its DC-DC limit in this direction is 0 W" although both modules were rated 1200 W.
+    r = run(
+        run={"step_s": 60, "horizon_h": 3},
+        main={"id": "main", "soc_pct": 90},
+        packs=[{"id": "p1", "soc_pct": 85}],
+        load={"kind": "constant", "power_w": 0},
+        pv={"kind": "constant", "power_w": 1000},
+    )
+    cut = r.packs[r.packs["reason_code"] == REASON_NO_LIMIT]
+    assert len(cut) and (cut["soc_true_pct"] > 99.9).all()  # only at the very top
+    assert set(cut["reason"].astype(str)) == {
+        "0 W in this direction: its BMS cut it off (cells full or empty), or its limit is 0 W"
+    }

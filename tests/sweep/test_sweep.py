@@ -135,8 +135,15 @@ def test_cli_bad_pack_range_exits_2(tmp_path):
         # '3..0' is an empty range: it used to fall back to the scenario's own pack count and exit 0
         (["--packs", "3..0"], "--packs: the range or list is empty"),
         (["--packs", ","], "--packs: the range or list is empty"),
-        (["--pv-kwp", "nan"], "--pv-kwp: values [nan] are not allowed"),
-        (["--pv-kwp", "inf"], "--pv-kwp: values [inf] are not allowed"),
+        (["--pv-kwp", "nan"], "--pv-kwp: value 'nan' is not allowed: every value must be a number > 0 kWp"),
+        (["--pv-kwp", "1.6,inf"], "--pv-kwp: value '1.6,inf' is not allowed"),
+        (["--pv-kwp", "0,1.6"], "--pv-kwp: value '0,1.6' is not allowed"),
+        # out of range: the error named 'value 13' (the first value of the expanded range), not what was typed
+        (["--packs", "0..200"], "--packs: value '0..200' is not allowed: every value must be within 0..12 expansion packs"),
+        (["--packs", "-1..2"], "--packs: value '-1..2' is not allowed: every value must be within 0..12"),
+        (["--packs", "0,1,13"], "--packs: value '0,1,13' is not allowed: every value must be within 0..12"),
+        # a huge range is refused by its ends, before a list of 10^12 numbers is built
+        (["--packs", "0..1000000000000"], "--packs: value '0..1000000000000' is not allowed"),
         (["--pack-price", "nan"], "--pack-price: value nan is not allowed"),
         (["--strategy", "bogus"], "--strategy: value 'bogus' is not allowed: one of spec,"),
     ],

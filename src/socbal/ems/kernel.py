@@ -60,16 +60,18 @@ REASON_NO_LIMIT = 4
 REASON_AC_TARGET_REACHED = 5
 REASON_NOT_NEEDED = 6
 REASON_LOW_LOAD = 7
+REASON_IDLE = 8
 
 REASON_TEXT = {
     REASON_SHARE: "share by weight",
     REASON_CAPPED: "capped at its DC-DC limit",
     REASON_AT_RESERVE: "at or below the backup reserve: standby",
     REASON_FULL: "full: takes no charge",
-    REASON_NO_LIMIT: "its DC-DC limit in this direction is 0 W",
+    REASON_NO_LIMIT: "0 W in this direction: its BMS cut it off (cells full or empty), or its limit is 0 W",
     REASON_AC_TARGET_REACHED: "AC-only charging stops: total SOC has reached the backup reserve",
     REASON_NOT_NEEDED: "not needed: the request was served by packs ahead of it",
     REASON_LOW_LOAD: "off at low power: its share was below min_module_load_pct of its limit",
+    REASON_IDLE: "idle: nothing requested (0 W)",
 }
 
 FULL_SOC_PCT = 100.0
@@ -425,7 +427,9 @@ def allocate_with_scratch(
         reason[i] = REASON_NOT_NEEDED
         eligible[i] = False
         limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
-        if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
+        if magnitude == 0.0:  # neither direction was asked for: no direction's reason applies
+            reason[i] = REASON_IDLE
+        elif discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
             reason[i] = REASON_AT_RESERVE
         elif not discharging and soc_pct[i] >= FULL_SOC_PCT:
             reason[i] = REASON_FULL

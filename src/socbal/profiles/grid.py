@@ -52,7 +52,8 @@ def grid_profile(grid: GridSpec, start: pd.Timestamp, horizon_s: float, step_s: 
     ``step_s`` (outages are validated to start and end on the run's steps, see :meth:`GridSpec.check_steps`)."""
     if grid.file is not None:
         fields = grid.file.model_dump(exclude={"path", "column"})
-        imported = read_timeseries({**fields, "path": grid.file.path, "grid_available": grid.file.column}, "grid.file")
+        fields = {**fields, "path": grid.file.path, "grid_available": grid.file.column}
+        imported = read_timeseries(fields, "grid.file", start)
         series = imported.frame["grid_available"].astype(float)
         series = in_start_tz(series, start, series.index.freq)
         values, profile_step_s = held_profile(series, start, horizon_s, "grid.file")

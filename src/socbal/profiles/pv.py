@@ -119,7 +119,16 @@ def read_tmy(weather: str | Path, year: int) -> tuple[pd.DataFrame, Site]:
     tz = data.index.tz
     full = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left", tz=tz)
     data = data[~data.index.duplicated()].reindex(full)
-    data = data.fillna(data.shift(24))
+    data = data.fillna(data.shift(24)).fillna(data.shift(-24))  # a missing hour: the same hour a day before (or after)
+    missing = data.isna().sum()
+    if missing.any():  # pvlib would turn them into NaN (irradiance: 0 W) PV without a word
+        column = str(missing.idxmax())
+        first = data.index[data[column].isna()][0]
+        raise InputError(
+            f"pv.weather: file {str(path)!r}: {int(missing[column])} of {len(data)} hours of {column} are missing "
+            f"(the first {first:%d %b %H:%M} {first.tz}) and neither the day before nor the day after has them; allowed: "
+            "gaps up to a day (filled from the day next to them)"
+        )
     site = Site(site.latitude_deg, site.longitude_deg, site.altitude_m, str(tz), str(site.name).strip('"'))
     return data, site
 

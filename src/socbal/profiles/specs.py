@@ -113,37 +113,40 @@ class _ColumnSource(FileFormat):
         """The PV array's rating the data was measured on, kWp (None: not given, or not PV)."""
         return None
 
-    def imported(self) -> ImportedSeries:
-        """The column read, on a regular grid, with its gaps (read once per spec)."""
+    def imported(self, run_start: pd.Timestamp) -> ImportedSeries:
+        """The column read, on a regular grid, with its gaps (read once per spec); messages give stamps in the
+        zone of ``run_start`` (see :meth:`FileFormat.show_in`)."""
         if self._imported is None:
             fields = self.model_dump(include=set(FileFormat.model_fields))
             fields[self._role] = ColumnSpec(column=self.column, unit=self.unit)
             spec = TimeseriesSpec.model_validate(fields)
-            self._imported = import_frame(self.raw_table(), spec, self._role)
+            self._imported = import_frame(self.raw_table(), spec, self._role, run_start)
         return self._imported
 
     def gaps_in(self, start: pd.Timestamp, horizon_s: float) -> dict:
         """The gaps a run over ``[start, start + horizon_s)`` meets, as :func:`gap_summary` gives them."""
-        gaps = self.imported().gaps
+        imported = self.imported(start)
+        gaps = imported.gaps
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)
         if not self.shift_to_year:
             gaps = gaps[(gaps["end"] > start) & (gaps["start"] < end)]
-        return gap_summary(gaps)
+        return gap_summary(gaps, imported.spec)
 
     def series(self, start: pd.Timestamp, horizon_s: float) -> pd.Series:
         """The column in W over the window; the data must cover it (or ``shift_to_year``)."""
-        imported = self.imported()
+        imported = self.imported(start)
         name = f"{self._role}_w"
         column = imported.frame[name]
-        check_power(column, self._role, self.unit, self._role, self.nameplate_kwp())
+        # in the run's zone: the PV peak hour is checked in the local time the run is in, not in UTC
+        check_power(column.tz_convert(imported.spec.shown_zone()), self._role, self.unit, self._role, self.nameplate_kwp())
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)
         step = pd.Timedelta(column.index.freq)
         if self.shift_to_year:
-            note_gaps(imported.gaps, self._role, step, self)
+            note_gaps(imported.gaps, self._role, step, imported.spec)
             window = weekly_repeat(column, start, end)
         else:
             window = imported.window(name, start, end)

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from socbal.errors import InputError, describe_validation_error
@@ -109,8 +109,22 @@ class FileFormat(StrictModel):
     sep: str | None = Field(default=None, min_length=1, max_length=1)
     decimal: Literal[".", ","] | None = None
     na_values: list[str] = Field(default_factory=list)
+    _shown_tz: Any = PrivateAttr(default=None)  # the zone messages give stamps in (see show_in); None: as read
 
     _known_zone = field_validator("tz")(known_zone)
+
+    def show_in(self, run_start: pd.Timestamp) -> None:
+        """Give stamps in messages in the run's zone: ``run_start``'s, or ``tz`` for a naive start (read in it)."""
+        self._shown_tz = pd.Timestamp(run_start).tzinfo or self.tz
+
+    def shown_zone(self) -> Any:
+        """The zone :meth:`show_in` chose (the run's), else ``tz``."""
+        return self._shown_tz if self._shown_tz is not None else self.tz
+
+    def shown(self, stamp: pd.Timestamp) -> str:
+        """``stamp`` as messages give it: in the zone :meth:`show_in` chose, with its offset."""
+        stamp = pd.Timestamp(stamp)
+        return str(stamp.tz_convert(self._shown_tz) if self._shown_tz is not None and stamp.tzinfo is not None else stamp)
 
     @field_validator("time_column")
     @classmethod
@@ -161,7 +175,8 @@ class ImportedSeries:
         if self.gaps.empty:
             return "no gaps"
         return "\n".join(
-            f"{row.column}: missing from {row.start} to {row.end} ({row.missing_s / 3600:.2f} h)"
+            f"{row.column}: missing from {self.spec.shown(row.start)} to {self.spec.shown(row.end)} "
+            f"({row.missing_s / 3600:.2f} h)"
             for row in self.gaps.itertuples()
         )
 
@@ -173,7 +188,8 @@ class ImportedSeries:
         first, last = series.index[0], series.index[-1] + step
         if start.floor(step) < first or end > last:
             raise InputError(
-                f"{self.where}: the run from {start} to {end} is not covered: the file covers {first} to {last}; "
+                f"{self.where}: the run from {self.spec.shown(start)} to {self.spec.shown(end)} is not covered: the file "
+                f"covers {self.spec.shown(first)} to {self.spec.shown(last)}; "
                 "move run.start, shorten run.horizon_h or set shift_to_year = true"
             )
         bad = self.unresolved[(self.unresolved >= start.floor(step)) & (self.unresolved < end)]
@@ -195,8 +211,9 @@ def note_gaps(gaps: pd.DataFrame, where: str, step: pd.Timedelta, spec: FileForm
     longest = gaps.loc[gaps["missing_s"].idxmax()]
     if longest.missing_s > spec.max_gap_h * 3600.0:
         raise InputError(
-            f"{where}.max_gap_h: a gap of {longest.missing_s / 3600:.2f} h from {longest.start} to {longest.end} is "
-            f"longer than max_gap_h = {spec.max_gap_h:g}; raise max_gap_h to fill it ({spec.fill}) or pick a run without it"
+            f"{where}.max_gap_h: a gap of {longest.missing_s / 3600:.2f} h from {spec.shown(longest.start)} to "
+            f"{spec.shown(longest.end)} is longer than max_gap_h = {spec.max_gap_h:g}; raise max_gap_h to fill it "
+            f"({spec.fill}) or pick a run without it"
         )
     long = gaps[gaps["missing_s"] > REPORT_GAP_STEPS * step.total_seconds()]
     if len(long):
@@ -208,8 +225,8 @@ def note_gaps(gaps: pd.DataFrame, where: str, step: pd.Timedelta, spec: FileForm
             REPORT_GAP_STEPS,
             spec.fill,
             longest.missing_s / 3600.0,
-            longest.start,
-            longest.end,
+            spec.shown(longest.start),
+            spec.shown(longest.end),
         )
 
 
@@ -230,9 +247,12 @@ def weekly_repeat(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> 
     return pd.Series(series.to_numpy()[offset.to_numpy(int)], index=pd.DatetimeIndex(index, freq=step), name=series.name)
 
 
-def gap_summary(gaps: pd.DataFrame) -> dict:
-    """Gaps as plain data for summary.json: count, longest_h and each gap's start, end and hours."""
-    rows = [{"start": str(r.start), "end": str(r.end), "missing_h": round(r.missing_s / 3600.0, 6)} for r in gaps.itertuples()]
+def gap_summary(gaps: pd.DataFrame, spec: FileFormat) -> dict:
+    """Gaps as plain data for summary.json: count, longest_h and each gap's start, end (as ``spec`` shows them), hours."""
+    rows = [
+        {"start": spec.shown(r.start), "end": spec.shown(r.end), "missing_h": round(r.missing_s / 3600.0, 6)}
+        for r in gaps.itertuples()
+    ]
     return {"count": len(rows), "longest_h": max((r["missing_h"] for r in rows), default=0.0), "gaps": rows}
 
 
@@ -337,12 +357,14 @@ def sniff_text(head: str, spec: FileFormat) -> tuple[str, str, str | None]:
     return sep, decimal, thousands
 
 
-def read_timeseries(spec: TimeseriesSpec | dict, where: str = "timeseries") -> ImportedSeries:
+def read_timeseries(
+    spec: TimeseriesSpec | dict, where: str = "timeseries", run_start: pd.Timestamp | None = None
+) -> ImportedSeries:
     """Read the file named by ``spec.path`` and import it (see :func:`import_frame`)."""
     spec = _validated(spec, where)
     if spec.path is None:
         raise InputError(f"{where}.path: missing: this field is required")
-    return import_frame(read_table(spec.path, spec, where), spec, where)
+    return import_frame(read_table(spec.path, spec, where), spec, where, run_start)
 
 
 def _validated(spec: TimeseriesSpec | dict, where: str) -> TimeseriesSpec:
@@ -387,9 +409,15 @@ def detect_format(raw: pd.DataFrame, spec: FileFormat) -> str:
     return "table"
 
 
-def import_frame(raw: pd.DataFrame, spec: TimeseriesSpec | dict, where: str = "timeseries") -> ImportedSeries:
-    """Map, convert, place on a regular grid (energy kept), gap-check and fill a raw table as ``spec`` says."""
+def import_frame(
+    raw: pd.DataFrame, spec: TimeseriesSpec | dict, where: str = "timeseries", run_start: pd.Timestamp | None = None
+) -> ImportedSeries:
+    """Map, convert, place on a regular grid (energy kept), gap-check and fill a raw table as ``spec`` says.
+
+    With ``run_start`` messages give stamps in the run's zone (see :meth:`FileFormat.show_in`)."""
     spec = _validated(spec, where)
+    if run_start is not None:
+        spec.show_in(run_start)
     mapped = {"pv_w": spec.pv, "load_w": spec.load}
     if all(c is None for c in mapped.values()) and spec.grid_available is None:
         raise InputError(f"{where}: missing: map at least one of pv, load, grid_available to a column")
@@ -407,7 +435,7 @@ def import_frame(raw: pd.DataFrame, spec: TimeseriesSpec | dict, where: str = "t
                     values = values * 3600.0 / _durations(stamps, step, spec.label)
                 events[name] = _Events(stamps, values, hold, step, col.column)
         if spec.grid_available is not None:
-            events["grid_available"] = _Events(stamps, _flags(rows, spec.grid_available, where), hold, step)
+            events["grid_available"] = _Events(stamps, _flags(rows, spec.grid_available, where), hold, step, spec.grid_available)
     else:
         if spec.grid_available is not None:
             raise InputError(f"{where}.grid_available: not read from a Home Assistant export; use a table file")
@@ -416,13 +444,14 @@ def import_frame(raw: pd.DataFrame, spec: TimeseriesSpec | dict, where: str = "t
                 events[name] = (_ha_history if fmt == "home-assistant" else _ha_statistics)(raw, col, spec, where)
     for name, ev in events.items():
         if name != "grid_available":
-            _checked_power(ev, name, where)
+            _checked_power(ev, name, where, spec)
     target = _target_step(events, spec, where)
-    frame, gaps = _on_grid(events, target, spec)
+    frame, gaps = _on_grid(events, target, spec, where)
     if spec.fill == "error" and not gaps.empty:
         first = gaps.iloc[0]
         raise InputError(
-            f"{where} column {first.column!r}: {len(gaps)} gap(s), the first from {first.start} to {first.end}; "
+            f"{where} column {first.column!r}: {len(gaps)} gap(s), the first from {spec.shown(first.start)} to "
+            f"{spec.shown(first.end)}; "
             "allowed with fill = 'interpolate' or 'zero'"
         )
     frame = _filled(frame, spec.fill)
@@ -449,7 +478,7 @@ def _table_stamps(raw: pd.DataFrame, spec: FileFormat, where: str) -> tuple[pd.D
         second = int(np.flatnonzero(stamps.duplicated())[0])
         first = int(np.flatnonzero(stamps == stamps[second])[0])
         raise InputError(
-            f"{where} column {label!r}: value {str(stamps[second])!r} occurs twice (rows {keep[first] + 2} and "
+            f"{where} column {label!r}: value {spec.shown(stamps[second])!r} occurs twice (rows {keep[first] + 2} and "
             f"{keep[second] + 2}); allowed: unique times"
         )
     if len(stamps) > 1 and stamps.is_monotonic_decreasing:  # newest first, as some portals export: read it oldest first
@@ -457,8 +486,8 @@ def _table_stamps(raw: pd.DataFrame, spec: FileFormat, where: str) -> tuple[pd.D
     if not stamps.is_monotonic_increasing:
         back = int(np.flatnonzero(np.diff(stamps.asi8) < 0)[0]) + 1
         raise InputError(
-            f"{where} column {label!r}: stamps are not in order: {str(stamps[back])!r} in row {keep[back] + 2} comes "
-            f"after {str(stamps[back - 1])!r}; allowed: rising (or falling) times, sort the file"
+            f"{where} column {label!r}: stamps are not in order: {spec.shown(stamps[back])!r} in row {keep[back] + 2} "
+            f"comes after {spec.shown(stamps[back - 1])!r}; allowed: rising (or falling) times, sort the file"
         )
     return stamps, unresolved, keep
 
@@ -639,14 +668,15 @@ def _numbers(raw: pd.DataFrame, name: str, where: str, markers: tuple[str, ...] 
     return values.astype(float).to_numpy()
 
 
-def _checked_power(ev: _Events, name: str, where: str) -> None:
+def _checked_power(ev: _Events, name: str, where: str, spec: FileFormat) -> None:
     """Load must be >= 0; PV's small negative night readings (an inverter's own draw) become 0, larger ones are refused."""
     if name == "pv_w":
         counted_negative = np.flatnonzero(ev.values < -PV_NIGHT_DRAW_W)
         if len(counted_negative):
             i = int(counted_negative[0])
             raise InputError(
-                f"{where} column {ev.source!r}: value {ev.values[i]:g} W at {ev.stamps[i]} is not allowed: PV must be >= 0 "
+                f"{where} column {ev.source!r}: value {ev.values[i]:g} W at {spec.shown(ev.stamps[i])} is not allowed: PV must "
+                "be >= 0 "
                 f"(readings down to -{PV_NIGHT_DRAW_W:g} W, an inverter's night draw, read as 0); is generation counted "
                 "negative in this file? then give the column with its sign flipped"
             )
@@ -656,7 +686,8 @@ def _checked_power(ev: _Events, name: str, where: str) -> None:
     if len(negative):
         i = int(negative[0])
         raise InputError(
-            f"{where} column {ev.source!r}: value {ev.values[i]:g} W at {ev.stamps[i]} is not allowed: load must be >= 0"
+            f"{where} column {ev.source!r}: value {ev.values[i]:g} W at {spec.shown(ev.stamps[i])} is not allowed: "
+            "load must be >= 0"
         )
 
 
@@ -789,21 +820,22 @@ def time_weighted_bins(
     return mean, d_covered
 
 
-def _on_grid(events: dict[str, _Events], target: pd.Timedelta, spec: FileFormat) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _on_grid(events: dict[str, _Events], target: pd.Timedelta, spec: FileFormat, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every column on one regular grid at ``target`` (mean power kept per bin), and the gaps found."""
     segments = {name: _segments(ev, spec.label) for name, ev in events.items()}
     tz = next(iter(events.values())).stamps.tz
     step_s = target.total_seconds()
     empty = [name for name, seg in segments.items() if len(seg[0]) == 0]
     if empty:
-        raise InputError(f"timeseries column for {empty[0]}: no values (all missing)")
+        column = events[empty[0]].source or empty[0]
+        raise InputError(f"{where} column {column!r}: no values (all missing); allowed: a column with at least one number")
     first = min(seg[0][0] for seg in segments.values())
     last = max(seg[1][-1] for seg in segments.values())
     if any(ev.hold != "regular" for ev in events.values()):
         first = np.floor(first / step_s) * step_s
     n_bins = max(1, int(np.ceil((last - first) / step_s - 1e-9)))
     if n_bins > _MAX_BINS:
-        raise InputError(f"timeseries.step_s: value {step_s:g} is not allowed: {n_bins} steps; pick a longer step_s")
+        raise InputError(f"{where}.step_s: value {step_s:g} is not allowed: {n_bins} steps; pick a longer step_s")
     edges = first + step_s * np.arange(n_bins + 1)
     index = pd.DatetimeIndex(pd.to_datetime(edges[:-1], unit="s", utc=True).tz_convert(tz), freq=target)
     data, rows = {}, []

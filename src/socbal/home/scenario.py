@@ -179,7 +179,8 @@ class HomeDeviceSpec(StrictModel):
                 ("mqtt",), None, "a device with protocol 'socbal-mqtt' needs its broker: mqtt = { base_topic = ... }"
             )
         if not served_by_broker and self.mqtt is not None:
-            raise field_error(("mqtt",), self.mqtt.model_dump(exclude_unset=True), f"only with protocol socbal-mqtt, not {self.protocol}")
+            shown = self.mqtt.model_dump(exclude_unset=True)
+            raise field_error(("mqtt",), shown, f"only with protocol socbal-mqtt, not {self.protocol}")
         if not served_by_broker and self.port is None:
             raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
         models = protocol_models()[self.protocol]

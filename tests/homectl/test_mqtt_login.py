@@ -317,3 +317,26 @@ def test_the_one_device_runtime_names_the_fields_of_a_refused_login(tmp_path, lo
         f"link: mqtt broker {LOOPBACK}:{locked_broker.port} refused the user 'socbal' ([code:135] Not authorized): "
         "check password_env / password_file"
     )
+
+
+def test_socbal_emulate_of_one_device_takes_the_runtime_configs_login_and_names_it_when_refused(
+    tmp_path, locked_broker, monkeypatch
+):
+    """``socbal emulate SCENARIO --mqtt --config RUNTIME.toml``: the login of the runtime's ``[mqtt]``."""
+    monkeypatch.setenv("SOCBAL_TEST_MQTT_PW", "not-the-password")
+    rt = tmp_path / "rt.toml"
+    mqtt = f'host = "{LOOPBACK}"\nport = {locked_broker.port}\nbase_topic = "test/one"\nusername = "{USER}"\n'
+    pack = '[[packs]]\nid = "main"\ncapacity_wh = 1920\nmax_discharge_w = 1200\nmax_charge_w = 1200\n'
+    args = ["emulate", str(EXAMPLES / "emulate_80_40.toml"), "--modbus-port", "0", "--mqtt", "--config", str(rt)]
+    rt.write_text(f'link = "mqtt"\n[mqtt]\n{mqtt}password_env = "SOCBAL_TEST_MQTT_PW"\n{pack}')
+    result = CliRunner().invoke(app, [*args, "--duration-s", "20"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "not-the-password" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: mqtt: mqtt broker {LOOPBACK}:{locked_broker.port} refused the user 'socbal' ([code:135] Not authorized): "
+        "check password_env / password_file"
+    )
+    rt.write_text(f'link = "mqtt"\n[mqtt]\n{mqtt}[mqtt.tls]\nca_file = "missing-ca.pem"\n{pack}')
+    result = CliRunner().invoke(app, [*args, "--duration-s", "5"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line == f"error: {rt}: mqtt: tls.ca_file: file {tmp_path / 'missing-ca.pem'} does not exist"

@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 
 from socbal.errors import InputError
 from socbal.validation import FilePath, StrictModel
-
-if TYPE_CHECKING:
-    from socbal.runtime.config import HttpConfig, MqttConfig
 
 
 def read_secret(what: str, env: str | None = None, file: Path | None = None) -> SecretStr | None:
@@ -76,15 +72,3 @@ def read_token(what: str, env: str | None = None, file: Path | None = None) -> S
     raise InputError(
         f"{what} from {source} is not allowed: {problem}; use 1 or more of A-Z a-z 0-9 - . _ ~ + / (then only =), no spaces"
     )
-
-
-def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretStr | None, SecretStr | None, SecretStr | None]:
-    """(MQTT password, MQTT settings token, HTTP API token) a live runtime's ``[mqtt]`` and ``[http]`` name, read once
-    at start (:class:`InputError` when one is named but missing or unusable); None for what is not configured."""
-    password = settings_token = api_token = None
-    if mqtt is not None:
-        password = mqtt.password("mqtt password")
-        settings_token = read_token("mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file)
-    if http.enabled:
-        api_token = read_token("http token", http.token_env, http.token_file)
-    return password, settings_token, api_token

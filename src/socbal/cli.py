@@ -733,7 +733,7 @@ def emulate(
 
     from socbal.runtime.config import MqttConfig, RegisterMap, load_config
     from socbal.runtime.emulator import EmulatedDevice, serve
-    from socbal.runtime.secrets import read_secret
+    from socbal.runtime.mqtt import checked_password
     from socbal.scenario import load_scenario
 
     for name, value, low, high in (
@@ -781,7 +781,7 @@ def emulate(
                 f"not with {config}'s [mqtt]: it gives the broker",
             )
             mqtt_cfg = rcfg.mqtt.model_copy(update={"client_id": rcfg.mqtt.client_id + "-emulator", "discovery": False})
-            password = read_secret("mqtt password", rcfg.mqtt.password_env, rcfg.mqtt.password_file)
+            password = checked_password(mqtt_cfg, f"{config}: mqtt")
     if mqtt_cfg is None and wants_mqtt:
         mqtt_cfg = MqttConfig(host=mqtt_host, port=mqtt_port or 1883, client_id="socbal-emulator", base_topic=base_topic)
     if len(spec.all_packs) * reg_map.pack_stride + reg_map.pack_base > 65000:

@@ -90,7 +90,7 @@ def test_the_home_examples_are_home_configs(name):
 
 def test_relative_secret_and_tls_files_resolve_against_the_config_folder(tmp_path):
     raw = copy.deepcopy(BASE)
-    raw["mqtt"] = {"password_file": "pw.txt", "tls": {"ca_file": "ca.pem", "cert_file": "/abs/cert.pem"}}
+    raw["mqtt"] = {"username": "socbal", "password_file": "pw.txt", "tls": {"ca_file": "ca.pem", "cert_file": "/abs/cert.pem"}}
     raw["http"] = {"token_file": "token.txt"}
     cfg = home_config_from_dict(raw, base_dir=tmp_path)
     assert cfg.mqtt is not None and cfg.mqtt.tls is not None

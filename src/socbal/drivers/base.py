@@ -16,14 +16,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httpx
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from socbal.runtime.secrets import read_secret
-from socbal.validation import FilePath, StrictModel
+from socbal.validation import StrictModel
 
 
 class DriverError(RuntimeError):
@@ -113,17 +111,6 @@ class DriverConfig(StrictModel):
         if isinstance(raw, dict) and isinstance(raw.get("pacing", {}), dict):
             raw = {**raw, "pacing": {**cls.pacing_defaults, **raw.get("pacing", {})}}
         return raw
-
-
-class SecretFields(StrictModel):
-    """A password from an environment variable or a file (never in the config itself)."""
-
-    password_env: str | None = Field(None, description="Environment variable holding the password")
-    password_file: FilePath | None = Field(None, description="File holding the password")
-
-    def password(self, what: str) -> SecretStr | None:
-        """The password, or None when none is configured."""
-        return read_secret(what, self.password_env, Path(self.password_file) if self.password_file else None)
 
 
 class Pacer:

@@ -24,11 +24,11 @@ from socbal.drivers.base import (
     DriverConfig,
     DriverError,
     PacedDriver,
-    SecretFields,
     battery_state,
     http_call,
     json_object,
 )
+from socbal.runtime.secrets import SecretFields
 
 #: Points (cJSON ``t``) of the SolidFlex/PowerFlex 2000 read and written here (open-data.md §6).
 BATTERY_POWER, BATTERY_STATE, TOTAL_SOC, BACKUP_SOC, WORKING_MODE, RATED_KWH = 6000, 6001, 6002, 6105, 7101, 142

@@ -27,7 +27,15 @@ import aiomqtt
 from pydantic import SecretStr
 
 from socbal.runtime.config import MqttConfig
-from socbal.runtime.mqtt import Topics, UndatedReading, client_kwargs, inbox_queue, parse_pack_payload, payload_bytes
+from socbal.runtime.mqtt import (
+    Topics,
+    UndatedReading,
+    client_kwargs,
+    inbox_queue,
+    login_refusal,
+    parse_pack_payload,
+    payload_bytes,
+)
 from socbal.runtime.ratelimit import ThrottledLog
 from socbal.runtime.telemetry import PackReading, Telemetry
 
@@ -84,7 +92,8 @@ class MqttDeviceLink:
                     async for message in client.messages:
                         self._handle(message)
             except (aiomqtt.MqttError, OSError) as err:
-                self.last_error = f"link: mqtt broker {self.broker.host}:{self.broker.port}: {err}"
+                refused = login_refusal(err, self.broker)
+                self.last_error = f"link: {refused or f'mqtt broker {self.broker.host}:{self.broker.port}: {err}'}"
                 self._client = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, self.reconnect_max_s)

@@ -16,15 +16,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from socbal.drivers.base import DeviceTelemetry, SecretFields
+from socbal.drivers.base import DeviceTelemetry
 from socbal.drivers.mqtt_link import MqttDeviceLink
 from socbal.drivers.socbal_packs import SocbalPacksConfig, SocbalPacksDriver
-from socbal.errors import InputError
-from socbal.runtime.config import TLS_FILES, MqttConfig, TlsConfig
+from socbal.runtime.config import BrokerLogin, MqttConfig
+from socbal.runtime.mqtt import checked_password
 from socbal.runtime.telemetry import PackReading
 
 
-class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
+class SocbalMqttConfig(SocbalPacksConfig, BrokerLogin):
     """``driver = "socbal-mqtt"``: a socbal device (packs behind their own DC-DC modules) on an MQTT broker."""
 
     driver: Literal["socbal-mqtt"] = "socbal-mqtt"
@@ -34,15 +34,7 @@ class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
         "socbal/device1", min_length=1, pattern=r"^[^#+]+$", description="The device's base topic (its [mqtt] base_topic)"
     )
     client_id: str | None = Field(None, min_length=1, description="MQTT client id; default socbal-home-<id>")
-    username: str | None = Field(None, min_length=1, description="MQTT user (with password_env or password_file)")
-    tls: TlsConfig | None = Field(None, description="TLS to the broker (CA, client certificate and key)")
     keepalive_s: int = Field(10, ge=5, le=3600, description="MQTT keep-alive; the broker sends the last will after ~1.5x, s")
-
-    @model_validator(mode="after")
-    def _password_has_a_user(self) -> "SocbalMqttConfig":
-        if self.username is None and (self.password_env is not None or self.password_file is not None):
-            raise ValueError("password_env / password_file need a username (the broker would never see the password)")
-        return self
 
     @model_validator(mode="after")
     def _no_request_retries(self) -> "SocbalMqttConfig":
@@ -58,13 +50,10 @@ class SocbalMqttConfig(SocbalPacksConfig, SecretFields):
             host=self.host,
             port=self.port,
             client_id=self.client_id or f"socbal-home-{self.id}",
-            username=self.username,
-            password_env=self.password_env,
-            password_file=self.password_file,
-            tls=self.tls,
             keepalive_s=self.keepalive_s,
             base_topic=self.base_topic,
             discovery=False,
+            **self.login(),
         )
 
 
@@ -75,15 +64,8 @@ class SocbalMqttDriver(SocbalPacksDriver):
     link: MqttDeviceLink
 
     def __init__(self, config: SocbalMqttConfig, clock: Callable[[], float] = time.monotonic) -> None:
-        password = config.password(f"{config.id}: mqtt password")
-        for name in TLS_FILES:
-            path = getattr(config.tls, name, None)
-            if path is not None and not path.is_file():
-                raise InputError(f"{config.id}: tls.{name}: file {path} does not exist")
-        try:
-            link = MqttDeviceLink(config.broker(), password, [p.id for p in config.packs], config.timeout_s)
-        except OSError as err:  # ssl.SSLError too
-            raise InputError(f"{config.id}: tls: the CA, certificate or key file is not usable: {err}") from None
+        broker = config.broker()
+        link = MqttDeviceLink(broker, checked_password(broker, config.id), [p.id for p in config.packs], config.timeout_s)
         super().__init__(config, link, clock)
         self._first_read = True
 

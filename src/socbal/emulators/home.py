@@ -108,7 +108,7 @@ class EmulatedHome:
         self.sim_time_s = 0.0
         self.load_w = value_at(self.load_profile_w, self.load_step_s, 0.0)
         n = len(scenario.devices)
-        for spec in scenario.devices:
+        for i, spec in enumerate(scenario.devices):
             assert spec.protocol is not None
             dev = FirmwareDevice(spec.one_device(scenario.run), device_dynamics(spec), speed=speed, clock=clock)
             dev.max_discharge_w = min(dev.max_discharge_w, spec.device.ac_output_limit_w)
@@ -118,7 +118,8 @@ class EmulatedHome:
             self.protocols[spec.id] = spec.protocol
             if spec.protocol == "socbal-mqtt":
                 assert spec.mqtt is not None
-                self.emulators[spec.id] = self.brokers[spec.id] = SocbalMqttEmulator(dev, spec.mqtt, f"socbal-emulator-{spec.id}")
+                emulator = SocbalMqttEmulator(dev, spec.mqtt, f"socbal-emulator-{spec.id}", f"devices[{i}].mqtt")
+                self.emulators[spec.id] = self.brokers[spec.id] = emulator
                 continue
             assert spec.port is not None
             self.ports[spec.id] = spec.port
@@ -263,6 +264,8 @@ async def _step_home(home, modbus, links, halt, started, tick_s, on_ready) -> No
     async for dt_s in ticks(halt, tick_s):
         home.step(dt_s)
         for emu in home.brokers.values():
+            if emu.endpoint.refused is not None:  # the broker refused its login: serving it cannot work
+                raise InputError(emu.endpoint.refused)
             await emu.publish()
         for dev_id, server in modbus.items():
             if not home.devices[dev_id].online():

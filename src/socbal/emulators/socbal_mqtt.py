@@ -1,5 +1,6 @@
 """socbal's own device over its MQTT schema (:class:`socbal.runtime.emulator.MqttEndpoint`, the topics of
-``socbal emulate --mqtt``) as one device of an emulated home, on the broker and base topic of its ``[devices.mqtt]``.
+``socbal emulate --mqtt``) as one device of an emulated home, on the broker and base topic of its ``[devices.mqtt]``,
+with its login (``username``, ``password_env`` / ``password_file``, ``[devices.mqtt.tls]``) when the broker wants one.
 
 Each pack follows the setpoint in ``<base>/device/setpoints`` after the device's latency and at its ramp, all fall
 back to 0 W after the message's ``watchdog_s`` (10 s until one came) or on the controller's last will, with the home's
@@ -13,12 +14,15 @@ from socbal.emulators.device import FirmwareDevice
 from socbal.home.scenario import BrokerSpec
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import MqttEndpoint
+from socbal.runtime.mqtt import checked_password
 
 
 class SocbalMqttEmulator:
     """The device's MQTT endpoint (run :attr:`endpoint`'s ``run`` as a task), its frozen telemetry and faults."""
 
-    def __init__(self, device: FirmwareDevice, broker: BrokerSpec, client_id: str) -> None:
+    def __init__(self, device: FirmwareDevice, broker: BrokerSpec, client_id: str, where: str = "mqtt") -> None:
+        """``where``: the scenario's field of ``broker`` (e.g. ``devices[0].mqtt``), named when its login is unusable
+        (:class:`InputError`: a password that cannot be read, a TLS file missing or unusable) or refused."""
         if device.dynamics.firmware != "per-pack":
             raise ValueError("socbal's own device takes per-pack setpoints: Dynamics(firmware='per-pack')")
         self.device = device
@@ -30,8 +34,10 @@ class SocbalMqttEmulator:
             keepalive_s=broker.keepalive_s,
             base_topic=broker.base,
             discovery=False,
+            **broker.login(),
         )
-        self.endpoint = MqttEndpoint(device.packs, cfg, reachable=device.online, accepts=self._accepts)
+        password = checked_password(cfg, where)
+        self.endpoint = MqttEndpoint(device.packs, cfg, password, reachable=device.online, accepts=self._accepts, where=where)
         self._frozen: list[tuple[str, dict]] | None = None
 
     def _accepts(self) -> bool:

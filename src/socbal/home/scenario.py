@@ -18,6 +18,7 @@ from socbal.errors import InputError, describe_validation_error, field_problems
 from socbal.home.fleetspec import HomeFleetSpec
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.profiles.simple import ConstantProfile
+from socbal.runtime.config import BrokerLogin, path_fix
 from socbal.scenario import DeviceSpec, PackSpec, RunSpec, Scenario
 from socbal.scenario.models import LoadProfile, PvProfile, check_folder_name
 from socbal.validation import StrictModel
@@ -60,8 +61,10 @@ def protocol_models() -> dict[str, list[str]]:
     }
 
 
-class BrokerSpec(StrictModel):
-    """``[devices.mqtt]`` of a ``socbal-mqtt`` device: the broker socbal emulate publishes it on, and its topics."""
+class BrokerSpec(BrokerLogin):
+    """``[devices.mqtt]`` of a ``socbal-mqtt`` device: the broker socbal emulate publishes it on, its topics, and its
+    login there (``username``, ``password_env`` / ``password_file``, ``[devices.mqtt.tls]``; relative files against the
+    scenario's folder)."""
 
     host: str = Field("127.0.0.1", min_length=1, description="MQTT broker address")
     port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
@@ -153,7 +156,7 @@ class HomeDeviceSpec(StrictModel):
             for name in ("port", "model", "serial", "mqtt"):
                 value = getattr(self, name)
                 if value is not None:
-                    shown = value.model_dump() if isinstance(value, StrictModel) else value
+                    shown = value.model_dump(exclude_unset=True) if isinstance(value, StrictModel) else value
                     raise field_error((name,), shown, f"only with a protocol ({', '.join(get_args(ProtocolName))})")
         else:
             self._check_protocol_fields()
@@ -176,7 +179,8 @@ class HomeDeviceSpec(StrictModel):
                 ("mqtt",), None, "a device with protocol 'socbal-mqtt' needs its broker: mqtt = { base_topic = ... }"
             )
         if not served_by_broker and self.mqtt is not None:
-            raise field_error(("mqtt",), self.mqtt.model_dump(), f"only with protocol socbal-mqtt, not {self.protocol}")
+            shown = self.mqtt.model_dump(exclude_unset=True)
+            raise field_error(("mqtt",), shown, f"only with protocol socbal-mqtt, not {self.protocol}")
         if not served_by_broker and self.port is None:
             raise field_error(("port",), None, f"a device with protocol {self.protocol!r} needs its port (1..65535)")
         models = protocol_models()[self.protocol]
@@ -272,6 +276,9 @@ def home_scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path 
             f"`socbal run {source}`; a home scenario gives each device its packs (e.g. examples/home_two_units.toml)"
         )
     try:
-        return HomeScenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
+        scenario = HomeScenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as err:
         raise InputError(f"{source}: {describe_validation_error(err)}") from None
+    fix = path_fix(base_dir or Path.cwd())
+    devices = [d if d.mqtt is None else d.model_copy(update={"mqtt": d.mqtt.resolved(fix)}) for d in scenario.devices]
+    return scenario.model_copy(update={"devices": devices})

@@ -26,7 +26,7 @@ from socbal.errors import InputError, describe_validation_error
 from socbal.home.models import Circuit, HomeSettings, check_references, field_error
 from socbal.meters.http_meters import HomeWizardConfig, ShellyConfig
 from socbal.meters.mqtt_meter import MqttMeterConfig
-from socbal.runtime.config import EventLogLimits, HttpConfig, MqttConfig, PathFix, path_fix, resolve_services, resolve_tls
+from socbal.runtime.config import EventLogLimits, HttpConfig, MqttConfig, PathFix, path_fix, resolve_services
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
 
@@ -226,10 +226,10 @@ def _tagged(raw: object, where: str, tag: str, classes: dict[str, Any], defaults
 
 def _resolve_device(device: HomeDevice, fix: PathFix) -> HomeDevice:
     """A device entry's secret and TLS files against the config file's folder."""
-    if isinstance(device, SocbalMqttDevice) and device.tls is not None:
-        device = device.model_copy(update={"tls": resolve_tls(device.tls, fix)})
-    if isinstance(device, IndevoltDevice | SocbalMqttDevice):
-        device = device.model_copy(update={"password_file": fix(device.password_file)})
+    if isinstance(device, SocbalMqttDevice):
+        return device.resolved(fix)
+    if isinstance(device, IndevoltDevice):
+        return device.model_copy(update={"password_file": fix(device.password_file)})
     return device
 
 

@@ -47,11 +47,10 @@ from socbal.homectl.mqtt import HomeMqtt
 from socbal.homectl.timing import reading_to_decide_on
 from socbal.meters.base import MeterError, MeterReading
 from socbal.meters.registry import open_meter
-from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 from socbal.runtime.supervise import run_periodically
-from socbal.runtime.supervised import SupervisedService
+from socbal.runtime.supervised import SupervisedService, service_secrets
 
 log = logging.getLogger("socbal.homectl")
 

@@ -15,7 +15,6 @@ from pydantic import Field
 from socbal.meters.base import MeterConfig, MeterError, MeterReading
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.mqtt import client_kwargs
-from socbal.runtime.secrets import read_secret
 
 
 class MqttMeterConfig(MeterConfig):
@@ -48,7 +47,7 @@ class MqttMeter:
 
     def __init__(self, config: MqttMeterConfig) -> None:
         self.config = config
-        self.password = read_secret("meter mqtt password", config.broker.password_env, config.broker.password_file)
+        self.password = config.broker.password("meter mqtt password")
         self.last: MeterReading | None = None
         self.ignored = 0  # payloads that held no number
         self._task: asyncio.Task | None = None

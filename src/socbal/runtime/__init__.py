@@ -12,8 +12,8 @@ service to come.
 - :mod:`.httpguard` * — ASGI guard: token before body, capped bodies.
 - :mod:`.discovery` * — Home Assistant MQTT discovery payloads, one builder per entity kind.
 - :mod:`.energy` * — kWh totals integrated from power readings, never decreasing.
-- :mod:`.config` — the validated ``socbal run`` TOML (register map, MQTT, HTTP, packs, limits).
 - :mod:`.secrets` — passwords and tokens from environment variables or files, never logged.
+- :mod:`.config` — the validated ``socbal run`` TOML (register map, MQTT and its login, HTTP, packs, limits).
 - :mod:`.telemetry` — telemetry records, validation (age, NaN, range) and the fail-safe clamp.
 - :mod:`.link` — the device-link protocol (read telemetry, write setpoints) that Modbus and MQTT implement.
 - :mod:`.control` — one control cycle as a pure function.

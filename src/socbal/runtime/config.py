@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, model_validator
 
 from socbal.ems.models import Settings, check_pack_ids
 from socbal.errors import InputError, describe_validation_error, field_problems
+from socbal.runtime.secrets import SecretFields
 from socbal.scenario import DeviceSpec, PackPhysicsSpec
 from socbal.tomlfile import read_toml
 from socbal.validation import FilePath, StrictModel
@@ -107,16 +108,39 @@ class TlsConfig(StrictModel):
     insecure: bool = Field(False, description="Skip host-name verification (testing only)")
 
 
-class MqttConfig(StrictModel):
+#: Makes a relative path relative to a config file's folder (absolute paths and None unchanged).
+PathFix = Callable[[Path | None], Path | None]
+
+
+class BrokerLogin(SecretFields):
+    """Who socbal is on an MQTT broker and how it gets there: a user, its password (from an environment variable or a
+    file, never in the config) and TLS. The one login of every MQTT connection: the runtime's and the home's
+    ``[mqtt]``, a socbal-mqtt device of ``socbal run`` and of ``socbal emulate HOME.toml``, an MQTT meter."""
+
+    username: str | None = Field(None, min_length=1, description="MQTT user (with password_env or password_file)")
+    tls: TlsConfig | None = Field(None, description="TLS to the broker (CA, client certificate and key)")
+
+    @model_validator(mode="after")
+    def _password_has_a_user(self) -> Self:
+        if self.username is None and (self.password_env is not None or self.password_file is not None):
+            raise ValueError("password_env / password_file need a username (the broker would never see the password)")
+        return self
+
+    def login(self) -> dict[str, Any]:
+        """The login's fields, to build another model's login from (e.g. :class:`MqttConfig`)."""
+        return {name: getattr(self, name) for name in BrokerLogin.model_fields}
+
+    def resolved(self, fix: PathFix) -> Self:
+        """The same login with its password and TLS files resolved by ``fix``."""
+        return self.model_copy(update={"password_file": fix(self.password_file), "tls": resolve_tls(self.tls, fix)})
+
+
+class MqttConfig(BrokerLogin):
     """MQTT broker connection, topics and Home Assistant discovery."""
 
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     client_id: str = "socbal-runtime"
-    username: str | None = None
-    password_env: str | None = Field(None, description="Environment variable holding the password")
-    password_file: FilePath | None = Field(None, description="File holding the password")
-    tls: TlsConfig | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     base_topic: str = Field("socbal/device1", min_length=1, pattern=r"^[^#+]+$")
     discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery")
@@ -212,10 +236,6 @@ class RuntimeConfig(StrictModel):
         return [p.id for p in self.packs]
 
 
-#: Makes a relative path relative to a config file's folder (absolute paths and None unchanged).
-PathFix = Callable[[Path | None], Path | None]
-
-
 def path_fix(base_dir: Path) -> PathFix:
     """The :data:`PathFix` of a config file in ``base_dir``."""
 
@@ -234,13 +254,7 @@ def resolve_services(mqtt: MqttConfig | None, http: HttpConfig, fix: PathFix) ->
     """The ``[mqtt]`` and ``[http]`` sections with their secret and TLS files resolved (a ``model_copy`` update)."""
     updates: dict[str, Any] = {"http": http.model_copy(update={"token_file": fix(http.token_file)})}
     if mqtt is not None:
-        updates["mqtt"] = mqtt.model_copy(
-            update={
-                "password_file": fix(mqtt.password_file),
-                "settings_token_file": fix(mqtt.settings_token_file),
-                "tls": resolve_tls(mqtt.tls, fix),
-            }
-        )
+        updates["mqtt"] = mqtt.resolved(fix).model_copy(update={"settings_token_file": fix(mqtt.settings_token_file)})
     return updates
 
 

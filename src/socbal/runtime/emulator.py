@@ -26,11 +26,12 @@ from pydantic import SecretStr
 from socbal.device.main_unit import main_unit_supply_w
 from socbal.device.params import device_model
 from socbal.device.step import initial_state, step_packs, step_scratch
+from socbal.errors import InputError
 from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
-from socbal.runtime.mqtt import Topics, client_kwargs, payload_bytes
+from socbal.runtime.mqtt import Topics, client_kwargs, login_refusal, payload_bytes
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog
 from socbal.runtime.supervise import Supervisor
@@ -274,7 +275,9 @@ class MqttEndpoint:
     runtime's last will on ``<base>/runtime/status``, telemetry published by :meth:`publish`. ``reachable``
     (default: always) takes the device off the broker while it is False: ``offline`` on its status, as the broker
     would send its last will, no setpoint taken, nothing published; ``accepts`` (called for each setpoints message)
-    False drops it. :meth:`run` connects and reconnects until cancelled; :meth:`close` says ``offline`` first."""
+    False drops it. :meth:`run` connects and reconnects until cancelled; a broker refusing the login ends it with
+    :attr:`refused` (one line, the fields named after ``where``, the config section) and an :class:`InputError`, as
+    no retry can help; :meth:`close` says ``offline`` first."""
 
     def __init__(
         self,
@@ -283,8 +286,12 @@ class MqttEndpoint:
         password: SecretStr | None = None,
         reachable: Callable[[], bool] = lambda: True,
         accepts: Callable[[], bool] = lambda: True,
+        where: str = "mqtt",
     ) -> None:
         self.device = device
+        self.cfg = cfg
+        self.where = where
+        self.refused: str | None = None
         self.topics = Topics(cfg.base_topic)
         self.reachable = reachable
         self.accepts = accepts
@@ -312,6 +319,10 @@ class MqttEndpoint:
                     await client.publish(self.topics.device_status, "offline", qos=1, retain=True)
             except (aiomqtt.MqttError, OSError) as err:
                 self.client = None
+                refused = login_refusal(err, self.cfg)
+                if refused is not None:
+                    self.refused = f"{self.where}: {refused}"
+                    raise InputError(self.refused) from None
                 _rejects.warning(f"emulator: mqtt broker {self._broker}: {err}; retrying in {backoff:g} s")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, 10.0)
@@ -410,6 +421,8 @@ async def serve(
         async for dt_s in ticks(stop, tick_s):
             device.step(dt_s)
             if endpoint is not None:
+                if endpoint.refused is not None:
+                    raise InputError(endpoint.refused)
                 await endpoint.publish(endpoint.telemetry())
     finally:
         if server is not None:

@@ -44,12 +44,14 @@ from collections import deque
 from collections.abc import Callable
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError  # a refused CONNACK (not exported by aiomqtt itself)
+from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import SecretStr
 
 from socbal.ems.models import STRATEGY_NAMES, Settings
 from socbal.errors import InputError
 from socbal.runtime import discovery
-from socbal.runtime.config import MqttConfig, RuntimeConfig
+from socbal.runtime.config import TLS_FILES, MqttConfig, RuntimeConfig
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
 from socbal.runtime.settings import SettingsController
@@ -65,6 +67,9 @@ MAX_CLOCK_SKEW_S = 5.0
 MAX_QUEUED_COMMANDS = 100
 #: Distinct telemetry topics held at once (latest message per topic).
 MAX_TELEMETRY_TOPICS = 256
+#: CONNACK codes of a broker refusing the login (MQTT 3.1.1: 4 bad user name or password, 5 not authorised; MQTT 5:
+#: 134, 135): trying again with the same login cannot help.
+LOGIN_REFUSED = frozenset({4, 5, 134, 135})
 
 
 class Topics:
@@ -128,6 +133,34 @@ def client_kwargs(cfg: MqttConfig, password: SecretStr | None, identifier: str, 
         kwargs["tls_context"] = ctx
         kwargs["tls_insecure"] = cfg.tls.insecure
     return kwargs
+
+
+def checked_password(cfg: MqttConfig, what: str) -> SecretStr | None:
+    """The password of ``cfg``'s login, once its TLS files are found and load; :class:`InputError` naming the field
+    (``what: tls.ca_file: ...``, ``what: mqtt password: ...``) otherwise, never showing the password."""
+    password = cfg.password(f"{what}: mqtt password")
+    for name in TLS_FILES:
+        path = getattr(cfg.tls, name, None)
+        if path is not None and not path.is_file():
+            raise InputError(f"{what}: tls.{name}: file {path} does not exist")
+    try:
+        client_kwargs(cfg, password, cfg.client_id, None)
+    except OSError as err:  # ssl.SSLError too
+        raise InputError(f"{what}: tls: the CA, certificate or key file is not usable: {err}") from None
+    return password
+
+
+def login_refusal(err: Exception, cfg: MqttConfig) -> str | None:
+    """One line saying which fields to fix when ``err`` is the broker refusing ``cfg``'s login; None for any other
+    error (a lost or unreachable broker is worth retrying)."""
+    if not isinstance(err, MqttConnectError):
+        return None
+    code = err.rc.value if isinstance(err.rc, ReasonCode) else err.rc
+    if code not in LOGIN_REFUSED:
+        return None
+    who = f"the user {cfg.username!r}" if cfg.username is not None else "a client without username"
+    fix = "password_env / password_file" if cfg.username is not None else "username and password_env / password_file"
+    return f"mqtt broker {cfg.host}:{cfg.port} refused {who} ({err}): check {fix}"
 
 
 class UndatedReading(ValueError):
@@ -477,7 +510,8 @@ class MqttService(SettingsBroker):
             except (aiomqtt.MqttError, OSError) as err:
                 was = self._client is not None
                 self._client = None
-                self.last_error = f"link: mqtt broker {self.mcfg.host}:{self.mcfg.port}: {err}"
+                refused = login_refusal(err, self.mcfg)
+                self.last_error = f"link: {refused or f'mqtt broker {self.mcfg.host}:{self.mcfg.port}: {err}'}"
                 if was:
                     self.store.log("link", f"mqtt: connection lost: {err}")
                 await asyncio.sleep(backoff)

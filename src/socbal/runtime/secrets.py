@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from socbal.errors import InputError
-
-if TYPE_CHECKING:
-    from socbal.runtime.config import HttpConfig, MqttConfig
+from socbal.validation import FilePath, StrictModel
 
 
 def read_secret(what: str, env: str | None = None, file: Path | None = None) -> SecretStr | None:
@@ -35,6 +32,17 @@ def read_secret(what: str, env: str | None = None, file: Path | None = None) -> 
         except OSError as err:
             raise InputError(f"{what}: cannot read secret file {file}: {err.strerror}") from None
     return None
+
+
+class SecretFields(StrictModel):
+    """A password from an environment variable or a file (never in the config itself)."""
+
+    password_env: str | None = Field(None, description="Environment variable holding the password")
+    password_file: FilePath | None = Field(None, description="File holding the password")
+
+    def password(self, what: str) -> SecretStr | None:
+        """The password, or None when none is configured."""
+        return read_secret(what, self.password_env, Path(self.password_file) if self.password_file else None)
 
 
 #: RFC 6750 ``b64token``: what a bearer token may be made of.
@@ -64,15 +72,3 @@ def read_token(what: str, env: str | None = None, file: Path | None = None) -> S
     raise InputError(
         f"{what} from {source} is not allowed: {problem}; use 1 or more of A-Z a-z 0-9 - . _ ~ + / (then only =), no spaces"
     )
-
-
-def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretStr | None, SecretStr | None, SecretStr | None]:
-    """(MQTT password, MQTT settings token, HTTP API token) a live runtime's ``[mqtt]`` and ``[http]`` name, read once
-    at start (:class:`InputError` when one is named but missing or unusable); None for what is not configured."""
-    password = settings_token = api_token = None
-    if mqtt is not None:
-        password = read_secret("mqtt password", mqtt.password_env, mqtt.password_file)
-        settings_token = read_token("mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file)
-    if http.enabled:
-        api_token = read_token("http token", http.token_env, http.token_file)
-    return password, settings_token, api_token

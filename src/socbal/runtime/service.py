@@ -28,11 +28,10 @@ from socbal.runtime.energy import EnergyMeter
 from socbal.runtime.link import DeviceLink
 from socbal.runtime.modbus import ModbusLink
 from socbal.runtime.mqtt import MqttService
-from socbal.runtime.secrets import service_secrets
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 from socbal.runtime.supervise import run_periodically
-from socbal.runtime.supervised import SupervisedService
+from socbal.runtime.supervised import SupervisedService, service_secrets
 from socbal.runtime.telemetry import DeviceReading, PackReading, Telemetry, fault_code
 
 log = logging.getLogger("socbal.runtime")

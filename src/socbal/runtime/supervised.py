@@ -19,13 +19,26 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, SecretStr
 
 from socbal.runtime.api import ApiTask, create_app
-from socbal.runtime.config import HttpConfig
+from socbal.runtime.config import HttpConfig, MqttConfig
+from socbal.runtime.secrets import read_token
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
 from socbal.runtime.supervise import Supervisor
 from socbal.runtime.telemetry import FaultTracker
 
 S = TypeVar("S", bound=BaseModel)
+
+
+def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretStr | None, SecretStr | None, SecretStr | None]:
+    """(MQTT password, MQTT settings token, HTTP API token) a live runtime's ``[mqtt]`` and ``[http]`` name, read once
+    at start (:class:`InputError` when one is named but missing or unusable); None for what is not configured."""
+    password = settings_token = api_token = None
+    if mqtt is not None:
+        password = mqtt.password("mqtt password")
+        settings_token = read_token("mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file)
+    if http.enabled:
+        api_token = read_token("http token", http.token_env, http.token_file)
+    return password, settings_token, api_token
 
 
 class Broker(Protocol):

@@ -35,13 +35,16 @@ from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 
+from socbal.jit_pipeline import SocbalCompiler
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True}
+_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True, "pipeline_class": SocbalCompiler}
 _NO_WRAPPERS: dict[str, Any] = {"cache": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-_HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, **_NO_WRAPPERS}
+_HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, "pipeline_class": SocbalCompiler, **_NO_WRAPPERS}
 _IR_INLINE_OPTIONS: dict[str, Any] = {**_INLINE_OPTIONS, "inline": "always"}
 _LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
+_LOOP_OPTIONS["pipeline_class"] = SocbalCompiler
 
 
 class _TwinKernel:

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 from numba.core import ir
+from numba.core.compiler import Flags
 from numba.core.untyped_passes import PreserveIR
 
 from socbal.jit import ir_inline_kernel, loop_kernel
-from socbal.jit_pipeline import InlineWithoutCopies, SocbalCompiler
+from socbal.jit_pipeline import InlineWithoutCopies, SocbalCompiler, _Flags
 
 
 @ir_inline_kernel
@@ -69,3 +70,24 @@ def test_after_inlining_the_callers_blocks_are_plain_blocks_that_copy_as_usual()
     assert len(blocks) > 1  # the callee's blocks are in
     assert {type(block) for block in blocks} == {ir.Block}
     assert all(copy.deepcopy(block) is not block for block in blocks)
+
+
+_OPTIONS = st.sampled_from(["boundscheck", "fastmath", "nrt", "no_cpython_wrapper", "error_model", "forceinline", "enable_ssa"])
+
+
+@given(st.lists(st.tuples(_OPTIONS, st.booleans()), max_size=6))
+@settings(max_examples=40, deadline=None)
+def test_flags_read_once_still_see_every_change(changes):
+    numba_flags, kept = Flags(), _Flags()
+    assert kept == numba_flags and hash(kept) == hash(numba_flags)
+    for name, value in changes:
+        value = ("numpy" if value else "python") if name == "error_model" else value
+        setattr(kept, name, value)
+        differs = kept.values() != numba_flags.values()  # Numba's flags not changed yet
+        assert (kept != numba_flags) == differs and (numba_flags != kept) == differs
+        setattr(numba_flags, name, value)
+        assert kept.values() == numba_flags.values()  # read again after the change
+        assert kept == numba_flags and numba_flags == kept and hash(kept) == hash(numba_flags)
+    kept.discard("nrt")  # a change that bypasses attribute assignment
+    numba_flags.discard("nrt")
+    assert kept.values() == numba_flags.values()

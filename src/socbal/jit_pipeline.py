@@ -13,10 +13,43 @@ from __future__ import annotations
 from typing import Any
 
 from numba.core import ir
-from numba.core.compiler import CompilerBase, DefaultPassBuilder
+from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags
 from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.inline_closurecall import InlineWorker, callee_ir_validator
 from numba.core.untyped_passes import InlineInlinables
+
+
+class _Flags(Flags):
+    """Numba's compiler flags, whose values are read once until one changes.
+
+    Numba's overload templates (``min``, ``max``, ``int``, numpy's functions…) key their cache on the flags
+    of the function being compiled, at every one of thousands of calls in a first compile: each lookup hashes
+    them and compares them, each time reading every option (about 40 attribute reads). Here the values
+    are kept with the explicitly set options they came from, and read again only when those differ.
+    """
+
+    __slots__ = ("_read",)  # (the set options, every option's value, their hash), or unset
+
+    def _values_read(self) -> tuple[Any, dict[str, Any], int]:
+        set_options = tuple(self._values.items())
+        read: tuple[Any, dict[str, Any], int] | None = getattr(self, "_read", None)
+        if read is None or read[0] != set_options:
+            values = super().values()
+            read = (set_options, values, hash(tuple(sorted(values))))  # the hash as Numba's: of the option names
+            self._read = read
+        return read
+
+    def values(self) -> dict[str, Any]:
+        return dict(self._values_read()[1])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Flags):
+            return self._values_read()[1] == other._values_read()[1]
+        equal: bool = super().__eq__(other)
+        return equal
+
+    def __hash__(self) -> int:
+        return self._values_read()[2]
 
 
 class _FreshBlock(ir.Block):
@@ -58,7 +91,14 @@ class InlineWithoutCopies(InlineInlinables):
 
 def _with_socbal_passes(pm: PassManager) -> PassManager:
     """``pm`` with socbal's passes in place of Numba's, finalized."""
-    pm.passes = [(InlineWithoutCopies if cls is InlineInlinables else cls, description) for cls, description in pm.passes]
+    import os
+
+    drop = set(os.environ.get("SOCBAL_DROP", "").split(","))
+    pm.passes = [
+        (InlineWithoutCopies if cls is InlineInlinables else cls, description)
+        for cls, description in pm.passes
+        if cls._name not in drop
+    ]
     pm.finalize()
     return pm
 
@@ -71,5 +111,11 @@ def untyped_pipeline(state: Any, name: str = "untyped") -> PassManager:
 class SocbalCompiler(CompilerBase):
     """Numba's nopython pipeline with socbal's passes (``pipeline_class=`` of every socbal kernel)."""
 
+    def __init__(
+        self, typingctx: Any, targetctx: Any, library: Any, args: Any, return_type: Any, flags: Flags, locals: Any
+    ) -> None:
+        super().__init__(typingctx, targetctx, library, args, return_type, _Flags(flags), locals)
+
     def define_pipelines(self) -> list[PassManager]:
         return [_with_socbal_passes(DefaultPassBuilder.define_nopython_pipeline(self.state))]
+

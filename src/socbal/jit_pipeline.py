@@ -1,11 +1,14 @@
-"""socbal's Numba compiler pipeline: Numba's own nopython pipeline, with IR inlining that does not copy its callee.
+"""socbal's Numba compiler pipeline (``pipeline_class=`` of every socbal kernel): Numba's nopython pipeline, where
 
-Numba's inliner (``inline="always"``, :func:`socbal.jit.ir_inline_kernel`) runs the untyped passes on the
-callee, which gives a fresh IR made for that one call site, and then deep-copies it twice, block by block:
-once to protect an IR it made itself, once to return an unmutated copy that the inlining pass throws
-away (numba/numba#8989). Each block's copy copies the callee's whole variable scope, so the cost grows
-with the callee's blocks times its variables: most of the first run's IR inlining. Here the fresh IR's
-blocks are marked, for the time of that one inlining, as blocks that copying returns as they are.
+- IR inlining does not copy its callee. Numba's inliner (``inline="always"``, :func:`socbal.jit.ir_inline_kernel`)
+  runs the untyped passes on the callee, which gives a fresh IR made for that one call site, and then
+  deep-copies it twice, block by block: once to protect an IR it made itself, once to return an unmutated
+  copy that the inlining pass throws away (numba/numba#8989). Each block's copy copies the callee's whole
+  variable scope, so the cost grows with the callee's blocks times its variables: most of the first run's IR
+  inlining. Here the fresh IR's blocks are marked, for the time of that one inlining, as blocks that copying
+  returns as they are;
+- the compiler flags are read once until one changes (see :class:`_Flags`);
+- the rewrites after type inference are left out (see :func:`_with_socbal_passes`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from numba.core import ir
 from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags
 from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.inline_closurecall import InlineWorker, callee_ir_validator
+from numba.core.typed_passes import NopythonRewrites
 from numba.core.untyped_passes import InlineInlinables
 
 
@@ -90,14 +94,16 @@ class InlineWithoutCopies(InlineInlinables):
 
 
 def _with_socbal_passes(pm: PassManager) -> PassManager:
-    """``pm`` with socbal's passes in place of Numba's, finalized."""
-    import os
+    """``pm`` with socbal's passes in place of Numba's, less Numba's rewrites after type inference, finalized.
 
-    drop = set(os.environ.get("SOCBAL_DROP", "").split(","))
+    Those rewrites (array expressions, arrays of constants, items got or set by a string literal) find nothing
+    in kernels that allocate nothing and index arrays by number (none fires in ``socbal simulate``, a home,
+    a fleet or ``socbal allocate``), yet the pass walks the typed IR three times per compiled function.
+    """
     pm.passes = [
         (InlineWithoutCopies if cls is InlineInlinables else cls, description)
         for cls, description in pm.passes
-        if cls._name not in drop
+        if cls is not NopythonRewrites
     ]
     pm.finalize()
     return pm
@@ -118,4 +124,3 @@ class SocbalCompiler(CompilerBase):
 
     def define_pipelines(self) -> list[PassManager]:
         return [_with_socbal_passes(DefaultPassBuilder.define_nopython_pipeline(self.state))]
-

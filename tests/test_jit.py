@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from socbal.jit import inline_kernel, ir_inline_kernel
+from socbal.jit import inline_kernel, ir_inline_kernel, python_function
 
 
 def test_an_inline_kernel_serves_compiled_callers_without_its_python_twin():
@@ -41,3 +41,21 @@ def test_an_ir_inline_kernel_has_no_compiled_copy_in_its_caller_but_python_can_c
     assert clipped.signatures == []  # typed inside the caller, never compiled on its own
     assert clipped(12.0, 10.0) == 10.0
     assert len(clipped.signatures) == 1
+
+
+@inline_kernel
+def _doubled(x: float) -> float:
+    return 2.0 * x
+
+
+@inline_kernel
+def _doubled_plus_one(x: float) -> float:
+    return _doubled(x) + 1.0
+
+
+def test_python_function_calls_the_plain_helpers_it_names_so_no_python_twin_compiles():
+    plain = python_function(_doubled_plus_one)
+    assert plain(3.0) == 7.0
+    assert _doubled._from_python is None and _doubled_plus_one._from_python is None  # nothing compiled
+    assert _doubled_plus_one(3.0) == 7.0  # the compiled twin still works, and now exists
+    assert _doubled_plus_one._from_python is not None

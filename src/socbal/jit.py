@@ -31,17 +31,21 @@ of every helper it calls, so caching the helpers as well would only write their 
 from __future__ import annotations
 
 import functools
+import types
 from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 
+from socbal.jit_pipeline import SocbalCompiler
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True}
+_INLINE_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "forceinline": True, "pipeline_class": SocbalCompiler}
 _NO_WRAPPERS: dict[str, Any] = {"cache": False, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-_HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, **_NO_WRAPPERS}
+_HELPER_OPTIONS: dict[str, Any] = {"_nrt": False, "pipeline_class": SocbalCompiler, **_NO_WRAPPERS}
 _IR_INLINE_OPTIONS: dict[str, Any] = {**_INLINE_OPTIONS, "inline": "always"}
-_LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
+_LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True, "no_cfunc_wrapper": True}
+_LOOP_OPTIONS["pipeline_class"] = SocbalCompiler
 
 
 class _TwinKernel:
@@ -100,7 +104,15 @@ def loop_kernel(func: F) -> F:
 
 
 def python_function(compiled: F) -> F:
-    """The plain Python function behind a compiled one: for the few scalar calls of a run's set-up, where
-    compiling a set-up function of its own would cost the first run more than its loop saves."""
-    plain: F = getattr(compiled, "py_func", compiled)
-    return plain
+    """The plain Python function behind a compiled one, calling the plain Python functions behind the compiled helpers
+    it names (so none of them compiles a Python entry point either): for the few scalar calls of a run's set-up,
+    where compiling a set-up function of its own would cost the first run more than its loop saves."""
+    plain = getattr(compiled, "py_func", compiled)
+    if not isinstance(plain, types.FunctionType):
+        return cast(F, plain)
+    names = {name: plain.__globals__[name] for name in plain.__code__.co_names if name in plain.__globals__}
+    helpers = {name: python_function(value) for name, value in names.items() if getattr(value, "py_func", None) is not None}
+    if not helpers:
+        return cast(F, plain)
+    namespace = {**plain.__globals__, **helpers}
+    return cast(F, types.FunctionType(plain.__code__, namespace, plain.__name__, plain.__defaults__, plain.__closure__))

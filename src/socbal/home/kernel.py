@@ -625,7 +625,7 @@ def decide_home_with_scratch(
     unserved); one direction for every device.
 
     Scratch from the caller (see :func:`home_scratch`): ``flags`` (bool, 7 x devices), ``work``
-    (float, 8 x devices), ``order`` and ``circuit`` (int, devices), ``circuit_work`` (float, 4 x circuits).
+    (float, 9 x devices), ``order`` and ``circuit`` (int, devices), ``circuit_work`` (float, 4 x circuits).
     Circuit indices in ``dev`` must be below the circuits' count.
     """
     m = dev.shape[0]
@@ -703,6 +703,10 @@ def decide_home_with_scratch(
         remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
         flags, work, order, n_fill, circuit_fill, settings, True,
     )  # fmt: skip
+    unpaced_w = given
+    unpaced_reason = work[8]  # the reasons of these shares, kept for when no hold stands (a paced share overwrites them)
+    for i in range(m):
+        unpaced_reason[i] = reason[i]
 
     # Pacing. A device inside its minimum write interval keeps its last setpoint; so does one whose new share is
     # within the deadband of it (what that leaves unserved is at most the deadband per device so held). The others
@@ -754,13 +758,11 @@ def decide_home_with_scratch(
                         fresh[i] = paced[i]
                 given = paced_w + held_w
                 break
-    if not keep:  # no hold: the shares of the water-filling above, reasons included
+    if not keep:  # no hold: the shares of the water-filling above (``fresh``, untouched since), reasons included
         for i in range(m):
             held[i] = False
-        given = _fill_afresh(
-            remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
-            flags, work, order, n_fill, circuit_fill, settings, False,
-        )  # fmt: skip
+            reason[i] = int(unpaced_reason[i])
+        given = unpaced_w
 
     # Setpoints, reasons, signs and the state out.
     served = fixed_w + given
@@ -797,7 +799,7 @@ def home_scratch(n_devices: int, n_circuits: int):
     """Scratch for :func:`decide_home_with_scratch`: ``flags, work, order, circuit, circuit_work``."""
     return (
         np.zeros((7, n_devices), dtype=np.bool_),
-        np.zeros((8, n_devices)),
+        np.zeros((9, n_devices)),
         np.zeros(n_devices, dtype=np.int64),
         np.zeros(n_devices, dtype=np.int64),
         np.zeros((4, n_circuits)),

@@ -172,7 +172,7 @@ class HomeScratch(NamedTuple):
     hdev: np.ndarray  # [device, DEV_*] of socbal.home.kernel
     hout: np.ndarray  # [4, device]: setpoint, weight, limit, credited
     hflags: np.ndarray  # bool [7, device]
-    hwork: np.ndarray  # [8, device]
+    hwork: np.ndarray  # [9, device]
     hints: np.ndarray  # int64 [3, device]: reason, order, circuit
     circuits: np.ndarray  # [8, circuit]: discharge and charge room, charge headroom and its cap, the decision's scratch
 

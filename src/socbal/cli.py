@@ -733,7 +733,7 @@ def emulate(
 
     from socbal.runtime.config import MqttConfig, RegisterMap, load_config
     from socbal.runtime.emulator import EmulatedDevice, serve
-    from socbal.runtime.mqtt import checked_password
+    from socbal.runtime.mqtt_login import checked_password
     from socbal.scenario import load_scenario
 
     for name, value, low, high in (

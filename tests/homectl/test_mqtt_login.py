@@ -7,10 +7,11 @@ line naming the fields (``socbal emulate``: exit 2; the controller: the device o
 from __future__ import annotations
 
 import asyncio
-import datetime
 import getpass
-import ipaddress
+import json
+import logging
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,11 @@ from tests.emulators.harness import until
 from tests.emulators.home_harness import HomeInThread, mqtt_device
 from tests.homectl.harness import config, running
 from tests.homectl.test_socbal_mqtt import driver
+from tests.runtime.certs import TestCA
 from tests.runtime.conftest import EXAMPLES, LOOPBACK, Broker, free_port, mosquitto_binary
 
 USER, PASSWORD = "socbal", "pw-7f3c-never-logged"
+PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 LOAD_W = 1800.0  # above either device's 1200 W: both must serve
 
 
@@ -44,52 +47,26 @@ class LockedBroker:
     port: int
     tls_port: int
     ca_file: Path
+    server: Broker
+    passwd: Path  # its password file
 
-
-def _certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a broker certificate for 127.0.0.1 signed by it: (ca.pem, broker.pem, broker.key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def cert(subject: str, key, issuer: str, signer, ca: bool) -> x509.Certificate:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), False)
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key, broker_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_file, cert_file, key_file = folder / "ca.pem", folder / "broker.pem", folder / "broker.key"
-    ca_file.write_bytes(cert("socbal test CA", ca_key, "socbal test CA", ca_key, True).public_bytes(serialization.Encoding.PEM))
-    broker_cert = cert(LOOPBACK, broker_key, "socbal test CA", ca_key, False)
-    cert_file.write_bytes(broker_cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        broker_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return ca_file, cert_file, key_file
+    def change_password(self, password: str) -> None:
+        """``USER``'s password becomes ``password``, at once (mosquitto reloads its password file on SIGHUP)."""
+        subprocess.run([PASSWD, "-b", str(self.passwd), USER, password], check=True, capture_output=True, timeout=10)
+        assert self.server.proc is not None
+        self.server.proc.send_signal(signal.SIGHUP)
 
 
 @pytest.fixture
 def locked_broker(tmp_path):
-    binary, passwd = mosquitto_binary(), shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    if binary is None or not Path(passwd).exists():
+    binary = mosquitto_binary()
+    if binary is None or not Path(PASSWD).exists():
         pytest.skip("mosquitto and mosquitto_passwd are not installed (apt-get install -y mosquitto)")
     folder = tmp_path / "broker"
     folder.mkdir()
-    subprocess.run([passwd, "-b", "-c", str(folder / "passwd"), USER, PASSWORD], check=True, capture_output=True, timeout=10)
-    ca_file, cert_file, key_file = _certificates(folder)
+    subprocess.run([PASSWD, "-b", "-c", str(folder / "passwd"), USER, PASSWORD], check=True, capture_output=True, timeout=10)
+    ca = TestCA(folder)
+    cert_file, key_file = ca.issue("broker", LOOPBACK)
     b = Broker(binary, folder)
     tls_port = free_port()
     b.conf.write_text(
@@ -97,11 +74,11 @@ def locked_broker(tmp_path):
         f"per_listener_settings false\nallow_anonymous false\npassword_file {folder / 'passwd'}\n"
         "persistence false\nlog_dest stderr\nlog_type error\n"
         f"listener {b.port} {LOOPBACK}\n"
-        f"listener {tls_port} {LOOPBACK}\ncafile {ca_file}\ncertfile {cert_file}\nkeyfile {key_file}\n"
+        f"listener {tls_port} {LOOPBACK}\ncafile {ca.file}\ncertfile {cert_file}\nkeyfile {key_file}\n"
     )
     b.start()
     try:
-        yield LockedBroker(b.port, tls_port, ca_file)
+        yield LockedBroker(b.port, tls_port, ca.file, b, folder / "passwd")
     finally:
         b.stop()
 
@@ -254,7 +231,7 @@ def test_an_unusable_login_stops_socbal_emulate_before_it_serves_with_one_line(t
     with pytest.raises(InputError, match=rf"^devices\[1\]\.mqtt: tls\.ca_file: file {tmp_path}/secrets/ca\.pem does not exist$"):
         EmulatedHome(home_scenario_from_dict(raw, base_dir=tmp_path))  # resolved against the scenario's folder
     (tmp_path / "secrets" / "ca.pem").write_text("not a certificate")
-    with pytest.raises(InputError, match=r"^devices\[1\]\.mqtt: tls: the CA, certificate or key file is not usable"):
+    with pytest.raises(InputError, match=r"^devices\[1\]\.mqtt: tls\.ca_file: file .*/ca\.pem is not a usable CA certificate"):
         EmulatedHome(home_scenario_from_dict(raw, base_dir=tmp_path))
 
     path = tmp_path / "home.toml"  # through the CLI: exit 2, one line
@@ -301,22 +278,24 @@ def test_the_one_device_runtime_names_the_fields_of_a_refused_login(tmp_path, lo
     assert isinstance(rt.link, MqttService)
     service = rt.link
 
+    refused = f"mqtt broker {LOOPBACK}:{locked_broker.port} refused the user 'socbal' ([code:135] Not authorized): "
+    refused += "check password_env / password_file"
+
     async def scenario() -> None:
         task = asyncio.create_task(service.run())
         try:
             await until(lambda: service.last_error is not None, timeout_s=5)
+            assert (await service.read()).errors["link"] == f"link: {refused}"
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
     try:
         asyncio.run(scenario())
+        assert rt.state()["mqtt"] == {"connected": False, "error": refused}
+        assert rt._service_faults() == {}  # the link's fault says it, once
     finally:
         rt.store.close()
-    assert service.last_error == (
-        f"link: mqtt broker {LOOPBACK}:{locked_broker.port} refused the user 'socbal' ([code:135] Not authorized): "
-        "check password_env / password_file"
-    )
 
 
 def test_socbal_emulate_of_one_device_takes_the_runtime_configs_login_and_names_it_when_refused(
@@ -340,3 +319,48 @@ def test_socbal_emulate_of_one_device_takes_the_runtime_configs_login_and_names_
     assert result.exit_code == 2 and "Traceback" not in result.output
     (line,) = result.output.strip().splitlines()
     assert line == f"error: {rt}: mqtt: tls.ca_file: file {tmp_path / 'missing-ca.pem'} does not exist"
+
+
+def test_the_homes_own_mqtt_and_its_mqtt_meter_name_the_fields_of_a_refused_login_and_keep_retrying(
+    tmp_path, locked_broker, monkeypatch, caplog
+):
+    """``socbal run`` on a home: its ``[mqtt]`` (state, settings, discovery) and an MQTT meter refused by the broker
+    say so in one line each (state, faults, event log; never the password) and try again, until the broker takes it."""
+    wrong = "not-the-password"
+    monkeypatch.setenv("SOCBAL_TEST_HOME_PW", wrong)
+    (tmp_path / "meter-pw.txt").write_text(wrong + "\n")
+    port = locked_broker.port
+    login = {"host": LOOPBACK, "port": port, "username": USER}
+    mqtt = {**login, "password_env": "SOCBAL_TEST_HOME_PW", "base_topic": "test/home", "client_id": "socbal-home-test"}
+    meter = {"kind": "mqtt", "topic": "test/home/grid_w", "period_s": 0.2, "stale_after_s": 1.0}
+    meter["broker"] = {**login, "password_file": "meter-pw.txt", "client_id": "socbal-meter-test", "discovery": False}
+    unreachable = controller_entry("own", free_port())  # no device answers: the home's broker connections are the test
+    ctl = HomeController.from_config(config(tmp_path, [unreachable], 0, mqtt=mqtt, meter=meter))
+    refused = f"mqtt broker {LOOPBACK}:{port} refused the user 'socbal' ([code:135] Not authorized)"
+    refused += ": check password_env / password_file"
+
+    def refusals() -> int:
+        return sum(1 for r in caplog.records if r.name == "socbal.homectl.mqtt" and refused in r.getMessage())
+
+    async def scenario() -> None:
+        async with running(ctl):
+            await until(lambda: "mqtt" in ctl.faults.active and "meter" in ctl.faults.active, timeout_s=10)
+            state = ctl.state()
+            assert state["mqtt"] == {"connected": False, "error": refused}
+            assert state["meter"]["error"] == f"stale: meter.broker: {refused}"
+            assert ctl.faults.active["mqtt"] == refused
+            events = [e["message"] for e in ctl.store.events() if e["kind"] == "fault"]
+            assert f"mqtt: {refused}" in events and f"meter: stale: meter.broker: {refused}" in events
+            await until(lambda: refusals() >= 2, timeout_s=5)  # it tries again (0.5 s, then 1 s later...)
+
+            locked_broker.change_password(wrong)  # the broker now takes the login it refused: both connect on their own
+            await until(lambda: ctl.state()["mqtt"] == {"connected": True, "error": None}, timeout_s=10)
+            async with aiomqtt.Client(LOOPBACK, port, username=USER, password=wrong, timeout=5) as sensor:
+                await until(lambda: ctl.meter.last_error is None, timeout_s=10)
+                await sensor.publish("test/home/grid_w", "-420")
+                await until(lambda: ctl.state()["meter"]["grid_power_w"] == -420.0, timeout_s=5)
+            assert "mqtt" not in ctl.faults.active
+            assert wrong not in json.dumps(ctl.state()) and wrong not in caplog.text
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(scenario())

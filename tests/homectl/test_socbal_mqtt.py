@@ -301,7 +301,7 @@ def test_unusable_secrets_stop_the_start_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=f"own: tls.ca_file: file {missing} does not exist"):
         driver(1883, tls={"ca_file": str(missing)})
     (tmp_path / "garbage.pem").write_text("not a certificate")
-    with pytest.raises(InputError, match="own: tls: the CA, certificate or key file is not usable"):
+    with pytest.raises(InputError, match=rf"^own: tls\.ca_file: file {tmp_path}/garbage\.pem is not a usable CA certificate"):
         driver(1883, tls={"ca_file": str(tmp_path / "garbage.pem")})
 
 

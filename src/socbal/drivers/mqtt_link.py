@@ -27,15 +27,8 @@ import aiomqtt
 from pydantic import SecretStr
 
 from socbal.runtime.config import MqttConfig
-from socbal.runtime.mqtt import (
-    Topics,
-    UndatedReading,
-    client_kwargs,
-    inbox_queue,
-    login_refusal,
-    parse_pack_payload,
-    payload_bytes,
-)
+from socbal.runtime.mqtt import Topics, UndatedReading, inbox_queue, parse_pack_payload, payload_bytes
+from socbal.runtime.mqtt_login import BrokerConnection
 from socbal.runtime.ratelimit import ThrottledLog
 from socbal.runtime.telemetry import PackReading, Telemetry
 
@@ -57,8 +50,8 @@ class MqttDeviceLink:
         self.broker = broker
         self.topics = Topics(broker.base_topic)
         will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
-        self._client_kwargs = client_kwargs(broker, password, broker.client_id, will)  # OSError: a TLS file is unusable
-        self._client_kwargs["queue_type"] = inbox_queue(lambda _m: True, lambda _m: False)  # the newest per topic waits
+        queue = inbox_queue(lambda _m: True, lambda _m: False)  # the newest per topic waits
+        self.connection = BrokerConnection(broker, password, broker.client_id, will, queue_type=queue)
         self.publish_timeout_s = publish_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
@@ -83,7 +76,7 @@ class MqttDeviceLink:
         backoff = self.reconnect_min_s
         while True:
             try:
-                async with aiomqtt.Client(**self._client_kwargs) as client:
+                async with self.connection.client() as client:
                     await client.subscribe([(self.topics.pack_telemetry_filter, 0), (self.topics.device_status, 1)])
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     self._client, self.last_error = client, None
@@ -92,8 +85,7 @@ class MqttDeviceLink:
                     async for message in client.messages:
                         self._handle(message)
             except (aiomqtt.MqttError, OSError) as err:
-                refused = login_refusal(err, self.broker)
-                self.last_error = f"link: {refused or f'mqtt broker {self.broker.host}:{self.broker.port}: {err}'}"
+                self.last_error = f"link: {self.connection.describe(err)}"
                 self._client = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, self.reconnect_max_s)

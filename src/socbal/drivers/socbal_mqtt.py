@@ -20,7 +20,7 @@ from socbal.drivers.base import DeviceTelemetry
 from socbal.drivers.mqtt_link import MqttDeviceLink
 from socbal.drivers.socbal_packs import SocbalPacksConfig, SocbalPacksDriver
 from socbal.runtime.config import BrokerLogin, MqttConfig
-from socbal.runtime.mqtt import checked_password
+from socbal.runtime.mqtt_login import checked_password
 from socbal.runtime.telemetry import PackReading
 
 

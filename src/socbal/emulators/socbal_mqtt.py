@@ -14,7 +14,7 @@ from socbal.emulators.device import FirmwareDevice
 from socbal.home.scenario import BrokerSpec
 from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import MqttEndpoint
-from socbal.runtime.mqtt import checked_password
+from socbal.runtime.mqtt_login import checked_password
 
 
 class SocbalMqttEmulator:

@@ -240,6 +240,8 @@ def _resolve(cfg: HomeRunConfig, base: Path) -> HomeRunConfig:
         "store": cfg.store.model_copy(update={"path": fix(cfg.store.path)}),
         "devices": [_resolve_device(d, fix) for d in cfg.devices],
     }
+    if isinstance(cfg.meter, MqttMeterConfig):  # its broker's password and TLS files
+        updates["meter"] = cfg.meter.model_copy(update={"broker": cfg.meter.broker.resolved(fix)})
     return cfg.model_copy(update={**updates, **resolve_services(cfg.mqtt, cfg.http, fix)})
 
 

@@ -52,24 +52,25 @@ class HomeMqtt(SettingsBroker):
         self._command_topics = {self.topics.settings_set, *(self.topics.setting_set(n) for n in PLAIN_SETTINGS)}
 
     async def run(self) -> None:
-        """Connect, announce, take settings messages; reconnect with backoff. Cancel to stop."""
+        """Connect, announce, take settings messages; reconnect with backoff, the reason in :attr:`last_error` (a
+        refused login or TLS names the fields to fix). Cancel to stop."""
         backoff = RECONNECT_MIN_S
-        kwargs = self._client_kwargs(aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True))
         while True:
             try:
-                async with aiomqtt.Client(**kwargs) as client:
+                async with self.connection.client() as client:
                     await client.subscribe([(t, 1) for t in sorted(self._command_topics)])
                     await client.publish(self.topics.status, "online", qos=1, retain=True)
                     if self.mcfg.discovery:
                         for topic, payload in home_discovery_messages(self.cfg, self.topics, self.settings_token is None):
                             await client.publish(topic, json.dumps(payload), qos=1, retain=True)
-                    self._client, self._published = client, {}
+                    self._client, self._published, self.last_error = client, {}, None
                     self.connects += 1
                     backoff = RECONNECT_MIN_S
                     async for message in client.messages:
                         self._handle(str(message.topic), payload_bytes(message))
             except (aiomqtt.MqttError, OSError) as err:
-                log.warning("mqtt: %s; retrying in %.1f s", err, backoff)
+                self.last_error = self.connection.describe(err)
+                log.warning("mqtt: %s; retrying in %.1f s", self.last_error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, RECONNECT_MAX_S)
             finally:

@@ -14,7 +14,10 @@ from pydantic import Field
 
 from socbal.meters.base import MeterConfig, MeterError, MeterReading
 from socbal.runtime.config import MqttConfig
-from socbal.runtime.mqtt import client_kwargs
+from socbal.runtime.mqtt_login import BrokerConnection, checked_password
+
+#: Retry delays after a lost or refused broker connection (doubling), s.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.5, 30.0
 
 
 class MqttMeterConfig(MeterConfig):
@@ -43,21 +46,27 @@ def parse_power_w(payload: bytes, json_key: str | None) -> float:
 
 
 class MqttMeter:
-    """Subscribes in the background; :meth:`read` returns the newest reading while it is fresh."""
+    """Subscribes in the background; :meth:`read` returns the newest reading while it is fresh. The broker's login and
+    TLS are checked at construction (:class:`InputError` naming ``meter.broker``'s field)."""
 
     def __init__(self, config: MqttMeterConfig) -> None:
         self.config = config
-        self.password = config.broker.password("meter mqtt password")
+        password = checked_password(config.broker, "meter.broker")
+        self.connection = BrokerConnection(config.broker, password, config.broker.client_id)
         self.last: MeterReading | None = None
         self.ignored = 0  # payloads that held no number
+        #: Why the broker is not connected (one line; a refused login or TLS names the fields to fix); None once connected.
+        self.last_error: str | None = None
         self._task: asyncio.Task | None = None
 
     async def _listen(self) -> None:
         cfg = self.config
+        backoff = RECONNECT_MIN_S
         while True:
             try:
-                async with aiomqtt.Client(**client_kwargs(cfg.broker, self.password, cfg.broker.client_id, None)) as client:
+                async with self.connection.client() as client:
                     await client.subscribe(cfg.topic)
+                    self.last_error, backoff = None, RECONNECT_MIN_S
                     async for msg in client.messages:
                         payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
                         try:
@@ -66,14 +75,19 @@ class MqttMeter:
                             self.ignored += 1
                             continue
                         self.last = MeterReading(grid_power_w=-value if cfg.invert else value, time_s=time.monotonic())
-            except aiomqtt.MqttError:
-                await asyncio.sleep(1.0)
+            except (aiomqtt.MqttError, OSError) as err:
+                self.last_error = self.connection.describe(err)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2.0, RECONNECT_MAX_S)
 
     async def read(self) -> MeterReading:
-        """The newest reading; :class:`MeterError` when there is none newer than ``stale_after_s``."""
+        """The newest reading; :class:`MeterError` when there is none newer than ``stale_after_s`` (saying why the
+        broker is not connected, when it is not)."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen())
         if self.last is None or self.last.age_s() > self.config.stale_after_s:
+            if self.last_error is not None:
+                raise MeterError(f"meter.broker: {self.last_error}")
             raise MeterError(f"meter: nothing on {self.config.topic} for {self.config.stale_after_s:g} s")
         return self.last
 

@@ -20,6 +20,7 @@ service to come.
 - :mod:`.store` — settings store, event log and energy totals (SQLite through :mod:`.dbwriter`, retention).
 - :mod:`.settings` — settings changed at run time: validated, persisted, applied next cycle, announced to listeners.
 - :mod:`.modbus` — register codec and the Modbus TCP device link.
+- :mod:`.mqtt_login` — every broker connection's login and TLS (checked at start) and why a broker refused it.
 - :mod:`.mqtt` — the MQTT service: device link over JSON topics, settings topics, HA discovery, a bounded inbox.
 - :mod:`.api` — the small HTTP API (FastAPI, token auth for writes).
 - :mod:`.supervised` — what the runtime and the live home controller share: store, settings, supervised MQTT and HTTP tasks.

@@ -107,6 +107,12 @@ class TlsConfig(StrictModel):
     key_file: FilePath | None = Field(None, description="Client key (mutual TLS)")
     insecure: bool = Field(False, description="Skip host-name verification (testing only)")
 
+    @model_validator(mode="after")
+    def _key_has_a_certificate(self) -> Self:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file (the client certificate the key belongs to)")
+        return self
+
 
 #: Makes a relative path relative to a config file's folder (absolute paths and None unchanged).
 PathFix = Callable[[Path | None], Path | None]

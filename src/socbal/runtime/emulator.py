@@ -31,7 +31,8 @@ from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile, value_at
 from socbal.runtime.config import MqttConfig, RegisterMap, RegisterSpec
 from socbal.runtime.modbus import decode, encode
-from socbal.runtime.mqtt import Topics, client_kwargs, login_refusal, payload_bytes
+from socbal.runtime.mqtt import Topics, payload_bytes
+from socbal.runtime.mqtt_login import BrokerConnection
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog
 from socbal.runtime.supervise import Supervisor
@@ -275,7 +276,7 @@ class MqttEndpoint:
     runtime's last will on ``<base>/runtime/status``, telemetry published by :meth:`publish`. ``reachable``
     (default: always) takes the device off the broker while it is False: ``offline`` on its status, as the broker
     would send its last will, no setpoint taken, nothing published; ``accepts`` (called for each setpoints message)
-    False drops it. :meth:`run` connects and reconnects until cancelled; a broker refusing the login ends it with
+    False drops it. :meth:`run` connects and reconnects until cancelled; a broker refusing the login or TLS ends it with
     :attr:`refused` (one line, the fields named after ``where``, the config section) and an :class:`InputError`, as
     no retry can help; :meth:`close` says ``offline`` first."""
 
@@ -296,8 +297,7 @@ class MqttEndpoint:
         self.reachable = reachable
         self.accepts = accepts
         will = aiomqtt.Will(self.topics.device_status, "offline", qos=1, retain=True)
-        self._kwargs = client_kwargs(cfg, password, cfg.client_id, will)
-        self._broker = f"{cfg.host}:{cfg.port}"
+        self.connection = BrokerConnection(cfg, password, cfg.client_id, will)
         self.client: aiomqtt.Client | None = None
         self.connects = 0
 
@@ -309,7 +309,7 @@ class MqttEndpoint:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                async with aiomqtt.Client(**self._kwargs) as client:
+                async with self.connection.client() as client:
                     await client.subscribe([(self.topics.setpoints, 0), (self.topics.status, 1)])
                     await client.publish(self.topics.device_status, "online", qos=1, retain=True)
                     self.client, backoff = client, 0.5
@@ -319,11 +319,11 @@ class MqttEndpoint:
                     await client.publish(self.topics.device_status, "offline", qos=1, retain=True)
             except (aiomqtt.MqttError, OSError) as err:
                 self.client = None
-                refused = login_refusal(err, self.cfg)
+                refused = self.connection.refusal(err)
                 if refused is not None:
                     self.refused = f"{self.where}: {refused}"
                     raise InputError(self.refused) from None
-                _rejects.warning(f"emulator: mqtt broker {self._broker}: {err}; retrying in {backoff:g} s")
+                _rejects.warning(f"emulator: {self.connection.describe(err)}; retrying in {backoff:g} s")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, 10.0)
             finally:

@@ -38,20 +38,18 @@ import hmac
 import json
 import logging
 import math
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 
 import aiomqtt
-from aiomqtt.exceptions import MqttConnectError  # a refused CONNACK (not exported by aiomqtt itself)
-from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import SecretStr
 
 from socbal.ems.models import STRATEGY_NAMES, Settings
 from socbal.errors import InputError
 from socbal.runtime import discovery
-from socbal.runtime.config import TLS_FILES, MqttConfig, RuntimeConfig
+from socbal.runtime.config import MqttConfig, RuntimeConfig
+from socbal.runtime.mqtt_login import BrokerConnection
 from socbal.runtime.payload import parse_json, shorten
 from socbal.runtime.ratelimit import ThrottledLog, TokenBucket
 from socbal.runtime.settings import SettingsController
@@ -67,9 +65,6 @@ MAX_CLOCK_SKEW_S = 5.0
 MAX_QUEUED_COMMANDS = 100
 #: Distinct telemetry topics held at once (latest message per topic).
 MAX_TELEMETRY_TOPICS = 256
-#: CONNACK codes of a broker refusing the login (MQTT 3.1.1: 4 bad user name or password, 5 not authorised; MQTT 5:
-#: 134, 135): trying again with the same login cannot help.
-LOGIN_REFUSED = frozenset({4, 5, 134, 135})
 
 
 class Topics:
@@ -114,53 +109,6 @@ class Topics:
 
     def setting_set(self, name: str) -> str:
         return f"{self.base}/settings/{name}/set"
-
-
-def client_kwargs(cfg: MqttConfig, password: SecretStr | None, identifier: str, will: aiomqtt.Will | None) -> dict:
-    """Keyword arguments for :class:`aiomqtt.Client` (credentials and TLS per the config)."""
-    kwargs: dict = dict(
-        hostname=cfg.host, port=cfg.port, identifier=identifier, keepalive=cfg.keepalive_s, will=will, timeout=5.0
-    )
-    if cfg.username is not None:
-        kwargs["username"] = cfg.username
-        kwargs["password"] = password.get_secret_value() if password is not None else None
-    if cfg.tls is not None:
-        ctx = ssl.create_default_context(cafile=str(cfg.tls.ca_file) if cfg.tls.ca_file else None)
-        if cfg.tls.cert_file is not None:
-            ctx.load_cert_chain(str(cfg.tls.cert_file), str(cfg.tls.key_file) if cfg.tls.key_file else None)
-        if cfg.tls.insecure:
-            ctx.check_hostname = False
-        kwargs["tls_context"] = ctx
-        kwargs["tls_insecure"] = cfg.tls.insecure
-    return kwargs
-
-
-def checked_password(cfg: MqttConfig, what: str) -> SecretStr | None:
-    """The password of ``cfg``'s login, once its TLS files are found and load; :class:`InputError` naming the field
-    (``what: tls.ca_file: ...``, ``what: mqtt password: ...``) otherwise, never showing the password."""
-    password = cfg.password(f"{what}: mqtt password")
-    for name in TLS_FILES:
-        path = getattr(cfg.tls, name, None)
-        if path is not None and not path.is_file():
-            raise InputError(f"{what}: tls.{name}: file {path} does not exist")
-    try:
-        client_kwargs(cfg, password, cfg.client_id, None)
-    except OSError as err:  # ssl.SSLError too
-        raise InputError(f"{what}: tls: the CA, certificate or key file is not usable: {err}") from None
-    return password
-
-
-def login_refusal(err: Exception, cfg: MqttConfig) -> str | None:
-    """One line saying which fields to fix when ``err`` is the broker refusing ``cfg``'s login; None for any other
-    error (a lost or unreachable broker is worth retrying)."""
-    if not isinstance(err, MqttConnectError):
-        return None
-    code = err.rc.value if isinstance(err.rc, ReasonCode) else err.rc
-    if code not in LOGIN_REFUSED:
-        return None
-    who = f"the user {cfg.username!r}" if cfg.username is not None else "a client without username"
-    fix = "password_env / password_file" if cfg.username is not None else "username and password_env / password_file"
-    return f"mqtt broker {cfg.host}:{cfg.port} refused {who} ({err}): check {fix}"
 
 
 class UndatedReading(ValueError):
@@ -389,6 +337,15 @@ class SettingsBroker:
         self._client: aiomqtt.Client | None = None
         self._published: dict[str, str] = {}  # retained topic -> payload last published there (this connection)
         self.connects = 0  # successful connections so far (tests watch it)
+        will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
+        queue = inbox_queue(self._admit, self._is_command)
+        self.connection = BrokerConnection(mcfg, password, mcfg.client_id, will, queue_type=queue)
+        #: Why the broker is not connected (one line; a refused login or TLS names the fields to fix); None once connected.
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
 
     def _is_command(self, message: aiomqtt.Message) -> bool:
         return str(message.topic) in self._command_topics
@@ -396,11 +353,6 @@ class SettingsBroker:
     def _admit(self, message: aiomqtt.Message) -> bool:
         """Size, retain and rate checks, as the message arrives (before it is queued or parsed)."""
         return admit_message(message, self._is_command(message), self.mcfg, self._command_rate, self.rejects)
-
-    def _client_kwargs(self, will: aiomqtt.Will) -> dict:
-        kwargs = client_kwargs(self.mcfg, self.password, self.mcfg.client_id, will)
-        kwargs["queue_type"] = inbox_queue(self._admit, self._is_command)
-        return kwargs
 
     def _plain_patch(self, topic: str, text: str) -> object:
         """The settings change a single-value ``<base>/settings/<name>/set`` message asks for."""
@@ -476,23 +428,17 @@ class MqttService(SettingsBroker):
             self.topics.settings_set,
         }
         self._invalid = ThrottledLog(log)  # log lines only: the settings controller logs the event
-        self.last_error: str | None = None
         settings.subscribe(self._on_settings_changed)
-
-    @property
-    def connected(self) -> bool:
-        return self._client is not None
 
     async def run(self) -> None:
         """Connect, subscribe, handle messages; on a lost broker retry with exponential backoff. Cancel to stop."""
         rt = self.cfg.runtime
         backoff = rt.reconnect_min_s
-        will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
         self._loop = asyncio.get_running_loop()
         self._settings_changed = asyncio.Event()
         while True:
             try:
-                async with aiomqtt.Client(**self._client_kwargs(will)) as client:
+                async with self.connection.client() as client:
                     await client.subscribe(
                         [(self.topics.device_telemetry, 0), (self.topics.pack_telemetry_filter, 0)]
                         + [(t, 1) for t in sorted(self._command_topics)]
@@ -510,8 +456,7 @@ class MqttService(SettingsBroker):
             except (aiomqtt.MqttError, OSError) as err:
                 was = self._client is not None
                 self._client = None
-                refused = login_refusal(err, self.mcfg)
-                self.last_error = f"link: {refused or f'mqtt broker {self.mcfg.host}:{self.mcfg.port}: {err}'}"
+                self.last_error = self.connection.describe(err)
                 if was:
                     self.store.log("link", f"mqtt: connection lost: {err}")
                 await asyncio.sleep(backoff)
@@ -667,7 +612,7 @@ class MqttService(SettingsBroker):
         """The latest telemetry received (with ``errors["link"]`` while the broker is unreachable)."""
         tel = Telemetry(device=self._device, packs=dict(self._packs), errors=dict(self._errors))
         if self._client is None:
-            tel.errors["link"] = self.last_error or "link: mqtt broker not connected"
+            tel.errors["link"] = f"link: {self.last_error or 'mqtt broker not connected'}"
         return tel
 
     async def write(self, setpoints_w: dict[str, float], watchdog_s: int) -> bool:

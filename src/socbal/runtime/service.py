@@ -108,6 +108,9 @@ class Runtime(SupervisedService[Settings]):
             **self._service_state(),
         }
 
+    def _broker_faults(self) -> dict[str, str]:
+        return {} if self.link is self.mqtt else super()._broker_faults()  # the MQTT link's own fault says it
+
     def _current_faults(self, plan: CyclePlan) -> dict[str, str]:
         return {**plan.faults, **self._service_faults()}
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, SecretStr
 
 from socbal.runtime.api import ApiTask, create_app
 from socbal.runtime.config import HttpConfig, MqttConfig
+from socbal.runtime.mqtt_login import check_tls
 from socbal.runtime.secrets import read_token
 from socbal.runtime.settings import SettingsController
 from socbal.runtime.store import StateStore
@@ -31,10 +32,12 @@ S = TypeVar("S", bound=BaseModel)
 
 def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretStr | None, SecretStr | None, SecretStr | None]:
     """(MQTT password, MQTT settings token, HTTP API token) a live runtime's ``[mqtt]`` and ``[http]`` name, read once
-    at start (:class:`InputError` when one is named but missing or unusable); None for what is not configured."""
+    at start, and ``[mqtt]``'s TLS files loaded (:class:`InputError` when one is named but missing or unusable); None
+    for what is not configured."""
     password = settings_token = api_token = None
     if mqtt is not None:
         password = mqtt.password("mqtt password")
+        check_tls(mqtt, "mqtt")
         settings_token = read_token("mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file)
     if http.enabled:
         api_token = read_token("http token", http.token_env, http.token_file)
@@ -42,7 +45,13 @@ def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretSt
 
 
 class Broker(Protocol):
-    """The MQTT connection as the service uses it: a task to supervise, a state to publish, a close."""
+    """The MQTT connection as the service uses it: a task to supervise, a state to publish, a close; while it is not
+    connected, why (``last_error``, one line)."""
+
+    last_error: str | None
+
+    @property
+    def connected(self) -> bool: ...
 
     async def run(self) -> None: ...
 
@@ -96,9 +105,11 @@ class SupervisedService(abc.ABC, Generic[S]):
         self.store.close()
 
     def _service_state(self) -> dict:
-        """The end of :meth:`state`: active faults, task health and the event log's queue."""
+        """The end of :meth:`state`: active faults, task health, the broker connection and the event log's queue."""
+        mqtt = {"connected": self.mqtt.connected, "error": self.mqtt.last_error} if self.mqtt is not None else None
         return {
             "faults": dict(self.faults.active),
+            "mqtt": mqtt,
             "tasks": self.supervisor.snapshot(),
             "eventlog": {"pending": self.store.writer.pending, "dropped": self.store.writer.dropped, "fault": self.store.fault},
         }
@@ -106,9 +117,14 @@ class SupervisedService(abc.ABC, Generic[S]):
     def _task_died(self, name: str, reason: str) -> None:
         self.store.log("fault", f"task {name} died: {reason}; restarting")
 
+    def _broker_faults(self) -> dict[str, str]:
+        """``mqtt``: why the broker is not connected (a refused login or TLS names the fields), while it is not."""
+        error = self.mqtt.last_error if self.mqtt is not None else None
+        return {"mqtt": error} if error is not None else {}
+
     def _service_faults(self) -> dict[str, str]:
-        """Faults of the service itself: the event log's, and one per supervised task that is down."""
-        faults: dict[str, str] = {}
+        """Faults of the service itself: the event log's, the broker's, and one per supervised task that is down."""
+        faults: dict[str, str] = self._broker_faults()
         if self.store.fault is not None:
             faults["eventlog"] = self.store.fault
         for name, health in self.supervisor.health.items():

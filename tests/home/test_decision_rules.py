@@ -232,6 +232,18 @@ def test_no_request_sets_every_device_to_zero():
     assert powers == {"a": 0.0}
 
 
+@pytest.mark.parametrize("request_", [{"discharge_w": 0}, {"charge_w": 0}])
+@pytest.mark.parametrize("strategy", ["socbal", "equal", "sequential", "power-limit-soc"])
+def test_a_0w_request_says_idle_for_every_online_device_not_full_or_staged_off(request_, strategy):
+    # as the one-device EMS says for its packs: no direction was asked for, so no direction's reason applies
+    devices = [device("a", 80), device("full", 100), device("empty", 5), device("off", 50, online=False)]
+    powers, d = decide(devices, request_, strategy=strategy)
+    assert set(powers.values()) == {0.0}
+    reasons = {x.id: x.reason for x in d.devices}
+    assert reasons == {"a": "idle: nothing requested (0 W)", "full": "idle: nothing requested (0 W)",
+                       "empty": "idle: nothing requested (0 W)", "off": "excluded: offline"}  # fmt: skip
+
+
 def test_baselines_equal_and_sequential():
     devices = [device("a", 80), device("b", 40)]
     powers, _ = decide(devices, {"discharge_w": 1000}, strategy="equal")

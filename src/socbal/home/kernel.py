@@ -110,7 +110,7 @@ REASON_TEXT = {
     REASON_HELD: "held by pacing: its last setpoint stays (write interval or deadband)",
     REASON_RAMPING: "ramping in: capped by the ramp limit, the others cover the rest",
     REASON_NOT_FOLLOWING: "not following its setpoint yet: counted at what it delivers, the others cover the rest",
-    REASON_IDLE: "idle: no request",
+    REASON_IDLE: "idle: nothing requested (0 W)",
     REASON_WAITING: "waiting: sequential runs one device at a time",
     REASON_INTERLOCK: "direction change: every device goes to 0 W before any is commanded the other way",
     REASON_STANDING_BY: "standing by: staged on, the devices before it in the fill order cover the request at a good load",
@@ -776,6 +776,8 @@ def decide_home_with_scratch(
                 reason[i] = REASON_IDLE
         elif eligible[i] and not lagging[i]:
             reason[i] = REASON_WAITING if int(settings[HS_STRATEGY]) == STRATEGY_SEQUENTIAL else REASON_STAGED_OFF
+        if demand <= _EPS_W and dev[i, DEV_ONLINE] > 0.5 and not lagging[i]:  # no direction asked for: none's reason applies
+            reason[i] = REASON_IDLE
         if not member[i] or held[i]:
             weight[i] = 0.0
         if eligible[i]:

@@ -78,6 +78,13 @@ def test_mixed_packs_series_delivers_less_and_stops_first(mixed):
     assert series_packs.loc["main", "min_soc_pct"] > 50.0
 
 
+def test_unserved_demand_that_is_float_rounding_is_stored_as_0(mixed):
+    # the parallel bank served all its discharge demand: 5.6e-14 Wh "not served" was left of demand - served before
+    m = metrics(mixed)
+    assert m.loc["parallel", "unserved_discharge_wh"] == 0.0
+    assert m.loc["series", "unserved_discharge_wh"] > 1.0  # the string stops early: real shortfall is kept
+
+
 def test_mixed_packs_in_parallel_circulate_and_heat(mixed):
     m = metrics(mixed)
     assert m.loc["parallel", "peak_circulating_current_a"] > 1.0

@@ -311,3 +311,12 @@ def test_a_live_home_config_given_to_simulate_is_named_as_such_in_one_line():
     assert out.returncode == 2 and "Traceback" not in out.stderr
     lines = [x for x in out.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "`socbal run" in lines[0] and "unknown field" not in lines[0]
+
+
+@pytest.mark.parametrize("name, field", [("home_two_units", "export_kwh"), ("home_charging", "grid_import_kwh")])
+def test_home_totals_that_are_float_rounding_are_stored_as_0(name, field):
+    # the balance left 9.7e-18 kWh of export (two units) and 1.7e-18 kWh of import (charging) before
+    h = run(name).summary["home"]
+    assert h[field] == 0.0
+    for key in ("grid_import_kwh", "export_kwh", "avoidable_import_kwh", "avoidable_export_kwh", "net_import_kwh"):
+        assert h[key] == 0.0 or abs(h[key]) > 1e-9 * h["load_kwh"], key

@@ -33,6 +33,7 @@ from socbal.ems.kernel import REASON_AT_RESERVE, REASON_FULL, REASON_NO_LIMIT, R
 from socbal.errors import InputError
 from socbal.scenario import CompareSpec, Scenario
 from socbal.sim.engine import simulate
+from socbal.sim.metrics import without_rounding
 from socbal.topology import PackElectrical, TopologyResult, mean_cell_ocv_v, simulate_parallel, simulate_series
 from socbal.topology.result import PACK_AT_FLOOR, PACK_STATE_TEXT
 
@@ -234,7 +235,7 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
     delivered_wh = float(np.clip(run.served_w, 0, None).sum() * to_wh)
     absorbed_wh = float(np.clip(-run.served_w, 0, None).sum() * to_wh)
     standby_wh = float(run.standby_w.sum() * to_wh)
-    return {
+    metrics = {
         "topology": run.topology,
         "requested_discharge_wh": float(np.clip(demand_w, 0, None).sum() * to_wh),
         "requested_charge_wh": float(np.clip(-demand_w, 0, None).sum() * to_wh),
@@ -260,3 +261,5 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
         "first_pack_stop_h": run.first_pack_stop_s / 3600.0,
         "first_pack_stop": run.first_pack_stop,
     }
+    scale_wh = max(metrics["requested_discharge_wh"], metrics["requested_charge_wh"], delivered_wh, absorbed_wh)
+    return without_rounding(metrics, ("unserved_discharge_wh", "unserved_charge_wh"), scale_wh)

@@ -18,7 +18,7 @@ import pandas as pd
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS, HOME_STATS
 from socbal.resultfiles import save_results
 from socbal.sim.kernel import Records
-from socbal.sim.metrics import WH_PER_KWH
+from socbal.sim.metrics import WH_PER_KWH, without_rounding
 from socbal.sim.results import SimulationResult, build_result
 
 RESULT_FILES = ("home.parquet", "devices.parquet", "packs.parquet", "device_flows.parquet", "summary.json", "scenario.json")
@@ -105,6 +105,10 @@ def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, 
     return out
 
 
+#: The home totals that are balance residuals, stored as 0 when within rounding (:data:`socbal.sim.metrics.ROUNDING_REL`).
+HOME_RESIDUAL_ENERGIES = ("grid_import", "export", "avoidable_import", "avoidable_export", "cross_charge")
+
+
 def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_stats: np.ndarray, device_results: dict) -> dict:
     """The home run's summary: the ``home`` object of the contract plus run settings."""
     totals = home.sum(numeric_only=True)
@@ -113,20 +117,22 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
     stat = dict(zip(HOME_STATS, home_stats))
     final_soc = devices.groupby("device_id", observed=True, sort=False)["soc_true_pct"].last()
     flows = device_energy_kwh(device_results)
-    grid_import_kwh = float(totals["grid_import_wh"]) / WH_PER_KWH
-    export_kwh = float(totals["export_wh"]) / WH_PER_KWH
+    energy_kwh = {
+        name: float(totals[f"{name}_wh"]) / WH_PER_KWH
+        for name in ("load", "served_by_storage", "storage_ac", "grid_import", "export", "avoidable_import",
+                     "avoidable_export", "cross_charge")
+    }  # fmt: skip
+    scale_kwh = max(abs(v) for v in (*energy_kwh.values(), *flows.values()))
+    energy_kwh = without_rounding(energy_kwh, HOME_RESIDUAL_ENERGIES, scale_kwh)
+    flows = without_rounding(flows, ("stored_change_kwh",), scale_kwh)
+    net = {"net_import_kwh": energy_kwh["grid_import"] - energy_kwh["export"]}
+    net["net_import_storage_corrected_kwh"] = net["net_import_kwh"] - flows["stored_change_kwh"]
+    net = without_rounding(net, tuple(net), scale_kwh)
     home_summary = {
-        "load_kwh": float(totals["load_wh"]) / WH_PER_KWH,
-        "served_by_storage_kwh": float(totals["served_by_storage_wh"]) / WH_PER_KWH,
-        "storage_ac_kwh": float(totals["storage_ac_wh"]) / WH_PER_KWH,
-        "grid_import_kwh": grid_import_kwh,
-        "export_kwh": export_kwh,
-        "net_import_kwh": grid_import_kwh - export_kwh,
-        "net_import_storage_corrected_kwh": grid_import_kwh - export_kwh - flows["stored_change_kwh"],
+        **{f"{name}_kwh": energy_kwh[name] for name in ("load", "served_by_storage", "storage_ac", "grid_import", "export")},
+        **net,
         **flows,
-        "avoidable_import_kwh": float(totals["avoidable_import_wh"]) / WH_PER_KWH,
-        "avoidable_export_kwh": float(totals["avoidable_export_wh"]) / WH_PER_KWH,
-        "cross_charge_kwh": float(totals["cross_charge_wh"]) / WH_PER_KWH,
+        **{f"{name}_kwh": energy_kwh[name] for name in ("avoidable_import", "avoidable_export", "cross_charge")},
         "max_handover_gap_s": float(stat["max_handover_gap_s"]),
         "writes_per_device_per_h": {did: float(writes[did]) / horizon_h for did in writes.index},
         "device_soc_spread_max_pct": float(stat["device_soc_spread_max_pct"]),

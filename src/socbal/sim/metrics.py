@@ -10,6 +10,21 @@ from socbal.sim.columns import SPREAD_THRESHOLDS_PCT, STATS
 
 WH_PER_KWH = 1000.0
 
+#: Float rounding in balance residuals. An energy total formed as what is left of a balance (curtailed PV, import,
+#: export, unserved load: differences of kW-sized flows, step by step) whose magnitude is at most ``ROUNDING_REL``
+#: times the run's largest energy total is rounding, not energy (about 1e-17 kWh in a run of a few kWh), and is
+#: stored as 0. Totals formed as products (losses, standby) are never rounded away.
+ROUNDING_REL = 1e-9
+#: The one-device summary's ``energy_kwh`` entries that are balance residuals (see ``ROUNDING_REL``).
+RESIDUAL_ENERGIES = ("pv_curtailed", "export", "grid_import", "grid_to_device", "unserved", "battery_unserved", "served_by_device")
+
+
+def without_rounding(values: dict, names: tuple[str, ...], scale: float) -> dict:
+    """``values`` with each of ``names`` set to 0.0 where its magnitude is at most ``ROUNDING_REL`` x ``scale`` (the
+    run's largest energy total, same unit); every other entry and every larger value unchanged."""
+    tolerance = ROUNDING_REL * abs(scale)
+    return {k: (0.0 if k in names and abs(v) <= tolerance else v) for k, v in values.items()}
+
 
 def _hours(seconds: float) -> float:
     """Seconds to hours; NaN stays NaN (the event never happened)."""
@@ -56,6 +71,7 @@ def summarize(
     energy_kwh["conversion_loss"] = energy_kwh["dcdc_loss"] + energy_kwh["i2r_loss"]
     energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH  # packs' own draw; main unit apart
     energy_kwh["served_by_device"] = energy_kwh["ac_output"] - energy_kwh["export"]
+    energy_kwh = without_rounding(energy_kwh, RESIDUAL_ENERGIES, max(abs(v) for v in energy_kwh.values()))
     per_pack = packs.groupby("pack_id", observed=True, sort=False)
     last = per_pack.last()
     sums = per_pack[["discharge_wh", "charge_wh", "dcdc_loss_wh", "i2r_loss_wh", "standby_wh", "reserve_standby_s"]].sum()

@@ -16,7 +16,15 @@ WH_PER_KWH = 1000.0
 #: stored as 0. Totals formed as products (losses, standby) are never rounded away.
 ROUNDING_REL = 1e-9
 #: The one-device summary's ``energy_kwh`` entries that are balance residuals (see ``ROUNDING_REL``).
-RESIDUAL_ENERGIES = ("pv_curtailed", "export", "grid_import", "grid_to_device", "unserved", "battery_unserved", "served_by_device")
+RESIDUAL_ENERGIES = (
+    "pv_curtailed",
+    "export",
+    "grid_import",
+    "grid_to_device",
+    "unserved",
+    "battery_unserved",
+    "served_by_device",
+)
 
 
 def without_rounding(values: dict, names: tuple[str, ...], scale: float) -> dict:

@@ -320,3 +320,21 @@ def test_home_totals_that_are_float_rounding_are_stored_as_0(name, field):
     assert h[field] == 0.0
     for key in ("grid_import_kwh", "export_kwh", "avoidable_import_kwh", "avoidable_export_kwh", "net_import_kwh"):
         assert h[key] == 0.0 or abs(h[key]) > 1e-9 * h["load_kwh"], key
+
+
+def test_a_one_device_home_marks_the_handover_gap_not_applicable(tmp_path):
+    # one device has nothing to hand over to: its runs of avoidable import are latency, never a handover gap
+    text = (EXAMPLES / "home_dawn.toml").read_text()
+    one = tmp_path / "one.toml"
+    one.write_text(text[: text.index("[[devices]]", text.index("[[devices]]") + 1)])
+    out = socbal("simulate", str(one), "--out", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "longest handover gap" in line)
+    assert "n/a (one device)" in row
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["home"]["max_handover_gap_s"] is None
+    report = socbal("report", str(tmp_path / "r"))
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "r" / "report.html").read_text()
+    headline = html[html.index('class="headline"') : html.index("<h2")]
+    assert "n/a (one device)" in headline and " s<" not in headline.split("longest handover gap")[1][:200]
+    assert run("home_dawn").summary["home"]["max_handover_gap_s"] >= 0.0  # two devices: a number

@@ -235,7 +235,7 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
     delivered_wh = float(np.clip(run.served_w, 0, None).sum() * to_wh)
     absorbed_wh = float(np.clip(-run.served_w, 0, None).sum() * to_wh)
     standby_wh = float(run.standby_w.sum() * to_wh)
-    metrics = {
+    metrics: dict = {
         "topology": run.topology,
         "requested_discharge_wh": float(np.clip(demand_w, 0, None).sum() * to_wh),
         "requested_charge_wh": float(np.clip(-demand_w, 0, None).sum() * to_wh),
@@ -261,5 +261,5 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
         "first_pack_stop_h": run.first_pack_stop_s / 3600.0,
         "first_pack_stop": run.first_pack_stop,
     }
-    scale_wh = max(metrics["requested_discharge_wh"], metrics["requested_charge_wh"], delivered_wh, absorbed_wh)
+    scale_wh = max(float(np.abs(demand_w).sum() * to_wh), delivered_wh, absorbed_wh)
     return without_rounding(metrics, ("unserved_discharge_wh", "unserved_charge_wh"), scale_wh)

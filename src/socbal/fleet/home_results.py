@@ -8,6 +8,7 @@ was written per hour). ``devices``: ``home``, ``device_id``, ``soh_pct_mean`` (o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ DISTRIBUTION = (
     ("avoidable_import_kwh", "avoidable import, kWh"),
     ("avoidable_export_kwh", "avoidable export, kWh"),
     ("cross_charge_kwh", "cross-charging, kWh"),
-    ("max_handover_gap_s", "longest handover gap, s"),
+    ("max_handover_gap_s", "longest handover gap (homes of 2+ devices), s"),
     ("battery_unserved_kwh", "unserved by the devices, kWh"),
     ("device_soc_spread_max_pct", "device SOC spread, max, %"),
     ("losses_kwh", "losses (conversion + standby), kWh"),
@@ -83,6 +84,15 @@ class HomeFleetResult:
         return save_results(out_dir, {"homes": self.homes, "devices": self.devices}, self.summary, self.scenario)
 
 
+def _distribution(values: np.ndarray, label: str) -> dict:
+    """:func:`percentile_row` over the homes where the metric applies (NaN: not applicable, as the handover gap of a
+    one-device home); all NaN when it applies to none."""
+    applies = values[~np.isnan(values)]
+    if applies.size == 0:
+        return {k: (label if k == "label" else math.nan) for k in percentile_row(np.zeros(1), label)}
+    return percentile_row(applies, label)
+
+
 def build_home_fleet_result(
     scenario, draw: HomeFleetDraw, home_out: np.ndarray, device_out: np.ndarray, seed: int
 ) -> HomeFleetResult:
@@ -101,7 +111,7 @@ def build_home_fleet_result(
     devices.insert(0, "soh_pct_mean", soh_mean[kept])
     devices.insert(0, "device_id", pd.Categorical(np.array(ids)[np.nonzero(kept)[1]], categories=ids))
     devices.insert(0, "home", np.nonzero(kept)[0])
-    distribution = {column: percentile_row(homes[column].to_numpy(), label) for column, label in DISTRIBUTION}
+    distribution = {column: _distribution(homes[column].to_numpy(), label) for column, label in DISTRIBUTION}
     summary = {
         "scenario": scenario.name,
         "homes": n_homes,

@@ -22,6 +22,7 @@ from socbal.fleet.pool import run_on_dask, thread_count, thread_map
 from socbal.home import loop
 from socbal.home.engine import HomeInputs, home_inputs, prepare_home
 from socbal.home.fleetspec import HomeFleetSpec
+from socbal.home.results import handover_gap_s, home_without_rounding
 from socbal.home.scenario import HomeScenario
 from socbal.sim import kernel as sk
 from socbal.sim.columns import PACK, STATS
@@ -151,7 +152,7 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
         "avoidable_import_kwh": home[loop.H_AVOIDABLE_IMPORT] / WH_PER_KWH,
         "avoidable_export_kwh": home[loop.H_AVOIDABLE_EXPORT] / WH_PER_KWH,
         "cross_charge_kwh": home[loop.H_CROSS] / WH_PER_KWH,
-        "max_handover_gap_s": stats[loop.S_GAP],
+        "max_handover_gap_s": handover_gap_s(stats[loop.S_GAP], n_dev),
         "battery_unserved_kwh": dev[:, sk.D_BATT_UNSERVED].sum() / WH_PER_KWH,
         "losses_kwh": (conversion_wh.sum() + standby_wh.sum()) / WH_PER_KWH,
         "main_unit_kwh": dev[:, sk.D_MAIN].sum() / WH_PER_KWH,
@@ -173,6 +174,7 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
         "staged_on_h": drow[:, loop.DR_STAGED_S] / 3600.0,
         "first_reserve_h": records.stats[:, STATS["first_reserve_time_s"]] / 3600.0,
     }
+    values = home_without_rounding(values)
     return np.array([values[k] for k in HOME_METRICS]), np.stack([devices[k] for k in DEVICE_METRICS], axis=1)
 
 

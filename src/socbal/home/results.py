@@ -9,6 +9,7 @@ with ``device_id`` (its household columns — load, import, export, unserved —
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,24 @@ def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, 
     return out
 
 
-#: The home totals that are balance residuals, stored as 0 when within rounding (:data:`socbal.sim.metrics.ROUNDING_REL`).
-HOME_RESIDUAL_ENERGIES = ("grid_import", "export", "avoidable_import", "avoidable_export", "cross_charge")
+def handover_gap_s(gap_s: float, n_devices: int) -> float:
+    """The longest handover gap (s) of a home of ``n_devices``; NaN (not applicable, null in ``summary.json``) for one
+    device: nothing to hand over to, its runs of avoidable import are latency, not a handover."""
+    return gap_s if n_devices > 1 else math.nan
+
+
+#: The home totals that are balance residuals or differences, stored as 0 when within rounding
+#: (:data:`socbal.sim.metrics.ROUNDING_REL` of the home's largest energy total).
+HOME_RESIDUAL_KWH = (
+    "grid_import_kwh", "export_kwh", "net_import_kwh", "net_import_storage_corrected_kwh", "stored_change_kwh",
+    "pv_curtailed_kwh", "avoidable_import_kwh", "avoidable_export_kwh", "cross_charge_kwh", "battery_unserved_kwh",
+)  # fmt: skip
+
+
+def home_without_rounding(metrics: dict) -> dict:
+    """A home's metrics with the :data:`HOME_RESIDUAL_KWH` that are float rounding set to 0 (every other kept)."""
+    scale_kwh = max(abs(v) for k, v in metrics.items() if k.endswith("_kwh") and isinstance(v, float))
+    return without_rounding(metrics, HOME_RESIDUAL_KWH, scale_kwh)
 
 
 def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_stats: np.ndarray, device_results: dict) -> dict:
@@ -117,23 +134,21 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
     stat = dict(zip(HOME_STATS, home_stats))
     final_soc = devices.groupby("device_id", observed=True, sort=False)["soc_true_pct"].last()
     flows = device_energy_kwh(device_results)
-    energy_kwh = {
-        name: float(totals[f"{name}_wh"]) / WH_PER_KWH
-        for name in ("load", "served_by_storage", "storage_ac", "grid_import", "export", "avoidable_import",
-                     "avoidable_export", "cross_charge")
-    }  # fmt: skip
-    scale_kwh = max(abs(v) for v in (*energy_kwh.values(), *flows.values()))
-    energy_kwh = without_rounding(energy_kwh, HOME_RESIDUAL_ENERGIES, scale_kwh)
-    flows = without_rounding(flows, ("stored_change_kwh",), scale_kwh)
-    net = {"net_import_kwh": energy_kwh["grid_import"] - energy_kwh["export"]}
-    net["net_import_storage_corrected_kwh"] = net["net_import_kwh"] - flows["stored_change_kwh"]
-    net = without_rounding(net, tuple(net), scale_kwh)
+    grid_import_kwh = float(totals["grid_import_wh"]) / WH_PER_KWH
+    export_kwh = float(totals["export_wh"]) / WH_PER_KWH
     home_summary = {
-        **{f"{name}_kwh": energy_kwh[name] for name in ("load", "served_by_storage", "storage_ac", "grid_import", "export")},
-        **net,
+        "load_kwh": float(totals["load_wh"]) / WH_PER_KWH,
+        "served_by_storage_kwh": float(totals["served_by_storage_wh"]) / WH_PER_KWH,
+        "storage_ac_kwh": float(totals["storage_ac_wh"]) / WH_PER_KWH,
+        "grid_import_kwh": grid_import_kwh,
+        "export_kwh": export_kwh,
+        "net_import_kwh": grid_import_kwh - export_kwh,
+        "net_import_storage_corrected_kwh": grid_import_kwh - export_kwh - flows["stored_change_kwh"],
         **flows,
-        **{f"{name}_kwh": energy_kwh[name] for name in ("avoidable_import", "avoidable_export", "cross_charge")},
-        "max_handover_gap_s": float(stat["max_handover_gap_s"]),
+        "avoidable_import_kwh": float(totals["avoidable_import_wh"]) / WH_PER_KWH,
+        "avoidable_export_kwh": float(totals["avoidable_export_wh"]) / WH_PER_KWH,
+        "cross_charge_kwh": float(totals["cross_charge_wh"]) / WH_PER_KWH,
+        "max_handover_gap_s": handover_gap_s(float(stat["max_handover_gap_s"]), len(scenario.devices)),
         "writes_per_device_per_h": {did: float(writes[did]) / horizon_h for did in writes.index},
         "device_soc_spread_max_pct": float(stat["device_soc_spread_max_pct"]),
         "device_soc_spread_final_pct": float(final_soc.max() - final_soc.min()),
@@ -149,5 +164,5 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
         "staging": scenario.home.staging,
         "step_s": scenario.run.step_s,
         "horizon_h": horizon_h,
-        "home": home_summary,
+        "home": home_without_rounding(home_summary),
     }

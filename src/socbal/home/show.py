@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 
+#: What a home metric that does not apply shows (the handover gap of a one-device home).
+NOT_APPLICABLE = "n/a (one device)"
 #: The home metrics printed, with their labels and units.
 HOME_ROWS = (
     ("household load", "load_kwh", "kWh"),
@@ -29,6 +33,14 @@ HOME_ROWS = (
 )
 
 
+def home_value_text(value: float | int | None, unit: str) -> str:
+    """One home metric with its unit; NaN or None (read back from ``summary.json``) is not applicable: the handover
+    gap of a one-device home."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NOT_APPLICABLE
+    return f"{value:.3f} {unit}".strip() if isinstance(value, float) else f"{value} {unit}".strip()
+
+
 def print_home_summary(summary: dict, console: Console | None = None) -> None:
     """Print the home metrics and one row per device."""
     console = console or Console()
@@ -40,7 +52,7 @@ def print_home_summary(summary: dict, console: Console | None = None) -> None:
     table.add_column("home")
     table.add_column("value", justify="right")
     for label, key, unit in HOME_ROWS:
-        table.add_row(label, f"{h[key]:.3f} {unit}".strip() if isinstance(h[key], float) else f"{h[key]} {unit}".strip())
+        table.add_row(label, home_value_text(h[key], unit))
     console.print(table)
     devices = Table(show_header=True)
     for column in ("device", "final SOC %", "discharge kWh", "charge kWh", "writes / h"):

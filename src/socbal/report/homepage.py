@@ -8,6 +8,7 @@ never re-simulates. Powers in W, energies in kWh, SOC in %.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import plotly.graph_objects as go
 
 from socbal.errors import InputError
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS
-from socbal.home.show import HOME_ROWS
+from socbal.home.show import HOME_ROWS, NOT_APPLICABLE
 from socbal.report.figures import (
     MAX_POINTS,
     _interval_h,
@@ -218,11 +219,13 @@ def headline_html(run: HomeRunData) -> str:
     """The pains' metrics as a row of boxes (an HTML fragment)."""
     h = run.summary["home"]
     writes = h["writes_per_device_per_h"].values()
+    gap_s = h["max_handover_gap_s"]
+    gap = NOT_APPLICABLE if gap_s is None or math.isnan(gap_s) else f"{gap_s:.0f} s"
     boxes = [
         ("avoidable import", f"{h['avoidable_import_kwh']:.3f} kWh", "import while a device could have served it"),
         ("avoidable export", f"{h['avoidable_export_kwh']:.3f} kWh", "PV exported while a device could have stored it"),
         ("cross-charging", f"{h['cross_charge_kwh']:.3f} kWh", "into one device while another discharged"),
-        ("longest handover gap", f"{h['max_handover_gap_s']:.0f} s", "avoidable import above 50 W in a row"),
+        ("longest handover gap", gap, "avoidable import above 50 W in a row"),
         ("writes per device", f"{max(writes, default=0.0):.1f} / h", "the most of any device"),
         (
             "device SOC spread",
@@ -236,8 +239,10 @@ def headline_html(run: HomeRunData) -> str:
 def home_table(run: HomeRunData) -> pd.DataFrame:
     """The home metrics of the summary (as ``socbal simulate`` prints them)."""
     h = run.summary["home"]
+    values = [math.nan if h[key] is None else float(h[key]) for _, key, _ in HOME_ROWS]
+    units = [NOT_APPLICABLE if math.isnan(v) else unit for v, (*_, unit) in zip(values, HOME_ROWS, strict=True)]
     return pd.DataFrame(
-        {"value": [float(h[key]) for _, key, _ in HOME_ROWS], "unit": [unit for *_, unit in HOME_ROWS]},
+        {"value": values, "unit": units},
         index=pd.Index([label for label, _, _ in HOME_ROWS], name=""),
     )
 

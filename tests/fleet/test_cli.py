@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from .conftest import EXAMPLES
 
@@ -38,3 +39,18 @@ def test_fleet_bad_input_is_one_line_and_exit_2(tmp_path):
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
     assert "fleet.old_pack_share" in socbal("fleet", str(bad)).stderr
+
+
+@pytest.mark.parametrize(
+    "scenario, args, expected",
+    [
+        ("fleet.toml", ["--devices", "0"], "error: --devices: value 0 is not allowed: must be >= 1"),
+        ("fleet.toml", ["--devices", "2", "--seed", "-1"], "error: --seed: value -1 is not allowed: must be >= 0"),
+        ("home_fleet.toml", ["--homes", "0"], "error: --homes: value 0 is not allowed: must be >= 1"),
+        ("home_fleet.toml", ["--homes", "2", "--seed", "-4"], "error: --seed: value -4 is not allowed: must be >= 0"),
+    ],
+)
+def test_fleet_option_errors_name_the_option_as_typed(tmp_path, scenario, args, expected):
+    out = socbal("fleet", str(EXAMPLES / scenario), *args, "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and out.stderr.strip() == expected
+    assert not (tmp_path / "r").exists()

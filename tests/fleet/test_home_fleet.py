@@ -119,7 +119,7 @@ def test_every_home_closes_its_energy_balance():
 def test_a_fleet_too_large_for_memory_is_refused_naming_the_estimate(monkeypatch, caplog):
     scenario = small_home()
     monkeypatch.setattr(home_runner, "memory_available_bytes", lambda: 10_000_000)
-    with pytest.raises(InputError, match=r"homes: value 100000 is not allowed: 100000 homes need about [\d.]+ GB in memory"):
+    with pytest.raises(InputError, match=r"^--homes: value 100000 is not allowed: 100000 homes need about [\d.]+ GB in memory"):
         prepare_home_fleet(scenario, homes=100_000)
     need = home_runner.memory_estimate_bytes(scenario, 1000, 2, 0)
     monkeypatch.setattr(home_runner, "memory_available_bytes", lambda: int(need / 0.5))

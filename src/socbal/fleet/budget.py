@@ -52,13 +52,15 @@ class FleetBudget:
 
 
 def size_and_seed(name: str, size: int | None, spec_size: int, seed: int | None, spec_seed: int) -> tuple[int, int]:
-    """A fleet's size (``name``: devices or homes) and seed, the options over the scenario's; refused below 1 / 0."""
+    """A fleet's size (``name``: devices or homes) and seed, the options over the scenario's; refused below 1 / 0,
+    naming the ``socbal fleet`` option (``--devices``, ``--homes``, ``--seed``: the scenario's own values are
+    checked where it is read)."""
+    if size is not None and size < 1:
+        raise InputError(f"--{name}: value {size} is not allowed: must be >= 1")
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed: value {seed} is not allowed: must be >= 0")
     size = spec_size if size is None else size
     seed = spec_seed if seed is None else seed
-    if size < 1:
-        raise InputError(f"{name}: value {size} is not allowed: must be >= 1")
-    if seed < 0:
-        raise InputError(f"seed: value {seed} is not allowed: must be >= 0")
     return size, seed
 
 

@@ -61,15 +61,16 @@ def memory_estimate_bytes(scenario: HomeScenario, homes: int, threads: int, prof
     return draws + TABLE_COPIES * results + threads * 2 * profile_bytes
 
 
-def check_memory(scenario: HomeScenario, homes: int, threads: int, profile_bytes: int) -> None:
-    """Refuse a fleet that would not fit in memory, naming the estimate; warn when it takes much of it."""
+def check_memory(scenario: HomeScenario, homes: int, threads: int, profile_bytes: int, field: str = "fleet.homes") -> None:
+    """Refuse a fleet that would not fit in memory, naming the estimate and ``field`` (where the count came from:
+    ``--homes`` or ``fleet.homes``); warn when it takes much of it."""
     need = memory_estimate_bytes(scenario, homes, threads, profile_bytes)
     have = memory_available_bytes()
     text = f"{homes} homes need about {need / 1e9:.2f} GB in memory; {have / 1e9:.2f} GB are available"
     if need > REFUSE_SHARE * have:
-        raise InputError(f"homes: value {homes} is not allowed: {text}; run fewer homes or split them over several runs")
+        raise InputError(f"{field}: value {homes} is not allowed: {text}; run fewer homes or split them over several runs")
     if need > WARN_SHARE * have:
-        log.warning("homes: %s", text)
+        log.warning("%s: %s", field, text)
 
 
 def prepare_home_fleet(
@@ -78,6 +79,7 @@ def prepare_home_fleet(
     """The fleet's shared inputs and drawn homes: ``(base, draw, homes, seed)``; bad sizes and a fleet that would
     not fit in memory are refused before anything is drawn."""
     spec = scenario.fleet if scenario.fleet is not None else HomeFleetSpec()
+    field = "fleet.homes" if homes is None else "--homes"
     homes, seed = size_and_seed("homes", homes, spec.homes, seed, spec.seed)
     n_all = len(scenario.devices)
     if spec.device_count is not None and spec.device_count[1] > n_all:
@@ -87,7 +89,7 @@ def prepare_home_fleet(
     counts = range(spec.device_count[0], spec.device_count[1] + 1) if spec.device_count is not None else [n_all]
     full = home_inputs(scenario)
     profile_bytes = full.profiles.load_w.nbytes + full.profiles.pv_w.nbytes
-    check_memory(scenario, homes, thread_count(threads), profile_bytes)
+    check_memory(scenario, homes, thread_count(threads), profile_bytes, field)
     whole_run = sk.Clock(full.clock.step_s, full.clock.n_steps, full.clock.n_steps)
     variants = {}
     for n in counts:

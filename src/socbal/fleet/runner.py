@@ -27,7 +27,7 @@ def prepare_fleet(scenario, devices: Optional[int] = None, seed: Optional[int] =
     before anything is drawn (:func:`socbal.fleet.budget.check_fleet_budget`).
     """
     spec = scenario.fleet if getattr(scenario, "fleet", None) is not None else FleetSpec()
-    field = "fleet.devices" if devices is None else "devices (--devices)"
+    field = "fleet.devices" if devices is None else "--devices"
     devices, seed = size_and_seed("devices", devices, spec.devices, seed, spec.seed)
     check_fleet_budget(devices, len(scenario.all_packs), scenario.run.n_steps, field, dask=dask)
     base = kernel_inputs(scenario)

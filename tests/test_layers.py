@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "socbal"
 #: Layer of every sub-package (or top-level module), lowest first; a module may import its own
 #: layer and those below, never one above. Keep in step with CONTRIBUTING.md.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "validation", "tomlfile", "resultfiles", "_jit_cache", "jit", "jit_pipeline", "bundled"),
+    ("errors", "validation", "tomlfile", "resultfiles", "_jit_cache", "jit", "jit_pipeline", "bundled", "wording"),
     ("ems", "profiles"),
     ("scenario",),
     ("device",),

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from socbal.ems.models import STRATEGY_NAMES
 from socbal.errors import InputError, describe_validation_error
+from socbal.wording import count
 
 app = typer.Typer(
     name="socbal",
@@ -602,7 +603,7 @@ def lifetime(
     jobs_value = int(_number_option("--jobs", jobs, -1, 1024, integer=True)) or (os.cpu_count() or 1)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     spec = load_scenario(scenario)
-    with activity(f"lifetime of {spec.name} under {len(names)} strategies"):
+    with activity(f"lifetime of {spec.name} under {count(len(names), 'strategy', 'strategies')}"):
         study = run_study(
             spec,
             years=years_value,
@@ -680,7 +681,9 @@ def run(
     cfg = config_from_dict(raw, source=str(config), base_dir=config.parent)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime.from_config(cfg, reset_settings=reset_settings)
-    typer.echo(f"socbal run: {cfg.name}, {len(cfg.packs)} packs, link {cfg.link}, period {cfg.runtime.period_s:g} s", err=True)
+    typer.echo(
+        f"socbal run: {cfg.name}, {count(len(cfg.packs), 'pack')}, link {cfg.link}, period {cfg.runtime.period_s:g} s", err=True
+    )
     _run_until_signal(runtime.run)
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from socbal.wording import count
+
 if TYPE_CHECKING:
     from socbal.compare import CompareResult
     from socbal.lifetime.study import LifetimeStudy
@@ -126,7 +128,7 @@ def print_comparison(result: CompareResult, console: Console | None = None) -> N
     final = result.packs.groupby("topology", observed=True, sort=False)["final_soc_pct"]
     rows.append(("Final SOC per pack, %", *(" / ".join(f"{v:.0f}" for v in final.get_group(t)) for t in TOPOLOGIES)))
     title = (
-        f"{s['scenario']} — {len(s['packs'])} packs ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
+        f"{s['scenario']} — {count(len(s['packs']), 'pack')} ({', '.join(s['packs'])}), {s['chemistry'].upper()}, "
         f"{s['horizon_h']:g} h at {s['step_s']:g} s, same battery demand"
     )
     console.print(table(title, ["metric", *(TOPOLOGY_LABELS[t] for t in TOPOLOGIES)], rows))
@@ -141,9 +143,10 @@ def print_distribution(summary: dict, console: Console | None = None) -> None:
 
     console = console or output_console()
     members = (
-        f"{summary['homes']} homes of up to {summary['max_devices']} devices, home strategy {summary['strategy']}"
+        f"{count(summary['homes'], 'home')} of up to {count(summary['max_devices'], 'device')}, home strategy "
+        f"{summary['strategy']}"
         if "homes" in summary
-        else f"{summary['devices']} devices × {summary['packs_per_device']} packs"
+        else f"{count(summary['devices'], 'device')} × {count(summary['packs_per_device'], 'pack')}"
     )
     title = f"{summary['scenario']} — {members}, {summary['horizon_h']:g} h at {summary['step_s']:g} s, seed {summary['seed']}"
     columns = ["metric", *("max" if q == 100 else f"p{q}" for q in PERCENTILES), "mean"]
@@ -192,7 +195,7 @@ def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
         for r in study.strategies.to_dict("records")
     )
     title = f"{study.scenario.name} — {fade_note}; simulated {run.n_steps * run.step_s / 3600:g} h at {run.step_s:g} s, repeated"
-    caption = f"capacities in % of nameplate after {y:g} years; energies per year"
+    caption = f"capacities in % of nameplate after {count(y, 'year')}; energies per year"
     console.print(table(title, columns, strategy_rows, caption=caption))
     pack_numbers: list[NumberColumn] = [
         ("SOH0", "soh_initial_pct", 0),
@@ -212,14 +215,14 @@ def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
     )
     caption = (
         "per year: swing EFC (Σ|ΔSOC| / 200 %), cycles deeper than 50 %, hours at SOC >= 90 % and <= 10 %; "
-        f"capacity after {y:g} years and its calendar/cycle loss, % of nameplate"
+        f"capacity after {count(y, 'year')} and its calendar/cycle loss, % of nameplate"
     )
     console.print(table("Packs", pack_columns, pack_rows, text_columns=2, caption=caption))
     if not study.fade_available:
         console.print(f"capacity fade unavailable: {study.fade_error}", soft_wrap=True, markup=False)
     if run.n_steps * run.step_s < 364 * 86400:
         console.print(
-            f"note: the simulated period ({run.n_steps * run.step_s / 86400:g} days) is repeated to fill "
+            f"note: the simulated period ({count(run.n_steps * run.step_s / 86400, 'day')}) is repeated to fill "
             "each year; a period shorter than a year misses the seasons.",
             soft_wrap=True,
         )

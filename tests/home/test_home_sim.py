@@ -336,5 +336,6 @@ def test_a_one_device_home_marks_the_handover_gap_not_applicable(tmp_path):
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r" / "report.html").read_text()
     headline = html[html.index('class="headline"') : html.index("<h2")]
+    assert "1 device, " in html and "1 devices" not in html
     assert "n/a (one device)" in headline and " s<" not in headline.split("longest handover gap")[1][:200]
     assert run("home_dawn").summary["home"]["max_handover_gap_s"] >= 0.0  # two devices: a number

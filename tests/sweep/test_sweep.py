@@ -124,6 +124,15 @@ def test_cli_sweep_prints_saves_and_reports(tmp_path):
     assert "socbal sizing" in (out / "report.html").read_text()
 
 
+def test_one_combination_is_counted_in_the_singular(tmp_path):
+    out = tmp_path / "out"
+    args = ["sweep", str(_week(tmp_path)), "--packs", "1", "--pv-kwp", "1.6", "--strategy", "spec", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "— 1 combination, energies per year" in result.stdout
+    assert "1 combination, " in (out / "report.html").read_text() and "1 combinations" not in result.stdout
+
+
 def test_cli_bad_pack_range_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["sweep", str(EXAMPLE), "--packs", "zero..3"])
     assert result.exit_code == 2 and "--packs: value 'zero..3' is not allowed" in result.stderr

@@ -26,6 +26,7 @@ from socbal.home.results import handover_gap_s, home_without_rounding
 from socbal.home.scenario import HomeScenario
 from socbal.sim import kernel as sk
 from socbal.sim.columns import PACK, STATS
+from socbal.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def prepare_home_fleet(
     n_all = len(scenario.devices)
     if spec.device_count is not None and spec.device_count[1] > n_all:
         raise InputError(
-            f"fleet.device_count: value {list(spec.device_count)} is not allowed: the home has {n_all} devices, at most {n_all}"
+            f"fleet.device_count: value {list(spec.device_count)} is not allowed: the home has "
+            f"{count(n_all, 'device')}, at most {n_all}"
         )
     counts = range(spec.device_count[0], spec.device_count[1] + 1) if spec.device_count is not None else [n_all]
     full = home_inputs(scenario)

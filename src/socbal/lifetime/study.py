@@ -41,6 +41,7 @@ from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swin
 from socbal.resultfiles import read_results, save_results
 from socbal.scenario import PackSpec, Scenario, scenario_from_dict
 from socbal.sim.results import SimulationResult
+from socbal.wording import count
 
 #: Strategies compared by default, in table order: every strategy the EMS has.
 STRATEGIES = STRATEGY_NAMES
@@ -320,7 +321,7 @@ def run_study(
     if fade_error is None:
         fade_error = fade_unavailable_reason()
     if fade_error is None:
-        note(f"fade model ({chemistry}, {temperature_c:g} °C, {horizon_years:g} years, {len(tasks)} packs)")
+        note(f"fade model ({chemistry}, {temperature_c:g} °C, {count(horizon_years, 'year')}, {count(len(tasks), 'pack')})")
         trajectories = _fade_all(tasks, workers if workers is not None else (os.cpu_count() or 1))
         grids = []
         for i, trajectory in enumerate(trajectories):

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from socbal.errors import InputError, describe_validation_error
 from socbal.validation import FilePath, StrictModel
+from socbal.wording import count
 
 log = logging.getLogger("socbal.profiles")
 
@@ -471,7 +472,7 @@ def _table_stamps(raw: pd.DataFrame, spec: FileFormat, where: str) -> tuple[pd.D
     text = _time_text(raw, spec, where)
     label = " + ".join([spec.time_column] if isinstance(spec.time_column, str) else spec.time_column)
     if len(text) < 2:
-        raise InputError(f"{where} column {label!r}: {len(text)} rows is not allowed: need at least 2")
+        raise InputError(f"{where} column {label!r}: {count(len(text), 'row')} is not allowed: need at least 2")
     parsed = parse_times(text, spec, where, label)
     stamps, unresolved, keep = localize(parsed, spec, where, label)
     if stamps.has_duplicates:

@@ -41,6 +41,7 @@ from socbal.report.longrun import (
 from socbal.report.page import ReportPage, write_page
 from socbal.report.sweeppage import SWEEP_FILES, sweep_report
 from socbal.sim.results import RESULT_FILES
+from socbal.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def _subtitle(run: RunData) -> str:
     parts = [
         f"strategy {s.get('strategy')}",
         f"backup reserve {run.reserve_pct:g} %",
-        f"{len(run.pack_ids)} packs",
+        count(len(run.pack_ids), "pack"),
         f"{_number(s.get('horizon_h')):g} h at {_number(s.get('step_s')):g} s steps",
     ]
     if s.get("ems_version"):

@@ -103,7 +103,7 @@ def thinning_sentence(n: int, max_points: int, how: str) -> str:
     """What a page did to its ``n`` recorded intervals, in one sentence: ``how`` says, with ``{per_bin}`` for the
     intervals per bin, how each curve was binned (nothing hidden)."""
     if n <= max_points:
-        return f"Every one of the {n} recorded intervals is drawn."
+        return "The one recorded interval is drawn." if n == 1 else f"Every one of the {n} recorded intervals is drawn."
     per_bin = -(-n // max_points)
     return (
         f"{n} recorded intervals, drawn as at most {max_points} points per curve: {how.format(per_bin=per_bin)}. "

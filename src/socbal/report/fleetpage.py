@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from socbal.errors import InputError
 from socbal.report.figures import SPEC_SPREAD_BAND_PCT, _style, color
 from socbal.report.page import ReportPage
+from socbal.wording import count
 
 #: Files a fleet results folder holds.
 FLEET_FILES = ("devices.parquet", "packs.parquet", "summary.json")
@@ -107,13 +108,15 @@ def fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
     devices, packs, summary = load_fleet(folder)
     page = ReportPage(
         f"socbal fleet report — {summary.get('scenario', folder.name)}",
-        subtitle=f"{len(devices)} devices × {summary.get('packs_per_device', '?')} packs, "
+        subtitle=f"{count(len(devices), 'device')} × {count(summary.get('packs_per_device', float('nan')), 'pack')}, "
         f"{summary.get('horizon_h', float('nan')):g} h at {summary.get('step_s', float('nan')):g} s, seed {summary.get('seed')}",
     )
     add_distribution(page, summary, "Percentiles over the fleet")
     page.add_figure("histograms", histograms_figure(devices, packs))
     page.add_heading("Worst devices")
     shown = devices.sort_values("max_spread_pct", ascending=False).head(worst).set_index("device")[list(WORST_COLUMNS)]
-    page.add_table(shown, caption=f"The {len(shown)} devices with the largest max SOC spread (of {len(devices)})", digits=2)
+    page.add_table(
+        shown, caption=f"The {count(len(shown), 'device')} with the largest max SOC spread (of {len(devices)})", digits=2
+    )
     page.add_text("first_reserve_h: — = no pack of that device reached the backup reserve.")
     return page

@@ -14,6 +14,7 @@ from socbal.errors import InputError
 from socbal.report.figures import _style
 from socbal.report.fleetpage import add_distribution, histograms
 from socbal.report.page import ReportPage
+from socbal.wording import count
 
 #: Files a home fleet results folder holds.
 HOME_FLEET_FILES = ("homes.parquet", "devices.parquet", "summary.json")
@@ -59,7 +60,8 @@ def home_fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
     homes, summary = load_home_fleet(folder)
     page = ReportPage(
         f"socbal home fleet report — {summary.get('scenario', folder.name)}",
-        subtitle=f"{len(homes)} homes of up to {summary.get('max_devices', '?')} devices, home strategy "
+        subtitle=f"{count(len(homes), 'home')} of up to {count(summary.get('max_devices', float('nan')), 'device')}, "
+        "home strategy "
         f"{summary.get('strategy', '?')}, {summary.get('horizon_h', float('nan')):g} h at "
         f"{summary.get('step_s', float('nan')):g} s, seed {summary.get('seed')}",
     )
@@ -69,5 +71,5 @@ def home_fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
     page.add_figure("histograms", fig)
     page.add_heading("Worst homes")
     shown = homes.sort_values("avoidable_import_kwh", ascending=False).head(worst).set_index("home")[list(WORST_COLUMNS)]
-    page.add_table(shown, caption=f"The {len(shown)} homes with the most avoidable import (of {len(homes)})", digits=2)
+    page.add_table(shown, caption=f"The {count(len(shown), 'home')} with the most avoidable import (of {len(homes)})", digits=2)
     return page

@@ -32,6 +32,7 @@ from socbal.report.figures import (
 )
 from socbal.report.headline import boxes_html
 from socbal.report.page import ReportPage
+from socbal.wording import count
 
 #: Files a home results folder holds (beside packs.parquet, device_flows.parquet and scenario.json).
 HOME_FILES = ("home.parquet", "devices.parquet", "summary.json")
@@ -274,7 +275,7 @@ def home_report(folder: str | Path, max_points: int = MAX_POINTS) -> ReportPage:
     s = run.summary
     page = ReportPage(
         f"socbal home report — {run.label}",
-        subtitle=f"home strategy {s.get('strategy')}, staging {s.get('staging')}, {len(run.device_ids)} devices, "
+        subtitle=f"home strategy {s.get('strategy')}, staging {s.get('staging')}, {count(len(run.device_ids), 'device')}, "
         f"{float(s.get('horizon_h', float('nan'))):g} h at {float(s.get('step_s', float('nan'))):g} s steps",
     )
     description = run.scenario.get("home", {}).get("description") if isinstance(run.scenario, dict) else None

@@ -7,6 +7,7 @@ from pathlib import Path
 from socbal.lifetime.study import LifetimeStudy
 from socbal.report.figures import lines_figure, metrics_figure
 from socbal.report.page import ReportPage, write_page
+from socbal.wording import count
 
 #: File name of the page inside a lifetime study's results folder.
 LIFETIME_REPORT_FILE = "lifetime.html"
@@ -16,14 +17,16 @@ def lifetime_page(study: LifetimeStudy) -> ReportPage:
     """The study's report page: strategy table and bars, capacity over the years, cycling per pack."""
     y = study.years
     subtitle = (
-        f"{y:g} years; {study.chemistry.upper()} at {study.temperature_c:g} °C (BLAST-Lite)"
+        f"{count(y, 'year')}; {study.chemistry.upper()} at {study.temperature_c:g} °C (BLAST-Lite)"
         if study.fade_available
-        else f"{y:g} years; capacity fade unavailable: {study.fade_error}"
+        else f"{count(y, 'year')}; capacity fade unavailable: {study.fade_error}"
     )
     page = ReportPage(f"Battery lifetime — {study.scenario.name}", subtitle=subtitle)
     page.add_heading("Strategies")
     page.add_table(
-        study.strategies.set_index("strategy"), caption=f"Per strategy; capacities after {y:g} years, energies per year", digits=2
+        study.strategies.set_index("strategy"),
+        caption=f"Per strategy; capacities after {count(y, 'year')}, energies per year",
+        digits=2,
     )
     metrics = [
         "years_to_80_pct",

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from socbal.errors import InputError
 from socbal.report.figures import _style, color
 from socbal.report.page import ReportPage
+from socbal.wording import count
 
 SWEEP_FILES = ("sweep.parquet", "summary.json")
 #: Panels of the sizing figure: (column, title).
@@ -77,7 +78,7 @@ def sweep_report(folder: str | Path) -> ReportPage:
     currency = summary.get("currency")
     page = ReportPage(
         f"socbal sizing — {summary.get('scenario', folder.name)}",
-        subtitle=f"{summary.get('combinations', len(table))} combinations, {summary.get('horizon_h', float('nan')):g} h "
+        subtitle=f"{count(summary.get('combinations', len(table)), 'combination')}, {summary.get('horizon_h', float('nan')):g} h "
         f"at {summary.get('step_s', float('nan')):g} s steps, energies scaled to a year",
     )
     page.add_text(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from socbal.wording import count
+
 #: Columns printed: (column, header, format).
 COLUMNS = (
     ("packs", "packs", "{:.0f}"),
@@ -34,7 +36,7 @@ def print_sweep(result) -> None:
 
     s = result.summary
     table = Table(
-        title=f"{s['scenario']} — {s['combinations']} combinations, energies per year"
+        title=f"{s['scenario']} — {count(s['combinations'], 'combination')}, energies per year"
         + (f", money in {s['currency']}" if s.get("currency") else "")
     )
     shown = [c for c in COLUMNS if c[0] in result.table]

@@ -76,6 +76,11 @@ REASON_TEXT = {
 
 FULL_SOC_PCT = 100.0
 _EPS_W = 1e-9
+# Water-filling weights whose sum is below _TINY_WEIGHT_SUM (tiny, e.g. denormal, weights) are scaled up by
+# _WEIGHT_RESCALE, a power of two (exact), before the level remaining / sum is taken, so that it cannot overflow to inf;
+# the smallest denormal (2**-1074) becomes 2**-474. Weights of real packs (W x Wh sized) never come near it.
+_TINY_WEIGHT_SUM = 2.0**-500
+_WEIGHT_RESCALE = 2.0**600
 
 
 @inline_kernel
@@ -162,6 +167,12 @@ def _water_fill(
                 weight_sum += use[i]
         if remaining <= _EPS_W or weight_sum <= 0.0:
             break
+        if weight_sum < _TINY_WEIGHT_SUM:
+            weight_sum = 0.0
+            for i in range(n):
+                use[i] *= _WEIGHT_RESCALE
+                if active[i]:
+                    weight_sum += use[i]
         level = remaining / weight_sum
         capped_any = False
         for i in range(n):

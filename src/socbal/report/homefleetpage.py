@@ -22,7 +22,7 @@ HOME_FLEET_FILES = ("homes.parquet", "devices.parquet", "summary.json")
 HISTOGRAMS = (
     ("homes", "avoidable_import_kwh", "avoidable import per home, kWh"),
     ("homes", "cross_charge_kwh", "cross-charging per home, kWh"),
-    ("homes", "max_handover_gap_s", "longest handover gap per home, s"),
+    ("homes", "max_handover_gap_s", "longest handover gap per home of 2+ devices, s"),
     ("homes", "net_import_storage_corrected_kwh", "net import, storage-corrected, kWh"),
 )
 #: Columns of the worst-homes table, in order.

@@ -361,12 +361,26 @@ def test_sizes_in_the_wrong_unit_are_warned_about(adapter, spec, home, expected,
 
 
 def test_a_running_energy_total_read_as_power_is_named(tmp_path, caplog):
+    # in a table unit = 'kWh' means each interval's energy, so the advice is the differences (it said "set unit = 'kWh'",
+    # which read the reading 1000 kWh as 4 MW)
     stamps = pd.date_range("2024-06-03", periods=96, freq="15min")
     meter_kwh = 1000.0 + np.arange(96) * 0.1  # a meter reading, 400 W
     pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "p": meter_kwh}).to_csv(tmp_path / "m.csv", index=False)
     assert warnings_of({"kind": "file", "path": str(tmp_path / "m.csv"), "column": "p"}, LOAD, caplog) == [
-        "load.unit: the column only rises (1000 to 1010 W): is it a running energy total? then set unit = 'kWh' or 'Wh', "
-        "as the meter counts"
+        "load.unit: the column only rises (1000 to 1010 W): is it a running energy total? a table's Wh and kWh are each "
+        "interval's energy: give the reading's differences, unit = 'kWh' or 'Wh'"
+    ]
+
+
+def test_a_running_energy_total_read_as_each_intervals_energy_is_named(tmp_path, caplog):
+    # a meter reading from 0 given as unit = 'kWh' in a table: 0.01 to 2.88 kWh a quarter hour, nothing else warned of it
+    stamps = pd.date_range("2024-06-03", periods=288, freq="15min")
+    meter_kwh = np.arange(1, 289) * 0.01
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "e": meter_kwh}).to_csv(tmp_path / "m.csv", index=False)
+    spec = {"kind": "file", "path": str(tmp_path / "m.csv"), "column": "e", "unit": "kWh"}
+    assert warnings_of(spec, LOAD, caplog) == [
+        "load.unit: the column only rises (40 to 1.152e+04 W as read): is it a running energy total? a table's Wh and kWh "
+        "are each interval's energy: give the reading's differences, unit = 'kWh' or 'Wh'"
     ]
 
 

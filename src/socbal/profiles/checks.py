@@ -40,9 +40,10 @@ RISING_MIN_STEPS = 24  # a power column that never falls over this many steps is
 PV_KWP_HIGH = 100.0  # a home's array above this many kWp is likely given in Wp
 
 
-def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float | None = None) -> None:
-    """Warn when ``power_w`` (a load or PV profile read with ``unit``, of an array of ``kwp``) looks like another
-    unit or is implausible for a home; refuse the impossible."""
+def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float | None = None, table: bool = False) -> None:
+    """Warn when ``power_w`` (a load or PV profile read with ``unit``, of an array of ``kwp``; from a ``table``,
+    where Wh/kWh are each interval's energy, or from a Home Assistant export, where they are a running total) looks
+    like another unit or is implausible for a home; refuse the impossible."""
     values = power_w.to_numpy(dtype=float)
     finite = np.isfinite(values)
     values = values[finite]
@@ -60,11 +61,21 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float
     kilo = unit.startswith("k")
     other = unit[1:] if kilo else "k" + unit
     steps = np.diff(values)
-    if unit in ("W", "kW") and len(steps) >= RISING_MIN_STEPS and np.all(steps >= 0) and np.mean(steps > 0) > 0.5:
+    rising = len(steps) >= RISING_MIN_STEPS and np.all(steps >= 0) and np.mean(steps > 0) > 0.5
+    if rising and (unit in ("W", "kW") or table):
+        if unit in ("W", "kW"):
+            scale, shown = (1000.0, "kW") if kilo else (1.0, "W")
+        else:
+            scale, shown = 1.0, "W as read"
+        # a table has no running-total unit: its Wh and kWh are each interval's energy
+        advice = (
+            "a table's Wh and kWh are each interval's energy: give the reading's differences, unit = 'kWh' or 'Wh'"
+            if table
+            else "then set unit = 'kWh' or 'Wh', as the meter counts"
+        )
         log.warning(
-            "%s.unit: the column only rises (%.4g to %.4g %s): is it a running energy total? then set unit = 'kWh' or "
-            "'Wh', as the meter counts",
-            where, values[0] / (1000 if kilo else 1), values[-1] / (1000 if kilo else 1), unit,
+            "%s.unit: the column only rises (%.4g to %.4g %s): is it a running energy total? %s",
+            where, values[0] / scale, values[-1] / scale, shown, advice,
         )  # fmt: skip
         return
     if role == "load":

@@ -140,7 +140,8 @@ class _ColumnSource(FileFormat):
         name = f"{self._role}_w"
         column = imported.frame[name]
         # in the run's zone: the PV peak hour is checked in the local time the run is in, not in UTC
-        check_power(column.tz_convert(imported.spec.shown_zone()), self._role, self.unit, self._role, self.nameplate_kwp())
+        zoned = column.tz_convert(imported.spec.shown_zone())
+        check_power(zoned, self._role, self.unit, self._role, self.nameplate_kwp(), table=imported.format == "table")
         given = pd.Timestamp(start)
         start = given.tz_localize(self.tz) if given.tzinfo is None else given
         end = start + pd.Timedelta(seconds=horizon_s)

@@ -159,6 +159,7 @@ class TimeseriesSpec(FileFormat):
 class ImportedSeries:
     """What came out of a file: regular ``frame`` (pv_w, load_w in W; grid_available), ``gaps`` and ``step_s``.
 
+    ``format`` is how the file was read (``table``, ``home-assistant``, ``home-assistant-statistics``).
     ``gaps`` has one row per run of missing data: column, start, end (the
     first stamp with data again), missing_s. ``unresolved`` holds local times at
     a DST change that could not be resolved (refused if a run uses them).
@@ -170,6 +171,7 @@ class ImportedSeries:
     unresolved: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))
     where: str = "timeseries"
     spec: FileFormat = field(default_factory=FileFormat)
+    format: str = "table"  # as detect_format read it: in a table Wh/kWh are each interval's energy, in HA a running total
 
     def gap_report(self) -> str:
         """One line per gap, or a line saying there were none."""
@@ -456,7 +458,7 @@ def import_frame(
             "allowed with fill = 'interpolate' or 'zero'"
         )
     frame = _filled(frame, spec.fill)
-    return ImportedSeries(frame, gaps, target.total_seconds(), unresolved, where, spec)
+    return ImportedSeries(frame, gaps, target.total_seconds(), unresolved, where, spec, fmt)
 
 
 def _time_text(raw: pd.DataFrame, spec: FileFormat, where: str) -> pd.Series:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from socbal.wording import count
+from socbal.wording import count, fixed
 
 
 @pytest.mark.parametrize(
@@ -19,3 +19,12 @@ from socbal.wording import count
 )
 def test_count_says_one_in_the_singular_and_every_other_number_in_the_plural(n, noun, plural, expected):
     assert count(n, noun, plural) == expected
+
+
+@pytest.mark.parametrize(
+    "value, digits, expected",
+    [(-4.5e-12, 1, "0.0"), (-0.04, 1, "0.0"), (-0.05, 1, "-0.1"), (-0.7, 1, "-0.7"), (0.0, 2, "0.00"), (2.345, 2, "2.35")],
+)
+def test_fixed_drops_the_sign_of_a_value_that_rounds_to_zero(value, digits, expected):
+    # compare's DC-DC energy balance residual (-4.5e-12 Wh) printed as "-0.0"
+    assert fixed(value, digits) == expected

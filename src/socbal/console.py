@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from socbal.wording import count
+from socbal.wording import count, fixed
 
 if TYPE_CHECKING:
     from socbal.compare import CompareResult
@@ -34,7 +34,7 @@ def num(value: float | None, digits: int = 2) -> str:
     """A number for a table cell; NaN or None (never happened) shows as an em dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{value:.{digits}f}"
+    return fixed(value, digits)
 
 
 #: A number column of a table: its header, the record's key and the digits shown.

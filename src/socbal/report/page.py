@@ -25,6 +25,7 @@ from plotly.offline import get_plotlyjs
 
 from socbal.report.png import write_pngs
 from socbal.resultfiles import write_atomic
+from socbal.wording import fixed
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def table_html(frame: pd.DataFrame, caption: str = "", digits: int = 3, index: b
         index_names=False,
         na_rep="—",
         escape=True,
-        float_format=lambda v: f"{v:.{digits}f}",
+        float_format=lambda v: fixed(v, digits),
     )
     head = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return re.sub(r"<table[^>]*>", lambda _: f'<table class="data">{head}', body, count=1)

@@ -22,6 +22,21 @@ def test_identical_devices_match_the_single_device_simulation():
     assert cycles == pytest.approx([p["throughput_efc"] for p in one["packs"]], rel=1e-9)
 
 
+def test_fleet_device_residuals_that_are_float_rounding_are_0_as_in_the_one_device_summary():
+    # the fleet example's devices had grid_import_kwh and battery_unserved_kwh of 5e-16 to 8e-16 kWh
+    scenario = small_scenario(**NO_SPREAD)
+    fleet = run_fleet(scenario, devices=2, seed=0)
+    one = simulate(scenario).summary["energy_kwh"]
+    for column, key in (
+        ("grid_import_kwh", "grid_import"),
+        ("battery_unserved_kwh", "battery_unserved"),
+        ("unserved_kwh", "unserved"),
+    ):
+        values = fleet.devices[column].to_numpy()
+        assert ((values == 0.0) | (np.abs(values) > 1e-9 * fleet.devices["load_kwh"].to_numpy())).all(), column
+        assert values == pytest.approx(one[key], rel=1e-9, abs=0.0), column
+
+
 def test_results_are_per_device_and_summarised(scenario):
     fleet = run_fleet(scenario, devices=8, seed=2, threads=2)
     assert list(fleet.devices["device"]) == list(range(8))

@@ -27,6 +27,7 @@ from socbal.fleet.sample import FleetDraw
 from socbal.resultfiles import save_results
 from socbal.scenario import Scenario
 from socbal.sim.columns import DEVICE, PACK, STATS
+from socbal.sim.metrics import residual_without_rounding
 
 WH_PER_KWH = 1000.0
 #: Metrics whose distribution over the fleet is summarised: (table, column, label).
@@ -87,6 +88,12 @@ def build_fleet_result(
             "reserve_standby_h": pack_out[:, :, PACK["reserve_standby_s"]].ravel() / 3600.0,
         }
     )
+    energies = [i for name, i in DEVICE.items() if name.endswith("_wh")]
+    scale_wh = np.abs(dev_out[:, energies]).max(axis=1)  # each device's largest energy total: what rounding is judged by
+
+    def residual_kwh(name: str) -> np.ndarray:
+        return residual_without_rounding(dev_out[:, DEVICE[name]], scale_wh) / WH_PER_KWH
+
     conversion_kwh = (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).sum(axis=1) / WH_PER_KWH
     standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
     devices = pd.DataFrame(
@@ -98,9 +105,9 @@ def build_fleet_result(
             "final_spread_pct": dev_out[:, DEVICE["spread_true_pct"]],
             "first_reserve_h": stats[:, STATS["first_reserve_time_s"]] / 3600.0,
             "load_kwh": dev_out[:, DEVICE["load_wh"]] / WH_PER_KWH,
-            "unserved_kwh": dev_out[:, DEVICE["unserved_wh"]] / WH_PER_KWH,
-            "grid_import_kwh": dev_out[:, DEVICE["grid_import_wh"]] / WH_PER_KWH,
-            "battery_unserved_kwh": dev_out[:, DEVICE["battery_unserved_wh"]] / WH_PER_KWH,
+            "unserved_kwh": residual_kwh("unserved_wh"),
+            "grid_import_kwh": residual_kwh("grid_import_wh"),
+            "battery_unserved_kwh": residual_kwh("battery_unserved_wh"),
             "conversion_loss_kwh": conversion_kwh,
             "standby_kwh": standby_kwh,
             "losses_kwh": conversion_kwh + standby_kwh,

@@ -30,8 +30,13 @@ RESIDUAL_ENERGIES = (
 def without_rounding(values: dict, names: tuple[str, ...], scale: float) -> dict:
     """``values`` with each of ``names`` set to 0.0 where its magnitude is at most ``ROUNDING_REL`` x ``scale`` (the
     run's largest energy total, same unit); every other entry and every larger value unchanged."""
-    tolerance = ROUNDING_REL * abs(scale)
-    return {k: (0.0 if k in names and abs(v) <= tolerance else v) for k, v in values.items()}
+    return {k: (float(residual_without_rounding(v, scale)) if k in names else v) for k, v in values.items()}
+
+
+def residual_without_rounding(values, scale):
+    """A balance residual (or an array of them, one per run) with 0.0 where its magnitude is at most ``ROUNDING_REL``
+    x ``scale`` (each run's largest energy total, same unit)."""
+    return np.where(np.abs(values) <= ROUNDING_REL * np.abs(scale), 0.0, values)
 
 
 def _hours(seconds: float) -> float:

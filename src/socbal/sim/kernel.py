@@ -25,7 +25,7 @@ from socbal.device.params import (
 )
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import total_soc_pct
-from socbal.jit import ir_inline_kernel, loop_kernel, python_function
+from socbal.jit import fmax, fmin, ir_inline_kernel, loop_kernel, python_function
 from socbal.profiles.holding import value_at
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 
@@ -108,10 +108,10 @@ def _spreads(soc_true_pct: np.ndarray, soc_est_pct: np.ndarray) -> tuple[float, 
     high_true = low_true = soc_true_pct[0]
     high_est = low_est = soc_est_pct[0]
     for i in range(1, soc_true_pct.shape[0]):
-        high_true = max(high_true, soc_true_pct[i])
-        low_true = min(low_true, soc_true_pct[i])
-        high_est = max(high_est, soc_est_pct[i])
-        low_est = min(low_est, soc_est_pct[i])
+        high_true = fmax(high_true, soc_true_pct[i])
+        low_true = fmin(low_true, soc_true_pct[i])
+        high_est = fmax(high_est, soc_est_pct[i])
+        low_est = fmin(low_est, soc_est_pct[i])
     return high_true - low_true, high_est - low_est
 
 
@@ -157,7 +157,7 @@ def advance(
             grid,
             total_soc_pct(state.soc_est_pct, state.believed_capacity_wh),
             total_believed_wh,
-            int(device[DEV_MODE]),
+            np.int64(device[DEV_MODE]),  # type: ignore[arg-type]  # not int(): its overload compiles a function
             device[DEV_FIXED_OUTPUT_W],
             device[DEV_AC_OUTPUT_LIMIT_W],
             device[DEV_PV_INPUT_LIMIT_W],
@@ -177,14 +177,14 @@ def advance(
             grid_in = 0.0
         elif d.backup:  # the grid serves the house; PV goes to the output first, the AC charger makes up the rest
             output = d.pv_to_output_w
-            grid_in = max(f.charged_w + f.main_from_bus_w + output - d.pv_usable_w - f.discharged_w, 0.0)
+            grid_in = fmax(f.charged_w + f.main_from_bus_w + output - d.pv_usable_w - f.discharged_w, 0.0)
         else:
-            output = min(d.output_target_w, max(d.pv_usable_w + f.discharged_w - f.charged_w - f.main_from_bus_w, 0.0))
+            output = fmin(d.output_target_w, fmax(d.pv_usable_w + f.discharged_w - f.charged_w - f.main_from_bus_w, 0.0))
             grid_in = 0.0
         main_bus = 0.0 if f.stopped else f.main_from_bus_w
-        curtailed = max(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
-        export = max(output - load, 0.0)
-        to_house = min(output, load)
+        curtailed = fmax(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
+        export = fmax(output - load, 0.0)
+        to_house = fmin(output, load)
         dev_rec[row, D_LOAD] += load * to_wh
         dev_rec[row, D_PV] += d.pv_usable_w * to_wh
         dev_rec[row, D_CURTAILED] += curtailed * to_wh
@@ -202,7 +202,7 @@ def advance(
         dev_rec[row, D_DISCHARGE] += f.discharged_w * to_wh
         dev_rec[row, D_CHARGE] += f.charged_w * to_wh
         if not d.backup:
-            dev_rec[row, D_BATT_UNSERVED] += max(d.output_target_w - output, 0.0) * to_wh
+            dev_rec[row, D_BATT_UNSERVED] += fmax(d.output_target_w - output, 0.0) * to_wh
         if f.stopped:
             dev_rec[row, D_STOPPED] += step_s
 
@@ -254,8 +254,8 @@ def record_packs(
 @ir_inline_kernel  # one call site in each loop
 def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spread_est: float, t_end_s: float) -> None:
     """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s`` with these SOC spreads (%)."""
-    stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
-    stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], spread_est)
+    stats[S_MAX_SPREAD_TRUE] = fmax(stats[S_MAX_SPREAD_TRUE], spread_true)
+    stats[S_MAX_SPREAD_EST] = fmax(stats[S_MAX_SPREAD_EST], spread_est)
     for j in range(N_THRESHOLDS):
         if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
             stats[S_BELOW_FIRST + j] = t_end_s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 from numba.core import event as numba_event
@@ -76,6 +76,7 @@ def _same(x: float, y: float) -> bool:
     return math.copysign(1.0, x) == math.copysign(1.0, y) and (x == y or (math.isnan(x) and math.isnan(y)))
 
 
+@settings(deadline=None)  # the first example compiles
 @given(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True))
 def test_compiled_fmin_fmax_give_pythons_min_and_max_of_two_floats_bit_for_bit(a: float, b: float):
     low, high = _compiled_min_max(a, b)
@@ -83,6 +84,7 @@ def test_compiled_fmin_fmax_give_pythons_min_and_max_of_two_floats_bit_for_bit(a
     assert _same(fmin(a, b), min(a, b)) and _same(fmax(a, b), max(a, b))  # the plain Python function, the same
 
 
+@settings(deadline=None)  # the first example compiles
 @given(st.integers(-(2**53), 2**53), st.one_of(st.integers(-(2**62), 2**62), st.floats(-1e6, 1e6)))
 def test_compiled_fmin_fmax_of_an_integer_take_the_common_type_as_min_and_max_do(a: int, b: float):
     """An integer and a float: a float (as Numba's ``min``/``max``; exact here, the integer within 2**53)."""

@@ -149,6 +149,7 @@ def advance(
         first_of_row = in_row == 0
         # Values held at a row's last step are written only then (or where this chunk of steps ends).
         last_of_row = in_row == steps_per_record - 1 or k == k_end - 1
+        dev_row = dev_rec[row]  # this step's record row (a view)
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         grid = value_at(profiles.grid_on, profiles.grid_step_s, t) > 0.5
         d = device_request(
@@ -185,33 +186,33 @@ def advance(
         curtailed = fmax(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
         export = fmax(output - load, 0.0)
         to_house = fmin(output, load)
-        dev_rec[row, D_LOAD] += load * to_wh
-        dev_rec[row, D_PV] += d.pv_usable_w * to_wh
-        dev_rec[row, D_CURTAILED] += curtailed * to_wh
-        dev_rec[row, D_OUTPUT] += output * to_wh
-        dev_rec[row, D_EXPORT] += export * to_wh
+        dev_row[D_LOAD] += load * to_wh
+        dev_row[D_PV] += d.pv_usable_w * to_wh
+        dev_row[D_CURTAILED] += curtailed * to_wh
+        dev_row[D_OUTPUT] += output * to_wh
+        dev_row[D_EXPORT] += export * to_wh
         if grid:
-            dev_rec[row, D_IMPORT] += (load - to_house) * to_wh
-            dev_rec[row, D_GRID_ON] += step_s
+            dev_row[D_IMPORT] += (load - to_house) * to_wh
+            dev_row[D_GRID_ON] += step_s
         else:
-            dev_rec[row, D_UNSERVED] += (load - to_house) * to_wh
-        dev_rec[row, D_GRID_DEVICE] += (grid_in + f.main_from_grid_w) * to_wh
-        dev_rec[row, D_MAIN] += (f.main_from_grid_w + main_bus + f.main_from_battery_w) * to_wh
-        dev_rec[row, D_MAIN_BUS] += main_bus * to_wh
-        dev_rec[row, D_MAIN_BATT] += f.main_from_battery_w * to_wh
-        dev_rec[row, D_DISCHARGE] += f.discharged_w * to_wh
-        dev_rec[row, D_CHARGE] += f.charged_w * to_wh
+            dev_row[D_UNSERVED] += (load - to_house) * to_wh
+        dev_row[D_GRID_DEVICE] += (grid_in + f.main_from_grid_w) * to_wh
+        dev_row[D_MAIN] += (f.main_from_grid_w + main_bus + f.main_from_battery_w) * to_wh
+        dev_row[D_MAIN_BUS] += main_bus * to_wh
+        dev_row[D_MAIN_BATT] += f.main_from_battery_w * to_wh
+        dev_row[D_DISCHARGE] += f.discharged_w * to_wh
+        dev_row[D_CHARGE] += f.charged_w * to_wh
         if not d.backup:
-            dev_rec[row, D_BATT_UNSERVED] += fmax(d.output_target_w - output, 0.0) * to_wh
+            dev_row[D_BATT_UNSERVED] += fmax(d.output_target_w - output, 0.0) * to_wh
         if f.stopped:
-            dev_rec[row, D_STOPPED] += step_s
+            dev_row[D_STOPPED] += step_s
 
         record_packs(state, scratch, pack_rec[row], first_of_row, last_of_row, step_s)
         spread_true, spread_est = _spreads(state.soc_true_pct, state.soc_est_pct)
         if last_of_row:
-            dev_rec[row, D_SPREAD_TRUE] = spread_true
-            dev_rec[row, D_SPREAD_EST] = spread_est
-            dev_rec[row, D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
+            dev_row[D_SPREAD_TRUE] = spread_true
+            dev_row[D_SPREAD_EST] = spread_est
+            dev_row[D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
         update_stats(state, stats, spread_true, spread_est, t + step_s)
         in_row += 1
         if in_row == steps_per_record:
@@ -227,28 +228,29 @@ def record_packs(
     the SOCs and the EMS's reason at the row's end only at its ``last_of_row`` step)."""
     to_wh = step_s / 3600.0
     for i in range(rows.shape[0]):
+        row = rows[i]  # this pack's record row (a view)
         bus_w = scratch.bus_w[i]
         soc = state.soc_true_pct[i]
         if bus_w > 0.0:
-            rows[i, R_DISCHARGE] += bus_w * to_wh
+            row[R_DISCHARGE] += bus_w * to_wh
         else:
-            rows[i, R_CHARGE] -= bus_w * to_wh
-        rows[i, R_POWER] += bus_w
-        rows[i, R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
-        rows[i, R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
-        rows[i, R_STANDBY] += scratch.standby_w[i] * to_wh
-        rows[i, R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
+            row[R_CHARGE] -= bus_w * to_wh
+        row[R_POWER] += bus_w
+        row[R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
+        row[R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
+        row[R_STANDBY] += scratch.standby_w[i] * to_wh
+        row[R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
         if state.latched[i] and bus_w == 0.0:
-            rows[i, R_RESERVE_S] += step_s
-        rows[i, R_SOC_MEAN] += soc
-        if first_of_row or soc < rows[i, R_SOC_MIN]:
-            rows[i, R_SOC_MIN] = soc
-        if first_of_row or soc > rows[i, R_SOC_MAX]:
-            rows[i, R_SOC_MAX] = soc
+            row[R_RESERVE_S] += step_s
+        row[R_SOC_MEAN] += soc
+        if first_of_row or soc < row[R_SOC_MIN]:
+            row[R_SOC_MIN] = soc
+        if first_of_row or soc > row[R_SOC_MAX]:
+            row[R_SOC_MAX] = soc
         if last_of_row:
-            rows[i, R_SOC_TRUE] = soc
-            rows[i, R_SOC_EST] = state.soc_est_pct[i]
-            rows[i, R_REASON] = scratch.reason[i]
+            row[R_SOC_TRUE] = soc
+            row[R_SOC_EST] = state.soc_est_pct[i]
+            row[R_REASON] = scratch.reason[i]
 
 
 @ir_inline_kernel  # one call site in each loop

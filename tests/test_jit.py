@@ -11,6 +11,7 @@ from numba import njit
 from numba.core import event as numba_event
 
 from socbal.jit import fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from tests.sim.test_setup_compiles_nothing import _Compiles
 
 
 def test_an_inline_kernel_serves_compiled_callers_without_its_python_twin():
@@ -94,25 +95,15 @@ def test_compiled_fmin_fmax_of_an_integer_take_the_common_type_as_min_and_max_do
 
 
 def test_fmin_fmax_compile_no_function_of_their_own_where_builtin_min_max_do():
-    class Compiles(numba_event.Listener):
-        def __init__(self) -> None:
-            self.names: list[str] = []
-
-        def on_start(self, event: numba_event.Event) -> None:
-            self.names.append(event.data["dispatcher"].py_func.__name__)
-
-        def on_end(self, event: numba_event.Event) -> None:
-            pass
-
     def clip_with(low, high):
         @njit(error_model="numpy")  # flags of no other test here, so no overload is compiled already
         def clip(x: float) -> float:
             return low(high(x, -3.5), 7.25)
 
-        compiles = Compiles()
+        compiles = _Compiles()
         with numba_event.install_listener("numba:compile", compiles):
             assert clip(-9.0) == -3.5 and clip(0.25) == 0.25 and clip(9.0) == 7.25
-        return compiles.names
+        return [name.rsplit(".", 1)[-1] for name in compiles.names]
 
     assert clip_with(fmin, fmax) == ["clip"]
     assert len(clip_with(min, max)) > 1  # the yardstick: builtin min and max compile overloads of their own

@@ -24,6 +24,10 @@ from several places (that made the first run's compile several times longer).
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 
+Compiled code takes the smaller or larger of two numbers with :func:`fmin` / :func:`fmax` (Python's ``min`` /
+``max``, lowered in place), not the builtins: each of those compiles an overload of its own per signature and
+per caller's compiler flags.
+
 Only the loops (and the few helpers that Python calls) are cached: a cached loop holds the machine code
 of every helper it calls, so caching the helpers as well would only write their code to disk a second time.
 """

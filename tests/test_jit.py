@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import math
 
-from socbal.jit import inline_kernel, ir_inline_kernel, python_function
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+from numba.core import event as numba_event
+
+from socbal.jit import fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from tests.sim.test_setup_compiles_nothing import _Compiles
 
 
 def test_an_inline_kernel_serves_compiled_callers_without_its_python_twin():
@@ -59,3 +65,45 @@ def test_python_function_calls_the_plain_helpers_it_names_so_no_python_twin_comp
     assert _doubled._from_python is None and _doubled_plus_one._from_python is None  # nothing compiled
     assert _doubled_plus_one(3.0) == 7.0  # the compiled twin still works, and now exists
     assert _doubled_plus_one._from_python is not None
+
+
+@njit
+def _compiled_min_max(a, b):
+    return fmin(a, b), fmax(a, b)
+
+
+def _same(x: float, y: float) -> bool:
+    """Bit for bit the same float (NaN equal to NaN, 0.0 not equal to -0.0)."""
+    return math.copysign(1.0, x) == math.copysign(1.0, y) and (x == y or (math.isnan(x) and math.isnan(y)))
+
+
+@settings(deadline=None)  # the first example compiles
+@given(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True))
+def test_compiled_fmin_fmax_give_pythons_min_and_max_of_two_floats_bit_for_bit(a: float, b: float):
+    low, high = _compiled_min_max(a, b)
+    assert _same(low, min(a, b)) and _same(high, max(a, b))
+    assert _same(fmin(a, b), min(a, b)) and _same(fmax(a, b), max(a, b))  # the plain Python function, the same
+
+
+@settings(deadline=None)  # the first example compiles
+@given(st.integers(-(2**53), 2**53), st.one_of(st.integers(-(2**62), 2**62), st.floats(-1e6, 1e6)))
+def test_compiled_fmin_fmax_of_an_integer_take_the_common_type_as_min_and_max_do(a: int, b: float):
+    """An integer and a float: a float (as Numba's ``min``/``max``; exact here, the integer within 2**53)."""
+    low, high = _compiled_min_max(a, b)
+    assert low == min(a, b) and high == max(a, b)
+    assert isinstance(low, float) == isinstance(b, float)
+
+
+def test_fmin_fmax_compile_no_function_of_their_own_where_builtin_min_max_do():
+    def clip_with(low, high):
+        @njit(error_model="numpy")  # flags of no other test here, so no overload is compiled already
+        def clip(x: float) -> float:
+            return low(high(x, -3.5), 7.25)
+
+        compiles = _Compiles()
+        with numba_event.install_listener("numba:compile", compiles):
+            assert clip(-9.0) == -3.5 and clip(0.25) == 0.25 and clip(9.0) == 7.25
+        return [name.rsplit(".", 1)[-1] for name in compiles.names]
+
+    assert clip_with(fmin, fmax) == ["clip"]
+    assert len(clip_with(min, max)) > 1  # the yardstick: builtin min and max compile overloads of their own

@@ -16,9 +16,14 @@ loads neither pandas nor numba.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Numba's error messages as plain text (read when numba is first imported): highlighting them starts and stops
+# colorama around each one, and a first compile builds and drops thousands (failed overload matches), 50 us each.
+os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
 
 #: Public name -> module that defines it.
 _EXPORTS = {

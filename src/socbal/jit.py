@@ -24,6 +24,10 @@ from several places (that made the first run's compile several times longer).
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 
+Compiled code takes the smaller or larger of two numbers with :func:`fmin` / :func:`fmax` (Python's ``min`` /
+``max``, lowered in place), not the builtins: each of those compiles an overload of its own per signature and
+per caller's compiler flags.
+
 Only the loops (and the few helpers that Python calls) are cached: a cached loop holds the machine code
 of every helper it calls, so caching the helpers as well would only write their code to disk a second time.
 """
@@ -35,6 +39,8 @@ import types
 from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
+from numba import types as numba_types
+from numba.extending import lower_builtin, type_callable
 
 from socbal.jit_pipeline import SocbalCompiler
 
@@ -116,3 +122,47 @@ def python_function(compiled: F) -> F:
         return cast(F, plain)
     namespace = {**plain.__globals__, **helpers}
     return cast(F, types.FunctionType(plain.__code__, namespace, plain.__name__, plain.__defaults__, plain.__closure__))
+
+
+def fmin(a: float, b: float) -> float:
+    """The smaller of two numbers, as Python's ``min(a, b)`` (``a`` unless ``b < a``: a NaN ``b`` gives ``a``).
+
+    Compiled, it is a comparison and a select at the call site: builtin ``min`` compiles an overload of its own
+    per signature and per caller's compiler flags (twice in a first ``socbal simulate``), a conditional a branch.
+    """
+    return b if b < a else a
+
+
+def fmax(a: float, b: float) -> float:
+    """The larger of two numbers, as Python's ``max(a, b)`` (``a`` unless ``b > a``); compiled as :func:`fmin`."""
+    return b if b > a else a
+
+
+_REAL = (numba_types.Integer, numba_types.Float)
+
+
+def _compile_minmax(func: Callable[[float, float], float], operator: str) -> None:
+    """Type ``func(a, b)`` of two real numbers as their common type, and lower it to ``select(b OP a, b, a)`` there."""
+
+    @type_callable(func)
+    def typer(context: Any) -> Callable[[Any, Any], Any]:
+        def typed(a: Any, b: Any) -> Any:
+            return context.unify_types(a, b) if isinstance(a, _REAL) and isinstance(b, _REAL) else None
+
+        return typed
+
+    @lower_builtin(func, numba_types.Number, numba_types.Number)
+    def lower(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        common = sig.return_type
+        a, b = (context.cast(builder, value, ty, common) for value, ty in zip(args, sig.args))
+        if isinstance(common, numba_types.Float):
+            b_first = builder.fcmp_ordered(operator, b, a)
+        elif common.signed:
+            b_first = builder.icmp_signed(operator, b, a)
+        else:
+            b_first = builder.icmp_unsigned(operator, b, a)
+        return builder.select(b_first, b, a)
+
+
+_compile_minmax(fmin, "<")
+_compile_minmax(fmax, ">")

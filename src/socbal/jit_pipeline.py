@@ -8,18 +8,20 @@
   inlining. Here the fresh IR's blocks are marked, for the time of that one inlining, as blocks that copying
   returns as they are;
 - the compiler flags are read once until one changes (see :class:`_Flags`);
-- the rewrites after type inference are left out (see :func:`_with_socbal_passes`).
+- the rewrites after type inference are left out (see :func:`_with_socbal_passes`);
+- a function compiled without reference counting is lowered without Numba's ``del`` statements
+  (see :class:`LegalizeWithoutDels`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from numba.core import ir
+from numba.core import ir, ir_utils, postproc
 from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags
 from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.inline_closurecall import InlineWorker, callee_ir_validator
-from numba.core.typed_passes import NopythonRewrites
+from numba.core.typed_passes import IRLegalization, NopythonRewrites
 from numba.core.untyped_passes import InlineInlinables
 
 
@@ -93,6 +95,31 @@ class InlineWithoutCopies(InlineInlinables):
         return done
 
 
+@register_pass(mutates_CFG=False, analysis_only=False)
+class LegalizeWithoutDels(IRLegalization):
+    """Numba's check of the IR before lowering, without the ``del`` statements that it then inserts after each
+    variable's last use, where the function is compiled without reference counting (``_nrt=False``).
+
+    A ``del`` only releases a reference (a no-op without reference counting) and clears the variable's stack
+    slot, so it changes nothing in the machine code once LLVM has removed the dead stores, yet it is about half
+    of the statements lowered in the simulator's loop (each one a load and a store that LLVM must then remove),
+    and one seen before its variable's assignment (in a loop) gives that variable a stack slot.
+    """
+
+    _name = "socbal_ir_legalization"
+
+    def run_pass(self, state: Any) -> bool:
+        if state.flags.nrt:
+            return bool(super().run_pass(state))
+        ir_utils.enforce_no_phis(state.func_ir)
+        ir_utils.enforce_no_dels(state.func_ir)
+        postproc.PostProcessor(state.func_ir).run(emit_dels=False)  # Numba's legalisation, less the dels
+        return True
+
+
+_SOCBAL_PASSES = {InlineInlinables: InlineWithoutCopies, IRLegalization: LegalizeWithoutDels}
+
+
 def _with_socbal_passes(pm: PassManager) -> PassManager:
     """``pm`` with socbal's passes in place of Numba's, less Numba's rewrites after type inference, finalized.
 
@@ -100,11 +127,7 @@ def _with_socbal_passes(pm: PassManager) -> PassManager:
     in kernels that allocate nothing and index arrays by number (none fires in ``socbal simulate``, a home,
     a fleet or ``socbal allocate``), yet the pass walks the typed IR three times per compiled function.
     """
-    pm.passes = [
-        (InlineWithoutCopies if cls is InlineInlinables else cls, description)
-        for cls, description in pm.passes
-        if cls is not NopythonRewrites
-    ]
+    pm.passes = [(_SOCBAL_PASSES.get(cls, cls), description) for cls, description in pm.passes if cls is not NopythonRewrites]
     pm.finalize()
     return pm
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC
-from socbal.jit import inline_kernel
+from socbal.jit import fmax, fmin, inline_kernel
 
 MODE_FOLLOW_LOAD = 0
 MODE_FIXED_OUTPUT = 1
@@ -58,22 +58,22 @@ def device_request(
     switch it on and off at the boundary; pass the returned ``backup`` back next step.
     The main unit's own consumption is not part of the request (see :mod:`socbal.device.main_unit`).
     """
-    pv_usable_w = min(pv_w, pv_input_limit_w)
+    pv_usable_w = fmin(pv_w, pv_input_limit_w)
     if mode == MODE_FIXED_OUTPUT:
-        output_target_w = min(fixed_output_w, ac_output_limit_w)
+        output_target_w = fmin(fixed_output_w, ac_output_limit_w)
         if not grid_on:  # no grid to export into: never push more than the house takes
-            output_target_w = min(output_target_w, load_w)
+            output_target_w = fmin(output_target_w, load_w)
     else:
-        output_target_w = min(load_w, ac_output_limit_w)
-    pv_to_output_w = min(pv_usable_w, output_target_w)
+        output_target_w = fmin(load_w, ac_output_limit_w)
+    pv_to_output_w = fmin(pv_usable_w, output_target_w)
     surplus_w = pv_usable_w - pv_to_output_w
     below = total_soc_pct < reserve_pct - backup_band_pct or (backup_was_on and total_soc_pct < reserve_pct)
     backup = grid_on and ac_charge_limit_w > 0.0 and below
     if backup:
         deficit_wh = (reserve_pct - total_soc_pct) / 100.0 * total_capacity_wh
         # Sized to reach the reserve within the step, with a floor so standby draws cannot stall it just below.
-        ac_charge_w = min(
-            ac_charge_limit_w, max(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY, AC_MIN_SHARE * ac_charge_limit_w)
+        ac_charge_w = fmin(
+            ac_charge_limit_w, fmax(deficit_wh * 3600.0 / step_s / AC_SIZING_EFFICIENCY, AC_MIN_SHARE * ac_charge_limit_w)
         )
         source = SOURCE_PV_AC if surplus_w > 0.0 else SOURCE_AC
         return Dispatch(-(surplus_w + ac_charge_w), True, source, pv_usable_w, pv_to_output_w, output_target_w)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from socbal.device.physics import SECONDS_PER_HOUR, bus_limit_for_energy_w
-from socbal.jit import inline_kernel
+from socbal.jit import fmax, fmin, inline_kernel
 
 #: Charge limit near full = (room + the pack's own draw) x this, covering conversion loss (efficiency >= 0.8
 #: on the curves): the cells, not the estimate, stop the charge at full, so the pack can reach full and recalibrate.
@@ -52,4 +52,4 @@ def charge_limit_w(
     if cut_off_full:
         return 0.0
     room_w = (100.0 - soc_pct) * 0.01 * capacity_wh * (SECONDS_PER_HOUR / period_s)
-    return max(min(rated_w, (room_w + own_draw_w) * CHARGE_ROOM_MARGIN), 0.0)
+    return fmax(fmin(rated_w, (room_w + own_draw_w) * CHARGE_ROOM_MARGIN), 0.0)

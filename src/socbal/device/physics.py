@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socbal.jit import compiled_only_kernel, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import compiled_only_kernel, fmax, fmin, inline_kernel, ir_inline_kernel, python_function
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -85,10 +85,10 @@ def bus_limit_for_energy_w(
     ``rated_cell_w``, when given (>= 0; -1: not given), is :func:`battery_side_at_rating_w` computed once by the caller:
     a budget that covers it returns ``rated_w`` at once (the same result, faster).
     """
-    budget_w = max(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)
+    budget_w = fmax(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)
     if 0.0 <= rated_cell_w <= budget_w:
         return rated_w
-    bus_w = min(rated_w, budget_w)
+    bus_w = fmin(rated_w, budget_w)
     for _ in range(3):  # fixed-point refinement: losses depend on the power itself
         needed_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)[0]
         if needed_w <= budget_w or needed_w <= 0.0:
@@ -119,21 +119,21 @@ def step_pack(
     ``energy_after = energy - (bus_w_actual + loss_w + standby_w_actual) * step_s / 3600``.
     """
     to_rate = SECONDS_PER_HOUR / step_s
-    energy_wh = min(max(energy_wh, 0.0), capacity_wh)  # rounding must never leave 0 outside [low_w, high_w]
-    standby = min(standby_w, energy_wh * to_rate)
+    energy_wh = fmin(fmax(energy_wh, 0.0), capacity_wh)  # rounding must never leave 0 outside [low_w, high_w]
+    standby = fmin(standby_w, energy_wh * to_rate)
     high_w = energy_wh * to_rate - standby  # most the cells can give this step
     low_w = -(capacity_wh - energy_wh) * to_rate - standby  # most (negative) they can take
     battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
     if battery_w > high_w or battery_w < low_w:
         bound = high_w if battery_w > high_w else low_w
-        bus_w *= max(bound / battery_w, 0.0)
+        bus_w *= fmax(bound / battery_w, 0.0)
         battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
-        battery_w = min(max(battery_w, low_w), high_w)
+        battery_w = fmin(fmax(battery_w, low_w), high_w)
     loss_w = battery_w - bus_w
     if loss_w < 0.0:  # only after clamping: attribute nothing to losses, deliver what the cells give
         bus_w = battery_w
         loss_w = 0.0
-    return energy_wh - (battery_w + standby) * (step_s / SECONDS_PER_HOUR), bus_w, battery_w, loss_w, min(i2r_w, loss_w), standby
+    return energy_wh - (battery_w + standby) * (step_s / SECONDS_PER_HOUR), bus_w, battery_w, loss_w, fmin(i2r_w, loss_w), standby
 
 
 @ir_inline_kernel  # one call site (bms_step): no compiled function of its own
@@ -155,7 +155,7 @@ def estimator_step(
     measured_w = cell_w * (1.0 + gain_error) + offset_w
     if abs(measured_w) < deadband_w:
         measured_w = 0.0
-    return min(max(energy_est_wh - measured_w * (step_s / SECONDS_PER_HOUR), 0.0), capacity_wh)
+    return fmin(fmax(energy_est_wh - measured_w * (step_s / SECONDS_PER_HOUR), 0.0), capacity_wh)
 
 
 #: Until the cells are truly full, the BMS holds the estimate at or below this SOC, %.
@@ -182,7 +182,7 @@ def recalibrate(
         return true_as_believed_wh
     if energy_est_wh <= true_as_believed_wh:  # only an estimate running ahead of the cells is held back
         return energy_est_wh
-    return min(energy_est_wh, max(true_as_believed_wh, ESTIMATE_HOLD_PCT / 100.0 * believed_capacity_wh))
+    return fmin(energy_est_wh, fmax(true_as_believed_wh, ESTIMATE_HOLD_PCT / 100.0 * believed_capacity_wh))
 
 
 @ir_inline_kernel  # one call site (bms_step): no compiled function of its own

@@ -43,7 +43,7 @@ from socbal.device.params import (
 )
 from socbal.device.physics import bms_step, cut_off, step_pack
 from socbal.ems.kernel import allocate_with_scratch, reserve_latched_next
-from socbal.jit import ir_inline_kernel, python_function
+from socbal.jit import fmax, fmin, ir_inline_kernel, python_function
 
 #: Bus supply this far (W) below the main unit's bus draw means nothing on the bus can feed it.
 _MAIN_UNIT_EPS_W = 1e-6
@@ -208,7 +208,7 @@ def firmware_step(
         model.priority_rank,
         reserve,
         hysteresis,
-        int(ems[EMS_STRATEGY]),
+        np.int64(ems[EMS_STRATEGY]),  # type: ignore[arg-type]  # not int(): its overload compiles a function
         ems[EMS_DROOP_EXPONENT],
         bus_request_w,
         source,
@@ -232,7 +232,7 @@ def firmware_step(
 
     discharged_w, charged_w, from_battery = step_packs(model, state, scratch, from_battery, step_s)
     if from_bus > 0.0 and bus_request_w > 0.0:  # a pack that ran empty within the step gave less than its setpoint:
-        from_bus = min(from_bus, max(pv_w + discharged_w - charged_w, 0.0))  # the main unit gets only what was there
+        from_bus = fmin(from_bus, fmax(pv_w + discharged_w - charged_w, 0.0))  # the main unit gets only what was there
     return StepFlows(discharged_w, charged_w, from_grid, from_bus, from_battery, stopped)
 
 
@@ -271,7 +271,7 @@ def step_packs(
         state.energy_wh[i] = energy_after
         scratch.cell_w[i] = battery_w + standby_actual_w
         # An empty main battery cannot feed the main unit: it gets what is there (own standby first).
-        main_actual_w = min(max(standby_actual_w - own_standby_w, 0.0), main_part_w)
+        main_actual_w = fmin(fmax(standby_actual_w - own_standby_w, 0.0), main_part_w)
         scratch.bus_w[i] = bus_w
         scratch.dcdc_loss_w[i] = loss_w - i2r_w
         scratch.i2r_loss_w[i] = i2r_w

@@ -25,7 +25,7 @@ from socbal.device.params import (
 )
 from socbal.device.step import DeviceState, StepScratch, firmware_step
 from socbal.ems.kernel import total_soc_pct
-from socbal.jit import ir_inline_kernel, loop_kernel, python_function
+from socbal.jit import fmax, fmin, ir_inline_kernel, loop_kernel, python_function
 from socbal.profiles.holding import value_at
 from socbal.sim.columns import DEVICE, DEVICE_COLUMNS, PACK, PACK_COLUMNS, SPREAD_THRESHOLDS_PCT, STATS, STATS_COLUMNS
 
@@ -108,10 +108,10 @@ def _spreads(soc_true_pct: np.ndarray, soc_est_pct: np.ndarray) -> tuple[float, 
     high_true = low_true = soc_true_pct[0]
     high_est = low_est = soc_est_pct[0]
     for i in range(1, soc_true_pct.shape[0]):
-        high_true = max(high_true, soc_true_pct[i])
-        low_true = min(low_true, soc_true_pct[i])
-        high_est = max(high_est, soc_est_pct[i])
-        low_est = min(low_est, soc_est_pct[i])
+        high_true = fmax(high_true, soc_true_pct[i])
+        low_true = fmin(low_true, soc_true_pct[i])
+        high_est = fmax(high_est, soc_est_pct[i])
+        low_est = fmin(low_est, soc_est_pct[i])
     return high_true - low_true, high_est - low_est
 
 
@@ -149,6 +149,7 @@ def advance(
         first_of_row = in_row == 0
         # Values held at a row's last step are written only then (or where this chunk of steps ends).
         last_of_row = in_row == steps_per_record - 1 or k == k_end - 1
+        dev_row = dev_rec[row]  # this step's record row (a view)
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         grid = value_at(profiles.grid_on, profiles.grid_step_s, t) > 0.5
         d = device_request(
@@ -157,7 +158,7 @@ def advance(
             grid,
             total_soc_pct(state.soc_est_pct, state.believed_capacity_wh),
             total_believed_wh,
-            int(device[DEV_MODE]),
+            np.int64(device[DEV_MODE]),  # type: ignore[arg-type]  # not int(): its overload compiles a function
             device[DEV_FIXED_OUTPUT_W],
             device[DEV_AC_OUTPUT_LIMIT_W],
             device[DEV_PV_INPUT_LIMIT_W],
@@ -177,41 +178,41 @@ def advance(
             grid_in = 0.0
         elif d.backup:  # the grid serves the house; PV goes to the output first, the AC charger makes up the rest
             output = d.pv_to_output_w
-            grid_in = max(f.charged_w + f.main_from_bus_w + output - d.pv_usable_w - f.discharged_w, 0.0)
+            grid_in = fmax(f.charged_w + f.main_from_bus_w + output - d.pv_usable_w - f.discharged_w, 0.0)
         else:
-            output = min(d.output_target_w, max(d.pv_usable_w + f.discharged_w - f.charged_w - f.main_from_bus_w, 0.0))
+            output = fmin(d.output_target_w, fmax(d.pv_usable_w + f.discharged_w - f.charged_w - f.main_from_bus_w, 0.0))
             grid_in = 0.0
         main_bus = 0.0 if f.stopped else f.main_from_bus_w
-        curtailed = max(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
-        export = max(output - load, 0.0)
-        to_house = min(output, load)
-        dev_rec[row, D_LOAD] += load * to_wh
-        dev_rec[row, D_PV] += d.pv_usable_w * to_wh
-        dev_rec[row, D_CURTAILED] += curtailed * to_wh
-        dev_rec[row, D_OUTPUT] += output * to_wh
-        dev_rec[row, D_EXPORT] += export * to_wh
+        curtailed = fmax(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
+        export = fmax(output - load, 0.0)
+        to_house = fmin(output, load)
+        dev_row[D_LOAD] += load * to_wh
+        dev_row[D_PV] += d.pv_usable_w * to_wh
+        dev_row[D_CURTAILED] += curtailed * to_wh
+        dev_row[D_OUTPUT] += output * to_wh
+        dev_row[D_EXPORT] += export * to_wh
         if grid:
-            dev_rec[row, D_IMPORT] += (load - to_house) * to_wh
-            dev_rec[row, D_GRID_ON] += step_s
+            dev_row[D_IMPORT] += (load - to_house) * to_wh
+            dev_row[D_GRID_ON] += step_s
         else:
-            dev_rec[row, D_UNSERVED] += (load - to_house) * to_wh
-        dev_rec[row, D_GRID_DEVICE] += (grid_in + f.main_from_grid_w) * to_wh
-        dev_rec[row, D_MAIN] += (f.main_from_grid_w + main_bus + f.main_from_battery_w) * to_wh
-        dev_rec[row, D_MAIN_BUS] += main_bus * to_wh
-        dev_rec[row, D_MAIN_BATT] += f.main_from_battery_w * to_wh
-        dev_rec[row, D_DISCHARGE] += f.discharged_w * to_wh
-        dev_rec[row, D_CHARGE] += f.charged_w * to_wh
+            dev_row[D_UNSERVED] += (load - to_house) * to_wh
+        dev_row[D_GRID_DEVICE] += (grid_in + f.main_from_grid_w) * to_wh
+        dev_row[D_MAIN] += (f.main_from_grid_w + main_bus + f.main_from_battery_w) * to_wh
+        dev_row[D_MAIN_BUS] += main_bus * to_wh
+        dev_row[D_MAIN_BATT] += f.main_from_battery_w * to_wh
+        dev_row[D_DISCHARGE] += f.discharged_w * to_wh
+        dev_row[D_CHARGE] += f.charged_w * to_wh
         if not d.backup:
-            dev_rec[row, D_BATT_UNSERVED] += max(d.output_target_w - output, 0.0) * to_wh
+            dev_row[D_BATT_UNSERVED] += fmax(d.output_target_w - output, 0.0) * to_wh
         if f.stopped:
-            dev_rec[row, D_STOPPED] += step_s
+            dev_row[D_STOPPED] += step_s
 
         record_packs(state, scratch, pack_rec[row], first_of_row, last_of_row, step_s)
         spread_true, spread_est = _spreads(state.soc_true_pct, state.soc_est_pct)
         if last_of_row:
-            dev_rec[row, D_SPREAD_TRUE] = spread_true
-            dev_rec[row, D_SPREAD_EST] = spread_est
-            dev_rec[row, D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
+            dev_row[D_SPREAD_TRUE] = spread_true
+            dev_row[D_SPREAD_EST] = spread_est
+            dev_row[D_TOTAL_SOC] = total_soc_pct(state.soc_true_pct, state.capacity_wh)
         update_stats(state, stats, spread_true, spread_est, t + step_s)
         in_row += 1
         if in_row == steps_per_record:
@@ -227,35 +228,36 @@ def record_packs(
     the SOCs and the EMS's reason at the row's end only at its ``last_of_row`` step)."""
     to_wh = step_s / 3600.0
     for i in range(rows.shape[0]):
+        row = rows[i]  # this pack's record row (a view)
         bus_w = scratch.bus_w[i]
         soc = state.soc_true_pct[i]
         if bus_w > 0.0:
-            rows[i, R_DISCHARGE] += bus_w * to_wh
+            row[R_DISCHARGE] += bus_w * to_wh
         else:
-            rows[i, R_CHARGE] -= bus_w * to_wh
-        rows[i, R_POWER] += bus_w
-        rows[i, R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
-        rows[i, R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
-        rows[i, R_STANDBY] += scratch.standby_w[i] * to_wh
-        rows[i, R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
+            row[R_CHARGE] -= bus_w * to_wh
+        row[R_POWER] += bus_w
+        row[R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
+        row[R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh
+        row[R_STANDBY] += scratch.standby_w[i] * to_wh
+        row[R_MAIN_UNIT] += scratch.main_unit_w[i] * to_wh
         if state.latched[i] and bus_w == 0.0:
-            rows[i, R_RESERVE_S] += step_s
-        rows[i, R_SOC_MEAN] += soc
-        if first_of_row or soc < rows[i, R_SOC_MIN]:
-            rows[i, R_SOC_MIN] = soc
-        if first_of_row or soc > rows[i, R_SOC_MAX]:
-            rows[i, R_SOC_MAX] = soc
+            row[R_RESERVE_S] += step_s
+        row[R_SOC_MEAN] += soc
+        if first_of_row or soc < row[R_SOC_MIN]:
+            row[R_SOC_MIN] = soc
+        if first_of_row or soc > row[R_SOC_MAX]:
+            row[R_SOC_MAX] = soc
         if last_of_row:
-            rows[i, R_SOC_TRUE] = soc
-            rows[i, R_SOC_EST] = state.soc_est_pct[i]
-            rows[i, R_REASON] = scratch.reason[i]
+            row[R_SOC_TRUE] = soc
+            row[R_SOC_EST] = state.soc_est_pct[i]
+            row[R_REASON] = scratch.reason[i]
 
 
 @ir_inline_kernel  # one call site in each loop
 def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spread_est: float, t_end_s: float) -> None:
     """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s`` with these SOC spreads (%)."""
-    stats[S_MAX_SPREAD_TRUE] = max(stats[S_MAX_SPREAD_TRUE], spread_true)
-    stats[S_MAX_SPREAD_EST] = max(stats[S_MAX_SPREAD_EST], spread_est)
+    stats[S_MAX_SPREAD_TRUE] = fmax(stats[S_MAX_SPREAD_TRUE], spread_true)
+    stats[S_MAX_SPREAD_EST] = fmax(stats[S_MAX_SPREAD_EST], spread_est)
     for j in range(N_THRESHOLDS):
         if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
             stats[S_BELOW_FIRST + j] = t_end_s

@@ -279,14 +279,11 @@ def _fill_afresh(
         for i in range(member.shape[0]):
             spare_w[i] = max(limit_w[i] - first_w[i], 0.0)
         for out in range(2):  # the rest by weight: first the devices not running out, then those that are
-            any_in_tier = False
             for i in range(member.shape[0]):
                 tier[i] = member[i] and running_out[i] == (out == 1)
-                any_in_tier = any_in_tier or tier[i]
-            if any_in_tier:  # an empty tier gives nothing (skipped: the same result)
-                remaining -= _water_fill_circuits(
-                    remaining, weight, spare_w, tier, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
-                )
+            remaining -= _water_fill_circuits(
+                remaining, weight, spare_w, tier, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight
+            )
         given = 0.0
         for i in range(member.shape[0]):
             if not member[i]:

@@ -259,10 +259,11 @@ def _take_up_setpoints(d: int, t: float, ramp_step_w: float, state: HomeState) -
     while taken < n and state.pending_t[d, taken] <= t + 1e-9:
         state.live[d, L_TARGET_W] = state.pending_w[d, taken]
         taken += 1
-    for j in range(n - taken):
-        state.pending_t[d, j] = state.pending_t[d, j + taken]
-        state.pending_w[d, j] = state.pending_w[d, j + taken]
-    state.pending_n[d] = n - taken
+    if taken > 0:  # the rest move to the front
+        for j in range(n - taken):
+            state.pending_t[d, j] = state.pending_t[d, j + taken]
+            state.pending_w[d, j] = state.pending_w[d, j + taken]
+        state.pending_n[d] = n - taken
     gap = state.live[d, L_TARGET_W] - state.live[d, L_APPLIED_W]
     state.live[d, L_APPLIED_W] += min(max(gap, -ramp_step_w), ramp_step_w)
 
@@ -422,12 +423,18 @@ def advance_home(
     circuit_cap_w = scratch.circuits[3]
     intended_import_w = max(model.grid_target_w, 0.0)
     intended_export_w = max(-model.grid_target_w, 0.0)
+    # Counters instead of an integer division per step: the record row, the step within it, the history slot and
+    # the meter's phase (k - latency_steps modulo period_steps) of step k.
+    steps_per_record = clock.steps_per_record
+    row = k_start // steps_per_record
+    in_row = k_start % steps_per_record
+    slot = k_start % h_len
+    meter_phase = (k_start - model.latency_steps) % model.period_steps
     for k in range(k_start, k_end):
         t = k * step_s
         t_end = t + step_s
-        row = k // clock.steps_per_record
-        first_of_row = k % clock.steps_per_record == 0
-        last_of_row = (k + 1) % clock.steps_per_record == 0 or k == k_end - 1  # end-of-interval values: written then
+        first_of_row = in_row == 0
+        last_of_row = in_row == steps_per_record - 1 or k == k_end - 1  # end-of-interval values: written then
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         net_w = 0.0  # the devices' net AC power into the house
         discharging_w = 0.0
@@ -511,7 +518,7 @@ def advance_home(
                 circuit_cap_w[c] += pv_w - max(-battery, 0.0)
             else:
                 headroom_chg_w += headroom
-            state.history[d, k % h_len] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
+            state.history[d, slot] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
@@ -523,7 +530,7 @@ def advance_home(
         for c in range(n_circuits):
             headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w
-        state.history[n_dev, k % h_len] = grid
+        state.history[n_dev, slot] = grid
         grid_import = max(grid, 0.0)
         export = max(-grid, 0.0)
         avoidable_import = min(max(grid_import - intended_import_w, 0.0), headroom_dis_w)
@@ -551,7 +558,7 @@ def advance_home(
                 records.home_stats[S_GRID_SIGNS] += 1.0
             state.runs[R_GRID_SIGN] = sign
         # The controller: a reading taken latency_steps ago arrives every period_steps, unless the meter was out then.
-        if k >= model.latency_steps and (k - model.latency_steps) % model.period_steps == 0:
+        if k >= model.latency_steps and meter_phase == 0:
             taken_s = t_end - model.latency_steps * step_s
             if not _in_outage(model.meter_outages_s, taken_s - step_s):
                 state.runs[R_READING_T_S] = taken_s
@@ -568,6 +575,12 @@ def advance_home(
                 records.devices[row, d, DR_SETPOINT_W] = state.decision[0, d, hk.ST_LAST_W]
         hrow[H_SPREAD] = spread_high - spread_low
         records.home_stats[S_SPREAD_MAX] = max(records.home_stats[S_SPREAD_MAX], spread_high - spread_low)
+        in_row += 1
+        if in_row == steps_per_record:
+            in_row = 0
+            row += 1
+        slot = slot + 1 if slot + 1 < h_len else 0
+        meter_phase = meter_phase + 1 if meter_phase + 1 < model.period_steps else 0
 
 
 def finish_home(home_rec: np.ndarray, devices_rec: np.ndarray, n_steps: int, steps_per_record: int) -> None:

@@ -6,7 +6,8 @@ Each round runs :mod:`bench_sim`'s case 0 (the full model and the bare kernel, i
 process) once for each source folder, alternating which goes first; the ratio full / bare of each is
 measured in its own process, so the two checkouts' ratios compare even on a loaded machine. Prints every
 round (ns per pack-step of the full model and of the scalar bare kernel, the ratio, the load average), then
-each checkout's median ratio and the branch's loop time against the base's, from the ratios.
+each checkout's median ratio and the branch's loop time against the base's, from the ratios, and the fastest
+full-model run of each (the least disturbed by other work on a shared machine).
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def main() -> None:
     for src in sources.values():  # fill both compile caches first
         ratio_run(src, 1.0, 1)
     ratios: dict[str, list[float]] = {"base": [], "branch": []}
+    full_ns: dict[str, list[float]] = {"base": [], "branch": []}
     for k in range(args.rounds):
         order = ("base", "branch") if k % 2 == 0 else ("branch", "base")
         for name in order:
             r = ratio_run(sources[name], args.hours, args.repeats)
             ns = r["ns_per_pack_step"]
             ratios[name].append(r["ratio_scalar"])
+            full_ns[name].append(ns["full"])
             load = os.getloadavg()
             print(
                 f"round {k + 1} {name:6s}: full {ns['full']:.1f} ns/pack-step, bare {ns['scalar']:.2f} ns, "
@@ -65,6 +68,12 @@ def main() -> None:
         f"median ratio: base {base:.4f}, branch {branch:.4f}; branch loop time / base {base / branch:.3f} "
         f"({100 * (base / branch - 1):+.1f} %), per-round range {min(ratios['branch']):.4f}-{max(ratios['branch']):.4f} "
         f"against {min(ratios['base']):.4f}-{max(ratios['base']):.4f}"
+    )
+    fastest = {name: min(values) for name, values in full_ns.items()}
+    print(
+        f"fastest full model: base {fastest['base']:.1f} ns/pack-step, branch {fastest['branch']:.1f} ns "
+        f"(branch / base {fastest['branch'] / fastest['base']:.3f}); the best ratio: base {max(ratios['base']):.4f}, "
+        f"branch {max(ratios['branch']):.4f}"
     )
 
 

@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 
 from socbal.device.dispatch import MODE_CODES
-from socbal.device.physics import battery_side_at_rating_w, curve_slopes, i2r_coefficient_per_w, inverse_rating_per_w
+from socbal.device.physics import cell_side_w, curve_slopes, i2r_coefficient_per_w, inverse_rating_per_w
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import Settings, prioritises_low_packs
+from socbal.jit import python_function
 from socbal.scenario import DeviceSpec, PackSpec
 
 # Columns of the pack parameter matrix.
@@ -108,10 +109,11 @@ def refresh_derived(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.nd
     flat[:, PARAM_INV_MAX_CHARGE_PER_W] = inverse_rating_per_w(flat[:, PARAM_MAX_CHARGE_W])
     flat[:, PARAM_I2R_PER_W2] = i2r_coefficient_per_w(flat[:, PARAM_RESISTANCE_OHM], flat[:, PARAM_VOLTAGE_V])
     slope = curve_slopes(curve_load, curve_eff)
+    at_rating = python_function(cell_side_w)  # plain Python for the set-up (compiles nothing), the loop's numbers
     n_packs = curve_load.shape[0]
     for row in range(flat.shape[0]):
         i = row % n_packs
-        flat[row, PARAM_RATED_CELL_W] = battery_side_at_rating_w(
+        flat[row, PARAM_RATED_CELL_W], _ = at_rating(
             flat[row, PARAM_MAX_DISCHARGE_W], flat[row, PARAM_INV_MAX_DISCHARGE_PER_W], curve_load[i], curve_eff[i], slope[i],
             flat[row, PARAM_I2R_PER_W2],
         )  # fmt: skip

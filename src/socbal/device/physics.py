@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from socbal.jit import compiled_only_kernel, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import compiled_only_kernel, inline_kernel, ir_inline_kernel
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -90,19 +90,6 @@ def cell_side_w(
     return cell_power_w(bus_w, dcdc_efficiency(fraction, curve_load, curve_eff, curve_slope), i2r_per_w2)
 
 
-def battery_side_at_rating_w(
-    rated_w: float,
-    inv_rated_per_w: float,
-    curve_load: np.ndarray,
-    curve_eff: np.ndarray,
-    curve_slope: np.ndarray,
-    i2r_per_w2: float,
-) -> float:
-    """Battery-side power (W) at the rated discharge ``rated_w`` (W): ``cell_side_w(rated_w, ...)[0]``, computed in
-    plain Python for a run's set-up, so it compiles nothing (the same numbers as the loop's)."""
-    return python_function(cell_side_w)(rated_w, inv_rated_per_w, curve_load, curve_eff, curve_slope, i2r_per_w2)[0]
-
-
 @ir_inline_kernel  # one call site (discharge_limit_w): no compiled function of its own
 def bus_limit_for_energy_w(
     energy_wh: float,
@@ -117,7 +104,7 @@ def bus_limit_for_energy_w(
 ) -> float:
     """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step.
 
-    ``rated_cell_w``, when given (>= 0; -1: not given), is :func:`battery_side_at_rating_w` computed once by the caller:
+    ``rated_cell_w``, when given (>= 0; -1: not given), is ``cell_side_w(rated_w, ...)[0]`` computed once by the caller:
     a budget that covers it returns ``rated_w`` at once (the same result, faster).
     """
     budget_w = max(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)

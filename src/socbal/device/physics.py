@@ -30,9 +30,11 @@ def curve_slopes(curve_load: np.ndarray, curve_eff: np.ndarray) -> np.ndarray:
 
 
 def inverse_rating_per_w(rated_w: ArrayLike) -> np.ndarray:
-    """``1 / rated_w`` (1/W) where the rating is > 0, else 0 (no rating: the loop takes load share 1)."""
+    """``1 / rated_w`` (1/W) where the rating is > 0, else 0 (no rating: the loop takes load share 1); a rating too
+    small to invert (below 1/DBL_MAX) gives infinity, a load share past the curve's end, as dividing by it did."""
     rated = np.asarray(rated_w, dtype=np.float64)
-    return np.divide(1.0, rated, out=np.zeros_like(rated), where=rated > 0.0)
+    with np.errstate(over="ignore"):
+        return np.divide(1.0, rated, out=np.zeros_like(rated), where=rated > 0.0)
 
 
 def i2r_coefficient_per_w(resistance_ohm: ArrayLike, voltage_v: ArrayLike) -> np.ndarray:

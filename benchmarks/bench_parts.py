@@ -40,11 +40,11 @@ from socbal.device.params import (  # noqa: E402
     EMS_RESERVE_PCT,
     EMS_STRATEGY,
     PARAM_CAPACITY_WH,
+    PARAM_I2R_PER_W2,
+    PARAM_INV_MAX_DISCHARGE_PER_W,
     PARAM_MAX_DISCHARGE_W,
     PARAM_RATED_CELL_W,
-    PARAM_RESISTANCE_OHM,
     PARAM_STANDBY_W,
-    PARAM_VOLTAGE_V,
 )
 from socbal.device.physics import step_pack  # noqa: E402
 from socbal.device.step import firmware_step, initial_state, step_packs, step_scratch  # noqa: E402
@@ -86,8 +86,8 @@ def loop_step_pack(model, state, scratch, n_steps, step_s):
         for i in range(p.shape[0]):
             energy_wh, bus_w, _, _, _, _ = step_pack(
                 state.energy_wh[i], p[i, PARAM_CAPACITY_WH], request_w(k, 50.0), p[i, PARAM_STANDBY_W], step_s,
-                p[i, PARAM_MAX_DISCHARGE_W], model.curve_load[i], model.curve_eff[i], p[i, PARAM_RESISTANCE_OHM],
-                p[i, PARAM_VOLTAGE_V],
+                p[i, PARAM_INV_MAX_DISCHARGE_PER_W], model.curve_load[i], model.curve_eff[i], model.curve_slope[i],
+                p[i, PARAM_I2R_PER_W2],
             )  # fmt: skip
             state.energy_wh[i] = energy_wh
             served += bus_w
@@ -118,8 +118,8 @@ def loop_limits(model, state, scratch, n_steps, step_s):
         for i in range(p.shape[0]):
             scratch.limit_dis_w[i] = discharge_limit_w(
                 state.soc_est_pct[i] + (k & 7), reserve, state.believed_capacity_wh[i], step_s, p[i, PARAM_MAX_DISCHARGE_W],
-                model.curve_load[i], model.curve_eff[i], p[i, PARAM_RESISTANCE_OHM], p[i, PARAM_VOLTAGE_V],
-                p[i, PARAM_RATED_CELL_W], state.empty[i],
+                p[i, PARAM_INV_MAX_DISCHARGE_PER_W], model.curve_load[i], model.curve_eff[i], model.curve_slope[i],
+                p[i, PARAM_I2R_PER_W2], p[i, PARAM_RATED_CELL_W], state.empty[i],
             )  # fmt: skip
         total += scratch.limit_dis_w[0]
     return total

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socbal.ems.decision import decide
+from socbal.ems.kernel import SPEC_SOFTENING_PCT, STRATEGY_SPEC, allocate_into
 from socbal.ems.models import STRATEGY_NAMES, AllocateInput
 
 TOL_W = 1e-6
@@ -155,3 +156,33 @@ def test_spread_never_grows_under_sustained_requests(direction):
         assert all(b <= max(a, slack) + 1e-9 for a, b in zip(spreads, spreads[1:]))
 
     check()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 100), st.floats(100, 10_000)), min_size=1, max_size=8),
+    st.floats(5, 100),
+    st.sampled_from([-1.0, 1.0]),
+)
+def test_the_spec_weight_with_one_division_is_the_two_division_form_within_1e_14(packs, reserve_pct, direction):
+    # The default rule's weight e / (1 + e / K) is computed as e K / (K + e): one division per pack instead of two.
+    soc = np.array([p[0] for p in packs])
+    capacity = np.array([p[1] for p in packs])
+    n = len(packs)
+    weight = np.zeros(n)
+    rank = np.arange(n, dtype=np.int64)
+    allocate_into(
+        soc, capacity, np.full(n, 1000.0), np.full(n, 1000.0), np.zeros(n, dtype=bool), rank, reserve_pct, 0.0,
+        STRATEGY_SPEC, 1.0, 500.0 * direction, 0, False, 0.0, np.zeros(n), weight, np.zeros(n, dtype=np.int64),
+    )  # fmt: skip
+    for i in range(n):
+        if direction > 0:  # discharging: packs at or below the reserve take no share (weight 0)
+            headroom = soc[i] - reserve_pct if soc[i] > reserve_pct else 0.0
+            if soc[i] <= reserve_pct:
+                continue
+        else:  # charging: full packs take none
+            headroom = 100.0 - soc[i]
+            if soc[i] >= 100.0:
+                continue
+        expected = capacity[i] * headroom / (1.0 + headroom / SPEC_SOFTENING_PCT)
+        assert weight[i] == pytest.approx(expected, rel=1e-14, abs=0.0)

@@ -24,23 +24,25 @@ def discharge_limit_w(
     capacity_wh: float,
     period_s: float,
     rated_w: float,
+    inv_rated_per_w: float,
     curve_load: np.ndarray,
     curve_eff: np.ndarray,
-    resistance_ohm: float,
-    voltage_v: float,
+    curve_slope: np.ndarray,
+    i2r_per_w2: float,
     rated_cell_w: float,
     cut_off_empty: bool,
 ) -> float:
     """Largest bus-side discharge (W) for ``period_s`` that keeps the pack at or above ``reserve_pct``.
 
     ``soc_pct`` and ``capacity_wh`` are what the BMS believes; losses are counted (the energy leaves
-    the cells, not the bus). ``rated_cell_w`` is the battery side at rated discharge (or -1: computed).
+    the cells, not the bus). The converter is given as :func:`socbal.device.physics.cell_side_w` takes it;
+    ``rated_cell_w`` is the battery side at rated discharge (or -1: computed).
     """
     if cut_off_empty:
         return 0.0
     above_reserve_wh = (soc_pct - reserve_pct) * 0.01 * capacity_wh
     return bus_limit_for_energy_w(
-        above_reserve_wh, period_s, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v, rated_cell_w
+        above_reserve_wh, period_s, rated_w, inv_rated_per_w, curve_load, curve_eff, curve_slope, i2r_per_w2, rated_cell_w
     )
 
 

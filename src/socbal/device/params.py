@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 
 from socbal.device.dispatch import MODE_CODES
-from socbal.device.physics import battery_side_at_rating_w
+from socbal.device.physics import cell_side_w, curve_slopes, i2r_coefficient_per_w, inverse_rating_per_w
 from socbal.ems.decision import priority_ranks
 from socbal.ems.kernel import STRATEGY_CODES
 from socbal.ems.models import Settings, prioritises_low_packs
+from socbal.jit import python_function
 from socbal.scenario import DeviceSpec, PackSpec
 
 # Columns of the pack parameter matrix.
@@ -34,7 +35,10 @@ PARAM_RATED_CELL_W = 10  # battery-side power at rated discharge, W (computed on
 PARAM_SOC_PER_WH = 11  # 100 / true capacity: % SOC per Wh in the cells (computed once: no division per step)
 PARAM_EST_SOC_PER_WH = 12  # 100 / believed capacity: % estimated SOC per Wh of the estimate (computed once)
 PARAM_BELIEVED_PER_TRUE = 13  # believed / true capacity (computed once)
-N_PARAMS = 14
+PARAM_INV_MAX_DISCHARGE_PER_W = 14  # 1 / discharge rating, 1/W (0 for no rating; computed once)
+PARAM_INV_MAX_CHARGE_PER_W = 15  # 1 / charge rating, 1/W (0 for no rating; computed once)
+PARAM_I2R_PER_W2 = 16  # resistance / voltage^2, 1/W: I^2 R loss per squared cell power (computed once)
+N_PARAMS = 17
 
 # Slots of the device settings vector.
 DEV_MODE = 0
@@ -64,6 +68,7 @@ class DeviceModel(NamedTuple):
     params: np.ndarray  # [pack, PARAM_*]
     curve_load: np.ndarray  # [pack, point]: DC-DC load share 0-1, padded past the curve's end
     curve_eff: np.ndarray  # [pack, point]: DC-DC efficiency 0-1
+    curve_slope: np.ndarray  # [pack, point]: efficiency per load share of each segment (socbal.device.physics.curve_slopes)
     priority_rank: np.ndarray  # [pack]: order of the priority strategy, 0 = first
     ems: np.ndarray  # [EMS_*]
     device: np.ndarray  # [DEV_*]
@@ -100,13 +105,18 @@ def refresh_derived(params: np.ndarray, curve_load: np.ndarray, curve_eff: np.nd
     """Fill the columns computed from the others (``PARAM_RATED_CELL_W`` and the reciprocals the loop multiplies
     by instead of dividing) of every row of ``params`` (``[..., pack, PARAM_*]``) in place."""
     flat = params.reshape(-1, N_PARAMS)
+    flat[:, PARAM_INV_MAX_DISCHARGE_PER_W] = inverse_rating_per_w(flat[:, PARAM_MAX_DISCHARGE_W])
+    flat[:, PARAM_INV_MAX_CHARGE_PER_W] = inverse_rating_per_w(flat[:, PARAM_MAX_CHARGE_W])
+    flat[:, PARAM_I2R_PER_W2] = i2r_coefficient_per_w(flat[:, PARAM_RESISTANCE_OHM], flat[:, PARAM_VOLTAGE_V])
+    slope = curve_slopes(curve_load, curve_eff)
+    at_rating = python_function(cell_side_w)  # plain Python for the set-up (compiles nothing), the loop's numbers
     n_packs = curve_load.shape[0]
     for row in range(flat.shape[0]):
         i = row % n_packs
-        rated = flat[row, PARAM_MAX_DISCHARGE_W]
-        flat[row, PARAM_RATED_CELL_W] = battery_side_at_rating_w(
-            rated, curve_load[i], curve_eff[i], flat[row, PARAM_RESISTANCE_OHM], flat[row, PARAM_VOLTAGE_V]
-        )
+        flat[row, PARAM_RATED_CELL_W], _ = at_rating(
+            flat[row, PARAM_MAX_DISCHARGE_W], flat[row, PARAM_INV_MAX_DISCHARGE_PER_W], curve_load[i], curve_eff[i], slope[i],
+            flat[row, PARAM_I2R_PER_W2],
+        )  # fmt: skip
     flat[:, PARAM_SOC_PER_WH] = 100.0 / flat[:, PARAM_CAPACITY_WH]
     flat[:, PARAM_EST_SOC_PER_WH] = 100.0 / flat[:, PARAM_BELIEVED_CAPACITY_WH]
     flat[:, PARAM_BELIEVED_PER_TRUE] = flat[:, PARAM_BELIEVED_CAPACITY_WH] / flat[:, PARAM_CAPACITY_WH]
@@ -143,4 +153,5 @@ def device_model(packs: list[PackSpec], spec: DeviceSpec, settings: Settings) ->
     """The arrays of one device: its packs (main unit's battery first), its settings and its EMS settings."""
     params, curve_load, curve_eff = pack_matrix(packs)
     ranks = priority_ranks([p.id for p in packs], settings)
-    return DeviceModel(params, curve_load, curve_eff, ranks, ems_vector(settings), device_vector(spec, settings))
+    slope = curve_slopes(curve_load, curve_eff)
+    return DeviceModel(params, curve_load, curve_eff, slope, ranks, ems_vector(settings), device_vector(spec, settings))

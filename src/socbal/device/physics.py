@@ -12,17 +12,42 @@ into the simulator's loop (see :mod:`socbal.jit`).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from socbal.jit import compiled_only_kernel, fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import compiled_only_kernel, fmax, fmin, inline_kernel, ir_inline_kernel
 
 SECONDS_PER_HOUR = 3600.0
 
 
+def curve_slopes(curve_load: np.ndarray, curve_eff: np.ndarray) -> np.ndarray:
+    """Slopes of the DC-DC curves' segments, efficiency per unit of load share (``[..., point]``, the last 0),
+    computed once at set-up so the loop multiplies instead of dividing; the load shares ascend strictly (two a
+    few ulps apart give an infinite slope, as the division per call did)."""
+    slope = np.zeros_like(curve_eff, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        slope[..., :-1] = np.diff(curve_eff, axis=-1) / np.diff(curve_load, axis=-1)
+    return slope
+
+
+def inverse_rating_per_w(rated_w: ArrayLike) -> np.ndarray:
+    """``1 / rated_w`` (1/W) where the rating is > 0, else 0 (no rating: the loop takes load share 1); a rating too
+    small to invert (below 1/DBL_MAX) gives infinity, a load share past the curve's end, as dividing by it did."""
+    rated = np.asarray(rated_w, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return np.divide(1.0, rated, out=np.zeros_like(rated), where=rated > 0.0)
+
+
+def i2r_coefficient_per_w(resistance_ohm: ArrayLike, voltage_v: ArrayLike) -> np.ndarray:
+    """``R / V^2`` (1/W): the I^2 R loss (W) per squared cell-side power (W^2), at the nominal voltage."""
+    return np.asarray(resistance_ohm, dtype=np.float64) / (np.asarray(voltage_v, dtype=np.float64) ** 2)
+
+
 @inline_kernel
-def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray) -> float:
+def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.ndarray, curve_slope: np.ndarray) -> float:
     """DC-DC efficiency (0-1) at ``load_fraction`` of the module's rated power, interpolated on the curve.
 
-    The same numbers as ``np.interp`` (held flat beyond the ends), without its per-call set-up.
+    ``curve_slope`` is :func:`curve_slopes` of the curve (no division per call). The same numbers as ``np.interp``
+    (held flat beyond the ends), without its per-call set-up.
     """
     last = curve_load.shape[0] - 1
     if last == 0 or load_fraction <= curve_load[0]:
@@ -34,39 +59,37 @@ def dcdc_efficiency(load_fraction: float, curve_load: np.ndarray, curve_eff: np.
         j += 1
     if curve_load[j] == load_fraction:
         return curve_eff[j]
-    slope = (curve_eff[j + 1] - curve_eff[j]) / (curve_load[j + 1] - curve_load[j])
-    return slope * (load_fraction - curve_load[j]) + curve_eff[j]
+    return curve_slope[j] * (load_fraction - curve_load[j]) + curve_eff[j]
 
 
 @ir_inline_kernel  # one call site (cell_side_w): no compiled function of its own
-def cell_power_w(bus_w: float, efficiency: float, resistance_ohm: float, voltage_v: float) -> tuple[float, float]:
+def cell_power_w(bus_w: float, efficiency: float, i2r_per_w2: float) -> tuple[float, float]:
     """``(battery_w, i2r_w)`` for a bus-side power ``bus_w`` (W) through a DC-DC of ``efficiency`` (0-1): battery-side
-    power, sign per the convention, and the I^2 R part of the loss (W, >= 0)."""
+    power, sign per the convention, and the I^2 R part of the loss (W, >= 0), ``i2r_per_w2`` being ``R / V^2`` (1/W)."""
     cell_w = bus_w / efficiency if bus_w > 0.0 else bus_w * efficiency
-    current_a = cell_w / voltage_v
-    i2r_w = current_a * current_a * resistance_ohm
+    i2r_w = cell_w * cell_w * i2r_per_w2  # (cell_w / V)^2 R, with R / V^2 computed once
     return cell_w + i2r_w, i2r_w
 
 
 @inline_kernel
 def cell_side_w(
-    bus_w: float, rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
+    bus_w: float,
+    inv_rated_per_w: float,
+    curve_load: np.ndarray,
+    curve_eff: np.ndarray,
+    curve_slope: np.ndarray,
+    i2r_per_w2: float,
 ) -> tuple[float, float]:
     """``(battery_w, i2r_w)`` for a bus-side power ``bus_w`` (W): battery-side power, sign per the convention,
-    and the I^2 R part of the loss (W, >= 0); the rest of the loss ``battery_w - bus_w`` is the DC-DC's."""
+    and the I^2 R part of the loss (W, >= 0); the rest of the loss ``battery_w - bus_w`` is the DC-DC's.
+
+    ``inv_rated_per_w`` is :func:`inverse_rating_per_w` of the module's rating (1/W; 0: no rating, load share 1), the curve's
+    slopes :func:`curve_slopes` and ``i2r_per_w2`` :func:`i2r_coefficient_per_w`, all computed once at set-up.
+    """
     if bus_w == 0.0:
         return 0.0, 0.0
-    fraction = abs(bus_w) / rated_w if rated_w > 0.0 else 1.0
-    return cell_power_w(bus_w, dcdc_efficiency(fraction, curve_load, curve_eff), resistance_ohm, voltage_v)
-
-
-def battery_side_at_rating_w(
-    rated_w: float, curve_load: np.ndarray, curve_eff: np.ndarray, resistance_ohm: float, voltage_v: float
-) -> float:
-    """Battery-side power (W) at the rated discharge ``rated_w`` (W; load fraction 1): ``cell_side_w(rated_w, rated_w,
-    ...)[0]``, computed in plain Python for a run's set-up, so it compiles nothing."""
-    efficiency = python_function(dcdc_efficiency)(1.0, curve_load, curve_eff)
-    return python_function(cell_power_w)(rated_w, efficiency, resistance_ohm, voltage_v)[0]
+    fraction = abs(bus_w) * inv_rated_per_w if inv_rated_per_w > 0.0 else 1.0
+    return cell_power_w(bus_w, dcdc_efficiency(fraction, curve_load, curve_eff, curve_slope), i2r_per_w2)
 
 
 @ir_inline_kernel  # one call site (discharge_limit_w): no compiled function of its own
@@ -74,15 +97,16 @@ def bus_limit_for_energy_w(
     energy_wh: float,
     step_s: float,
     rated_w: float,
+    inv_rated_per_w: float,
     curve_load: np.ndarray,
     curve_eff: np.ndarray,
-    resistance_ohm: float,
-    voltage_v: float,
+    curve_slope: np.ndarray,
+    i2r_per_w2: float,
     rated_cell_w: float,
 ) -> float:
     """Largest bus-side discharge (W, <= ``rated_w``) that takes about ``energy_wh`` from the cells in one step.
 
-    ``rated_cell_w``, when given (>= 0; -1: not given), is :func:`battery_side_at_rating_w` computed once by the caller:
+    ``rated_cell_w``, when given (>= 0; -1: not given), is ``cell_side_w(rated_w, ...)[0]`` computed once by the caller:
     a budget that covers it returns ``rated_w`` at once (the same result, faster).
     """
     budget_w = fmax(energy_wh, 0.0) * (SECONDS_PER_HOUR / step_s)
@@ -90,7 +114,7 @@ def bus_limit_for_energy_w(
         return rated_w
     bus_w = fmin(rated_w, budget_w)
     for _ in range(3):  # fixed-point refinement: losses depend on the power itself
-        needed_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)[0]
+        needed_w = cell_side_w(bus_w, inv_rated_per_w, curve_load, curve_eff, curve_slope, i2r_per_w2)[0]
         if needed_w <= budget_w or needed_w <= 0.0:
             break
         bus_w *= budget_w / needed_w
@@ -104,11 +128,11 @@ def step_pack(
     bus_w: float,
     standby_w: float,
     step_s: float,
-    rated_w: float,
+    inv_rated_per_w: float,
     curve_load: np.ndarray,
     curve_eff: np.ndarray,
-    resistance_ohm: float,
-    voltage_v: float,
+    curve_slope: np.ndarray,
+    i2r_per_w2: float,
 ) -> tuple[float, float, float, float, float, float]:
     """Advance one pack by one step; the cells never go below 0 Wh or above ``capacity_wh``.
 
@@ -123,11 +147,11 @@ def step_pack(
     standby = fmin(standby_w, energy_wh * to_rate)
     high_w = energy_wh * to_rate - standby  # most the cells can give this step
     low_w = -(capacity_wh - energy_wh) * to_rate - standby  # most (negative) they can take
-    battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+    battery_w, i2r_w = cell_side_w(bus_w, inv_rated_per_w, curve_load, curve_eff, curve_slope, i2r_per_w2)
     if battery_w > high_w or battery_w < low_w:
         bound = high_w if battery_w > high_w else low_w
         bus_w *= fmax(bound / battery_w, 0.0)
-        battery_w, i2r_w = cell_side_w(bus_w, rated_w, curve_load, curve_eff, resistance_ohm, voltage_v)
+        battery_w, i2r_w = cell_side_w(bus_w, inv_rated_per_w, curve_load, curve_eff, curve_slope, i2r_per_w2)
         battery_w = fmin(fmax(battery_w, low_w), high_w)
     loss_w = battery_w - bus_w
     if loss_w < 0.0:  # only after clamping: attribute nothing to losses, deliver what the cells give

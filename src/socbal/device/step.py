@@ -29,16 +29,17 @@ from socbal.device.params import (
     PARAM_BELIEVED_PER_TRUE,
     PARAM_CAPACITY_WH,
     PARAM_EST_SOC_PER_WH,
+    PARAM_I2R_PER_W2,
+    PARAM_INV_MAX_CHARGE_PER_W,
+    PARAM_INV_MAX_DISCHARGE_PER_W,
     PARAM_MAX_CHARGE_W,
     PARAM_MAX_DISCHARGE_W,
     PARAM_RATED_CELL_W,
-    PARAM_RESISTANCE_OHM,
     PARAM_SENSOR_DEADBAND_W,
     PARAM_SENSOR_GAIN_ERROR,
     PARAM_SENSOR_OFFSET_W,
     PARAM_SOC_PER_WH,
     PARAM_STANDBY_W,
-    PARAM_VOLTAGE_V,
     DeviceModel,
 )
 from socbal.device.physics import bms_step, cut_off, step_pack
@@ -183,10 +184,11 @@ def firmware_step(
                 state.believed_capacity_wh[i],
                 step_s,
                 params[i, PARAM_MAX_DISCHARGE_W],
+                params[i, PARAM_INV_MAX_DISCHARGE_PER_W],
                 model.curve_load[i],
                 model.curve_eff[i],
-                params[i, PARAM_RESISTANCE_OHM],
-                params[i, PARAM_VOLTAGE_V],
+                model.curve_slope[i],
+                params[i, PARAM_I2R_PER_W2],
                 params[i, PARAM_RATED_CELL_W],
                 state.empty[i],
             )
@@ -255,18 +257,20 @@ def step_packs(
     for i in range(params.shape[0]):
         own_standby_w = params[i, PARAM_STANDBY_W]
         main_part_w = from_battery if i == 0 else 0.0
-        rated = params[i, PARAM_MAX_DISCHARGE_W] if scratch.power_w[i] > 0.0 else params[i, PARAM_MAX_CHARGE_W]
+        inv_rated_per_w = (
+            params[i, PARAM_INV_MAX_DISCHARGE_PER_W] if scratch.power_w[i] > 0.0 else params[i, PARAM_INV_MAX_CHARGE_PER_W]
+        )
         energy_after, bus_w, battery_w, loss_w, i2r_w, standby_actual_w = step_pack(
             state.energy_wh[i],
             state.capacity_wh[i],
             scratch.power_w[i],
             own_standby_w + main_part_w,
             step_s,
-            rated,
+            inv_rated_per_w,
             model.curve_load[i],
             model.curve_eff[i],
-            params[i, PARAM_RESISTANCE_OHM],
-            params[i, PARAM_VOLTAGE_V],
+            model.curve_slope[i],
+            params[i, PARAM_I2R_PER_W2],
         )
         state.energy_wh[i] = energy_after
         scratch.cell_w[i] = battery_w + standby_actual_w

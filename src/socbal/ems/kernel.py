@@ -126,7 +126,8 @@ def pack_weight(
     else:
         headroom = FULL_SOC_PCT - soc_pct
     if strategy == STRATEGY_SPEC:
-        return capacity_wh * headroom / (1.0 + headroom / SPEC_SOFTENING_PCT)
+        # e / (1 + e / K) written e K / (K + e): one division, not two (within a few ulps; exact for the spec's example)
+        return capacity_wh * headroom * SPEC_SOFTENING_PCT / (SPEC_SOFTENING_PCT + headroom)
     if strategy == STRATEGY_DROOP:
         return capacity_wh * headroom**droop_exponent
     return capacity_wh * headroom

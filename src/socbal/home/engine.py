@@ -16,6 +16,7 @@ from socbal.device.params import (
     pack_matrix,
     refresh_derived,
 )
+from socbal.device.physics import curve_slopes
 from socbal.device.step import DeviceState, initial_state, step_scratch
 from socbal.home import kernel as hk
 from socbal.home import loop
@@ -88,6 +89,7 @@ def home_inputs(scenario: HomeScenario) -> HomeInputs:
         params,
         curve_load,
         curve_eff,
+        curve_slopes(curve_load, curve_eff),
         np.concatenate([m.priority_rank for m in models]).astype(np.int64),
         ems,
         np.array([m.device for m in models]),
@@ -116,8 +118,9 @@ def _device_model(model: loop.HomeModel, d: int) -> DeviceModel:
     """Device ``d``'s one-device model (views), for its initial state."""
     a, b = model.first[d], model.first[d] + model.n_packs[d]
     return DeviceModel(
-        model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.priority_rank[a:b], model.ems[d], model.device[d]
-    )
+        model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.curve_slope[a:b], model.priority_rank[a:b],
+        model.ems[d], model.device[d],
+    )  # fmt: skip
 
 
 def prepare_home(i: HomeInputs) -> tuple[loop.HomeState, loop.HomeScratch, loop.HomeRecords]:

@@ -129,6 +129,7 @@ class HomeModel(NamedTuple):
     params: np.ndarray  # [pack, PARAM_*] (socbal.device.params)
     curve_load: np.ndarray
     curve_eff: np.ndarray
+    curve_slope: np.ndarray
     priority_rank: np.ndarray  # [pack], within its device
     ems: np.ndarray  # [device, EMS_*]: what its firmware's EMS uses
     device: np.ndarray  # [device, DEV_*]
@@ -197,8 +198,8 @@ def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
     s = scratch.step
     return (
         DeviceModel(
-            model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.priority_rank[a:b], model.ems[d],
-            model.device[d],
+            model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.curve_slope[a:b], model.priority_rank[a:b],
+            model.ems[d], model.device[d],
         ),
         DeviceState(
             p.capacity_wh[a:b], p.believed_capacity_wh[a:b], p.energy_wh[a:b], p.energy_est_wh[a:b], p.soc_true_pct[a:b],

@@ -18,6 +18,7 @@ import numpy as np
 from socbal.device.dispatch import MODE_CODES, device_request
 from socbal.device.limits import charge_limit_w, discharge_limit_w
 from socbal.device.main_unit import main_unit_supply_w
+from socbal.device.physics import curve_slopes, i2r_coefficient_per_w, inverse_rating_per_w
 from socbal.ems.decision import decide
 from socbal.ems.kernel import SOURCE_CODES, reserve_latched_next, total_soc_pct
 from socbal.ems.models import AllocateInput, PackState, Request, Settings, SourceName
@@ -80,8 +81,9 @@ def plan_cycle(
         dis_step = min(
             dis,
             discharge_limit_w(
-                r.soc_pct, reserve, p.capacity_wh, step_s, p.max_discharge_w, curve_load, curve_eff,
-                p.internal_resistance_ohm, p.nominal_voltage_v, -1.0, False,
+                r.soc_pct, reserve, p.capacity_wh, step_s, p.max_discharge_w, float(inverse_rating_per_w(p.max_discharge_w)),
+                curve_load, curve_eff, curve_slopes(curve_load, curve_eff),
+                float(i2r_coefficient_per_w(p.internal_resistance_ohm, p.nominal_voltage_v)), -1.0, False,
             ),
         )  # fmt: skip
         chg_step = min(chg, charge_limit_w(r.soc_pct, p.capacity_wh, step_s, p.max_charge_w, p.standby_w, False))

@@ -139,7 +139,7 @@ def _root(
     configure_logging(quiet, verbose)
 
 
-def _first_run_note(qualname: str, what: str, about_s: int = 10) -> str:
+def _first_run_note(qualname: str, what: str, about_s: int = 7) -> str:
     """A note for the progress line (and one stderr line off a terminal) when ``qualname`` is not compiled yet;
     ``about_s``: its compile's CPU time, s (``benchmarks/bench_compile.py``)."""
     from socbal._jit_cache import is_compiled
@@ -152,7 +152,7 @@ def _first_run_note(qualname: str, what: str, about_s: int = 10) -> str:
     return f"{note}, then "
 
 
-def _compile_note_once(qualname: str, what: str, about_s: int = 10) -> Callable[[], None]:
+def _compile_note_once(qualname: str, what: str, about_s: int = 7) -> Callable[[], None]:
     """A callback that says, once a run is checked and about to start, that ``qualname`` compiles first (one stderr
     line unless quiet; ``about_s``: its compile's CPU time, s): a refused fleet says nothing about compiling."""
 

@@ -81,8 +81,11 @@ def test_charging_gives_the_emptier_device_more():
 def test_a_full_device_takes_no_charge_and_one_at_reserve_gives_nothing():
     powers, d = decide([device("full", 100), device("b", 50)], {"charge_w": 500}, staging="always-share")
     assert powers == pytest.approx({"full": 0.0, "b": -500.0}) and "full" in d.devices[0].reason
-    powers, _ = decide([device("low", 30, reserve_pct=30), device("b", 50)], {"discharge_w": 500}, staging="always-share")
+    powers, d2 = decide([device("low", 30, reserve_pct=30), device("b", 50)], {"discharge_w": 500}, staging="always-share")
     assert powers == pytest.approx({"low": 0.0, "b": 500.0})
+    # neither can take part: the most each could get this cycle is 0 W, not its 2400 W device limit
+    assert (d.devices[0].limit_w, d2.devices[0].limit_w) == (0.0, 0.0)
+    assert d.devices[1].limit_w == d2.devices[1].limit_w == 2400.0
 
 
 def test_offline_device_is_excluded_and_the_others_cover():

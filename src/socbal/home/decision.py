@@ -11,6 +11,9 @@ from socbal.home import kernel
 from socbal.home.models import DeviceState, HomeAllocateInput, HomeSettings
 from socbal.jit import python_function
 
+#: Reasons of a device that cannot take part this cycle: the most it could get is 0 W, whatever its own limit.
+_NOT_TAKING_PART = frozenset((kernel.REASON_AT_RESERVE, kernel.REASON_FULL, kernel.REASON_EXCLUDED))
+
 
 @dataclass(frozen=True)
 class DeviceDecision:
@@ -20,7 +23,7 @@ class DeviceDecision:
     power_w: float
     state: str  # "discharging", "charging" or "standby"
     weight: float  # its weight in the split (usable energy, room, 1, or rated power x SOC); 0 when not sharing
-    limit_w: float  # the most it could get this cycle (device limit, ramp), W
+    limit_w: float  # the most it could get this cycle (device limit, ramp; 0 when it cannot take part), W
     credited_w: float  # what of its setpoint counts as served, W (magnitude)
     reason: str
     written: bool  # its setpoint changed: the driver writes it
@@ -148,7 +151,7 @@ def decide_home(inp: HomeAllocateInput) -> HomeDecision:
             power_w=float(power[i]) + 0.0,
             state=state_of(float(power[i])),
             weight=float(weight[i]),
-            limit_w=float(limit[i]),
+            limit_w=0.0 if int(reason[i]) in _NOT_TAKING_PART else float(limit[i]),
             credited_w=float(credited[i]),
             reason=kernel.REASON_TEXT[int(reason[i])],
             written=bool(state_out[i, kernel.ST_SINCE_WRITE_S] == 0.0 and power[i] != state[i, kernel.ST_LAST_W]),

@@ -35,10 +35,13 @@ HOME_ROWS = (
 
 def home_value_text(value: float | int | None, unit: str) -> str:
     """One home metric with its unit; NaN or None (read back from ``summary.json``) is not applicable: the handover
-    gap of a one-device home."""
+    gap of a one-device home. Energies (kWh) and percentages show 3 decimals, durations (s) as measured (5 s, not
+    5.000 s: they are whole steps)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_APPLICABLE
-    return f"{value:.3f} {unit}".strip() if isinstance(value, float) else f"{value} {unit}".strip()
+    if isinstance(value, float):
+        return f"{value:g} {unit}" if unit == "s" else f"{value:.3f} {unit}".strip()
+    return f"{value} {unit}".strip()
 
 
 def print_home_summary(summary: dict, console: Console | None = None) -> None:

@@ -1,12 +1,15 @@
 """The report's headline numbers say what the records say: every loss counted, no round trip without a trip."""
 
 import math
+from pathlib import Path
 
 import pytest
 
 import socbal
 from socbal.report.data import RunData
-from socbal.report.headline import headline, losses_kwh
+from socbal.report.headline import headline, headline_html, losses_kwh
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run(scenario: dict) -> RunData:
@@ -39,3 +42,31 @@ def test_no_round_trip_without_a_trip():
     e = run.summary["energy_kwh"]
     assert e["battery_discharge"] == 0.0 and e["battery_charge"] == 0.0
     assert math.isnan(headline(run)["round_trip_pct"])  # was 0.0 %: standby alone read as a failed round trip
+
+
+def _load_only(power_w: float) -> dict:
+    return {
+        "run": {"step_s": 300, "horizon_h": 12},
+        "main": {"id": "main", "soc_pct": 80},
+        "packs": [{"id": "p1", "soc_pct": 80}],
+        "load": {"kind": "constant", "power_w": power_w},
+    }
+
+
+def test_a_run_that_only_discharges_names_its_figure_the_discharge_efficiency():
+    run = _run(_load_only(300.0))
+    e = run.summary["energy_kwh"]
+    assert e["battery_charge"] == 0.0 < e["battery_discharge"]
+    html = headline_html(run)
+    assert "battery discharge efficiency" in html and "round trip" not in html  # was "battery round trip"
+    assert 80.0 < headline(run)["round_trip_pct"] < 100.0  # bus side out over the stored energy used
+
+
+def test_a_run_with_energy_in_and_out_is_a_round_trip_and_one_only_charging_the_charge_efficiency():
+    week = _run(socbal.load_scenario(EXAMPLES / "german_household.toml"))  # PV by day, load by night
+    e = week.summary["energy_kwh"]
+    assert e["battery_charge"] > 0.0 and e["battery_discharge"] > 0.0
+    assert "battery round trip" in headline_html(week)
+    charging = _run(socbal.load_scenario(EXAMPLES / "ac_charging_new.toml"))
+    assert charging.summary["energy_kwh"]["battery_discharge"] == 0.0
+    assert "battery charge efficiency" in headline_html(charging)

@@ -84,6 +84,16 @@ def per_pack(run: RunData) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("pack")
 
 
+def _trip_label(energy_kwh: dict) -> str:
+    """What ``round_trip_pct`` is in this run: a round trip only when energy went both in and out; a run that only
+    discharged (charged) measures the discharge (charge) efficiency, the stored change standing for the other leg."""
+    if float(energy_kwh.get("battery_charge", 0.0)) <= 0.0 < float(energy_kwh.get("battery_discharge", 0.0)):
+        return "battery discharge efficiency"
+    if float(energy_kwh.get("battery_discharge", 0.0)) <= 0.0 < float(energy_kwh.get("battery_charge", 0.0)):
+        return "battery charge efficiency"
+    return "battery round trip"
+
+
 def headline_html(run: RunData) -> str:
     """The headline numbers as a row of boxes (an HTML fragment)."""
     h = headline(run)
@@ -93,7 +103,7 @@ def headline_html(run: RunData) -> str:
     boxes = [
         ("self-sufficiency", f"{h['self_sufficiency_pct']:.1f} %", "of the load not from the grid"),
         ("self-consumption", f"{h['self_consumption_pct']:.1f} %", "of the PV used locally"),
-        ("battery round trip", f"{h['round_trip_pct']:.1f} %", "bus side, stored change counted"),
+        (_trip_label(run.summary["energy_kwh"]), f"{h['round_trip_pct']:.1f} %", "bus side, stored change counted"),
         ("losses", f"{h['losses_kwh']:.2f} kWh", "DC-DC, I²R, standby, main unit"),
         ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "throughput EFC (bus-side energy)"),
         ("time at reserve", f"{max(reserve_h):.1f} h", "longest of any pack"),

@@ -13,28 +13,18 @@ full-model run of each (the least disturbed by other work on a shared machine).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from bench_sim import measure
 
 
 def ratio_run(src: str, hours: float, repeats: int) -> dict:
     """Case 0 of ``bench_sim`` with ``src`` first on the import path, in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": os.path.abspath(src), "OPENBLAS_NUM_THREADS": "1", "SOCBAL_BENCH_REPEATS": str(repeats)}
-    out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "bench_sim.py"), "--child", "ratio", str(hours)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"{src}: case 0 failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        return measure("ratio", hours, env={"PYTHONPATH": os.path.abspath(src), "SOCBAL_BENCH_REPEATS": str(repeats)})
+    except SystemExit as failed:
+        raise SystemExit(f"{src}: {failed}") from None
 
 
 def main() -> None:
@@ -46,6 +36,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats within each run (best taken)")
     args = parser.parse_args()
     sources = {"base": args.base, "branch": args.branch}
+    for name, src in sources.items():  # a folder without socbal would silently time the installed copy
+        if not os.path.isfile(os.path.join(src, "socbal", "__init__.py")):
+            parser.error(f"{name}: {src!r} holds no socbal package (give a checkout's src folder)")
     for src in sources.values():  # fill both compile caches first
         ratio_run(src, 1.0, 1)
     ratios: dict[str, list[float]] = {"base": [], "branch": []}

@@ -14,6 +14,7 @@ from socbal.home.show import NOT_APPLICABLE, home_value_text
         (12.5, "s", "12.5 s"),
         (0.0, "s", "0 s"),
         (1.23456, "kWh", "1.235 kWh"),
+        (-1e-12, "kWh", "0.000 kWh"),  # rounding either side of 0, not a negative energy
         (3, "", "3"),
         (7, "s", "7 s"),
         (math.nan, "s", NOT_APPLICABLE),

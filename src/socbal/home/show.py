@@ -7,6 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from socbal.wording import fixed
+
 #: What a home metric that does not apply shows (the handover gap of a one-device home).
 NOT_APPLICABLE = "n/a (one device)"
 #: The home metrics printed, with their labels and units.
@@ -40,7 +42,7 @@ def home_value_text(value: float | int | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_APPLICABLE
     if isinstance(value, float):
-        return f"{value:g} {unit}" if unit == "s" else f"{value:.3f} {unit}".strip()
+        return f"{value:g} {unit}" if unit == "s" else f"{fixed(value, 3)} {unit}".strip()
     return f"{value} {unit}".strip()
 
 

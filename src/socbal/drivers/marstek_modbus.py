@@ -172,7 +172,7 @@ class MarstekDriver(PacedDriver):
         if self.controlling and (control != CONTROL_ON or self.control_lost):
             fault = "RS485 control lost (keep-alive missed): the unit is back in its own mode"
             self.control_lost = control != CONTROL_ON
-        elif state == 5:
+        elif INVERTER_STATES.get(state) == "ota upgrade":
             fault = "firmware update in progress"
         return DeviceTelemetry(
             time_s=time.monotonic(),
@@ -184,7 +184,7 @@ class MarstekDriver(PacedDriver):
             max_charge_w=float(max_charge),
             reserve_pct=None,
             setpoint_w=self.pacer.sent_w if control == CONTROL_ON else None,
-            state=battery_state(power) if state not in (0, 1) else "standby",
+            state="standby" if INVERTER_STATES.get(state) in ("sleep", "standby") else battery_state(power),
             online=True,
             fault=fault,
         )

@@ -38,11 +38,6 @@ WORST_COLUMNS = (
 )
 
 
-def is_fleet_folder(folder: Path) -> bool:
-    """True when ``folder`` holds a fleet run's results."""
-    return all((folder / name).is_file() for name in FLEET_FILES)
-
-
 def load_fleet(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The devices table, the packs table and the summary of a fleet results folder."""
     try:

@@ -27,11 +27,6 @@ PANELS = (
 )
 
 
-def is_sweep_folder(folder: Path) -> bool:
-    """True when ``folder`` holds a sizing study's results."""
-    return all((folder / name).is_file() for name in SWEEP_FILES)
-
-
 def load_sweep(folder: Path) -> tuple[pd.DataFrame, dict]:
     """The table and the summary of a sweep results folder."""
     try:

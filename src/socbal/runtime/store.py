@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -64,7 +64,6 @@ _SAVE_ENERGY = (
 
 #: Event kinds written by the runtime.
 EventKind = Literal["start", "stop", "setpoints", "fault", "recovered", "setting", "rejected", "link"]
-EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 #: Longest event message kept, characters (untrusted text is cut to this).
 MAX_MESSAGE_CHARS = 500
 M = TypeVar("M", bound=BaseModel)

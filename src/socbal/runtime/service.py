@@ -76,7 +76,6 @@ class Runtime(SupervisedService[Settings]):
         self._unlogged: set[str] = set()  # faults seen while starting, not logged (so no "recovered" either)
         self.latched: dict[str, bool] = {}
         self.last_plan: CyclePlan | None = None
-        self.last_telemetry: Telemetry | None = None
         self.energy = EnergyMeter(self.store.load_energy(), max_gap_s=max(rt.max_telemetry_age_s, 2.0 * rt.period_s))
         self._energy_saved_s = -math.inf
         self._warm_up()
@@ -149,7 +148,6 @@ class Runtime(SupervisedService[Settings]):
         backup_was_on = self.last_plan is not None and self.last_plan.backup_charging
         plan = plan_cycle(self.cfg, self.settings.current, tel, time.monotonic(), self.latched, backup_was_on)
         self.latched = plan.latched
-        self.last_telemetry = tel
         self.last_plan = plan
         self._log_faults(self._current_faults(plan))
         self._log_setpoints(plan)

@@ -101,11 +101,6 @@ class TopologyResult:
         return float(np.max(self.circulating_current_a, initial=0.0))
 
     @property
-    def charge_out_ah(self) -> np.ndarray:
-        """Net charge each pack gave out over the run, Ah (+ discharged)."""
-        return np.sum(self.pack_current_a, axis=0) * self.step_s / 3600.0
-
-    @property
     def max_spread_pct(self) -> float:
         """Largest SOC spread (max - min over packs) during the run, % points."""
         return float(np.max(np.ptp(self.soc_pct, axis=1)))

@@ -52,8 +52,10 @@ def test_a_fleet_home_without_spread_is_the_home_simulation(n_devices):
     for _, home in fleet.homes.iterrows():
         for key in SHARED:
             assert home[key] == pytest.approx(one[key], rel=1e-9, abs=1e-12, nan_ok=True), key
-        # a one-device home has no handover: the gap is not applicable (NaN), in the fleet as in the home run
+        # a one-device home has no handover nor other device: the gap and the device spread are not applicable
+        # (NaN), in the fleet as in the home run
         assert np.isnan(home["max_handover_gap_s"]) == (n_devices == 1)
+        assert np.isnan(home["device_soc_spread_max_pct"]) == (n_devices == 1)
         assert home["battery_unserved_kwh"] == pytest.approx(
             sum(d["energy_kwh"]["battery_unserved"] for d in one["devices"].values()), abs=1e-12
         )

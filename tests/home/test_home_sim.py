@@ -1,6 +1,7 @@
 """The home simulation: one example per pain of multi-device homes, each checked against a baseline where one shows it."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from socbal.errors import InputError
 from socbal.home.engine import simulate_home
 from socbal.home.scenario import HomeScenario, MeterOutage, MeterSpec, home_scenario_from_dict
+from socbal.report.homepage import home_figures, load_home
 from socbal.tomlfile import read_toml
 from tests.test_cli import socbal
 
@@ -322,8 +324,9 @@ def test_home_totals_that_are_float_rounding_are_stored_as_0(name, field):
         assert h[key] == 0.0 or abs(h[key]) > 1e-9 * h["load_kwh"], key
 
 
-def test_a_one_device_home_marks_the_handover_gap_not_applicable(tmp_path):
-    # one device has nothing to hand over to: its runs of avoidable import are latency, never a handover gap
+def test_a_one_device_home_marks_the_handover_gap_and_the_device_spread_not_applicable(tmp_path):
+    # one device has nothing to hand over to: its runs of avoidable import are latency, never a handover gap;
+    # and no other device to differ from: its "device SOC spread 0" was true but said nothing
     text = (EXAMPLES / "home_dawn.toml").read_text()
     one = tmp_path / "one.toml"
     one.write_text(text[: text.index("[[devices]]", text.index("[[devices]]") + 1)])
@@ -331,11 +334,21 @@ def test_a_one_device_home_marks_the_handover_gap_not_applicable(tmp_path):
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if "longest handover gap" in line)
     assert "n/a (one device)" in row
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["home"]["max_handover_gap_s"] is None
+    for label in ("device SOC spread, max", "device SOC spread, final"):
+        assert "n/a (one device)" in next(line for line in out.stdout.splitlines() if label in line)
+    home = json.loads((tmp_path / "r" / "summary.json").read_text())["home"]
+    assert home["max_handover_gap_s"] is None
+    assert home["device_soc_spread_max_pct"] is None and home["device_soc_spread_final_pct"] is None
+    as_json = socbal("simulate", str(one), "--out", str(tmp_path / "j"), "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["home"]["device_soc_spread_max_pct"] is None
     report = socbal("report", str(tmp_path / "r"))
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r" / "report.html").read_text()
     headline = html[html.index('class="headline"') : html.index("<h2")]
     assert "1 device, " in html and "1 devices" not in html
     assert "n/a (one device)" in headline and " s<" not in headline.split("longest handover gap")[1][:200]
-    assert run("home_dawn").summary["home"]["max_handover_gap_s"] >= 0.0  # two devices: a number
+    assert "n/a (one device)" in headline.split("device SOC spread")[1][:200] and not re.search(r"\d → \d", headline)
+    pains = home_figures(load_home(tmp_path / "r"))["pains"]
+    assert "device SOC spread" not in {t.name for t in pains.data}  # no flat 0 line on a second axis
+    two = run("home_dawn").summary["home"]
+    assert two["max_handover_gap_s"] >= 0.0 and two["device_soc_spread_max_pct"] >= 0.0  # two devices: numbers

@@ -22,7 +22,7 @@ from socbal.fleet.pool import run_on_dask, thread_count, thread_map
 from socbal.home import loop
 from socbal.home.engine import HomeInputs, home_inputs, prepare_home
 from socbal.home.fleetspec import HomeFleetSpec
-from socbal.home.results import handover_gap_s, home_without_rounding
+from socbal.home.results import between_devices, home_without_rounding
 from socbal.home.scenario import HomeScenario
 from socbal.sim import kernel as sk
 from socbal.sim.columns import PACK, STATS
@@ -156,11 +156,11 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
         "avoidable_import_kwh": home[loop.H_AVOIDABLE_IMPORT] / WH_PER_KWH,
         "avoidable_export_kwh": home[loop.H_AVOIDABLE_EXPORT] / WH_PER_KWH,
         "cross_charge_kwh": home[loop.H_CROSS] / WH_PER_KWH,
-        "max_handover_gap_s": handover_gap_s(stats[loop.S_GAP], n_dev),
+        "max_handover_gap_s": between_devices(stats[loop.S_GAP], n_dev),
         "battery_unserved_kwh": dev[:, sk.D_BATT_UNSERVED].sum() / WH_PER_KWH,
         "losses_kwh": (conversion_wh.sum() + standby_wh.sum()) / WH_PER_KWH,
         "main_unit_kwh": dev[:, sk.D_MAIN].sum() / WH_PER_KWH,
-        "device_soc_spread_max_pct": stats[loop.S_SPREAD_MAX],
+        "device_soc_spread_max_pct": between_devices(stats[loop.S_SPREAD_MAX], n_dev),
         "writes_per_device_per_h_max": drow[:, loop.DR_WRITES].max() / horizon_h,
         "staging_switches": stats[loop.S_STAGE_SWITCHES],
         "meter_stale_s": stats[loop.S_STALE],

@@ -106,10 +106,11 @@ def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, 
     return out
 
 
-def handover_gap_s(gap_s: float, n_devices: int) -> float:
-    """The longest handover gap (s) of a home of ``n_devices``; NaN (not applicable, null in ``summary.json``) for one
-    device: nothing to hand over to, its runs of avoidable import are latency, not a handover."""
-    return gap_s if n_devices > 1 else math.nan
+def between_devices(value: float, n_devices: int) -> float:
+    """A metric between a home's devices (the longest handover gap, s; the device SOC spread, % points) for a home of
+    ``n_devices``; NaN (not applicable, null in ``summary.json``) for one device: nothing to hand over to (its runs of
+    avoidable import are latency) and no other device to differ from (its spread is 0 by definition)."""
+    return value if n_devices > 1 else math.nan
 
 
 #: The home totals that are balance residuals or differences, stored as 0 when within rounding
@@ -130,6 +131,7 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
     """The home run's summary: the ``home`` object of the contract plus run settings."""
     totals = home.sum(numeric_only=True)
     horizon_h = scenario.run.n_steps * scenario.run.step_s / 3600.0
+    n_devices = len(scenario.devices)
     writes = devices.groupby("device_id", observed=True, sort=False)["writes"].sum()
     stat = dict(zip(HOME_STATS, home_stats))
     final_soc = devices.groupby("device_id", observed=True, sort=False)["soc_true_pct"].last()
@@ -148,10 +150,10 @@ def summarize_home(scenario, home: pd.DataFrame, devices: pd.DataFrame, home_sta
         "avoidable_import_kwh": float(totals["avoidable_import_wh"]) / WH_PER_KWH,
         "avoidable_export_kwh": float(totals["avoidable_export_wh"]) / WH_PER_KWH,
         "cross_charge_kwh": float(totals["cross_charge_wh"]) / WH_PER_KWH,
-        "max_handover_gap_s": handover_gap_s(float(stat["max_handover_gap_s"]), len(scenario.devices)),
+        "max_handover_gap_s": between_devices(float(stat["max_handover_gap_s"]), n_devices),
         "writes_per_device_per_h": {did: float(writes[did]) / horizon_h for did in writes.index},
-        "device_soc_spread_max_pct": float(stat["device_soc_spread_max_pct"]),
-        "device_soc_spread_final_pct": float(final_soc.max() - final_soc.min()),
+        "device_soc_spread_max_pct": between_devices(float(stat["device_soc_spread_max_pct"]), n_devices),
+        "device_soc_spread_final_pct": between_devices(float(final_soc.max() - final_soc.min()), n_devices),
         "grid_sign_changes": int(stat["grid_sign_changes"]),
         "setpoint_sign_changes": int(stat["setpoint_sign_changes"]),
         "staging_switches": int(stat["staging_switches"]),

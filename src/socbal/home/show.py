@@ -9,7 +9,7 @@ from rich.table import Table
 
 from socbal.wording import fixed
 
-#: What a home metric that does not apply shows (the handover gap of a one-device home).
+#: What a home metric that does not apply shows (the handover gap and the device SOC spread of a one-device home).
 NOT_APPLICABLE = "n/a (one device)"
 #: The home metrics printed, with their labels and units.
 HOME_ROWS = (
@@ -37,7 +37,7 @@ HOME_ROWS = (
 
 def home_value_text(value: float | int | None, unit: str) -> str:
     """One home metric with its unit; NaN or None (read back from ``summary.json``) is not applicable: the handover
-    gap of a one-device home. Energies (kWh) and percentages show 3 decimals, durations (s) as measured (5 s, not
+    gap and the device SOC spread of a one-device home. Energies (kWh) and percentages show 3 decimals, durations (s) as measured (5 s, not
     5.000 s: they are whole steps)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_APPLICABLE

@@ -172,8 +172,8 @@ def grid_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
 
 
 def pains_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
-    """The pains over time as mean power per interval (avoidable import and export, cross-charging) and the device
-    SOC spread (max − min of the devices' true SOC) on a second axis."""
+    """The pains over time as mean power per interval (avoidable import and export, cross-charging) and, in a home of
+    several devices, the device SOC spread (max − min of the devices' true SOC) on a second axis."""
     frame = run.home.set_index("time_s")
     hours = _interval_h(frame.index.to_numpy())
     energy = frame[[column for column, _, _ in PAIN_FLOWS]].assign(hours=hours)
@@ -184,6 +184,8 @@ def pains_figure(run: HomeRunData, max_points: int = MAX_POINTS) -> go.Figure:
     for column, name, colour in PAIN_FLOWS:
         mean_w = binned[column] / binned["hours"].where(binned["hours"] > 0)
         fig.add_trace(go.Scatter(x=x, y=mean_w, name=name, line=dict(color=colour, width=1.5)))
+    if len(run.device_ids) < 2:
+        return _style(fig, "The pains over time (mean power per interval)", x_title, "power, W")
     fig.add_trace(
         go.Scatter(
             x=x, y=spread["device_soc_spread_pct"], name="device SOC spread", yaxis="y2", line=dict(color="#444", dash="dot")
@@ -216,23 +218,26 @@ def home_figures(run: HomeRunData, max_points: int = MAX_POINTS) -> dict[str, go
     }
 
 
+def _not_applicable(value: float | None) -> bool:
+    """Whether a home metric read from ``summary.json`` does not apply (null: one device)."""
+    return value is None or math.isnan(value)
+
+
 def headline_html(run: HomeRunData) -> str:
     """The pains' metrics as a row of boxes (an HTML fragment)."""
     h = run.summary["home"]
     writes = h["writes_per_device_per_h"].values()
     gap_s = h["max_handover_gap_s"]
-    gap = NOT_APPLICABLE if gap_s is None or math.isnan(gap_s) else f"{gap_s:.0f} s"
+    gap = NOT_APPLICABLE if _not_applicable(gap_s) else f"{gap_s:.0f} s"
+    spread_max, spread_final = h["device_soc_spread_max_pct"], h["device_soc_spread_final_pct"]
+    spread = NOT_APPLICABLE if _not_applicable(spread_max) else f"{spread_max:.1f} → {spread_final:.1f} %"
     boxes = [
         ("avoidable import", f"{h['avoidable_import_kwh']:.3f} kWh", "import while a device could have served it"),
         ("avoidable export", f"{h['avoidable_export_kwh']:.3f} kWh", "PV exported while a device could have stored it"),
         ("cross-charging", f"{h['cross_charge_kwh']:.3f} kWh", "into one device while another discharged"),
         ("longest handover gap", gap, "avoidable import above 50 W in a row"),
         ("writes per device", f"{max(writes, default=0.0):.1f} / h", "the most of any device"),
-        (
-            "device SOC spread",
-            f"{h['device_soc_spread_max_pct']:.1f} → {h['device_soc_spread_final_pct']:.1f} %",
-            "max over the run → at the end",
-        ),
+        ("device SOC spread", spread, "max over the run → at the end"),
     ]
     return boxes_html(boxes)
 

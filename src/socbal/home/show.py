@@ -37,8 +37,8 @@ HOME_ROWS = (
 
 def home_value_text(value: float | int | None, unit: str) -> str:
     """One home metric with its unit; NaN or None (read back from ``summary.json``) is not applicable: the handover
-    gap and the device SOC spread of a one-device home. Energies (kWh) and percentages show 3 decimals, durations (s) as measured (5 s, not
-    5.000 s: they are whole steps)."""
+    gap and the device SOC spread of a one-device home. Energies (kWh) and percentages show 3 decimals, durations (s)
+    as measured (5 s, not 5.000 s: they are whole steps)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_APPLICABLE
     if isinstance(value, float):

@@ -85,6 +85,20 @@ def test_unserved_demand_that_is_float_rounding_is_stored_as_0(mixed):
     assert m.loc["series", "unserved_discharge_wh"] > 1.0  # the string stops early: real shortfall is kept
 
 
+def test_served_and_not_served_add_up_to_the_demand_and_absorbed_is_what_the_packs_took(mixed):
+    # The DC-DC column counted the main unit's bus draw against the packs even when PV fed it while the packs were at
+    # their reserve (an evening): 12.5 Wh showed as "absorbed (charging)" in discharge steps and on top of the
+    # discharge not served, so served + not served exceeded what was asked.
+    m = metrics(mixed)
+    for t in TOPOLOGIES:
+        row = m.loc[t]
+        assert row["delivered_wh"] + row["unserved_discharge_wh"] == pytest.approx(row["requested_discharge_wh"], rel=1e-9), t
+        assert row["absorbed_wh"] + row["unserved_charge_wh"] == pytest.approx(row["requested_charge_wh"], rel=1e-9), t
+    demand_w = battery_demand_w(load_scenario(EXAMPLE))
+    served_w = run_topologies(load_scenario(EXAMPLE))[1]["dcdc"].served_w
+    assert (served_w[demand_w > 0] >= 0.0).all()  # nothing absorbed while the demand was a discharge
+
+
 def test_mixed_packs_in_parallel_circulate_and_heat(mixed):
     m = metrics(mixed)
     assert m.loc["parallel", "peak_circulating_current_a"] > 1.0

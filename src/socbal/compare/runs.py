@@ -162,7 +162,11 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         return result.packs[column].to_numpy(dtype=float).reshape(n, p)
 
     bus_w = per_step("power_w")
-    main_bus_w = result.device["main_from_bus_wh"].to_numpy(dtype=float) * to_w  # the main unit, fed on the bus
+    # The main unit, fed on the bus: in a PV surplus from the surplus (the demand it took, as the packs' charge); while
+    # discharging only as far as the packs fed it: the rest came from PV (packs at their reserve on an evening), which
+    # neither served the demand, nor charged, nor left the cells.
+    main_bus_w = result.device["main_from_bus_wh"].to_numpy(dtype=float) * to_w
+    main_bus_w = np.where(demand_w > 0.0, np.clip(bus_w.sum(axis=1), 0.0, main_bus_w), main_bus_w)
     dcdc_loss_w = per_step("dcdc_loss_wh") * to_w
     heat = per_step("i2r_loss_wh") * to_w
     soc = np.vstack([[s.soc_pct for s in specs], per_step("soc_true_pct")])
@@ -182,7 +186,7 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         topology="dcdc",
         soc_pct=soc,
         pack_current_a=current,
-        served_w=bus_w.sum(axis=1) - main_bus_w,  # what the packs gave the demand, the main unit's bus draw apart
+        served_w=bus_w.sum(axis=1) - main_bus_w,  # what the packs gave the demand, their part of the main unit apart
         pack_heat_w=heat,
         circulating_a=circulating,
         conversion_w=dcdc_loss_w.sum(axis=1),

@@ -329,6 +329,7 @@ def simulate(
 
 def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_json: bool) -> Path:
     """``socbal simulate`` for a home scenario (it has [home]); the results folder."""
+    from socbal.console import output_console
     from socbal.home.engine import simulate_home
     from socbal.home.scenario import home_scenario_from_dict
     from socbal.home.show import print_home_summary
@@ -338,7 +339,9 @@ def _simulate_home(raw: dict, path: Path, out: Optional[Path], quiet: bool, as_j
         _first_run_note("loop.advance_home", "the home simulator", 43) + f"simulating the home {spec.name}"
     ) as progress:
         result = simulate_home(spec, progress=progress)
-    return _save_results(result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary), quiet, as_json)
+    return _save_results(
+        result, out, Path("results") / spec.name, lambda r: print_home_summary(r.summary, output_console()), quiet, as_json
+    )
 
 
 def _save_results(result, out: Optional[Path], default: Path, show: Callable, quiet: bool, as_json: bool = False) -> Path:
@@ -975,6 +978,7 @@ def sweep(
     quiet: QuietOption = False,
 ) -> None:
     """Sizing study (see the command help)."""
+    from socbal.console import output_console
     from socbal.report import REPORT_FILE, write_folder_report
     from socbal.scenario import load_scenario
     from socbal.scenario.studies import MAX_SWEEP_PACKS
@@ -999,7 +1003,7 @@ def sweep(
             scheduler=scheduler,
             progress=progress,
         )
-    folder = _save_results(result, out, Path("results") / f"{spec.name}-sweep", print_sweep, quiet)
+    folder = _save_results(result, out, Path("results") / f"{spec.name}-sweep", lambda r: print_sweep(r, output_console()), quiet)
     html, pngs = write_folder_report(folder, folder / REPORT_FILE)
     _announce_report(html, pngs, quiet)
 

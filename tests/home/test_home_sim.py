@@ -324,14 +324,19 @@ def test_home_totals_that_are_float_rounding_are_stored_as_0(name, field):
         assert h[key] == 0.0 or abs(h[key]) > 1e-9 * h["load_kwh"], key
 
 
+#: A device id longer than a table fits in 80 columns.
+LONG_ID = "unit1-on-the-balcony-behind-the-garage-by-the-bike-shed-next-to-the-heat-pump"
+
+
 def test_a_one_device_home_marks_the_handover_gap_and_the_device_spread_not_applicable(tmp_path):
     # one device has nothing to hand over to: its runs of avoidable import are latency, never a handover gap;
     # and no other device to differ from: its "device SOC spread 0" was true but said nothing
     text = (EXAMPLES / "home_dawn.toml").read_text()
     one = tmp_path / "one.toml"
-    one.write_text(text[: text.index("[[devices]]", text.index("[[devices]]") + 1)])
+    one.write_text(text[: text.index("[[devices]]", text.index("[[devices]]") + 1)].replace('"unit1"', f'"{LONG_ID}"'))
     out = socbal("simulate", str(one), "--out", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
+    assert f"│ {LONG_ID} │" in out.stdout  # in a pipe at full width: no device id cut or folded
     row = next(line for line in out.stdout.splitlines() if "longest handover gap" in line)
     assert "n/a (one device)" in row
     for label in ("device SOC spread, max", "device SOC spread, final"):

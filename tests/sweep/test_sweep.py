@@ -118,6 +118,7 @@ def test_cli_sweep_prints_saves_and_reports(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "grid import" in result.stdout and "payback" in result.stdout
+    assert "cycles/pack/yr" in result.stdout and "…" not in result.stdout  # in a pipe at full width, no header cut
     table = pd.read_parquet(out / "sweep.parquet")
     assert list(table["packs"]) == [0, 1]
     assert json.loads((out / "summary.json").read_text())["currency"] == "EUR"

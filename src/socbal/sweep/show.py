@@ -29,8 +29,9 @@ def _cell(value, fmt: str) -> str:
     return fmt.format(value)
 
 
-def print_sweep(result) -> None:
-    """The table of every combination (— where a value does not apply, e.g. the gain of the smallest count)."""
+def print_sweep(result, console=None) -> None:
+    """The table of every combination (— where a value does not apply, e.g. the gain of the smallest count) on
+    ``console`` (default 160 columns wide: the table is read, not wrapped)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -44,5 +45,4 @@ def print_sweep(result) -> None:
         table.add_column(header, justify="left" if header == "strategy" else "right")
     for row in result.table.to_dict("records"):
         table.add_row(*(_cell(row[c], fmt) for c, _, fmt in shown))
-    console = Console()
-    Console(width=max(console.width, 160)).print(table)  # wide: the table is read, not wrapped
+    (console or Console(width=160)).print(table)

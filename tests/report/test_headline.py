@@ -70,3 +70,20 @@ def test_a_run_with_energy_in_and_out_is_a_round_trip_and_one_only_charging_the_
     charging = _run(socbal.load_scenario(EXAMPLES / "ac_charging_new.toml"))
     assert charging.summary["energy_kwh"]["battery_discharge"] == 0.0
     assert "battery charge efficiency" in headline_html(charging)
+
+
+def test_cycles_per_pack_is_one_number_when_the_packs_cycled_alike():
+    # one pack (or packs that cycled alike at the digit shown) read "0.2–0.2", a range of one value
+    one = _run(
+        {
+            "run": {"step_s": 300, "horizon_h": 2},
+            "main": {"id": "main", "soc_pct": 80},
+            "load": {"kind": "constant", "power_w": 400},
+        }
+    )
+    efc = one.summary["packs"][0]["throughput_efc"]
+    html = headline_html(one)
+    box = html[html.index("cycles per pack") : html.index("throughput EFC")]
+    assert f"<b>{efc:.1f}</b>" in box and "–" not in box
+    spread = headline_html(_run(socbal.load_scenario(EXAMPLES / "spec_example.toml")))  # 0.14 and 0.34 cycles
+    assert "<b>0.1–0.3</b>" in spread

@@ -100,12 +100,13 @@ def headline_html(run: RunData) -> str:
     packs = run.summary["packs"]
     cycles = [float(p["throughput_efc"]) for p in packs]
     reserve_h = [float(p["reserve_standby_h"]) for p in packs]
+    low, high = f"{min(cycles):.1f}", f"{max(cycles):.1f}"
     boxes = [
         ("self-sufficiency", f"{h['self_sufficiency_pct']:.1f} %", "of the load not from the grid"),
         ("self-consumption", f"{h['self_consumption_pct']:.1f} %", "of the PV used locally"),
         (_trip_label(run.summary["energy_kwh"]), f"{h['round_trip_pct']:.1f} %", "bus side, stored change counted"),
         ("losses", f"{h['losses_kwh']:.2f} kWh", "DC-DC, I²R, standby, main unit"),
-        ("cycles per pack", f"{min(cycles):.1f}–{max(cycles):.1f}", "throughput EFC (bus-side energy)"),
+        ("cycles per pack", low if low == high else f"{low}–{high}", "throughput EFC (bus-side energy)"),
         ("time at reserve", f"{max(reserve_h):.1f} h", "longest of any pack"),
     ]
     return boxes_html([(label, value.replace("nan %", "—"), note) for label, value, note in boxes])

@@ -41,3 +41,23 @@ def test_text_columns_left_numbers_right():
 def test_missing_numbers_show_as_a_dash():
     assert num(math.nan) == num(None) == "—"
     assert num(2.0 / 3.0, 3) == "0.667"
+
+
+def test_the_energy_table_shows_the_export_so_the_flows_add_up(capsys):
+    # a fixed-output device pushes 800 W into a 300 W house: 500 W went to the grid, and the table had no row for it
+    import re
+
+    import socbal
+    from socbal.console import print_summary
+
+    scenario = {
+        "run": {"step_s": 300, "horizon_h": 1},
+        "device": {"mode": "fixed-output", "fixed_output_w": 800},
+        "main": {"id": "main", "soc_pct": 80},
+        "load": {"kind": "constant", "power_w": 300},
+    }
+    summary = socbal.simulate(scenario).summary
+    print_summary(summary)
+    out = capsys.readouterr().out
+    export = re.search(r"│ export to the grid\s+│\s+([\d.]+) │", out)
+    assert export and float(export.group(1)) == round(summary["energy_kwh"]["export"], 3) == 0.5

@@ -88,6 +88,7 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("household load", "load"),
         ("served by the device", "served_by_device"),
         ("grid import", "grid_import"),
+        ("export to the grid", "export"),
         ("unserved load (grid off)", "unserved"),
         ("PV", "pv"),
         ("PV curtailed", "pv_curtailed"),

@@ -400,6 +400,24 @@ def test_a_one_second_file_at_hourly_steps_keeps_its_energy(tmp_path):
     assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(0.39 * 2, rel=1e-9)
 
 
+def test_a_step_that_does_not_divide_the_files_interval_keeps_its_energy(tmp_path):
+    # 15-min readings alternating 1000 / 100 W at 420 s steps: each step read the value at its start, so the steps that
+    # straddle two readings took one of them whole (0.2 % off on a smooth meter file)
+    stamps = pd.date_range("2026-06-01", periods=12, freq="15min")
+    power = np.where(np.arange(12) % 2 == 0, 1000.0, 100.0)
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%dT%H:%M"), "p": power}).to_csv(tmp_path / "l.csv", index=False)
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": "2026-06-01T00:00:00", "step_s": 420, "horizon_h": 2.1},
+            "main": {"id": "main"},
+            "load": {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p"},
+            "pv": {"kind": "constant", "power_w": 0},
+        }
+    )
+    # 2 h of four 1000 W and four 100 W quarters (1.1 kWh), then 0.1 h of the next 1000 W quarter
+    assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(1.2, rel=1e-9)
+
+
 @pytest.mark.parametrize("role", ["load", "pv"])
 def test_a_column_without_a_number_names_the_section_and_column(tmp_path, role):
     # It said "timeseries column for load_w: ..." : neither the section nor the file's column.

@@ -50,8 +50,9 @@ def held_profile(
 ) -> tuple[np.ndarray, float]:
     """A profile as ``(values_w, step_s)`` starting at ``start``, to be held per interval.
 
-    With ``step_s`` (the run's step), a profile finer than the run is averaged over each run step
-    (energy kept) instead of read at the step's start: a 1 s file at 60 s steps keeps its short peaks' energy.
+    With ``step_s`` (the run's step), a profile finer than the run, or one whose interval is not a whole number of
+    run steps, is averaged over each run step (energy kept) instead of read at the step's start: a 1 s file at 60 s
+    steps keeps its short peaks' energy, and a 420 s step that straddles two 15-min readings takes each for its share.
     """
     values = series.to_numpy(dtype=float)
     if len(series) == 0:
@@ -67,6 +68,7 @@ def held_profile(
     index = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(seconds=horizon_s), freq=step)
     held = series.reindex(index, method="ffill").to_numpy(dtype=float)
     profile_step_s = step.total_seconds()
-    if step_s is not None and profile_step_s < step_s:
+    steps_per_value = profile_step_s / step_s if step_s is not None else 1.0
+    if step_s is not None and (profile_step_s < step_s or abs(steps_per_value - round(steps_per_value)) > 1e-9):
         return interval_means(held, profile_step_s, step_s), float(step_s)
     return held, profile_step_s

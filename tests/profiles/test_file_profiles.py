@@ -384,38 +384,34 @@ def test_a_running_energy_total_read_as_each_intervals_energy_is_named(tmp_path,
     ]
 
 
+def _simulated_load_kwh(tmp_path, stamps: pd.DatetimeIndex, power_w: np.ndarray, step_s: float, horizon_h: float) -> float:
+    """The load energy (kWh) a run at ``step_s`` from the file's first stamp sees of a power file."""
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%dT%H:%M:%S"), "p": power_w}).to_csv(tmp_path / "l.csv", index=False)
+    scenario = scenario_from_dict(
+        {
+            "run": {"start": stamps[0].isoformat(), "step_s": step_s, "horizon_h": horizon_h},
+            "main": {"id": "main"},
+            "load": {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p"},
+            "pv": {"kind": "constant", "power_w": 0},
+        }
+    )
+    return simulate(scenario).summary["energy_kwh"]["load"]
+
+
 def test_a_one_second_file_at_hourly_steps_keeps_its_energy(tmp_path):
     # One minute in ten at 3 kW, else 100 W: 390 W on average; each hour starts inside a peak.
     stamps = pd.date_range("2026-06-01", periods=3 * 3600, freq="s")
     power = np.where(stamps.minute % 10 < 1, 3000.0, 100.0)
-    pd.DataFrame({"time": stamps.strftime("%Y-%m-%dT%H:%M:%S"), "p": power}).to_csv(tmp_path / "l.csv", index=False)
-    scenario = scenario_from_dict(
-        {
-            "run": {"start": "2026-06-01T00:00:00", "step_s": 3600, "horizon_h": 2},
-            "main": {"id": "main"},
-            "load": {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p"},
-            "pv": {"kind": "constant", "power_w": 0},
-        }
-    )
-    assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(0.39 * 2, rel=1e-9)
+    assert _simulated_load_kwh(tmp_path, stamps, power, 3600, 2) == pytest.approx(0.39 * 2, rel=1e-9)
 
 
 def test_a_step_that_does_not_divide_the_files_interval_keeps_its_energy(tmp_path):
     # 15-min readings alternating 1000 / 100 W at 420 s steps: each step read the value at its start, so the steps that
-    # straddle two readings took one of them whole (0.2 % off on a smooth meter file)
+    # straddle two readings took one of them whole (1.155 kWh; 0.2 % off on a smooth meter file)
     stamps = pd.date_range("2026-06-01", periods=12, freq="15min")
     power = np.where(np.arange(12) % 2 == 0, 1000.0, 100.0)
-    pd.DataFrame({"time": stamps.strftime("%Y-%m-%dT%H:%M"), "p": power}).to_csv(tmp_path / "l.csv", index=False)
-    scenario = scenario_from_dict(
-        {
-            "run": {"start": "2026-06-01T00:00:00", "step_s": 420, "horizon_h": 2.1},
-            "main": {"id": "main"},
-            "load": {"kind": "file", "path": str(tmp_path / "l.csv"), "column": "p"},
-            "pv": {"kind": "constant", "power_w": 0},
-        }
-    )
     # 2 h of four 1000 W and four 100 W quarters (1.1 kWh), then 0.1 h of the next 1000 W quarter
-    assert simulate(scenario).summary["energy_kwh"]["load"] == pytest.approx(1.2, rel=1e-9)
+    assert _simulated_load_kwh(tmp_path, stamps, power, 420, 2.1) == pytest.approx(1.2, rel=1e-9)
 
 
 @pytest.mark.parametrize("role", ["load", "pv"])

@@ -147,12 +147,16 @@ def _water_fill_circuits(
     n_circuits = circuit_room_w.shape[0]
     remaining = request_w
     weight_sum = 0.0
+    any_member = False
     for i in range(m):
         active[i] = member[i]
         if member[i]:
             power_w[i] = 0.0
             reason[i] = REASON_SHARE
             weight_sum += weight[i]
+            any_member = True
+    if not any_member:  # nothing to share (the common case in the fills after a pacing hold)
+        return 0.0
     for i in range(m):
         use[i] = weight[i] if weight_sum > 0.0 else limit_w[i]  # all weights zero: share by limit
     for _ in range(m + n_circuits + 1):
@@ -258,6 +262,12 @@ def _fill_afresh(
             break
         for c in range(circuit_saved_w.shape[0]):
             circuit_room_w[c] = circuit_saved_w[c]
+        given = 0.0
+        for i in range(member.shape[0]):
+            if member[i]:
+                break
+        else:  # no member: nothing given (a staged-off device may still join)
+            continue
         if n_fill == 0:
             given = _water_fill_circuits(
                 request_w, weight, limit_w, member, circuit, circuit_room_w, power_w, reason, active, use, circuit_weight

@@ -1,6 +1,7 @@
-"""Two checkouts' one-device loop, interleaved: prints figures (not a test).
+"""Two checkouts' one-device loop (or home loop), interleaved: prints figures (not a test).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/ab_loop.py /work/main/src src --rounds 6
+     (--bench home: bench_home's cases 1 and 2, the home loop against the one-device loop, ratio home / one)
 
 Each round runs :mod:`bench_sim`'s case 0 (the full model and the bare kernel, interleaved in one fresh
 process) once for each source folder, alternating which goes first; the ratio full / bare of each is
@@ -13,10 +14,15 @@ full-model run of each (the least disturbed by other work on a shared machine).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 
 from bench_sim import measure
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def ratio_run(src: str, hours: float, repeats: int) -> dict:
@@ -27,6 +33,23 @@ def ratio_run(src: str, hours: float, repeats: int) -> dict:
         raise SystemExit(f"{src}: {failed}") from None
 
 
+def home_run(src: str, hours: float, repeats: int) -> dict:
+    """``bench_home``'s cases 1 and 2 with ``src`` first on the import path, in a fresh process; the ratio as
+    ``ratio_run`` gives it (here home / one-device time per pack-step: lower is faster)."""
+    out = subprocess.run(
+        [sys.executable, os.path.join(HERE, "bench_home.py"), "--hours", str(hours), "--repeats", str(repeats), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.path.abspath(src)},
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{src}: bench_home failed:\n{out.stderr[-3000:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    ns = r["ns_per_pack_step"]
+    return dict(ns_per_pack_step={"full": ns["home"], "scalar": ns["one"]}, ratio_scalar=1.0 / r["ratio"], digest=r["digest"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="source folder of the base checkout (e.g. /work/main/src)")
@@ -34,25 +57,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--hours", type=float, default=240.0, help="horizon of each run, h at 1 s")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats within each run (best taken)")
+    parser.add_argument("--bench", choices=("sim", "home"), default="sim", help="sim: full / bare; home: home / one device")
     args = parser.parse_args()
+    run = home_run if args.bench == "home" else ratio_run
+    yardstick = "one device" if args.bench == "home" else "bare"
     sources = {"base": args.base, "branch": args.branch}
     for name, src in sources.items():  # a folder without socbal would silently time the installed copy
         if not os.path.isfile(os.path.join(src, "socbal", "__init__.py")):
             parser.error(f"{name}: {src!r} holds no socbal package (give a checkout's src folder)")
     for src in sources.values():  # fill both compile caches first
-        ratio_run(src, 1.0, 1)
+        run(src, 1.0, 1)
     ratios: dict[str, list[float]] = {"base": [], "branch": []}
     full_ns: dict[str, list[float]] = {"base": [], "branch": []}
     for k in range(args.rounds):
         order = ("base", "branch") if k % 2 == 0 else ("branch", "base")
         for name in order:
-            r = ratio_run(sources[name], args.hours, args.repeats)
+            r = run(sources[name], args.hours, args.repeats)
             ns = r["ns_per_pack_step"]
             ratios[name].append(r["ratio_scalar"])
             full_ns[name].append(ns["full"])
             load = os.getloadavg()
             print(
-                f"round {k + 1} {name:6s}: full {ns['full']:.1f} ns/pack-step, bare {ns['scalar']:.2f} ns, "
+                f"round {k + 1} {name:6s}: full {ns['full']:.1f} ns/pack-step, {yardstick} {ns['scalar']:.2f} ns, "
                 f"ratio {r['ratio_scalar']:.4f}, digest {r['digest']}, load {load[0]:.2f} {load[1]:.2f}",
                 flush=True,
             )

@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of cases 1 and 2 (best of)")
     parser.add_argument("--strategies", action="store_true", help="also print the strategy table (case 3)")
     parser.add_argument("--compare-hours", type=float, default=72.0, help="horizon of the strategy table, h")
+    parser.add_argument("--json", action="store_true", help="cases 1 and 2 as one JSON line (benchmarks/ab_loop.py --bench home)")
     args = parser.parse_args()
     time_home(1.0)  # warm-up: compile or load the cache
     time_one_device(1.0)
@@ -141,6 +142,10 @@ def main() -> None:
         one_s = min(one_s, run_s)
     home_rate = home_pack_steps / home_s
     one_rate = one_pack_steps / one_s
+    if args.json:
+        ns = {"home": 1e9 / home_rate, "one": 1e9 / one_rate}
+        print(json.dumps(dict(ns_per_pack_step=ns, ratio=one_rate / home_rate, digest=digest(home_result))))
+        return
     print(
         f"home 3 x 4 packs, {args.hours:g} h at 1 s: {home_s:.1f} s CPU, {home_rate / 1e6:.1f} M pack-steps/s "
         f"(digest {digest(home_result)})"

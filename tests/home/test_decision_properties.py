@@ -1,12 +1,14 @@
 """Invariants of the home decision over random devices, circuits, memory, settings and requests (hypothesis)."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socbal.home import kernel
-from socbal.home.decision import decide_home
+from socbal.home.decision import decide_home, device_matrix, settings_vector
 from socbal.home.models import HomeAllocateInput
+from socbal.jit import python_function
 
 TOL_W = 1e-6
 STRATEGIES = list(kernel.STRATEGY_CODES)
@@ -221,3 +223,34 @@ def test_socbal_fills_devices_to_their_efficient_power_before_the_next(raw):
     assert len(partial) <= 1, (partial, d)
     if out_with_power:  # a device running out gets power only when every other can take no more
         assert others_at_limit, (out_with_power, d)
+
+
+def _kernel_outputs(raw, scratch):
+    """Every output of the compiled decision for ``raw`` with the given scratch (flags, work, order, circuit, circuit_work)."""
+    inp = HomeAllocateInput.model_validate(raw)
+    dev, state = device_matrix(inp.devices, [c.id for c in inp.circuits])
+    circuit_w = np.array([c.max_w for c in inp.circuits], dtype=np.float64)
+    n = len(inp.devices)
+    out = [np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros_like(state)]
+    served = kernel.decide_home_with_scratch(
+        dev, state, circuit_w, circuit_w, settings_vector(inp.settings), float(inp.request.signed_w), float(inp.cycle_s),
+        *out[:5], out[5], *scratch,
+    )  # fmt: skip
+    return served, out
+
+
+@settings(max_examples=200, deadline=None)
+@given(home_inputs(), st.integers(0, 2**32 - 1))
+def test_the_decision_does_not_depend_on_what_its_scratch_held(raw, seed):
+    """Fills with nothing to share return at once and leave their scratch as it was: nothing may read it after."""
+    n, n_circuits = len(raw["devices"]), len(raw["circuits"])
+    fresh = python_function(kernel.home_scratch)(n, n_circuits)
+    rng = np.random.default_rng(seed)
+    stale = [rng.random(a.shape) < 0.5 if a.dtype == np.bool_ else rng.uniform(-1e4, 1e4, a.shape) for a in fresh]
+    stale[2] = rng.integers(0, n, n)  # order: device indices
+    stale[3] = rng.integers(-1, n_circuits, n) if n_circuits else np.full(n, -1)  # circuit
+    served, out = _kernel_outputs(raw, fresh)
+    served_stale, out_stale = _kernel_outputs(raw, [np.asarray(a, dtype=f.dtype) for a, f in zip(stale, fresh)])
+    assert served_stale == served
+    for a, b in zip(out_stale, out):
+        np.testing.assert_array_equal(a, b)

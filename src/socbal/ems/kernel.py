@@ -197,6 +197,26 @@ def _water_fill(
     return served
 
 
+@compiled_only_kernel
+def _share_uncapped(
+    level: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray, power_w: np.ndarray, reason: np.ndarray
+) -> float:
+    """:func:`_water_fill` in closed form when no ``member`` pack's share ``level * weight`` (W) reaches its limit: the
+    same numbers bit for bit (``level`` is the request over the members' weight sum, added in pack order); the power
+    served, W, or -1 (nothing written) when a share reaches its limit and water-filling must decide."""
+    n = weight.shape[0]
+    for i in range(n):
+        if member[i] and level * weight[i] >= limit_w[i]:
+            return -1.0
+    served = 0.0
+    for i in range(n):
+        if member[i]:
+            power_w[i] = level * weight[i]
+            reason[i] = REASON_SHARE
+            served += power_w[i]
+    return served
+
+
 @ir_inline_kernel  # one call site (_share_in_tiers): no compiled function of its own
 def _fill_tiers(
     magnitude_w: float,
@@ -433,6 +453,10 @@ def allocate_with_scratch(
     # later fills the packs below the reserve first; the priority strategy fills the packs one by one.
     low_packs_first = (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs
     by_priority = strategy == STRATEGY_PRIORITY
+    weight_sum = 0.0  # the eligible packs' weights, added in pack order (as _water_fill adds them)
+    if strategy == STRATEGY_SPEC:  # the default rule in a loop of its own: with the strategy known, LLVM divides 4 packs at once
+        for i in range(n):
+            use[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
     for i in range(n):
         power_w[i] = 0.0
         weight[i] = 0.0
@@ -451,10 +475,18 @@ def allocate_with_scratch(
             reason[i] = REASON_NO_LIMIT
         else:
             eligible[i] = True
-            weight[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
+            if strategy == STRATEGY_SPEC:
+                weight[i] = use[i]
+            else:
+                weight[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
+            weight_sum += weight[i]
     served = 0.0
-    if magnitude > 0.0 and not (low_packs_first or by_priority) and min_module_load_pct <= 0.0:
-        served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)  # the common case: one tier
+    if magnitude > 0.0 and not (low_packs_first or by_priority) and min_module_load_pct <= 0.0:  # the common case: one tier
+        served = -1.0
+        if magnitude > _EPS_W and weight_sum >= _TINY_WEIGHT_SUM:  # where water-filling would share weights unscaled
+            served = _share_uncapped(magnitude / weight_sum, weight, limit, eligible, power_w, reason)  # often no pack caps
+        if served < 0.0:
+            served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
     elif magnitude > 0.0:
         served = _share_in_tiers(
             magnitude, min_module_load_pct, soc_pct, capacity_wh, priority_rank, reserve_pct, low_packs_first, by_priority,

@@ -23,6 +23,7 @@ water_fill = python_function(_water_fill)
 
 @given(cases())
 @example((1000.0, np.array([1.0, 1.0]), np.array([500.0, 600.0]), np.array([True, True])))  # a share exactly at its limit caps
+@example((1000.0, np.array([1.0, 1.0, 1.0]), np.array([900.0, 900.0, 300.0]), np.array([True, False, True])))  # undone
 def test_closed_form_share_is_water_filling_when_no_pack_caps(case):
     request_w, weight, limit, member = case
     n = len(weight)
@@ -34,15 +35,18 @@ def test_closed_form_share_is_water_filling_when_no_pack_caps(case):
         return  # the EMS does not take the closed form there (water-filling rescales tiny weights)
     filled, filled_reason = np.zeros(n), np.full(n, -1, dtype=np.int64)
     served_filled = water_fill(request_w, weight, limit, member, filled, filled_reason, np.zeros(n, dtype=bool), np.zeros(n))
-    shared, shared_reason = np.zeros(n), np.full(n, -1, dtype=np.int64)
+    shared = np.zeros(n)  # as the decision starts: 0 W, members not needed (the others' reasons are left alone)
+    shared_reason = np.where(member, REASON_NOT_NEEDED, -1)
     served = share_uncapped(request_w / weight_sum, weight, limit, member, shared, shared_reason)
     if (filled_reason[member] == REASON_CAPPED).any():
-        assert served == -1.0
-        assert np.all(shared == 0.0) and np.all(shared_reason == -1)  # nothing written
+        assert served == -1.0  # water-filling decides, from the members as they were
+        assert np.all(shared == 0.0)
+        assert np.array_equal(shared_reason, np.where(member, REASON_NOT_NEEDED, -1))
     else:
         assert served == served_filled
         assert np.array_equal(shared, filled)
-        assert np.array_equal(shared_reason, filled_reason)
+        assert np.array_equal(shared_reason[member], filled_reason[member])
+        assert np.all(shared_reason[~member] == -1)
 
 
 @settings(deadline=None)  # the first example compiles the decision

@@ -197,6 +197,31 @@ def _water_fill(
     return served
 
 
+@compiled_only_kernel
+def _share_uncapped(
+    level: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray, power_w: np.ndarray, reason: np.ndarray
+) -> float:
+    """:func:`_water_fill` in closed form when no ``member`` pack's share ``level * weight`` (W) reaches its limit: the
+    same numbers bit for bit (``level`` is the request over the members' weight sum, added in pack order); the power
+    served, W. Returns -1 when a share reaches its limit (water-filling must decide), the members left as the decision
+    starts them: 0 W, ``REASON_NOT_NEEDED``. One pass: shares are written as they are checked, and undone on a cap."""
+    n = weight.shape[0]
+    served = 0.0
+    for i in range(n):
+        if member[i]:
+            share_w = level * weight[i]
+            if share_w >= limit_w[i]:
+                for j in range(i):
+                    if member[j]:
+                        power_w[j] = 0.0
+                        reason[j] = REASON_NOT_NEEDED
+                return -1.0
+            power_w[i] = share_w
+            reason[i] = REASON_SHARE
+            served += share_w
+    return served
+
+
 @ir_inline_kernel  # one call site (_share_in_tiers): no compiled function of its own
 def _fill_tiers(
     magnitude_w: float,
@@ -433,28 +458,41 @@ def allocate_with_scratch(
     # later fills the packs below the reserve first; the priority strategy fills the packs one by one.
     low_packs_first = (not discharging) and source == SOURCE_AC and ems_prioritises_low_packs
     by_priority = strategy == STRATEGY_PRIORITY
-    for i in range(n):
-        power_w[i] = 0.0
-        weight[i] = 0.0
-        reason[i] = REASON_NOT_NEEDED
-        eligible[i] = False
+    weight_sum = 0.0  # the eligible packs' weights, added in pack order (as _water_fill adds them)
+    if strategy == STRATEGY_SPEC:  # the default rule in a loop of its own: with the strategy known, LLVM divides 4 packs at once
+        for i in range(n):
+            use[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
+    for i in range(n):  # branch-free: each pack's reason is picked by selects, lowest precedence first
         limit[i] = max_discharge_w[i] if discharging else max_charge_w[i]
+        code = REASON_NOT_NEEDED  # eligible: shares the request (or is not needed)
+        if limit[i] <= 0.0 or capacity_wh[i] <= 0.0:
+            code = REASON_NO_LIMIT
+        if ac_stopped:
+            code = REASON_AC_TARGET_REACHED
+        if (not discharging) and soc_pct[i] >= FULL_SOC_PCT:
+            code = REASON_FULL
+        if discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
+            code = REASON_AT_RESERVE
         if magnitude == 0.0:  # neither direction was asked for: no direction's reason applies
-            reason[i] = REASON_IDLE
-        elif discharging and reserve_latched_next(soc_pct[i], reserve_latched[i], reserve_pct, hysteresis_pct):
-            reason[i] = REASON_AT_RESERVE
-        elif not discharging and soc_pct[i] >= FULL_SOC_PCT:
-            reason[i] = REASON_FULL
-        elif ac_stopped:
-            reason[i] = REASON_AC_TARGET_REACHED
-        elif limit[i] <= 0.0 or capacity_wh[i] <= 0.0:
-            reason[i] = REASON_NO_LIMIT
+            code = REASON_IDLE
+        power_w[i] = 0.0
+        reason[i] = code
+        eligible[i] = code == REASON_NOT_NEEDED
+        if strategy == STRATEGY_SPEC:
+            pack_w = use[i]
+        elif eligible[i]:  # the other rules only where they apply (droop's power of a negative headroom is NaN)
+            pack_w = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
         else:
-            eligible[i] = True
-            weight[i] = pack_weight(strategy, capacity_wh[i], soc_pct[i], reserve_pct, droop_exponent, discharging)
+            pack_w = 0.0
+        weight[i] = pack_w if eligible[i] else 0.0
+        weight_sum += weight[i]  # + 0.0 for an ineligible pack: the sum is exactly the eligible packs'
     served = 0.0
-    if magnitude > 0.0 and not (low_packs_first or by_priority) and min_module_load_pct <= 0.0:
-        served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)  # the common case: one tier
+    if magnitude > 0.0 and not (low_packs_first or by_priority) and min_module_load_pct <= 0.0:  # the common case: one tier
+        served = -1.0
+        if magnitude > _EPS_W and weight_sum >= _TINY_WEIGHT_SUM:  # where water-filling would share weights unscaled
+            served = _share_uncapped(magnitude / weight_sum, weight, limit, eligible, power_w, reason)  # often no pack caps
+        if served < 0.0:
+            served = _water_fill(magnitude, weight, limit, eligible, power_w, reason, active, use)
     elif magnitude > 0.0:
         served = _share_in_tiers(
             magnitude, min_module_load_pct, soc_pct, capacity_wh, priority_rank, reserve_pct, low_packs_first, by_priority,

@@ -62,6 +62,26 @@ def test_when_nothing_can_feed_the_main_unit_the_device_stops_and_counts_it():
     assert (dev.main_from_bus_wh[stopped] == 0).all()
 
 
+@pytest.mark.parametrize("aux", [True, False])
+def test_a_device_with_every_pack_at_its_reserve_rests_its_main_unit_whichever_way_it_is_fed(aux):
+    # Every pack at the 10 % reserve, a load asking for 300 W, no PV: nothing moves on the bus. With the auxiliary
+    # module the main unit's standby comes from the grid, without it from its own battery; 6 W either way, never the
+    # 10 W of a main unit at work (the aux case drew 10 W from the grid here before).
+    r = run(
+        run={"step_s": 60, "horizon_h": 2},
+        settings={"backup_reserve_pct": 10},
+        main={"id": "main", "soc_pct": 10},
+        packs=[{"id": "p1", "soc_pct": 10}],
+        load={"kind": "constant", "power_w": 300},
+        device={"ac_charge_limit_w": 0, "aux_power_module": aux},
+    )
+    dev = r.device
+    assert (dev.ac_output_wh == 0).all()
+    draw_wh = dev.grid_to_device_wh + dev.main_from_battery_wh + dev.main_from_bus_wh
+    assert np.allclose(draw_wh, 6.0 * 60 / 3600)  # 6 W in every 60 s row
+    assert (dev.grid_to_device_wh > 0).all() == aux and (dev.main_from_battery_wh > 0).all() == (not aux)
+
+
 def test_a_pack_cut_off_empty_by_its_bms_reports_0_w_and_the_others_take_its_share():
     # p1's estimate runs 30 points ahead of its cells: the EMS thinks it has energy when the cells are empty.
     r = run(

@@ -230,8 +230,9 @@ def firmware_step(
     if stopped:  # nothing on the bus can feed the main unit: the device stops, the main unit goes to deep standby
         for i in range(n):
             scratch.power_w[i] = 0.0
-    if stopped or (operating and served_w == 0.0 and pv_w <= 0.0):  # no pack moves and no PV: the main unit rests
-        from_grid, from_bus, from_battery = main_unit_supply_w(False, grid_on, aux, active_w, standby_w)  # however fed
+    at_work = operating and not stopped and (served_w != 0.0 or pv_w > 0.0)  # no pack moves, no PV: the main unit
+    if at_work != operating:  # rests, however it is fed (a bool, not a literal False: one signature)
+        from_grid, from_bus, from_battery = main_unit_supply_w(at_work, grid_on, aux, active_w, standby_w)
 
     discharged_w, charged_w, from_battery = step_packs(model, state, scratch, from_battery, step_s)
     if from_bus > 0.0 and bus_request_w > 0.0:  # a pack that ran empty within the step gave less than its setpoint:

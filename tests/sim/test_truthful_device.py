@@ -43,15 +43,20 @@ def test_the_main_unit_runs_on_the_bus_and_never_drains_its_battery_below_the_re
     assert r.summary["stopped_h"] == 0.0
 
 
-def test_when_nothing_can_feed_the_main_unit_the_device_stops_and_counts_it():
-    r = run(
-        run={"step_s": 60, "horizon_h": 6},
+def _near_the_reserve(soc_pct: float, horizon_h: float, **device):
+    """Main unit and one pack at ``soc_pct`` (reserve 10 %), a 300 W load, no AC charging, 60 s steps."""
+    return run(
+        run={"step_s": 60, "horizon_h": horizon_h},
         settings={"backup_reserve_pct": 10},
-        main={"id": "main", "soc_pct": 12},
-        packs=[{"id": "p1", "soc_pct": 12}],
+        main={"id": "main", "soc_pct": soc_pct},
+        packs=[{"id": "p1", "soc_pct": soc_pct}],
         load={"kind": "constant", "power_w": 300},
-        device={"ac_charge_limit_w": 0},
+        device={"ac_charge_limit_w": 0, **device},
     )
+
+
+def test_when_nothing_can_feed_the_main_unit_the_device_stops_and_counts_it():
+    r = _near_the_reserve(soc_pct=12, horizon_h=6)
     dev = r.device
     stopped = dev.stopped_s > 0
     assert stopped.any() and r.summary["stopped_h"] > 4.0
@@ -67,14 +72,7 @@ def test_a_device_with_every_pack_at_its_reserve_rests_its_main_unit_whichever_w
     # Every pack at the 10 % reserve, a load asking for 300 W, no PV: nothing moves on the bus. With the auxiliary
     # module the main unit's standby comes from the grid, without it from its own battery; 6 W either way, never the
     # 10 W of a main unit at work (the aux case drew 10 W from the grid here before).
-    r = run(
-        run={"step_s": 60, "horizon_h": 2},
-        settings={"backup_reserve_pct": 10},
-        main={"id": "main", "soc_pct": 10},
-        packs=[{"id": "p1", "soc_pct": 10}],
-        load={"kind": "constant", "power_w": 300},
-        device={"ac_charge_limit_w": 0, "aux_power_module": aux},
-    )
+    r = _near_the_reserve(soc_pct=10, horizon_h=2, aux_power_module=aux)
     dev = r.device
     assert (dev.ac_output_wh == 0).all()
     draw_wh = dev.grid_to_device_wh + dev.main_from_battery_wh + dev.main_from_bus_wh

@@ -100,11 +100,23 @@ async def reading_w(meter) -> float:
     return (await meter.read()).grid_power_w
 
 
+#: Under TLS 1.3 the broker's alert on a client certificate can be lost: the client's CONNECT, written after its half
+#: of the handshake, reaches a socket the broker has closed unread, whose reset drops the alert unread on the client's
+#: side too. That attempt fails on a bare TLS EOF and is retried (no refusal is said without the alert); the test
+#: waits for the attempt whose alert arrives.
+CERTIFICATE_NAMED_WITHIN_S = 20.0
+
+
+def names_a_certificate(error: str | None) -> bool:
+    """The connection error names the client certificate (what the broker's TLS alert says)."""
+    return error is not None and "client certificate" in error
+
+
 async def driver_error(drv) -> str:
-    """The driver's read error once its link has tried the broker."""
+    """The driver's read error once its link has heard the broker's alert on the certificate."""
     with pytest.raises(DriverError):
         await drv.read()  # starts the link
-    await until(lambda: drv.link.last_error is not None, timeout_s=10)
+    await until(lambda: names_a_certificate(drv.link.last_error), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
     with pytest.raises(DriverError) as err:
         await drv.read()
     await drv.close()
@@ -145,7 +157,7 @@ def test_a_client_certificate_from_the_ca_gets_in_and_a_missing_or_foreign_one_i
             f"own: link: mqtt broker {broker} refused the client certificate (tlsv1 alert unknown ca): "
             "check tls.cert_file / key_file"
         )
-        await until(lambda: without.last_error is not None, timeout_s=10)
+        await until(lambda: names_a_certificate(without.last_error), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
         with pytest.raises(MeterError) as err:
             await without.read()
         assert str(err.value) == (

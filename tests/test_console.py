@@ -61,3 +61,26 @@ def test_the_energy_table_shows_the_export_so_the_flows_add_up(capsys):
     out = capsys.readouterr().out
     export = re.search(r"│ export to the grid\s+│\s+([\d.]+) │", out)
     assert export and float(export.group(1)) == round(summary["energy_kwh"]["export"], 3) == 0.5
+
+
+def test_a_one_pack_device_shows_no_spread_and_an_unsettled_spread_says_never(capsys):
+    # A main unit alone showed "max 0.00 %" and "time to < 1 point 0.00 h"; a spread that grows showed 0.00 h too.
+    import re
+
+    import socbal
+    from socbal.console import print_summary
+
+    one = {
+        "run": {"step_s": 300, "horizon_h": 1},
+        "main": {"id": "main", "soc_pct": 80},
+        "load": {"kind": "constant", "power_w": 300},
+    }
+    print_summary(socbal.simulate(one).summary)
+    out = capsys.readouterr().out
+    assert re.search(r"│ max\s+│\s+n/a \(one pack\) │", out) and "0.00 %" not in out
+    assert re.search(r"│ settles below 5 points\s+│\s+n/a \(one pack\) │", out)
+    assert re.search(r"│ first pack at reserve\s+│\s+— │", out)  # applies to one pack too: it never got there
+    apart = {**one, "settings": {"strategy": "priority"}, "packs": [{"id": "p1", "soc_pct": 80}]}
+    print_summary(socbal.simulate(apart).summary)  # starts balanced, the main unit gives first: it ends apart
+    out = capsys.readouterr().out
+    assert re.search(r"│ settles below 1 point\s+│\s+never \(ends above\) │", out)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from socbal.sim.metrics import SPREAD_ROWS, spread_missing_text
 from socbal.wording import count, fixed
 
 if TYPE_CHECKING:
@@ -64,25 +65,23 @@ def table(
     return out
 
 
+def spread_cell(value: float | None, key: str, unit: str, n_packs: int) -> str:
+    """One value of a summary's ``spread`` object with its unit, or what its absence means (never, one pack)."""
+    if value is None or math.isnan(value):
+        return spread_missing_text(key, n_packs)
+    return f"{num(value)} {unit}"
+
+
 def print_summary(summary: dict, console: Console | None = None) -> None:
     """Print a simulation summary: spread, energy and per-pack tables."""
     console = console or output_console()
-    s = summary["spread"]
-    spread_rows = [
-        ("initial", "initial_pct", "%"),
-        ("max", "max_pct", "%"),
-        ("final", "final_pct", "%"),
-        ("time to < 5 points", "time_to_below_5_h", "h"),
-        ("time to < 3 points", "time_to_below_3_h", "h"),
-        ("time to < 1 point", "time_to_below_1_h", "h"),
-        ("first pack at reserve", "first_reserve_h", "h"),
-        ("spread then", "at_first_reserve_pct", "%"),
-    ]
+    s, n_packs = summary["spread"], len(summary["packs"])
     title = (
         f"{summary['scenario']} — strategy {summary['strategy']}, reserve {summary['backup_reserve_pct']:g} %, "
         f"{summary['horizon_h']:g} h at {summary['step_s']:g} s"
     )
-    console.print(table(title, ["SOC spread", "value"], ((label, f"{num(s[key])} {unit}") for label, key, unit in spread_rows)))
+    rows = ((label, spread_cell(s.get(key), key, unit, n_packs)) for label, key, unit in SPREAD_ROWS)
+    console.print(table(title, ["SOC spread", "value"], rows))
     e = summary["energy_kwh"]
     flows = [
         ("household load", "load"),

@@ -1,10 +1,13 @@
 """Running a fleet: every device is the single-device simulation; Dask gives exactly the plain run's results."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from socbal.fleet.runner import run_fleet, run_fleet_dask
+from socbal.scenario import scenario_from_dict
 from socbal.sim.engine import simulate
 
 from .conftest import NO_SPREAD, small_scenario
@@ -47,6 +50,17 @@ def test_results_are_per_device_and_summarised(scenario):
     spread = fleet.devices["max_spread_pct"]
     assert dist["max_spread_pct"]["p50"] == pytest.approx(np.percentile(spread, 50))
     assert dist["max_spread_pct"]["p100"] == spread.max()
+
+
+def test_a_fleet_of_one_pack_devices_has_no_spread_rather_than_0():
+    # max SOC spread p50 0.000 % over a fleet of main units alone: a spread is between packs
+    raw = small_scenario().model_dump(mode="json", exclude_none=True)
+    raw["packs"] = []
+    fleet = run_fleet(scenario_from_dict(raw), devices=3, seed=0)
+    for column in ("max_spread_pct", "max_spread_estimated_pct", "final_spread_pct"):
+        assert fleet.devices[column].isna().all(), column
+    assert math.isnan(fleet.summary["distribution"]["max_spread_pct"]["p50"])
+    assert fleet.summary["distribution"]["losses_kwh"]["p50"] > 0  # the rest still applies
 
 
 def test_thread_count_does_not_change_results(scenario):

@@ -111,6 +111,15 @@ def test_summary_tables_show_never_happened_as_nan(result):
     assert "—" in ReportPage("t").add_table(tables["SOC spread"]).to_html()
 
 
+def test_summary_tables_say_why_a_spread_is_missing(result):
+    # A one-pack device has no spread (null, not 0); a spread that ends above a threshold never settled below it.
+    one = {**result.summary, "packs": result.summary["packs"][:1], "spread": {"first_reserve_h": 2.0}}
+    units = summary_tables(one)["SOC spread"]["unit"]
+    assert units["max"] == units["settles below 5 points"] == "n/a (one pack)" and units["first pack at reserve"] == "h"
+    unsettled = {**result.summary, "spread": {**result.summary["spread"], "settled_below_1_h": None}}
+    assert summary_tables(unsettled)["SOC spread"].loc["settles below 1 point", "unit"] == "never (ends above)"
+
+
 def test_in_memory_result_needs_an_output_path(result, tmp_path):
     with pytest.raises(ValueError, match="out is required"):
         write_report(result)

@@ -1,12 +1,19 @@
-"""The one-device summary: balance residuals that are float rounding are stored as 0, real small values are kept."""
+"""The one-device summary: balance residuals that are float rounding are stored as 0, real small values are kept;
+the spread settles below a threshold when it stays below to the end; a one-pack device has no spread."""
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from socbal.scenario import load_scenario
+from socbal.scenario import load_scenario, scenario_from_dict
+from socbal.sim.columns import SPREAD_THRESHOLDS_PCT
 from socbal.sim.engine import simulate
-from socbal.sim.metrics import RESIDUAL_ENERGIES, ROUNDING_REL, without_rounding
+from socbal.sim.metrics import RESIDUAL_ENERGIES, ROUNDING_REL, SPREAD_KEYS_ONE_PACK, without_rounding
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -26,3 +33,61 @@ def test_rounding_is_dropped_only_from_residuals_and_only_within_the_tolerance()
     assert out["grid_import"] == 1e-6  # 1 Wh in 10 kWh is energy, not rounding
     assert out["i2r_loss"] == 1e-16 and out["load"] == 10.0  # products are never rounded away
     assert without_rounding({"export": 1.01e-8}, ("export",), scale=10.0)["export"] == pytest.approx(1.01e-8)
+
+
+def settling_time_h(time_s: np.ndarray, spread_pct: np.ndarray, threshold_pct: float) -> float:
+    """From every step's spread (the first entry at time 0): the start of the last stretch below the threshold that
+    lasts to the end, h; NaN when the run ends at or above it."""
+    above = np.flatnonzero(spread_pct >= threshold_pct)
+    if above.size == 0:
+        return 0.0
+    return math.nan if above[-1] == spread_pct.size - 1 else float(time_s[above[-1] + 1]) / 3600.0
+
+
+def test_a_run_that_starts_balanced_and_drifts_apart_never_settles():
+    # priority order and sensor errors: 0 points at the start, 86 at the end; "time to < 5 points" read 0.00 h
+    spread = simulate(load_scenario(EXAMPLES / "imbalance_causes.toml")).summary["spread"]
+    assert spread["initial_pct"] == 0.0 and spread["final_pct"] > 80.0
+    for threshold in SPREAD_THRESHOLDS_PCT:
+        assert math.isnan(spread[f"settled_below_{threshold:g}_h"]), threshold
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    socs=st.lists(st.floats(10, 100), min_size=2, max_size=3),
+    strategy=st.sampled_from(["spec", "priority", "equal"]),
+    load_w=st.floats(0, 900),
+    pv_w=st.floats(0, 1500),
+)
+def test_settled_below_is_the_start_of_the_last_stretch_below_the_threshold(socs, strategy, load_w, pv_w):
+    raw = {
+        "name": "t",
+        "run": {"step_s": 60, "horizon_h": 6},  # every step recorded
+        "settings": {"strategy": strategy},
+        "main": {"id": "main", "soc_pct": socs[0]},
+        "packs": [{"id": f"p{i}", "soc_pct": soc, "capacity_wh": 1000.0 * i} for i, soc in enumerate(socs[1:], 1)],
+        "load": {"kind": "constant", "power_w": load_w},
+        "pv": {"kind": "constant", "power_w": pv_w},
+    }
+    result = simulate(scenario_from_dict(raw))
+    spread = result.summary["spread"]
+    time_s = np.concatenate([[0.0], result.device["time_s"].to_numpy()])
+    spread_pct = np.concatenate([[spread["initial_pct"]], result.device["spread_true_pct"].to_numpy()])
+    for threshold in SPREAD_THRESHOLDS_PCT:
+        expected = settling_time_h(time_s, spread_pct, threshold)
+        got = spread[f"settled_below_{threshold:g}_h"]
+        assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected), threshold
+
+
+def test_a_one_pack_device_has_no_spread():
+    # The spread is between packs: a main unit alone showed "SOC spread 0.00 %" and "time to < 1 point 0.00 h".
+    raw = {
+        "name": "one",
+        "run": {"step_s": 60, "horizon_h": 4},
+        "main": {"id": "main", "soc_pct": 30.0},
+        "load": {"kind": "constant", "power_w": 300.0},
+    }
+    spread = simulate(scenario_from_dict(raw)).summary["spread"]
+    assert spread["first_reserve_h"] > 0  # the pack still reaches its reserve
+    for key, value in spread.items():
+        assert key in SPREAD_KEYS_ONE_PACK or math.isnan(value), key

@@ -1,7 +1,7 @@
 """A fleet run's results: one row per device and per pack, and the distribution of the key metrics.
 
 ``devices``: ``device``, ``load_scale``, ``max_spread_pct``, ``max_spread_estimated_pct``,
-``final_spread_pct``, ``first_reserve_h`` (NaN: never), energies in kWh (``load_kwh``,
+``final_spread_pct`` (NaN for one-pack devices: no spread), ``first_reserve_h`` (NaN: never), energies in kWh (``load_kwh``,
 ``unserved_kwh``, ``grid_import_kwh``, ``battery_unserved_kwh``, ``conversion_loss_kwh``,
 ``standby_kwh``, ``losses_kwh`` = conversion + standby) and ``throughput_efc_mean`` /
 ``throughput_efc_max`` (over the device's packs). ``packs``: ``device``, ``pack_id``,
@@ -16,6 +16,7 @@ study's ``soc_swing_efc`` counts SOC swings instead).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,11 @@ PERCENTILES = (5, 25, 50, 75, 95, 100)
 
 
 def percentile_row(values: np.ndarray, label: str) -> dict:
-    """One metric's distribution over a fleet: its label, mean and :data:`PERCENTILES`."""
+    """One metric's distribution over a fleet: its label, mean and :data:`PERCENTILES`, NaN values (not applicable:
+    the spread of a one-pack device) left out; all NaN when none applies."""
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {"label": label, "mean": math.nan, **{f"p{q}": math.nan for q in PERCENTILES}}
     return {"label": label, "mean": float(values.mean()), **{f"p{q}": float(np.percentile(values, q)) for q in PERCENTILES}}
 
 
@@ -94,15 +99,18 @@ def build_fleet_result(
     def residual_kwh(name: str) -> np.ndarray:
         return residual_without_rounding(dev_out[:, DEVICE[name]], scale_wh) / WH_PER_KWH
 
+    def spread(values_pct: np.ndarray) -> np.ndarray:  # between packs: NaN (null) for one pack, as in its summary
+        return values_pct if n_packs > 1 else np.full(n_devices, math.nan)
+
     conversion_kwh = (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).sum(axis=1) / WH_PER_KWH
     standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
     devices = pd.DataFrame(
         {
             "device": np.arange(n_devices),
             "load_scale": draw.load_scale,
-            "max_spread_pct": stats[:, STATS["max_spread_true_pct"]],
-            "max_spread_estimated_pct": stats[:, STATS["max_spread_est_pct"]],
-            "final_spread_pct": dev_out[:, DEVICE["spread_true_pct"]],
+            "max_spread_pct": spread(stats[:, STATS["max_spread_true_pct"]]),
+            "max_spread_estimated_pct": spread(stats[:, STATS["max_spread_est_pct"]]),
+            "final_spread_pct": spread(dev_out[:, DEVICE["spread_true_pct"]]),
             "first_reserve_h": stats[:, STATS["first_reserve_time_s"]] / 3600.0,
             "load_kwh": dev_out[:, DEVICE["load_wh"]] / WH_PER_KWH,
             "unserved_kwh": residual_kwh("unserved_wh"),

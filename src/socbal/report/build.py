@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -40,6 +41,7 @@ from socbal.report.longrun import (
 )
 from socbal.report.page import ReportPage, write_page
 from socbal.report.sweeppage import SWEEP_FILES, sweep_report
+from socbal.sim.metrics import SPREAD_ROWS, spread_missing_text
 from socbal.sim.results import RESULT_FILES
 from socbal.wording import count
 
@@ -51,17 +53,6 @@ FIGURES_DIR = "figures"
 #: The figures exported as PNG by default (the main ones; those of the run's scale that exist).
 MAIN_FIGURES = ("soc", "spread", "power", "energy_flows", "energy_monthly")
 
-_SPREAD_ROWS = (
-    ("initial", "initial_pct", "%"),
-    ("max", "max_pct", "%"),
-    ("final", "final_pct", "%"),
-    ("max on estimated SOC", "max_estimated_pct", "%"),
-    ("time to < 5 points", "time_to_below_5_h", "h"),
-    ("time to < 3 points", "time_to_below_3_h", "h"),
-    ("time to < 1 point", "time_to_below_1_h", "h"),
-    ("first pack at reserve", "first_reserve_h", "h"),
-    ("spread then", "at_first_reserve_pct", "%"),
-)
 _PACK_COLUMNS = (
     ("usable kWh", "usable_capacity_kwh"),
     ("SOC start %", "initial_soc_pct"),
@@ -81,14 +72,21 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def spread_unit(value: float, key: str, unit: str, n_packs: int) -> str:
+    """The unit cell of a spread row: the unit, or for a missing value (NaN) what its absence means."""
+    return spread_missing_text(key, n_packs) if math.isnan(value) else unit
+
+
 def summary_tables(summary: dict) -> dict[str, pd.DataFrame]:
     """The summary as tables by caption: SOC spread, energy and packs (NaN = never happened)."""
     spread = summary.get("spread", {})
+    n_packs = len(summary.get("packs", []))
+    values = [_number(spread.get(k)) for _, k, _ in SPREAD_ROWS]
     energy = summary.get("energy_kwh", {})
     tables = {
         "SOC spread": pd.DataFrame(
-            {"value": [_number(spread.get(k)) for _, k, _ in _SPREAD_ROWS], "unit": [u for *_, u in _SPREAD_ROWS]},
-            index=pd.Index([label for label, _, _ in _SPREAD_ROWS], name=""),
+            {"value": values, "unit": [spread_unit(v, k, u, n_packs) for v, (_, k, u) in zip(values, SPREAD_ROWS, strict=True)]},
+            index=pd.Index([label for label, _, _ in SPREAD_ROWS], name=""),
         ),
         "Energy": pd.DataFrame(
             {"kWh": [_number(energy.get(k)) for _, k in ENERGY_TOTALS]},

@@ -401,7 +401,7 @@ def comparison_table(runs: Iterable[RunLike] | Mapping[str, RunLike]) -> pd.Data
             "strategy": run.summary.get("strategy"),
             "max_spread_pct": s.get("max_pct"),
             "final_spread_pct": s.get("final_pct"),
-            "time_to_spread_below_3_h": s.get("time_to_below_3_h"),
+            "spread_settled_below_3_h": s.get("settled_below_3_h"),
             "first_reserve_h": s.get("first_reserve_h"),
             "spread_at_first_reserve_pct": s.get("at_first_reserve_pct"),
             "served_by_device_kwh": e.get("served_by_device"),

@@ -114,4 +114,6 @@ def fleet_report(folder: str | Path, worst: int = 10) -> ReportPage:
         shown, caption=f"The {count(len(shown), 'device')} with the largest max SOC spread (of {len(devices)})", digits=2
     )
     page.add_text("first_reserve_h: — = no pack of that device reached the backup reserve.")
+    if summary.get("packs_per_device", 2) < 2:
+        page.add_text("One pack per device: a SOC spread is between packs, so every spread is n/a (null), not 0.")
     return page

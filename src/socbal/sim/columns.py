@@ -48,16 +48,16 @@ DEVICE_COLUMNS = (
 PACK = {name: i for i, name in enumerate(PACK_COLUMNS)}
 DEVICE = {name: i for i, name in enumerate(DEVICE_COLUMNS)}
 
-#: Spread thresholds, % points, for "time until spread below".
+#: Spread thresholds, % points, for "settles below": the time after which the spread stays below each until the end.
 SPREAD_THRESHOLDS_PCT = (5.0, 3.0, 1.0)
 
 # Whole-run statistics: stats[index]
 STATS_COLUMNS = (
     "max_spread_true_pct",
     "max_spread_est_pct",
-    "time_to_spread_below_5_s",
-    "time_to_spread_below_3_s",
-    "time_to_spread_below_1_s",
+    "settled_below_5_s",  # start of the run's last stretch with the true spread below 5 points (NaN: it ends above)
+    "settled_below_3_s",
+    "settled_below_1_s",
     "first_reserve_time_s",  # first time any pack is held at the reserve
     "spread_at_first_reserve_pct",
 )

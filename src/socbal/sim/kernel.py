@@ -70,7 +70,7 @@ D_SPREAD_EST = DEVICE["spread_est_pct"]
 D_TOTAL_SOC = DEVICE["total_soc_true_pct"]
 S_MAX_SPREAD_TRUE = STATS["max_spread_true_pct"]
 S_MAX_SPREAD_EST = STATS["max_spread_est_pct"]
-S_BELOW_FIRST = STATS["time_to_spread_below_5_s"]
+S_SETTLED_FIRST = STATS["settled_below_5_s"]
 S_FIRST_RESERVE = STATS["first_reserve_time_s"]
 S_SPREAD_AT_RESERVE = STATS["spread_at_first_reserve_pct"]
 
@@ -258,9 +258,11 @@ def update_stats(state: DeviceState, stats: np.ndarray, spread_true: float, spre
     """The run statistics (``STATS_COLUMNS``) after a step that ends at ``t_end_s`` with these SOC spreads (%)."""
     stats[S_MAX_SPREAD_TRUE] = fmax(stats[S_MAX_SPREAD_TRUE], spread_true)
     stats[S_MAX_SPREAD_EST] = fmax(stats[S_MAX_SPREAD_EST], spread_est)
-    for j in range(N_THRESHOLDS):
-        if np.isnan(stats[S_BELOW_FIRST + j]) and spread_true < THRESHOLDS[j]:
-            stats[S_BELOW_FIRST + j] = t_end_s
+    for j in range(N_THRESHOLDS):  # settled below: since the last step that ended at or above the threshold
+        if spread_true >= THRESHOLDS[j]:
+            stats[S_SETTLED_FIRST + j] = np.nan
+        elif np.isnan(stats[S_SETTLED_FIRST + j]):
+            stats[S_SETTLED_FIRST + j] = t_end_s
     if np.isnan(stats[S_FIRST_RESERVE]):
         for i in range(state.latched.shape[0]):  # a loop, not .any(): that would compile a function of its own
             if state.latched[i]:
@@ -275,7 +277,7 @@ def initial_stats(state: DeviceState) -> np.ndarray:
     spread0, spread_est0 = python_function(_spreads)(state.soc_true_pct, state.soc_est_pct)
     stats[S_MAX_SPREAD_TRUE] = spread0
     stats[S_MAX_SPREAD_EST] = spread_est0
-    stats[S_BELOW_FIRST : S_BELOW_FIRST + N_THRESHOLDS][spread0 < THRESHOLDS] = 0.0
+    stats[S_SETTLED_FIRST : S_SETTLED_FIRST + N_THRESHOLDS][spread0 < THRESHOLDS] = 0.0
     if state.latched.any():
         stats[S_FIRST_RESERVE] = 0.0
         stats[S_SPREAD_AT_RESERVE] = spread0

@@ -39,6 +39,36 @@ def residual_without_rounding(values, scale):
     return np.where(np.abs(values) <= ROUNDING_REL * np.abs(scale), 0.0, values)
 
 
+def _points(threshold_pct: float) -> str:
+    """A spread threshold in words: "5 points", "1 point"."""
+    return f"{threshold_pct:g} point{'' if threshold_pct == 1 else 's'}"
+
+
+#: The ``spread`` object of a summary as table rows: (label, key, unit). Settles below: the time after which the spread
+#: stays below the threshold to the end of the run (0: below throughout; NaN, null in JSON: the run ends above it).
+SPREAD_ROWS = (
+    ("initial", "initial_pct", "%"),
+    ("max", "max_pct", "%"),
+    ("final", "final_pct", "%"),
+    ("max on estimated SOC", "max_estimated_pct", "%"),
+    *((f"settles below {_points(t)}", f"settled_below_{t:g}_h", "h") for t in SPREAD_THRESHOLDS_PCT),
+    ("first pack at reserve", "first_reserve_h", "h"),
+    ("spread then", "at_first_reserve_pct", "%"),
+)
+
+#: What a spread value shows for a one-pack device: the spread is between packs, and there is one.
+ONE_PACK = "n/a (one pack)"
+#: The ``spread`` keys that apply to a one-pack device too (the others are null in its summary).
+SPREAD_KEYS_ONE_PACK = ("first_reserve_h",)
+
+
+def spread_missing_text(key: str, n_packs: int) -> str:
+    """What a null (NaN) ``spread[key]`` of a summary of ``n_packs`` packs means, for a table cell."""
+    if n_packs < 2 and key not in SPREAD_KEYS_ONE_PACK:
+        return ONE_PACK
+    return "never (ends above)" if key.startswith("settled_below_") else "—"
+
+
 def _hours(seconds: float) -> float:
     """Seconds to hours; NaN stays NaN (the event never happened)."""
     return float(seconds) / 3600.0
@@ -66,7 +96,8 @@ def summarize(
     soc_initial_pct: np.ndarray,
     soc_est_initial_pct: np.ndarray,
 ) -> dict:
-    """The run's summary as a JSON-ready dict (NaN = the event never happened)."""
+    """The run's summary as a JSON-ready dict (NaN = the event never happened; in ``spread``, also: one pack, no
+    spread; see :data:`SPREAD_ROWS`)."""
     totals = device.drop(columns=["time_s", "timestamp", "spread_true_pct", "spread_est_pct", "total_soc_true_pct"]).sum()
     spread = {
         "initial_pct": float(np.ptp(soc_initial_pct)),
@@ -77,7 +108,9 @@ def summarize(
         "at_first_reserve_pct": float(stats[STATS["spread_at_first_reserve_pct"]]),
     }
     for threshold in SPREAD_THRESHOLDS_PCT:
-        spread[f"time_to_below_{threshold:g}_h"] = _hours(stats[STATS[f"time_to_spread_below_{threshold:g}_s"]])
+        spread[f"settled_below_{threshold:g}_h"] = _hours(stats[STATS[f"settled_below_{threshold:g}_s"]])
+    if len(scenario.all_packs) < 2:  # a spread is between packs: none with one (null in summary.json, not 0)
+        spread = {k: (v if k in SPREAD_KEYS_ONE_PACK else float("nan")) for k, v in spread.items()}
     energy_kwh = {name.removesuffix("_wh"): float(totals[name]) / WH_PER_KWH for name in totals.index if name.endswith("_wh")}
     energy_kwh["dcdc_loss"] = float(packs["dcdc_loss_wh"].sum()) / WH_PER_KWH
     energy_kwh["i2r_loss"] = float(packs["i2r_loss_wh"].sum()) / WH_PER_KWH

@@ -16,9 +16,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from socbal.compare import COMPARE_FILES, TOPOLOGIES, battery_demand_w, compare_scenario, electrical_packs
-from socbal.compare.runs import run_topologies
+from socbal.compare.runs import dcdc_scenario, run_topologies
 from socbal.errors import InputError
 from socbal.scenario import load_scenario, scenario_from_dict
+from socbal.sim.engine import simulate
 from socbal.topology import simulate_parallel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compare_mixed.toml"
@@ -93,10 +94,28 @@ def test_served_and_not_served_add_up_to_the_demand_and_absorbed_is_what_the_pac
     for t in TOPOLOGIES:
         row = m.loc[t]
         assert row["delivered_wh"] + row["unserved_discharge_wh"] == pytest.approx(row["requested_discharge_wh"], rel=1e-9), t
-        assert row["absorbed_wh"] + row["unserved_charge_wh"] == pytest.approx(row["requested_charge_wh"], rel=1e-9), t
+        taken_wh = row["absorbed_wh"] + row["main_unit_surplus_wh"]
+        assert taken_wh + row["unserved_charge_wh"] == pytest.approx(row["requested_charge_wh"], rel=1e-9), t
     demand_w = battery_demand_w(load_scenario(EXAMPLE))
     served_w = run_topologies(load_scenario(EXAMPLE))[1]["dcdc"].served_w
     assert (served_w[demand_w > 0] >= 0.0).all()  # nothing absorbed while the demand was a discharge
+
+
+def test_the_main_units_pv_fed_draw_counts_once_not_as_absorbed_and_as_standby(mixed):
+    # While charging, the main unit's draw fed by the PV surplus counted as "absorbed (charging)" and as "standby":
+    # absorbed read 5076 Wh where the packs took 4963 Wh, and standby 318 Wh of which the cells fed 206 Wh (the other
+    # 112 Wh were PV, counted twice).
+    dcdc = simulate(dcdc_scenario(load_scenario(EXAMPLE)))
+    e = dcdc.summary["energy_kwh"]
+    m = metrics(mixed)
+    assert m.loc["dcdc", "absorbed_wh"] == pytest.approx(1000.0 * e["battery_charge"], rel=1e-9)
+    from_cells_wh = 1000.0 * (e["standby"] + e["main_from_battery"])
+    main_bus_wh = 1000.0 * e["main_from_bus"]
+    fed_by_packs_at_most_wh = main_bus_wh - m.loc["dcdc", "main_unit_surplus_wh"]
+    assert from_cells_wh <= m.loc["dcdc", "standby_wh"] <= from_cells_wh + fed_by_packs_at_most_wh + 1e-6
+    assert 0.0 < m.loc["dcdc", "main_unit_surplus_wh"] < main_bus_wh  # PV fed it by day, the packs by night
+    for t in ("parallel", "series"):
+        assert m.loc[t, "main_unit_surplus_wh"] == 0.0  # no main unit modelled
 
 
 def test_mixed_packs_in_parallel_circulate_and_heat(mixed):

@@ -43,6 +43,7 @@ METRIC_ROWS = (
     ("Energy asked: charge (PV surplus)", "requested_charge_wh", "Wh", 0),
     ("Usable energy delivered", "delivered_wh", "Wh", 0),
     ("Energy absorbed (charging)", "absorbed_wh", "Wh", 0),
+    ("Charge demand the main unit took", "main_unit_surplus_wh", "Wh", 0),
     ("Discharge demand not served", "unserved_discharge_wh", "Wh", 0),
     ("Charge demand not taken", "unserved_charge_wh", "Wh", 0),
     ("Stored at the start (energy at zero current)", "stored_start_wh", "Wh", 0),
@@ -72,7 +73,9 @@ NOTES = (
     "string stops when its first pack reaches it). All three charge up to 100 %.",
     "Series and parallel have only I²R heat; the DC-DC column also pays DC-DC conversion. The standby draw of the "
     "packs' BMSs and the main unit is real in every connection but modelled only in the DC-DC column: it is shown "
-    "in its own row and left out of every column's total loss.",
+    "in its own row and left out of every column's total loss. Each Wh counts once: absorbed is what went into the "
+    "packs; the main unit's draw counts as standby where the packs fed it and as charge demand the main unit took "
+    "where a PV surplus fed it (absorbed + main unit + not taken = asked).",
     "Stored energy is what the packs would give at zero current down to 0 % SOC, as each model counts it: the "
     "DC-DC pack model counts SOC as energy (usable capacity x SOC); series and parallel move charge at the packs' "
     "open-circuit voltage, so theirs is the OCV curve integrated over the SOC (the same SOCs can hold a different "
@@ -122,7 +125,7 @@ class CompareResult:
         if missing:
             raise InputError(
                 f"{folder}/metrics.parquet: column {missing[0]!r} is missing: written by an older socbal compare "
-                "(its series and parallel stored energy did not balance); run socbal compare again"
+                "(a metric it lacks, or one it counted differently); run socbal compare again"
             )
         return cls(scenario=scenario_from_dict(scenario, source=f"{folder}/scenario.json"), summary=summary, **frames)
 

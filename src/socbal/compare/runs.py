@@ -54,13 +54,15 @@ class TopologyRun:
     """One topology's run as per-step arrays (n steps, p packs); power in W, + discharging.
 
     ``soc_pct`` (n+1, p) starts with the initial SOC; ``pack_current_a`` (n, p) is the
-    current in each pack's cells; ``served_w`` (n) what reached the bus.
+    current in each pack's cells; ``served_w`` (n) what the demand got from the bus (+) or gave it (-, the main
+    unit's part of a PV surplus, ``main_surplus_w``, included).
     """
 
     topology: str
     soc_pct: np.ndarray
     pack_current_a: np.ndarray
     served_w: np.ndarray
+    main_surplus_w: np.ndarray  # (n) part of a charge demand (PV surplus) the main unit took, not the packs
     pack_heat_w: np.ndarray  # (n, p) I^2 R in the cells
     circulating_a: np.ndarray  # (n) current from pack to pack instead of to or from the bus
     conversion_w: np.ndarray  # (n) DC-DC conversion loss, all packs
@@ -127,6 +129,7 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
         soc_pct=result.soc_pct,
         pack_current_a=result.pack_current_a,
         served_w=result.served_power_w,
+        main_surplus_w=np.zeros(n),
         pack_heat_w=heat * scale[:, None],
         circulating_a=result.circulating_current_a,
         conversion_w=np.zeros(n),
@@ -162,11 +165,14 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         return result.packs[column].to_numpy(dtype=float).reshape(n, p)
 
     bus_w = per_step("power_w")
-    # The main unit, fed on the bus: in a PV surplus from the surplus (the demand it took, as the packs' charge); while
-    # discharging only as far as the packs fed it: the rest came from PV (packs at their reserve on an evening), which
-    # neither served the demand, nor charged, nor left the cells.
+    bus_sum_w = bus_w.sum(axis=1)
+    # The main unit, fed on the bus: the packs fed it as far as they put power on the bus, the rest came from PV. In a
+    # PV surplus that rest is part of the charge demand, taken by the main unit and not by the packs; while
+    # discharging it is PV (packs at their reserve on an evening) that neither served the demand, nor charged, nor
+    # left the cells. Only the packs' part is standby drawn from them: each Wh counts once.
     main_bus_w = result.device["main_from_bus_wh"].to_numpy(dtype=float) * to_w
-    main_bus_w = np.where(demand_w > 0.0, np.clip(bus_w.sum(axis=1), 0.0, main_bus_w), main_bus_w)
+    main_from_packs_w = np.clip(bus_sum_w, 0.0, main_bus_w)
+    main_surplus_w = np.where(demand_w < 0.0, main_bus_w - main_from_packs_w, 0.0)
     dcdc_loss_w = per_step("dcdc_loss_wh") * to_w
     heat = per_step("i2r_loss_wh") * to_w
     soc = np.vstack([[s.soc_pct for s in specs], per_step("soc_true_pct")])
@@ -186,11 +192,12 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         topology="dcdc",
         soc_pct=soc,
         pack_current_a=current,
-        served_w=bus_w.sum(axis=1) - main_bus_w,  # what the packs gave the demand, their part of the main unit apart
+        served_w=bus_sum_w - main_from_packs_w - main_surplus_w,  # what the demand got from (+) or gave (-) the device
+        main_surplus_w=main_surplus_w,
         pack_heat_w=heat,
         circulating_a=circulating,
         conversion_w=dcdc_loss_w.sum(axis=1),
-        standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w + main_bus_w,
+        standby_w=(per_step("standby_wh") + per_step("main_unit_wh")).sum(axis=1) * to_w + main_from_packs_w,
         # The DC-DC pack model counts energy: SOC = stored energy / usable capacity.
         stored_wh=soc @ np.array([s.usable_capacity_wh for s in specs]) / 100.0,
         first_pack_stop_s=first_s,
@@ -237,7 +244,8 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
     stored = run.stored_wh
     total_loss_wh = float((heat_w + run.conversion_w).sum() * to_wh)  # standby apart: see the module
     delivered_wh = float(np.clip(run.served_w, 0, None).sum() * to_wh)
-    absorbed_wh = float(np.clip(-run.served_w, 0, None).sum() * to_wh)
+    absorbed_wh = float(np.clip(-(run.served_w + run.main_surplus_w), 0, None).sum() * to_wh)  # into the packs only
+    main_surplus_wh = float(run.main_surplus_w.sum() * to_wh)
     standby_wh = float(run.standby_w.sum() * to_wh)
     metrics: dict = {
         "topology": run.topology,
@@ -245,6 +253,7 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
         "requested_charge_wh": float(np.clip(-demand_w, 0, None).sum() * to_wh),
         "delivered_wh": delivered_wh,
         "absorbed_wh": absorbed_wh,
+        "main_unit_surplus_wh": main_surplus_wh,
         "unserved_discharge_wh": float(np.clip(gap, 0, None)[demand_w > 0].sum() * to_wh),
         "unserved_charge_wh": float(np.clip(-gap, 0, None)[demand_w < 0].sum() * to_wh),
         "pack_heat_wh": float(heat_w.sum() * to_wh),

@@ -107,9 +107,12 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("loss kWh", "loss_kwh", 3),
         ("reserve h", "reserve_standby_h", 2),
     ]
-    packs = ({**p, "loss_kwh": p["conversion_loss_kwh"] + p["standby_kwh"]} for p in summary["packs"])
+    packs = ({**p, "loss_kwh": p["conversion_loss_kwh"] + p["standby_kwh"] + p["main_unit_kwh"]} for p in summary["packs"])
     rows = ((p["id"], *numbers(p, pack_columns)) for p in packs)
-    caption = "thru EFC: (out + in) / 2 / usable capacity"
+    caption = (
+        "thru EFC: (out + in) / 2 / usable capacity; loss kWh: DC-DC, I²R and standby, with the main unit's draw "
+        "from its own battery: in - out - loss = stored change"
+    )
     console.print(table("Packs", ["pack", *headers(pack_columns)], rows, caption=caption))
 
 

@@ -63,6 +63,7 @@ _PACK_COLUMNS = (
     ("throughput EFC", "throughput_efc"),
     ("loss kWh", "conversion_loss_kwh"),
     ("standby kWh", "standby_kwh"),
+    ("main unit kWh", "main_unit_kwh"),
     ("at reserve h", "reserve_standby_h"),
 )
 

@@ -120,7 +120,9 @@ def summarize(
     energy_kwh = without_rounding(energy_kwh, RESIDUAL_ENERGIES, max(abs(v) for v in energy_kwh.values()))
     per_pack = packs.groupby("pack_id", observed=True, sort=False)
     last = per_pack.last()
-    sums = per_pack[["discharge_wh", "charge_wh", "dcdc_loss_wh", "i2r_loss_wh", "standby_wh", "reserve_standby_s"]].sum()
+    sums = per_pack[
+        ["discharge_wh", "charge_wh", "dcdc_loss_wh", "i2r_loss_wh", "standby_wh", "main_unit_wh", "reserve_standby_s"]
+    ].sum()
     pack_summaries = []
     for i, spec in enumerate(scenario.all_packs):
         s = sums.loc[spec.id]
@@ -141,6 +143,7 @@ def summarize(
                 "i2r_loss_kwh": s["i2r_loss_wh"] / WH_PER_KWH,
                 "conversion_loss_kwh": (s["dcdc_loss_wh"] + s["i2r_loss_wh"]) / WH_PER_KWH,
                 "standby_kwh": s["standby_wh"] / WH_PER_KWH,
+                "main_unit_kwh": s["main_unit_wh"] / WH_PER_KWH,  # the main unit's draw straight from this battery
                 "reserve_standby_h": s["reserve_standby_s"] / 3600.0,
             }
         )

@@ -111,6 +111,14 @@ def test_summary_tables_show_never_happened_as_nan(result):
     assert "—" in ReportPage("t").add_table(tables["SOC spread"]).to_html()
 
 
+def test_the_spread_figure_of_a_one_pack_device_says_n_a_instead_of_a_flat_0():
+    import socbal
+
+    one = {"run": {"step_s": 300, "horizon_h": 1}, "main": {"id": "main"}, "load": {"kind": "constant", "power_w": 300}}
+    fig = spread_figure(socbal.simulate(one))
+    assert not fig.data and "n/a (one pack)" in fig.layout.title.text
+
+
 def test_summary_tables_say_why_a_spread_is_missing(result):
     # A one-pack device has no spread (null, not 0); a spread that ends above a threshold never settled below it.
     one = {**result.summary, "packs": result.summary["packs"][:1], "spread": {"first_reserve_h": 2.0}}

@@ -193,6 +193,14 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     the backup reserve; the dotted vertical line is the first time a pack reached it.
     """
     run = as_run(run)
+    if len(run.pack_ids) < 2:  # a spread is between packs: with one, a flat 0 would read as perfect balance
+        fig = go.Figure()
+        note = f"n/a: one pack ({run.pack_ids[0]}), no spread"
+        fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        _style(fig, "SOC spread (max − min over the packs): n/a (one pack)", None, None)
+        return fig
     dev = run.device.set_index("time_s")[["spread_true_pct", "spread_est_pct"]]
     at_reserve = (
         (pack_wide(run, "reserve_standby_s") > 0).any(axis=1).astype(float)

@@ -197,10 +197,8 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
         fig = go.Figure()
         note = f"n/a: one pack ({run.pack_ids[0]}), no spread"
         fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
         _style(fig, "SOC spread (max − min over the packs): n/a (one pack)", None, None)
-        return fig
+        return fig.update_xaxes(visible=False).update_yaxes(visible=False)
     dev = run.device.set_index("time_s")[["spread_true_pct", "spread_est_pct"]]
     at_reserve = (
         (pack_wide(run, "reserve_standby_s") > 0).any(axis=1).astype(float)

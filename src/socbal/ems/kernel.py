@@ -256,6 +256,10 @@ def _fill_tiers(
     return served
 
 
+#: Two SOC factors this close (relative) are a tie: packs at the same SOC are equally far ahead.
+_TIE_REL = 1e-9
+
+
 @ir_inline_kernel  # one call site (_share_in_tiers): no compiled function of its own
 def _switch_off_one(
     served_w: float,
@@ -270,14 +274,15 @@ def _switch_off_one(
 ) -> bool:
     """Switch off one lightly loaded pack if the rest can still serve ``served_w`` (W); whether one was.
 
-    The pack switched off is, of the lightly loaded ones, the one with the smallest SOC factor of the balancing
-    rule (the lowest SOC when discharging, the highest when charging). That is not always the pack furthest
-    ahead: when only a small pack is lightly loaded it goes off even if it is the emptiest while charging, and the
-    spread opens (11 points on ``mixed_old_new.toml`` at 25 %). When one is, it leaves ``eligible`` and the
-    eligible packs' powers are cleared for the tiers to be filled again.
+    Only the pack furthest ahead in the request's direction may go off: the one with the smallest SOC factor of
+    the balancing rule (the lowest SOC when discharging, the highest when charging; a tie, any of them), and only
+    if its share is light. A lightly loaded pack behind the others stays on (switching off a small, empty pack
+    while charging opened the spread by 11 points on ``mixed_old_new.toml`` at 25 %). When one is, it leaves
+    ``eligible`` and the eligible packs' powers are cleared for the tiers to be filled again.
     """
     n = weight.shape[0]
     drop = -1
+    lead = -1
     working = 0
     last_tier = -1
     for i in range(n):
@@ -291,10 +296,18 @@ def _switch_off_one(
         if (
             power_w[i] > 0.0
             and tier[i] == last_tier
+            and (lead < 0 or weight[i] * capacity_wh[lead] < weight[lead] * capacity_wh[i])
+        ):
+            lead = i
+    for i in range(n):
+        if (
+            power_w[i] > 0.0
+            and tier[i] == last_tier
             and power_w[i] < min_module_load_pct / 100.0 * limit[i]
-            and (drop < 0 or weight[i] * capacity_wh[drop] < weight[drop] * capacity_wh[i])
+            and weight[i] * capacity_wh[lead] <= weight[lead] * capacity_wh[i] * (1.0 + _TIE_REL)
         ):
             drop = i
+            break
     if drop < 0 or working <= 1:
         return False
     room_w = 0.0
@@ -387,8 +400,8 @@ def allocate_into(
     ``-request_w`` from ``source``. ``ems_prioritises_low_packs`` is True for
     EMS 1.01.05 or later (AC-only charging fills packs below the reserve first).
     ``priority_rank`` orders packs for the ``priority`` strategy (0 = first).
-    ``min_module_load_pct`` > 0 switches off, one at a time, the pack with the smallest weight among
-    those whose share is below that share of its limit, while the others can take the whole request
+    ``min_module_load_pct`` > 0 switches off, one at a time, the pack furthest ahead (smallest SOC factor of the
+    balancing rule) while its share is below that share of its limit and the others can take the whole request
     (a DC-DC module is inefficient at low load); 0 gives the spec's rule.
     Outputs: ``power_w`` (signed, per the sign convention), ``weight`` (the
     balancing weight used, W-share units) and ``reason`` (a ``REASON_*`` code).

@@ -68,8 +68,9 @@ class Settings(StrictModel):
         0.0,
         ge=0,
         le=100,
-        description="Switch off a pack whose share is below this % of its DC-DC limit while the others can take it "
-        "(DC-DC modules are inefficient at low load); 0 = the spec's rule, every eligible pack shares",
+        description="Switch off the pack furthest ahead (the one the balancing rule gives least) while its share is "
+        "below this % of its DC-DC limit and the others can take it (DC-DC modules are inefficient at low load); "
+        "0 = the spec's rule, every eligible pack shares",
     )
     priority: list[str] | None = Field(None, description="Pack ids in priority order (priority strategy); default input order")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numba import njit
 from numba.core import event as numba_event
 
-from socbal.jit import fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import fast_arithmetic, fmax, fmin, inline_kernel, ir_inline_kernel, python_function
 from tests.sim.test_setup_compiles_nothing import _Compiles
 
 
@@ -107,3 +107,33 @@ def test_fmin_fmax_compile_no_function_of_their_own_where_builtin_min_max_do():
 
     assert clip_with(fmin, fmax) == ["clip"]
     assert len(clip_with(min, max)) > 1  # the yardstick: builtin min and max compile overloads of their own
+
+
+def test_only_a_kernel_marked_fast_arithmetic_divides_by_a_reciprocal_even_under_a_fast_math_caller():
+    # 3 / 10 is 0.3, but 3 x (1 / 10) is 0.30000000000000004: the reciprocal shows where arcp applied. A kernel that
+    # is not marked keeps its exact division under a caller with fast-math (Numba would otherwise pass the caller's
+    # flags on to it): the profiles' index, a rounded division, must not move.
+    @inline_kernel
+    def divided(x: float, divisor: float) -> float:
+        return x / divisor
+
+    @inline_kernel
+    @fast_arithmetic
+    def divided_fast(x: float, divisor: float) -> float:
+        return x / divisor
+
+    @njit(fastmath={"arcp"})
+    def fast_caller(values: np.ndarray, divisor: float, out: np.ndarray) -> None:
+        for i in range(values.shape[0]):
+            out[i] = divided(values[i], divisor)
+
+    @njit
+    def plain_caller(values: np.ndarray, divisor: float, out: np.ndarray) -> None:
+        for i in range(values.shape[0]):
+            out[i] = divided_fast(values[i], divisor)
+
+    values, out = np.full(8, 3.0), np.zeros(8)
+    fast_caller(values, 10.0, out)
+    assert (out == 0.3).all()
+    plain_caller(values, 10.0, out)
+    assert (out == 3.0 * (1.0 / 10.0)).all() and (out != 0.3).all()

@@ -24,6 +24,14 @@ from several places (that made the first run's compile several times longer).
 - ``loop_kernel``: the loops themselves (numpy's error model), cached on disk; they release the GIL, so
   threads can run several at once (the fleet).
 
+A kernel marked :func:`fast_arithmetic` (below its decorator) compiles with three fast-math flags
+(:data:`FAST_ARITHMETIC_FLAGS`: fused multiply-adds, reciprocals of loop-invariant divisors, no signed zeros):
+the loop and the helpers of the pack physics, the limits, the EMS and the dispatch, whose records stay within
+1e-9 relative of the plain arithmetic (``benchmarks/compare_records.py``). Every other kernel has fast-math off
+explicitly, since Numba compiles a helper that sets none with its caller's; the profiles' index
+(:func:`socbal.profiles.holding.value_at`) stays a rounded division, and the DC-DC curve and cell-side power
+stay plain, as the set-up computes the battery side at rating in Python and the loop compares it with theirs.
+
 Compiled code takes the smaller or larger of two numbers with :func:`fmin` / :func:`fmax` (Python's ``min`` /
 ``max``, lowered in place), not the builtins: each of those compiles an overload of its own per signature and
 per caller's compiler flags.
@@ -54,6 +62,28 @@ _LOOP_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "n
 _LOOP_OPTIONS["pipeline_class"] = SocbalCompiler
 
 
+#: The fast-math flags of the kernels marked :func:`fast_arithmetic`: fused multiply-adds (``contract``), a division
+#: by a loop-invariant divisor as a multiplication by its reciprocal (``arcp``), and no care for the sign of a zero
+#: (``nsz``). Each rounds differently from the plain arithmetic, by an ulp or so per operation; none assumes that no
+#: NaN or infinity occurs, and none reorders a sum. ``benchmarks/compare_records.py`` measures what they change.
+FAST_ARITHMETIC_FLAGS = frozenset({"nsz", "arcp", "contract"})
+
+
+def fast_arithmetic(func: F) -> F:
+    """Mark ``func`` (below the kernel decorator) to be compiled with :data:`FAST_ARITHMETIC_FLAGS`: only for
+    arithmetic whose records stay within 1e-9 relative of the plain arithmetic's (none of the profiles' indexing,
+    whose rounded division picks a value). A function that Numba inlines as IR takes its caller's flags instead."""
+    func._socbal_fastmath = True  # type: ignore[attr-defined]
+    return func
+
+
+def _options(base: dict[str, Any], func: Callable[..., Any]) -> dict[str, Any]:
+    """``base`` with :data:`FAST_ARITHMETIC_FLAGS` where ``func`` is marked :func:`fast_arithmetic`, else with fast-math
+    off: set either way, as a function compiled for a caller takes the caller's fast-math flags when it has none."""
+    marked = getattr(func, "_socbal_fastmath", False)
+    return {**base, "fastmath": set(FAST_ARITHMETIC_FLAGS) if marked else False}
+
+
 class _TwinKernel:
     """A helper that compiled code and Python both call: two dispatchers of the same function.
 
@@ -65,7 +95,7 @@ class _TwinKernel:
     def __init__(self, func: Callable[..., Any]) -> None:
         functools.update_wrapper(self, func)
         self.py_func = func
-        self.compiled = njit(**{**_INLINE_OPTIONS, **_NO_WRAPPERS})(func)
+        self.compiled = njit(**_options({**_INLINE_OPTIONS, **_NO_WRAPPERS}, func))(func)
         self._from_python: Callable[..., Any] | None = None
 
     @property
@@ -74,7 +104,7 @@ class _TwinKernel:
 
     def __call__(self, *args: Any) -> Any:
         if self._from_python is None:
-            self._from_python = njit(**_INLINE_OPTIONS)(self.py_func)
+            self._from_python = njit(**_options(_INLINE_OPTIONS, self.py_func))(self.py_func)
         return self._from_python(*args)
 
 
@@ -86,13 +116,13 @@ def inline_kernel(func: F) -> F:
 
 def compiled_only_kernel(func: F) -> F:
     """:func:`inline_kernel` for a helper that only compiled code calls (no Python entry point)."""
-    compiled: F = njit(**{**_INLINE_OPTIONS, **_NO_WRAPPERS})(func)
+    compiled: F = njit(**_options({**_INLINE_OPTIONS, **_NO_WRAPPERS}, func))(func)
     return compiled
 
 
 def helper_kernel(func: F) -> F:
     """Compile ``func`` as an allocation-free helper that stays a call of its own (not inlined; compiled callers only)."""
-    compiled: F = njit(**_HELPER_OPTIONS)(func)
+    compiled: F = njit(**_options(_HELPER_OPTIONS, func))(func)
     return compiled
 
 
@@ -105,7 +135,7 @@ def ir_inline_kernel(func: F) -> F:
 
 def loop_kernel(func: F) -> F:
     """Compile ``func`` as an allocation-free, cached loop (it may call the helpers above)."""
-    compiled: F = njit(**_LOOP_OPTIONS)(func)
+    compiled: F = njit(**_options(_LOOP_OPTIONS, func))(func)
     return compiled
 
 

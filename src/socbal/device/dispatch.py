@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from socbal.ems.kernel import SOURCE_AC, SOURCE_PV, SOURCE_PV_AC
-from socbal.jit import fmax, fmin, inline_kernel
+from socbal.jit import fast_arithmetic, fmax, fmin, inline_kernel
 
 MODE_FOLLOW_LOAD = 0
 MODE_FIXED_OUTPUT = 1
@@ -32,6 +32,7 @@ class Dispatch(NamedTuple):
 
 
 @inline_kernel
+@fast_arithmetic
 def device_request(
     load_w: float,
     pv_w: float,

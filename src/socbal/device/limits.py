@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from socbal.device.physics import SECONDS_PER_HOUR, bus_limit_for_energy_w
-from socbal.jit import fmax, fmin, inline_kernel
+from socbal.jit import fast_arithmetic, fmax, fmin, inline_kernel
 
 #: Charge limit near full = (room + the pack's own draw) x this, covering conversion loss (efficiency >= 0.8
 #: on the curves): the cells, not the estimate, stop the charge at full, so the pack can reach full and recalibrate.
@@ -18,6 +18,7 @@ CHARGE_ROOM_MARGIN = 1.25
 
 
 @inline_kernel
+@fast_arithmetic
 def discharge_limit_w(
     soc_pct: float,
     reserve_pct: float,
@@ -47,6 +48,7 @@ def discharge_limit_w(
 
 
 @inline_kernel
+@fast_arithmetic
 def charge_limit_w(
     soc_pct: float, capacity_wh: float, period_s: float, rated_w: float, own_draw_w: float, cut_off_full: bool
 ) -> float:

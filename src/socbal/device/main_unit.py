@@ -9,10 +9,11 @@ like the household's, so it is fed by the packs above the reserve; a main unit i
 
 from __future__ import annotations
 
-from socbal.jit import inline_kernel
+from socbal.jit import fast_arithmetic, inline_kernel
 
 
 @inline_kernel
+@fast_arithmetic
 def main_unit_supply_w(
     operating: bool, grid_on: bool, aux_power_module: bool, active_w: float, standby_w: float
 ) -> tuple[float, float, float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from socbal.jit import compiled_only_kernel, fmax, fmin, inline_kernel, ir_inline_kernel
+from socbal.jit import compiled_only_kernel, fast_arithmetic, fmax, fmin, inline_kernel, ir_inline_kernel
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -122,6 +122,7 @@ def bus_limit_for_energy_w(
 
 
 @inline_kernel
+@fast_arithmetic
 def step_pack(
     energy_wh: float,
     capacity_wh: float,
@@ -216,6 +217,7 @@ def cut_off(energy_true_wh: float, capacity_wh: float) -> tuple[bool, bool]:
 
 
 @compiled_only_kernel
+@fast_arithmetic
 def bms_step(
     energy_est_wh: float,
     cell_w: float,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socbal.jit import compiled_only_kernel, helper_kernel, inline_kernel, ir_inline_kernel
+from socbal.jit import compiled_only_kernel, fast_arithmetic, helper_kernel, inline_kernel, ir_inline_kernel
 
 # Strategy codes: how SOCs turn into power shares (weight w = capacity * f unless said otherwise).
 STRATEGY_SPEC = 0  # f = e / (1 + e / SPEC_SOFTENING_PCT), e = SOC - reserve on discharge, 100 - SOC on charge
@@ -84,6 +84,7 @@ _WEIGHT_RESCALE = 2.0**600
 
 
 @inline_kernel
+@fast_arithmetic
 def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hysteresis_pct: float) -> bool:
     """Whether a pack is held in reserve standby (may not discharge).
 
@@ -97,6 +98,7 @@ def reserve_latched_next(soc_pct: float, latched: bool, reserve_pct: float, hyst
 
 
 @inline_kernel
+@fast_arithmetic
 def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
     """Capacity-weighted SOC of all packs, in percent."""
     energy = 0.0
@@ -110,6 +112,7 @@ def total_soc_pct(soc_pct: np.ndarray, capacity_wh: np.ndarray) -> float:
 
 
 @compiled_only_kernel
+@fast_arithmetic
 def pack_weight(
     strategy: int, capacity_wh: float, soc_pct: float, reserve_pct: float, droop_exponent: float, discharging: bool
 ) -> float:
@@ -134,6 +137,7 @@ def pack_weight(
 
 
 @compiled_only_kernel
+@fast_arithmetic
 def _water_fill(
     request_w: float,
     weight: np.ndarray,
@@ -198,6 +202,7 @@ def _water_fill(
 
 
 @compiled_only_kernel
+@fast_arithmetic
 def _share_uncapped(
     level: float, weight: np.ndarray, limit_w: np.ndarray, member: np.ndarray, power_w: np.ndarray, reason: np.ndarray
 ) -> float:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 from numba.core import event as numba_event
 
-from socbal.jit import fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import fmax, fmin, inline_kernel, ir_inline_kernel, python_function, rows
 from tests.sim.test_setup_compiles_nothing import _Compiles
 
 
@@ -107,3 +109,36 @@ def test_fmin_fmax_compile_no_function_of_their_own_where_builtin_min_max_do():
 
     assert clip_with(fmin, fmax) == ["clip"]
     assert len(clip_with(min, max)) > 1  # the yardstick: builtin min and max compile overloads of their own
+
+
+@njit
+def _rows_of(array: np.ndarray, start: int, stop: int, column: int) -> tuple[np.ndarray, float]:
+    view = rows(array, start, stop)
+    view[0, column] += 0.5  # a view: written through to the array
+    total = 0.0
+    for i in range(view.shape[0]):
+        total += view[i, column]
+    return view, total
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_rows=st.integers(1, 8), n_cols=st.integers(1, 5), data=st.data())
+def test_rows_is_the_slice_along_the_first_axis_typed_c_contiguous(n_rows: int, n_cols: int, data: st.DataObject):
+    start = data.draw(st.integers(0, n_rows - 1))
+    stop = data.draw(st.integers(start + 1, n_rows))
+    column = data.draw(st.integers(0, n_cols - 1))
+    array = np.arange(n_rows * n_cols, dtype=np.float64).reshape(n_rows, n_cols)
+    expected = array[start:stop].copy()
+    expected[0, column] += 0.5
+    view, total = _rows_of(array, start, stop, column)
+    assert np.array_equal(view, expected) and np.array_equal(array[start:stop], expected)
+    assert view.flags.c_contiguous and view.strides == array.strides
+    assert total == expected[:, column].sum()
+    result_type = _rows_of.nopython_signatures[-1].return_type.types[0]
+    assert result_type.layout == "C"  # where array[start:stop] would be typed "A"
+    assert rows(array, start, stop).shape == (stop - start, n_cols)  # from Python, the plain slice
+
+
+def test_rows_of_an_array_not_typed_c_contiguous_does_not_compile():
+    with pytest.raises(numba.TypingError):
+        njit(lambda a: rows(a, 0, 1))(np.zeros((3, 2))[:, ::2])

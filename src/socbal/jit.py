@@ -40,6 +40,8 @@ from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 from numba import types as numba_types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import lower_builtin, type_callable
 
 from socbal.jit_pipeline import SocbalCompiler
@@ -166,3 +168,41 @@ def _compile_minmax(func: Callable[[float, float], float], operator: str) -> Non
 
 _compile_minmax(fmin, "<")
 _compile_minmax(fmax, ">")
+
+
+def rows(array: Any, start: int, stop: int) -> Any:
+    """``array[start:stop]`` (rows along the first axis, ``0 <= start <= stop <= len(array)``) of a C-contiguous array.
+
+    Compiled, the view keeps the array's C-contiguous type: Numba types a slice along any axis but the last as of
+    unknown layout, so code on a 2-D view (a device's packs of the home's parameter matrix) computes every address
+    from run-time strides, where on a C-contiguous one it knows them. Only for an array typed C-contiguous.
+    """
+    return array[start:stop]
+
+
+@type_callable(rows)
+def _rows_typer(context: Any) -> Callable[[Any, Any, Any], Any]:
+    def typed(array: Any, start: Any, stop: Any) -> Any:
+        ints = isinstance(start, numba_types.Integer) and isinstance(stop, numba_types.Integer)
+        return array if isinstance(array, numba_types.Array) and array.layout == "C" and ints else None
+
+    return typed
+
+
+@lower_builtin(rows, numba_types.Array, numba_types.Integer, numba_types.Integer)
+def _rows_lower(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+    array_type = sig.args[0]
+    array = context.make_array(array_type)(context, builder, args[0])
+    start, stop = (context.cast(builder, value, ty, numba_types.intp) for value, ty in zip(args[1:], sig.args[1:]))
+    shape = cgutils.unpack_tuple(builder, array.shape)
+    strides = cgutils.unpack_tuple(builder, array.strides)
+    n_rows = builder.sub(stop, start)
+    data = builder.inttoptr(
+        builder.add(builder.ptrtoint(array.data, cgutils.intp_t), builder.mul(start, strides[0])), array.data.type
+    )
+    view = context.make_array(array_type)(context, builder)
+    context.populate_array(
+        view, data=data, shape=[n_rows, *shape[1:]], strides=strides, itemsize=array.itemsize, meminfo=array.meminfo,
+        parent=array.parent,
+    )  # fmt: skip
+    return impl_ret_borrowed(context, builder, sig.return_type, view._getvalue())

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -139,6 +137,11 @@ def test_rows_is_the_slice_along_the_first_axis_typed_c_contiguous(n_rows: int, 
     assert rows(array, start, stop).shape == (stop - start, n_cols)  # from Python, the plain slice
 
 
-def test_rows_of_an_array_not_typed_c_contiguous_does_not_compile():
-    with pytest.raises(numba.TypingError):
-        njit(lambda a: rows(a, 0, 1))(np.zeros((3, 2))[:, ::2])
+def test_rows_of_a_strided_array_is_its_slice_typed_of_unknown_layout():
+    array = np.arange(40.0).reshape(5, 8)[:, ::3]
+    view = njit(lambda a: rows(a, 1, 4))(array)
+    assert np.array_equal(view, array[1:4]) and view.strides == array.strides
+    of_columns = njit(lambda a: rows(a, 1, 4))
+    fortran = np.asfortranarray(np.arange(12.0).reshape(4, 3))
+    assert np.array_equal(of_columns(fortran), fortran[1:4])
+    assert of_columns.nopython_signatures[-1].return_type.layout == "A"

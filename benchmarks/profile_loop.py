@@ -1,8 +1,9 @@
 """Where the one-device loop's time goes, instruction by instruction: prints figures (not a test).
 
-Run: OPENBLAS_NUM_THREADS=1 python benchmarks/profile_loop.py [--hours 2000] [--top 25]
+Run: OPENBLAS_NUM_THREADS=1 python benchmarks/profile_loop.py [--hours 2000] [--top 25] [--loop home]
 
-Samples the compiled loop (``socbal.sim.kernel.advance`` on bench_sim's device, loaded from its compile cache)
+Samples the compiled loop (``socbal.sim.kernel.advance`` on bench_sim's device, or with ``--loop home``
+``socbal.home.loop.advance_home`` on bench_home's home of 3 devices; loaded from its compile cache)
 with ``perf record -e cpu-clock`` (a software clock: it works where a virtual machine has no hardware counters),
 then maps each sample inside the loop's machine code to its offset from the loop's entry: Numba's cached code
 has no symbols for perf, so the child process copies the code's memory mapping to a file, disassembled here
@@ -22,23 +23,48 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(hours: float, code_path: str) -> None:
-    """Run the loop for ``hours`` in this process after copying its code mapping to ``code_path``; prints
-    ``entry mapping_start ns_per_pack_step`` (hex, hex, float)."""
-    import ctypes
-
-    sys.path.insert(0, HERE)
+def _one_device(hours: float) -> tuple[Callable[[], None], Any, int]:
+    """bench_sim's device: ``(run, loop dispatcher, pack-steps)``, its compile cache loaded."""
     from bench_sim import scenario
 
     from socbal.sim import engine, kernel
 
     inputs = engine.kernel_inputs(scenario(hours))
     engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile-cache load
-    compiled = kernel.advance.overloads[kernel.advance.signatures[0]]
+    return lambda: engine.run_loop(inputs), kernel.advance, inputs.clock.n_steps * len(inputs.soc_true0_pct)
+
+
+def _home(hours: float) -> tuple[Callable[[], None], Any, int]:
+    """bench_home's home of 3 devices: ``(run, loop dispatcher, pack-steps)``, its compile cache loaded."""
+    from bench_home import home_raw
+
+    from socbal.home import engine, loop
+    from socbal.home.scenario import home_scenario_from_dict
+
+    inputs = engine.home_inputs(home_scenario_from_dict(home_raw(hours)))
+    state, scratch, records = engine.prepare_home(inputs)
+    loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, 1)  # cache load
+    state, scratch, records = engine.prepare_home(inputs)
+
+    def run() -> None:
+        loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, inputs.clock.n_steps)
+
+    return run, loop.advance_home, inputs.clock.n_steps * len(inputs.soc_true0_pct)
+
+
+def child(which: str, hours: float, code_path: str) -> None:
+    """Run the loop ``which`` (one or home) for ``hours`` in this process after copying its code mapping to
+    ``code_path``; prints ``entry mapping_start ns_per_pack_step`` (hex, hex, float)."""
+    import ctypes
+
+    sys.path.insert(0, HERE)
+    run, dispatcher, pack_steps = (_home if which == "home" else _one_device)(hours)
+    compiled = dispatcher.overloads[dispatcher.signatures[0]]
     entry = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
     with open("/proc/self/maps") as maps:
         for line in maps:
@@ -50,8 +76,8 @@ def child(hours: float, code_path: str) -> None:
     with open(code_path, "wb") as out:
         out.write(ctypes.string_at(start, end - start))
     t0 = time.thread_time()
-    engine.run_loop(inputs)
-    ns = 1e9 * (time.thread_time() - t0) / (inputs.clock.n_steps * len(inputs.soc_true0_pct))
+    run()
+    ns = 1e9 * (time.thread_time() - t0) / pack_steps
     print(f"{entry:x} {start:x} {ns:.2f}")
 
 
@@ -76,10 +102,11 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=2000.0, help="horizon of the sampled run, h at 1 s")
     parser.add_argument("--top", type=int, default=25, help="how many hot windows to print")
     parser.add_argument("--window", type=int, default=64, help="bytes of machine code per window")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(float(args.child[0]), args.child[1])
+        child(args.child[0], float(args.child[1]), args.child[2])
         return
     missing = [tool for tool in ("perf", "objdump") if shutil.which(tool) is None]
     if missing:
@@ -88,7 +115,7 @@ def main() -> None:
         code_path, data_path = os.path.join(tmp, "code.bin"), os.path.join(tmp, "perf.data")
         run = subprocess.run(
             ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-o", data_path, "--"]
-            + [sys.executable, __file__, "--child", str(args.hours), code_path],
+            + [sys.executable, __file__, "--child", args.loop, str(args.hours), code_path],
             capture_output=True,
             text=True,
             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numba import njit
 from numba.core import event as numba_event
 
-from socbal.jit import fast_arithmetic, fmax, fmin, inline_kernel, ir_inline_kernel, python_function
+from socbal.jit import fast_arithmetic, fmax, fmin, inline_kernel, ir_inline_kernel, python_function, rows
 from tests.sim.test_setup_compiles_nothing import _Compiles
 
 
@@ -137,3 +137,41 @@ def test_only_a_kernel_marked_fast_arithmetic_divides_by_a_reciprocal_even_under
     assert (out == 0.3).all()
     plain_caller(values, 10.0, out)
     assert (out == 3.0 * (1.0 / 10.0)).all() and (out != 0.3).all()
+
+
+@njit
+def _rows_of(array: np.ndarray, start: int, stop: int, column: int) -> tuple[np.ndarray, float]:
+    view = rows(array, start, stop)
+    view[0, column] += 0.5  # a view: written through to the array
+    total = 0.0
+    for i in range(view.shape[0]):
+        total += view[i, column]
+    return view, total
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_rows=st.integers(1, 8), n_cols=st.integers(1, 5), data=st.data())
+def test_rows_is_the_slice_along_the_first_axis_typed_c_contiguous(n_rows: int, n_cols: int, data: st.DataObject):
+    start = data.draw(st.integers(0, n_rows - 1))
+    stop = data.draw(st.integers(start + 1, n_rows))
+    column = data.draw(st.integers(0, n_cols - 1))
+    array = np.arange(n_rows * n_cols, dtype=np.float64).reshape(n_rows, n_cols)
+    expected = array[start:stop].copy()
+    expected[0, column] += 0.5
+    view, total = _rows_of(array, start, stop, column)
+    assert np.array_equal(view, expected) and np.array_equal(array[start:stop], expected)
+    assert view.flags.c_contiguous and view.strides == array.strides
+    assert total == expected[:, column].sum()
+    result_type = _rows_of.nopython_signatures[-1].return_type.types[0]
+    assert result_type.layout == "C"  # where array[start:stop] would be typed "A"
+    assert rows(array, start, stop).shape == (stop - start, n_cols)  # from Python, the plain slice
+
+
+def test_rows_of_a_strided_array_is_its_slice_typed_of_unknown_layout():
+    array = np.arange(40.0).reshape(5, 8)[:, ::3]
+    view = njit(lambda a: rows(a, 1, 4))(array)
+    assert np.array_equal(view, array[1:4]) and view.strides == array.strides
+    of_columns = njit(lambda a: rows(a, 1, 4))
+    fortran = np.asfortranarray(np.arange(12.0).reshape(4, 3))
+    assert np.array_equal(of_columns(fortran), fortran[1:4])
+    assert of_columns.nopython_signatures[-1].return_type.layout == "A"

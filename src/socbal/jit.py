@@ -48,6 +48,8 @@ from typing import Any, Callable, TypeVar, cast
 
 from numba import njit
 from numba import types as numba_types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import lower_builtin, type_callable
 
 from socbal.jit_pipeline import SocbalCompiler
@@ -196,3 +198,44 @@ def _compile_minmax(func: Callable[[float, float], float], operator: str) -> Non
 
 _compile_minmax(fmin, "<")
 _compile_minmax(fmax, ">")
+
+
+def rows(array: Any, start: int, stop: int) -> Any:
+    """``array[start:stop]``: rows along the first axis, ``0 <= start <= stop <= len(array)`` (not clipped).
+
+    Compiled, the view of a C-contiguous array keeps its C-contiguous type: Numba types a slice along any axis but
+    the last as of unknown layout, so code on a 2-D view (a device's packs of the home's parameter matrix) computes
+    every address from run-time strides, where on a C-contiguous one it knows them; and it costs no slice bounds
+    arithmetic. The view of an array of another layout is typed of unknown layout, as a slice is.
+    """
+    return array[start:stop]
+
+
+@type_callable(rows)
+def _rows_typer(context: Any) -> Callable[[Any, Any, Any], Any]:
+    def typed(array: Any, start: Any, stop: Any) -> Any:
+        if not (isinstance(array, numba_types.Array) and isinstance(start, numba_types.Integer)):
+            return None
+        if not isinstance(stop, numba_types.Integer):
+            return None
+        return array if array.layout == "C" else array.copy(layout="A")  # its strides are kept: right for any layout
+
+    return typed
+
+
+@lower_builtin(rows, numba_types.Array, numba_types.Integer, numba_types.Integer)
+def _rows_lower(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+    array = context.make_array(sig.args[0])(context, builder, args[0])
+    start, stop = (context.cast(builder, value, ty, numba_types.intp) for value, ty in zip(args[1:], sig.args[1:]))
+    shape = cgutils.unpack_tuple(builder, array.shape)
+    strides = cgutils.unpack_tuple(builder, array.strides)
+    n_rows = builder.sub(stop, start)
+    data = builder.inttoptr(
+        builder.add(builder.ptrtoint(array.data, cgutils.intp_t), builder.mul(start, strides[0])), array.data.type
+    )
+    view = context.make_array(sig.return_type)(context, builder)
+    context.populate_array(
+        view, data=data, shape=[n_rows, *shape[1:]], strides=strides, itemsize=array.itemsize, meminfo=array.meminfo,
+        parent=array.parent,
+    )  # fmt: skip
+    return impl_ret_borrowed(context, builder, sig.return_type, view._getvalue())

@@ -346,7 +346,7 @@ def _plan_fill(
         carried = state[i, ST_LAST_W] if discharging else -state[i, ST_LAST_W]
         if eligible[i] and carried > lead_w:
             lead, lead_w = i, carried
-    n = 0
+    n: int = np.int64(0)  # type: ignore[assignment]  # not a literal 0: the sort below would compile for it as well
     planned = False
     for i in range(dev.shape[0]):
         running_out[i] = False
@@ -711,7 +711,8 @@ def decide_home_with_scratch(
     remaining_w = demand - fixed_w
     given = _fill_afresh(
         remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
-        flags, work, order, n_fill, circuit_fill, settings, True,
+        flags, work, order, n_fill, circuit_fill, settings,
+        np.bool_(True),  # type: ignore[arg-type]  # not a literal True: _fill_afresh would compile for it as well
     )  # fmt: skip
     unpaced_w = given
     unpaced_reason = work[8]  # the reasons of these shares, kept for when no hold stands (a paced share overwrites them)

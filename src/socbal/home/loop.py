@@ -19,9 +19,9 @@ import numpy as np
 from socbal.device import params as dp
 from socbal.device.params import DeviceModel
 from socbal.device.step import DeviceState, StepScratch, firmware_step
-from socbal.ems.kernel import SOURCE_PV, SOURCE_PV_AC, total_soc_pct
+from socbal.ems.kernel import SOURCE_PV, SOURCE_PV_AC
 from socbal.home import kernel as hk
-from socbal.jit import compiled_only_kernel, ir_inline_kernel, loop_kernel
+from socbal.jit import compiled_only_kernel, fmax, fmin, ir_inline_kernel, loop_kernel, rows
 from socbal.profiles.holding import value_at
 from socbal.sim import kernel as sk
 
@@ -191,43 +191,65 @@ class HomeRecords(NamedTuple):
 
 @compiled_only_kernel
 def _views(model: HomeModel, state: HomeState, scratch: HomeScratch, d: int):
-    """Device ``d`` as the one-device firmware step sees it: ``(DeviceModel, DeviceState, StepScratch)`` views."""
+    """Device ``d`` as the one-device firmware step sees it: ``(DeviceModel, DeviceState, StepScratch)`` views.
+
+    Taken with :func:`socbal.jit.rows`, not slices: each view keeps its array's C-contiguous type (a slice of a 2-D
+    array is typed of unknown layout: every address from run-time strides) and costs no slice bounds arithmetic."""
     a = model.first[d]
     b = a + model.n_packs[d]
     p = state.packs
     s = scratch.step
     return (
         DeviceModel(
-            model.params[a:b], model.curve_load[a:b], model.curve_eff[a:b], model.curve_slope[a:b], model.priority_rank[a:b],
-            model.ems[d], model.device[d],
+            rows(model.params, a, b), rows(model.curve_load, a, b), rows(model.curve_eff, a, b),
+            rows(model.curve_slope, a, b), rows(model.priority_rank, a, b), model.ems[d], model.device[d],
         ),
         DeviceState(
-            p.capacity_wh[a:b], p.believed_capacity_wh[a:b], p.energy_wh[a:b], p.energy_est_wh[a:b], p.soc_true_pct[a:b],
-            p.soc_est_pct[a:b], p.latched[a:b], p.empty[a:b], p.full[a:b], p.backup_on[d : d + 1],
+            rows(p.capacity_wh, a, b), rows(p.believed_capacity_wh, a, b), rows(p.energy_wh, a, b),
+            rows(p.energy_est_wh, a, b), rows(p.soc_true_pct, a, b), rows(p.soc_est_pct, a, b), rows(p.latched, a, b),
+            rows(p.empty, a, b), rows(p.full, a, b), rows(p.backup_on, d, d + 1),
         ),
         StepScratch(
-            s.limit_dis_w[a:b], s.limit_chg_w[a:b], s.power_w[a:b], s.weight[a:b], s.reason[a:b], s.eligible[a:b],
-            s.member[a:b], s.active[a:b], s.limit[a:b], s.use[a:b], s.tier[a:b], s.bus_w[a:b], s.dcdc_loss_w[a:b],
-            s.i2r_loss_w[a:b], s.standby_w[a:b], s.main_unit_w[a:b], s.cell_w[a:b],
+            rows(s.limit_dis_w, a, b), rows(s.limit_chg_w, a, b), rows(s.power_w, a, b), rows(s.weight, a, b),
+            rows(s.reason, a, b), rows(s.eligible, a, b), rows(s.member, a, b), rows(s.active, a, b), rows(s.limit, a, b),
+            rows(s.use, a, b), rows(s.tier, a, b), rows(s.bus_w, a, b), rows(s.dcdc_loss_w, a, b), rows(s.i2r_loss_w, a, b),
+            rows(s.standby_w, a, b), rows(s.main_unit_w, a, b), rows(s.cell_w, a, b),
         ),
     )  # fmt: skip
 
 
 @compiled_only_kernel
-def pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray) -> None:
+def pack_view(
+    m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float, live_row: np.ndarray
+) -> tuple[float, float, float]:
     """A device's own view of its packs into ``live_row``: estimated SOC, its weakest pack, usable energy judged on
-    that pack, room, and what its packs can discharge and charge (its firmware's stop rule included)."""
+    that pack, room, and what its packs can discharge and charge (its firmware's stop rule included).
+
+    Returns what the loop records of its packs, in the same pass: ``(spread_true, spread_est, soc_true)``, the
+    spreads of the true and estimated SOCs (as :func:`socbal.sim.kernel._spreads`) and the capacity-weighted true
+    SOC (as :func:`socbal.ems.kernel.total_soc_pct`), %."""
     pack_floor = 0.0 if firmware == FW_RESERVE_ON_AVERAGE else reserve_pct
     capacity = 0.0
     energy = 0.0
+    true_capacity = 0.0
+    true_energy = 0.0
     weakest = 100.0
     discharge_w = 0.0
     charge_w = 0.0
+    high_true = low_true = st.soc_true_pct[0]
+    high_est = low_est = st.soc_est_pct[0]
     for i in range(m.params.shape[0]):
         soc = st.soc_est_pct[i]
+        soc_true = st.soc_true_pct[i]
         capacity += st.believed_capacity_wh[i]
         energy += soc * st.believed_capacity_wh[i]
+        true_energy += soc_true * st.capacity_wh[i]
+        true_capacity += st.capacity_wh[i]
         weakest = min(weakest, soc)
+        high_true = fmax(high_true, soc_true)
+        low_true = fmin(low_true, soc_true)
+        high_est = fmax(high_est, soc)
+        low_est = fmin(low_est, soc)
         if soc > pack_floor and not st.latched[i] and not st.empty[i]:
             discharge_w += m.params[i, dp.PARAM_MAX_DISCHARGE_W]
         if soc < 100.0 and not st.full[i]:
@@ -243,6 +265,8 @@ def pack_view(m: DeviceModel, st: DeviceState, firmware: int, reserve_pct: float
     live_row[L_ROOM_WH] = capacity * (100.0 - soc) / 100.0
     live_row[L_SOC_EST_PCT] = soc
     live_row[L_WEAKEST_PCT] = weakest
+    soc_true = true_energy / true_capacity if true_capacity > 0.0 else 0.0
+    return high_true - low_true, high_est - low_est, soc_true
 
 
 @compiled_only_kernel
@@ -488,18 +512,7 @@ def advance_home(
                 dev[sk.D_STOPPED] += step_s
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
-            sk.record_packs(st, sc, records.pack[row, a : a + model.n_packs[d]], first_of_row, last_of_row, step_s)
-            spread_true, spread_est = sk._spreads(st.soc_true_pct, st.soc_est_pct)
-            soc_true = total_soc_pct(st.soc_true_pct, st.capacity_wh)
-            spread_low = min(spread_low, soc_true)
-            spread_high = max(spread_high, soc_true)
-            drow = records.devices[row, d]
-            if last_of_row:
-                dev[sk.D_SPREAD_TRUE] = spread_true
-                dev[sk.D_SPREAD_EST] = spread_est
-                dev[sk.D_TOTAL_SOC] = soc_true
-                drow[DR_SOC_TRUE] = soc_true
-            sk.update_stats(st, records.stats[d], spread_true, spread_est, t_end)
+            sk.record_packs(st, sc, rows(records.pack[row], a, a + model.n_packs[d]), first_of_row, last_of_row, step_s)
             if battery > 0.0:
                 discharging_w += battery
             else:
@@ -520,14 +533,26 @@ def advance_home(
             else:
                 headroom_chg_w += headroom
             state.history[d, slot] = battery - main_bus  # what its setpoint moves: its main unit's bus draw apart
+            # The device's view of its packs for the next step (and the controller; the headroom above still used the
+            # one this step started with), and its packs' spreads and SOC.
+            spread_true, spread_est, soc_true = pack_view(
+                m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live
+            )
+            spread_low = min(spread_low, soc_true)
+            spread_high = max(spread_high, soc_true)
+            sk.update_stats(st, records.stats[d], spread_true, spread_est, t_end)
+            drow = records.devices[row, d]
+            if last_of_row:
+                dev[sk.D_SPREAD_TRUE] = spread_true
+                dev[sk.D_SPREAD_EST] = spread_est
+                dev[sk.D_TOTAL_SOC] = soc_true
+                drow[DR_SOC_TRUE] = soc_true
+                drow[DR_SOC_EST] = live[L_SOC_EST_PCT]
+                drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
             if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
                 drow[DR_STAGED_S] += step_s
-            pack_view(m, st, int(model.dyn[d, DYN_FIRMWARE]), model.dyn[d, DYN_RESERVE_PCT], live)  # for the next step
-            if last_of_row:
-                drow[DR_SOC_EST] = live[L_SOC_EST_PCT]
-                drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
         for c in range(n_circuits):
             headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w

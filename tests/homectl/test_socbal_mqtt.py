@@ -191,9 +191,10 @@ def test_pacing_newest_setpoint_wins_deadband_and_keepalive(broker):  # noqa: F8
             await drv.read()  # the pending setpoint goes out with the next read
             await until(lambda: len(dev.setpoints) == 2, timeout_s=2)
             assert sum(dev.setpoints[1]["packs"].values()) == pytest.approx(1310.0)  # the newest, never 1100 or 1200
-            await asyncio.sleep(0.55)
+            # timed from the write (not from its arrival, late on a loaded machine): past the interval, before the keep-alive
+            await asyncio.sleep(drv.pacer.sent_at_s + 0.55 - time.monotonic())
             assert not await drv.write(1320.0)  # within the 20 W deadband: not rewritten
-            await asyncio.sleep(0.6)  # 1.15 s after the last write: the keep-alive rewrites the one in force
+            await asyncio.sleep(drv.pacer.sent_at_s + 1.15 - time.monotonic())  # the keep-alive rewrites the one in force
             await drv.read()
             await until(lambda: len(dev.setpoints) == 3, timeout_s=2)
             assert sum(dev.setpoints[2]["packs"].values()) == pytest.approx(1310.0) and drv.pacer.writes == 3

@@ -34,7 +34,7 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from tests.emulators.harness import two_packs, until
 from tests.homectl.harness import config, running
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port, wait_for_port  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, SUBPROCESS_START_S, broker, free_port, wait_for_port  # noqa: F401 - the fixture
 
 BASE = "test/own"
 PACKS = [
@@ -382,7 +382,7 @@ def test_socbal_emulate_serves_its_own_device_and_the_meter_of_its_grid():
     cmd += ["--modbus-port", str(port), "--meter", "shelly-pro-3em", "--meter-port", str(meter_port), "--duration-s", "60"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_port(meter_port, 30)
+        wait_for_port(meter_port, SUBPROCESS_START_S)
         grid = httpx.get(f"http://{LOOPBACK}:{meter_port}/rpc/EM.GetStatus?id=0", timeout=5).json()["total_act_power"]
         assert grid == pytest.approx(900, abs=1)  # the example's 900 W load, nothing from its packs yet
     finally:

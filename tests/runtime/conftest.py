@@ -20,6 +20,9 @@ from socbal.runtime.config import RuntimeConfig, config_from_dict
 
 LOOPBACK = "127.0.0.1"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: How long a ``socbal`` subprocess may take to listen, s: it imports and loads the compiled EMS first, 3-8 s on an
+#: idle machine, 24-34 s measured at load 10 on 2 cores (the 30 s the tests gave it was lost once there).
+SUBPROCESS_START_S = 90.0
 
 
 #: The ports :func:`free_port` handed out last in this process (the oldest forgotten first).

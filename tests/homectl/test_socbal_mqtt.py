@@ -147,6 +147,7 @@ def test_telemetry_in_setpoints_out_and_every_fail_safe_against_the_documented_s
             await until(lambda: "p1" in drv.link._errors, timeout_s=3)
             tel = await drv.read()
             assert tel.pack_soc_pct == (80.0,) and "pack p1: garbage" in (tel.fault or "")
+            await dev.pack("main", 80.0, 0.0)  # fresh again: the waits above may have taken max_telemetry_age_s
             await dev.pack("p1", 40.0, 0.0, age_s=5.0)  # dated by its ts: 5 s old, over max_telemetry_age_s
             await until(lambda: "p1" not in drv.link._errors, timeout_s=3)
             assert "pack p1: stale" in ((await drv.read()).fault or "")

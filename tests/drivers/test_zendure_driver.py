@@ -57,14 +57,15 @@ def test_direction_change_waits_for_the_mode_interval_at_zero_and_pacing_counts(
     async def scenario():
         emu = ZendureEmulator(device(), serial=SERIAL, stale_echo_s=0.0)
         async with serving(emu) as port:
-            drv = driver(port, mode_change_interval_s=0.6, pacing={"min_write_interval_s": 0.2})
+            # a 2 s mode interval: the write below, 0.25 s after the first, stays inside it on a loaded machine too
+            drv = driver(port, mode_change_interval_s=2.0, pacing={"min_write_interval_s": 0.2})
             await drv.write(400.0)
             await asyncio.sleep(0.25)
             await drv.write(-400.0)  # too soon for a mode change: held at 0 W in output mode
             assert emu.writes[-1] == {"acMode": 2, "outputLimit": 0, "smartMode": 1}
             loop = asyncio.get_running_loop()
             start = loop.time()
-            while loop.time() - start < 0.6:
+            while loop.time() - start < 2.0:
                 await drv.write(-400.0)
                 await asyncio.sleep(0.02)
             assert emu.writes[-1] == {"acMode": 1, "inputLimit": 400, "smartMode": 1}

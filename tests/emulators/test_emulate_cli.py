@@ -15,7 +15,7 @@ from pymodbus.client import ModbusTcpClient
 from typer.testing import CliRunner
 
 from socbal.cli import app
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port, wait_for_port  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, SUBPROCESS_START_S, broker, free_port, wait_for_port  # noqa: F401 - the fixture
 
 
 def emulate(*args: str) -> subprocess.Popen:
@@ -32,8 +32,8 @@ def test_zendure_with_a_shelly_meter_serving_the_simulated_grid():
     port, meter_port = free_port(), free_port()
     proc = emulate("--protocol", "zendure", "--port", str(port), "--meter", "shelly-pro-3em", "--meter-port", str(meter_port))
     try:
-        wait_for_port(port, 30)
-        wait_for_port(meter_port, 30)
+        wait_for_port(port, SUBPROCESS_START_S)
+        wait_for_port(meter_port, SUBPROCESS_START_S)
         report = httpx.get(f"http://{LOOPBACK}:{port}/properties/report", timeout=5).json()
         assert [p["socLevel"] for p in report["packData"]] == [80, 40]
         grid = httpx.get(f"http://{LOOPBACK}:{meter_port}/rpc/EM.GetStatus?id=0", timeout=5).json()["total_act_power"]
@@ -52,7 +52,7 @@ def test_marstek_and_indevolt_protocols():
         )  # a port probe would take its one connection
         with ModbusTcpClient(LOOPBACK, port=mk_port, timeout=5) as c:
             assert c.read_holding_registers(34102, count=1, device_id=1).registers == [400]  # pack 2 SOC, 0.1 %
-        wait_for_port(iv_port, 30)
+        wait_for_port(iv_port, SUBPROCESS_START_S)
         r = httpx.post(f"http://{LOOPBACK}:{iv_port}/rpc/Indevolt.GetData", params={"config": '{"t":[6002]}'}, timeout=5)
         assert r.json() == {"6002": 60.0}
     finally:

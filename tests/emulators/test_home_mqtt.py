@@ -98,11 +98,19 @@ async def follows_setpoints_and_faults(home: EmulatedHome, me: SchemaClient) -> 
 
     sent_s = time.monotonic()
     await me.setpoints({"main": 300.0, "p1": 200.0})
-    await until(lambda: dev.true_state().battery_power_w > 5, timeout_s=5)
-    moved_s = time.monotonic()
-    assert moved_s - sent_s >= LATENCY_S - 0.15  # nothing before the actuator latency
+    still_s = sent_s  # when it was last seen at rest (a loaded machine sees it move late, and further on)
+
+    def moving() -> bool:
+        nonlocal still_s
+        if dev.true_state().battery_power_w > 5:
+            return True
+        still_s = time.monotonic()
+        return False
+
+    await until(moving, timeout_s=5)
+    assert time.monotonic() - sent_s >= LATENCY_S - 0.15  # nothing before the actuator latency
     await until(lambda: dev.true_state().battery_power_w > 495, timeout_s=5)
-    assert time.monotonic() - moved_s >= 500 / RAMP_W_PER_S - 0.4  # then at its ramp, all packs together
+    assert time.monotonic() - still_s >= 490 / RAMP_W_PER_S - 0.4  # then at its ramp, all packs together
     await until(lambda: abs(home.meter_w() - 500) < 5, timeout_s=3)  # the home's meter sees it
     await until(lambda: me.last("main")["power_w"] == pytest.approx(300, abs=2), timeout_s=2)
     assert me.last("p1")["power_w"] == pytest.approx(200, abs=2) and dev.writes == 1
@@ -126,14 +134,16 @@ async def follows_setpoints_and_faults(home: EmulatedHome, me: SchemaClient) -> 
     dev.faults.freeze_telemetry = False
     await until(lambda: time.time() - me.last("main")["ts"] < 0.5, timeout_s=2)
 
-    dev.drop_out(1.5)  # away: offline on its status (as its last will), nothing published, no setpoint taken
+    # away: offline on its status (as its last will), nothing published, no setpoint taken; for 3 s, so that the
+    # checks below (up to 1.7 s after it left, more on a loaded machine) all fall while it is away
+    dev.drop_out(3.0)
     await until(lambda: me.status[-1:] == ["offline"], timeout_s=1)
     await asyncio.sleep(0.2)
     count = len(me.packs["main"])
     await me.setpoints({"main": 400.0, "p1": 400.0})
     await asyncio.sleep(0.5)
     assert len(me.packs["main"]) == count and dev.writes == 2
-    await until(lambda: me.status[-1:] == ["online"] and len(me.packs["main"]) > count, timeout_s=5)  # back
+    await until(lambda: me.status[-1:] == ["online"] and len(me.packs["main"]) > count, timeout_s=8)  # back
 
     await me.setpoints({"main": 400.0, "p1": 400.0}, watchdog_s=30)
     await until(lambda: dev.true_state().battery_power_w > 700, timeout_s=LATENCY_S + 5)

@@ -107,13 +107,15 @@ def test_a_device_dropping_out_mid_discharge_is_covered_by_the_others_and_rejoin
             async with running(ctl):
                 await until(lambda: h.home.devices["zendure"].setpoint_w > 100 and abs(h.home.grid_w()) < 30, timeout_s=30)
                 zendure, unit = h.home.devices["zendure"], h.home.emulators["zendure"]
-                unit.reboot_down_s, unit.booted_s, unit.reboot_every_s = 8.0, -1e9, 1e6  # it reboots now, once:
-                await until(lambda: unit.reboots == 1, timeout_s=2)  # unreachable 8 s, back with its flash values (0 W)
+                # it reboots now, once: unreachable 15 s, back with its flash values (0 W). 15 s: the three waits
+                # below must all end while it is away (8 s were too short at load 9)
+                unit.reboot_down_s, unit.booted_s, unit.reboot_every_s = 15.0, -1e9, 1e6
+                await until(lambda: unit.reboots == 1, timeout_s=2)
                 await until(lambda: not ctl.state()["devices"]["zendure"]["online"], timeout_s=6)  # 2 timed-out tries
                 await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=10)  # the others took its share (5 s: short under load)
                 covered = await grid_trace(h, 1.5)
                 assert max(w for _, w in covered) < GAP_W and zendure.online() is False
-                await until(lambda: ctl.state()["devices"]["zendure"]["online"], timeout_s=10)
+                await until(lambda: ctl.state()["devices"]["zendure"]["online"], timeout_s=20)  # the rest of its 15 s
                 await until(lambda: zendure.setpoint_w > 100 and abs(h.home.grid_w()) < 30, timeout_s=8)  # rejoined
         assert any(e["pack_id"] == "zendure" and "offline" in e["message"] for e in events(ctl, "fault"))
         assert any(e["pack_id"] == "zendure" for e in events(ctl, "recovered"))

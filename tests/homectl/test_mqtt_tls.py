@@ -107,16 +107,17 @@ async def reading_w(meter) -> float:
 CERTIFICATE_NAMED_WITHIN_S = 20.0
 
 
-def names_a_certificate(error: str | None) -> bool:
-    """The connection error names the client certificate (what the broker's TLS alert says)."""
-    return error is not None and "client certificate" in error
+def names(error: str | None, what: str) -> bool:
+    """The connection error names ``what``: "client certificate" (what the broker's TLS alert says), or "its
+    certificate" (the broker's, refused by the client itself)."""
+    return error is not None and what in error
 
 
-async def driver_error(drv) -> str:
-    """The driver's read error once its link has heard the broker's alert on the certificate."""
+async def driver_error(drv, what: str) -> str:
+    """The driver's read error once its link's connection error names ``what`` (see :func:`names`)."""
     with pytest.raises(DriverError):
         await drv.read()  # starts the link
-    await until(lambda: names_a_certificate(drv.link.last_error), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
+    await until(lambda: names(drv.link.last_error, what), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
     with pytest.raises(DriverError) as err:
         await drv.read()
     await drv.close()
@@ -149,7 +150,7 @@ def test_a_client_certificate_from_the_ca_gets_in_and_a_missing_or_foreign_one_i
             await without.read()  # starts it
         with pytest.raises(DriverError):
             await own.read()
-        refused, watts = await asyncio.gather(driver_error(foreign), reading_w(good))
+        refused, watts = await asyncio.gather(driver_error(foreign, "client certificate"), reading_w(good))
         assert watts == 250.0
         await until(lambda: own.link.connects >= 1, timeout_s=10)
         await own.close()
@@ -157,7 +158,7 @@ def test_a_client_certificate_from_the_ca_gets_in_and_a_missing_or_foreign_one_i
             f"own: link: mqtt broker {broker} refused the client certificate (tlsv1 alert unknown ca): "
             "check tls.cert_file / key_file"
         )
-        await until(lambda: names_a_certificate(without.last_error), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
+        await until(lambda: names(without.last_error, "client certificate"), timeout_s=CERTIFICATE_NAMED_WITHIN_S)
         with pytest.raises(MeterError) as err:
             await without.read()
         assert str(err.value) == (
@@ -183,8 +184,9 @@ def test_insecure_takes_a_broker_certificate_for_another_name_that_the_default_r
         await publish_retained(b.misnamed_port, b.ca.file, None, "-75", check_name=False)
         insecure = mqtt_meter(b.misnamed_port, ca_file=ca, insecure=True)
         named, untrusted = await asyncio.gather(
-            driver_error(driver(b.misnamed_port, tls={"ca_file": ca})),  # the default checks the name
-            driver_error(driver(b.misnamed_port, tls={"insecure": True})),  # insecure still wants a CA it trusts
+            # the default checks the name; insecure still wants a CA it trusts
+            driver_error(driver(b.misnamed_port, tls={"ca_file": ca}), "its certificate"),
+            driver_error(driver(b.misnamed_port, tls={"insecure": True}), "its certificate"),
         )
         assert named == (
             f"own: link: mqtt broker {broker}: its certificate does not name {LOOPBACK} (IP address mismatch, certificate "

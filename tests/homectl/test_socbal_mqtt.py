@@ -34,7 +34,7 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from tests.emulators.harness import two_packs, until
 from tests.homectl.harness import config, running
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, broker, free_port, wait_for_port  # noqa: F401 - the fixture
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, SUBPROCESS_START_S, broker, free_port, wait_for_port  # noqa: F401 - the fixture
 
 BASE = "test/own"
 PACKS = [
@@ -147,6 +147,7 @@ def test_telemetry_in_setpoints_out_and_every_fail_safe_against_the_documented_s
             await until(lambda: "p1" in drv.link._errors, timeout_s=3)
             tel = await drv.read()
             assert tel.pack_soc_pct == (80.0,) and "pack p1: garbage" in (tel.fault or "")
+            await dev.pack("main", 80.0, 0.0)  # fresh again: the waits above may have taken max_telemetry_age_s
             await dev.pack("p1", 40.0, 0.0, age_s=5.0)  # dated by its ts: 5 s old, over max_telemetry_age_s
             await until(lambda: "p1" not in drv.link._errors, timeout_s=3)
             assert "pack p1: stale" in ((await drv.read()).fault or "")
@@ -191,9 +192,10 @@ def test_pacing_newest_setpoint_wins_deadband_and_keepalive(broker):  # noqa: F8
             await drv.read()  # the pending setpoint goes out with the next read
             await until(lambda: len(dev.setpoints) == 2, timeout_s=2)
             assert sum(dev.setpoints[1]["packs"].values()) == pytest.approx(1310.0)  # the newest, never 1100 or 1200
-            await asyncio.sleep(0.55)
+            # timed from the write (not from its arrival, late on a loaded machine): past the interval, before the keep-alive
+            await asyncio.sleep(drv.pacer.sent_at_s + 0.55 - time.monotonic())
             assert not await drv.write(1320.0)  # within the 20 W deadband: not rewritten
-            await asyncio.sleep(0.6)  # 1.15 s after the last write: the keep-alive rewrites the one in force
+            await asyncio.sleep(drv.pacer.sent_at_s + 1.15 - time.monotonic())  # the keep-alive rewrites the one in force
             await drv.read()
             await until(lambda: len(dev.setpoints) == 3, timeout_s=2)
             assert sum(dev.setpoints[2]["packs"].values()) == pytest.approx(1310.0) and drv.pacer.writes == 3
@@ -381,7 +383,7 @@ def test_socbal_emulate_serves_its_own_device_and_the_meter_of_its_grid():
     cmd += ["--modbus-port", str(port), "--meter", "shelly-pro-3em", "--meter-port", str(meter_port), "--duration-s", "60"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_port(meter_port, 30)
+        wait_for_port(meter_port, SUBPROCESS_START_S)
         grid = httpx.get(f"http://{LOOPBACK}:{meter_port}/rpc/EM.GetStatus?id=0", timeout=5).json()["total_act_power"]
         assert grid == pytest.approx(900, abs=1)  # the example's 900 W load, nothing from its packs yet
     finally:

@@ -37,22 +37,24 @@ def test_http_meter_period_staleness_and_timestamp(kind):
     async def scenario():
         grid = {"w": 750.0}
         async with serving_meter(kind, lambda: grid["w"]) as (app, port):
+            # period 0.5 s: the period counts from when a poll began, so a first poll slower than the period (a loaded
+            # machine's round trip took over 0.2 s) would make the next read a new poll
             meter = open_meter(
-                meter_config({"kind": kind, "host": LOOPBACK, "port": port, "period_s": 0.2, "stale_after_s": 0.5})
+                meter_config({"kind": kind, "host": LOOPBACK, "port": port, "period_s": 0.5, "stale_after_s": 1.0})
             )
             first = await meter.read()
             assert first.grid_power_w == 750.0 and first.age_s() < 0.2
             grid["w"] = -120.0
             assert (await meter.read()) is first  # within the period: no new request
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.55)
             second = await meter.read()
             assert second.grid_power_w == -120.0 and second.time_s > first.time_s
             assert app.state.requests == 2
         # The meter is gone: the last reading serves until it is stale, then an error.
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.5)
         assert (await meter.read()).grid_power_w == -120.0
-        await asyncio.sleep(0.35)
-        with pytest.raises(MeterError, match="no reading newer than 0.5 s"):
+        await asyncio.sleep(0.6)
+        with pytest.raises(MeterError, match="no reading newer than 1 s"):
             await meter.read()
         await meter.close()
 

@@ -20,7 +20,7 @@ from socbal.runtime.emulator import EmulatedDevice, serve
 from socbal.runtime.service import Runtime
 from socbal.scenario import load_scenario
 
-from .conftest import EXAMPLES, LOOPBACK, free_port, runtime_config, stop_all, wait_for_port, wait_until
+from .conftest import EXAMPLES, LOOPBACK, SUBPROCESS_START_S, free_port, runtime_config, stop_all, wait_for_port, wait_until
 
 
 def spread(plan) -> float:
@@ -57,7 +57,7 @@ def emulator_process():
         text=True,
     )
     try:
-        wait_for_port(port, timeout_s=30)
+        wait_for_port(port, timeout_s=SUBPROCESS_START_S)
         yield port
     finally:
         proc.terminate()

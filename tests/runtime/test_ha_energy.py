@@ -79,7 +79,13 @@ def test_energy_entities_arrive_validate_count_and_survive_a_restart(tmp_path, b
 
     async def first_run(rt: Runtime) -> None:
         exported = "socbal_test_grid_export_energy"
-        await wait_until(lambda: watcher.value(exported) not in (None, "0.000"), 10, "grid export counted")
+        read = [f"socbal_test_{name}" for name in ("battery_in_energy", "battery_out_energy", "grid_import_energy")]
+        read += ["socbal_test_battery_power", "socbal_test_main_power"]
+
+        def counted() -> bool:  # the export counted, and every state read below arrived (one topic each, in turn)
+            return watcher.value(exported) not in (None, "0.000") and all(watcher.value(u) is not None for u in read)
+
+        await wait_until(counted, 10, "grid export counted, every state read below published")
         configs = watcher.configs()
         assert len(configs) == 4 * 2 + 2 + 4 + 2  # per pack 4; battery and grid power; 4 energy totals; 2 settings
         for topic, payload in configs.items():

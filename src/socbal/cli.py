@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import inspect
 import json
 import logging
@@ -643,8 +644,6 @@ def _run_until_signal(coro_factory) -> None:
     finally:
         # Stopped: exit now. The interpreter's last garbage collections over the ~200,000 objects the compiled EMS and
         # the servers leave took 1-2 s, and 9 s on a loaded machine (past a 10 s stop timeout); at exit they free nothing.
-        import gc
-
         gc.freeze()
 
 

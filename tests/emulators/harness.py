@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from socbal.emulators.device import Dynamics, FirmwareDevice
@@ -63,6 +64,36 @@ async def until(condition, timeout_s: float = 5.0, poll_s: float = 0.02) -> None
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(poll_s)
+
+
+class LoopLag:
+    """How late this event loop woke while measured, s: the time a loaded machine took from the code under test.
+
+    A ticker sleeps ``tick_s`` at a time and counts what each wake-up came later than ``grace_s`` past its time (a
+    quiet machine's jitter is not counted). A wall-clock bound on the code under test adds :attr:`late_s`: the claim
+    is about the time the code got to run, which a descheduled process or a busy thread holding the GIL does not give.
+    """
+
+    def __init__(self, tick_s: float = 0.01, grace_s: float = 0.005) -> None:
+        self.tick_s, self.grace_s = tick_s, grace_s
+        self.late_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _measure(self) -> None:
+        while True:
+            before_s = time.monotonic()
+            await asyncio.sleep(self.tick_s)
+            self.late_s += max(0.0, time.monotonic() - before_s - self.tick_s - self.grace_s)
+
+    async def __aenter__(self) -> LoopLag:
+        self._task = asyncio.create_task(self._measure())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
 
 @contextlib.asynccontextmanager

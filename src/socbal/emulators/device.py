@@ -107,14 +107,22 @@ class ActuatedPacks(EmulatedDevice):
         if not np.array_equal(wanted, self.wanted_w):
             self.wanted_w = wanted
             self._queue.append((t + self.latency_s, wanted))
-        while self._queue and self._queue[0][0] <= t:
-            self._target_w = self._within_limits(self._queue.popleft()[1])
+        since_s = self._last_s
+        while self._queue and self._queue[0][0] <= t:  # each change ramps from when it took effect, not from the step
+            effect_s, setpoints_w = self._queue.popleft()
+            self._ramp(effect_s - since_s)
+            since_s = max(since_s, effect_s)
+            self._target_w = self._within_limits(setpoints_w)
+        self._ramp(t - since_s)
+        self._last_s = t
+        return self.applied_w.copy()
+
+    def _ramp(self, dt_s: float) -> None:
+        """Move the DC-DC modules towards the target for ``dt_s`` s at ``ramp_w_per_s`` (all packs together)."""
         delta = self._target_w - self.applied_w
         moved = float(np.abs(delta).sum())
-        room = self.ramp_w_per_s * max(t - self._last_s, 0.0)
-        self._last_s = t
+        room = self.ramp_w_per_s * max(dt_s, 0.0)
         self.applied_w = self.applied_w + (delta if moved <= room else delta * (room / moved))
-        return self.applied_w.copy()
 
     def _within_limits(self, setpoints_w: np.ndarray) -> np.ndarray:
         """The setpoints scaled down so that their sum stays within the device's AC limits."""
@@ -247,11 +255,13 @@ class FirmwareDevice:
         """Advance by ``dt_s`` wall seconds: latency, ramp, the firmware's sharing, the pack physics."""
         if self.dynamics.firmware != "per-pack":
             now = self.clock()
-            while self._queue and self._queue[0][0] <= now:
-                self._target_w = self._queue.popleft()[1]
-            target = self.guard(self._target_w)
-            step = self.dynamics.ramp_w_per_s * dt_s
-            self.setpoint_w = min(max(target, self.setpoint_w - step), self.setpoint_w + step)
+            since_s = now - dt_s
+            while self._queue and self._queue[0][0] <= now:  # each command ramps from when it took effect
+                effect_s, value_w = self._queue.popleft()
+                self._ramp(effect_s - since_s)
+                since_s = max(since_s, effect_s)
+                self._target_w = value_w
+            self._ramp(now - since_s)
             self.packs.accept_setpoints(self._share(self.setpoint_w))
         if isinstance(self.packs, ActuatedPacks):
             self.packs.max_discharge_w, self.packs.max_charge_w = self.max_discharge_w, self.max_charge_w
@@ -262,6 +272,11 @@ class FirmwareDevice:
             self._frozen = self._snapshot()
         elif not self.faults.freeze_telemetry:
             self._frozen = None
+
+    def _ramp(self, dt_s: float) -> None:
+        """Move the device setpoint towards the target (after the vendor rule) for ``dt_s`` s at ``ramp_w_per_s``."""
+        step = self.dynamics.ramp_w_per_s * max(dt_s, 0.0)
+        self.setpoint_w = min(max(self.guard(self._target_w), self.setpoint_w - step), self.setpoint_w + step)
 
     def _snapshot(self) -> Snapshot:
         est = self.packs.soc_estimated_pct()

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from socbal.emulators.home import EmulatedHome, serve_home
 from socbal.emulators.meters import MeterKind
 from socbal.home.scenario import HomeScenario, home_scenario_from_dict
+from tests.emulators.harness import LoopLag
 from tests.runtime.conftest import LOOPBACK, free_port
 
 TICK_S = 0.05
@@ -117,6 +118,7 @@ class HomeInThread:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="emulated-home", daemon=True)
+        self.lag = LoopLag()  # how late the home's own loop woke while it ran (a wall-clock bound adds it)
 
     def port(self, dev_id: str) -> int:
         """The port device ``dev_id`` listens on."""
@@ -141,9 +143,10 @@ class HomeInThread:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._loop.call_later(self.max_s, self._stop.set)
-            await serve_home(
-                self.home, self._stop, LOOPBACK, self.meter, self.meter_port, tick_s=self.tick_s, on_ready=self._ready.set
-            )
+            async with self.lag:
+                await serve_home(
+                    self.home, self._stop, LOOPBACK, self.meter, self.meter_port, tick_s=self.tick_s, on_ready=self._ready.set
+                )
 
         try:
             asyncio.run(main())

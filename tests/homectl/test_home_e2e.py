@@ -191,6 +191,12 @@ class HandoverSample:
     indevolt_w: float
     indevolt_commanded_w: float
     decisions: int
+    late_s: float  # how late the controller's loop or the emulated home's had woken by then, s (the later of the two)
+
+    @property
+    def run_s(self) -> float:
+        """The time the code under test got to run by then (wall time less the loops' lateness), s."""
+        return self.time_s - self.late_s
 
 
 async def trace_handover(h: HomeInThread, ctl: HomeController, max_s: float = 40.0) -> list[HandoverSample]:
@@ -201,23 +207,41 @@ async def trace_handover(h: HomeInThread, ctl: HomeController, max_s: float = 40
     await until(lambda: abs(h.home.grid_w()) < 30, timeout_s=10)
     samples: list[HandoverSample] = []
     end, taken = time.monotonic() + max_s, math.inf
-    while time.monotonic() < min(end, taken + 2.0):
-        m, i = marstek.true_state(), indevolt.true_state()
-        now = time.monotonic()
-        samples.append(
-            HandoverSample(
-                now, h.home.grid_w(), m.battery_power_w, m.commanded_w, i.battery_power_w, i.commanded_w, ctl.decisions
+    late_s, seen = 0.0, (0.0, h.lag.late_s)
+    async with LoopLag() as lag:
+        while time.monotonic() < min(end, taken + 2.0):
+            m, i = marstek.true_state(), indevolt.true_state()
+            now = time.monotonic()
+            late_s += max(lag.late_s - seen[0], h.lag.late_s - seen[1])  # the loops may stall at once: not their sum
+            seen = (lag.late_s, h.lag.late_s)
+            samples.append(
+                HandoverSample(
+                    now,
+                    h.home.grid_w(),
+                    m.battery_power_w,
+                    m.commanded_w,
+                    i.battery_power_w,
+                    i.commanded_w,
+                    ctl.decisions,
+                    late_s,
+                )
             )
-        )
-        if i.battery_power_w > 600 and m.battery_power_w < 50:
-            taken = min(taken, now)
-        await asyncio.sleep(0.1)
+            if i.battery_power_w > 600 and m.battery_power_w < 50:
+                taken = min(taken, now)
+            await asyncio.sleep(0.1)
     return samples
 
 
 def imported_wh(samples: list[HandoverSample]) -> float:
-    """Energy imported over the samples, Wh (wall clock)."""
-    return sum(max(a.grid_w, 0.0) * (b.time_s - a.time_s) for a, b in itertools.pairwise(samples)) / 3600.0
+    """Energy imported over the samples while the code under test got to run, Wh: each sample's import until the
+    next, less the time a loop was late meanwhile (a stalled controller cannot answer the meter)."""
+    return sum(max(a.grid_w, 0.0) * max(b.run_s - a.run_s, 0.0) for a, b in itertools.pairwise(samples)) / 3600.0
+
+
+def lagged_wh(samples: list[HandoverSample]) -> float:
+    """Energy imported while a loop was late, Wh: each sample's import over the lateness until the next (what a stall
+    adds again after it: everything the controller does next comes that much later)."""
+    return sum(max(a.grid_w, 0.0) * (b.late_s - a.late_s) for a, b in itertools.pairwise(samples)) / 3600.0
 
 
 def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_periods(tmp_path):
@@ -228,11 +252,15 @@ def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_peri
                 samples = await trace_handover(h, ctl)
         period_s = h.home.scenario.meter.period_s
         assert samples[-1].indevolt_w > 600 and samples[-1].marstek_w < 50, "the Indevolt did not take over within 40 s"
-        starting = [(s.time_s, s.grid_w) for s in samples if s.time_s <= next(t.time_s for t in samples if t.indevolt_w > 500)]
-        whole = [(s.time_s, s.grid_w) for s in samples]
+        starting = [(s.run_s, s.grid_w) for s in samples if s.time_s <= next(t.time_s for t in samples if t.indevolt_w > 500)]
+        whole = [(s.run_s, s.grid_w) for s in samples]
         print(
             f"handover: longest import above {GAP_W:g} W: {longest_import_s(starting):.1f} s while the Indevolt starts, "
             f"{longest_import_s(whole):.1f} s in all; {imported_wh(samples):.2f} Wh imported"
+        )
+        print(
+            f"the loops late {samples[-1].late_s - samples[0].late_s:.1f} s meanwhile (not counted), "
+            f"{lagged_wh(samples):.2f} Wh imported then"
         )
         # Make-before-break: the Marstek keeps covering until the Indevolt delivers (before: the Marstek was released at
         # the Indevolt's first command, 3.5 s of ~480 W import). Measured: none.
@@ -242,7 +270,9 @@ def test_a_handover_to_a_slow_starter_leaves_no_gap_longer_than_a_few_meter_peri
         # in 5 runs of benchmarks/bench_handover.py (before, when the Marstek kept a small share until it ran empty and
         # the Indevolt's later share was still in its 6 s delay: 2.8-5.9 s at 110-185 W, 0.08-0.27 Wh).
         assert longest_import_s(whole) <= 2 * period_s
-        assert imported_wh(samples) <= 0.05
+        # On a loaded machine the time the loops did not run is not counted (the samples' run_s), and what the import
+        # then was is allowed once more after it: a stall delays all the controller does next by its length.
+        assert imported_wh(samples) <= 0.05 + lagged_wh(samples)
 
     asyncio.run(scenario())
 

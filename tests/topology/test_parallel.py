@@ -197,7 +197,7 @@ def test_a_day_at_one_second_for_six_packs_is_fast():
     packs = [make_pack(s, chemistry="lfp", max_current_a=150.0) for s in (90, 75, 60, 50, 40, 30)]
     power_w = 1500.0 * np.sin(np.linspace(0, 4 * np.pi, 86_400))
     simulate_parallel(packs, power_w=power_w[:10], step_s=1.0)  # compile (cached on disk after the first run)
-    start = time.perf_counter()
+    start = time.process_time()  # the CPU time it took: a loaded machine's wall clock also holds the other processes'
     result = simulate_parallel(packs, power_w=power_w, step_s=1.0)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert result.soc_pct.shape == (86_401, 6)

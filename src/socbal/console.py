@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from socbal.sim.metrics import SPREAD_ROWS, spread_missing_text
+from socbal.sim.metrics import SPREAD_ROWS, losses_kwh, pack_loss_kwh, spread_missing_text
 from socbal.wording import count, fixed
 
 if TYPE_CHECKING:
@@ -96,7 +96,10 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("pack standby", "standby"),
         ("main unit", "main_unit"),
     ]
-    console.print(table("Energy", ["flow", "kWh"], ((label, num(e[key], 3)) for label, key in flows)))
+    energy_rows = [(label, num(e[key], 3)) for label, key in flows]
+    energy_rows.append(("losses (the three above)", num(losses_kwh(e), 3)))
+    caption = "PV - PV curtailed + grid to device - served by the device - export - losses = the packs' stored change"
+    console.print(table("Energy", ["flow", "kWh"], energy_rows, caption=caption))
     pack_columns: list[NumberColumn] = [
         ("SOC0 %", "initial_soc_pct", 1),
         ("SOC %", "final_soc_pct", 1),
@@ -107,7 +110,7 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
         ("loss kWh", "loss_kwh", 3),
         ("reserve h", "reserve_standby_h", 2),
     ]
-    packs = ({**p, "loss_kwh": p["conversion_loss_kwh"] + p["standby_kwh"] + p["main_unit_kwh"]} for p in summary["packs"])
+    packs = ({**p, "loss_kwh": pack_loss_kwh(p)} for p in summary["packs"])
     rows = ((p["id"], *numbers(p, pack_columns)) for p in packs)
     caption = (
         "thru EFC: (out + in) / 2 / usable capacity; loss kWh: DC-DC, I²R and standby, with the main unit's draw "
@@ -180,8 +183,8 @@ def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
         return years_text(value, study.max_years) if study.fade_available else "—"
 
     strategy_columns: list[NumberColumn] = [
-        ("worst %", "worst_capacity_pct", 1),
-        ("spread", "capacity_spread_pct", 1),
+        ("worst cap %", "worst_capacity_pct", 1),
+        ("cap spread", "capacity_spread_pct", 1),
         ("swing EFC max", "max_soc_swing_efc_per_year", 0),
         ("served kWh", "energy_served_kwh_per_year", 0),
         ("loss kWh", "losses_kwh_per_year", 0),
@@ -198,7 +201,10 @@ def print_study(study: LifetimeStudy, console: Console | None = None) -> None:
         for r in study.strategies.to_dict("records")
     )
     title = f"{study.scenario.name} — {fade_note}; simulated {run.n_steps * run.step_s / 3600:g} h at {run.step_s:g} s, repeated"
-    caption = f"capacities in % of nameplate after {count(y, 'year')}; energies per year"
+    caption = (
+        f"capacities in % of nameplate after {count(y, 'year')}; cap spread: the packs' max - min capacity, % points "
+        "(not an SOC spread); energies per year; loss: DC-DC, I²R, standby and the main unit's draw"
+    )
     console.print(table(title, columns, strategy_rows, caption=caption))
     pack_numbers: list[NumberColumn] = [
         ("SOH0", "soh_initial_pct", 0),

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from socbal.compare import COMPARE_FILES, TOPOLOGIES, battery_demand_w, compare_scenario, electrical_packs
-from socbal.compare.runs import dcdc_scenario, run_topologies
+from socbal.compare.runs import TopologyRun, dcdc_scenario, first_stop_s, run_topologies
 from socbal.errors import InputError
 from socbal.scenario import load_scenario, scenario_from_dict
 from socbal.sim.engine import simulate
@@ -77,6 +78,28 @@ def test_mixed_packs_series_delivers_less_and_stops_first(mixed):
     series_packs = mixed.packs[mixed.packs["topology"] == "series"].set_index("pack_id")
     assert series_packs.loc["old-70", "min_soc_pct"] == pytest.approx(10.0, abs=1e-9)
     assert series_packs.loc["main", "min_soc_pct"] > 50.0
+
+
+def test_the_first_stop_is_dated_by_its_cause_not_by_the_start_of_its_step(mixed):
+    # The time until the first stop was the start of the first step short of the demand: the parallel bank's
+    # read 20.73 h, before the main pack filled (20.74 h) and its charge was blocked; the string's 5.35 h before
+    # old-70 reached the reserve (5.3512 h).
+    m = metrics(mixed)
+    step_h = mixed.scenario.run.step_s / 3600.0
+    for t in ("parallel", "series"):
+        assert m.loc[t, "time_to_first_stop_h"] == m.loc[t, "first_pack_stop_h"], t
+        assert m.loc[t, "first_pack_stop_h"] % step_h > 1e-6, t  # within a step, not at its start
+    # The DC-DC EMS sets power at each step's start: old-70 stops there, and the shortfall begins with it.
+    assert m.loc["dcdc", "time_to_first_stop_h"] == m.loc["dcdc", "first_pack_stop_h"] == pytest.approx(11.6)
+
+
+def test_a_shortfall_without_a_pack_stop_in_its_step_is_dated_at_the_steps_end_or_its_start_where_power_is_set():
+    arrays = (np.zeros(1),) * 9
+    run = TopologyRun("series", *arrays, first_pack_stop_s=math.nan, first_pack_stop="", power_set_per_step=False)
+    assert first_stop_s(run, 3, 60.0) == 240.0  # the record of step 3 (180-240 s) shows it; its start is too early
+    assert first_stop_s(replace(run, first_pack_stop_s=200.0), 3, 60.0) == 200.0
+    assert first_stop_s(replace(run, first_pack_stop_s=240.0), 3, 60.0) == 240.0  # the next step's stop: the end
+    assert first_stop_s(replace(run, power_set_per_step=True), 3, 60.0) == 180.0
 
 
 def test_unserved_demand_that_is_float_rounding_is_stored_as_0(mixed):

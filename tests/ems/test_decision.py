@@ -99,6 +99,17 @@ def test_ac_charging_new_firmware_charges_packs_below_reserve_first():
     assert powers == pytest.approx({"a": -500.0, "b": 0.0})
 
 
+def test_ac_charging_new_firmware_counts_a_pack_a_rounding_hair_below_the_reserve_as_at_it():
+    # A pack that discharged to the reserve lands up to ~1.4e-7 points below it: it was filled as a pack below the
+    # reserve (emulate_80_40.toml: the main unit took half the AC charge and ended 0.5 points above the reserve,
+    # the pack really below it 0.46 points below).
+    packs = [pack("main", 10.0 - 1.4e-7), pack("p1", 8.0)]
+    powers, _ = run(packs, {"charge_w": 500, "source": "ac"}, backup_reserve_pct=10, ems_version="1.01.05")
+    assert powers == pytest.approx({"main": 0.0, "p1": -500.0})
+    powers, _ = run([pack("main", 9.99), pack("p1", 8.0)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=10)
+    assert powers["main"] < 0.0  # a hundredth of a point below is below
+
+
 def test_ac_charging_new_firmware_gives_the_rest_to_others_when_low_packs_are_capped():
     powers, _ = run(
         [pack("a", 10, max_w=200), pack("b", 40)], {"charge_w": 500, "source": "ac"}, backup_reserve_pct=30, ems_version="1.1.5"

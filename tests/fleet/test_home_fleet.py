@@ -111,8 +111,7 @@ def test_every_home_closes_its_energy_balance():
     fleet = run_home_fleet(small_home(), homes=12, seed=9).homes
     supplied = fleet["grid_import_kwh"] + fleet["pv_kwh"]
     used = (
-        fleet["load_kwh"] + fleet["export_kwh"] + fleet["main_unit_kwh"] + fleet["losses_kwh"] + fleet["pv_curtailed_kwh"]
-        + fleet["stored_change_kwh"]
+        fleet["load_kwh"] + fleet["export_kwh"] + fleet["losses_kwh"] + fleet["pv_curtailed_kwh"] + fleet["stored_change_kwh"]
     )  # fmt: skip
     np.testing.assert_allclose(supplied, used, atol=1e-6)
     assert (fleet["served_by_storage_kwh"] <= fleet["load_kwh"] + 1e-12).all()

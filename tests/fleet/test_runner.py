@@ -21,6 +21,9 @@ def test_identical_devices_match_the_single_device_simulation():
         assert device["max_spread_pct"] == one["spread"]["max_pct"]
         assert device["load_kwh"] == pytest.approx(one["energy_kwh"]["load"], rel=1e-9)
         assert device["conversion_loss_kwh"] == pytest.approx(one["energy_kwh"]["conversion_loss"], rel=1e-9)
+        # the fleet's losses left out the main unit's draw that the one-device losses (and its books) hold
+        assert device["main_unit_kwh"] == pytest.approx(one["energy_kwh"]["main_unit"], rel=1e-9)
+        assert device["losses_kwh"] == pytest.approx(one["energy_kwh"]["losses"], rel=1e-9)
     cycles = fleet.packs[fleet.packs.device == 2]["throughput_efc"].to_numpy()
     assert cycles == pytest.approx([p["throughput_efc"] for p in one["packs"]], rel=1e-9)
 

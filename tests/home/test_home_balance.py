@@ -32,15 +32,15 @@ def balance_terms_kwh(result) -> dict[str, float]:
         "pv": flows["pv_wh"] / 1000.0,
         "load": home["load_wh"] / 1000.0,
         "export": home["export_wh"] / 1000.0,
-        "main_unit": flows["main_unit_wh"] / 1000.0,
-        "losses": (packs["dcdc_loss_wh"].sum() + packs["i2r_loss_wh"].sum() + packs["standby_wh"].sum()) / 1000.0,
+        "losses": (packs["dcdc_loss_wh"].sum() + packs["i2r_loss_wh"].sum() + packs["standby_wh"].sum() + flows["main_unit_wh"])
+        / 1000.0,  # a device's losses, the main unit's draw included, as every command counts them
         "curtailed": flows["pv_curtailed_wh"] / 1000.0,
         "stored_change": stored_change_wh / 1000.0,
     }
 
 
 def residual_kwh(t: dict[str, float]) -> float:
-    sinks = t["load"] + t["export"] + t["main_unit"] + t["losses"] + t["curtailed"] + t["stored_change"]
+    sinks = t["load"] + t["export"] + t["losses"] + t["curtailed"] + t["stored_change"]
     return t["import"] + t["pv"] - sinks
 
 

@@ -30,6 +30,7 @@ def fleet_dir(tmp_path):
             "first_reserve_h": np.where(np.arange(n) % 2, np.nan, 3.0),
             "unserved_kwh": np.zeros(n),
             "losses_kwh": rng.uniform(0.1, 0.2, n),
+            "main_unit_kwh": rng.uniform(0.05, 0.1, n),
             "throughput_efc_max": rng.uniform(0.1, 0.3, n),
         }
     )
@@ -70,4 +71,11 @@ def test_a_fleet_folder_without_the_columns_is_one_clear_error(fleet_dir):
     with pytest.raises(
         InputError, match="devices.parquet: missing max_spread_pct, .*load_scale; expected the results of .socbal fleet."
     ):
+        write_folder_report(fleet_dir)
+
+
+def test_an_older_fleet_folder_whose_losses_left_out_the_main_unit_is_refused(fleet_dir):
+    # Before truth audit 6 a fleet's losses_kwh were conversion + standby only; its folder has no main_unit_kwh.
+    pd.read_parquet(fleet_dir / "devices.parquet").drop(columns="main_unit_kwh").to_parquet(fleet_dir / "devices.parquet")
+    with pytest.raises(InputError, match=r"devices.parquet: missing main_unit_kwh; expected the results of .socbal fleet.$"):
         write_folder_report(fleet_dir)

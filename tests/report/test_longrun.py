@@ -16,6 +16,7 @@ from socbal.report.longrun import (
     monthly_energy,
     monthly_reserve_figure,
     soc_daily_figure,
+    spread_daily_figure,
     week_figure,
 )
 from tests.report.test_report import embedded
@@ -118,3 +119,19 @@ def test_every_reserve_span_is_shaded_even_hundreds(result):
     shade = next(t for t in fig.data if t.name == "pack at reserve")
     y = np.asarray(shade.y, dtype=float) > 0
     assert int(np.sum(np.diff(np.concatenate([[0], y.astype(int)])) == 1)) == min(300, len(times[::2]))
+
+
+def test_the_daily_and_week_spread_of_a_one_pack_device_say_n_a_instead_of_a_flat_0():
+    # The per-day spread band and the week view's spread row drew a flat 0 for a main unit alone, which reads as
+    # perfect balance; the other spread outputs already said "n/a (one pack)".
+    import socbal
+
+    one = {"run": {"step_s": 300, "horizon_h": 72}, "main": {"id": "main"}, "load": {"kind": "constant", "power_w": 100}}
+    run = as_run(socbal.simulate(one))
+    daily = spread_daily_figure(run)
+    assert not daily.data and "n/a (one pack)" in daily.layout.title.text
+    week = week_figure(run)
+    assert [trace.name for trace in week.data] == ["main"]  # the SOC, no spread line
+    assert any("n/a (one pack)" in note.text for note in week.layout.annotations)
+    two = {**one, "packs": [{"id": "p1", "soc_pct": 20}]}
+    assert spread_daily_figure(as_run(socbal.simulate(two))).data  # with two packs the band is drawn

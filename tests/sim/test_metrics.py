@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from socbal.scenario import load_scenario, scenario_from_dict
 from socbal.sim.columns import SPREAD_THRESHOLDS_PCT
 from socbal.sim.engine import simulate
-from socbal.sim.metrics import RESIDUAL_ENERGIES, ROUNDING_REL, SPREAD_KEYS_ONE_PACK, without_rounding
+from socbal.sim.metrics import (
+    RESIDUAL_ENERGIES,
+    ROUNDING_REL,
+    SPREAD_KEYS_ONE_PACK,
+    losses_kwh,
+    pack_loss_kwh,
+    without_rounding,
+)
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -101,3 +108,24 @@ def test_every_packs_energy_closes_in_its_summary(example):
         stored_kwh = p["usable_capacity_kwh"] * (p["final_soc_pct"] - p["initial_soc_pct"]) / 100.0
         flows_kwh = p["charge_kwh"] - p["discharge_kwh"] - p["conversion_loss_kwh"] - p["standby_kwh"] - p["main_unit_kwh"]
         assert stored_kwh == pytest.approx(flows_kwh, abs=1e-9), p["id"]
+
+
+def device_books_residual_kwh(energy_kwh: dict, packs: list[dict], losses: float) -> float:
+    """PV used + grid to device - AC output - ``losses`` - the packs' stored change, kWh (0 when the books close)."""
+    stored_kwh = sum(p["usable_capacity_kwh"] * (p["final_soc_pct"] - p["initial_soc_pct"]) / 100.0 for p in packs)
+    e = energy_kwh
+    return e["pv"] - e["pv_curtailed"] + e["grid_to_device"] - e["ac_output"] - losses - stored_kwh
+
+
+@pytest.mark.parametrize("example", ["standby_72h_no_aux", "standby_72h_aux", "german_household", "ac_charging_new"])
+def test_the_devices_losses_close_its_books_and_are_the_packs_plus_what_bus_and_grid_fed_the_main_unit(example):
+    # `socbal sweep` counted the main unit's draw as a loss, `lifetime`, `fleet` and the home did not: on
+    # standby_72h_aux the main unit's 0.432 kWh from the grid were in no loss, and no "losses" closed the books.
+    summary = simulate(load_scenario(EXAMPLES / f"{example}.toml")).summary
+    e, packs = summary["energy_kwh"], summary["packs"]
+    assert e["losses"] == losses_kwh(e) == pytest.approx(e["conversion_loss"] + e["standby"] + e["main_unit"], rel=1e-12)
+    assert device_books_residual_kwh(e, packs, e["losses"]) == pytest.approx(0.0, abs=1e-9)
+    for p in packs:
+        assert p["loss_kwh"] == pack_loss_kwh(p)
+    fed_by_bus_and_grid = e["main_unit"] - e["main_from_battery"]
+    assert sum(p["loss_kwh"] for p in packs) + fed_by_bus_and_grid == pytest.approx(e["losses"], rel=1e-12, abs=1e-12)

@@ -273,3 +273,18 @@ def test_a_pack_its_bms_stops_at_full_is_said_to_be_cut_off_by_its_bms_not_by_a_
     assert set(cut["reason"].astype(str)) == {
         "0 W in this direction: its BMS cut it off (cells full or empty), or its limit is 0 W"
     }
+
+
+def test_ac_backup_charging_fills_the_pack_below_the_reserve_not_the_one_that_discharged_to_it():
+    # EMS 1.01.05 fills the packs below the reserve first. The main unit had discharged to the reserve and sat
+    # 1.4e-7 points below it by rounding: it took half of the AC charge and ended at 10.5 %, p1 (really below) at 9.3 %.
+    raw = {
+        "run": {"step_s": 60, "horizon_h": 24},
+        "device": {"ac_output_limit_w": 2400, "aux_power_module": True},
+        "main": {"id": "main", "capacity_wh": 1920, "soc_pct": 80},
+        "packs": [{"id": "p1", "capacity_wh": 1920, "soc_pct": 40}],
+        "load": {"kind": "constant", "power_w": 900},
+    }
+    packs = {p["id"]: p for p in simulate(scenario_from_dict(raw)).summary["packs"]}
+    assert packs["p1"]["charge_kwh"] > 0.03  # the backup charge went into p1
+    assert packs["main"]["charge_kwh"] == 0.0 and packs["main"]["final_soc_pct"] == pytest.approx(10.0, abs=1e-6)

@@ -83,8 +83,10 @@ NOTES = (
     "(delivered - absorbed + heat + conversion + standby): DC-DC closes to rounding; series and parallel hold each "
     "pack's OCV over a sub-step (explicit Euler, no OCV moving by more than 0.2 % in one), which leaves the small "
     "residual shown; it shrinks with step_s.",
-    "Time until the first stop: the first step the topology could not serve the demand (either direction); "
-    "— means never. First pack out of service: the first moment one pack stopped taking part.",
+    "Time until the first stop: when the topology first could not serve the demand (either direction), dated by its "
+    "cause: the pack stop within that step (series and parallel time it within the step; the DC-DC EMS sets power "
+    "at each step's start, where a DC-DC pack stops), else the end of the step; — means never. First pack out of "
+    "service: the first moment one pack stopped taking part.",
 )
 
 

@@ -70,6 +70,7 @@ class TopologyRun:
     stored_wh: np.ndarray  # (n+1) energy the packs hold, Wh, as the topology's own model counts it (see stored_energy_wh)
     first_pack_stop_s: float  # first moment a pack stopped taking part; NaN: never
     first_pack_stop: str  # "<pack id>: <why>", "" when never
+    power_set_per_step: bool  # True: power is set at each step's start and held through it (the DC-DC EMS)
 
 
 def pack_fields(scenario: Scenario) -> list[str]:
@@ -137,6 +138,7 @@ def _from_topology(result: TopologyResult, packs: list[PackElectrical], ids: lis
         stored_wh=stored_energy_wh(packs, result.soc_pct),
         first_pack_stop_s=result.time_to_first_stop_s,
         first_pack_stop=first,
+        power_set_per_step=False,
     )
 
 
@@ -202,6 +204,7 @@ def _dcdc_run(scenario: Scenario, demand_w: np.ndarray) -> TopologyRun:
         stored_wh=soc @ np.array([s.usable_capacity_wh for s in specs]) / 100.0,
         first_pack_stop_s=first_s,
         first_pack_stop=first,
+        power_set_per_step=True,
     )
 
 
@@ -226,6 +229,20 @@ def run_topologies(scenario: Scenario) -> tuple[np.ndarray, dict[str, TopologyRu
 def _spread_pct(soc_pct: np.ndarray) -> np.ndarray:
     """SOC spread (max - min over the packs) per row, % points."""
     return np.ptp(soc_pct, axis=1)
+
+
+def first_stop_s(run: TopologyRun, short_step: int, step_s: float) -> float:
+    """When the first shortfall began, s, given the first step short of the demand (``short_step``).
+
+    The moment its cause happened where the run can say: a pack that stopped within that step (series and parallel
+    time a stop within the step), or the step's start where power is set per step (the DC-DC EMS; a DC-DC pack stops
+    at a step's start). Otherwise the end of the step, when its record shows the shortfall: the step's start would
+    date it before its cause.
+    """
+    start_s, end_s = short_step * step_s, (short_step + 1) * step_s
+    if start_s <= run.first_pack_stop_s < end_s:
+        return run.first_pack_stop_s
+    return start_s if run.power_set_per_step else end_s
 
 
 def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
@@ -270,7 +287,7 @@ def run_metrics(run: TopologyRun, demand_w: np.ndarray, step_s: float) -> dict:
         "stored_start_wh": float(stored[0]),
         "stored_end_wh": float(stored[-1]),
         "balance_residual_wh": float(stored[0] - stored[-1] - (delivered_wh - absorbed_wh + total_loss_wh + standby_wh)),
-        "time_to_first_stop_h": float(first_short[0] * step_s / 3600.0) if first_short.size else math.nan,
+        "time_to_first_stop_h": first_stop_s(run, int(first_short[0]), step_s) / 3600.0 if first_short.size else math.nan,
         "first_pack_stop_h": run.first_pack_stop_s / 3600.0,
         "first_pack_stop": run.first_pack_stop,
     }

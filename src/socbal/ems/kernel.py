@@ -44,6 +44,11 @@ STRATEGY_CODES = {
 #: far from it so the spec's example (80 % / 40 %, reserve 10 %, 900 W) gives its 600 W / 300 W: 70/(1+70/K) is
 #: twice 30/(1+30/K) at K = 210.
 SPEC_SOFTENING_PCT = 210.0
+#: How far (% SOC) below the backup reserve a pack may be and still count as *at* it when AC-only charging fills the
+#: packs below the reserve first (EMS 1.01.05): a pack that discharged to the reserve lands up to ~1.4e-7 points below
+#: it by rounding (its discharge limit's refinement), and was filled as if it were below (emulate_80_40.toml: the main
+#: unit, at the reserve, took half the AC charge and ended 0.5 points above it, the pack below it still 0.46 below).
+RESERVE_ROUNDING_PCT = 1e-6
 
 # Charging source codes (ignored when the request is a discharge).
 SOURCE_PV = 0
@@ -355,12 +360,13 @@ def _share_in_tiers(
     lightly loaded packs one at a time while the rest still serve as much (:func:`_switch_off_one`), filling the
     tiers again after each; the power served, W.
 
-    The tiers: with ``low_packs_first`` the packs below ``reserve_pct`` (% SOC) come first, and ``by_priority`` orders
+    The tiers: with ``low_packs_first`` the packs below ``reserve_pct`` (% SOC; more than :data:`RESERVE_ROUNDING_PCT`)
+    come first, and ``by_priority`` orders
     the packs within each by ``priority_rank``; otherwise every pack is in one tier.
     """
     n = weight.shape[0]
     for i in range(n):
-        tier[i] = n if low_packs_first and soc_pct[i] >= reserve_pct else 0
+        tier[i] = n if low_packs_first and soc_pct[i] >= reserve_pct - RESERVE_ROUNDING_PCT else 0
         if by_priority:
             tier[i] += priority_rank[i]
     served_w = 0.0

@@ -65,7 +65,7 @@ DISTRIBUTION = (
     ("max_handover_gap_s", "longest handover gap (homes of 2+ devices), s"),
     ("battery_unserved_kwh", "unserved by the devices, kWh"),
     ("device_soc_spread_max_pct", "device SOC spread, max (homes of 2+ devices), %"),
-    ("losses_kwh", "losses (conversion + standby), kWh"),
+    ("losses_kwh", "losses (conversion, standby, main units), kWh"),
     ("net_import_storage_corrected_kwh", "net import, storage-corrected, kWh"),
 )
 

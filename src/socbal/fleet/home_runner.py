@@ -26,6 +26,7 @@ from socbal.home.results import between_devices, home_without_rounding
 from socbal.home.scenario import HomeScenario
 from socbal.sim import kernel as sk
 from socbal.sim.columns import PACK, STATS
+from socbal.sim.metrics import losses_kwh
 from socbal.wording import count
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
     stored1_wh = per_device(pack[:, PACK["soc_true_pct"]] / 100.0 * capacity_wh)
     conversion_wh = per_device(pack[:, PACK["dcdc_loss_wh"]] + pack[:, PACK["i2r_loss_wh"]])
     standby_wh = per_device(pack[:, PACK["standby_wh"]])
+    main_unit_wh = dev[:, sk.D_MAIN].sum()
     grid_import = home[loop.H_IMPORT] / WH_PER_KWH
     export = home[loop.H_EXPORT] / WH_PER_KWH
     stored_change = (stored1_wh.sum() - stored0_wh.sum()) / WH_PER_KWH
@@ -158,8 +160,9 @@ def home_metrics(inputs: HomeInputs, records: loop.HomeRecords) -> tuple[np.ndar
         "cross_charge_kwh": home[loop.H_CROSS] / WH_PER_KWH,
         "max_handover_gap_s": between_devices(stats[loop.S_GAP], n_dev),
         "battery_unserved_kwh": dev[:, sk.D_BATT_UNSERVED].sum() / WH_PER_KWH,
-        "losses_kwh": (conversion_wh.sum() + standby_wh.sum()) / WH_PER_KWH,
-        "main_unit_kwh": dev[:, sk.D_MAIN].sum() / WH_PER_KWH,
+        "losses_kwh": losses_kwh({"conversion_loss": conversion_wh.sum(), "standby": standby_wh.sum(), "main_unit": main_unit_wh})
+        / WH_PER_KWH,
+        "main_unit_kwh": main_unit_wh / WH_PER_KWH,
         "device_soc_spread_max_pct": between_devices(stats[loop.S_SPREAD_MAX], n_dev),
         "writes_per_device_per_h_max": drow[:, loop.DR_WRITES].max() / horizon_h,
         "staging_switches": stats[loop.S_STAGE_SWITCHES],

@@ -3,7 +3,8 @@
 ``devices``: ``device``, ``load_scale``, ``max_spread_pct``, ``max_spread_estimated_pct``,
 ``final_spread_pct`` (NaN for one-pack devices: no spread), ``first_reserve_h`` (NaN: never), energies in kWh (``load_kwh``,
 ``unserved_kwh``, ``grid_import_kwh``, ``battery_unserved_kwh``, ``conversion_loss_kwh``,
-``standby_kwh``, ``losses_kwh`` = conversion + standby) and ``throughput_efc_mean`` /
+``standby_kwh``, ``main_unit_kwh`` (the main unit's whole draw), ``losses_kwh`` = conversion + standby + main unit, as
+:func:`socbal.sim.metrics.losses_kwh`) and ``throughput_efc_mean`` /
 ``throughput_efc_max`` (over the device's packs). ``packs``: ``device``, ``pack_id``,
 ``usable_capacity_wh``, ``soh_pct``, ``internal_resistance_ohm``, ``sensor_offset_w``,
 ``initial_soc_pct``, ``final_soc_pct``, ``discharge_kwh``, ``charge_kwh``,
@@ -28,7 +29,7 @@ from socbal.fleet.sample import FleetDraw
 from socbal.resultfiles import save_results
 from socbal.scenario import Scenario
 from socbal.sim.columns import DEVICE, PACK, STATS
-from socbal.sim.metrics import residual_without_rounding
+from socbal.sim.metrics import losses_kwh, residual_without_rounding
 
 WH_PER_KWH = 1000.0
 #: Metrics whose distribution over the fleet is summarised: (table, column, label).
@@ -37,7 +38,7 @@ DISTRIBUTION = (
     ("devices", "final_spread_pct", "final SOC spread, %"),
     ("devices", "unserved_kwh", "unserved load, kWh"),
     ("packs", "throughput_efc", "throughput EFC per pack"),
-    ("devices", "losses_kwh", "losses (conversion + standby), kWh"),
+    ("devices", "losses_kwh", "losses (conversion, standby, main unit), kWh"),
 )
 PERCENTILES = (5, 25, 50, 75, 95, 100)
 
@@ -104,6 +105,7 @@ def build_fleet_result(
 
     conversion_kwh = (pack_out[:, :, PACK["dcdc_loss_wh"]] + pack_out[:, :, PACK["i2r_loss_wh"]]).sum(axis=1) / WH_PER_KWH
     standby_kwh = pack_out[:, :, PACK["standby_wh"]].sum(axis=1) / WH_PER_KWH
+    main_unit_kwh = dev_out[:, DEVICE["main_unit_wh"]] / WH_PER_KWH
     devices = pd.DataFrame(
         {
             "device": np.arange(n_devices),
@@ -118,7 +120,8 @@ def build_fleet_result(
             "battery_unserved_kwh": residual_kwh("battery_unserved_wh"),
             "conversion_loss_kwh": conversion_kwh,
             "standby_kwh": standby_kwh,
-            "losses_kwh": conversion_kwh + standby_kwh,
+            "main_unit_kwh": main_unit_kwh,
+            "losses_kwh": losses_kwh({"conversion_loss": conversion_kwh, "standby": standby_kwh, "main_unit": main_unit_kwh}),
             "throughput_efc_mean": cycles.mean(axis=1),
             "throughput_efc_max": cycles.max(axis=1),
         }

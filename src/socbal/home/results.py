@@ -19,7 +19,7 @@ import pandas as pd
 from socbal.home.loop import DEVICE_ROW_COLUMNS, HOME_COLUMNS, HOME_STATS
 from socbal.resultfiles import save_results
 from socbal.sim.kernel import Records
-from socbal.sim.metrics import WH_PER_KWH, without_rounding
+from socbal.sim.metrics import WH_PER_KWH, losses_kwh, without_rounding
 from socbal.sim.results import SimulationResult, build_result
 
 RESULT_FILES = ("home.parquet", "devices.parquet", "packs.parquet", "device_flows.parquet", "summary.json", "scenario.json")
@@ -85,7 +85,9 @@ def build_home_result(
 
 def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, float]:
     """The devices' energies over the run, summed over the devices (kWh): PV, AC in and out, battery (bus side),
-    main units, losses and the energy stored in the cells at the start and the end."""
+    main units, losses (:func:`socbal.sim.metrics.losses_kwh`: conversion, standby and the main units' draw, so that
+    PV - curtailed + AC drawn - AC delivered - losses = stored change) and the energy stored in the cells at the start
+    and the end."""
     keys = {
         "pv_kwh": "pv",
         "pv_curtailed_kwh": "pv_curtailed",
@@ -98,7 +100,7 @@ def device_energy_kwh(device_results: dict[str, SimulationResult]) -> dict[str, 
         "standby_kwh": "standby",
     }
     out = {name: float(sum(r.summary["energy_kwh"][key] for r in device_results.values())) for name, key in keys.items()}
-    out["losses_kwh"] = out["conversion_loss_kwh"] + out["standby_kwh"]
+    out["losses_kwh"] = float(sum(losses_kwh(r.summary["energy_kwh"]) for r in device_results.values()))
     packs = [p for r in device_results.values() for p in r.summary["packs"]]
     out["stored_initial_kwh"] = float(sum(p["initial_soc_pct"] / 100.0 * p["usable_capacity_kwh"] for p in packs))
     out["stored_final_kwh"] = float(sum(p["final_soc_pct"] / 100.0 * p["usable_capacity_kwh"] for p in packs))

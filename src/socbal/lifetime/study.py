@@ -19,7 +19,11 @@ What the numbers mean, and what they leave out:
   repeated unchanged; the device does not lose usable capacity as the packs fade (BLAST-Lite
   itself widens the SOC swings as capacity falls, keeping the energy throughput).
 - One constant cell temperature (the scenario's ``[lifetime]`` section, else 25 °C).
-- Energies (served, losses) are per simulated year, scaled from the horizon (a year is 365 days).
+- Energies (served, losses) are per simulated year, scaled from the horizon (a year is 365 days). Losses are the
+  device's (:func:`socbal.sim.metrics.losses_kwh`: DC-DC, I²R, standby and the main unit's draw) per strategy, and
+  each pack's (:func:`socbal.sim.metrics.pack_loss_kwh`) per pack.
+- ``capacity_spread_pct``: the spread of the packs' *capacities* after ``years`` (max - min, % points of nameplate),
+  not an SOC spread.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
 from socbal.resultfiles import read_results, save_results
 from socbal.scenario import PackSpec, Scenario, scenario_from_dict
+from socbal.sim.metrics import losses_kwh, pack_loss_kwh
 from socbal.sim.results import SimulationResult
 from socbal.wording import count
 
@@ -305,7 +310,7 @@ def run_study(
                     "time_low_h_per_year": low_s / 3600.0 * per_year,
                     "discharge_kwh_per_year": s["discharge_kwh"] * per_year,
                     "charge_kwh_per_year": s["charge_kwh"] * per_year,
-                    "loss_kwh_per_year": (s["conversion_loss_kwh"] + s["standby_kwh"]) * per_year,
+                    "loss_kwh_per_year": pack_loss_kwh(s) * per_year,
                     "capacity_after_pct": math.nan,
                     "calendar_loss_pct": math.nan,
                     "cycle_loss_pct": math.nan,
@@ -380,7 +385,7 @@ def strategy_table(packs: pd.DataFrame, runs: dict[str, SimulationResult], per_y
                 "max_soc_swing_efc_per_year": float(part["soc_swing_efc_per_year"].max()),
                 "soc_swing_efc_spread_per_year": float(np.ptp(part["soc_swing_efc_per_year"].to_numpy())),
                 "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
-                "losses_kwh_per_year": (energy["conversion_loss"] + energy["standby"]) * per_year,
+                "losses_kwh_per_year": float(losses_kwh(energy)) * per_year,
                 "grid_import_kwh_per_year": energy["grid_import"] * per_year,
             }
         )

@@ -61,9 +61,10 @@ _PACK_COLUMNS = (
     ("out kWh", "discharge_kwh"),
     ("in kWh", "charge_kwh"),
     ("throughput EFC", "throughput_efc"),
-    ("loss kWh", "conversion_loss_kwh"),
+    ("DC-DC + I²R kWh", "conversion_loss_kwh"),
     ("standby kWh", "standby_kwh"),
     ("main unit kWh", "main_unit_kwh"),
+    ("loss kWh", "loss_kwh"),  # the three before: in - out - loss = stored change
     ("at reserve h", "reserve_standby_h"),
 )
 

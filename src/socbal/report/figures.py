@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from socbal.report.data import RunData, RunLike, as_run, as_runs
+from socbal.sim.metrics import ONE_PACK
 
 #: The spec's typical SOC spread in normal operation, % points (spec section "SOC difference").
 SPEC_SPREAD_BAND_PCT = (3.0, 15.0)
@@ -186,6 +187,20 @@ def soc_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     return style_soc_figure(fig, "SOC of every pack (solid: true, dashed: estimated by the EMS)", x_title, [run.reserve_pct])
 
 
+def has_spread(run: RunData) -> bool:
+    """Whether the run has a SOC spread: it is between packs, and a one-pack device has one pack."""
+    return len(run.pack_ids) > 1
+
+
+def no_spread_figure(run: RunData, title: str) -> go.Figure:
+    """What a spread figure of a one-pack run shows: that it has none (a flat 0 would read as perfect balance)."""
+    fig = go.Figure()
+    note = f"n/a: one pack ({run.pack_ids[0]}), no spread"
+    fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    _style(fig, f"{title}: {ONE_PACK}", None, None)
+    return fig.update_xaxes(visible=False).update_yaxes(visible=False)
+
+
 def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     """SOC spread (max - min over the packs) over time, with the spec's 3-15 % band and the reserve marked.
 
@@ -193,12 +208,8 @@ def spread_figure(run: RunLike, max_points: int = MAX_POINTS) -> go.Figure:
     the backup reserve; the dotted vertical line is the first time a pack reached it.
     """
     run = as_run(run)
-    if len(run.pack_ids) < 2:  # a spread is between packs: with one, a flat 0 would read as perfect balance
-        fig = go.Figure()
-        note = f"n/a: one pack ({run.pack_ids[0]}), no spread"
-        fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-        _style(fig, "SOC spread (max − min over the packs): n/a (one pack)", None, None)
-        return fig.update_xaxes(visible=False).update_yaxes(visible=False)
+    if not has_spread(run):
+        return no_spread_figure(run, "SOC spread (max − min over the packs)")
     dev = run.device.set_index("time_s")[["spread_true_pct", "spread_est_pct"]]
     at_reserve = (
         (pack_wide(run, "reserve_standby_s") > 0).any(axis=1).astype(float)

@@ -24,7 +24,7 @@ FLEET_FILES = ("devices.parquet", "packs.parquet", "summary.json")
 HISTOGRAMS = (
     ("devices", "max_spread_pct", "max SOC spread, % points"),
     ("packs", "throughput_efc", "throughput EFC per pack"),
-    ("devices", "losses_kwh", "losses (conversion + standby) per device, kWh"),
+    ("devices", "losses_kwh", "losses (conversion, standby, main unit) per device, kWh"),
 )
 #: Columns of the worst-devices table, in order.
 WORST_COLUMNS = (
@@ -33,6 +33,7 @@ WORST_COLUMNS = (
     "first_reserve_h",
     "unserved_kwh",
     "losses_kwh",
+    "main_unit_kwh",
     "throughput_efc_max",
     "load_scale",
 )

@@ -32,6 +32,7 @@ from socbal.report.figures import (
 )
 from socbal.report.headline import boxes_html
 from socbal.report.page import ReportPage
+from socbal.sim.metrics import losses_kwh
 from socbal.wording import count
 
 #: Files a home results folder holds (beside packs.parquet, device_flows.parquet and scenario.json).
@@ -266,7 +267,7 @@ def devices_table(run: HomeRunData) -> pd.DataFrame:
             "final SOC %": float(final_soc[did]),
             "discharge kWh": float(energy["battery_discharge"]),
             "charge kWh": float(energy["battery_charge"]),
-            "losses kWh": float(energy["conversion_loss"]) + float(energy["standby"]),
+            "losses kWh": float(losses_kwh(energy)),
             "max pack EFC": max(float(p["throughput_efc"]) for p in d["packs"]),
             "writes / h": float(h["writes_per_device_per_h"][did]),
             "staged on h": float(staged_h[did]),

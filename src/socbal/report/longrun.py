@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from socbal.report.data import RunData
-from socbal.report.figures import WH_PER_KWH, _style, add_spec_band, color, pack_wide
+from socbal.report.figures import WH_PER_KWH, _style, add_spec_band, color, has_spread, no_spread_figure, pack_wide
+from socbal.sim.metrics import ONE_PACK
 
 #: Runs longer than this are reported with the long-run figures, s.
 LONG_RUN_S = 14 * 86400.0
@@ -86,7 +87,10 @@ def soc_daily_figure(run: RunData) -> go.Figure:
 
 
 def spread_daily_figure(run: RunData) -> go.Figure:
-    """SOC spread per day: band from the day's lowest to highest spread, line at the day's mean; the spec's band."""
+    """SOC spread per day: band from the day's lowest to highest spread, line at the day's mean; the spec's band.
+    A one-pack run has no spread: the figure says so."""
+    if not has_spread(run):
+        return no_spread_figure(run, "SOC spread per day")
     spread = run.device.set_index("time_s")["spread_true_pct"]
     daily = spread.groupby(_period_start(run, spread.index, "D")).agg(["min", "max", "mean"])
     fig = go.Figure()
@@ -183,11 +187,14 @@ def week_figure(run: RunData) -> go.Figure:
             row=1,
             col=1,
         )
-    fig.add_trace(
-        go.Scatter(**x, y=spread.to_numpy(np.float32), name="spread", mode="lines", line=dict(color="#d62728", width=1.5)),
-        row=2,
-        col=1,
-    )
+    if has_spread(run):
+        fig.add_trace(
+            go.Scatter(**x, y=spread.to_numpy(np.float32), name="spread", mode="lines", line=dict(color="#d62728", width=1.5)),
+            row=2,
+            col=1,
+        )
+    else:  # one pack: no spread (a flat 0 would read as perfect balance)
+        fig.add_annotation(text=f"spread: {ONE_PACK}", showarrow=False, x=0.5, y=0.5, xref="x2 domain", yref="y2 domain")
     first = busiest_week_start(run)
     _style(fig, "Full resolution: true SOC of every pack (top) and spread (bottom), one week at a time", None, None, 560)
     fig.update_xaxes(type="date", range=[first.isoformat(), (first + pd.Timedelta(days=7)).isoformat()])

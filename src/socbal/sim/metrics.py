@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -37,6 +39,27 @@ def residual_without_rounding(values, scale):
     """A balance residual (or an array of them, one per run) with 0.0 where its magnitude is at most ``ROUNDING_REL``
     x ``scale`` (each run's largest energy total, same unit)."""
     return np.where(np.abs(values) <= ROUNDING_REL * np.abs(scale), 0.0, values)
+
+
+#: The device's losses, by ``energy_kwh`` key: DC-DC and I²R (``conversion_loss``), the packs' own standby draw and the
+#: main unit's whole draw (from the bus, its battery or the grid), so that a device's books close:
+#: PV used + grid to device - AC output - losses = stored change. Every "losses" figure of a device, a home or a fleet
+#: is this one (:func:`losses_kwh`).
+LOSS_PARTS = ("conversion_loss", "standby", "main_unit")
+
+
+def losses_kwh(energy_kwh: Mapping):
+    """A device's losses (:data:`LOSS_PARTS` summed) from a summary's ``energy_kwh``, or from any mapping of those keys
+    (floats or arrays, one per device; any one unit)."""
+    return sum(energy_kwh[name] for name in LOSS_PARTS)
+
+
+def pack_loss_kwh(pack: Mapping) -> float:
+    """One pack's losses from its summary (``summary["packs"][i]``), kWh: DC-DC, I²R, its own standby draw and the
+    main unit's draw straight from its battery (main battery only), so that in - out - loss = its stored change.
+    Summed over the packs they leave out the part of the main unit's draw that the bus or the grid fed (which the
+    packs' "out" or the grid paid): the device's :func:`losses_kwh` holds it."""
+    return float(pack["conversion_loss_kwh"]) + float(pack["standby_kwh"]) + float(pack["main_unit_kwh"])
 
 
 def _points(threshold_pct: float) -> str:
@@ -117,6 +140,7 @@ def summarize(
     energy_kwh["conversion_loss"] = energy_kwh["dcdc_loss"] + energy_kwh["i2r_loss"]
     energy_kwh["standby"] = float(packs["standby_wh"].sum()) / WH_PER_KWH  # packs' own draw; main unit apart
     energy_kwh["served_by_device"] = energy_kwh["ac_output"] - energy_kwh["export"]
+    energy_kwh["losses"] = losses_kwh(energy_kwh)
     energy_kwh = without_rounding(energy_kwh, RESIDUAL_ENERGIES, max(abs(v) for v in energy_kwh.values()))
     per_pack = packs.groupby("pack_id", observed=True, sort=False)
     last = per_pack.last()
@@ -147,6 +171,7 @@ def summarize(
                 "reserve_standby_h": s["reserve_standby_s"] / 3600.0,
             }
         )
+        pack_summaries[-1]["loss_kwh"] = pack_loss_kwh(pack_summaries[-1])
     return {
         "scenario": scenario.name,
         "strategy": scenario.settings.strategy,

@@ -5,15 +5,19 @@ Run: OPENBLAS_NUM_THREADS=1 python benchmarks/compare_records.py ab /work/main/s
      python benchmarks/compare_records.py compare DIR_A DIR_B              (two such folders)
 
 A scenario is ``bench:HOURS`` (``bench_sim``'s device: main unit + 5 packs, PV, load, an outage; 1 s steps) or a
-TOML path, optionally ``@HOURS`` to change its horizon (e.g. ``examples/spec_example.toml@8760``, a year). Each runs
-in a fresh process with that checkout's ``src`` first on the import path; the records are the compiled loop's
-(``engine.run_loop``: pack, device and statistics rows). For every column the maximum relative deviation is
+TOML path, optionally ``@HOURS`` to change its horizon (e.g. ``examples/spec_example.toml@8760``, a year). A home
+scenario is ``home:`` before either: ``home:bench:HOURS`` (``bench_home``'s home of 3 devices x 4 packs),
+``home:compare-STRATEGY:HOURS`` (the home of ``bench_home``'s strategy table) or ``home:PATH[@HOURS]`` (e.g.
+``home:examples/home_staging.toml``). Each runs in a fresh process with that checkout's ``src`` first on the import
+path; the records are the compiled loop's (``engine.run_loop``: pack, device and statistics rows), or a home's tables
+(home, devices, packs, device flows: their numeric columns) and the numbers of its summary.
+For every column the maximum relative deviation is
 ``|a - b| / max(|a|, |b|, floor)`` over all rows (and packs), with an absolute floor (``--floor``, default 1e-3
 in the column's own unit: 1 mWh per record row, 1 mW, 0.001 % SOC, 1 ms): values nearer zero than that compare
 absolutely, so the residue of a cancellation (curtailed PV, a few 1e-5 Wh left of terms of thousands of W, its
 rounding ~1e-13 Wh) does not count as a large relative change; the largest absolute deviation is printed as well.
 NaN equals NaN (a statistic never reached in both); NaN against a number, and any change of an integer code (the
-EMS's reason), is counted as a flipped decision and listed.
+EMS's reason), is counted as a flipped decision and listed, as is a zero whose sign changed (``-0.0`` for ``0.0``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,49 @@ FLOOR = 1e-3  # default absolute floor of the relative deviation, in each column
 CODE_COLUMNS = ("reason_code",)
 
 
+def _home_spec(scenario: str):
+    """The validated home scenario that ``scenario`` (without its ``home:``) names (see the module's docstring)."""
+    from socbal.home.scenario import home_scenario_from_dict
+
+    kind, _, rest = scenario.partition(":")
+    if kind == "bench" or kind.startswith("compare-"):
+        sys.path.insert(0, str(HERE))
+        from bench_home import compare_raw, home_raw
+
+        hours = float(rest)
+        return home_scenario_from_dict(home_raw(hours) if kind == "bench" else compare_raw(hours, kind[len("compare-") :]))
+    path, _, hours = scenario.partition("@")
+    raw = tomllib.loads(Path(path).read_text())
+    if hours:
+        raw.setdefault("run", {})["horizon_h"] = float(hours)
+    return home_scenario_from_dict(raw, source=path, base_dir=Path(path).resolve().parent)
+
+
+def _numbers(summary, prefix: str = "") -> dict[str, float]:
+    """Every number of a summary (nested dicts and lists), by its path."""
+    if isinstance(summary, dict):
+        return {k: v for key, value in summary.items() for k, v in _numbers(value, f"{prefix}{key}.").items()}
+    if isinstance(summary, list):
+        return {k: v for i, value in enumerate(summary) for k, v in _numbers(value, f"{prefix}{i}.").items()}
+    if isinstance(summary, (int, float)) and not isinstance(summary, bool):
+        return {prefix.rstrip("."): float(summary)}
+    return {}
+
+
+def _home_parts(scenario: str) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """A home run's tables (numeric columns) and summary numbers, as ``{part: (array [row, column], columns)}``."""
+    from socbal.home.engine import simulate_home
+
+    result = simulate_home(_home_spec(scenario))
+    parts = {}
+    for name in ("home", "devices", "packs", "device_flows"):
+        table = getattr(result, name).select_dtypes("number")
+        parts[name] = (table.to_numpy(dtype=np.float64), list(table.columns))
+    numbers = _numbers(result.summary)
+    parts["summary"] = (np.array([list(numbers.values())]), list(numbers))
+    return parts
+
+
 def _spec(scenario: str):
     """The validated scenario that ``scenario`` names (see the module's docstring)."""
     if scenario.startswith("bench:"):
@@ -68,6 +115,12 @@ def child(out_dir: str, scenarios: list[str]) -> None:
     from socbal.sim.columns import DEVICE_COLUMNS, PACK_COLUMNS, STATS_COLUMNS
 
     for scenario in scenarios:
+        if scenario.startswith("home:"):
+            parts = _home_parts(scenario[len("home:") :])
+            arrays = {name: array for name, (array, _) in parts.items()}
+            names = {name: columns for name, (_, columns) in parts.items()}
+            np.savez(Path(out_dir) / _file_name(scenario), **arrays, names=json.dumps(names))
+            continue
         inputs = engine.kernel_inputs(_spec(scenario))
         records = engine.run_loop(inputs)
         np.savez(
@@ -101,7 +154,8 @@ def column_deviations(a: np.ndarray, b: np.ndarray, names: list[str], floor: flo
         ok = ~(both_nan | one_nan)
         diff = np.abs(x[ok] - y[ok])
         scale = np.maximum(np.maximum(np.abs(x[ok]), np.abs(y[ok])), floor)
-        flips = int(one_nan.sum()) + (int((diff > 0).sum()) if name in CODE_COLUMNS else 0)
+        sign_flips = int(((x == 0.0) & (y == 0.0) & (np.signbit(x) != np.signbit(y))).sum())
+        flips = int(one_nan.sum()) + sign_flips + (int((diff > 0).sum()) if name in CODE_COLUMNS else 0)
         result[name] = (float((diff / scale).max(initial=0.0)), float(diff.max(initial=0.0)), flips)
     return result
 
@@ -112,8 +166,8 @@ def compare(dir_a: str, dir_b: str, floor: float = FLOOR) -> float:
     for path_a in sorted(Path(dir_a).glob("*.npz")):
         a, b = np.load(path_a), np.load(Path(dir_b) / path_a.name)
         names = json.loads(str(a["names"]))
-        print(f"{path_a.stem}: {a['pack'].shape[0]} rows x {a['pack'].shape[1]} packs")
-        for part in ("pack", "device", "stats"):
+        print(f"{path_a.stem}: " + ", ".join(f"{part} {a[part].shape}" for part in names))
+        for part in names:
             if a[part].shape != b[part].shape:
                 raise SystemExit(f"{path_a.stem} {part}: shapes differ, {a[part].shape} and {b[part].shape}")
             for name, (rel, abs_, flips) in column_deviations(a[part], b[part], names[part], floor).items():
@@ -121,7 +175,7 @@ def compare(dir_a: str, dir_b: str, floor: float = FLOOR) -> float:
                 if rel > 0.0 or flips:
                     flip_note = f", {flips} flipped" if flips else ""
                     print(f"  {part}.{name}: max rel {rel:.2e}, max abs {abs_:.2e}{flip_note}")
-        print(f"  (columns not listed: identical; {sum(a[p].size for p in ('pack', 'device', 'stats'))} numbers)")
+        print(f"  (columns not listed: identical; {sum(a[p].size for p in names)} numbers)")
     print(f"largest relative deviation (absolute floor {floor:g} in each column's unit): {worst:.2e}")
     return worst
 

@@ -129,3 +129,39 @@ def test_the_devices_losses_close_its_books_and_are_the_packs_plus_what_bus_and_
         assert p["loss_kwh"] == pack_loss_kwh(p)
     fed_by_bus_and_grid = e["main_unit"] - e["main_from_battery"]
     assert sum(p["loss_kwh"] for p in packs) + fed_by_bus_and_grid == pytest.approx(e["losses"], rel=1e-12, abs=1e-12)
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    socs=st.lists(st.floats(8, 40), min_size=2, max_size=4),
+    load_w=st.floats(100, 900),
+    offset_w=st.floats(-3, 3),
+)
+def test_the_run_statistics_follow_the_recorded_steps(socs, load_w, offset_w):
+    # Every step recorded, no reserve hysteresis: a pack is held at the reserve exactly while its estimate is at or
+    # below it. The statistics the loop keeps step by step must agree with the records: the largest spreads, the first
+    # step that ends with a pack held, and the spread then.
+    raw = {
+        "name": "t",
+        "run": {"step_s": 60, "horizon_h": 3},
+        "settings": {"backup_reserve_pct": 10, "reserve_hysteresis_pct": 0},
+        "main": {"id": "main", "soc_pct": socs[0], "sensor_offset_w": offset_w},
+        "packs": [{"id": f"p{i}", "soc_pct": soc, "capacity_wh": 800.0 + 300 * i} for i, soc in enumerate(socs[1:], 1)],
+        "device": {"ac_charge_limit_w": 0},
+        "load": {"kind": "constant", "power_w": load_w},
+    }
+    result = simulate(scenario_from_dict(raw))
+    spread = result.summary["spread"]
+    true, est = result.soc().to_numpy(), result.soc(estimated=True).to_numpy()
+    # the initial spread is the state's (from energies): within rounding of the scenario's
+    assert spread["max_pct"] == pytest.approx(max(spread["initial_pct"], (true.max(axis=1) - true.min(axis=1)).max()))
+    assert spread["max_estimated_pct"] >= (est.max(axis=1) - est.min(axis=1)).max()
+    held = np.flatnonzero((est <= 10.0).any(axis=1))
+    if min(socs) <= 10.0:
+        assert spread["first_reserve_h"] == 0.0
+    elif held.size == 0:
+        assert math.isnan(spread["first_reserve_h"])
+    else:
+        time_s = result.device["time_s"].to_numpy()
+        assert spread["first_reserve_h"] == pytest.approx(time_s[held[0]] / 3600.0)
+        assert spread["at_first_reserve_pct"] == result.device["spread_true_pct"].to_numpy()[held[0]]

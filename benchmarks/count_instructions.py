@@ -1,0 +1,113 @@
+"""Instructions per step of the one-device loop, counted by valgrind's callgrind: prints figures (not a test).
+
+Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200000] [--src src]
+
+The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
+between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
+does to the time). Runs bench_sim's device (main unit + 5 packs, 240 h scenario) for ``--steps`` steps at 1 s in a
+child process under callgrind and sums the instructions executed inside the code mapping that holds the compiled
+loop (``socbal.sim.kernel.advance``, found as ``profile_loop.py`` finds it). Under valgrind the CPU reports fewer
+features (no AVX-512 here), so Numba compiles the loop afresh for it (a few minutes, once per build and cache): the
+count is of that build, close to but not the same as the native one's. Needs ``valgrind`` on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def child(steps: int) -> None:
+    """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps."""
+    sys.path.insert(0, HERE)
+    from bench_sim import scenario
+
+    from socbal.sim import engine, kernel
+
+    inputs = engine.kernel_inputs(scenario(240.0))
+    engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile or cache load
+    compiled = kernel.advance.overloads[kernel.advance.signatures[0]]
+    entry = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            if start <= entry < end:
+                break
+        else:
+            raise SystemExit("the loop's code is in no mapping of /proc/self/maps")
+    print(f"MAPPING {start:x} {end:x}", flush=True)
+    engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
+
+
+def instructions_in(out_path: str, start: int, end: int) -> int:
+    """Instructions executed at addresses in ``[start, end)``, from a callgrind file written with ``--dump-instr=yes``
+    (positions ``instr line``: absolute, ``+``/``-`` relative or ``*`` repeated addresses; a call's inclusive cost line,
+    after ``calls=``, is left out)."""
+    total = 0
+    address = 0
+    after_call = False
+    with open(out_path) as lines:
+        for line in lines:
+            if line.startswith("calls="):
+                after_call = True
+                continue
+            if not line or line[0] not in "+-*0123456789":
+                continue
+            parts = line.split()
+            position = parts[0]
+            if position.startswith("0x"):
+                address = int(position, 16)
+            elif position[0] in "+-":
+                address += int(position, 0)
+            elif position != "*":
+                continue
+            if after_call:
+                after_call = False
+                continue
+            if start <= address < end and len(parts) > 2:
+                total += int(parts[2])
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child)
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("count_instructions needs valgrind on the PATH (e.g. apt-get install valgrind)")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    if args.src:
+        env["PYTHONPATH"] = os.path.abspath(args.src)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = os.path.join(tmp, "callgrind.out")
+        run = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_path}"]
+            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"valgrind failed:\n{run.stderr[-3000:]}")
+        start, end = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:2])
+        total = instructions_in(out_path, start, end)
+    print(
+        f"{args.steps} steps of bench_sim's device (6 packs): {total / args.steps:.1f} instructions per step in the loop's code, "
+        f"{total / args.steps / 6:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ from tests.emulators.harness import until
 from tests.homectl.test_mqtt_login import home_toml
 from tests.homectl.test_socbal_mqtt import driver
 from tests.runtime.certs import TestCA
-from tests.runtime.conftest import EXAMPLES, LOOPBACK, Broker, free_port, mosquitto_binary
+from tests.runtime.conftest import EXAMPLES, LOOPBACK, Broker, free_port, mosquitto_binary, wait_for_port
 
 OTHER_NAME = "broker.example"  # the name the misnamed listener's certificate holds (not 127.0.0.1)
 TOPIC = "test/tls/grid_w"
@@ -69,7 +69,8 @@ def tls_broker(tmp_path):
         "require_certificate true\n"
         f"listener {misnamed_port} {LOOPBACK}\ncafile {ca.file}\ncertfile {misnamed_cert}\nkeyfile {misnamed_key}\n"
     )
-    b.start()
+    b.start()  # waits for the first listener only
+    wait_for_port(misnamed_port)
     try:
         yield TlsBroker(b.port, misnamed_port, ca, ca.issue("client"), TestCA(folder, "foreign-ca").issue("foreign"))
     finally:

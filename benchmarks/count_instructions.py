@@ -27,20 +27,13 @@ def child(steps: int) -> None:
     """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps."""
     sys.path.insert(0, HERE)
     from bench_sim import scenario
+    from profile_loop import code_mapping
 
     from socbal.sim import engine, kernel
 
     inputs = engine.kernel_inputs(scenario(240.0))
     engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile or cache load
-    compiled = kernel.advance.overloads[kernel.advance.signatures[0]]
-    entry = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            start, end = (int(x, 16) for x in line.split()[0].split("-"))
-            if start <= entry < end:
-                break
-        else:
-            raise SystemExit("the loop's code is in no mapping of /proc/self/maps")
+    _, start, end = code_mapping(kernel.advance)
     print(f"MAPPING {start:x} {end:x}", flush=True)
     engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
 

@@ -57,6 +57,19 @@ def _home(hours: float) -> tuple[Callable[[], None], Any, int]:
     return run, loop.advance_home, inputs.clock.n_steps * len(inputs.soc_true0_pct)
 
 
+def code_mapping(dispatcher: Any) -> tuple[int, int, int]:
+    """The compiled entry address of ``dispatcher``'s first signature and the start and end of the memory mapping
+    (``/proc/self/maps``) that holds it."""
+    compiled = dispatcher.overloads[dispatcher.signatures[0]]
+    entry = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            if start <= entry < end:
+                return entry, start, end
+    raise SystemExit("the loop's code is in no mapping of /proc/self/maps")
+
+
 def child(which: str, hours: float, code_path: str) -> None:
     """Run the loop ``which`` (one or home) for ``hours`` in this process after copying its code mapping to
     ``code_path``; prints ``entry mapping_start ns_per_pack_step`` (hex, hex, float)."""
@@ -64,15 +77,7 @@ def child(which: str, hours: float, code_path: str) -> None:
 
     sys.path.insert(0, HERE)
     run, dispatcher, pack_steps = (_home if which == "home" else _one_device)(hours)
-    compiled = dispatcher.overloads[dispatcher.signatures[0]]
-    entry = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            start, end = (int(x, 16) for x in line.split()[0].split("-"))
-            if start <= entry < end:
-                break
-        else:
-            raise SystemExit("the loop's code is in no mapping of /proc/self/maps")
+    entry, start, end = code_mapping(dispatcher)
     with open(code_path, "wb") as out:
         out.write(ctypes.string_at(start, end - start))
     t0 = time.thread_time()

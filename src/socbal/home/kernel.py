@@ -707,68 +707,75 @@ def decide_home_with_scratch(
     for c in range(n_circuits):
         circuit_saved[c] = circuit_room[c]
 
-    # Water-filling; a staged-off device joins when the running ones leave demand unserved.
-    remaining_w = demand - fixed_w
-    given = _fill_afresh(
-        remaining_w, circuit_saved, weight, limit_w, circuit, circuit_room, fresh, reason,
-        flags, work, order, n_fill, circuit_fill, settings,
-        np.bool_(True),  # type: ignore[arg-type]  # not a literal True: _fill_afresh would compile for it as well
-    )  # fmt: skip
-    unpaced_w = given
-    unpaced_reason = work[8]  # the reasons of these shares, kept for when no hold stands (a paced share overwrites them)
-    for i in range(m):
-        unpaced_reason[i] = reason[i]
-
-    # Pacing. A device inside its minimum write interval keeps its last setpoint; so does one whose new share is
-    # within the deadband of it (what that leaves unserved is at most the deadband per device so held). The others
+    # Water-filling (phase 0; a staged-off device joins when the running ones leave demand unserved), then pacing
+    # (phases 1 and 2). A device inside its minimum write interval keeps its last setpoint; so does one whose new share
+    # is within the deadband of it (what that leaves unserved is at most the deadband per device so held). The others
     # share the rest. Always written: from or to standby, direction changes, setpoints beyond the limit now, and held
-    # setpoints that would exceed the demand or a circuit's limit.
-    for attempt in range(2):  # 0: interval and deadband holds, 1: interval holds only
-        held_w = 0.0
-        any_held = False
-        allowance_w = 0.0  # what the deadband holds may leave unserved: the deadband per device held by it
-        for i in range(m):
-            last = state[i, ST_LAST_W]
-            held[i] = False
-            if not member[i] or last == 0.0 or (last > 0.0) != discharging or abs(last) > limit_w[i] + _EPS_W:
-                continue
-            if state[i, ST_SINCE_WRITE_S] < dev[i, DEV_MIN_WRITE_S]:
-                held[i] = True
-            elif attempt == 0 and abs(fresh[i] - abs(last)) <= settings[HS_DEADBAND_W]:
-                held[i] = True
-                allowance_w += settings[HS_DEADBAND_W]
-            if held[i]:
-                any_held = True
-                held_w += abs(last)
-        keep = any_held and demand > _EPS_W and held_w <= remaining_w + _EPS_W
-        if keep:  # the circuits' room left by the fixed and held devices
-            for c in range(n_circuits):
-                circuit_paced[c] = circuit_saved[c]
+    # setpoints that would exceed the demand or a circuit's limit. The three fills are one call of _fill_afresh in a
+    # loop, not three: inlined, each call site is a copy of its machine code (~4,500 instructions), cold in the
+    # instruction cache when the pacing fill runs after the first.
+    remaining_w = demand - fixed_w
+    unpaced_w = 0.0
+    unpaced_reason = work[8]  # the reasons of the water-filling's shares, kept for when no hold stands
+    held_w = 0.0
+    allowance_w = 0.0  # what the deadband holds may leave unserved: the deadband per device held by it
+    given = 0.0
+    keep = False
+    for phase in range(3):  # 0: water-filling, 1: interval and deadband holds, 2: interval holds only
+        if phase > 0:
+            held_w = 0.0
+            any_held = False
+            allowance_w = 0.0
             for i in range(m):
-                if held[i] and circuit[i] >= 0:
-                    circuit_paced[circuit[i]] -= abs(state[i, ST_LAST_W])
-            for c in range(n_circuits):
-                keep = keep and circuit_paced[c] >= -_EPS_W
-        if keep:
+                last = state[i, ST_LAST_W]
+                held[i] = False
+                if not member[i] or last == 0.0 or (last > 0.0) != discharging or abs(last) > limit_w[i] + _EPS_W:
+                    continue
+                if state[i, ST_SINCE_WRITE_S] < dev[i, DEV_MIN_WRITE_S]:
+                    held[i] = True
+                elif phase == 1 and abs(fresh[i] - abs(last)) <= settings[HS_DEADBAND_W]:
+                    held[i] = True
+                    allowance_w += settings[HS_DEADBAND_W]
+                if held[i]:
+                    any_held = True
+                    held_w += abs(last)
+            keep = any_held and demand > _EPS_W and held_w <= remaining_w + _EPS_W
+            if keep:  # the circuits' room left by the fixed and held devices
+                for c in range(n_circuits):
+                    circuit_paced[c] = circuit_saved[c]
+                for i in range(m):
+                    if held[i] and circuit[i] >= 0:
+                        circuit_paced[circuit[i]] -= abs(state[i, ST_LAST_W])
+                for c in range(n_circuits):
+                    keep = keep and circuit_paced[c] >= -_EPS_W
+            if not keep:
+                continue
             for i in range(m):
                 member[i] = member[i] and not held[i]
-            paced_w = _fill_afresh(
-                remaining_w - held_w, circuit_paced, weight, limit_w, circuit, circuit_room, paced, reason,
-                flags, work, order, n_fill, circuit_fill, settings, attempt == 1,
-            )  # fmt: skip
-            keep = attempt == 1 or paced_w + held_w >= given - allowance_w - _EPS_W
+        # phase 0: into fresh (work[2]) from the room the fixed devices left (circuit_work[1]); a paced fill: into
+        # paced (work[4]) from the room the held devices left as well (circuit_work[3]).
+        filled_w = _fill_afresh(
+            remaining_w - held_w, circuit_work[1 if phase == 0 else 3], weight, limit_w, circuit, circuit_room,
+            work[2 if phase == 0 else 4], reason, flags, work, order, n_fill, circuit_fill, settings, phase != 1,
+        )  # fmt: skip
+        if phase == 0:
+            unpaced_w = filled_w
+            for i in range(m):
+                unpaced_reason[i] = reason[i]
+            continue
+        keep = phase == 2 or filled_w + held_w >= unpaced_w - allowance_w - _EPS_W
+        for i in range(m):
+            if held[i]:
+                member[i] = True
+        if keep:
             for i in range(m):
                 if held[i]:
-                    member[i] = True
-            if keep:
-                for i in range(m):
-                    if held[i]:
-                        fresh[i] = abs(state[i, ST_LAST_W])
-                        reason[i] = REASON_HELD
-                    elif member[i]:
-                        fresh[i] = paced[i]
-                given = paced_w + held_w
-                break
+                    fresh[i] = abs(state[i, ST_LAST_W])
+                    reason[i] = REASON_HELD
+                elif member[i]:
+                    fresh[i] = paced[i]
+            given = filled_w + held_w
+            break
     if not keep:  # no hold: the shares of the water-filling above (``fresh``, untouched since), reasons included
         for i in range(m):
             held[i] = False

@@ -1,6 +1,8 @@
-"""Instructions per step of the one-device loop, counted by valgrind's callgrind: prints figures (not a test).
+"""Instructions per step of the one-device loop (or the home loop), counted by valgrind's callgrind: prints figures
+(not a test).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200000] [--src src]
+     (--loop home: bench_home's home of 3 devices x 4 packs; --cpu haswell: compile natively for that CPU first)
 
 The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
 between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
@@ -8,7 +10,10 @@ does to the time). Runs bench_sim's device (main unit + 5 packs, 240 h scenario)
 child process under callgrind and sums the instructions executed inside the code mapping that holds the compiled
 loop (``socbal.sim.kernel.advance``, found as ``profile_loop.py`` finds it). Under valgrind the CPU reports fewer
 features (no AVX-512 here), so Numba compiles the loop afresh for it (a few minutes, once per build and cache): the
-count is of that build, close to but not the same as the native one's. Needs ``valgrind`` on the PATH.
+count is of that build, close to but not the same as the native one's. ``--cpu NAME`` (an LLVM CPU name whose
+features valgrind runs, e.g. ``haswell``) compiles for that CPU natively first (``NUMBA_CPU_NAME``, its default
+features), so valgrind only loads the cache: the home loop's compile under valgrind would take half an hour. Needs
+``valgrind`` on the PATH.
 """
 
 from __future__ import annotations
@@ -23,9 +28,17 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(steps: int) -> None:
+def child(steps: int, loop: str) -> None:
     """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps."""
     sys.path.insert(0, HERE)
+    if loop == "home":
+        from profile_loop import _home, code_mapping
+
+        run, dispatcher, _ = _home(steps / 3600.0)
+        _, start, end = code_mapping(dispatcher)
+        print(f"MAPPING {start:x} {end:x}", flush=True)
+        run()
+        return
     from bench_sim import scenario
     from profile_loop import code_mapping
 
@@ -72,21 +85,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
+    parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
+    parser.add_argument("--cpu", default=None, help="compile natively for this LLVM CPU name first (e.g. haswell)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child)
+        child(args.child, args.loop)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("count_instructions needs valgrind on the PATH (e.g. apt-get install valgrind)")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     if args.src:
         env["PYTHONPATH"] = os.path.abspath(args.src)
+    if args.cpu:  # the same CPU natively and under valgrind: one cache entry, compiled here at native speed
+        env.update(NUMBA_CPU_NAME=args.cpu, NUMBA_CPU_FEATURES="")
+        native = [sys.executable, __file__, "--child", "3600", "--loop", args.loop]
+        subprocess.run(native, env=env, check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
         out_path = os.path.join(tmp, "callgrind.out")
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_path}"]
-            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps)],
+            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), "--loop", args.loop],
             capture_output=True,
             text=True,
             env=env,
@@ -96,9 +115,11 @@ def main() -> None:
             raise SystemExit(f"valgrind failed:\n{run.stderr[-3000:]}")
         start, end = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:2])
         total = instructions_in(out_path, start, end)
+    what, packs = ("bench_home's home (3 devices x 4 packs)", 12) if args.loop == "home" else ("bench_sim's device (6 packs)", 6)
+    build = f"the build for {args.cpu}" if args.cpu else "the build valgrind's CPU gets"
     print(
-        f"{args.steps} steps of bench_sim's device (6 packs): {total / args.steps:.1f} instructions per step in the loop's code, "
-        f"{total / args.steps / 6:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
+        f"{args.steps} steps of {what}: {total / args.steps:.1f} instructions per step in the loop's code, "
+        f"{total / args.steps / packs:.1f} per pack-step (callgrind, {build})"
     )
 
 

@@ -178,8 +178,7 @@ def advance(
             backup_on,
             step_s,
         )
-        backup_on = d.backup
-        state.backup_on[0] = backup_on
+        backup_on = d.backup  # stored in the state when the steps end (nothing in a step reads it there)
         operating = d.request_w != 0.0 or d.pv_usable_w > 0.0
         f = firmware_step(model, state, scratch, d.request_w, d.source, operating, grid, d.pv_usable_w, step_s)
 
@@ -230,6 +229,7 @@ def advance(
         if in_row == steps_per_record:
             in_row = 0
             row += 1
+    state.backup_on[0] = backup_on
 
 
 @ir_inline_kernel  # one call site in each loop

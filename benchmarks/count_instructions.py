@@ -2,7 +2,7 @@
 (not a test).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200000] [--src src]
-     (--loop home: bench_home's home of 3 devices x 4 packs; --cpu haswell: compile natively for that CPU first)
+     (--loop home: bench_home's home of 3 devices x 4 packs; --compile-natively: compile outside valgrind, faster)
 
 The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
 between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
@@ -10,10 +10,13 @@ does to the time). Runs bench_sim's device (main unit + 5 packs, 240 h scenario)
 child process under callgrind and sums the instructions executed inside the code mapping that holds the compiled
 loop (``socbal.sim.kernel.advance``, found as ``profile_loop.py`` finds it). Under valgrind the CPU reports fewer
 features (no AVX-512 here), so Numba compiles the loop afresh for it (a few minutes, once per build and cache): the
-count is of that build, close to but not the same as the native one's. ``--cpu NAME`` (an LLVM CPU name whose
-features valgrind runs, e.g. ``haswell``) compiles for that CPU natively first (``NUMBA_CPU_NAME``, its default
-features), so valgrind only loads the cache: the home loop's compile under valgrind would take half an hour. Needs
-``valgrind`` on the PATH.
+count is of that build, close to but not the same as the native one's. Needs ``valgrind`` on the PATH.
+
+``--compile-natively``: compile outside valgrind instead, for the CPU that valgrind reports (``NUMBA_CPU_NAME`` and
+``NUMBA_CPU_FEATURES`` set to what llvmlite detects under valgrind, in the compiling child and the counted one alike,
+so the counted run loads that build from the cache): about 2 minutes a count instead of 15-20 on two loaded cores
+(the home loop's compile under valgrind would take half an hour), and the same count (bench_sim's device on
+4ae32db: 2365.9 per step either way).
 """
 
 from __future__ import annotations
@@ -81,12 +84,28 @@ def instructions_in(out_path: str, start: int, end: int) -> int:
     return total
 
 
+def valgrind_cpu(env: dict[str, str]) -> dict[str, str]:
+    """``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES`` of the CPU that a program under valgrind sees (llvmlite's view)."""
+    probe = "import llvmlite.binding as ll; print('CPU', ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten())"
+    run = subprocess.run(
+        ["valgrind", "--tool=none", "-q", os.path.realpath(sys.executable), "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    lines = [line.split() for line in run.stdout.splitlines() if line.startswith("CPU ")]
+    if run.returncode != 0 or not lines:
+        raise SystemExit(f"could not read valgrind's CPU:\n{run.stderr[-3000:]}")
+    return {"NUMBA_CPU_NAME": lines[-1][1], "NUMBA_CPU_FEATURES": lines[-1][2]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
     parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
-    parser.add_argument("--cpu", default=None, help="compile natively for this LLVM CPU name first (e.g. haswell)")
+    parser.add_argument("--compile-natively", action="store_true", help="compile outside valgrind, for its CPU (faster)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -97,10 +116,12 @@ def main() -> None:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     if args.src:
         env["PYTHONPATH"] = os.path.abspath(args.src)
-    if args.cpu:  # the same CPU natively and under valgrind: one cache entry, compiled here at native speed
-        env.update(NUMBA_CPU_NAME=args.cpu, NUMBA_CPU_FEATURES="")
-        native = [sys.executable, __file__, "--child", "3600", "--loop", args.loop]
-        subprocess.run(native, env=env, check=True, stdout=subprocess.DEVNULL)
+    if args.compile_natively:
+        env.update(valgrind_cpu(env))
+        warm = [sys.executable, __file__, "--child", "10", "--loop", args.loop]
+        compiled = subprocess.run(warm, capture_output=True, text=True, env=env, check=False)
+        if compiled.returncode != 0:
+            raise SystemExit(f"compiling for valgrind's CPU failed:\n{compiled.stderr[-3000:]}")
     with tempfile.TemporaryDirectory() as tmp:
         out_path = os.path.join(tmp, "callgrind.out")
         run = subprocess.run(
@@ -116,10 +137,9 @@ def main() -> None:
         start, end = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:2])
         total = instructions_in(out_path, start, end)
     what, packs = ("bench_home's home (3 devices x 4 packs)", 12) if args.loop == "home" else ("bench_sim's device (6 packs)", 6)
-    build = f"the build for {args.cpu}" if args.cpu else "the build valgrind's CPU gets"
     print(
         f"{args.steps} steps of {what}: {total / args.steps:.1f} instructions per step in the loop's code, "
-        f"{total / args.steps / packs:.1f} per pack-step (callgrind, {build})"
+        f"{total / args.steps / packs:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
     )
 
 

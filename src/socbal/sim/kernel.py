@@ -138,19 +138,28 @@ def advance(
     total_believed_wh = 0.0  # a loop, not .sum(): numpy's sum would compile three functions of its own
     for i in range(state.believed_capacity_wh.shape[0]):
         total_believed_wh += state.believed_capacity_wh[i]
+    # The device's settings, read once: the loop's stores (records, state) may alias them for all LLVM knows,
+    # so read in the loop they would be loaded again every step.
+    mode = np.int64(device[DEV_MODE])  # not int(): its overload compiles a function
+    fixed_output_w = device[DEV_FIXED_OUTPUT_W]
+    ac_output_limit_w = device[DEV_AC_OUTPUT_LIMIT_W]
+    pv_input_limit_w = device[DEV_PV_INPUT_LIMIT_W]
+    ac_charge_limit_w = device[DEV_AC_CHARGE_LIMIT_W]
+    reserve_pct = model.ems[EMS_RESERVE_PCT]
+    backup_band_pct = device[DEV_BACKUP_BAND_PCT]
     pack_rec = records.pack
     dev_rec = records.device
     stats = records.stats
     steps_per_record = clock.steps_per_record
     row = k_start // steps_per_record
     in_row = k_start % steps_per_record  # steps of this row already recorded
+    backup_on = state.backup_on[0]
 
     for k in range(k_start, k_end):
         t = k * step_s
         first_of_row = in_row == 0
         # Values held at a row's last step are written only then (or where this chunk of steps ends).
         last_of_row = in_row == steps_per_record - 1 or k == k_end - 1
-        dev_row = dev_rec[row]  # this step's record row (a view)
         load = value_at(profiles.load_w, profiles.load_step_s, t)
         grid = value_at(profiles.grid_on, profiles.grid_step_s, t) > 0.5
         d = device_request(
@@ -159,17 +168,17 @@ def advance(
             grid,
             total_soc_pct(state.soc_est_pct, state.believed_capacity_wh),
             total_believed_wh,
-            np.int64(device[DEV_MODE]),  # type: ignore[arg-type]  # not int(): its overload compiles a function
-            device[DEV_FIXED_OUTPUT_W],
-            device[DEV_AC_OUTPUT_LIMIT_W],
-            device[DEV_PV_INPUT_LIMIT_W],
-            device[DEV_AC_CHARGE_LIMIT_W],
-            model.ems[EMS_RESERVE_PCT],
-            device[DEV_BACKUP_BAND_PCT],
-            state.backup_on[0],
+            mode,  # type: ignore[arg-type]  # an np.int64 (see above)
+            fixed_output_w,
+            ac_output_limit_w,
+            pv_input_limit_w,
+            ac_charge_limit_w,
+            reserve_pct,
+            backup_band_pct,
+            backup_on,
             step_s,
         )
-        state.backup_on[0] = d.backup
+        backup_on = d.backup  # stored in the state when the steps end (nothing in a step reads it there)
         operating = d.request_w != 0.0 or d.pv_usable_w > 0.0
         f = firmware_step(model, state, scratch, d.request_w, d.source, operating, grid, d.pv_usable_w, step_s)
 
@@ -187,6 +196,7 @@ def advance(
         curtailed = fmax(d.pv_usable_w + f.discharged_w + grid_in - output - f.charged_w - main_bus, 0.0)
         export = fmax(output - load, 0.0)
         to_house = fmin(output, load)
+        dev_row = dev_rec[row]  # this step's record row (a view)
         dev_row[D_LOAD] += load * to_wh
         dev_row[D_PV] += d.pv_usable_w * to_wh
         dev_row[D_CURTAILED] += curtailed * to_wh
@@ -219,6 +229,7 @@ def advance(
         if in_row == steps_per_record:
             in_row = 0
             row += 1
+    state.backup_on[0] = backup_on
 
 
 @ir_inline_kernel  # one call site in each loop

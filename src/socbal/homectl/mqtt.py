@@ -56,6 +56,7 @@ class HomeMqtt(SettingsBroker):
         refused login or TLS names the fields to fix). Cancel to stop."""
         backoff = RECONNECT_MIN_S
         while True:
+            self._connecting()
             try:
                 async with self.connection.client() as client:
                     await client.subscribe([(t, 1) for t in sorted(self._command_topics)])
@@ -69,12 +70,13 @@ class HomeMqtt(SettingsBroker):
                     async for message in client.messages:
                         self._handle(str(message.topic), payload_bytes(message))
             except (aiomqtt.MqttError, OSError) as err:
+                self._connection_ended()
                 self.last_error = self.connection.describe(err)
                 log.warning("mqtt: %s; retrying in %.1f s", self.last_error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, RECONNECT_MAX_S)
             finally:
-                self._client = None
+                self._connection_ended()
 
     def _plain_patch(self, topic: str, text: str) -> object:
         name = topic.rsplit("/", 2)[-2]

@@ -335,6 +335,7 @@ class SettingsBroker:
         self._command_rate = TokenBucket(mcfg.settings_rate_per_s, mcfg.settings_burst)
         self.rejects = ThrottledLog(logger, sink=lambda text: store.log("rejected", text))
         self._client: aiomqtt.Client | None = None
+        self._lost = asyncio.Event()  # set when the connection ends (a new one for each attempt)
         self._published: dict[str, str] = {}  # retained topic -> payload last published there (this connection)
         self.connects = 0  # successful connections so far (tests watch it)
         will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
@@ -378,10 +379,39 @@ class SettingsBroker:
                 raise InputError(f"{topic}: refused: missing or wrong settings token")
         return patch
 
+    def _connecting(self) -> None:
+        """A connection attempt begins: :meth:`_publish_acked` waits on it until :meth:`_connection_ended`."""
+        self._lost = asyncio.Event()
+
+    def _connection_ended(self) -> None:
+        """The connection is gone: no client to publish on; publishes waiting for an acknowledgement end now."""
+        self._client = None
+        self._lost.set()
+
+    async def _publish_acked(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
+        """Publish ``payload`` on ``topic`` (retained, QoS 1) and wait for the broker's acknowledgement while the
+        connection lasts: a connection lost meanwhile ends the wait at once (``MqttError``). aiomqtt alone waits its
+        whole timeout (5 s) for an acknowledgement that cannot come, and the control cycle publishing the state
+        waited with it: no cycle, no link fault, no setpoint for 5 s after the broker went away."""
+        lost = self._lost
+        if lost.is_set():
+            raise aiomqtt.MqttError("mqtt: connection lost")
+        publish = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=True))
+        ended = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait((publish, ended), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            if not publish.done():
+                publish.cancel()
+        if not publish.done() or publish.cancelled():
+            raise aiomqtt.MqttError("mqtt: connection lost before the broker acknowledged")
+        publish.result()
+
     async def _publish_changed(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
         """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
         if self._published.get(topic) != payload:
-            await client.publish(topic, payload, qos=1, retain=True)
+            await self._publish_acked(client, topic, payload)
             self._published[topic] = payload
 
     async def close(self) -> None:
@@ -437,6 +467,7 @@ class MqttService(SettingsBroker):
         self._loop = asyncio.get_running_loop()
         self._settings_changed = asyncio.Event()
         while True:
+            self._connecting()
             try:
                 async with self.connection.client() as client:
                     await client.subscribe(
@@ -455,14 +486,14 @@ class MqttService(SettingsBroker):
                     await self._serve(client)
             except (aiomqtt.MqttError, OSError) as err:
                 was = self._client is not None
-                self._client = None
+                self._connection_ended()
                 self.last_error = self.connection.describe(err)
                 if was:
                     self.store.log("link", f"mqtt: connection lost: {err}")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, rt.reconnect_max_s)
             finally:
-                self._client = None
+                self._connection_ended()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Handle messages and republish settings when they change, until the connection ends."""
@@ -604,7 +635,7 @@ class MqttService(SettingsBroker):
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         """Every Home Assistant discovery config (retained)."""
         for topic, payload in discovery_messages(self.cfg, self.topics, commands=self.settings_token is None, grid=self._grid):
-            await client.publish(topic, json.dumps(payload), qos=1, retain=True)
+            await self._publish_acked(client, topic, json.dumps(payload))
 
     # --- device link -------------------------------------------------------------------------------
 

@@ -93,29 +93,23 @@ class HomeMqtt(SettingsBroker):
         except InputError as err:  # a wrong token is logged here; an invalid value by the settings controller
             self.rejects.warning(f"mqtt: {shorten(str(err), 300)}")
 
-    async def publish_state(self, state: dict) -> None:
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
         """The controller's state, each device's values and availability, and the settings (retained)."""
-        client = self._client
-        if client is None:
-            return
-        try:
-            await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            for device_id, values in state["devices"].items():
-                online = bool(values["online"])
-                await self._publish_changed(
-                    client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
-                )
-                await self._publish_changed(
-                    client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
-                )
-                for field in DEVICE_VALUES:
-                    value = values.get(field)
-                    if value is not None:
-                        text = value if isinstance(value, str) else f"{value:g}"
-                        await self._publish_changed(client, device_topic(self.topics, device_id, field), text)
-            s = self.settings.latest
-            for name in PLAIN_SETTINGS:
-                value = getattr(s, name)
-                await self._publish_changed(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")
-        except aiomqtt.MqttError:
-            pass
+        await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
+        for device_id, values in state["devices"].items():
+            online = bool(values["online"])
+            await self._publish_changed(
+                client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
+            )
+            await self._publish_changed(
+                client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
+            )
+            for field in DEVICE_VALUES:
+                value = values.get(field)
+                if value is not None:
+                    text = value if isinstance(value, str) else f"{value:g}"
+                    await self._publish_changed(client, device_topic(self.topics, device_id, field), text)
+        s = self.settings.latest
+        for name in PLAIN_SETTINGS:
+            value = getattr(s, name)
+            await self._publish_changed(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")

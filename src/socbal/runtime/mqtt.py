@@ -40,7 +40,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiomqtt
 from pydantic import SecretStr
@@ -388,30 +389,46 @@ class SettingsBroker:
         self._client = None
         self._lost.set()
 
-    async def _publish_acked(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
-        """Publish ``payload`` on ``topic`` (retained, QoS 1) and wait for the broker's acknowledgement while the
-        connection lasts: a connection lost meanwhile ends the wait at once (``MqttError``). aiomqtt alone waits its
-        whole timeout (5 s) for an acknowledgement that cannot come, and the control cycle publishing the state
-        waited with it: no cycle, no link fault, no setpoint for 5 s after the broker went away."""
+    async def _while_connected(self, publishing: Coroutine[Any, Any, None]) -> None:
+        """Await ``publishing`` (publishes on the current connection) while the connection lasts: a connection lost
+        meanwhile ends the wait at once (``MqttError``). aiomqtt alone waits its whole timeout (5 s) for the broker's
+        acknowledgement of a QoS-1 message, or for a QoS-0 one to leave a socket that closed, and the control cycle
+        publishing its state or setpoints waited with it: no cycle, no link fault, no setpoint for 5 s."""
         lost = self._lost
         if lost.is_set():
+            publishing.close()
             raise aiomqtt.MqttError("mqtt: connection lost")
-        publish = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=True))
+        work = asyncio.ensure_future(publishing)
         ended = asyncio.ensure_future(lost.wait())
         try:
-            await asyncio.wait((publish, ended), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((work, ended), return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
-            if not publish.done():
-                publish.cancel()
-        if not publish.done() or publish.cancelled():
-            raise aiomqtt.MqttError("mqtt: connection lost before the broker acknowledged")
-        publish.result()
+            if not work.done():
+                work.cancel()
+        if not work.done() or work.cancelled():
+            raise aiomqtt.MqttError("mqtt: connection lost while publishing")
+        work.result()
+
+    async def publish_state(self, state: dict) -> None:
+        """Publish ``state`` (see :meth:`_send_state`) on the current connection; nothing while there is none, and
+        the wait ends with the connection (:meth:`_while_connected`): the control cycle awaits this."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await self._while_connected(self._send_state(client, state))
+        except aiomqtt.MqttError:
+            pass
+
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
+        """The publishes of :meth:`publish_state`."""
+        raise NotImplementedError
 
     async def _publish_changed(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
         """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
         if self._published.get(topic) != payload:
-            await self._publish_acked(client, topic, payload)
+            await client.publish(topic, payload, qos=1, retain=True)
             self._published[topic] = payload
 
     async def close(self) -> None:
@@ -591,51 +608,43 @@ class MqttService(SettingsBroker):
         except aiomqtt.MqttError:
             pass
 
-    async def publish_state(self, state: dict) -> None:
-        """Publish the runtime state and, for Home Assistant, each entity's value (see :func:`discovery_messages`).
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
+        """The runtime state and, for Home Assistant, each entity's value (see :func:`discovery_messages`).
 
         Values that change every cycle (SOC, power) go out every cycle; the others (availability,
         online, fault, energy totals) when they change. Grid entities are announced once the
         state first carries grid energy.
         """
-        client = self._client
-        if client is None:
-            return
-        try:
-            await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            soc, power = state.get("soc_pct", {}), state.get("power_w", {})
-            for pack_id, value in soc.items():
-                await client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
-            for pack_id, value in power.items():
-                await client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
-            for topic, value in (
-                (self.topics.battery_power, state.get("battery_power_w")),
-                (self.topics.grid_power, state.get("grid_w")),
-            ):
-                if value is not None:
-                    await client.publish(topic, f"{value:.0f}", qos=0, retain=True)
-            faults = state.get("faults", {})
-            for p in self.cfg.packs:
-                await self._publish_changed(
-                    client, self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
-                )
-                await self._publish_changed(client, self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
-                await self._publish_changed(
-                    client, self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF
-                )
-            energy = state.get("energy_kwh", {})
-            if "grid_import" in energy and not self._grid and self.mcfg.discovery:
-                self._grid = True
-                await self._publish_discovery(client)
-            for name, kwh in energy.items():
-                await self._publish_changed(client, self.topics.energy(name), f"{kwh:.3f}")
-        except aiomqtt.MqttError:
-            pass
+        await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
+        soc, power = state.get("soc_pct", {}), state.get("power_w", {})
+        for pack_id, value in soc.items():
+            await client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
+        for pack_id, value in power.items():
+            await client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
+        for topic, value in (
+            (self.topics.battery_power, state.get("battery_power_w")),
+            (self.topics.grid_power, state.get("grid_w")),
+        ):
+            if value is not None:
+                await client.publish(topic, f"{value:.0f}", qos=0, retain=True)
+        faults = state.get("faults", {})
+        for p in self.cfg.packs:
+            await self._publish_changed(
+                client, self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
+            )
+            await self._publish_changed(client, self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
+            await self._publish_changed(client, self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF)
+        energy = state.get("energy_kwh", {})
+        if "grid_import" in energy and not self._grid and self.mcfg.discovery:
+            self._grid = True
+            await self._publish_discovery(client)
+        for name, kwh in energy.items():
+            await self._publish_changed(client, self.topics.energy(name), f"{kwh:.3f}")
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         """Every Home Assistant discovery config (retained)."""
         for topic, payload in discovery_messages(self.cfg, self.topics, commands=self.settings_token is None, grid=self._grid):
-            await self._publish_acked(client, topic, json.dumps(payload))
+            await client.publish(topic, json.dumps(payload), qos=1, retain=True)
 
     # --- device link -------------------------------------------------------------------------------
 
@@ -653,7 +662,7 @@ class MqttService(SettingsBroker):
         self._seq += 1
         body = {"seq": self._seq, "watchdog_s": watchdog_s, "packs": setpoints_w}
         try:
-            await self._client.publish(self.topics.setpoints, json.dumps(body), qos=0)
+            await self._while_connected(self._client.publish(self.topics.setpoints, json.dumps(body), qos=0))
         except aiomqtt.MqttError:
             return False
         return True

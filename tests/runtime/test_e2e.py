@@ -19,6 +19,7 @@ from socbal.runtime.config import MqttConfig
 from socbal.runtime.emulator import EmulatedDevice, serve
 from socbal.runtime.service import Runtime
 from socbal.scenario import load_scenario
+from tests.emulators.harness import LoopLag
 
 from .conftest import EXAMPLES, LOOPBACK, SUBPROCESS_START_S, free_port, runtime_config, stop_all, wait_for_port, wait_until
 
@@ -212,7 +213,12 @@ def test_mqtt_link_discovery_settings_garbage_and_broker_restart(tmp_path, broke
             # broker restart: the link is lost, the device watchdog goes to 0, then everything reconnects
             connects = rt.mqtt.connects
             broker.stop()
-            await wait_until(lambda: "link" in rt.faults.active, 5, "link fault")
+            async with LoopLag() as lag:  # the next cycle shows the fault; a stalled loop runs it late
+                stopped_s = time.monotonic()
+                await wait_until(lambda: "link" in rt.faults.active, 15, "link fault")
+                took_s = time.monotonic() - stopped_s
+            # not after an acknowledgement's 5 s timeout: a publish in flight when the broker died held the cycle up
+            assert took_s < 2.0 + lag.late_s, (took_s, lag.late_s)
             await wait_until(lambda: device.watchdog_tripped and not any(device.power_w), 5, "device safe")
             broker.start()
             await wait_until(

@@ -56,6 +56,7 @@ class HomeMqtt(SettingsBroker):
         refused login or TLS names the fields to fix). Cancel to stop."""
         backoff = RECONNECT_MIN_S
         while True:
+            self._connecting()
             try:
                 async with self.connection.client() as client:
                     await client.subscribe([(t, 1) for t in sorted(self._command_topics)])
@@ -69,12 +70,13 @@ class HomeMqtt(SettingsBroker):
                     async for message in client.messages:
                         self._handle(str(message.topic), payload_bytes(message))
             except (aiomqtt.MqttError, OSError) as err:
+                self._connection_ended()
                 self.last_error = self.connection.describe(err)
                 log.warning("mqtt: %s; retrying in %.1f s", self.last_error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, RECONNECT_MAX_S)
             finally:
-                self._client = None
+                self._connection_ended()
 
     def _plain_patch(self, topic: str, text: str) -> object:
         name = topic.rsplit("/", 2)[-2]
@@ -91,29 +93,23 @@ class HomeMqtt(SettingsBroker):
         except InputError as err:  # a wrong token is logged here; an invalid value by the settings controller
             self.rejects.warning(f"mqtt: {shorten(str(err), 300)}")
 
-    async def publish_state(self, state: dict) -> None:
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
         """The controller's state, each device's values and availability, and the settings (retained)."""
-        client = self._client
-        if client is None:
-            return
-        try:
-            await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            for device_id, values in state["devices"].items():
-                online = bool(values["online"])
-                await self._publish_changed(
-                    client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
-                )
-                await self._publish_changed(
-                    client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
-                )
-                for field in DEVICE_VALUES:
-                    value = values.get(field)
-                    if value is not None:
-                        text = value if isinstance(value, str) else f"{value:g}"
-                        await self._publish_changed(client, device_topic(self.topics, device_id, field), text)
-            s = self.settings.latest
-            for name in PLAIN_SETTINGS:
-                value = getattr(s, name)
-                await self._publish_changed(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")
-        except aiomqtt.MqttError:
-            pass
+        await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
+        for device_id, values in state["devices"].items():
+            online = bool(values["online"])
+            await self._publish_changed(
+                client, device_topic(self.topics, device_id, "availability"), "online" if online else "offline"
+            )
+            await self._publish_changed(
+                client, device_topic(self.topics, device_id, "online"), discovery.ON if online else discovery.OFF
+            )
+            for field in DEVICE_VALUES:
+                value = values.get(field)
+                if value is not None:
+                    text = value if isinstance(value, str) else f"{value:g}"
+                    await self._publish_changed(client, device_topic(self.topics, device_id, field), text)
+        s = self.settings.latest
+        for name in PLAIN_SETTINGS:
+            value = getattr(s, name)
+            await self._publish_changed(client, self.topics.setting(name), value if isinstance(value, str) else f"{value:g}")

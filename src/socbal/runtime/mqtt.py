@@ -40,7 +40,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiomqtt
 from pydantic import SecretStr
@@ -335,6 +336,7 @@ class SettingsBroker:
         self._command_rate = TokenBucket(mcfg.settings_rate_per_s, mcfg.settings_burst)
         self.rejects = ThrottledLog(logger, sink=lambda text: store.log("rejected", text))
         self._client: aiomqtt.Client | None = None
+        self._lost = asyncio.Event()  # set when the connection ends (a new one for each attempt)
         self._published: dict[str, str] = {}  # retained topic -> payload last published there (this connection)
         self.connects = 0  # successful connections so far (tests watch it)
         will = aiomqtt.Will(self.topics.status, "offline", qos=1, retain=True)
@@ -377,6 +379,51 @@ class SettingsBroker:
             if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected):
                 raise InputError(f"{topic}: refused: missing or wrong settings token")
         return patch
+
+    def _connecting(self) -> None:
+        """A connection attempt begins: :meth:`_publish_acked` waits on it until :meth:`_connection_ended`."""
+        self._lost = asyncio.Event()
+
+    def _connection_ended(self) -> None:
+        """The connection is gone: no client to publish on; publishes waiting for an acknowledgement end now."""
+        self._client = None
+        self._lost.set()
+
+    async def _while_connected(self, publishing: Coroutine[Any, Any, None]) -> None:
+        """Await ``publishing`` (publishes on the current connection) while the connection lasts: a connection lost
+        meanwhile ends the wait at once (``MqttError``). aiomqtt alone waits its whole timeout (5 s) for the broker's
+        acknowledgement of a QoS-1 message, or for a QoS-0 one to leave a socket that closed, and the control cycle
+        publishing its state or setpoints waited with it: no cycle, no link fault, no setpoint for 5 s."""
+        lost = self._lost
+        if lost.is_set():
+            publishing.close()
+            raise aiomqtt.MqttError("mqtt: connection lost")
+        work = asyncio.ensure_future(publishing)
+        ended = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait((work, ended), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            if not work.done():
+                work.cancel()
+        if not work.done() or work.cancelled():
+            raise aiomqtt.MqttError("mqtt: connection lost while publishing")
+        work.result()
+
+    async def publish_state(self, state: dict) -> None:
+        """Publish ``state`` (see :meth:`_send_state`) on the current connection; nothing while there is none, and
+        the wait ends with the connection (:meth:`_while_connected`): the control cycle awaits this."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await self._while_connected(self._send_state(client, state))
+        except aiomqtt.MqttError:
+            pass
+
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
+        """The publishes of :meth:`publish_state`."""
+        raise NotImplementedError
 
     async def _publish_changed(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
         """Publish ``payload`` on ``topic`` (retained, QoS 1) unless it is what was last published there."""
@@ -437,6 +484,7 @@ class MqttService(SettingsBroker):
         self._loop = asyncio.get_running_loop()
         self._settings_changed = asyncio.Event()
         while True:
+            self._connecting()
             try:
                 async with self.connection.client() as client:
                     await client.subscribe(
@@ -455,14 +503,14 @@ class MqttService(SettingsBroker):
                     await self._serve(client)
             except (aiomqtt.MqttError, OSError) as err:
                 was = self._client is not None
-                self._client = None
+                self._connection_ended()
                 self.last_error = self.connection.describe(err)
                 if was:
                     self.store.log("link", f"mqtt: connection lost: {err}")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, rt.reconnect_max_s)
             finally:
-                self._client = None
+                self._connection_ended()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Handle messages and republish settings when they change, until the connection ends."""
@@ -560,46 +608,38 @@ class MqttService(SettingsBroker):
         except aiomqtt.MqttError:
             pass
 
-    async def publish_state(self, state: dict) -> None:
-        """Publish the runtime state and, for Home Assistant, each entity's value (see :func:`discovery_messages`).
+    async def _send_state(self, client: aiomqtt.Client, state: dict) -> None:
+        """The runtime state and, for Home Assistant, each entity's value (see :func:`discovery_messages`).
 
         Values that change every cycle (SOC, power) go out every cycle; the others (availability,
         online, fault, energy totals) when they change. Grid entities are announced once the
         state first carries grid energy.
         """
-        client = self._client
-        if client is None:
-            return
-        try:
-            await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
-            soc, power = state.get("soc_pct", {}), state.get("power_w", {})
-            for pack_id, value in soc.items():
-                await client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
-            for pack_id, value in power.items():
-                await client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
-            for topic, value in (
-                (self.topics.battery_power, state.get("battery_power_w")),
-                (self.topics.grid_power, state.get("grid_w")),
-            ):
-                if value is not None:
-                    await client.publish(topic, f"{value:.0f}", qos=0, retain=True)
-            faults = state.get("faults", {})
-            for p in self.cfg.packs:
-                await self._publish_changed(
-                    client, self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
-                )
-                await self._publish_changed(client, self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
-                await self._publish_changed(
-                    client, self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF
-                )
-            energy = state.get("energy_kwh", {})
-            if "grid_import" in energy and not self._grid and self.mcfg.discovery:
-                self._grid = True
-                await self._publish_discovery(client)
-            for name, kwh in energy.items():
-                await self._publish_changed(client, self.topics.energy(name), f"{kwh:.3f}")
-        except aiomqtt.MqttError:
-            pass
+        await client.publish(self.topics.state, json.dumps(state), qos=0, retain=True)
+        soc, power = state.get("soc_pct", {}), state.get("power_w", {})
+        for pack_id, value in soc.items():
+            await client.publish(self.topics.pack_soc(pack_id), f"{value:.1f}", qos=0, retain=True)
+        for pack_id, value in power.items():
+            await client.publish(self.topics.pack_power(pack_id), f"{value:.0f}", qos=0, retain=True)
+        for topic, value in (
+            (self.topics.battery_power, state.get("battery_power_w")),
+            (self.topics.grid_power, state.get("grid_w")),
+        ):
+            if value is not None:
+                await client.publish(topic, f"{value:.0f}", qos=0, retain=True)
+        faults = state.get("faults", {})
+        for p in self.cfg.packs:
+            await self._publish_changed(
+                client, self.topics.pack_availability(p.id), discovery.ONLINE if p.id in soc else discovery.OFFLINE
+            )
+            await self._publish_changed(client, self.topics.pack_online(p.id), discovery.ON if p.id in soc else discovery.OFF)
+            await self._publish_changed(client, self.topics.pack_fault(p.id), discovery.ON if p.id in faults else discovery.OFF)
+        energy = state.get("energy_kwh", {})
+        if "grid_import" in energy and not self._grid and self.mcfg.discovery:
+            self._grid = True
+            await self._publish_discovery(client)
+        for name, kwh in energy.items():
+            await self._publish_changed(client, self.topics.energy(name), f"{kwh:.3f}")
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         """Every Home Assistant discovery config (retained)."""
@@ -622,7 +662,7 @@ class MqttService(SettingsBroker):
         self._seq += 1
         body = {"seq": self._seq, "watchdog_s": watchdog_s, "packs": setpoints_w}
         try:
-            await self._client.publish(self.topics.setpoints, json.dumps(body), qos=0)
+            await self._while_connected(self._client.publish(self.topics.setpoints, json.dumps(body), qos=0))
         except aiomqtt.MqttError:
             return False
         return True

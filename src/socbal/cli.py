@@ -15,8 +15,9 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypedDict, cast
+from typing import Annotated, Any, Optional, TypedDict, cast
 
 import typer
 from pydantic import ValidationError

@@ -1,6 +1,7 @@
 """The command line: the allocate contract, simulate output, and clear errors for bad input."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,22 @@ def test_repeated_pack_id_is_one_short_line_naming_the_field(tmp_path):
 def test_allocate_missing_file_is_a_clear_error(tmp_path):
     out = socbal("allocate", str(tmp_path / "nope.json"))
     assert out.returncode == 2 and "input file not found" in out.stderr and out.stdout == ""
+
+
+def test_allocate_reads_a_pipe_path_and_refuses_a_folder_or_nothing_clearly(tmp_path):
+    # `socbal allocate <(...)` (a pipe, not a regular file) and /dev/null were "input file not found"
+    source, fifo = tmp_path / "input.json", tmp_path / "input.fifo"
+    source.write_text(json.dumps(SPEC_INPUT))
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{source}' > '{fifo}'"])  # blocks until socbal opens the pipe
+    out = socbal("allocate", str(fifo))
+    writer.wait(timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert [p["power_w"] for p in json.loads(out.stdout)["packs"]] == [600.0, 300.0]
+    for path, message in [(tmp_path, "is a folder"), (Path(os.devnull), "input is empty")]:
+        out = socbal("allocate", str(path))
+        assert out.returncode == 2 and out.stdout == "", out.stderr
+        assert out.stderr.count("\n") == 1 and message in out.stderr and "Traceback" not in out.stderr
 
 
 def test_allocate_binary_file_is_a_clear_error(tmp_path):

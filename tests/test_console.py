@@ -84,3 +84,15 @@ def test_a_one_pack_device_shows_no_spread_and_an_unsettled_spread_says_never(ca
     print_summary(socbal.simulate(apart).summary)  # starts balanced, the main unit gives first: it ends apart
     out = capsys.readouterr().out
     assert re.search(r"│ settles below 1 point\s+│\s+never \(ends above\) │", out)
+
+
+def test_a_title_wider_than_the_columns_stays_on_one_line():
+    # "standby-72h-no-aux — strategy spec, reserve 5 %, 72 h at 300 s" was wrapped to the two columns' width,
+    # between the 5 and its %
+    title = "standby-72h-no-aux — strategy spec, reserve 5 %, 72 h at 300 s"
+    wide = Console(file=io.StringIO(), width=120)
+    wide.print(table(title, ["SOC spread", "value"], [("max", "15.00 %")]))
+    assert title in wide.file.getvalue().splitlines()[0]
+    narrow = Console(file=io.StringIO(), width=40)  # narrower than the title: wrapped, never wider than the console
+    narrow.print(table(title, ["SOC spread", "value"], [("max", "15.00 %")]))
+    assert max(len(line) for line in narrow.file.getvalue().splitlines()) <= 40

@@ -6,9 +6,10 @@ Everything here is also reachable from ``socbal`` itself; bad input raises
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError

@@ -15,8 +15,9 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypedDict, cast
+from typing import Annotated, Any, Optional, TypedDict, cast
 
 import typer
 from pydantic import ValidationError
@@ -260,9 +261,19 @@ def allocate(
     from socbal.ems.models import AllocateInput
     from socbal.validation import json_loads
 
-    if file is not None and str(file) != "-" and not file.is_file():
-        raise InputError(f"input file not found: {file} (expected a JSON file, or '-' for standard input)")
-    data = sys.stdin.buffer.read() if file is None or str(file) == "-" else file.read_bytes()
+    from_stdin = file is None or str(file) == "-"
+    if file is not None and not from_stdin:
+        # any readable path that is not a folder: a file, a pipe (<(...)), a device
+        if not file.exists():
+            raise InputError(f"input file not found: {file} (expected a JSON file, or '-' for standard input)")
+        if file.is_dir():
+            raise InputError(f"input file: {file} is a folder (expected a JSON file, or '-' for standard input)")
+    try:
+        data = sys.stdin.buffer.read() if file is None or from_stdin else file.read_bytes()
+    except OSError as err:
+        raise InputError(f"input file: cannot read {file}: {err.strerror}") from None
+    if not data.strip():
+        raise InputError("input is empty: expected one JSON object of settings, packs and request")
     try:
         raw = json_loads(data)
     except UnicodeDecodeError as err:

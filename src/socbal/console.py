@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -56,7 +57,8 @@ def table(
     title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], text_columns: int = 1, caption: str | None = None
 ) -> Table:
     """A table whose first ``text_columns`` columns are text (left, never wrapped) and the rest numbers (right)."""
-    out = Table(title=title, caption=caption, caption_justify="left")
+    # at least as wide as its title: a title wider than the columns wrapped between a number and its unit ("5 / %")
+    out = Table(title=title, caption=caption, caption_justify="left", min_width=cell_len(title))
     for i, name in enumerate(columns):
         text = i < text_columns
         out.add_column(name, justify="left" if text else "right", no_wrap=text)

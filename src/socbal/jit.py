@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from numba import njit
 from numba import types as numba_types

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import time
@@ -165,9 +166,24 @@ def test_secrets_come_from_env_or_file_and_are_never_shown(tmp_path, monkeypatch
     f = tmp_path / "secret"
     f.write_text("s3cr3t\n")
     assert read_secret("token", file=f).get_secret_value() == "s3cr3t"
-    with pytest.raises(InputError, match="SOCBAL_UNSET_VAR is not set"):
+    with pytest.raises(InputError, match="SOCBAL_UNSET_VAR is not set; set it, or leave out the setting that names it"):
         read_secret("token", env="SOCBAL_UNSET_VAR")
     assert read_secret("token") is None
+
+
+def test_run_without_the_api_token_it_names_says_which_variable_and_how_to_do_without(tmp_path):
+    # The example's comment read "without a token the API is read-only", yet `socbal run` stopped with
+    # "http token: environment variable SOCBAL_API_TOKEN is not set" and no word on what to do.
+    config = tmp_path / "runtime_modbus.toml"
+    config.write_text((EXAMPLES / "runtime_modbus.toml").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "SOCBAL_API_TOKEN"}
+    r = subprocess.run([sys.executable, "-m", "socbal", "run", str(config)], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [
+        "error: http token: environment variable SOCBAL_API_TOKEN is not set; set it, or leave out http.token_env "
+        "(a read-only API without a token)"
+    ]
+    assert not (tmp_path / "socbal-state.sqlite").exists()  # nothing written before the refusal
 
 
 def test_settings_are_validated_persisted_atomically_and_applied_next_cycle(tmp_path):

@@ -178,3 +178,20 @@ def test_a_short_horizon_is_warned_about(caplog):
     with caplog.at_level("WARNING", logger="socbal.sweep"):
         sweep_cases(scenario_from_dict({"run": {"horizon_h": 24}}))
     assert "scaled to a year" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "option, sweep, message",
+    [
+        (["--pack-price", "500"], "", "--pack-price: value 500 needs a [tariff] section"),
+        ([], "\n[sweep]\npack_price = 600\n", "sweep.pack_price: value 600 needs a [tariff] section"),
+    ],
+)
+def test_a_pack_price_without_a_tariff_is_refused_before_simulating(tmp_path, option, sweep, message):
+    # `--pack-price` (help: "needs [tariff]") without a [tariff] ran, exit 0, with no payback column and no word
+    scenario = tmp_path / "no_tariff.toml"
+    scenario.write_text(EXAMPLE.read_text().split("[sweep]")[0] + sweep)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(scenario), "--packs", "0..1", *option, "-o", str(out)])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not out.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -50,10 +51,11 @@ def print_home_summary(summary: dict, console: Console | None = None) -> None:
     """Print the home metrics and one row per device."""
     console = console or Console()
     h = summary["home"]
-    table = Table(
-        title=f"{summary['scenario']} — home strategy {summary['strategy']}, staging {summary['staging']}, "
+    title = (
+        f"{summary['scenario']} — home strategy {summary['strategy']}, staging {summary['staging']}, "
         f"{summary['horizon_h']:g} h at {summary['step_s']:g} s"
     )
+    table = Table(title=title, min_width=cell_len(title))  # as wide as its title: never "0.5 h at" / "1 s"
     table.add_column("home")
     table.add_column("value", justify="right")
     for label, key, unit in HOME_ROWS:

@@ -20,8 +20,8 @@ What the numbers mean, and what they leave out:
   itself widens the SOC swings as capacity falls, keeping the energy throughput).
 - One constant cell temperature (the scenario's ``[lifetime]`` section, else 25 °C).
 - Energies (served, losses) are per simulated year, scaled from the horizon (a year is 365 days). Losses are the
-  device's (:func:`socbal.sim.metrics.losses_kwh`: DC-DC, I²R, standby and the main unit's draw) per strategy, and
-  each pack's (:func:`socbal.sim.metrics.pack_loss_kwh`) per pack.
+  device's (the summary's ``losses``, :func:`socbal.sim.metrics.losses_kwh`: DC-DC, I²R, standby and the main unit's
+  draw) per strategy, and each pack's (:func:`socbal.sim.metrics.pack_loss_kwh`) per pack.
 - ``capacity_spread_pct``: the spread of the packs' *capacities* after ``years`` (max - min, % points of nameplate),
   not an SOC spread.
 """
@@ -31,10 +31,10 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from socbal.errors import InputError
 from socbal.lifetime.cycles import DEFAULT_DOD_BINS_PCT, dod_histogram, soc_swing_efc, time_at_soc_s
 from socbal.resultfiles import read_results, save_results
 from socbal.scenario import PackSpec, Scenario, scenario_from_dict
-from socbal.sim.metrics import losses_kwh, pack_loss_kwh
+from socbal.sim.metrics import pack_loss_kwh
 from socbal.sim.results import SimulationResult
 from socbal.wording import count
 
@@ -385,7 +385,7 @@ def strategy_table(packs: pd.DataFrame, runs: dict[str, SimulationResult], per_y
                 "max_soc_swing_efc_per_year": float(part["soc_swing_efc_per_year"].max()),
                 "soc_swing_efc_spread_per_year": float(np.ptp(part["soc_swing_efc_per_year"].to_numpy())),
                 "energy_served_kwh_per_year": energy["served_by_device"] * per_year,
-                "losses_kwh_per_year": float(losses_kwh(energy)) * per_year,
+                "losses_kwh_per_year": float(energy["losses"]) * per_year,
                 "grid_import_kwh_per_year": energy["grid_import"] * per_year,
             }
         )

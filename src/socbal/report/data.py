@@ -6,9 +6,10 @@ Reports never re-run physics: everything here reads what a simulation recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, Union, runtime_checkable
+from typing import Protocol, Union, runtime_checkable
 
 import pandas as pd
 from pydantic import BaseModel

@@ -14,9 +14,9 @@ import html
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go

@@ -38,9 +38,11 @@ def service_secrets(mqtt: MqttConfig | None, http: HttpConfig) -> tuple[SecretSt
     if mqtt is not None:
         password = mqtt.password("mqtt password")
         check_tls(mqtt, "mqtt")
-        settings_token = read_token("mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file)
+        settings_token = read_token(
+            "mqtt settings token", mqtt.settings_token_env, mqtt.settings_token_file, "mqtt.settings_token_env"
+        )
     if http.enabled:
-        api_token = read_token("http token", http.token_env, http.token_file)
+        api_token = read_token("http token", http.token_env, http.token_file, "http.token_env (a read-only API without a token)")
     return password, settings_token, api_token
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import pandas as pd
 
@@ -74,6 +75,13 @@ def run_sweep(
         raise InputError(f"--pack-price: value {pack_price:g} is not allowed: must be a number >= 0")
     cases = sweep_cases(scenario, packs, pv_kwp, strategies)
     tariff = scenario.tariff
+    price = pack_price if pack_price is not None else (scenario.sweep.pack_price if scenario.sweep else None)
+    if price is not None and tariff is None:  # a payback needs money saved: without prices it was dropped silently
+        where = "--pack-price" if pack_price is not None else "sweep.pack_price"
+        raise InputError(
+            f"{where}: value {price:g} needs a [tariff] section (import and feed-in prices) to price the energy saved; "
+            "add one, or leave the pack price out"
+        )
     rows: list[dict] = []
     report = progress or (lambda done, total: None)
     report(0, len(cases))
@@ -96,7 +104,6 @@ def run_sweep(
     table = pd.DataFrame(rows)
     if table["pv_kwp"].isna().all():
         table["pv_kwp"] = _pv_kwp(scenario)
-    price = pack_price if pack_price is not None else (scenario.sweep.pack_price if scenario.sweep else None)
     table = marginal_gains(table, price)
     summary = {
         "scenario": scenario.name,

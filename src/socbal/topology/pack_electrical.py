@@ -8,7 +8,8 @@ simulations turn a list of packs into plain arrays with :func:`pack_arrays`.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike

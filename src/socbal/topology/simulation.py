@@ -21,8 +21,8 @@ below ``floor_pct`` may not discharge, as an empty pack may not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
-from typing import Sequence
 
 import numpy as np
 from numba import njit

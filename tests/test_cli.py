@@ -133,6 +133,17 @@ def test_repeated_pack_id_is_one_short_line_naming_the_field(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["compare", "sweep", "lifetime"])
+def test_a_one_device_command_refuses_a_home_scenario_by_name(tmp_path, command):
+    """A home scenario given to a one-device command: one line that says so, not each home field as unknown."""
+    scenario = EXAMPLES / "home_two_units.toml"
+    out = socbal(command, str(scenario), "--out", str(tmp_path / "out"))
+    assert out.returncode == 2 and out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith(f"error: {scenario}: home: a home scenario") and "unknown field" not in line
+    assert not (tmp_path / "out").exists()
+
+
 def test_allocate_missing_file_is_a_clear_error(tmp_path):
     out = socbal("allocate", str(tmp_path / "nope.json"))
     assert out.returncode == 2 and "input file not found" in out.stderr and out.stdout == ""

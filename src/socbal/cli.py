@@ -446,11 +446,17 @@ def _home_fleet(
     path: Path, devices: Optional[int], homes: Optional[int], seed: Optional[int], on_dask: bool, scheduler: Optional[str],
     workers: int, out: Optional[Path], quiet: bool, as_json: bool,
 ) -> bool:  # fmt: skip
-    """``socbal fleet`` for a home scenario (it has [home]): run and save the home fleet; False for any other scenario."""
+    """``socbal fleet`` for a home scenario (it has [home]): run and save the home fleet; False for any other scenario.
+    A scenario without [fleet] is refused: its defaults draw no spread, so every device (or home) would be the same."""
     from socbal.home.scenario import home_scenario_from_dict, is_home
     from socbal.tomlfile import read_toml
 
     raw = read_toml(path, "scenario")
+    if "fleet" not in raw:
+        raise InputError(
+            f"{path}: fleet: missing: socbal fleet draws its devices or homes from the scenario's [fleet] section "
+            "(see examples/fleet.toml, examples/home_fleet.toml); for one device or home use socbal simulate"
+        )
     if not is_home(raw):
         if homes is not None:
             raise InputError(f"--homes: value {homes} is not allowed: only for a home scenario (with [home]); use --devices")
@@ -573,7 +579,7 @@ def _number_option(name: str, text: str, low: float, high: float, integer: bool 
         "Prints years until the first pack reaches 80 % capacity, the capacity of each pack after --years, energy "
         "served and losses per year, and per pack SOC-swing equivalent full cycles (sum of |SOC change| / 200 %), "
         "deep cycles and time at high and low SOC. "
-        "The optional [lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 C). The "
+        "The optional [lifetime] section sets chemistry (lfp, nmc) and cell temperature_c (default lfp, 25 °C). The "
         "results folder holds strategies.parquet, packs.parquet, dod.parquet (rainflow histogram), fade.parquet "
         "(capacity trajectories), summary.json and scenario.json. Without BLAST-Lite it prints cycles and energy only."
     )

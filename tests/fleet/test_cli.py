@@ -41,6 +41,16 @@ def test_fleet_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "fleet.old_pack_share" in socbal("fleet", str(bad)).stderr
 
 
+@pytest.mark.parametrize("scenario", ["spec_example.toml", "home_two_units.toml"])
+def test_a_scenario_without_a_fleet_section_is_refused(tmp_path, scenario):
+    """Without [fleet] every drawn device or home would be the same one: refused in one line, nothing written."""
+    out = socbal("fleet", str(EXAMPLES / scenario), "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith(f"error: {EXAMPLES / scenario}: fleet: missing: ") and "[fleet]" in line
+    assert out.stdout == "" and not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize(
     "scenario, args, expected",
     [

@@ -314,7 +314,13 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_dict(raw: dict, source: str = "scenario", base_dir: Path | None = None) -> Scenario:
-    """Validate a scenario given as a dict; relative file paths resolve against ``base_dir``."""
+    """Validate a scenario given as a dict; relative file paths resolve against ``base_dir``. A home scenario (with
+    ``[home]``) is refused by name, not field by field."""
+    if "home" in raw:
+        raise InputError(
+            f"{source}: home: a home scenario (with [home]) where one device's scenario is expected: "
+            "socbal simulate, fleet and emulate run homes; compare, sweep and lifetime take one device"
+        )
     try:
         return Scenario.model_validate(raw, context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as err:

@@ -139,7 +139,9 @@ def test_kw_read_as_w_gets_one_warning_line_and_an_impossible_peak_is_refused(tm
     spec = LOAD.validate_python({"kind": "file", "path": str(path), "column": "p"})
     with caplog.at_level(logging.WARNING, logger="socbal"):
         spec.series(pd.Timestamp("2023-01-02", tz="UTC"), 86400)
-    assert [r.getMessage() for r in caplog.records] == ["load.unit: median 1.4 W: is this kW? then set unit = 'kW'"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "load.unit: median 1.4 W: is this kW, or each interval's kWh? then set unit = 'kW' or 'kWh'"
+    ]
     huge = write_week_csv(tmp_path / "huge.csv", unit_scale=1e6)
     with pytest.raises(InputError, match=r"load.unit: a peak of 7e\+08 W is not allowed"):
         LOAD.validate_python({"kind": "file", "path": str(huge), "column": "p"}).series(
@@ -151,7 +153,9 @@ def test_pv_in_kw_read_as_w_is_named(tmp_path, caplog):
     path = write_week_csv(tmp_path / "pv.csv", unit_scale=0.002)  # peak 1.4: kW in a W column
     with caplog.at_level(logging.WARNING, logger="socbal"):
         PV.validate_python({"kind": "file", "path": str(path), "column": "p"}).series(pd.Timestamp("2023-01-02", tz="UTC"), 86400)
-    assert [r.getMessage() for r in caplog.records] == ["pv.unit: peak 1.4 W: is this kW? then set unit = 'kW'"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "pv.unit: peak 1.4 W: is this kW, or each interval's kWh? then set unit = 'kW' or 'kWh'"
+    ]
 
 
 def test_pack_values_in_the_wrong_unit(caplog):

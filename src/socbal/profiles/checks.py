@@ -78,10 +78,13 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float
             where, values[0] / scale, values[-1] / scale, shown, advice,
         )  # fmt: skip
         return
+    # a table's small W values may be each interval's kWh as well as kW
+    low_hint = "is this kW, or each interval's kWh? then set unit = 'kW' or 'kWh'" if table and unit == "W" else None
     if role == "load":
         median = float(np.median(values))
         if not kilo and 0 < median < LOAD_MEDIAN_LOW_W:
-            log.warning("%s.unit: median %.3g W: is this %s? then set unit = %r", where, median, other, other)
+            hint = low_hint or f"is this {other}? then set unit = {other!r}"
+            log.warning("%s.unit: median %.3g W: %s", where, median, hint)
         elif median > LOAD_MEDIAN_HIGH_W:
             log.warning("%s.unit: median %.4g W for a household: is this %s? then set unit = %r", where, median, other, other)
         elif values.mean() * 24 / 1000 > LOAD_KWH_PER_DAY_HIGH:
@@ -91,7 +94,7 @@ def check_power(power_w: pd.Series, role: str, unit: str, where: str, kwp: float
             )  # fmt: skip
         return
     if not kilo and 0 < peak < PV_PEAK_LOW_W:
-        log.warning("%s.unit: peak %.3g W: is this %s? then set unit = %r", where, peak, other, other)
+        log.warning("%s.unit: peak %.3g W: %s", where, peak, low_hint or f"is this {other}? then set unit = {other!r}")
     elif peak > PV_PEAK_HIGH_W:
         log.warning("%s.unit: peak %.4g W for a household array: is this %s? then set unit = %r", where, peak, other, other)
     elif kwp is not None and peak > PV_OVER_KWP_SHARE * kwp * 1000:

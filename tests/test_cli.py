@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,8 +260,9 @@ def test_allocate_reads_a_byte_order_mark():
     assert json.loads(out.stdout)["served_w"] == 900.0
 
 
-def test_no_help_text_shows_a_markup_escape():
-    """Help is plain text (rich markup is off), so a '\\[' written to escape markup shows as a stray backslash."""
+def test_no_help_text_shows_a_markup_escape_or_an_internal_type_label():
+    """Help is plain text (rich markup is off), so a '\\[' written to escape markup shows as a stray backslash; an
+    option's value is named like the others (<float>, <str>), not by click's type ('<float range>', '<list[str]>')."""
     from typer.main import get_command
     from typer.testing import CliRunner
 
@@ -271,6 +273,7 @@ def test_no_help_text_shows_a_markup_escape():
         out = CliRunner().invoke(app, [name, "--help"])
         assert out.exit_code == 0, (name, out.output)
         assert "\\[" not in out.output, (name, out.output)
+        assert not re.search(r"<[a-z]+ range>|<list\[", out.output), (name, out.output)
 
 
 @pytest.mark.parametrize("option", [["--port", "5021"], ["--model", "x"], ["--serial", "s"]])

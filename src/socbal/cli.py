@@ -748,7 +748,9 @@ def emulate(
     speed: float = typer.Option(1.0, "--speed", help="Simulated seconds per wall-clock second."),
     watchdog_s: float = typer.Option(10.0, "--watchdog-s", help="Setpoints fall back to 0 after this long without one, s."),
     tick_s: float = typer.Option(0.2, "--tick-s", help="Wall-clock step of the emulation, s."),
-    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0, help="Stop after this many wall-clock seconds."),
+    duration_s: Optional[float] = typer.Option(
+        None, "--duration-s", min=0.0, metavar="<float>", help="Stop after this many wall-clock seconds."
+    ),
     protocol: str = typer.Option("socbal", "--protocol", help="socbal (its own Modbus map/MQTT), indevolt, zendure or marstek."),
     port: Optional[int] = typer.Option(None, "--port", help="Port of a vendor protocol (default 8080, 80, 502)."),
     model: Optional[str] = typer.Option(None, "--model", help="Vendor model, e.g. sf2000, solarflow-800, venus-e-v3."),
@@ -992,7 +994,9 @@ def sweep(
     pv_kwp: Optional[str] = typer.Option(
         None, "--pv-kwp", help="PV sizes to try, kWp, e.g. 0.8,1.6,2.4 (needs [pv] kind pvlib)."
     ),
-    strategy: Optional[list[str]] = typer.Option(None, "--strategy", help="Strategy to try; repeat for several."),
+    strategy: Optional[list[str]] = typer.Option(
+        None, "--strategy", metavar="<str>", help="Strategy to try; repeat for several."
+    ),
     pack_price: Optional[float] = typer.Option(None, "--pack-price", help="Price of one added pack (needs [tariff])."),
     workers: int = typer.Option(0, "--workers", help="Processes (or Dask workers); 0: one per CPU."),
     dask: DaskOption = False,

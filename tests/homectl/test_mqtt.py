@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import time
 
 import aiomqtt
 
 from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.emulators.zendure import ZendureEmulator
 from socbal.homectl.controller import HomeController
-from tests.emulators.harness import LOOPBACK, device, two_packs, until
+from tests.emulators.harness import LOOPBACK, LoopLag, device, two_packs, until
 from tests.homectl.harness import config, device_entry, grid_w, home, running
 from tests.runtime.conftest import broker  # noqa: F401 - the fixture
 from tests.runtime.ha_schema import validate_discovery
@@ -62,5 +64,41 @@ def test_discovery_per_device_values_and_token_settings(tmp_path, broker, monkey
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await watcher
+
+    asyncio.run(scenario())
+
+
+def test_a_broker_lost_while_the_home_state_waits_for_its_ack_ends_the_wait_at_once(tmp_path, broker):  # noqa: F811
+    """The home controller's cycle awaits its state publish, whose per-device values are QoS 1: with the broker gone
+    the wait ends with the connection, not after aiomqtt's 5 s timeout (no cycle, no fail-safe meanwhile)."""
+
+    async def scenario():
+        emus = [IndevoltEmulator(device(two_packs())), ZendureEmulator(device(two_packs()))]
+        async with home(emus) as (ports, meter_port):
+            entries = [device_entry(emus[0], ports[0], "ind"), device_entry(emus[1], ports[1], "zen")]
+            mqtt_cfg = {"host": LOOPBACK, "port": broker.port, "base_topic": "test/lost"}
+            ctl = HomeController.from_config(config(tmp_path, entries, meter_port, mqtt=mqtt_cfg))
+            mqtt = ctl.mqtt
+            assert mqtt is not None
+            run = asyncio.create_task(mqtt.run())
+            try:
+                await until(lambda: mqtt.connected, timeout_s=10)
+                broker.proc.send_signal(signal.SIGSTOP)  # alive but silent: no acknowledgement comes
+                publish = asyncio.create_task(mqtt.publish_state(ctl.state()))
+                await asyncio.sleep(0.5)
+                assert not publish.done(), "the publish did not wait for an acknowledgement: this test shows nothing"
+                broker.proc.kill()  # its sockets close: the connection ends
+                broker.proc.wait(timeout=5)
+                broker.proc = None
+                killed_s = time.monotonic()
+                async with LoopLag() as lag:
+                    await asyncio.wait_for(publish, 10)  # publish_state swallows the MqttError
+                took_s = time.monotonic() - killed_s
+                assert took_s < 1.0 + lag.late_s, f"the home state publish waited {took_s:.2f} s after the broker was gone"
+                assert not mqtt.connected
+            finally:
+                run.cancel()
+                await asyncio.wait([run], timeout=5)
+                ctl.close()
 
     asyncio.run(scenario())

@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
-import time
 
 import aiomqtt
 
 from socbal.emulators.indevolt import IndevoltEmulator
 from socbal.emulators.zendure import ZendureEmulator
 from socbal.homectl.controller import HomeController
-from tests.emulators.harness import LOOPBACK, LoopLag, device, two_packs, until
+from tests.emulators.harness import LOOPBACK, device, two_packs, until
 from tests.homectl.harness import config, device_entry, grid_w, home, running
-from tests.runtime.conftest import broker  # noqa: F401 - the fixture
+from tests.runtime.conftest import assert_a_lost_broker_ends_the_state_publish, broker  # noqa: F401 - the fixture
 from tests.runtime.ha_schema import validate_discovery
 
 
@@ -78,27 +76,10 @@ def test_a_broker_lost_while_the_home_state_waits_for_its_ack_ends_the_wait_at_o
             entries = [device_entry(emus[0], ports[0], "ind"), device_entry(emus[1], ports[1], "zen")]
             mqtt_cfg = {"host": LOOPBACK, "port": broker.port, "base_topic": "test/lost"}
             ctl = HomeController.from_config(config(tmp_path, entries, meter_port, mqtt=mqtt_cfg))
-            mqtt = ctl.mqtt
-            assert mqtt is not None
-            run = asyncio.create_task(mqtt.run())
+            assert ctl.mqtt is not None
             try:
-                await until(lambda: mqtt.connected, timeout_s=10)
-                broker.proc.send_signal(signal.SIGSTOP)  # alive but silent: no acknowledgement comes
-                publish = asyncio.create_task(mqtt.publish_state(ctl.state()))
-                await asyncio.sleep(0.5)
-                assert not publish.done(), "the publish did not wait for an acknowledgement: this test shows nothing"
-                broker.proc.kill()  # its sockets close: the connection ends
-                broker.proc.wait(timeout=5)
-                broker.proc = None
-                killed_s = time.monotonic()
-                async with LoopLag() as lag:
-                    await asyncio.wait_for(publish, 10)  # publish_state swallows the MqttError
-                took_s = time.monotonic() - killed_s
-                assert took_s < 1.0 + lag.late_s, f"the home state publish waited {took_s:.2f} s after the broker was gone"
-                assert not mqtt.connected
+                await assert_a_lost_broker_ends_the_state_publish(broker, ctl.mqtt, ctl.state())
             finally:
-                run.cancel()
-                await asyncio.wait([run], timeout=5)
                 ctl.close()
 
     asyncio.run(scenario())

@@ -9,6 +9,7 @@ import asyncio
 import collections
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -62,6 +63,32 @@ async def wait_until(predicate, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for: {what}")
         await asyncio.sleep(0.05)
+
+
+async def assert_a_lost_broker_ends_the_state_publish(broker, mqtt, state: dict) -> None:
+    """Run ``mqtt`` (a connected settings broker), pause ``broker`` under a state publish (its QoS-1 values wait for
+    an acknowledgement), kill it, and assert the publish ended within 1 s (plus the loop's stall) of the kill."""
+    from tests.emulators.harness import LoopLag  # here: the harness imports this module's LOOPBACK
+
+    run = asyncio.create_task(mqtt.run())
+    try:
+        await wait_until(lambda: mqtt.connected, 10, "connected")
+        broker.proc.send_signal(signal.SIGSTOP)  # alive but silent: no acknowledgement comes
+        publish = asyncio.create_task(mqtt.publish_state(state))
+        await asyncio.sleep(0.5)
+        assert not publish.done(), "the publish did not wait for an acknowledgement: this test shows nothing"
+        broker.proc.kill()  # its sockets close: the connection ends
+        broker.proc.wait(timeout=5)
+        broker.proc = None
+        killed_s = time.monotonic()
+        async with LoopLag() as lag:
+            await asyncio.wait_for(publish, 10)  # publish_state swallows the MqttError
+        took_s = time.monotonic() - killed_s
+        assert took_s < 1.0 + lag.late_s, f"the state publish waited {took_s:.2f} s after the broker was gone"
+        assert not mqtt.connected
+    finally:
+        run.cancel()
+        await asyncio.wait([run], timeout=5)
 
 
 async def stop_all(events, tasks) -> None:

@@ -26,7 +26,7 @@ def test_estimate_grows_with_devices_packs_and_steps():
     assert fleet_budget(1000, 12, 86_400, cores=2).memory_bytes > 1.5 * one.memory_bytes
     assert fleet_budget(1000, 6, 86_400, cores=2, dask=True).memory_bytes > one.memory_bytes
     assert one.pack_steps == 1000 * 6 * 86_400
-    # The README's case: 1000 devices x 6 packs x a day at 1 s took 76-95 s on two busy cores.
+    # docs/performance.md: 1000 devices x 6 packs x a day at 1 s took 76-95 s on two busy cores (load average 6).
     assert 60 < one.seconds < 200
     assert fleet_budget(1000, 6, 2 * 86_400, cores=2).seconds > 1.9 * one.seconds
     assert fleet_budget(1000, 6, 86_400, cores=4).seconds == pytest.approx(one.seconds / 2)

@@ -8,7 +8,7 @@ estimate and how many devices fit) and warns on standard error when it would run
 
 The figures are measured (``socbal fleet`` on examples/fleet.toml at one step, peak RSS and wall
 time on this project's shared 2-core machine): about 2.8 kB per device of 6 packs (100,000 devices:
-+220 MB over 20,000), 3 M pack-steps/s per core (README "Fleets and speed"), and about 1 ms of a core
++220 MB over 20,000), 3 M pack-steps/s per core (docs/performance.md), and about 1 ms of a core
 per device for its setup. Estimates are rough; memory is estimated high rather than low.
 """
 
@@ -31,7 +31,8 @@ BYTES_PER_DEVICE = 2500
 DASK_MEMORY_FACTOR = 2.0
 #: Share of the available memory a fleet may plan to use.
 MEMORY_SHARE = 0.8
-#: Pack-steps a core simulates per second (README "Fleets and speed": 5.5-6.8 M/s on two busy cores).
+#: Pack-steps a core simulates per second: the loaded machine's figure (docs/performance.md: 5.5-6.8 M/s on two
+#: cores at load average 6; 27 M/s per core on a quiet one), so a long fleet is warned about early rather than late.
 PACK_STEPS_PER_CORE_S = 3e6
 #: Setup time of one device on one core, s.
 DEVICE_SETUP_S = 1e-3

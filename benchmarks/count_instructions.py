@@ -31,13 +31,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(steps: int, loop: str) -> None:
-    """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps."""
+def child(steps: int, loop: str, meter_period_s: float) -> None:
+    """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps (the home's meter
+    reading every ``meter_period_s``)."""
     sys.path.insert(0, HERE)
     if loop == "home":
         from profile_loop import _home, code_mapping
 
-        run, dispatcher, _ = _home(steps / 3600.0)
+        run, dispatcher, _ = _home(steps / 3600.0, meter_period_s)
         _, start, end = code_mapping(dispatcher)
         print(f"MAPPING {start:x} {end:x}", flush=True)
         run()
@@ -106,10 +107,13 @@ def main() -> None:
     parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
     parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
     parser.add_argument("--compile-natively", action="store_true", help="compile outside valgrind, for its CPU (faster)")
+    parser.add_argument(
+        "--meter-period-s", type=float, default=2.0, help="home: how often the meter reads (the home decision runs), s"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.loop)
+        child(args.child, args.loop, args.meter_period_s)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("count_instructions needs valgrind on the PATH (e.g. apt-get install valgrind)")
@@ -118,7 +122,7 @@ def main() -> None:
         env["PYTHONPATH"] = os.path.abspath(args.src)
     if args.compile_natively:
         env.update(valgrind_cpu(env))
-        warm = [sys.executable, __file__, "--child", "10", "--loop", args.loop]
+        warm = [sys.executable, __file__, "--child", "10", "--loop", args.loop, "--meter-period-s", str(args.meter_period_s)]
         compiled = subprocess.run(warm, capture_output=True, text=True, env=env, check=False)
         if compiled.returncode != 0:
             raise SystemExit(f"compiling for valgrind's CPU failed:\n{compiled.stderr[-3000:]}")
@@ -126,7 +130,8 @@ def main() -> None:
         out_path = os.path.join(tmp, "callgrind.out")
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_path}"]
-            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), "--loop", args.loop],
+            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), "--loop", args.loop]
+            + ["--meter-period-s", str(args.meter_period_s)],
             capture_output=True,
             text=True,
             env=env,

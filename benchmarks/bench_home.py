@@ -50,7 +50,12 @@ def device(did: str, soc0: float, pv_w: float = 0.0) -> dict:
     return out
 
 
-def home_raw(hours: float, strategy: str = "socbal", meter_period_s: float = 2.0) -> dict:
+#: The bench home's meter period, and the slower one that shows what the home decision costs, s.
+METER_PERIOD_S = 2.0
+SLOW_METER_PERIOD_S = 60.0
+
+
+def home_raw(hours: float, strategy: str = "socbal", meter_period_s: float = METER_PERIOD_S) -> dict:
     """Case 1's home; ``meter_period_s``: how often the meter reads (each reading runs the home decision), s."""
     return dict(
         run=dict(step_s=1, horizon_h=hours, record_every_s=900),
@@ -145,7 +150,7 @@ def main() -> None:
         run_s, one_pack_steps = time_one_device(args.hours)
         one_s = min(one_s, run_s)
         if not args.json:
-            run_s, _, _ = time_home(args.hours, raw=home_raw(args.hours, meter_period_s=60.0))
+            run_s, _, _ = time_home(args.hours, raw=home_raw(args.hours, meter_period_s=SLOW_METER_PERIOD_S))
             slow_meter_s = min(slow_meter_s, run_s)
     home_rate = home_pack_steps / home_s
     one_rate = one_pack_steps / one_s
@@ -160,11 +165,12 @@ def main() -> None:
     print(f"one device, 4 packs, {args.hours:g} h at 1 s: {one_s:.1f} s CPU, {one_rate / 1e6:.1f} M pack-steps/s")
     print(f"home / one-device time per pack-step: {one_rate / home_rate:.2f}")
     steps = args.hours * 3600.0
-    per_reading_s = (home_s - slow_meter_s) / (steps / 2.0 - steps / 60.0)
+    readings = steps / METER_PERIOD_S
+    per_reading_s = (home_s - slow_meter_s) / (readings - steps / SLOW_METER_PERIOD_S)
     print(
-        f"the same home with a 60 s meter: {home_pack_steps / slow_meter_s / 1e6:.1f} M pack-steps/s, "
+        f"the same home with a {SLOW_METER_PERIOD_S:g} s meter: {home_pack_steps / slow_meter_s / 1e6:.1f} M pack-steps/s, "
         f"{one_rate * slow_meter_s / home_pack_steps:.2f}x the one-device loop per pack-step; the home decision at each "
-        f"2 s reading: about {per_reading_s * 1e9:.0f} ns a reading, {steps / 2.0 * per_reading_s / home_s:.0%} "
+        f"{METER_PERIOD_S:g} s reading: about {per_reading_s * 1e9:.0f} ns a reading, {readings * per_reading_s / home_s:.0%} "
         "of the home loop"
     )
     if args.strategies:

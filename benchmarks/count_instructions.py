@@ -112,6 +112,8 @@ def main() -> None:
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.meter_period_s > 0.0:
+        parser.error(f"--meter-period-s: value {args.meter_period_s:g} is not allowed: must be above 0 s")
     if args.child is not None:
         child(args.child, args.loop, args.meter_period_s)
         return

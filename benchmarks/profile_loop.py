@@ -40,15 +40,15 @@ def _one_device(hours: float) -> tuple[Callable[[], None], Any, int]:
     return lambda: engine.run_loop(inputs), kernel.advance, inputs.clock.n_steps * len(inputs.soc_true0_pct)
 
 
-def _home(hours: float, meter_period_s: float = 2.0) -> tuple[Callable[[], None], Any, int]:
-    """bench_home's home of 3 devices (a meter reading every ``meter_period_s``): ``(run, loop dispatcher,
-    pack-steps)``, its compile cache loaded."""
-    from bench_home import home_raw
+def _home(hours: float, meter_period_s: float | None = None) -> tuple[Callable[[], None], Any, int]:
+    """bench_home's home of 3 devices (a meter reading every ``meter_period_s``, default bench_home's): ``(run, loop
+    dispatcher, pack-steps)``, its compile cache loaded."""
+    from bench_home import METER_PERIOD_S, home_raw
 
     from socbal.home import engine, loop
     from socbal.home.scenario import home_scenario_from_dict
 
-    inputs = engine.home_inputs(home_scenario_from_dict(home_raw(hours, meter_period_s=meter_period_s)))
+    inputs = engine.home_inputs(home_scenario_from_dict(home_raw(hours, meter_period_s=meter_period_s or METER_PERIOD_S)))
     state, scratch, records = engine.prepare_home(inputs)
     loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, 1)  # cache load
     state, scratch, records = engine.prepare_home(inputs)

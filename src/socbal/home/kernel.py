@@ -396,6 +396,37 @@ def _sort_by_key_descending(order: np.ndarray, n_order: int, key: np.ndarray) ->
 
 
 @compiled_only_kernel
+def _lagging(dev: np.ndarray, state: np.ndarray, settings: np.ndarray, discharging: bool, i: int) -> bool:
+    """socbal: whether staged device ``i`` has had ``follow_s`` to deliver its last setpoint and still delivers
+    less (by more than the tolerance)."""
+    last = state[i, ST_LAST_W]
+    measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
+    return (
+        state[i, ST_STAGED_ON] > 0.5
+        and last != 0.0
+        and (last > 0.0) == discharging
+        and state[i, ST_SINCE_WRITE_S] >= settings[HS_FOLLOW_S]
+        and max(measured, 0.0) < abs(last) - settings[HS_FOLLOW_TOL_W]
+    )
+
+
+@compiled_only_kernel
+def _staging_capacity_w(dev: np.ndarray, settings: np.ndarray, discharging: bool, i: int, limit_w: float, lagging: bool) -> float:
+    """What eligible device ``i`` counts for in auto staging, W: its rating within its limit this cycle (and, socbal,
+    the power its energy sustains for ``handover_lead_s``; a device not following counts for what it delivers)."""
+    rated = dev[i, DEV_RATED_DISCHARGE_W] if discharging else dev[i, DEV_RATED_CHARGE_W]
+    capacity_w = min(rated, limit_w)
+    if int(settings[HS_STRATEGY]) == STRATEGY_SOCBAL:
+        if settings[HS_HANDOVER_LEAD_S] > 0.0:
+            energy = dev[i, DEV_USABLE_WH] if discharging else dev[i, DEV_ROOM_WH]
+            capacity_w = min(capacity_w, energy * 3600.0 / settings[HS_HANDOVER_LEAD_S])
+        if lagging:
+            measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
+            capacity_w = min(capacity_w, max(measured, 0.0))
+    return capacity_w
+
+
+@compiled_only_kernel
 def _eligibility(
     dev: np.ndarray,
     state: np.ndarray,
@@ -409,10 +440,15 @@ def _eligibility(
     key: np.ndarray,
     reason: np.ndarray,
     order: np.ndarray,
+    lagging: np.ndarray,
+    rank_key: np.ndarray,
+    capacity_w: np.ndarray,
 ) -> int:
     """Who may take part (online, energy or room, a limit in the request's direction), their weights, limits
     (own, and within the ramp) and SOC keys (higher = served first); the eligible ones listed in ``order``,
-    their number returned."""
+    their number returned. In the same pass, per eligible device: (socbal) whether it lags its setpoint
+    (:func:`_lagging`), and for auto staging its rank (its SOC key, with ``soc_lead_pct`` while staged on) and what
+    it counts for (:func:`_staging_capacity_w`)."""
     strategy = int(settings[HS_STRATEGY])
     ramp = settings[HS_RAMP_W_PER_S]
     n_eligible = 0
@@ -422,6 +458,7 @@ def _eligibility(
         soc = dev[i, DEV_SOC_PCT]
         key[i] = soc if discharging else 100.0 - soc
         eligible[i] = False
+        lagging[i] = False
         weight[i] = 0.0
         reason[i] = REASON_IDLE
         if dev[i, DEV_ONLINE] < 0.5:
@@ -446,38 +483,19 @@ def _eligibility(
             else:
                 weight[i] = dev[i, DEV_USABLE_WH] if discharging else dev[i, DEV_ROOM_WH]
         own_limit[i] = limit_w[i]
-        if eligible[i] and ramp > 0.0:  # a setpoint grows from its last value in this direction by ramp x cycle
+        if not eligible[i]:
+            continue
+        if ramp > 0.0:  # a setpoint grows from its last value in this direction by ramp x cycle
             last = state[i, ST_LAST_W]
             base = abs(last) if last != 0.0 and (last > 0.0) == discharging else 0.0
             limit_w[i] = min(limit_w[i], base + ramp * cycle_s)
-        if eligible[i]:
-            order[n_eligible] = i
-            n_eligible += 1
+        if strategy == STRATEGY_SOCBAL:
+            lagging[i] = _lagging(dev, state, settings, discharging, i)
+        rank_key[i] = key[i] + (settings[HS_SOC_LEAD_PCT] if state[i, ST_STAGED_ON] > 0.5 else 0.0)
+        capacity_w[i] = _staging_capacity_w(dev, settings, discharging, i, limit_w[i], lagging[i])
+        order[n_eligible] = i
+        n_eligible += 1
     return n_eligible
-
-
-@compiled_only_kernel
-def _find_lagging(
-    dev: np.ndarray,
-    state: np.ndarray,
-    settings: np.ndarray,
-    discharging: bool,
-    eligible: np.ndarray,
-    lagging: np.ndarray,
-) -> None:
-    """socbal: the staged devices that have had ``follow_s`` to deliver their last setpoint and still deliver
-    less (by more than the tolerance)."""
-    for i in range(dev.shape[0]):
-        last = state[i, ST_LAST_W]
-        measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
-        lagging[i] = (
-            eligible[i]
-            and state[i, ST_STAGED_ON] > 0.5
-            and last != 0.0
-            and (last > 0.0) == discharging
-            and state[i, ST_SINCE_WRITE_S] >= settings[HS_FOLLOW_S]
-            and max(measured, 0.0) < abs(last) - settings[HS_FOLLOW_TOL_W]
-        )
 
 
 @compiled_only_kernel
@@ -489,20 +507,18 @@ def _stage(
     demand: float,
     n_eligible: int,
     order: np.ndarray,
-    limit_w: np.ndarray,
     key: np.ndarray,
-    lagging: np.ndarray,
     member: np.ndarray,
     rank_key: np.ndarray,
     capacity_w: np.ndarray,
 ) -> None:
-    """Which eligible devices run (``member``). ``rank_key`` and ``capacity_w`` are scratch.
+    """Which eligible devices run (``member``), from their SOC ``key`` and, for auto staging, their ``rank_key`` and
+    ``capacity_w`` (W) as :func:`_eligibility` gives them.
 
-    ``auto``: the fewest devices, in SOC order (a staged one keeps its place unless another leads it by
-    ``soc_lead_pct``), that serve the demand at ``stage_up_pct`` of what each counts for; more devices stay
-    until they would run below ``stage_down_pct``. A device counts for its rating within its limit this cycle
-    (and, socbal, the power its energy sustains for ``handover_lead_s``; a device not following counts for what
-    it delivers). One is staged off only after its hold and only while the others already cover the demand.
+    ``auto``: the fewest devices, in the order of ``rank_key`` (their SOC; a staged one keeps its place unless another
+    leads it by ``soc_lead_pct``), that serve the demand at ``stage_up_pct`` of what each counts for
+    (:func:`_staging_capacity_w`); more devices stay until they would run below ``stage_down_pct``. One is staged off
+    only after its hold and only while the others already cover the demand.
     """
     strategy = int(settings[HS_STRATEGY])
     m = dev.shape[0]
@@ -524,18 +540,6 @@ def _stage(
         for j in range(n_eligible):
             member[order[j]] = True
         return
-    for j in range(n_eligible):
-        i = order[j]
-        rank_key[i] = key[i] + (settings[HS_SOC_LEAD_PCT] if state[i, ST_STAGED_ON] > 0.5 else 0.0)
-        rated = dev[i, DEV_RATED_DISCHARGE_W] if discharging else dev[i, DEV_RATED_CHARGE_W]
-        capacity_w[i] = min(rated, limit_w[i])
-        if strategy == STRATEGY_SOCBAL:
-            if settings[HS_HANDOVER_LEAD_S] > 0.0:
-                energy = dev[i, DEV_USABLE_WH] if discharging else dev[i, DEV_ROOM_WH]
-                capacity_w[i] = min(capacity_w[i], energy * 3600.0 / settings[HS_HANDOVER_LEAD_S])
-            if lagging[i]:
-                measured = dev[i, DEV_MEASURED_W] if discharging else -dev[i, DEV_MEASURED_W]
-                capacity_w[i] = min(capacity_w[i], max(measured, 0.0))
     _sort_by_key_descending(order, n_eligible, rank_key)
     n_on = 0
     for j in range(n_eligible):
@@ -663,7 +667,6 @@ def decide_home_with_scratch(
         power_w[i] = 0.0
         credited_w[i] = 0.0
         held[i] = False
-        lagging[i] = False
 
     if socbal and _moving_the_other_way(dev, state, settings, discharging):
         for i in range(m):
@@ -677,11 +680,10 @@ def decide_home_with_scratch(
         return 0.0
 
     n_eligible = _eligibility(
-        dev, state, settings, discharging, cycle_s, eligible, weight, limit_w, own_limit, key, reason, order
-    )
-    if socbal:
-        _find_lagging(dev, state, settings, discharging, eligible, lagging)
-    _stage(dev, state, settings, discharging, demand, n_eligible, order, limit_w, key, lagging, member, use, fresh)
+        dev, state, settings, discharging, cycle_s, eligible, weight, limit_w, own_limit, key, reason, order, lagging,
+        use, fresh,
+    )  # fmt: skip
+    _stage(dev, state, settings, discharging, demand, n_eligible, order, key, member, use, fresh)
     n_fill = 0
     if socbal and int(settings[HS_STAGING]) == STAGING_AUTO:
         n_fill = _plan_fill(dev, state, settings, discharging, demand, eligible, limit_w, key, order, work[5], flags[5])

@@ -107,8 +107,11 @@ def main() -> None:
     parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
     parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
     parser.add_argument("--compile-natively", action="store_true", help="compile outside valgrind, for its CPU (faster)")
+    sys.path.insert(0, HERE)
+    from bench_home import METER_PERIOD_S
+
     parser.add_argument(
-        "--meter-period-s", type=float, default=2.0, help="home: how often the meter reads (the home decision runs), s"
+        "--meter-period-s", type=float, default=METER_PERIOD_S, help="home: how often the meter reads (the home decision runs), s"
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
-from numba.core import ir
+from numba.core import config, ir
 from numba.core.compiler import Flags
 from numba.core.untyped_passes import PreserveIR
 
-from socbal.jit import ir_inline_kernel, loop_kernel
+from socbal.jit import ir_inline_kernel, loop_kernel, vectorised
 from socbal.jit_pipeline import InlineWithoutCopies, SocbalCompiler, _Flags
 
 
@@ -91,3 +92,35 @@ def test_flags_read_once_still_see_every_change(changes):
     kept.discard("nrt")  # a change that bypasses attribute assignment
     numba_flags.discard("nrt")
     assert kept.values() == numba_flags.values()
+
+
+def _scaled():
+    """A fresh function (so a mark on it stays its own) whose loop LLVM's vectoriser turns into vector code."""
+
+    def scaled(a, b, out):
+        for i in range(a.shape[0]):
+            out[i] = a[i] * b[i] + 1.0
+
+    return scaled
+
+
+def test_socbal_kernels_compile_without_llvms_vectorisers_which_numba_leaves_on():
+    vectors = re.compile(r"<\d+ x double>")
+    arrays = (np.arange(64.0), np.full(64, 2.0), np.zeros(64))
+    plain = njit(cache=False)(_scaled())
+    ours = njit(cache=False, pipeline_class=SocbalCompiler)(_scaled())
+    saved = config.LOOP_VECTORIZE, config.SLP_VECTORIZE
+    plain(*arrays)
+    ours(*arrays)
+    assert np.array_equal(arrays[2], np.arange(64.0) * 2.0 + 1.0)
+    assert vectors.search(plain.inspect_llvm(plain.signatures[0]))  # the loop vectorises where Numba's settings hold
+    assert not vectors.search(ours.inspect_llvm(ours.signatures[0]))
+    assert (config.LOOP_VECTORIZE, config.SLP_VECTORIZE) == saved  # Numba's settings restored for other code
+
+
+def test_a_kernel_marked_vectorised_keeps_llvms_vectorisers():
+    marked = njit(cache=False, pipeline_class=SocbalCompiler)(vectorised(_scaled()))
+    arrays = (np.arange(64.0), np.full(64, 2.0), np.zeros(64))
+    marked(*arrays)
+    assert np.array_equal(arrays[2], np.arange(64.0) * 2.0 + 1.0)
+    assert re.search(r"<\d+ x double>", marked.inspect_llvm(marked.signatures[0]))

@@ -53,7 +53,7 @@ from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import lower_builtin, type_callable
 
-from socbal.jit_pipeline import SocbalCompiler
+from socbal.jit_pipeline import VECTORISED, SocbalCompiler
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +77,14 @@ def fast_arithmetic(func: F) -> F:
     arithmetic whose records stay within 1e-9 relative of the plain arithmetic's (none of the profiles' indexing,
     whose rounded division picks a value). A function that Numba inlines as IR takes its caller's flags instead."""
     func._socbal_fastmath = True  # type: ignore[attr-defined]
+    return func
+
+
+def vectorised(func: F) -> F:
+    """Mark ``func`` (below the kernel decorator) to be compiled with LLVM's vectorisers on, which socbal's pipeline
+    turns off elsewhere (:class:`socbal.jit_pipeline.LowerWithoutVectorisers`): only where it is measured faster. A
+    function that Numba inlines as IR takes its caller's setting instead."""
+    setattr(func, VECTORISED, True)
     return func
 
 

@@ -10,18 +10,20 @@
 - the compiler flags are read once until one changes (see :class:`_Flags`);
 - the rewrites after type inference are left out (see :func:`_with_socbal_passes`);
 - a function compiled without reference counting is lowered without Numba's ``del`` statements
-  (see :class:`LegalizeWithoutDels`).
+  (see :class:`LegalizeWithoutDels`);
+- LLVM's loop and SLP vectorisers are off, except in a function marked :func:`socbal.jit.vectorised`
+  (see :class:`LowerWithoutVectorisers`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from numba.core import ir, ir_utils, postproc
+from numba.core import config, ir, ir_utils, postproc
 from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags
 from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.inline_closurecall import InlineWorker, callee_ir_validator
-from numba.core.typed_passes import IRLegalization, NopythonRewrites
+from numba.core.typed_passes import IRLegalization, NativeLowering, NopythonRewrites
 from numba.core.untyped_passes import InlineInlinables
 
 
@@ -117,7 +119,40 @@ class LegalizeWithoutDels(IRLegalization):
         return True
 
 
-_SOCBAL_PASSES = {InlineInlinables: InlineWithoutCopies, IRLegalization: LegalizeWithoutDels}
+#: The attribute that :func:`socbal.jit.vectorised` sets on a function to keep LLVM's vectorisers on for it.
+VECTORISED = "_socbal_vectorised"
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class LowerWithoutVectorisers(NativeLowering):
+    """Numba's lowering, with LLVM's loop and SLP vectorisers off while it optimises the function (unless the
+    function carries :data:`VECTORISED`).
+
+    socbal's loops run over a handful of packs or devices, fewer than a vector body takes or about as many, so the
+    vector code and its checks (trip count, aliasing) mostly cost without running: without it the first run compiles
+    faster and the home loop runs as fast. The results are the same (no vectoriser reorders a sum without
+    fast-math's ``reassoc``, which no kernel has). ``docs/performance.md`` has the figures.
+    """
+
+    _name = "socbal_native_lowering"
+
+    def run_pass(self, state: Any) -> bool:
+        if getattr(state.func_id.func, VECTORISED, False):
+            return bool(super().run_pass(state))
+        settings: Any = config  # its attributes are set at run time, from the environment
+        saved = settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE
+        settings.LOOP_VECTORIZE = settings.SLP_VECTORIZE = False
+        try:
+            return bool(super().run_pass(state))
+        finally:
+            settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE = saved
+
+
+_SOCBAL_PASSES = {
+    InlineInlinables: InlineWithoutCopies,
+    IRLegalization: LegalizeWithoutDels,
+    NativeLowering: LowerWithoutVectorisers,
+}
 
 
 def _with_socbal_passes(pm: PassManager) -> PassManager:

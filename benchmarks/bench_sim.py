@@ -113,18 +113,14 @@ def bare_kernel(
 def compiled_bare_kernels():
     """The bare kernel compiled twice in this process: as LLVM vectorises it over the packs, and without
     vectorisation (the same machine code per pack as the full model, which LLVM cannot vectorise)."""
-    from numba.core import config
+    from socbal.jit_pipeline import without_vectorisers
 
     vectorised = njit(cache=False, error_model="numpy")(bare_kernel)
     scalar = njit(cache=False, error_model="numpy")(bare_kernel)
-    saved = config.LOOP_VECTORIZE, config.SLP_VECTORIZE
     tiny = (np.zeros(1), np.zeros(1), np.ones(1), np.ones(1), np.ones(1), 1.0, 1, 1, np.zeros((1, 1)))
     vectorised(*tiny)
-    try:  # the pass managers read these settings when each function is compiled
-        config.LOOP_VECTORIZE, config.SLP_VECTORIZE = False, False
+    with without_vectorisers():
         scalar(*tiny)
-    finally:
-        config.LOOP_VECTORIZE, config.SLP_VECTORIZE = saved
     return vectorised, scalar
 
 

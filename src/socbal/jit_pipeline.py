@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from numba.core import config, ir, ir_utils, postproc
@@ -119,6 +121,19 @@ class LegalizeWithoutDels(IRLegalization):
         return True
 
 
+@contextmanager
+def without_vectorisers() -> Iterator[None]:
+    """LLVM's loop and SLP vectorisers off for what Numba compiles meanwhile (its pass managers read the settings
+    as each function is optimised); Numba's settings restored after."""
+    settings: Any = config  # its attributes are set at run time, from the environment
+    saved = settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE
+    settings.LOOP_VECTORIZE = settings.SLP_VECTORIZE = False
+    try:
+        yield
+    finally:
+        settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE = saved
+
+
 #: The attribute that :func:`socbal.jit.vectorised` sets on a function to keep LLVM's vectorisers on for it.
 VECTORISED = "_socbal_vectorised"
 
@@ -139,13 +154,8 @@ class LowerWithoutVectorisers(NativeLowering):
     def run_pass(self, state: Any) -> bool:
         if getattr(state.func_id.func, VECTORISED, False):
             return bool(super().run_pass(state))
-        settings: Any = config  # its attributes are set at run time, from the environment
-        saved = settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE
-        settings.LOOP_VECTORIZE = settings.SLP_VECTORIZE = False
-        try:
+        with without_vectorisers():
             return bool(super().run_pass(state))
-        finally:
-            settings.LOOP_VECTORIZE, settings.SLP_VECTORIZE = saved
 
 
 _SOCBAL_PASSES = {

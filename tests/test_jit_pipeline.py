@@ -104,23 +104,20 @@ def _scaled():
     return scaled
 
 
+def _has_vector_code(dispatcher) -> bool:
+    """Run ``dispatcher`` (a compiled :func:`_scaled`) once, check its result, and say whether its LLVM IR has vectors."""
+    a, b, out = np.arange(64.0), np.full(64, 2.0), np.zeros(64)
+    dispatcher(a, b, out)
+    assert np.array_equal(out, a * b + 1.0)
+    return re.search(r"<\d+ x double>", dispatcher.inspect_llvm(dispatcher.signatures[0])) is not None
+
+
 def test_socbal_kernels_compile_without_llvms_vectorisers_which_numba_leaves_on():
-    vectors = re.compile(r"<\d+ x double>")
-    arrays = (np.arange(64.0), np.full(64, 2.0), np.zeros(64))
-    plain = njit(cache=False)(_scaled())
-    ours = njit(cache=False, pipeline_class=SocbalCompiler)(_scaled())
     saved = config.LOOP_VECTORIZE, config.SLP_VECTORIZE
-    plain(*arrays)
-    ours(*arrays)
-    assert np.array_equal(arrays[2], np.arange(64.0) * 2.0 + 1.0)
-    assert vectors.search(plain.inspect_llvm(plain.signatures[0]))  # the loop vectorises where Numba's settings hold
-    assert not vectors.search(ours.inspect_llvm(ours.signatures[0]))
+    assert _has_vector_code(njit(cache=False)(_scaled()))  # the loop vectorises where Numba's settings hold
+    assert not _has_vector_code(njit(cache=False, pipeline_class=SocbalCompiler)(_scaled()))
     assert (config.LOOP_VECTORIZE, config.SLP_VECTORIZE) == saved  # Numba's settings restored for other code
 
 
 def test_a_kernel_marked_vectorised_keeps_llvms_vectorisers():
-    marked = njit(cache=False, pipeline_class=SocbalCompiler)(vectorised(_scaled()))
-    arrays = (np.arange(64.0), np.full(64, 2.0), np.zeros(64))
-    marked(*arrays)
-    assert np.array_equal(arrays[2], np.arange(64.0) * 2.0 + 1.0)
-    assert re.search(r"<\d+ x double>", marked.inspect_llvm(marked.signatures[0]))
+    assert _has_vector_code(njit(cache=False, pipeline_class=SocbalCompiler)(vectorised(_scaled())))

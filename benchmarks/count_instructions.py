@@ -2,7 +2,8 @@
 (not a test).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200000] [--src src]
-     (--loop home: bench_home's home of 3 devices x 4 packs; --compile-natively: compile outside valgrind, faster)
+     (--loop home: bench_home's home of 3 devices x 4 packs; --compile-natively: compile outside valgrind, faster;
+     --branch-sim: with simulated branch mispredictions)
 
 The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
 between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
@@ -11,6 +12,10 @@ child process under callgrind and sums the instructions executed inside the code
 loop (``socbal.sim.kernel.advance``, found as ``profile_loop.py`` finds it). Under valgrind the CPU reports fewer
 features (no AVX-512 here), so Numba compiles the loop afresh for it (a few minutes, once per build and cache): the
 count is of that build, close to but not the same as the native one's. Needs ``valgrind`` on the PATH.
+
+``--branch-sim``: also count the loop's conditional branches and how many valgrind's simulated branch predictor
+mispredicts (``callgrind --branch-sim=yes``): a hint where a loop may wait on branches, which its instruction count
+does not show; a CPU's predictor does better.
 
 ``--compile-natively``: compile outside valgrind instead, for the CPU that valgrind reports (``NUMBA_CPU_NAME`` and
 ``NUMBA_CPU_FEATURES`` set to what llvmlite detects under valgrind, in the compiling child and the counted one alike,
@@ -55,15 +60,21 @@ def child(steps: int, loop: str, meter_period_s: float) -> None:
     engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
 
 
-def instructions_in(out_path: str, start: int, end: int) -> int:
-    """Instructions executed at addresses in ``[start, end)``, from a callgrind file written with ``--dump-instr=yes``
-    (positions ``instr line``: absolute, ``+``/``-`` relative or ``*`` repeated addresses; a call's inclusive cost line,
-    after ``calls=``, is left out)."""
-    total = 0
+def costs_in(out_path: str, start: int, end: int) -> dict[str, int]:
+    """Each event's count at addresses in ``[start, end)`` (``Ir``: instructions; with ``--branch-sim=yes`` also ``Bc``
+    and ``Bcm``, conditional branches and their mispredictions), from a callgrind file written with
+    ``--dump-instr=yes`` (its ``events:`` line names the columns; positions ``instr line``: absolute, ``+``/``-``
+    relative or ``*`` repeated addresses; a call's inclusive cost line, after ``calls=``, is left out)."""
+    events: list[str] = []
+    totals: dict[str, int] = {}
     address = 0
     after_call = False
     with open(out_path) as lines:
         for line in lines:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+                totals = dict.fromkeys(events, 0)
+                continue
             if line.startswith("calls="):
                 after_call = True
                 continue
@@ -80,9 +91,10 @@ def instructions_in(out_path: str, start: int, end: int) -> int:
             if after_call:
                 after_call = False
                 continue
-            if start <= address < end and len(parts) > 2:
-                total += int(parts[2])
-    return total
+            if start <= address < end:
+                for event, count in zip(events, parts[2:]):  # a line may leave out its trailing zero counts
+                    totals[event] += int(count)
+    return totals
 
 
 def valgrind_cpu(env: dict[str, str]) -> dict[str, str]:
@@ -107,6 +119,11 @@ def main() -> None:
     parser.add_argument("--src", default=None, help="source folder to import socbal from (default: as installed)")
     parser.add_argument("--loop", choices=("one", "home"), default="one", help="one: bench_sim's device; home: bench_home's")
     parser.add_argument("--compile-natively", action="store_true", help="compile outside valgrind, for its CPU (faster)")
+    parser.add_argument(
+        "--branch-sim",
+        action="store_true",
+        help="also count conditional branches and the mispredictions of valgrind's simulated predictor",
+    )
     sys.path.insert(0, HERE)
     from bench_home import METER_PERIOD_S
 
@@ -135,6 +152,7 @@ def main() -> None:
         out_path = os.path.join(tmp, "callgrind.out")
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_path}"]
+            + (["--branch-sim=yes"] if args.branch_sim else [])
             + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), "--loop", args.loop]
             + ["--meter-period-s", str(args.meter_period_s)],
             capture_output=True,
@@ -145,12 +163,20 @@ def main() -> None:
         if run.returncode != 0:
             raise SystemExit(f"valgrind failed:\n{run.stderr[-3000:]}")
         start, end = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:2])
-        total = instructions_in(out_path, start, end)
+        costs = costs_in(out_path, start, end)
     what, packs = ("bench_home's home (3 devices x 4 packs)", 12) if args.loop == "home" else ("bench_sim's device (6 packs)", 6)
+    total = costs["Ir"]
     print(
         f"{args.steps} steps of {what}: {total / args.steps:.1f} instructions per step in the loop's code, "
         f"{total / args.steps / packs:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
     )
+    if args.branch_sim:
+        print(
+            f"conditional branches: {costs['Bc'] / args.steps:.1f} per step, {costs['Bcm'] / args.steps:.2f} of them "
+            f"mispredicted ({costs['Bcm'] / args.steps / packs:.2f} per pack-step) by valgrind's simulated predictor "
+            "(two-bit counters picked by the branch's address and the last few branches: far simpler than a CPU's, "
+            "where the exit of a short loop is predicted; compare counts between builds, not with a CPU's)"
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200000] [--src src]
      (--loop home: bench_home's home of 3 devices x 4 packs; --compile-natively: compile outside valgrind, faster;
-     --branch-sim: with simulated branch mispredictions)
+     --branch-sim: with simulated branch mispredictions; --top N: with them, the N branches mispredicted most)
 
 The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
 between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
@@ -15,7 +15,11 @@ count is of that build, close to but not the same as the native one's. Needs ``v
 
 ``--branch-sim``: also count the loop's conditional branches and how many valgrind's simulated branch predictor
 mispredicts (``callgrind --branch-sim=yes``): a hint where a loop may wait on branches, which its instruction count
-does not show; a CPU's predictor does better.
+does not show; a CPU's predictor does better. ``--top N`` lists the N branches it mispredicts most, by offset from
+the loop's entry (as ``profile_loop.py`` gives them), with their instruction (disassembled with ``objdump``).
+
+Also printed: the loop's hot code, the instructions run at least once every 10 steps, and the 64-byte cache lines
+they lie in: what a step needs in the CPU's instruction caches (which a count of instructions does not show either).
 
 ``--compile-natively``: compile outside valgrind instead, for the CPU that valgrind reports (``NUMBA_CPU_NAME`` and
 ``NUMBA_CPU_FEATURES`` set to what llvmlite detects under valgrind, in the compiling child and the counted one alike,
@@ -27,6 +31,7 @@ so the counted run loads that build from the cache): about 2 minutes a count ins
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import shutil
 import subprocess
@@ -36,44 +41,50 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(steps: int, loop: str, meter_period_s: float) -> None:
-    """Load the loop, print its code mapping (``MAPPING start end``, hex), then run ``steps`` steps (the home's meter
-    reading every ``meter_period_s``)."""
-    sys.path.insert(0, HERE)
-    if loop == "home":
-        from profile_loop import _home, code_mapping
+def child(steps: int, loop: str, meter_period_s: float, code_path: str) -> None:
+    """Load the loop, copy its code mapping to ``code_path`` and print it (``MAPPING start end entry``, hex), then run
+    ``steps`` steps (the home's meter reading every ``meter_period_s``)."""
+    import ctypes
 
-        run, dispatcher, _ = _home(steps / 3600.0, meter_period_s)
-        _, start, end = code_mapping(dispatcher)
-        print(f"MAPPING {start:x} {end:x}", flush=True)
-        run()
-        return
-    from bench_sim import scenario
+    sys.path.insert(0, HERE)
     from profile_loop import code_mapping
 
-    from socbal.sim import engine, kernel
+    if loop == "home":
+        from profile_loop import _home
 
-    inputs = engine.kernel_inputs(scenario(240.0))
-    engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile or cache load
-    _, start, end = code_mapping(kernel.advance)
-    print(f"MAPPING {start:x} {end:x}", flush=True)
-    engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
+        run, dispatcher, _ = _home(steps / 3600.0, meter_period_s)
+    else:
+        from bench_sim import scenario
+
+        from socbal.sim import engine, kernel
+
+        inputs = engine.kernel_inputs(scenario(240.0))
+        engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile or cache load
+        dispatcher = kernel.advance
+
+        def run() -> None:
+            engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
+
+    entry, start, end = code_mapping(dispatcher)
+    with open(code_path, "wb") as out:
+        out.write(ctypes.string_at(start, end - start))
+    print(f"MAPPING {start:x} {end:x} {entry:x}", flush=True)
+    run()
 
 
-def costs_in(out_path: str, start: int, end: int) -> dict[str, int]:
-    """Each event's count at addresses in ``[start, end)`` (``Ir``: instructions; with ``--branch-sim=yes`` also ``Bc``
+def costs_in(out_path: str, start: int, end: int) -> dict[int, dict[str, int]]:
+    """Each event's count per address in ``[start, end)`` (``Ir``: instructions; with ``--branch-sim=yes`` also ``Bc``
     and ``Bcm``, conditional branches and their mispredictions), from a callgrind file written with
     ``--dump-instr=yes`` (its ``events:`` line names the columns; positions ``instr line``: absolute, ``+``/``-``
     relative or ``*`` repeated addresses; a call's inclusive cost line, after ``calls=``, is left out)."""
     events: list[str] = []
-    totals: dict[str, int] = {}
+    costs: dict[int, dict[str, int]] = {}
     address = 0
     after_call = False
     with open(out_path) as lines:
         for line in lines:
             if line.startswith("events:"):
                 events = line.split()[1:]
-                totals = dict.fromkeys(events, 0)
                 continue
             if line.startswith("calls="):
                 after_call = True
@@ -92,9 +103,20 @@ def costs_in(out_path: str, start: int, end: int) -> dict[str, int]:
                 after_call = False
                 continue
             if start <= address < end:
+                at = costs.setdefault(address, dict.fromkeys(events, 0))
                 for event, count in zip(events, parts[2:]):  # a line may leave out its trailing zero counts
-                    totals[event] += int(count)
-    return totals
+                    at[event] += int(count)
+    return costs
+
+
+def hot_code(costs: dict[int, dict[str, int]], code: dict[int, str], steps: int) -> tuple[int, int]:
+    """``(instructions, cache lines)`` of the code run at least once every 10 steps: how many instructions and how many
+    64-byte lines they lie in (an instruction's size from the next one's address in the disassembly ``code``)."""
+    addresses = sorted(code)
+    size = {a: b - a for a, b in zip(addresses, addresses[1:])}
+    hot = [a for a, c in costs.items() if c["Ir"] >= steps / 10]
+    lines = {line for a in hot for line in range(a // 64, (a + size.get(a, 1) - 1) // 64 + 1)}
+    return len(hot), len(lines)
 
 
 def valgrind_cpu(env: dict[str, str]) -> dict[str, str]:
@@ -124,6 +146,7 @@ def main() -> None:
         action="store_true",
         help="also count conditional branches and the mispredictions of valgrind's simulated predictor",
     )
+    parser.add_argument("--top", type=int, default=0, help="with --branch-sim: list the N branches mispredicted most")
     sys.path.insert(0, HERE)
     from bench_home import METER_PERIOD_S
 
@@ -131,30 +154,37 @@ def main() -> None:
         "--meter-period-s", type=float, default=METER_PERIOD_S, help="home: how often the meter reads (the home decision runs), s"
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--code-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.meter_period_s > 0.0:
         parser.error(f"--meter-period-s: value {args.meter_period_s:g} is not allowed: must be above 0 s")
+    if args.top < 0 or (args.top and not args.branch_sim):
+        parser.error(f"--top: value {args.top} is not allowed: a number of branches >= 0, with --branch-sim")
     if args.child is not None:
-        child(args.child, args.loop, args.meter_period_s)
+        child(args.child, args.loop, args.meter_period_s, args.code_out)
         return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("count_instructions needs valgrind on the PATH (e.g. apt-get install valgrind)")
+    missing = [tool for tool in ("valgrind", "objdump") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"count_instructions needs {' and '.join(missing)} on the PATH (e.g. apt-get install valgrind binutils)")
+    from profile_loop import disassembly
+
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     if args.src:
         env["PYTHONPATH"] = os.path.abspath(args.src)
-    if args.compile_natively:
-        env.update(valgrind_cpu(env))
-        warm = [sys.executable, __file__, "--child", "10", "--loop", args.loop, "--meter-period-s", str(args.meter_period_s)]
-        compiled = subprocess.run(warm, capture_output=True, text=True, env=env, check=False)
-        if compiled.returncode != 0:
-            raise SystemExit(f"compiling for valgrind's CPU failed:\n{compiled.stderr[-3000:]}")
     with tempfile.TemporaryDirectory() as tmp:
-        out_path = os.path.join(tmp, "callgrind.out")
+        out_path, code_path = os.path.join(tmp, "callgrind.out"), os.path.join(tmp, "code.bin")
+        child_args = ["--loop", args.loop, "--meter-period-s", str(args.meter_period_s), "--code-out", code_path]
+        if args.compile_natively:
+            env.update(valgrind_cpu(env))
+            compiled = subprocess.run(
+                [sys.executable, __file__, "--child", "10", *child_args], capture_output=True, text=True, env=env, check=False
+            )
+            if compiled.returncode != 0:
+                raise SystemExit(f"compiling for valgrind's CPU failed:\n{compiled.stderr[-3000:]}")
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_path}"]
             + (["--branch-sim=yes"] if args.branch_sim else [])
-            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), "--loop", args.loop]
-            + ["--meter-period-s", str(args.meter_period_s)],
+            + [os.path.realpath(sys.executable), __file__, "--child", str(args.steps), *child_args],
             capture_output=True,
             text=True,
             env=env,
@@ -162,20 +192,39 @@ def main() -> None:
         )
         if run.returncode != 0:
             raise SystemExit(f"valgrind failed:\n{run.stderr[-3000:]}")
-        start, end = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:2])
+        start, end, entry = (int(x, 16) for x in run.stdout.split("MAPPING")[-1].split()[:3])
         costs = costs_in(out_path, start, end)
+        code = disassembly(code_path, start)
+    report(costs, code, entry, args)
+
+
+def report(costs: dict[int, dict[str, int]], code: dict[int, str], entry: int, args: argparse.Namespace) -> None:
+    """Print the per-step figures of ``costs`` (per address, from :func:`costs_in`) for the run of ``args``."""
+    steps = args.steps
     what, packs = ("bench_home's home (3 devices x 4 packs)", 12) if args.loop == "home" else ("bench_sim's device (6 packs)", 6)
-    total = costs["Ir"]
+    total: collections.Counter[str] = collections.Counter()
+    for at in costs.values():
+        total.update(at)
     print(
-        f"{args.steps} steps of {what}: {total / args.steps:.1f} instructions per step in the loop's code, "
-        f"{total / args.steps / packs:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
+        f"{steps} steps of {what}: {total['Ir'] / steps:.1f} instructions per step in the loop's code, "
+        f"{total['Ir'] / steps / packs:.1f} per pack-step (callgrind, the build valgrind's CPU gets)"
+    )
+    n_hot, n_lines = hot_code(costs, code, steps)
+    print(
+        f"hot code (run at least once every 10 steps): {n_hot} instructions in {n_lines} 64-byte lines ({n_lines / 16:.1f} KiB)"
     )
     if args.branch_sim:
         print(
-            f"conditional branches: {costs['Bc'] / args.steps:.1f} per step, {costs['Bcm'] / args.steps:.2f} of them "
-            f"mispredicted ({costs['Bcm'] / args.steps / packs:.2f} per pack-step) by valgrind's simulated predictor "
+            f"conditional branches: {total['Bc'] / steps:.1f} per step, {total['Bcm'] / steps:.2f} of them "
+            f"mispredicted ({total['Bcm'] / steps / packs:.2f} per pack-step) by valgrind's simulated predictor "
             "(two-bit counters picked by the branch's address and the last few branches: far simpler than a CPU's, "
             "where the exit of a short loop is predicted; compare counts between builds, not with a CPU's)"
+        )
+    for address in sorted(costs, key=lambda a: -costs[a].get("Bcm", 0))[: args.top]:
+        at = costs[address]
+        print(
+            f"  {address - entry:+#07x}: {at['Bcm'] / steps:6.3f} mispredicted of {at['Bc'] / steps:6.2f} a step  "
+            f"{code.get(address, '?')}"
         )
 
 

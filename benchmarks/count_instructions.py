@@ -7,11 +7,11 @@ Run: OPENBLAS_NUM_THREADS=1 python benchmarks/count_instructions.py [--steps 200
 
 The count is exact and the same on every run of the same build, where a timing on a shared machine moves by 1-2 %
 between interleaved runs: the way to see an exact change of a few instructions per step (``ab_loop.py`` says what it
-does to the time). Runs bench_sim's device (main unit + 5 packs, 240 h scenario) for ``--steps`` steps at 1 s in a
+does to the time). Runs bench_sim's device (main unit + 5 packs, its scenario as long as ``--steps``) at 1 s in a
 child process under callgrind and sums the instructions executed inside the code mapping that holds the compiled
 loop (``socbal.sim.kernel.advance``, found as ``profile_loop.py`` finds it). Under valgrind the CPU reports fewer
 features (no AVX-512 here), so Numba compiles the loop afresh for it (a few minutes, once per build and cache): the
-count is of that build, close to but not the same as the native one's. Needs ``valgrind`` on the PATH.
+count is of that build, close to but not the same as the native one's. Needs ``valgrind`` and ``objdump`` on the PATH.
 
 ``--branch-sim``: also count the loop's conditional branches and how many valgrind's simulated branch predictor
 mispredicts (``callgrind --branch-sim=yes``): a hint where a loop may wait on branches, which its instruction count
@@ -44,30 +44,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def child(steps: int, loop: str, meter_period_s: float, code_path: str) -> None:
     """Load the loop, copy its code mapping to ``code_path`` and print it (``MAPPING start end entry``, hex), then run
     ``steps`` steps (the home's meter reading every ``meter_period_s``)."""
-    import ctypes
-
     sys.path.insert(0, HERE)
-    from profile_loop import code_mapping
+    from profile_loop import _home, _one_device, code_mapping, save_code
 
-    if loop == "home":
-        from profile_loop import _home
-
-        run, dispatcher, _ = _home(steps / 3600.0, meter_period_s)
-    else:
-        from bench_sim import scenario
-
-        from socbal.sim import engine, kernel
-
-        inputs = engine.kernel_inputs(scenario(240.0))
-        engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, 1, 1)))  # compile or cache load
-        dispatcher = kernel.advance
-
-        def run() -> None:
-            engine.run_loop(inputs._replace(clock=kernel.Clock(inputs.clock.step_s, steps, 900)))
-
+    hours = steps / 3600.0
+    run, dispatcher, _ = _home(hours, meter_period_s) if loop == "home" else _one_device(hours)
     entry, start, end = code_mapping(dispatcher)
-    with open(code_path, "wb") as out:
-        out.write(ctypes.string_at(start, end - start))
+    save_code(start, end, code_path)
     print(f"MAPPING {start:x} {end:x} {entry:x}", flush=True)
     run()
 

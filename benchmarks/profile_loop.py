@@ -72,16 +72,21 @@ def code_mapping(dispatcher: Any) -> tuple[int, int, int]:
     raise SystemExit("the loop's code is in no mapping of /proc/self/maps")
 
 
+def save_code(start: int, end: int, code_path: str) -> None:
+    """Copy this process's memory ``[start, end)`` (a code mapping from :func:`code_mapping`) to ``code_path``."""
+    import ctypes
+
+    with open(code_path, "wb") as out:
+        out.write(ctypes.string_at(start, end - start))
+
+
 def child(which: str, hours: float, code_path: str) -> None:
     """Run the loop ``which`` (one or home) for ``hours`` in this process after copying its code mapping to
     ``code_path``; prints ``entry mapping_start ns_per_pack_step`` (hex, hex, float)."""
-    import ctypes
-
     sys.path.insert(0, HERE)
     run, dispatcher, pack_steps = (_home if which == "home" else _one_device)(hours)
     entry, start, end = code_mapping(dispatcher)
-    with open(code_path, "wb") as out:
-        out.write(ctypes.string_at(start, end - start))
+    save_code(start, end, code_path)
     t0 = time.thread_time()
     run()
     ns = 1e9 * (time.thread_time() - t0) / pack_steps

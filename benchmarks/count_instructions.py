@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--code-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.steps < 10:
+        parser.error(f"--steps: value {args.steps} is not allowed: at least 10 steps")
     if not args.meter_period_s > 0.0:
         parser.error(f"--meter-period-s: value {args.meter_period_s:g} is not allowed: must be above 0 s")
     if args.top < 0 or (args.top and not args.branch_sim):

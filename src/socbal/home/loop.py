@@ -513,10 +513,8 @@ def advance_home(
             dev[sk.D_GRID_ON] += step_s
             a = model.first[d]
             sk.record_packs(st, sc, rows(records.pack[row], a, a + model.n_packs[d]), first_of_row, last_of_row, step_s)
-            if battery > 0.0:
-                discharging_w += battery
-            else:
-                charging_w -= battery
+            discharging_w += fmax(battery, 0.0)  # selects: the devices of one step go either way
+            charging_w -= fmin(battery, 0.0)
             if live[L_USABLE_WH] > 0.0:
                 headroom_dis_w += max(live[L_MAX_DISCHARGE_W] - max(battery, 0.0), 0.0)
             pv_fed_w += max(pv_w - curtailed - f.charged_w - main_bus, 0.0)
@@ -551,8 +549,7 @@ def advance_home(
                 drow[DR_WEAKEST] = live[L_WEAKEST_PCT]
             drow[DR_BATTERY_W] += battery
             drow[DR_AC_OUTPUT_W] += ac_w
-            if state.decision[0, d, hk.ST_STAGED_ON] > 0.5:
-                drow[DR_STAGED_S] += step_s
+            drow[DR_STAGED_S] += step_s if state.decision[0, d, hk.ST_STAGED_ON] > 0.5 else 0.0
         for c in range(n_circuits):
             headroom_chg_w += min(circuit_headroom_w[c], max(circuit_cap_w[c], 0.0))
         grid = load - net_w

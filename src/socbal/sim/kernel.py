@@ -244,10 +244,9 @@ def record_packs(
         row = rows[i]  # this pack's record row (a view)
         bus_w = scratch.bus_w[i]
         soc = state.soc_true_pct[i]
-        if bus_w > 0.0:
-            row[R_DISCHARGE] += bus_w * to_wh
-        else:
-            row[R_CHARGE] -= bus_w * to_wh
+        bus_wh = bus_w * to_wh
+        row[R_DISCHARGE] += fmax(bus_wh, 0.0)  # selects, not a branch: the packs of one step go either way
+        row[R_CHARGE] -= fmin(bus_wh, 0.0)
         row[R_POWER] += bus_w
         row[R_DCDC_LOSS] += scratch.dcdc_loss_w[i] * to_wh
         row[R_I2R_LOSS] += scratch.i2r_loss_w[i] * to_wh

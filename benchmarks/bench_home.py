@@ -179,6 +179,10 @@ def main() -> None:
     parser.add_argument("--compare-hours", type=float, default=72.0, help="horizon of the strategy table, h")
     parser.add_argument("--json", action="store_true", help="cases 1 and 2 as one JSON line (benchmarks/ab_loop.py --bench home)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats: value {args.repeats} is not allowed: at least 1 run of each case")
+    if not args.hours >= 0.1:
+        parser.error(f"--hours: value {args.hours:g} is not allowed: at least 0.1 h (the 60 s meter needs readings)")
     home_loop(1.0)[0]()  # warm-up: compile or load the cache
     one_device_loop(1.0)[0]()
     home, home_pack_steps = home_loop(args.hours)

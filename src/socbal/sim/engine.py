@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from socbal.device.params import DeviceModel, device_model
-from socbal.device.step import initial_state, step_scratch
+from socbal.device.step import DeviceState, StepScratch, initial_state, step_scratch
 from socbal.profiles.grid import grid_profile
 from socbal.profiles.holding import held_profile
 from socbal.profiles.specs import input_gaps
@@ -46,11 +46,15 @@ def simulate(scenario: Scenario, progress: Callable[[int, int], None] | None = N
     return result
 
 
+def prepare_loop(i: KernelInputs) -> tuple[DeviceState, StepScratch, kernel.Records]:
+    """The loop's initial state, its scratch and empty records."""
+    state = initial_state(i.model, i.soc_true0_pct, i.soc_est0_pct)
+    return state, step_scratch(len(i.soc_true0_pct)), kernel.empty_records(state, i.clock)
+
+
 def run_loop(i: KernelInputs, progress: Callable[[int, int], None] | None = None) -> kernel.Records:
     """Run every step of the loop (in chunks, reporting ``progress(steps_done, n_steps)``, when asked)."""
-    state = initial_state(i.model, i.soc_true0_pct, i.soc_est0_pct)
-    scratch = step_scratch(len(i.soc_true0_pct))
-    records = kernel.empty_records(state, i.clock)
+    state, scratch, records = prepare_loop(i)
 
     def advance(k_start: int, k_end: int) -> None:
         kernel.advance(i.model, i.profiles, i.clock, state, scratch, records, k_start, k_end)

@@ -137,7 +137,6 @@ def home_loop(hours: float, meter_period_s: float = METER_PERIOD_S) -> tuple[Cal
 def one_device_loop(hours: float) -> tuple[Callable[[], float], int]:
     """Case 2's one-device loop alone (unit1 of case 1 on its own, with a 5 kWh/day load): ``(run, pack-steps)``, as
     :func:`home_loop`."""
-    from socbal.device.step import initial_state, step_scratch
     from socbal.scenario import scenario_from_dict
     from socbal.sim import engine, kernel
 
@@ -154,9 +153,7 @@ def one_device_loop(hours: float) -> tuple[Callable[[], float], int]:
     i = engine.kernel_inputs(scenario_from_dict(raw))
 
     def run() -> float:
-        state = initial_state(i.model, i.soc_true0_pct, i.soc_est0_pct)
-        scratch = step_scratch(len(i.soc_true0_pct))
-        records = kernel.empty_records(state, i.clock)
+        state, scratch, records = engine.prepare_loop(i)
         started = time.process_time()
         kernel.advance(i.model, i.profiles, i.clock, state, scratch, records, 0, i.clock.n_steps)
         return time.process_time() - started

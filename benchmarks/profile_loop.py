@@ -29,7 +29,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _one_device(hours: float) -> tuple[Callable[[], None], Any, int]:
+def _one_device(hours: float) -> tuple[Callable[[], object], Any, int]:
     """bench_sim's device: ``(run, loop dispatcher, pack-steps)``, its compile cache loaded."""
     from bench_sim import scenario
 
@@ -40,23 +40,16 @@ def _one_device(hours: float) -> tuple[Callable[[], None], Any, int]:
     return lambda: engine.run_loop(inputs), kernel.advance, inputs.clock.n_steps * len(inputs.soc_true0_pct)
 
 
-def _home(hours: float, meter_period_s: float | None = None) -> tuple[Callable[[], None], Any, int]:
+def _home(hours: float, meter_period_s: float | None = None) -> tuple[Callable[[], object], Any, int]:
     """bench_home's home of 3 devices (a meter reading every ``meter_period_s``, default bench_home's): ``(run, loop
-    dispatcher, pack-steps)``, its compile cache loaded."""
-    from bench_home import METER_PERIOD_S, home_raw
+    dispatcher, pack-steps)``, its compile cache loaded; ``run`` prepares a fresh state first (a few ms)."""
+    from bench_home import METER_PERIOD_S, home_loop
 
-    from socbal.home import engine, loop
-    from socbal.home.scenario import home_scenario_from_dict
+    from socbal.home import loop
 
-    inputs = engine.home_inputs(home_scenario_from_dict(home_raw(hours, meter_period_s=meter_period_s or METER_PERIOD_S)))
-    state, scratch, records = engine.prepare_home(inputs)
-    loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, 1)  # cache load
-    state, scratch, records = engine.prepare_home(inputs)
-
-    def run() -> None:
-        loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, inputs.clock.n_steps)
-
-    return run, loop.advance_home, inputs.clock.n_steps * len(inputs.soc_true0_pct)
+    home_loop(1.0)[0]()  # compile-cache load
+    run, pack_steps = home_loop(hours, meter_period_s or METER_PERIOD_S)
+    return run, loop.advance_home, pack_steps
 
 
 def code_mapping(dispatcher: Any) -> tuple[int, int, int]:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -117,6 +118,20 @@ def time_home(hours: float, strategy: str = "socbal", raw: dict | None = None):
     return time.process_time() - started, scenario.run.n_steps * sum(len(d.all_packs) for d in scenario.devices), result
 
 
+def timed_loop(prepare: Callable[[Any], tuple], advance: Callable[..., None], inputs: Any) -> tuple[Callable[[], float], int]:
+    """``(run, pack-steps)`` of a compiled loop over every step of ``inputs`` (the one-device loop's or the home's):
+    ``run()`` takes a fresh ``prepare(inputs)`` (state, scratch, records) and returns the CPU seconds of ``advance``
+    over every step alone."""
+
+    def run() -> float:
+        state, scratch, records = prepare(inputs)
+        started = time.process_time()
+        advance(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, inputs.clock.n_steps)
+        return time.process_time() - started
+
+    return run, inputs.clock.n_steps * len(inputs.soc_true0_pct)
+
+
 def home_loop(hours: float, meter_period_s: float = METER_PERIOD_S) -> tuple[Callable[[], float], int]:
     """Case 1's home loop alone: ``(run, pack-steps)``; ``run()`` prepares a fresh state and returns the CPU seconds of
     the compiled loop over every step (set-up and results not counted)."""
@@ -124,14 +139,7 @@ def home_loop(hours: float, meter_period_s: float = METER_PERIOD_S) -> tuple[Cal
     from socbal.home.scenario import home_scenario_from_dict
 
     inputs = engine.home_inputs(home_scenario_from_dict(home_raw(hours, meter_period_s=meter_period_s)))
-
-    def run() -> float:
-        state, scratch, records = engine.prepare_home(inputs)
-        started = time.process_time()
-        loop.advance_home(inputs.model, inputs.profiles, inputs.clock, state, scratch, records, 0, inputs.clock.n_steps)
-        return time.process_time() - started
-
-    return run, inputs.clock.n_steps * len(inputs.soc_true0_pct)
+    return timed_loop(engine.prepare_home, loop.advance_home, inputs)
 
 
 def one_device_loop(hours: float) -> tuple[Callable[[], float], int]:
@@ -150,15 +158,7 @@ def one_device_loop(hours: float) -> tuple[Callable[[], float], int]:
         load=dict(kind="synthetic-household", daily_kwh=5),
         pv=d["pv"],
     )
-    i = engine.kernel_inputs(scenario_from_dict(raw))
-
-    def run() -> float:
-        state, scratch, records = engine.prepare_loop(i)
-        started = time.process_time()
-        kernel.advance(i.model, i.profiles, i.clock, state, scratch, records, 0, i.clock.n_steps)
-        return time.process_time() - started
-
-    return run, i.clock.n_steps * len(i.soc_true0_pct)
+    return timed_loop(engine.prepare_loop, kernel.advance, engine.kernel_inputs(scenario_from_dict(raw)))
 
 
 def low(times_s: list[float]) -> tuple[float, float]:
